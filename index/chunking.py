@@ -1,0 +1,144 @@
+"""Split a ``Document`` into ``Chunk``s that fit the embedding model's window.
+
+Sections (headings) are kept apart once a chunk is at least half full; inside a section,
+LangChain's ``RecursiveCharacterTextSplitter`` cuts at paragraphs, then sentences, then words,
+measuring length with the embedding model's own tokenizer. Offsets are computed here, by
+locating each piece in the document (the splitter's ``add_start_index`` is wrong with overlap).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from index.records import Chunk, Document
+
+TokenCounter = Callable[[str], int]
+
+MODEL_WINDOW = 256  # all-MiniLM-L6-v2's max_seq_length, special tokens included
+SPECIAL_TOKENS = 2  # [CLS] and [SEP]
+_MAX_HEADING_TOKENS = 40
+_SEPARATORS = [r"\n\n+", r"\n", r"(?<=[.!?])\s+", r"(?<=[;:,])\s+", r"\s+", ""]
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    """Sizes in word pieces of the embedding model (``target`` <= window minus heading)."""
+
+    target_tokens: int = 220
+    overlap_tokens: int = 24
+    window: int = MODEL_WINDOW
+
+
+def chunk_id(source: str, start: int, end: int, text: str) -> str:
+    """Content-derived id: re-ingesting the same file yields the same ids."""
+    return hashlib.sha256(f"{source}\x00{start}\x00{end}\x00{text}".encode()).hexdigest()[:32]
+
+
+def heading_prefix(heading: tuple[str, ...], count: TokenCounter) -> tuple[str, ...]:
+    """Shorten a heading path until it fits its share of the window (deepest names kept)."""
+    path = heading
+    while path and count(" > ".join(path)) > _MAX_HEADING_TOKENS:
+        if len(path) > 1:
+            path = path[1:]
+        else:
+            words = path[0].split()
+            path = (" ".join(words[: max(1, len(words) // 2)]),) if len(words) > 1 else ()
+    return path
+
+
+def _sections(doc: Document) -> list[tuple[int, int]]:
+    """Character spans between heading starts (and page starts, so a chunk keeps one page)."""
+    cuts = sorted({0, len(doc.text), *(s for s, _ in doc.headings), *doc.pages})
+    return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if doc.text[a:b].strip()]
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def chunk_document(doc: Document, count: TokenCounter, config: ChunkingConfig | None = None) -> list[Chunk]:
+    """Chunk ``doc``; every chunk's ``embed_text`` fits ``config.window`` word pieces.
+
+    ``count`` is the embedding model's tokenizer (word pieces, no special tokens).
+    """
+    config = config or ChunkingConfig()
+    text = doc.text
+    spans: list[tuple[int, int]] = []
+    budget_of: dict[tuple[int, int], int] = {}
+
+    def budget(start: int) -> int:
+        prefix = heading_prefix(doc.heading_at(start), count)
+        used = count(" > ".join(prefix)) + 1 if prefix else 0
+        return min(config.target_tokens, config.window - SPECIAL_TOKENS - used)
+
+    # 1. Merge small neighbouring sections while the running chunk is under half full.
+    merged: list[tuple[int, int]] = []
+    for start, end in _sections(doc):
+        if merged:
+            m_start, m_end = merged[-1]
+            same_page = doc.page_at(m_start) == doc.page_at(start)
+            if same_page and count(text[m_start:m_end]) < budget(m_start) // 2 and \
+                    count(text[m_start:end]) <= budget(m_start):
+                merged[-1] = (m_start, end)
+                continue
+        merged.append((start, end))
+
+    # 2. Split sections that are too long, then locate every piece in the document.
+    for start, end in merged:
+        start, end = _trim(text, start, end)
+        limit = budget(start)
+        if count(text[start:end]) <= limit:
+            spans.append((start, end))
+            budget_of[(start, end)] = limit
+            continue
+        splitter = RecursiveCharacterTextSplitter(
+            chunk_size=limit, chunk_overlap=min(config.overlap_tokens, limit // 4), length_function=count,
+            separators=_SEPARATORS, is_separator_regex=True, keep_separator="end",
+        )
+        cursor = start
+        for piece in splitter.split_text(text[start:end]):
+            found = text.find(piece, cursor, end)
+            if found < 0:  # cannot happen with keep_separator; fall back to a forward search
+                found = text.find(piece, start, end)
+            if found < 0:
+                raise AssertionError(f"chunk not found in {doc.source} after offset {cursor}")
+            spans.append((found, found + len(piece)))
+            budget_of[(found, found + len(piece))] = limit
+            cursor = found + 1
+
+    chunks: list[Chunk] = []
+    for start, end in spans:
+        start, end = _trim(text, start, end)
+        if start >= end:
+            continue
+        for s, e in _enforce_window(text, start, end, budget_of.get((start, end), budget(start)), count):
+            body = text[s:e]
+            heading = heading_prefix(doc.heading_at(s), count)
+            chunks.append(Chunk(chunk_id=chunk_id(doc.source, s, e, body), doc_id=doc.doc_id,
+                                source=doc.source, text=body, start=s, end=e, index=len(chunks),
+                                page=doc.page_at(s), heading=heading, n_tokens=count(body)))
+    return chunks
+
+
+def _enforce_window(text: str, start: int, end: int, limit: int, count: TokenCounter) -> list[tuple[int, int]]:
+    """Last line of defence: halve any span still over the limit (e.g. one giant 'word')."""
+    if count(text[start:end]) <= limit or end - start < 2:
+        return [(start, end)]
+    middle = start + (end - start) // 2
+    space = text.rfind(" ", start + 1, middle + 1)
+    middle = space if space > start else middle
+    left = _trim(text, start, middle)
+    right = _trim(text, middle, end)
+    out: list[tuple[int, int]] = []
+    for s, e in (left, right):
+        if s < e:
+            out.extend(_enforce_window(text, s, e, limit, count))
+    return out

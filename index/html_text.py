@@ -1,0 +1,140 @@
+"""HTML to text blocks with heading paths.
+
+Written on the standard library's streaming ``HTMLParser`` rather than a tree builder: it
+never recurses, so a hostile, deeply nested page costs linear time and memory, and it lets us
+keep block boundaries, code line breaks and table rows that a flat ``get_text()`` loses.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+_SKIP = {"script", "style", "noscript", "template", "svg", "nav", "aside", "footer", "iframe",
+         "object", "canvas", "select", "button", "form", "head"}
+_SKIP_ROLES = {"navigation", "banner", "contentinfo", "search", "toc"}
+_BLOCK = {"p", "div", "section", "article", "main", "header", "blockquote", "li", "ul", "ol",
+          "dl", "dt", "dd", "table", "thead", "tbody", "tfoot", "figure", "figcaption", "hr",
+          "address", "details", "summary", "body", "html"}
+_HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+         "track", "wbr"}
+_SPACES = re.compile(r"\s+")
+
+
+class _BlockParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.blocks: list[tuple[tuple[str, ...], str]] = []
+        self.title = ""
+        self._in_title = False
+        self._skip: list[str] = []  # open skipped elements
+        self._pre = 0
+        self._buffer: list[str] = []
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+        self._heading_level = 0
+        self._heading_text: list[str] = []
+        self._path: list[tuple[int, str]] = []
+
+    # -- helpers
+    def _flush(self) -> None:
+        raw = "".join(self._buffer)
+        self._buffer = []
+        text = raw.strip("\n") if self._pre else _SPACES.sub(" ", raw).strip()
+        if text.strip():
+            self.blocks.append((tuple(name for _, name in self._path), text))
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "title" and not self._skip_depth_excluding_head():
+            self._in_title = True
+        if self._skip:
+            if tag not in _VOID:
+                self._skip.append(tag)
+            return
+        role = dict(attrs).get("role") or ""
+        if tag in _SKIP or role.lower() in _SKIP_ROLES:
+            if tag not in _VOID:
+                self._skip.append(tag)
+            return
+        if tag in _HEADINGS:
+            self._flush()
+            self._heading_level = _HEADINGS[tag]
+            self._heading_text = []
+        elif tag == "pre":
+            self._flush()
+            self._pre += 1
+        elif tag == "tr":
+            self._flush()
+            self._row = []
+        elif tag in {"td", "th"} and self._row is not None:
+            self._cell = []
+        elif tag == "br":
+            self._buffer.append("\n" if self._pre else " ")
+        elif tag in _BLOCK:
+            self._flush()
+
+    def _skip_depth_excluding_head(self) -> int:
+        return sum(1 for t in self._skip if t != "head")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        if self._skip:
+            # Close the innermost matching skipped element (tolerates unclosed children).
+            for i in range(len(self._skip) - 1, -1, -1):
+                if self._skip[i] == tag:
+                    del self._skip[i:]
+                    break
+            return
+        if tag in _HEADINGS and self._heading_level:
+            text = _SPACES.sub(" ", "".join(self._heading_text)).strip().rstrip("¶").strip()
+            level = self._heading_level
+            self._heading_level = 0
+            if text:
+                self._path = [p for p in self._path if p[0] < level] + [(level, text)]
+                self.blocks.append((tuple(name for _, name in self._path), text))
+        elif tag == "pre":
+            self._flush()
+            self._pre = max(0, self._pre - 1)
+        elif tag in {"td", "th"} and self._cell is not None and self._row is not None:
+            self._row.append(_SPACES.sub(" ", "".join(self._cell)).strip())
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            line = " | ".join(cell for cell in self._row if cell)
+            self._row = None
+            if line:
+                self.blocks.append((tuple(name for _, name in self._path), line))
+        elif tag in _BLOCK:
+            self._flush()
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+            return
+        if self._skip:
+            return
+        if self._heading_level:
+            self._heading_text.append(data)
+        elif self._cell is not None:
+            self._cell.append(data)
+        elif self._row is not None:
+            return  # whitespace between cells
+        else:
+            self._buffer.append(data)
+
+    def close(self) -> None:
+        super().close()
+        self._flush()
+
+
+def html_to_blocks(html: str) -> tuple[str, list[tuple[tuple[str, ...], str]]]:
+    """Return the page title and its visible text blocks, each with its heading path.
+
+    >>> html_to_blocks("<h1>A</h1><p>x <b>y</b></p><script>z()</script>")
+    ('', [(('A',), 'A'), (('A',), 'x y')])
+    """
+    parser = _BlockParser()
+    parser.feed(html)
+    parser.close()
+    return _SPACES.sub(" ", parser.title).strip(), parser.blocks

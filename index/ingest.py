@@ -1,0 +1,153 @@
+"""Idempotent ingestion: files in, exactly their current chunks in the store.
+
+Unchanged files are skipped by content hash (read from the store itself: one source of
+truth); changed files have only their stale chunks replaced; chunks already embedded are
+never embedded again. Files are embedded in batches across files for throughput, but each
+file is written and completed on its own, so one bad file costs only itself.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from index.chunking import ChunkingConfig, chunk_document
+from index.embedding import Embedder
+from index.loaders import DEFAULT_MAX_BYTES, content_hash, discover, load_bytes, read_bytes
+from index.records import Chunk, Document, LoadError
+from index.store import ChunkStore
+
+ProgressFn = Callable[[str, str, int, int], None]
+"""progress(stage, path, files_done, files_total)."""
+
+_EMBED_BATCH_CHUNKS = 512
+
+
+@dataclass
+class FileError:
+    path: str
+    error: str
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did; ``to_dict()`` is the JSON that ``rag ingest --json`` prints."""
+
+    files_added: int = 0
+    files_updated: int = 0
+    files_unchanged: int = 0
+    files_failed: list[FileError] = field(default_factory=list)
+    files_removed: int = 0
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    chunks_total: int = 0
+    tokens_embedded: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["seconds"] = round(self.seconds, 3)
+        return data
+
+    @property
+    def ok(self) -> bool:
+        return not self.files_failed
+
+
+@dataclass
+class _Pending:
+    doc: Document
+    chunks: list[Chunk]
+    stale: list[str]
+    new: list[Chunk]
+    is_update: bool
+
+
+def ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], *, prune: bool = False,
+           max_bytes: int = DEFAULT_MAX_BYTES, chunking: ChunkingConfig | None = None,
+           progress: ProgressFn | None = None) -> IngestReport:
+    """Bring ``store`` up to date with the files under ``paths``. The caller holds the writer lock."""
+    started = time.perf_counter()
+    report = IngestReport()
+    paths = list(paths)
+    files, errors = discover(paths)
+    report.files_failed.extend(FileError(e.path, e.reason) for e in errors)
+    pending: list[_Pending] = []
+    pending_new = 0
+
+    def flush() -> None:
+        nonlocal pending, pending_new
+        _embed_and_write(store, embedder, pending, report)
+        pending, pending_new = [], 0
+
+    for done, path in enumerate(files, 1):
+        if progress:
+            progress("read", str(path), done, len(files))
+        try:
+            data = read_bytes(path, max_bytes)
+            digest = content_hash(data)
+            state = store.file_state(str(path))
+            if state.complete and state.content_hash == digest:
+                report.files_unchanged += 1
+                continue
+            doc = load_bytes(path, data)
+            chunks = chunk_document(doc, embedder.count_tokens, chunking)
+        except LoadError as exc:
+            report.files_failed.append(FileError(exc.path, exc.reason))
+            continue
+        wanted = {c.chunk_id for c in chunks}
+        existing = store.existing_ids(list(wanted))
+        new = [c for c in chunks if c.chunk_id not in existing]
+        pending.append(_Pending(doc, chunks, [i for i in state.chunk_ids if i not in wanted], new,
+                                is_update=bool(state.chunk_ids)))
+        pending_new += len(new)
+        if pending_new >= _EMBED_BATCH_CHUNKS:
+            flush()
+    flush()
+
+    if prune:
+        report.files_removed, report.chunks_removed = _prune(store, paths, {str(f) for f in files},
+                                                             report.chunks_removed)
+    if report.files_added or report.files_updated or report.files_removed:
+        store.bump_generation()
+    report.chunks_total = store.count()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _embed_and_write(store: ChunkStore, embedder: Embedder, pending: Sequence[_Pending], report: IngestReport) -> None:
+    if not pending:
+        return
+    new = [c for p in pending for c in p.new]
+    vectors = embedder.embed([c.embed_text for c in new]) if new else None
+    by_id = {c.chunk_id: vectors[i] for i, c in enumerate(new)} if vectors is not None else {}
+    for item in pending:
+        try:
+            store.write_file(item.chunks, {c.chunk_id: by_id[c.chunk_id] for c in item.new},
+                             item.doc.content_hash, item.doc.title, item.stale)
+        except Exception as exc:  # a store error on one file must not lose the others
+            report.files_failed.append(FileError(item.doc.source, f"could not write to the index: {exc}"))
+            continue
+        report.chunks_added += len(item.new)
+        report.chunks_removed += len(item.stale)
+        report.tokens_embedded += sum(c.n_tokens for c in item.new)
+        if item.is_update:
+            report.files_updated += 1
+        else:
+            report.files_added += 1
+
+
+def _prune(store: ChunkStore, paths: Sequence[str | Path], present: set[str], removed: int) -> tuple[int, int]:
+    """Delete the chunks of indexed files under ``paths`` that no longer exist there."""
+    roots = [Path(p).expanduser().resolve() for p in paths]
+    files_removed = 0
+    for source in store.sources():
+        src = Path(source)
+        under = any(src == root or root in src.parents for root in roots)
+        if under and source not in present and not src.exists():
+            removed += store.delete_source(source)
+            files_removed += 1
+    return files_removed, removed

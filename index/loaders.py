@@ -1,0 +1,349 @@
+"""Turn files into ``Document`` records: text, page starts and heading paths.
+
+Each loader raises ``LoadError`` with a specific reason; callers index the other files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import zipfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from index.records import Document, LoadError
+
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"})
+# A .docx whose parts would inflate beyond this is refused (zip bomb); real documents are far smaller.
+MAX_DOCX_UNCOMPRESSED = 200 * 1024 * 1024
+# Same idea for PDFs: more extracted text than this is not a document we can use.
+MAX_PDF_CHARS = 50_000_000
+
+_SOFT_HYPHEN = "\u00ad"
+
+
+def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[LoadError]]:
+    """Expand files and folders (recursively) into the supported files under them.
+
+    Hidden entries are skipped, each real folder is visited once (symlink loops end), and a
+    folder that cannot be listed becomes a ``LoadError`` instead of stopping the walk.
+    """
+    found: list[Path] = []
+    errors: list[LoadError] = []
+    seen_dirs: set[str] = set()
+    seen_files: set[Path] = set()
+
+    def add_file(path: Path, explicit: bool) -> None:
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            if explicit:
+                errors.append(LoadError(str(path), f"unsupported file type {path.suffix or '(none)'!r}; "
+                                        f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}"))
+            return
+        resolved = path.resolve()
+        if resolved not in seen_files:
+            seen_files.add(resolved)
+            found.append(resolved)
+
+    def walk(folder: Path) -> None:
+        real = os.path.realpath(folder)
+        if real in seen_dirs:
+            return
+        seen_dirs.add(real)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            errors.append(LoadError(str(folder), f"cannot list folder: {exc.strerror or exc}"))
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            try:
+                if entry.is_dir():
+                    walk(path)
+                elif entry.is_file():
+                    add_file(path, explicit=False)
+                elif entry.is_symlink():
+                    errors.append(LoadError(str(path), "broken symbolic link"))
+            except OSError as exc:
+                errors.append(LoadError(str(path), f"cannot inspect: {exc.strerror or exc}"))
+
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            walk(path)
+        elif path.is_file():
+            add_file(path, explicit=True)
+        else:
+            errors.append(LoadError(str(path), "no such file or folder"))
+    return found, errors
+
+
+def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """Read a file, refusing empty and over-limit files with a specific reason."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise LoadError(str(path), f"file is {size:,} bytes, over the {max_bytes:,}-byte limit")
+        if size == 0:
+            raise LoadError(str(path), "file is empty")
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except PermissionError:
+        raise LoadError(str(path), "permission denied") from None
+    except OSError as exc:
+        raise LoadError(str(path), f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise LoadError(str(path), f"file grew over the {max_bytes:,}-byte limit while reading")
+    return data
+
+
+def decode_text(data: bytes, path: str = "<bytes>") -> str:
+    """Decode text: BOMs first, then UTF-8, UTF-16 without BOM, else Latin-1 for legacy files.
+
+    Binary data is refused rather than indexed as mojibake.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        return _checked(data[3:].decode("utf-8", errors="replace"), path)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return _checked(data.decode("utf-16", errors="replace"), path)
+    try:
+        return _checked(data.decode("utf-8"), path)
+    except UnicodeDecodeError:
+        pass
+    utf16 = _guess_utf16_without_bom(data)
+    if utf16:
+        return _checked(data.decode(utf16, errors="replace"), path)
+    if b"\x00" in data:
+        raise LoadError(path, "binary data, not text (contains NUL bytes)")
+    return _checked(data.decode("latin-1"), path)
+
+
+def _guess_utf16_without_bom(data: bytes) -> str | None:
+    """Mostly-ASCII UTF-16 has NUL in every other byte; which half tells the byte order."""
+    sample = data[:4096]
+    if len(sample) < 4 or len(sample) % 2:
+        return None
+    even_nuls = sample[0::2].count(0) / (len(sample) / 2)
+    odd_nuls = sample[1::2].count(0) / (len(sample) / 2)
+    if odd_nuls > 0.3 and even_nuls < 0.05:
+        return "utf-16-le"
+    if even_nuls > 0.3 and odd_nuls < 0.05:
+        return "utf-16-be"
+    return None
+
+
+def _checked(text: str, path: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    sample = text[:8192]
+    if sample:
+        control = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\n\t\f")
+        if "\x00" in sample or control / len(sample) > 0.1:
+            raise LoadError(path, "binary data, not text (too many control characters)")
+    if not text.strip():
+        raise LoadError(path, "no text: the file holds only whitespace")
+    return text
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _doc_id(source: str) -> str:
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+# ---- formats -------------------------------------------------------------------------------
+
+_MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+
+
+def _markdown_headings(text: str) -> tuple[tuple[int, tuple[str, ...]], ...]:
+    """Heading path at each ATX heading; fenced code blocks are not headings."""
+    fences = [(m.start(), m.end()) for m in re.finditer(r"^```.*?^```", text, re.MULTILINE | re.DOTALL)]
+    path: list[tuple[int, str]] = []
+    out: list[tuple[int, tuple[str, ...]]] = []
+    for match in _MD_HEADING.finditer(text):
+        if any(a <= match.start() < b for a, b in fences):
+            continue
+        level = len(match.group(1))
+        path = [p for p in path if p[0] < level] + [(level, match.group(2).strip())]
+        out.append((match.start(), tuple(name for _, name in path)))
+    return tuple(out)
+
+
+def load_text(path: Path, data: bytes) -> Document:
+    text = decode_text(data, str(path))
+    headings = _markdown_headings(text) if path.suffix.lower() in {".md", ".markdown"} else ()
+    title = headings[0][1][-1] if headings else path.stem
+    return Document(_doc_id(str(path)), str(path), title, text, content_hash(data), headings=headings)
+
+
+def load_html(path: Path, data: bytes) -> Document:
+    from index.html_text import html_to_blocks
+
+    title, blocks = html_to_blocks(decode_text(data, str(path)))
+    parts: list[str] = []
+    headings: list[tuple[int, tuple[str, ...]]] = []
+    offset = 0
+    for heading, block in blocks:
+        if heading != (headings[-1][1] if headings else ()):
+            headings.append((offset, heading))
+        parts.append(block)
+        offset += len(block) + 2
+    text = "\n\n".join(parts)
+    if not text.strip():
+        raise LoadError(str(path), "no text: the page has no visible content")
+    return Document(_doc_id(str(path)), str(path), title or path.stem, text, content_hash(data),
+                    headings=tuple(headings))
+
+
+def load_pdf(path: Path, data: bytes) -> Document:
+    import pypdfium2 as pdfium
+
+    # pypdfium2 keeps word spacing where pypdf glues words on LaTeX-made PDFs, and is faster.
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        reason = str(exc)
+        if "password" in reason.lower():
+            raise LoadError(str(path), "PDF is encrypted (password required)") from None
+        raise LoadError(str(path), f"not a readable PDF ({reason})") from None
+    try:
+        pages: list[str] = []
+        total = 0
+        for index in range(len(pdf)):
+            page = pdf[index]
+            textpage = page.get_textpage()
+            page_text = textpage.get_text_range().replace("\r\n", "\n").replace("\r", "\n")
+            page_text = page_text.replace(_SOFT_HYPHEN, "").replace("\x02", "").replace("\x00", "")
+            textpage.close()
+            page.close()
+            total += len(page_text)
+            if total > MAX_PDF_CHARS:
+                raise LoadError(str(path), f"PDF text exceeds {MAX_PDF_CHARS:,} characters")
+            pages.append(page_text.strip("\n"))
+    except pdfium.PdfiumError as exc:
+        raise LoadError(str(path), f"damaged PDF page ({exc})") from None
+    finally:
+        pdf.close()
+    pages = _drop_running_lines(pages)
+    starts: list[int] = []
+    offset = 0
+    for page_text in pages:
+        starts.append(offset)
+        offset += len(page_text) + 2
+    text = "\n\n".join(pages)
+    if not text.strip():
+        raise LoadError(str(path), "PDF has no extractable text (scanned images need OCR first)")
+    return Document(_doc_id(str(path)), str(path), path.stem, text, content_hash(data), pages=tuple(starts))
+
+
+def _drop_running_lines(pages: list[str]) -> list[str]:
+    """Remove running headers/footers: first or last lines repeated on most pages (digits ignored)."""
+    if len(pages) < 3:
+        return pages
+
+    def key(line: str) -> str:
+        return re.sub(r"\d+", "#", line.strip())
+
+    counts: dict[str, int] = {}
+    for page in pages:
+        lines = [ln for ln in page.split("\n") if ln.strip()]
+        for line in {key(x) for x in lines[:1] + lines[-1:]}:
+            counts[line] = counts.get(line, 0) + 1
+    running = {k for k, n in counts.items() if k and n >= max(3, int(0.6 * len(pages)))}
+    if not running:
+        return pages
+    cleaned = []
+    for page in pages:
+        lines = page.split("\n")
+        while lines and (not lines[0].strip() or key(lines[0]) in running):
+            lines.pop(0)
+        while lines and (not lines[-1].strip() or key(lines[-1]) in running):
+            lines.pop()
+        cleaned.append("\n".join(lines))
+    return cleaned
+
+
+def load_docx(path: Path, data: bytes) -> Document:
+    import io
+
+    import docx
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            inflated = sum(info.file_size for info in archive.infolist())
+            if inflated > MAX_DOCX_UNCOMPRESSED:
+                raise LoadError(str(path), f"DOCX would inflate to {inflated:,} bytes (zip bomb?)")
+            if "word/document.xml" not in archive.namelist():
+                raise LoadError(str(path), "not a Word document (no word/document.xml inside)")
+    except zipfile.BadZipFile:
+        raise LoadError(str(path), "not a valid .docx (not a zip archive)") from None
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except Exception as exc:  # python-docx raises many types for damaged parts
+        raise LoadError(str(path), f"damaged .docx ({type(exc).__name__}: {exc})") from None
+    parts: list[str] = []
+    headings: list[tuple[int, tuple[str, ...]]] = []
+    stack: list[tuple[int, str]] = []
+    offset = 0
+    for para in document.paragraphs:
+        text = para.text.strip()
+        if not text:
+            continue
+        style = (para.style.name if para.style is not None else "") or ""
+        match = re.match(r"Heading (\d)", style)
+        if match or style == "Title":
+            level = int(match.group(1)) if match else 0
+            stack = [s for s in stack if s[0] < level] + [(level, text)]
+            headings.append((offset, tuple(name for _, name in stack)))
+        parts.append(text)
+        offset += len(text) + 2
+    for table in document.tables:
+        for row in table.rows:
+            line = " | ".join(cell.text.strip() for cell in row.cells)
+            parts.append(line)
+            offset += len(line) + 2
+    text = "\n\n".join(parts)
+    if not text.strip():
+        raise LoadError(str(path), "the .docx has no text")
+    title = headings[0][1][-1] if headings else path.stem
+    return Document(_doc_id(str(path)), str(path), title, text, content_hash(data), headings=tuple(headings))
+
+
+_LOADERS: dict[str, Callable[[Path, bytes], Document]] = {
+    ".txt": load_text,
+    ".md": load_text,
+    ".markdown": load_text,
+    ".html": load_html,
+    ".htm": load_html,
+    ".pdf": load_pdf,
+    ".docx": load_docx,
+}
+
+
+def load_file(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
+    """Load one file into a ``Document``; raises ``LoadError`` naming the file and the reason.
+
+    >>> doc = load_file("examples/coral-reefs.txt")  # doctest: +SKIP
+    >>> doc.text[:20]  # doctest: +SKIP
+    """
+    return load_bytes(Path(path), read_bytes(Path(path), max_bytes))
+
+
+def load_bytes(path: Path, data: bytes) -> Document:
+    """Parse already-read bytes by the file's extension (used to hash before parsing)."""
+    loader = _LOADERS.get(path.suffix.lower())
+    if loader is None:
+        raise LoadError(str(path), f"unsupported file type {path.suffix or '(none)'!r}")
+    try:
+        return loader(path, data)
+    except LoadError:
+        raise
+    except RecursionError:
+        raise LoadError(str(path), "structure nested too deeply to parse") from None
+    except MemoryError:
+        raise LoadError(str(path), "too large to parse in memory") from None

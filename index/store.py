@@ -1,0 +1,276 @@
+"""The Chroma collection that holds every chunk: the single source of truth.
+
+Vectors are computed by us and passed in; Chroma's default embedding function (which
+downloads a model) is never used. The collection records which embedding model wrote it,
+and a ``generation`` counter that readers use to notice writes from other processes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.records import Chunk
+
+SCHEMA_VERSION = 1
+_PAGE_SIZE = 2000
+
+
+class IndexMismatchError(RuntimeError):
+    """The index was written by another embedding model or an incompatible version."""
+
+
+class StoreUnavailableError(RuntimeError):
+    """The Chroma server cannot be reached."""
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What the store holds for one source file."""
+
+    content_hash: str | None
+    complete: bool
+    chunk_ids: tuple[str, ...]
+
+
+def make_client(index_dir: str | Path | None = None, chroma_url: str | None = None) -> Any:
+    """An embedded ``PersistentClient`` in ``index_dir``, or an ``HttpClient`` for ``chroma_url``."""
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    import chromadb
+    from chromadb.config import Settings
+
+    settings = Settings(anonymized_telemetry=False, allow_reset=False)
+    if chroma_url:
+        from urllib.parse import urlparse
+
+        url = urlparse(chroma_url)
+        if url.scheme not in {"http", "https"} or not url.hostname:
+            raise ValueError(f"bad Chroma URL {chroma_url!r}: expected http://HOST:PORT")
+        try:
+            return chromadb.HttpClient(host=url.hostname, port=url.port or (443 if url.scheme == "https" else 8000),
+                                       ssl=url.scheme == "https", settings=settings)
+        except Exception as exc:
+            raise StoreUnavailableError(
+                f"cannot reach the Chroma server at {chroma_url} ({exc}); start it with "
+                f"'chroma run --host 127.0.0.1 --port {url.port or 8000}' or unset RAG_CHROMA_URL") from None
+    if index_dir is None:
+        raise ValueError("give an index folder or a Chroma URL")
+    Path(index_dir).mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(index_dir), settings=settings)
+
+
+def _chunk_metadata(chunk: Chunk, content_hash: str, n_chunks: int, title: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "source": chunk.source, "doc_id": chunk.doc_id, "start": chunk.start, "end": chunk.end,
+        "index": chunk.index, "heading": " > ".join(chunk.heading), "n_tokens": chunk.n_tokens,
+        "content_hash": content_hash, "n_chunks": n_chunks, "title": title,
+    }
+    if chunk.page is not None:
+        meta["page"] = chunk.page
+    return meta
+
+
+def chunk_from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+    heading = tuple(h for h in str(meta.get("heading") or "").split(" > ") if h)
+    page = meta.get("page")
+    return Chunk(chunk_id=chunk_id, doc_id=str(meta["doc_id"]), source=str(meta["source"]), text=text,
+                 start=int(meta["start"]), end=int(meta["end"]), index=int(meta["index"]),
+                 page=int(page) if page is not None else None, heading=heading,
+                 n_tokens=int(meta.get("n_tokens") or 0))
+
+
+class ChunkStore:
+    """One Chroma collection of chunks, with the model check and the write generation.
+
+    >>> store = ChunkStore(make_client("./index"), "docs", "all-MiniLM-L6-v2", 384)  # doctest: +SKIP
+    """
+
+    def __init__(self, client: Any, collection: str, model_name: str, dimension: int) -> None:
+        self.client = client
+        self.name = collection
+        self.model_name = model_name
+        self.dimension = dimension
+        try:
+            self.collection = client.get_or_create_collection(
+                name=collection,
+                embedding_function=None,
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={"embedding_model": model_name, "dimension": dimension,
+                          "rag_schema": SCHEMA_VERSION, "generation": 0},
+            )
+        except Exception as exc:
+            if "connect" in str(exc).lower():
+                raise StoreUnavailableError(f"cannot reach the Chroma server ({exc})") from None
+            raise
+        self._check_compatible()
+
+    def _check_compatible(self) -> None:
+        meta = self.collection.metadata or {}
+        model = meta.get("embedding_model")
+        if model is None:
+            raise IndexMismatchError(
+                f"collection {self.name!r} was not written by rag (no embedding model recorded); "
+                "use another --collection or index folder")
+        if model != self.model_name or int(meta.get("dimension", 0)) != self.dimension:
+            raise IndexMismatchError(
+                f"collection {self.name!r} was built with the embedding model {model!r} "
+                f"({meta.get('dimension')} dimensions), but this run uses {self.model_name!r} "
+                f"({self.dimension}); rebuild it: delete the index folder (or choose a new --collection) "
+                "and run 'rag ingest' again")
+        schema = int(meta.get("rag_schema", 0))
+        if schema != SCHEMA_VERSION:
+            raise IndexMismatchError(
+                f"collection {self.name!r} has index format {schema}, this rag reads format {SCHEMA_VERSION}; "
+                "rebuild it: delete the index folder and run 'rag ingest' again")
+
+    # ---- reads ---------------------------------------------------------------------------
+
+    def generation(self) -> int:
+        """Write counter; changes whenever any process wrote to this collection."""
+        fresh = self.client.get_collection(self.name, embedding_function=None)
+        return int((fresh.metadata or {}).get("generation", 0))
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+    def file_state(self, source: str) -> FileState:
+        """Hash and completeness of one file's chunks (complete = all n_chunks present, one hash)."""
+        got = self.collection.get(where={"source": source}, include=["metadatas"])
+        ids = tuple(got["ids"])
+        if not ids:
+            return FileState(None, False, ())
+        metas = got["metadatas"] or []
+        hashes = {m.get("content_hash") for m in metas}
+        expected = {m.get("n_chunks") for m in metas}
+        complete = len(hashes) == 1 and expected == {len(ids)}
+        return FileState(str(next(iter(hashes))) if len(hashes) == 1 else None, complete, ids)
+
+    def sources(self) -> dict[str, int]:
+        """Indexed source files with their chunk counts."""
+        counts: dict[str, int] = {}
+        for _, _, meta in self.iter_records(include_documents=False):
+            counts[str(meta["source"])] = counts.get(str(meta["source"]), 0) + 1
+        return dict(sorted(counts.items()))
+
+    def iter_records(self, include_documents: bool = True) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """All (id, text, metadata) triples, paged so memory stays flat."""
+        offset = 0
+        include = ["metadatas", "documents"] if include_documents else ["metadatas"]
+        while True:
+            got = self.collection.get(include=include, limit=_PAGE_SIZE, offset=offset)
+            ids = got["ids"]
+            if not ids:
+                return
+            docs = got.get("documents") or [""] * len(ids)
+            for cid, text, meta in zip(ids, docs, got["metadatas"] or [], strict=True):
+                yield cid, text or "", dict(meta)
+            offset += len(ids)
+
+    def get(self, ids: Sequence[str]) -> list[Chunk]:
+        if not ids:
+            return []
+        got = self.collection.get(ids=list(ids), include=["metadatas", "documents"])
+        by_id = {cid: chunk_from_record(cid, text or "", dict(meta))
+                 for cid, text, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored embedding of each id (for MMR without re-embedding)."""
+        if not ids:
+            return {}
+        got = self.collection.get(ids=list(ids), include=["embeddings"])
+        embeddings = got.get("embeddings")
+        if embeddings is None:
+            return {}
+        return {cid: np.asarray(vec, dtype=np.float32) for cid, vec in zip(got["ids"], embeddings, strict=True)}
+
+    def neighbours(self, source: str, indexes: Sequence[int]) -> list[Chunk]:
+        """Chunks of ``source`` at the given positions (for widening a hit)."""
+        if not indexes:
+            return []
+        got = self.collection.get(where={"$and": [{"source": source}, {"index": {"$in": list(indexes)}}]},
+                                  include=["metadatas", "documents"])
+        return sorted((chunk_from_record(cid, text or "", dict(meta)) for cid, text, meta in
+                       zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)),
+                      key=lambda c: c.index)
+
+    def chunks_of(self, source: str) -> list[Chunk]:
+        got = self.collection.get(where={"source": source}, include=["metadatas", "documents"])
+        chunks = [chunk_from_record(cid, text or "", dict(meta))
+                  for cid, text, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)]
+        return sorted(chunks, key=lambda c: c.index)
+
+    def query(self, vector: np.ndarray, k: int, sources: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
+        """Nearest chunks by cosine similarity (1 - Chroma's cosine distance), best first."""
+        n = self.count()
+        if n == 0:
+            return []
+        where = _source_filter(sources)
+        got = self.collection.query(query_embeddings=[vector.tolist()], n_results=min(k, n), where=where,
+                                    include=["metadatas", "documents", "distances"])
+        out = []
+        for cid, text, meta, dist in zip(got["ids"][0], (got["documents"] or [[]])[0],
+                                         (got["metadatas"] or [[]])[0], (got["distances"] or [[]])[0], strict=True):
+            out.append((chunk_from_record(cid, text or "", dict(meta)), 1.0 - float(dist)))
+        return out
+
+    # ---- writes (callers hold the writer lock) ---------------------------------------------
+
+    def existing_ids(self, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        return set(self.collection.get(ids=list(ids), include=[])["ids"])
+
+    def write_file(self, chunks: Sequence[Chunk], vectors: dict[str, np.ndarray], content_hash: str, title: str,
+                   stale_ids: Sequence[str]) -> None:
+        """Make the store hold exactly ``chunks`` for their file.
+
+        New chunks are written (with vectors) first, kept ones get the new file hash, and only
+        then are stale chunks deleted: a crash at any point leaves the file marked incomplete
+        (mixed hashes or a short count), so the next run redoes it, and never duplicates ids.
+        """
+        n = len(chunks)
+        batch = max(1, min(int(self.client.get_max_batch_size()), 1000))
+        new = [c for c in chunks if c.chunk_id in vectors]
+        kept = [c for c in chunks if c.chunk_id not in vectors]
+        for i in range(0, len(new), batch):
+            part = new[i:i + batch]
+            self.collection.upsert(
+                ids=[c.chunk_id for c in part],
+                embeddings=np.stack([vectors[c.chunk_id] for c in part]),
+                documents=[c.text for c in part],
+                metadatas=[_chunk_metadata(c, content_hash, n, title) for c in part],
+            )
+        for i in range(0, len(kept), batch):
+            part = kept[i:i + batch]
+            self.collection.update(ids=[c.chunk_id for c in part],
+                                   metadatas=[_chunk_metadata(c, content_hash, n, title) for c in part])
+        self.delete_ids(stale_ids)
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        ids = list(ids)
+        for i in range(0, len(ids), 1000):
+            self.collection.delete(ids=ids[i:i + 1000])
+
+    def delete_source(self, source: str) -> int:
+        state = self.file_state(source)
+        self.delete_ids(state.chunk_ids)
+        return len(state.chunk_ids)
+
+    def bump_generation(self) -> None:
+        meta = dict(self.client.get_collection(self.name, embedding_function=None).metadata or {})
+        meta["generation"] = int(meta.get("generation", 0)) + 1
+        self.collection.modify(metadata=meta)
+
+
+def _source_filter(sources: Sequence[str] | None) -> dict[str, Any] | None:
+    if not sources:
+        return None
+    if len(sources) == 1:
+        return {"source": sources[0]}
+    return {"source": {"$in": list(sources)}}

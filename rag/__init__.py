@@ -1,0 +1,15 @@
+"""rag: answers from your own documents, every sentence cited, every citation checked.
+
+>>> from rag import Assistant                     # doctest: +SKIP
+>>> a = Assistant("./index")                      # doctest: +SKIP
+>>> a.add("docs/")                                # doctest: +SKIP
+>>> print(a.ask("what did Zelenskyy reject?").text)  # doctest: +SKIP
+"""
+
+from index.ingest import IngestReport
+from rag.assistant import Assistant, ChatSession
+from rag.records import Answer, AnswerSentence, Citation, Hit, Support
+from rag.settings import Settings
+
+__all__ = ["Answer", "AnswerSentence", "Assistant", "ChatSession", "Citation", "Hit", "IngestReport", "Settings",
+           "Support"]

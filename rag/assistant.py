@@ -1,0 +1,217 @@
+"""The Python API: ``Assistant`` indexes documents and answers questions with checked citations."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from index.embedding import Embedder, MiniLMEmbedder
+from index.ingest import IngestReport, ProgressFn, ingest
+from index.lock import WriterLock
+from index.store import ChunkStore, make_client
+from rag.checking import REFUSAL_TEXT, check_text, looks_like_refusal
+from rag.followup import condense
+from rag.generators import ExtractiveGenerator, Generator
+from rag.records import Answer, Hit
+from rag.retrieval import HybridRetriever, RetrievalConfig, as_langchain_retriever
+from rag.settings import Settings
+from rag.support import HeuristicJudge
+
+# Calibrated on evals/datasets/examples.jsonl: the top hit's dense cosine below this means the
+# documents do not cover the question (see README "Refusal threshold").
+DEFAULT_REFUSAL_THRESHOLD = 0.3
+
+
+class Assistant:
+    """Question answering over your documents, every sentence cited and checked.
+
+    >>> from rag import Assistant
+    >>> a = Assistant("./index")                       # doctest: +SKIP
+    >>> report = a.add(["docs/"])                      # doctest: +SKIP
+    >>> ans = a.ask("what did Zelenskyy reject?")      # doctest: +SKIP
+    >>> ans.text, ans.citations[0].source, ans.refused  # doctest: +SKIP
+    """
+
+    def __init__(self, index_dir: str | Path | None = None, collection: str | None = None, *,
+                 settings: Settings | None = None, embedder: Embedder | None = None,
+                 generator: Generator | None = None, chroma_url: str | None = None) -> None:
+        base = settings or Settings.load()
+        self.settings = base.replace(index_dir=Path(index_dir) if index_dir else None, collection=collection,
+                                     chroma_url=chroma_url)
+        self.embedder: Embedder = embedder or MiniLMEmbedder()
+        client = make_client(self.settings.index_dir, self.settings.chroma_url)
+        self.store = ChunkStore(client, self.settings.collection, self.embedder.name, self.embedder.dimension)
+        self.retriever = HybridRetriever(self.store, self.embedder, RetrievalConfig(
+            k=self.settings.k, fusion=self.settings.fusion, widen=self.settings.widen))  # type: ignore[arg-type]
+        self.generator: Generator = generator or self._make_generator()
+        self.judge = HeuristicJudge(self._similarity)
+        threshold = self.settings.refusal_threshold
+        self.refusal_threshold = DEFAULT_REFUSAL_THRESHOLD if threshold is None else threshold
+
+    def _make_generator(self) -> Generator:
+        if self.settings.backend == "extractive":
+            return ExtractiveGenerator(self.embedder)
+        from rag.backends import make_llm_generator
+
+        return make_llm_generator(self.settings)
+
+    def _similarity(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        left = self.embedder.embed([a for a, _ in pairs])
+        right = self.embedder.embed([b for _, b in pairs])
+        return [float(x) for x in np.einsum("ij,ij->i", left, right)]
+
+    # ---- documents ---------------------------------------------------------------------------
+
+    def add(self, paths: str | Path | Sequence[str | Path], prune: bool = False,
+            progress: ProgressFn | None = None) -> IngestReport:
+        """Index files and folders (idempotent); holds the writer lock while writing.
+
+        >>> report = a.add("docs/")  # doctest: +SKIP
+        >>> report.chunks_added, [f.path for f in report.files_failed]  # doctest: +SKIP
+        """
+        items = [paths] if isinstance(paths, str | Path) else list(paths)
+        with self._writer():
+            report = ingest(self.store, self.embedder, items, prune=prune, max_bytes=self.settings.max_bytes,
+                            progress=progress)
+        self.retriever.keyword.refresh()
+        return report
+
+    def sources(self) -> dict[str, int]:
+        """Indexed files with their chunk counts."""
+        return self.store.sources()
+
+    def remove(self, source: str | Path) -> int:
+        """Remove one indexed file (by its path as listed in ``sources()``); returns chunks removed."""
+        name = str(source)
+        if name not in self.store.sources():
+            resolved = str(Path(name).expanduser().resolve())
+            name = resolved if resolved in self.store.sources() else name
+        with self._writer():
+            removed = self.store.delete_source(name)
+            if removed:
+                self.store.bump_generation()
+        self.retriever.keyword.refresh()
+        return removed
+
+    def _writer(self) -> WriterLock | _NoLock:
+        if self.settings.chroma_url:
+            return _NoLock()  # the Chroma server serialises writes itself
+        return WriterLock(self.settings.index_dir)
+
+    # ---- questions -----------------------------------------------------------------------------
+
+    def retrieve(self, question: str, k: int | None = None, sources: Sequence[str] | None = None) -> list[Hit]:
+        """The passages hybrid retrieval finds for ``question``, best first."""
+        return self.retriever.retrieve(question, k=k or self.settings.k, sources=sources)
+
+    def ask(self, question: str, k: int | None = None, strict: bool | None = None,
+            sources: Sequence[str] | None = None, history: Sequence[str] = ()) -> Answer:
+        """Answer ``question``; every sentence carries ``[n]`` citations with a support verdict.
+
+        >>> ans = a.ask("what did Zelenskyy reject?")  # doctest: +SKIP
+        >>> ans.sentences[0].support, ans.citations[0].quote  # doctest: +SKIP
+        """
+        answer: Answer | None = None
+        for item in self.ask_stream(question, k=k, strict=strict, sources=sources, history=history):
+            if isinstance(item, Answer):
+                answer = item
+        assert answer is not None
+        return answer
+
+    def ask_stream(self, question: str, k: int | None = None, strict: bool | None = None,
+                   sources: Sequence[str] | None = None, history: Sequence[str] = ()) -> Iterator[str | Answer]:
+        """Yield answer text as it is generated, then the final checked ``Answer``."""
+        question = question.strip()
+        if not question:
+            raise ValueError("the question is empty")
+        strict = self.settings.strict if strict is None else strict
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        standalone = self._condense(question, history)
+        timings["condense"] = time.perf_counter() - started
+        t = time.perf_counter()
+        hits = self.retrieve(standalone, k=k, sources=sources)
+        vector = self.retriever.last_query_vector
+        timings["retrieve"] = time.perf_counter() - t
+        top_dense = max((h.dense_score or 0.0 for h in hits), default=0.0)
+        base = dict(question=question, standalone_question=standalone, hits=tuple(hits),
+                    backend=self.generator.name, judge=self.judge.name)
+        if top_dense < self.refusal_threshold:
+            timings["total"] = time.perf_counter() - started
+            yield Answer(text=REFUSAL_TEXT, sentences=(), citations=(), refused=True, related=tuple(hits[:3]),
+                         timings=timings, **base)  # type: ignore[arg-type]
+            return
+        t = time.perf_counter()
+        pieces: list[str] = []
+        for piece in self.generator.stream(standalone, hits, vector):
+            pieces.append(piece)
+            yield piece
+        raw = "".join(pieces)
+        timings["generate"] = time.perf_counter() - t
+        t = time.perf_counter()
+        checked = check_text(raw, hits, self.judge, strict=strict)
+        timings["check"] = time.perf_counter() - t
+        timings["total"] = time.perf_counter() - started
+        if not raw.strip() or checked.refused or looks_like_refusal(raw):
+            yield Answer(text=REFUSAL_TEXT, sentences=(), citations=(), refused=True, related=tuple(hits[:3]),
+                         removed=checked.sentences + checked.removed, timings=timings, **base)  # type: ignore[arg-type]
+            return
+        yield Answer(text=checked.text, sentences=checked.sentences, citations=checked.citations, refused=False,
+                     removed=checked.removed, timings=timings, **base)  # type: ignore[arg-type]
+
+    def _condense(self, question: str, history: Sequence[str]) -> str:
+        condenser = getattr(self.generator, "condense", None)
+        if history and condenser is not None:
+            return str(condenser(question, history))
+        return condense(question, history)
+
+    def chat(self) -> ChatSession:
+        """A conversation whose follow-up questions use the earlier turns.
+
+        >>> chat = a.chat()                              # doctest: +SKIP
+        >>> chat.ask("what did Zelenskyy reject?")       # doctest: +SKIP
+        >>> chat.ask("and what did he offer instead?")   # doctest: +SKIP
+        """
+        return ChatSession(self)
+
+    def as_langchain_retriever(self, k: int | None = None) -> object:
+        """This index as a LangChain ``BaseRetriever``."""
+        return as_langchain_retriever(self.retriever, k=k or self.settings.k)
+
+
+@dataclass
+class ChatSession:
+    """History of one conversation; ``ask`` resolves follow-ups against earlier questions."""
+
+    assistant: Assistant
+    turns: list[Answer] = field(default_factory=list)
+
+    def ask(self, question: str, **kwargs: object) -> Answer:
+        answer = self.assistant.ask(question, history=self.history, **kwargs)  # type: ignore[arg-type]
+        self.turns.append(answer)
+        return answer
+
+    def ask_stream(self, question: str, **kwargs: object) -> Iterator[str | Answer]:
+        for item in self.assistant.ask_stream(question, history=self.history, **kwargs):  # type: ignore[arg-type]
+            if isinstance(item, Answer):
+                self.turns.append(item)
+            yield item
+
+    @property
+    def history(self) -> list[str]:
+        return [t.standalone_question or t.question for t in self.turns]
+
+    def reset(self) -> None:
+        self.turns.clear()
+
+
+class _NoLock:
+    def __enter__(self) -> _NoLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None

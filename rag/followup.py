@@ -1,0 +1,49 @@
+"""Follow-up questions without a model: resolve pronouns from the earlier turns (heuristic).
+
+"and what did he offer instead?" after "what did Zelenskyy reject?" becomes
+"and what did Zelenskyy offer instead?". With an LLM backend the condense prompt does this.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+_PRONOUNS = {"he", "she", "him", "her", "his", "hers", "they", "them", "their", "it", "its", "this", "that",
+             "these", "those", "there"}
+_LEADING = re.compile(r"^\s*(and|also|what about|how about|so|then)\b", re.IGNORECASE)
+_NAME = re.compile(r"\b[A-Z][a-zA-Z'’-]+(?:\s+[A-Z][a-zA-Z'’-]+)*")
+_QUESTION_WORDS = {"What", "Who", "When", "Where", "Why", "How", "Which", "Did", "Does", "Do", "Is", "Are",
+                   "Was", "Were", "Can", "Could", "Should", "Would", "Will", "And", "The", "A", "An", "I", "In"}
+
+
+def is_follow_up(question: str) -> bool:
+    words = re.findall(r"[a-z']+", question.lower())
+    return bool(_LEADING.match(question)) or any(w in _PRONOUNS for w in words) or len(words) <= 3
+
+
+def last_name(history: Sequence[str]) -> str | None:
+    """The most recent capitalised name in earlier questions (question words excluded)."""
+    for turn in reversed(history):
+        names = [n for n in _NAME.findall(turn) if n.split()[0] not in _QUESTION_WORDS]
+        if names:
+            return names[-1]
+    return None
+
+
+def condense(question: str, history: Sequence[str]) -> str:
+    """A standalone version of ``question`` given the earlier user questions (newest last).
+
+    >>> condense("and what did he offer instead?", ["what did Zelenskyy reject?"])
+    'and what did Zelenskyy offer instead?'
+    """
+    if not history or not is_follow_up(question):
+        return question
+    name = last_name(history)
+    if name:
+        replaced, count = re.subn(r"\b(he|she|they|him|her|them)\b", name, question, flags=re.IGNORECASE)
+        replaced = re.sub(r"\b(his|her|their)\b", name + "'s", replaced, flags=re.IGNORECASE) \
+            if count == 0 else replaced
+        if replaced != question:
+            return replaced
+    return f"{history[-1].rstrip(' ?')}; {question}"

@@ -1,0 +1,127 @@
+"""Typed records of the answering side: hits, citations, checked sentences, answers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from index.records import Chunk
+
+Verdict = Literal["supported", "weak", "unsupported"]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage with its scores and ranks (rank 0 = absent from that list)."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+    dense_score: float | None = None
+    dense_rank: int = 0
+    keyword_score: float | None = None
+    keyword_rank: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["chunk"] = _chunk_dict(self.chunk)
+        return data
+
+
+@dataclass(frozen=True)
+class Support:
+    """A judge's verdict on whether a passage supports a sentence."""
+
+    verdict: Verdict
+    score: float
+    judge: str
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One ``[n]`` marker on one answer sentence, resolved to the exact quoted span.
+
+    ``start``/``end`` are character offsets of ``quote`` in the source document's text.
+    """
+
+    n: int
+    sentence_index: int
+    chunk_id: str
+    source: str
+    page: int | None
+    quote: str
+    start: int
+    end: int
+    support: Verdict
+    score: float
+    passage: str = ""
+    passage_start: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    """A sentence of the answer with the numbers it cites and the combined verdict."""
+
+    text: str
+    citations: tuple[int, ...]
+    support: Verdict
+    score: float
+    reasons: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The checked answer to one question.
+
+    >>> ans = assistant.ask("what did Zelenskyy reject?")  # doctest: +SKIP
+    >>> ans.refused, ans.citations[0].source  # doctest: +SKIP
+    (False, '/.../examples/ukraine-security-talks.md')
+    """
+
+    question: str
+    text: str
+    sentences: tuple[AnswerSentence, ...]
+    citations: tuple[Citation, ...]
+    refused: bool
+    hits: tuple[Hit, ...]
+    backend: str
+    judge: str
+    timings: dict[str, float] = field(default_factory=dict)
+    related: tuple[Hit, ...] = ()
+    standalone_question: str = ""
+    removed: tuple[AnswerSentence, ...] = ()
+
+    @property
+    def supported(self) -> bool:
+        """True when every sentence is supported by what it cites."""
+        return not self.refused and all(s.support == "supported" for s in self.sentences)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dictionary (``json.dumps(answer.to_dict())`` works)."""
+        return {
+            "question": self.question,
+            "standalone_question": self.standalone_question,
+            "text": self.text,
+            "refused": self.refused,
+            "backend": self.backend,
+            "judge": self.judge,
+            "sentences": [s.to_dict() for s in self.sentences],
+            "removed_sentences": [s.to_dict() for s in self.removed],
+            "citations": [c.to_dict() for c in self.citations],
+            "hits": [h.to_dict() for h in self.hits],
+            "related": [h.to_dict() for h in self.related],
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+
+def _chunk_dict(chunk: Chunk) -> dict[str, Any]:
+    data = asdict(chunk)
+    data["heading"] = list(chunk.heading)
+    return data

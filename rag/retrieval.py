@@ -1,0 +1,136 @@
+"""Hybrid retrieval: dense (Chroma) + keyword (BM25), fused, optionally diversified and widened."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import numpy as np
+
+from index.embedding import Embedder
+from index.records import Chunk
+from index.store import ChunkStore
+from rag.fusion import minmax_fusion, mmr, rrf
+from rag.keyword import KeywordIndex
+from rag.records import Hit
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """``candidates`` per retriever before fusion; ``widen`` neighbours on each side of a hit."""
+
+    k: int = 5
+    candidates: int = 50
+    fusion: Literal["rrf", "minmax"] = "rrf"
+    mmr: bool = False
+    mmr_lambda: float = 0.7
+    widen: int = 0
+
+
+class HybridRetriever:
+    """Dense + BM25 retrieval over one ``ChunkStore``.
+
+    >>> retriever = HybridRetriever(store, embedder)  # doctest: +SKIP
+    >>> [h.chunk.source for h in retriever.retrieve("what did Zelenskyy reject?", k=3)]  # doctest: +SKIP
+    """
+
+    def __init__(self, store: ChunkStore, embedder: Embedder, config: RetrievalConfig | None = None) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.keyword = KeywordIndex(store)
+        self.config = config or RetrievalConfig()
+        self.last_query_vector: np.ndarray | None = None
+
+    def retrieve(self, question: str, k: int | None = None, sources: Sequence[str] | None = None,
+                 use_mmr: bool | None = None, widen: int | None = None) -> list[Hit]:
+        cfg = self.config
+        k = k or cfg.k
+        vector = self.embedder.embed([question])[0]
+        self.last_query_vector = vector
+        dense = self.store.query(vector, cfg.candidates, sources)
+        keyword = self.keyword.search(question, cfg.candidates, sources)
+        chunks: dict[str, Chunk] = {c.chunk_id: c for c, _ in dense + keyword}
+        dense_scores = {c.chunk_id: s for c, s in dense}
+        keyword_scores = {c.chunk_id: s for c, s in keyword}
+        dense_rank = {c.chunk_id: i for i, (c, _) in enumerate(dense, 1)}
+        keyword_rank = {c.chunk_id: i for i, (c, _) in enumerate(keyword, 1)}
+        if cfg.fusion == "minmax":
+            fused = minmax_fusion([dense_scores, keyword_scores])
+        else:
+            fused = rrf([[c.chunk_id for c, _ in dense], [c.chunk_id for c, _ in keyword]])
+        order = sorted(fused, key=lambda cid: (-fused[cid], dense_rank.get(cid, 10**9)))
+        if use_mmr if use_mmr is not None else cfg.mmr:
+            pool = order[: max(k * 4, 20)]
+            vectors = self.store.vectors(pool)
+            order = mmr(pool, {c: fused[c] / (max(fused.values()) or 1.0) for c in pool},
+                        lambda a, b: float(vectors[a] @ vectors[b]) if a in vectors and b in vectors else 0.0,
+                        k=k, lambda_=cfg.mmr_lambda)
+        hits = [Hit(chunk=chunks[cid], score=round(fused[cid], 6), rank=i,
+                    dense_score=dense_scores.get(cid), dense_rank=dense_rank.get(cid, 0),
+                    keyword_score=keyword_scores.get(cid), keyword_rank=keyword_rank.get(cid, 0))
+                for i, cid in enumerate(order[:k], 1)]
+        width = cfg.widen if widen is None else widen
+        return self._widen(hits, width) if width > 0 else hits
+
+    def _widen(self, hits: list[Hit], width: int) -> list[Hit]:
+        """Grow each hit by its neighbours, then merge hits whose passages overlap (best rank kept)."""
+        widened: list[Hit] = []
+        for hit in hits:
+            c = hit.chunk
+            around = [i for i in range(c.index - width, c.index + width + 1) if i >= 0 and i != c.index]
+            parts = sorted([c, *self.store.neighbours(c.source, around)], key=lambda x: x.start)
+            widened.append(replace(hit, chunk=merge_chunks(parts, c)))
+        merged: list[Hit] = []
+        for hit in widened:
+            overlap = next((m for m in merged if m.chunk.source == hit.chunk.source
+                            and hit.chunk.start <= m.chunk.end and m.chunk.start <= hit.chunk.end), None)
+            if overlap is None:
+                merged.append(hit)
+            else:
+                index = merged.index(overlap)
+                parts = sorted([overlap.chunk, hit.chunk], key=lambda x: x.start)
+                merged[index] = replace(overlap, chunk=merge_chunks(parts, overlap.chunk))
+        return [replace(h, rank=i) for i, h in enumerate(merged, 1)]
+
+
+def merge_chunks(parts: Sequence[Chunk], anchor: Chunk) -> Chunk:
+    """One chunk spanning ``parts`` (sorted by start); offsets stay exact, gaps are whitespace."""
+    text = parts[0].text
+    start, end = parts[0].start, parts[0].end
+    for part in parts[1:]:
+        if part.end <= end:
+            continue
+        if part.start >= end:
+            text += " " * (part.start - end) + part.text
+        else:
+            text += part.text[end - part.start:]
+        end = part.end
+    return replace(anchor, text=text, start=start, end=end, n_tokens=sum(p.n_tokens for p in parts))
+
+
+def as_langchain_retriever(retriever: HybridRetriever, k: int = 5) -> Any:
+    """Wrap as a LangChain ``BaseRetriever`` (documents carry source, page, offsets and scores).
+
+    >>> lc = as_langchain_retriever(assistant.retriever)  # doctest: +SKIP
+    >>> lc.invoke("what did Zelenskyy reject?")[0].metadata["source"]  # doctest: +SKIP
+    """
+    from langchain_core.callbacks import CallbackManagerForRetrieverRun
+    from langchain_core.documents import Document as LCDocument
+    from langchain_core.retrievers import BaseRetriever
+
+    class RagRetriever(BaseRetriever):
+        """LangChain view of rag's hybrid retriever."""
+
+        hybrid: Any
+        k: int = 5
+
+        def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+                                    ) -> list[LCDocument]:
+            return [LCDocument(page_content=h.chunk.text, id=h.chunk.chunk_id,
+                               metadata={"source": h.chunk.source, "page": h.chunk.page, "start": h.chunk.start,
+                                         "end": h.chunk.end, "heading": " > ".join(h.chunk.heading),
+                                         "score": h.score, "rank": h.rank})
+                    for h in self.hybrid.retrieve(query, k=self.k)]
+
+    return RagRetriever(hybrid=retriever, k=k)

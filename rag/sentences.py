@@ -1,0 +1,45 @@
+"""Sentence splitting with exact offsets (pure). Written by hand because we need offsets into
+the original text and must not split on abbreviations, decimals or initials; nltk/spaCy would
+add a model download for little gain on this job."""
+
+from __future__ import annotations
+
+import re
+
+_ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "fig", "no",
+                  "u.s", "u.k", "e.u", "inc", "ltd", "co", "approx", "dept", "est", "jan", "feb", "mar", "apr",
+                  "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "p", "pp", "vol", "cf", "al", "a.m", "p.m"}
+_BOUNDARY = re.compile(r"[.!?]+[\"'”’)\]]*(?:\s*\[\d+(?:\s*,\s*\d+)*\])*(?=\s+|$)|\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)"
+                       r"|^#{1,6} [^\n]*$", re.MULTILINE)
+
+
+def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int, str]]:
+    """Split into (start, end, sentence) with ``text[start-offset:end-offset] == sentence``.
+
+    >>> split_sentences("Dr. Smith came. He left at 3.5 p.m. today! Why?")
+    [(0, 15, 'Dr. Smith came.'), (16, 42, 'He left at 3.5 p.m. today!'), (43, 47, 'Why?')]
+    """
+    out: list[tuple[int, int, str]] = []
+    start = 0
+    for match in _BOUNDARY.finditer(text):
+        end = match.end()
+        if match.group().startswith("."):
+            word = re.search(r"([\w.]+)\.?$", text[start:match.start() + 1])
+            token = word.group(1).lower().rstrip(".") if word else ""
+            if token in _ABBREVIATIONS:
+                continue
+            if len(token) == 1 and text[match.start() - 1:match.start()].isupper():
+                continue  # an initial: "J. Kushner"
+        _append(text, start, end, offset, out)
+        start = end
+    _append(text, start, len(text), offset, out)
+    return out
+
+
+def _append(text: str, start: int, end: int, offset: int, out: list[tuple[int, int, str]]) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if start < end:
+        out.append((start + offset, end + offset, text[start:end]))

@@ -1,0 +1,103 @@
+"""Settings: defaults < config file (``rag.toml`` or ``$RAG_CONFIG``) < ``RAG_*`` environment < arguments.
+
+Only ``rag`` reads settings; library code below it takes explicit parameters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+BACKENDS = ("extractive", "openai", "gguf")
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob, with its environment variable in the comment.
+
+    >>> Settings.load(env={"RAG_K": "8"}).k
+    8
+    """
+
+    index_dir: Path = Path(".rag-index")  # RAG_INDEX_DIR
+    collection: str = "docs"  # RAG_COLLECTION
+    chroma_url: str | None = None  # RAG_CHROMA_URL: use a Chroma server instead of the embedded store
+    k: int = 5  # RAG_K
+    strict: bool = False  # RAG_STRICT: drop unsupported sentences
+    backend: str = "extractive"  # RAG_BACKEND: extractive | openai | gguf
+    llm_base_url: str | None = None  # RAG_LLM_BASE_URL
+    llm_model: str | None = None  # RAG_LLM_MODEL
+    llm_api_key: str | None = None  # RAG_LLM_API_KEY
+    gguf_path: str | None = None  # RAG_GGUF_PATH
+    max_file_mb: float = 50.0  # RAG_MAX_FILE_MB
+    fusion: str = "rrf"  # RAG_FUSION: rrf | minmax
+    widen: int = 0  # RAG_WIDEN: neighbouring chunks added on each side of a hit
+    refusal_threshold: float | None = None  # RAG_REFUSAL_THRESHOLD (default: the calibrated value)
+    ui_auth: str | None = None  # RAG_UI_AUTH=user:password
+    ui_host: str = "127.0.0.1"  # RAG_UI_HOST
+    ui_port: int = 7860  # RAG_UI_PORT
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, config_file: str | Path | None = None,
+             **overrides: Any) -> Settings:
+        """Merge defaults, the config file, ``RAG_*`` variables and explicit overrides (None = unset)."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        path = Path(config_file or env.get("RAG_CONFIG") or "rag.toml")
+        if path.is_file():
+            try:
+                data = tomllib.loads(path.read_text())
+            except tomllib.TOMLDecodeError as exc:
+                raise SettingsError(f"config file {path}: {exc}") from None
+            values.update(data.get("rag", data))
+        for field in fields(cls):
+            raw = env.get(f"RAG_{field.name.upper()}")
+            if raw not in (None, ""):
+                values[field.name] = raw
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return cls(**{name: _coerce(name, value) for name, value in values.items()})
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
+
+
+def _coerce(name: str, value: Any) -> Any:
+    types = {f.name: f.type for f in fields(Settings)}
+    kind = str(types[name])
+    try:
+        if "Path" in kind:
+            return Path(value).expanduser()
+        if kind.startswith("bool"):
+            if isinstance(value, bool):
+                return value
+            lowered = str(value).strip().lower()
+            if lowered not in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+                raise ValueError(value)
+            return lowered in {"1", "true", "yes", "on"}
+        if kind.startswith("int"):
+            return int(value)
+        if "float" in kind:
+            return float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"setting {name} (RAG_{name.upper()}) has the bad value {value!r}") from None
+    if name == "backend" and value not in BACKENDS:
+        raise SettingsError(f"unknown backend {value!r}; choose one of: {', '.join(BACKENDS)}")
+    if name == "fusion" and value not in ("rrf", "minmax"):
+        raise SettingsError(f"unknown fusion {value!r}; choose rrf or minmax")
+    return value

@@ -1,0 +1,185 @@
+"""Does a cited passage support a sentence? The offline judge.
+
+No NLI or reranker model ships on PyPI, so the default judge combines what we have:
+lexical coverage of the sentence's content words, hard checks on numbers and names (a number
+or a name absent from the passage means unsupported), negation and role-order checks against
+the best-matching passage sentence, and MiniLM similarity. Pure apart from the optional
+``similarity`` callable, so it is cheap to test on hand-made pairs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rag.records import Support, Verdict
+from rag.sentences import split_sentences
+
+Similarity = Callable[[Sequence[tuple[str, str]]], list[float]]
+"""Cosine similarity for each (sentence, passage sentence) pair."""
+
+STOPWORDS = frozenset(["a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "nor", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "said", "says", "say", "according", "one", "may", "might", "must", "shall"])
+_NEGATIONS = frozenset({"not", "no", "never", "without", "neither", "nor", "none", "nothing", "cannot", "n't"})
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+(?:[.,]\d+)*%?")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NUMBER_WORDS = {"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+                 "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
+                 "twenty": "20", "thirty": "30", "forty": "40", "fifty": "50", "hundred": "100"}
+_MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+
+
+def _stem(word: str) -> str:
+    word = word.lower().replace("’", "'")
+    if word.endswith("'s"):
+        word = word[:-2]
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix) and not word.endswith("ss"):
+            return word[: -len(suffix)]
+    return word
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased, lightly stemmed words that carry meaning (stopwords and markers dropped)."""
+    text = re.sub(r"\[\d[\d,\s-]*\]", " ", text)
+    return {_stem(w) for w in _WORD.findall(text) if w.lower() not in STOPWORDS and not w[0].isdigit()}
+
+
+def numbers_in(text: str) -> set[str]:
+    """Numbers in canonical form ("1,200" -> "1200", "3.50" -> "3.5"; small number words too)."""
+    text = re.sub(r"\[\d[\d,\s-]*\]", " ", text)
+    found = set()
+    for raw in _NUMBER.findall(text):
+        value = raw.replace(",", "")
+        if "." in value:
+            value = value.rstrip("0").rstrip(".")
+        found.add(value)
+    for word in re.findall(r"[a-z]+", text.lower()):
+        if word in _NUMBER_WORDS:
+            found.add(_NUMBER_WORDS[word])
+    return found
+
+
+def names_in(text: str) -> list[str]:
+    """Capitalised words that are not sentence-initial, plus months and weekdays: likely names."""
+    text = re.sub(r"\[\d[\d,\s-]*\]", " ", text)
+    names: list[str] = []
+    for _, _, sentence in split_sentences(text):
+        words = re.findall(r"[A-Za-z][A-Za-z'’-]*", sentence)
+        for i, word in enumerate(words):
+            lower = word.lower()
+            if lower in _MONTHS or (i > 0 and word[0].isupper() and lower not in STOPWORDS):
+                stem = _stem(word)
+                if stem not in names:
+                    names.append(stem)
+    return names
+
+
+def _name_present(name: str, passage_words: set[str]) -> bool:
+    """A name counts as present when a passage word equals it or shares its first five letters
+    (Ukraine/Ukrainian, Europe/European)."""
+    if name in passage_words:
+        return True
+    return len(name) >= 5 and any(w.startswith(name[:5]) for w in passage_words)
+
+
+def _negation_flipped(sentence: str, focus: str) -> bool:
+    """The sentence negates what the passage affirms, or drops a negation from a clause it copies."""
+    if has_negation(sentence) and not has_negation(focus):
+        return True
+    if has_negation(focus) and not has_negation(sentence):
+        words = content_words(sentence)
+        for clause in re.split(r"[,;:]|\band\b|\bbut\b|\bwhile\b", focus):
+            if has_negation(clause):
+                clause_words = content_words(clause)
+                if clause_words and len(clause_words & words) / len(clause_words) >= 0.6:
+                    return True
+    return False
+
+
+def has_negation(text: str) -> bool:
+    lower = text.lower().replace("’", "'")
+    return "n't" in lower or any(w in _NEGATIONS for w in re.findall(r"[a-z']+", lower))
+
+
+@dataclass(frozen=True)
+class JudgeThresholds:
+    """Score cut-offs, calibrated on ``evals/datasets/judge.jsonl`` (see ``rag eval-judge``)."""
+
+    supported: float = 0.6
+    weak: float = 0.45
+
+
+def best_passage_sentence(sentence: str, passage: str) -> tuple[int, int, str]:
+    """The passage sentence (with offsets into ``passage``) sharing most content words."""
+    words = content_words(sentence)
+    best = (0, len(passage), passage)
+    best_score = -1.0
+    for start, end, text in split_sentences(passage):
+        overlap = len(words & content_words(text)) / (len(words) or 1)
+        if overlap > best_score:
+            best, best_score = (start, end, text), overlap
+    return best
+
+
+class HeuristicJudge:
+    """Lexical coverage + numbers/names/negation checks + embedding similarity.
+
+    >>> judge = HeuristicJudge()
+    >>> judge.check("Sales rose 5% in May.", "Sales rose 7% in May.").verdict
+    'unsupported'
+    """
+
+    def __init__(self, similarity: Similarity | None = None, thresholds: JudgeThresholds | None = None) -> None:
+        self.similarity = similarity
+        self.thresholds = thresholds or JudgeThresholds()
+        self.name = "heuristic:lexical+minilm" if similarity else "heuristic:lexical"
+
+    def check(self, sentence: str, passage: str) -> Support:
+        return self.check_many([(sentence, passage)])[0]
+
+    def check_many(self, pairs: Sequence[tuple[str, str]]) -> list[Support]:
+        """Judge many (sentence, cited passage text) pairs with one batched similarity call."""
+        focus = [best_passage_sentence(s, p)[2] for s, p in pairs]
+        sims: list[float | None] = [None] * len(pairs)
+        if self.similarity and pairs:
+            sims = list(self.similarity([(s, f) for (s, _), f in zip(pairs, focus, strict=True)]))
+        return [self._score(s, p, f, sim) for (s, p), f, sim in zip(pairs, focus, sims, strict=True)]
+
+    def _score(self, sentence: str, passage: str, focus: str, similarity: float | None) -> Support:
+        reasons: list[str] = []
+        hard_fail = False
+        words = content_words(sentence)
+        passage_words = content_words(passage)
+        coverage = len(words & passage_words) / len(words) if words else 0.0
+        missing_numbers = sorted(numbers_in(sentence) - numbers_in(passage))
+        if missing_numbers:
+            hard_fail = True
+            reasons.append("number not in the cited passage: " + ", ".join(missing_numbers))
+        passage_lower = {_stem(w) for w in re.findall(r"[A-Za-z][A-Za-z'’-]*", passage)}
+        sentence_names = names_in(sentence)
+        missing_names = [n for n in sentence_names if len(n) > 1 and not _name_present(n, passage_lower)]
+        if missing_names:
+            hard_fail = True
+            reasons.append("name not in the cited passage: " + ", ".join(missing_names))
+        if _negation_flipped(sentence, focus):
+            hard_fail = True
+            reasons.append("negation differs from the cited passage")
+        if coverage < 1.0:
+            missing = sorted(words - passage_words)[:6]
+            reasons.append("words not in the passage: " + ", ".join(missing))
+        if similarity is None:
+            score = coverage
+        else:
+            score = 0.6 * coverage + 0.4 * max(0.0, min(1.0, similarity))
+        if hard_fail:
+            score = min(score, self.thresholds.weak - 0.01)
+        verdict: Verdict
+        if score >= self.thresholds.supported:
+            verdict = "supported"
+        elif score >= self.thresholds.weak:
+            verdict = "weak"
+        else:
+            verdict = "unsupported"
+        return Support(verdict, round(score, 4), self.name, tuple(reasons))
