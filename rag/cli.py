@@ -1,0 +1,275 @@
+"""The ``rag`` command line: ingest, ask, chat, doctor, and the commands other packages register.
+
+``ui`` and ``evals`` sit above ``rag`` in the import order, so their subcommands arrive through
+the ``rag.commands`` entry-point group (declared in pyproject.toml) instead of imports here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, TextIO
+
+from rag.settings import BACKENDS, Settings, SettingsError
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+
+
+class CommandError(Exception):
+    """A failure to report in one sentence (no traceback); ``code`` is the exit status."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """Options every command that opens an index shares."""
+    parser.add_argument("--index", dest="index_dir", metavar="DIR", help="index folder (RAG_INDEX_DIR, default .rag-index)")
+    parser.add_argument("--collection", metavar="NAME", help="collection inside the index (RAG_COLLECTION)")
+    parser.add_argument("--chroma-url", metavar="URL", help="use a Chroma server, e.g. http://127.0.0.1:8000 (RAG_CHROMA_URL)")
+
+
+def add_answer_options(parser: argparse.ArgumentParser) -> None:
+    """Options of the commands that answer questions."""
+    parser.add_argument("--k", type=int, metavar="N", help="passages to retrieve (RAG_K, default 5)")
+    parser.add_argument("--strict", action="store_true", default=None, help="drop sentences their sources do not support")
+    parser.add_argument("--backend", choices=BACKENDS, help="answer generator (RAG_BACKEND, default extractive)")
+    parser.add_argument("--model", dest="llm_model", metavar="NAME", help="LLM model name (RAG_LLM_MODEL)")
+    parser.add_argument("--base-url", dest="llm_base_url", metavar="URL",
+                        help="OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1 (RAG_LLM_BASE_URL)")
+    parser.add_argument("--gguf", dest="gguf_path", metavar="FILE", help="local GGUF model file (RAG_GGUF_PATH)")
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Settings with the command line's flags on top of config file and environment."""
+    names = ("index_dir", "collection", "chroma_url", "k", "strict", "backend", "llm_model", "llm_base_url",
+             "gguf_path")
+    return Settings.load(**{n: getattr(args, n) for n in names if hasattr(args, n)})
+
+
+def open_assistant(args: argparse.Namespace) -> Any:
+    from rag.assistant import Assistant
+
+    return Assistant(settings=settings_from(args))
+
+
+# ---- ingest ------------------------------------------------------------------------------------
+
+def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
+    from tqdm import tqdm
+
+    assistant = open_assistant(args)
+    bar = None if args.json or not sys.stderr.isatty() and not args.progress else \
+        tqdm(total=0, unit="file", desc="indexing", file=sys.stderr, dynamic_ncols=True)
+
+    def progress(stage: str, path: str, done: int, total: int) -> None:
+        if bar is not None:
+            bar.total = total
+            bar.n = done
+            bar.set_postfix_str(Path(path).name[-40:])
+            bar.refresh()
+
+    report = assistant.add(args.paths, prune=args.prune, progress=progress)
+    if bar is not None:
+        bar.close()
+    if args.json:
+        out.write(json.dumps(report.to_dict(), indent=2) + "\n")
+    else:
+        out.write(f"indexed: {report.files_added} added, {report.files_updated} updated, "
+                  f"{report.files_unchanged} unchanged, {len(report.files_failed)} failed"
+                  f"{f', {report.files_removed} removed' if report.files_removed else ''}\n"
+                  f"chunks: +{report.chunks_added} -{report.chunks_removed}, {report.chunks_total} in the index "
+                  f"({report.seconds:.1f} s)\n")
+        for failure in report.files_failed:
+            out.write(f"  failed: {failure.path}: {failure.error}\n")
+    return EXIT_OK if report.ok else EXIT_PARTIAL
+
+
+# ---- ask / chat --------------------------------------------------------------------------------
+
+def format_answer(answer: Any) -> str:
+    """Plain-text answer, then each citation as ``[n] file:page — "quote"`` with its verdict."""
+    lines = [answer.text]
+    if answer.refused:
+        if answer.related:
+            lines.append("\nPossibly related:")
+            for hit in answer.related:
+                page = f":{hit.chunk.page}" if hit.chunk.page else ""
+                snippet = " ".join(hit.chunk.text.split())[:160]
+                lines.append(f"  {Path(hit.chunk.source).name}{page} — \"{snippet}…\"")
+        return "\n".join(lines)
+    flagged = [s for s in answer.sentences if s.support != "supported"]
+    if flagged:
+        lines.append("")
+        for s in flagged:
+            lines.append(f"  ! {s.support}: \"{s.text[:80]}\" ({'; '.join(s.reasons[:2]) or 'low score'})")
+    lines.append("")
+    seen = set()
+    for c in answer.citations:
+        if (c.n, c.quote) in seen:
+            continue
+        seen.add((c.n, c.quote))
+        page = f":{c.page}" if c.page else ""
+        lines.append(f"[{c.n}] {Path(c.source).name}{page} — \"{' '.join(c.quote.split())}\" ({c.support}, {c.score:.2f})")
+    return "\n".join(lines)
+
+
+def _print_stream(stream: Any, out: TextIO, as_json: bool) -> Any:
+    """Show text as it is generated (terminal only), then return the final Answer."""
+    from rag.records import Answer
+
+    answer = None
+    streamed = False
+    for item in stream:
+        if isinstance(item, Answer):
+            answer = item
+        elif not as_json and out.isatty():
+            out.write(item)
+            out.flush()
+            streamed = True
+    if streamed:
+        out.write("\n\n--- checked ---\n")
+    return answer
+
+
+def _cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
+    assistant = open_assistant(args)
+    answer = _print_stream(assistant.ask_stream(args.question, k=args.k, strict=args.strict), out, args.json)
+    if args.json:
+        out.write(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    else:
+        out.write(format_answer(answer) + "\n")
+    return EXIT_OK
+
+
+def _cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
+    assistant = open_assistant(args)
+    session = assistant.chat()
+    out.write("Ask about your documents. Empty line or Ctrl-D quits; /new starts over.\n")
+    while True:
+        try:
+            question = input("you> ").strip()
+        except EOFError:
+            break
+        if not question:
+            break
+        if question == "/new":
+            session.reset()
+            continue
+        answer = _print_stream(session.ask_stream(question, k=args.k, strict=args.strict), out, False)
+        out.write(format_answer(answer) + "\n\n")
+    return EXIT_OK
+
+
+def _cmd_sources(args: argparse.Namespace, out: TextIO) -> int:
+    sources = open_assistant(args).sources()
+    if args.json:
+        out.write(json.dumps(sources, indent=2) + "\n")
+    else:
+        for source, count in sources.items():
+            out.write(f"{count:6d}  {source}\n")
+    return EXIT_OK
+
+
+def _cmd_remove(args: argparse.Namespace, out: TextIO) -> int:
+    removed = open_assistant(args).remove(args.source)
+    if not removed:
+        raise CommandError(f"{args.source} is not in the index (see 'rag sources')")
+    out.write(f"removed {removed} chunks of {args.source}\n")
+    return EXIT_OK
+
+
+def _cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
+    from rag.doctor import run_checks
+
+    ok = True
+    for check in run_checks(settings_from(args)):
+        ok &= check.ok
+        out.write(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.detail}\n")
+    return EXIT_OK if ok else EXIT_PARTIAL
+
+
+# ---- parser and entry point --------------------------------------------------------------------
+
+Handler = Callable[[argparse.Namespace, TextIO], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Answers from your own documents, every sentence "
+                                     "cited and every citation checked.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("ingest", help="index files and folders (idempotent)")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--prune", action="store_true", help="remove indexed files that no longer exist under PATHs")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
+    add_common_options(p)
+    p.set_defaults(handler=_cmd_ingest)
+
+    p = sub.add_parser("ask", help="answer one question with checked citations")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    add_common_options(p)
+    add_answer_options(p)
+    p.set_defaults(handler=_cmd_ask)
+
+    p = sub.add_parser("chat", help="chat in the terminal (follow-up questions use the history)")
+    add_common_options(p)
+    add_answer_options(p)
+    p.set_defaults(handler=_cmd_chat)
+
+    p = sub.add_parser("sources", help="list indexed files with their chunk counts")
+    p.add_argument("--json", action="store_true")
+    add_common_options(p)
+    p.set_defaults(handler=_cmd_sources)
+
+    p = sub.add_parser("remove", help="remove one file from the index")
+    p.add_argument("source", help="path as listed by 'rag sources'")
+    add_common_options(p)
+    p.set_defaults(handler=_cmd_remove)
+
+    p = sub.add_parser("doctor", help="check that everything works offline (nothing will be downloaded)")
+    add_common_options(p)
+    add_answer_options(p)
+    p.set_defaults(handler=_cmd_doctor)
+
+    for entry in entry_points(group="rag.commands"):
+        entry.load()(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args, out)
+    except (CommandError, SettingsError) as exc:
+        print(f"rag {args.command}: {exc}", file=sys.stderr)
+        return getattr(exc, "code", EXIT_USAGE)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # known failure types below get one clear sentence, not a traceback
+        from index.lock import IndexBusyError
+        from index.store import IndexMismatchError, StoreUnavailableError
+
+        if isinstance(exc, IndexBusyError | IndexMismatchError | StoreUnavailableError | ValueError):
+            print(f"rag {args.command}: {exc}", file=sys.stderr)
+            return EXIT_PARTIAL
+        backend_error = getattr(sys.modules.get("rag.backends"), "BackendError", None)
+        if backend_error is not None and isinstance(exc, backend_error):
+            print(f"rag {args.command}: {exc}", file=sys.stderr)
+            return EXIT_PARTIAL
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
