@@ -21,7 +21,7 @@ from index.records import Chunk, Document, LoadError
 from index.store import ChunkStore
 
 ProgressFn = Callable[[str, str, int, int], None]
-"""progress(stage, path, files_done, files_total)."""
+"""progress(stage, path, files_done, files_total); stage is "read", then "done" or "failed" per file."""
 
 _EMBED_BATCH_CHUNKS = 512
 
@@ -80,7 +80,7 @@ def ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], *
 
     def flush() -> None:
         nonlocal pending, pending_new
-        _embed_and_write(store, embedder, pending, report)
+        _embed_and_write(store, embedder, pending, report, progress, len(files))
         pending, pending_new = [], 0
 
     for done, path in enumerate(files, 1):
@@ -97,6 +97,8 @@ def ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], *
             chunks = chunk_document(doc, embedder.count_tokens, chunking)
         except LoadError as exc:
             report.files_failed.append(FileError(exc.path, exc.reason))
+            if progress:
+                progress("failed", f"{exc.path}: {exc.reason}", done, len(files))
             continue
         wanted = {c.chunk_id for c in chunks}
         existing = store.existing_ids(list(wanted))
@@ -118,7 +120,8 @@ def ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], *
     return report
 
 
-def _embed_and_write(store: ChunkStore, embedder: Embedder, pending: Sequence[_Pending], report: IngestReport) -> None:
+def _embed_and_write(store: ChunkStore, embedder: Embedder, pending: Sequence[_Pending], report: IngestReport,
+                     progress: ProgressFn | None, total: int) -> None:
     if not pending:
         return
     new = [c for p in pending for c in p.new]
@@ -130,7 +133,11 @@ def _embed_and_write(store: ChunkStore, embedder: Embedder, pending: Sequence[_P
                              item.doc.content_hash, item.doc.title, item.stale)
         except Exception as exc:  # a store error on one file must not lose the others
             report.files_failed.append(FileError(item.doc.source, f"could not write to the index: {exc}"))
+            if progress:
+                progress("failed", f"{item.doc.source}: could not write to the index: {exc}", 0, total)
             continue
+        if progress:
+            progress("done", item.doc.source, 0, total)
         report.chunks_added += len(item.new)
         report.chunks_removed += len(item.stale)
         report.tokens_embedded += sum(c.n_tokens for c in item.new)

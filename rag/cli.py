@@ -64,11 +64,13 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
     from tqdm import tqdm
 
     assistant = open_assistant(args)
-    bar = None if args.json or not sys.stderr.isatty() and not args.progress else \
-        tqdm(total=0, unit="file", desc="indexing", file=sys.stderr, dynamic_ncols=True)
+    show_bar = args.progress or (sys.stderr.isatty() and not args.json and not args.verbose)
+    bar = tqdm(total=0, unit="file", desc="indexing", file=sys.stderr, dynamic_ncols=True) if show_bar else None
 
     def progress(stage: str, path: str, done: int, total: int) -> None:
-        if bar is not None:
+        if args.verbose and stage in ("done", "failed"):
+            print(f"{stage}: {path}", file=sys.stderr, flush=True)
+        if bar is not None and stage == "read":
             bar.total = total
             bar.n = done
             bar.set_postfix_str(Path(path).name[-40:])
@@ -209,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prune", action="store_true", help="remove indexed files that no longer exist under PATHs")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
+    p.add_argument("--verbose", action="store_true", help="print each file as it is written or fails (stderr)")
     add_common_options(p)
     p.set_defaults(handler=_cmd_ingest)
 
