@@ -20,8 +20,12 @@ SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".p
 MAX_DOCX_UNCOMPRESSED = 200 * 1024 * 1024
 # Same idea for PDFs: more extracted text than this is not a document we can use.
 MAX_PDF_CHARS = 50_000_000
+# Compressed PDF streams may inflate to at most this much in total (decompression bombs).
+MAX_PDF_INFLATED = 512 * 1024 * 1024
+_PDF_STREAM = re.compile(rb"stream\r?\n")
 
 _SOFT_HYPHEN = "\u00ad"
+_MAX_RUNNING_LINES = 2  # running header/footer lines dropped at each end of a PDF page
 
 
 def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[LoadError]]:
@@ -109,16 +113,35 @@ def decode_text(data: bytes, path: str = "<bytes>") -> str:
         return _checked(data[3:].decode("utf-8", errors="replace"), path)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return _checked(data.decode("utf-16", errors="replace"), path)
-    try:
-        return _checked(data.decode("utf-8"), path)
-    except UnicodeDecodeError:
-        pass
-    utf16 = _guess_utf16_without_bom(data)
+    utf16 = _guess_utf16_without_bom(data)  # first: ASCII-range UTF-16 is also valid UTF-8 (with NULs)
     if utf16:
         return _checked(data.decode(utf16, errors="replace"), path)
+    try:
+        return _checked(data.decode("utf-8"), path)
+    except UnicodeDecodeError as exc:
+        first_bad = exc.start
     if b"\x00" in data:
         raise LoadError(path, "binary data, not text (contains NUL bytes)")
-    return _checked(data.decode("latin-1"), path)
+    damaged = _damaged_utf8(data, path, first_bad)
+    return _checked(damaged if damaged is not None else data.decode("latin-1"), path)
+
+
+def _damaged_utf8(data: bytes, path: str, first_bad: int) -> str | None:
+    """UTF-8 text with some invalid bytes, or None for a legacy single-byte (Latin-1) file.
+
+    Decoding real UTF-8 as Latin-1 would turn every accented letter into mojibake, so text with
+    more valid multi-byte characters than bad bytes is UTF-8: a few bad bytes become U+FFFD,
+    many make the file unusable.
+    """
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    multibyte = sum(1 for ch in text if ord(ch) > 127) - bad
+    if multibyte <= bad:
+        return None
+    if bad > max(1, len(text) // 100):
+        raise LoadError(path, f"invalid UTF-8: {bad} byte sequences cannot be decoded (the first at byte "
+                              f"{first_bad}); save the file as UTF-8 again")
+    return text
 
 
 def _guess_utf16_without_bom(data: bytes) -> str | None:
@@ -200,8 +223,41 @@ def load_html(path: Path, data: bytes) -> Document:
                     headings=tuple(headings))
 
 
+def pdf_inflated_size(data: bytes, limit: int = MAX_PDF_INFLATED) -> int:
+    """Total size of the PDF's zlib streams once inflated, counted without keeping the output.
+
+    pdfium inflates a page's streams whole; a 2 MB file can expand to gigabytes. We measure first,
+    in bounded memory, and stop counting as soon as ``limit`` is passed.
+    """
+    import zlib
+
+    total = 0
+    for match in _PDF_STREAM.finditer(data):
+        inflater = zlib.decompressobj()
+        position = match.end()
+        try:
+            while position < len(data) and total <= limit:
+                piece = data[position:position + 65536]
+                position += len(piece)
+                total += len(inflater.decompress(piece, 1 << 20))
+                while inflater.unconsumed_tail and total <= limit:
+                    total += len(inflater.decompress(inflater.unconsumed_tail, 1 << 20))
+                if inflater.eof:
+                    break
+        except zlib.error:
+            continue  # not a zlib stream (images, plain streams): pdfium reads those as they are
+        if total > limit:
+            break
+    return total
+
+
 def load_pdf(path: Path, data: bytes) -> Document:
     import pypdfium2 as pdfium
+
+    inflated = pdf_inflated_size(data)
+    if inflated > MAX_PDF_INFLATED:
+        raise LoadError(str(path), f"PDF streams inflate to over {MAX_PDF_INFLATED // (1024 * 1024)} MB "
+                        "(decompression bomb?)")
 
     # pypdfium2 keeps word spacing where pypdf glues words on LaTeX-made PDFs, and is faster.
     try:
@@ -254,16 +310,23 @@ def _drop_running_lines(pages: list[str]) -> list[str]:
         lines = [ln for ln in page.split("\n") if ln.strip()]
         for line in {key(x) for x in lines[:1] + lines[-1:]}:
             counts[line] = counts.get(line, 0) + 1
-    running = {k for k, n in counts.items() if k and n >= max(3, int(0.6 * len(pages)))}
+    # A pattern that also fills the pages' bodies (table rows differing only in numbers) is content.
+    everywhere: dict[str, int] = {}
+    for page in pages:
+        for line in page.split("\n"):
+            everywhere[key(line)] = everywhere.get(key(line), 0) + 1
+    running = {k for k, n in counts.items()
+               if k and n >= max(3, int(0.6 * len(pages))) and everywhere[k] <= 2 * len(pages)}
     if not running:
         return pages
     cleaned = []
     for page in pages:
         lines = page.split("\n")
-        while lines and (not lines[0].strip() or key(lines[0]) in running):
-            lines.pop(0)
-        while lines and (not lines[-1].strip() or key(lines[-1]) in running):
-            lines.pop()
+        for end in (0, -1):  # at most a header and a page-number line at each end
+            dropped = 0
+            while lines and (not lines[end].strip() or (dropped < _MAX_RUNNING_LINES and key(lines[end]) in running)):
+                dropped += bool(lines[end].strip())
+                lines.pop(end)
         cleaned.append("\n".join(lines))
     return cleaned
 
