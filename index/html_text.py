@@ -20,6 +20,8 @@ _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
          "track", "wbr"}
 _SPACES = re.compile(r"\s+")
+# What may sit in <head>; any other start tag there opens the (implied) body, as in browsers.
+_HEAD_CONTENT = {"head", "title", "meta", "link", "style", "script", "base", "noscript", "template"}
 
 
 class _BlockParser(HTMLParser):
@@ -48,6 +50,8 @@ class _BlockParser(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "title" and not self._skip_depth_excluding_head():
             self._in_title = True
+        if self._skip == ["head"] and tag not in _HEAD_CONTENT:
+            self._skip.clear()  # "</head>" is optional in HTML: the body started
         if self._skip:
             if tag not in _VOID:
                 self._skip.append(tag)
@@ -57,6 +61,9 @@ class _BlockParser(HTMLParser):
             if tag not in _VOID:
                 self._skip.append(tag)
             return
+        sink = self._inline_sink()
+        if sink is not None and (tag == "br" or tag in _BLOCK):
+            sink.append(" ")  # a break inside a heading or table cell must not join words
         if tag in _HEADINGS:
             self._flush()
             self._heading_level = _HEADINGS[tag]
@@ -73,6 +80,12 @@ class _BlockParser(HTMLParser):
             self._buffer.append("\n" if self._pre else " ")
         elif tag in _BLOCK:
             self._flush()
+
+    def _inline_sink(self) -> list[str] | None:
+        """The heading or table cell being collected, whose text must not run words together."""
+        if self._heading_level:
+            return self._heading_text
+        return self._cell
 
     def _skip_depth_excluding_head(self) -> int:
         return sum(1 for t in self._skip if t != "head")
@@ -106,6 +119,9 @@ class _BlockParser(HTMLParser):
             if line:
                 self.blocks.append((tuple(name for _, name in self._path), line))
         elif tag in _BLOCK:
+            sink = self._inline_sink()
+            if sink is not None:
+                sink.append(" ")
             self._flush()
 
     def handle_data(self, data: str) -> None:
@@ -124,6 +140,10 @@ class _BlockParser(HTMLParser):
             self._buffer.append(data)
 
     def close(self) -> None:
+        # An unterminated comment or declaration runs to the end of the page in a browser; the
+        # stdlib parser would hand it to us as text instead.
+        if self.rawdata.lstrip().startswith("<!"):
+            self.rawdata = ""
         super().close()
         self._flush()
 
