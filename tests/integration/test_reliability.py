@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,8 +25,11 @@ from index.store import ChunkStore, make_client
 
 ROOT = Path(__file__).resolve().parents[2]
 RAG = str(Path(sys.executable).with_name("rag"))
-WORDS = ("river harbour lantern copper meadow signal orchard thunder violet granite compass ember "
-         "falcon glacier hollow island juniper kestrel lagoon marble nectar obsidian pepper quartz").split()
+WORDS = (
+    "river", "harbour", "lantern", "copper", "meadow", "signal", "orchard", "thunder", "violet", "granite",
+    "compass", "ember", "falcon", "glacier", "hollow", "island", "juniper", "kestrel", "lagoon", "marble",
+    "nectar", "obsidian", "pepper", "quartz",
+)
 
 
 def _write_corpus(folder: Path, n_files: int, seed: int) -> None:
@@ -62,13 +64,14 @@ def _store_ids(index: Path, embedder: MiniLMEmbedder) -> dict[str, set[str]]:
     return {k: set(v) for k, v in json.loads(result.stdout).items()}
 
 
-def _file_complete(index: Path, source: str) -> tuple[bool, str | None]:
-    code = ("import sys; from index.store import ChunkStore, make_client; "
-            "s=ChunkStore(make_client(sys.argv[1]), 'docs', 'all-MiniLM-L6-v2', 384); st=s.file_state(sys.argv[2]); "
-            "print(int(st.complete), st.content_hash)")
-    out = subprocess.run([sys.executable, "-c", code, str(index), source], capture_output=True, text=True,
-                         check=True).stdout.split()
-    return out[0] == "1", out[1] if out[1] != "None" else None
+def _file_states(index: Path, sources: list[str]) -> dict[str, tuple[bool, str | None]]:
+    """(complete, content hash) of each source, read by a fresh process."""
+    code = ("import json,sys; from index.store import ChunkStore, make_client; "
+            "s=ChunkStore(make_client(sys.argv[1]), 'docs', 'all-MiniLM-L6-v2', 384); "
+            "print(json.dumps({p: [s.file_state(p).complete, s.file_state(p).content_hash] for p in sys.argv[2:]}))")
+    out = subprocess.run([sys.executable, "-c", code, str(index), *sources], capture_output=True, text=True,
+                         check=True).stdout
+    return {k: (bool(v[0]), v[1]) for k, v in json.loads(out).items()}
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +89,8 @@ def test_sigkill_during_ingest_never_loses_or_duplicates(tmp_path: Path, embedde
         if trial % 2 == 1:  # change some files so runs have updates and stale chunks to delete
             for path in rng.sample(sorted(corpus.iterdir()), 6):
                 text = path.read_text()
-                path.write_text(text[: len(text) // 2] + f"\n\nRevision {trial}: " + " ".join(rng.sample(WORDS, 10)) + ".\n")
+                revision = f"\n\nRevision {trial}: " + " ".join(rng.sample(WORDS, 10)) + ".\n"
+                path.write_text(text[: len(text) // 2] + revision)
         proc = subprocess.Popen([RAG, "ingest", str(corpus), "--index", str(index), "--verbose"],
                                 stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
         assert proc.stderr is not None
@@ -105,8 +109,7 @@ def test_sigkill_during_ingest_never_loses_or_duplicates(tmp_path: Path, embedde
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         # Every file the killed run reported done is fully in the index, with its current content.
-        for source in done[:3]:
-            complete, digest = _file_complete(index, source)
+        for source, (complete, digest) in _file_states(index, done).items():
             assert complete, f"trial {trial}: {source} was reported done but is incomplete"
             assert digest == content_hash(Path(source).read_bytes())
     finished = subprocess.run([RAG, "ingest", str(corpus), "--index", str(index), "--json"],
