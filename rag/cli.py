@@ -29,15 +29,18 @@ class CommandError(Exception):
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
     """Options every command that opens an index shares."""
-    parser.add_argument("--index", dest="index_dir", metavar="DIR", help="index folder (RAG_INDEX_DIR, default .rag-index)")
+    parser.add_argument("--index", dest="index_dir", metavar="DIR",
+                        help="index folder (RAG_INDEX_DIR, default .rag-index)")
     parser.add_argument("--collection", metavar="NAME", help="collection inside the index (RAG_COLLECTION)")
-    parser.add_argument("--chroma-url", metavar="URL", help="use a Chroma server, e.g. http://127.0.0.1:8000 (RAG_CHROMA_URL)")
+    parser.add_argument("--chroma-url", metavar="URL",
+                        help="use a Chroma server, e.g. http://127.0.0.1:8000 (RAG_CHROMA_URL)")
 
 
 def add_answer_options(parser: argparse.ArgumentParser) -> None:
     """Options of the commands that answer questions."""
     parser.add_argument("--k", type=int, metavar="N", help="passages to retrieve (RAG_K, default 5)")
-    parser.add_argument("--strict", action="store_true", default=None, help="drop sentences their sources do not support")
+    parser.add_argument("--strict", action="store_true", default=None,
+                        help="drop sentences their sources do not support")
     parser.add_argument("--backend", choices=BACKENDS, help="answer generator (RAG_BACKEND, default extractive)")
     parser.add_argument("--model", dest="llm_model", metavar="NAME", help="LLM model name (RAG_LLM_MODEL)")
     parser.add_argument("--base-url", dest="llm_base_url", metavar="URL",
@@ -117,7 +120,8 @@ def format_answer(answer: Any) -> str:
             continue
         seen.add((c.n, c.quote))
         page = f":{c.page}" if c.page else ""
-        lines.append(f"[{c.n}] {Path(c.source).name}{page} — \"{' '.join(c.quote.split())}\" ({c.support}, {c.score:.2f})")
+        quote = " ".join(c.quote.split())
+        lines.append(f"[{c.n}] {Path(c.source).name}{page} — \"{quote}\" ({c.support}, {c.score:.2f})")
     return "\n".join(lines)
 
 

@@ -23,12 +23,15 @@ def is_follow_up(question: str) -> bool:
 
 
 def last_name(history: Sequence[str]) -> str | None:
-    """The most recent capitalised name in earlier questions (question words excluded)."""
-    for turn in reversed(history):
-        names = [n for n in _NAME.findall(turn) if n.split()[0] not in _QUESTION_WORDS]
-        if names:
-            return names[-1]
-    return None
+    """The last capitalised name in the latest question (question words and possessive 's excluded).
+
+    Only the latest turn counts: it is already standalone, and a name from an older turn may
+    belong to another topic ("how do they form?" after a question about coral reefs).
+    """
+    if not history:
+        return None
+    names = [n for n in _NAME.findall(history[-1]) if n.split()[0] not in _QUESTION_WORDS]
+    return re.sub(r"['’]s?$", "", names[-1]) if names else None
 
 
 def condense(question: str, history: Sequence[str]) -> str:

@@ -18,7 +18,8 @@ def rrf(rankings: Sequence[Sequence[str]], k: int = 60) -> dict[str, float]:
     return fused
 
 
-def minmax_fusion(score_lists: Sequence[Mapping[str, float]], weights: Sequence[float] | None = None) -> dict[str, float]:
+def minmax_fusion(score_lists: Sequence[Mapping[str, float]],
+                  weights: Sequence[float] | None = None) -> dict[str, float]:
     """Weighted sum of per-list min-max-normalised scores (an id missing from a list gets 0).
 
     >>> minmax_fusion([{"a": 0.9, "b": 0.5}, {"b": 12.0, "c": 3.0}])

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import re
 
-_ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "fig", "no",
+_ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "fig",
+                  "no",
                   "u.s", "u.k", "e.u", "inc", "ltd", "co", "approx", "dept", "est", "jan", "feb", "mar", "apr",
                   "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "p", "pp", "vol", "cf", "al", "a.m", "p.m"}
-_BOUNDARY = re.compile(r"[.!?]+[\"'”’)\]]*(?:\s*\[\d+(?:\s*,\s*\d+)*\])*(?=\s+|$)|\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)"
+# A sentence's citation markers after its full stop stay with it: "[1]", "[1, 2]", "[2-4]", "[1; 3]".
+_BOUNDARY = re.compile(r"[.!?]+[\"'”’)\]]*(?:\s*\[\d+(?:\s*[,;\-–]\s*\d+)*\])*(?=\s+|$)"
+                       r"|\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)"
                        r"|^#{1,6} [^\n]*$", re.MULTILINE)
 
 
@@ -30,6 +33,8 @@ def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int, str]]:
                 continue
             if len(token) == 1 and text[match.start() - 1:match.start()].isupper():
                 continue  # an initial: "J. Kushner"
+            if text[start:match.start()].strip().isdigit():
+                continue  # a numbered list item's marker: "2. Add water."
         _append(text, start, end, offset, out)
         start = end
     _append(text, start, len(text), offset, out)
