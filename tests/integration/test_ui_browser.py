@@ -1,0 +1,317 @@
+"""The web UI end to end: ``rag ui`` in a subprocess on 127.0.0.1, driven by headless Chromium.
+
+Upload a document, wait for indexing, ask, read the streamed answer, open a citation's source and
+see the quoted span highlighted; rejected uploads say why; a document's outside image is never
+requested. Every request that would leave the machine is aborted and recorded. Screenshots go to
+``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+from playwright.sync_api import Browser, Locator, expect, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+OUTSIDE = "203.0.113.9"  # TEST-NET-3: never routed; the page must not even try
+MAX_FILE_MB = 0.05
+DOC = f"""# Axolotls
+
+The axolotl is a salamander that keeps its larval gills and fins for its whole life.
+Axolotls eat worms, insect larvae, small crustaceans and small fish, which they suck in with a quick gulp.
+Wild axolotls live only in the canals of Xochimilco, near Mexico City.
+
+![tracking pixel](http://{OUTSIDE}/pixel.png)
+
+<img src="http://{OUTSIDE}/raw.png"> <script>window.__pwned = 1</script>
+"""
+TIDES = """Tides are the rise and fall of sea levels caused by the gravity of the Moon and the Sun.
+Most coasts see two high tides and two low tides every lunar day of about 24 hours and 50 minutes.
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """``rag ui`` in a subprocess; collects its output so a failure can show it."""
+
+    def __init__(self, index: Path, port: int, workdir: Path, paths: list[Path]) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "GRADIO_"))}
+        env.update(RAG_MAX_FILE_MB=str(MAX_FILE_MB), GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1",
+                   TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
+        self.lines: list[str] = []
+        self.ready = threading.Event()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "rag.cli", "ui", *map(str, paths), "--index", str(index), "--port", str(port),
+             "--no-browser"],
+            cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip())
+            if "serving on http://127.0.0.1:" in line:
+                self.ready.set()
+        self.ready.set()
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines[-40:])
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    work = tmp_path_factory.mktemp("ui")
+    preloaded = work / "preloaded"
+    preloaded.mkdir()
+    (preloaded / "tides.txt").write_text(TIDES)
+    port = _free_port()
+    srv = Server(work / "index", port, work, [preloaded])
+    try:
+        srv.ready.wait(timeout=150)
+        if srv.proc.poll() is not None or not srv.ready.is_set():
+            pytest.fail(f"rag ui did not start:\n{srv.output}")
+        assert "[1/1] tides.txt" in srv.output and "1 added" in srv.output  # PATHs are indexed before serving
+        yield f"http://127.0.0.1:{port}/", work
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Page:
+    """A page that records every request and lets only loopback ones through."""
+
+    def __init__(self, browser: Browser, url: str) -> None:
+        self.requests: list[str] = []
+        self.page = browser.new_page(viewport={"width": 1400, "height": 950})
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.route("**/*", lambda route: route.continue_() if _local(route.request.url) else route.abort())
+        self.page.set_default_timeout(60_000)
+        self.page.goto(url)
+        self.page.wait_for_selector("#rag-chat")
+        self.page.wait_for_selector("#rag-docs .rag-docs")
+
+    def upload(self, *paths: Path) -> None:
+        self.page.locator("#rag-upload input[type=file]").set_input_files([str(p) for p in paths])
+
+    def ask(self, question: str) -> Locator:
+        """Ask and wait until the checked answer replaced the streamed text; returns the answer element."""
+        before = self.page.locator(".rag-answer").count()
+        box = self.page.locator("#rag-question textarea")
+        box.fill(question)
+        box.press("Enter")
+        answer = self.page.locator(".rag-answer").nth(before)
+        answer.wait_for()
+        self.page.wait_for_function(
+            "n => { const a = document.querySelectorAll('.rag-answer'); "
+            "return a.length > n && !a[n].classList.contains('rag-pending'); }", arg=before)
+        return answer
+
+    def shot(self, name: str) -> None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+    def outside_requests(self) -> list[str]:
+        return [u for u in self.requests if not _local(u)]
+
+
+def _local(url: str) -> bool:
+    parsed = urlparse(url)
+    return parsed.scheme in {"data", "blob", "about"} or parsed.hostname in {"127.0.0.1", "localhost"}
+
+
+def test_upload_ask_and_open_the_highlighted_source(server: tuple[str, Path], browser: Browser) -> None:
+    url, work = server
+    doc = work / "axolotl-facts.md"
+    doc.write_text(DOC)
+    ui = Page(browser, url)
+    page = ui.page
+    expect(page.locator("#rag-docs tbody tr")).to_have_count(1)  # the PATH given to `rag ui`
+    expect(page.locator("#rag-docs")).to_contain_text("tides.txt")
+    ui.shot("ui-0-start.png")
+
+    ui.upload(doc)
+    expect(page.locator("#rag-notice")).to_contain_text("Indexed 1 of 1 file", timeout=90_000)
+    row = page.locator("#rag-docs tr", has_text="axolotl-facts.md")
+    expect(row).to_have_count(1)
+    assert int(row.locator(".rag-doc-count").inner_text()) >= 1
+    expect(page.locator("#rag-status")).to_contain_text("2 documents")
+    ui.shot("ui-1-uploaded.png")
+
+    answer = ui.ask("What do axolotls eat?")
+    expect(answer).to_contain_text("worms")
+    marker = answer.locator(".rag-cite").first
+    expect(marker).to_have_text(re.compile(r"^\[\d+\]$"))
+    n = re.sub(r"\D", "", marker.inner_text())
+    card = answer.locator(f".rag-source.s-{n}")
+    expect(card).not_to_have_attribute("open", "")
+    marker.click()
+    expect(card).to_have_attribute("open", "")
+    quote = card.locator("mark.rag-quote").first
+    expect(quote).to_be_visible()
+    assert "worms" in quote.inner_text()
+    assert " ".join(quote.inner_text().split()) in " ".join(DOC.split())  # verbatim from the document
+    expect(card.locator(".rag-badge")).to_have_text(re.compile("Supported|Weak|Not supported"))
+    expect(card).to_contain_text("axolotl-facts.md")
+    # The document's image and raw HTML are shown as text, never as elements.
+    expect(card).to_contain_text(f"![tracking pixel](http://{OUTSIDE}/pixel.png)")
+    expect(card).to_contain_text(f'<img src="http://{OUTSIDE}/raw.png">')
+    ui.shot("ui-2-answer-source.png")
+
+    refusal = ui.ask("What is the boiling point of tungsten in kelvin?")
+    expect(refusal).to_have_class(re.compile("rag-refused"))
+    expect(refusal).to_contain_text("The documents do not say.")
+    expect(refusal.locator(".rag-related .rag-related-card").first).to_contain_text(re.compile(r"\.(md|txt)"))
+    ui.shot("ui-3-refusal.png")
+
+    assert page.locator(f"img[src*='{OUTSIDE}']").count() == 0
+    assert page.evaluate("() => window.__pwned === undefined")
+    assert not [u for u in ui.requests if OUTSIDE in u], "the document's outside image was requested"
+    assert ui.outside_requests() == [], "the page tried to reach hosts other than 127.0.0.1"
+
+    page.locator("#rag-new-chat").click()
+    expect(page.locator(".rag-answer")).to_have_count(0)
+
+    page.locator("#rag-remove-choice input").click()
+    page.get_by_role("option", name="axolotl-facts.md").click()
+    page.locator("#rag-remove").click()
+    expect(page.locator("#rag-notice")).to_contain_text("Removed axolotl-facts.md")
+    expect(page.locator("#rag-docs")).not_to_contain_text("axolotl-facts.md")
+    expect(page.locator("#rag-docs tbody tr")).to_have_count(1)
+
+
+def test_rejected_uploads_and_bad_settings_say_why(server: tuple[str, Path], browser: Browser) -> None:
+    url, work = server
+    exe = work / "tool.exe"
+    exe.write_bytes(b"MZ\x90\x00")
+    big = work / "huge-notes.txt"
+    big.write_text("lorem ipsum dolor sit amet " * int(MAX_FILE_MB * 1024 * 1024 / 20))
+    ui = Page(browser, url)
+    page = ui.page
+
+    ui.upload(exe)
+    expect(page.get_by_text(re.compile(r"Invalid file type.*tool\.exe|tool\.exe.*not supported"))).to_be_visible()
+    ui.shot("ui-4-rejected-type.png")
+
+    page.reload()
+    page.wait_for_selector("#rag-docs .rag-docs")
+    ui.upload(big)
+    expect(page.get_by_text(re.compile(r"huge-notes\.txt|exceed|too large|maximum", re.I)).first).to_be_visible()
+    ui.shot("ui-5-rejected-size.png")
+    expect(page.locator("#rag-docs")).not_to_contain_text("huge-notes.txt")
+    expect(page.locator("#rag-docs")).not_to_contain_text("tool.exe")
+
+    page.get_by_role("tab", name="Settings").click()
+    page.get_by_label("OpenAI-compatible server (vLLM, Ollama, llama.cpp, OpenAI)").check()
+    page.locator("#rag-apply").click()
+    expect(page.locator("#rag-settings-notice")).to_contain_text("needs a server URL")
+    expect(page.locator("#rag-status")).to_contain_text("backend extractive")
+    ui.shot("ui-6-settings-error.png")
+    assert ui.outside_requests() == []
+
+
+# ---- the server's own settings, without a browser or a model --------------------------------------
+
+@dataclass
+class _IdleAssistant:
+    """Just enough of an Assistant to build the app: these checks never ask a question."""
+
+    settings: Any
+
+    def sources(self) -> dict[str, int]:
+        return {}
+
+
+def test_server_requires_login_serves_nothing_else_and_caps_uploads(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag.settings import Settings
+    from ui.app import build_app, launch_app
+
+    temp = tmp_path / "index" / "ui-tmp"
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(temp))
+    (tmp_path / "index" / "uploads").mkdir(parents=True)
+    secret = tmp_path / "index" / "uploads" / "private.md"
+    secret.write_text("private")
+    demo = build_app(_IdleAssistant(Settings(index_dir=tmp_path / "index")))
+    url = launch_app(demo, port=_free_port(), auth=("ada", "s3cret"), max_file_mb=0.01, block=False)
+    try:
+        assert url.startswith("http://127.0.0.1:")
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+
+        def call(path: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+            request = urllib.request.Request(url.rstrip("/") + path, data=data, headers=headers or {})
+            try:
+                with opener.open(request, timeout=30) as response:
+                    return int(response.status), response.read()
+            except urllib.error.HTTPError as exc:
+                return exc.code, exc.read()
+
+        assert call("/config")[0] == 401  # nothing without the login
+        login = urllib.parse.urlencode({"username": "ada", "password": "wrong"}).encode()
+        assert call("/login", login)[0] >= 400
+        login = urllib.parse.urlencode({"username": "ada", "password": "s3cret"}).encode()
+        assert call("/login", login)[0] == 200
+        assert call("/config")[0] == 200
+        assert call("/monitoring")[0] in (403, 404)  # monitoring is off
+        for path in ("/etc/passwd", str(secret)):  # nothing outside Gradio's own upload folder is served
+            assert call(f"/gradio_api/file={path}")[0] == 403
+        assert json.loads(call("/gradio_api/info")[1])["named_endpoints"] == {}  # no public API
+
+        boundary = uuid.uuid4().hex
+
+        def upload(size: int) -> tuple[int, bytes]:
+            body = (f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="n.txt"\r\n'
+                    f"Content-Type: text/plain\r\n\r\n").encode() + b"x" * size + f"\r\n--{boundary}--\r\n".encode()
+            return call("/gradio_api/upload", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+        assert upload(20_000)[0] == 413  # over max_file_size (0.01 MB), refused by the server itself
+        status, body = upload(100)
+        assert status == 200
+        assert Path(json.loads(body)[0]).resolve().is_relative_to(temp.resolve())  # uploads land in our folder
+    finally:
+        demo.close()

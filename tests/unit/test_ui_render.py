@@ -1,0 +1,341 @@
+"""Rendering answers for the web UI: escaping, highlights, verdicts, refusals; and the UI's handlers
+driven with a fake assistant (follow-ups, upload checks, backend errors)."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from index.ingest import FileError, IngestReport
+from index.records import Chunk
+from rag.records import Answer, AnswerSentence, Citation, Hit
+from rag.settings import Settings
+from ui.controller import ChatState, Controller, check_backend, parse_auth
+from ui.render import (
+    escape_text,
+    render_answer,
+    render_documents,
+    render_notice,
+    render_streaming,
+    render_user,
+)
+
+# Tags the renderer may emit; none of them loads anything.
+OUR_TAGS = {"div", "span", "details", "summary", "mark", "strong", "ul", "li", "table", "thead", "tbody", "tfoot",
+            "tr", "th", "td"}
+HOSTILE = ("Intro. ![x](http://evil.example/a.png) <img src=http://evil.example/b.png> "
+           "[click](http://evil.example/c) <a href='http://evil.example/d'>d</a> "
+           "<script>alert(1)</script> $$x^2$$ {{value}} ${value}")
+DOC = ("# Axolotls\n\nThe axolotl is a salamander. Axolotls eat worms & <b>small fish</b>.\n\n" + HOSTILE
+       + "\n\nThey live in Xochimilco.")
+SOURCE = "/docs/axolotl <notes>.md"
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse(markup: str) -> _Tags:
+    parser = _Tags()
+    parser.feed(markup)
+    parser.close()
+    return parser
+
+
+def citation(quote: str, n: int = 1, sentence: int = 0, support: str = "supported", passage: str = DOC,
+             passage_start: int = 0, shift: int = 0) -> Citation:
+    start = passage_start + passage.index(quote) + shift
+    return Citation(n=n, sentence_index=sentence, chunk_id=f"c{n}", source=SOURCE, page=3, quote=quote, start=start,
+                    end=start + len(quote), support=support, score=0.8, passage=passage,  # type: ignore[arg-type]
+                    passage_start=passage_start)
+
+
+def answer(sentences: list[AnswerSentence], citations: list[Citation], **kw: Any) -> Answer:
+    text = " ".join(s.text + "".join(f" [{n}]" for n in s.citations) for s in sentences)
+    return Answer(question="what do axolotls eat?", text=text, sentences=tuple(sentences), citations=tuple(citations),
+                  refused=False, hits=(), backend="extractive", judge="heuristic", timings={"total": 0.5}, **kw)
+
+
+def sentence(text: str, cites: tuple[int, ...] = (1,), support: str = "supported") -> AnswerSentence:
+    return AnswerSentence(text, cites, support, 0.9 if support == "supported" else 0.2,  # type: ignore[arg-type]
+                          () if support == "supported" else ("low overlap",))
+
+
+def chunk(text: str, source: str = SOURCE, page: int | None = 2) -> Chunk:
+    return Chunk(chunk_id="k1", doc_id="d1", source=source, text=text, start=0, end=len(text), index=0, page=page)
+
+
+# ---- escaping ------------------------------------------------------------------------------------
+
+def test_escape_text_leaves_no_markup_or_markdown_syntax() -> None:
+    out = escape_text(HOSTILE)
+    assert "<" not in out and ">" not in out
+    assert "](" not in out and "![" not in out and "$$" not in out and "{{" not in out and "${" not in out
+    assert html.unescape(out) == HOSTILE  # the reader still sees exactly the document's characters
+
+
+def test_answer_escapes_script_and_raw_html_from_model_and_documents() -> None:
+    quote = "Axolotls eat worms & <b>small fish</b>."
+    ans = answer([sentence("Axolotls eat worms & <b>small fish</b>. <script>alert(1)</script>")],
+                 [citation(quote)])
+    out = render_answer(ans)
+    tags = parse(out)
+    assert {t for t, _ in tags.tags} <= OUR_TAGS
+    assert "<script" not in out.lower() and "<b>" not in out
+    assert "&#60;script&#62;alert&#40;1&#41;&#60;/script&#62;" in out
+
+
+def test_outside_images_and_links_in_document_text_are_inert() -> None:
+    quote = "They live in Xochimilco."
+    out = render_answer(answer([sentence("They live in Xochimilco.")], [citation(quote)]))
+    tags = parse(out)
+    assert {t for t, _ in tags.tags} <= OUR_TAGS  # no img, a, script, link, iframe, style
+    assert all(name not in {"src", "href", "srcset", "style"} and not name.startswith("on")
+               for _, attrs in tags.tags for name in attrs)
+    assert "](" not in out and "![" not in out  # nothing a Markdown renderer could turn into an image or link
+    shown = html.unescape("".join(tags.text))
+    assert "![x](http://evil.example/a.png)" in shown  # the text is shown literally, inert
+    assert "<img src=http://evil.example/b.png>" in shown
+
+
+def test_user_question_and_streamed_text_are_escaped() -> None:
+    assert "<img" not in render_user("<img src=http://evil.example/x.png>")
+    streamed = render_streaming("partial <script>x</script> ![i](http://evil.example/i.png) [1]")
+    assert {t for t, _ in parse(streamed).tags} <= OUR_TAGS
+    assert "![" not in streamed
+
+
+# ---- highlights and verdicts -----------------------------------------------------------------------
+
+def marks(markup: str) -> list[tuple[str, str]]:
+    """(class, unescaped text) of every <mark> in ``markup``."""
+    return [(m.group(1), html.unescape(m.group(2)))
+            for m in re.finditer(r'<mark class="([^"]*)"[^>]*>(.*?)</mark>', markup, re.S)]
+
+
+def test_highlighted_text_equals_the_quote() -> None:
+    quote = "Axolotls eat worms & <b>small fish</b>."
+    passage_start = 12  # the passage is the document from offset 12
+    passage = DOC[passage_start:]
+    out = render_answer(answer([sentence(quote)], [citation(quote, passage=passage, passage_start=passage_start)]))
+    assert marks(out) == [("rag-quote v-supported", quote)]
+    shown = html.unescape("".join(parse(out).text))
+    assert "The axolotl is a salamander." in shown  # context around the quote is shown too
+
+
+def test_highlight_found_by_search_when_offsets_are_stale() -> None:
+    quote = "They live in Xochimilco."
+    out = render_answer(answer([sentence(quote)], [citation(quote, shift=7)]))
+    assert [text for _, text in marks(out)] == [quote]
+
+
+def test_two_quotes_from_one_passage_are_both_highlighted() -> None:
+    q1, q2 = "The axolotl is a salamander.", "They live in Xochimilco."
+    ans = answer([sentence(q1), sentence(q2, support="weak")], [citation(q1), citation(q2, sentence=1, support="weak")])
+    out = render_answer(ans)
+    assert marks(out) == [("rag-quote v-supported", q1), ("rag-quote v-weak", q2)]
+    assert out.count('class="rag-source s-1') == 1  # one card per marker number
+
+
+def test_verdicts_get_distinct_badges_classes_and_flags() -> None:
+    q1, q2, q3 = "The axolotl is a salamander.", "Axolotls eat worms & <b>small fish</b>.", "They live in Xochimilco."
+    ans = answer(
+        [sentence("Axolotls are salamanders.", (1,)), sentence("They eat worms.", (2,), "weak"),
+         sentence("They fly south.", (3,), "unsupported"), sentence("They are cute.", (), "unsupported")],
+        [citation(q1, 1, 0), citation(q2, 2, 1, "weak"), citation(q3, 3, 2, "unsupported")])
+    out = render_answer(ans)
+    badges = re.findall(r'<span class="rag-badge (v-\w+)">([^<]*)</span>', out)
+    assert [cls for cls, _ in badges] == ["v-supported", "v-weak", "v-unsupported"]
+    assert len({label for _, label in badges}) == 3
+    sentences = re.findall(r'<span class="rag-sent (v-\w+)"', out)
+    assert sentences == ["v-supported", "v-weak", "v-unsupported", "v-unsupported"]
+    flags = re.findall(r'<span class="rag-flag v-\w+">([^<]*)</span>', out)
+    assert flags == ["weak support", "not supported", "no source"]
+    assert re.findall(r'class="rag-cite c-(\d) v-(\w+)"', out) == [("1", "supported"), ("2", "weak"),
+                                                                     ("3", "unsupported")]
+    assert "not fully supported" in out  # the answer says in words that something is flagged
+
+
+def test_supported_answer_has_no_flags_and_names_file_and_page() -> None:
+    quote = "They live in Xochimilco."
+    out = render_answer(answer([sentence(quote)], [citation(quote)]))
+    assert "rag-flag" not in out and "rag-note" not in out
+    assert "axolotl &#60;notes&#62;.md" in out and "p. 3" in out
+    assert ">[1]</span>" in out
+
+
+def test_strict_mode_removed_sentences_are_listed() -> None:
+    quote = "They live in Xochimilco."
+    ans = answer([sentence(quote)], [citation(quote)], removed=(sentence("They fly.", (), "unsupported"),))
+    out = render_answer(ans)
+    assert "removed (strict mode)" in out and "They fly." in out
+
+
+# ---- refusals ------------------------------------------------------------------------------------
+
+def test_refusal_is_rendered_as_such_with_related_passages() -> None:
+    related = (Hit(chunk(f"Axolotls regrow limbs. {HOSTILE}"), 0.2, 1), Hit(chunk("Coral reefs.", "/d/reef.txt", None),
+                                                                             0.1, 2))
+    ans = Answer(question="capital of Mongolia?", text="The documents do not say.", sentences=(), citations=(),
+                 refused=True, hits=related, backend="extractive", judge="heuristic", related=related)
+    out = render_answer(ans)
+    assert "rag-refused" in out and "The documents do not say." in out
+    assert "Possibly related" in out and "2 passages" in out
+    assert "reef.txt" in out and "Axolotls regrow limbs." in out
+    assert "rag-cite" not in out and "Sources ·" not in out and "<mark" not in out
+    tags = parse(out)
+    assert {t for t, _ in tags.tags} <= OUR_TAGS and "](" not in out
+
+
+# ---- documents panel -----------------------------------------------------------------------------
+
+def test_documents_list_shows_names_and_counts_escaped() -> None:
+    out = render_documents({"/a/<b>evil.md": 3, "/a/notes.txt": 12})
+    assert "<b>" not in out
+    rows = re.findall(r'<td class="rag-doc-name"[^>]*>([^<]*)</td><td class="rag-doc-count">(\d+)</td>', out)
+    assert [(html.unescape(n), int(c)) for n, c in rows] == [("<b>evil.md", 3), ("notes.txt", 12)]
+    assert "2 documents" in out and ">15<" in out
+    assert "No documents yet" in render_documents({})
+    assert "<script" not in render_notice("error", ["x", "<script>y</script>"])
+
+
+# ---- handlers with a fake assistant -------------------------------------------------------------
+
+@dataclass
+class FakeEmbedder:
+    name: str = "fake"
+
+
+@dataclass
+class FakeAssistant:
+    settings: Settings
+    embedder: FakeEmbedder = field(default_factory=FakeEmbedder)
+    histories: list[list[str]] = field(default_factory=list)
+    indexed: dict[str, int] = field(default_factory=dict)
+    fail_with: Exception | None = None
+
+    def ask_stream(self, question: str, k: int | None = None, strict: bool | None = None,
+                   history: list[str] = ()) -> Iterator[str | Answer]:  # type: ignore[assignment]
+        self.histories.append(list(history))
+        if self.fail_with:
+            raise self.fail_with
+        yield "They live "
+        yield "in Xochimilco. [1]"
+        quote = "They live in Xochimilco."
+        yield Answer(question=question, text=quote + " [1]", sentences=(sentence(quote),),
+                     citations=(citation(quote),), refused=False, hits=(), backend="extractive", judge="heuristic",
+                     standalone_question=f"{question} (axolotls)" if history else question)
+
+    def sources(self) -> dict[str, int]:
+        return dict(self.indexed)
+
+    def add(self, paths: list[Path], progress: Any = None) -> IngestReport:
+        report = IngestReport()
+        for p in paths:
+            if p.read_bytes().startswith(b"BROKEN"):
+                report.files_failed.append(FileError(str(p), "the file cannot be read: broken"))
+            else:
+                self.indexed[str(p)] = 2
+                report.files_added += 1
+                report.chunks_added += 2
+        return report
+
+    def remove(self, source: str) -> int:
+        return self.indexed.pop(source, 0)
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> FakeAssistant:
+    return FakeAssistant(Settings(index_dir=tmp_path / "index", max_file_mb=0.001))
+
+
+def test_follow_up_questions_get_the_conversation(fake: FakeAssistant) -> None:
+    ctl = Controller(fake)
+    state = ChatState()
+    steps = list(ctl.respond("where do axolotls live?", state))
+    assert len(steps) >= 4  # question + placeholder, two streamed pieces, the checked answer
+    assert "rag-pending" in steps[1][0][-1]["content"]
+    state = steps[-1][1]
+    list(ctl.respond("and what do they eat?", state))
+    assert fake.histories == [[], ["where do axolotls live?"]]
+    assert state.history == ["where do axolotls live?", "and what do they eat? (axolotls)"]
+    assert [m["role"] for m in state.messages] == ["user", "assistant"] * 2
+    assert "rag-cite" in state.messages[-1]["content"]
+
+
+def test_backend_failure_is_shown_in_the_chat(fake: FakeAssistant) -> None:
+    fake.fail_with = ConnectionError("connection refused to http://127.0.0.1:9/v1")
+    messages, state = list(Controller(fake).respond("anything?", ChatState()))[-1]
+    assert "rag-error" in messages[-1]["content"] and "connection refused" in messages[-1]["content"]
+    assert state.history == []
+
+
+def test_upload_checks_type_and_size_and_names_each_failure(fake: FakeAssistant, tmp_path: Path) -> None:
+    ctl = Controller(fake)
+    good, exe, big, broken = (tmp_path / n for n in ("notes.md", "tool.exe", "big.txt", "bad.md"))
+    good.write_text("# Notes\nhello")
+    exe.write_bytes(b"MZ")
+    big.write_text("x" * 5000)  # the limit is 0.001 MB
+    broken.write_text("BROKEN")
+    notice = ctl.upload([good, exe, big, broken])
+    assert notice.kind == "warn"
+    text = " ".join(notice.lines)
+    assert "Indexed 1 of 4 files" in text
+    assert "tool.exe: .exe is not supported" in text and "big.txt: the file is" in text
+    assert "bad.md: the file cannot be read: broken" in text
+    kept = ctl.upload_dir / "notes.md"
+    assert list(fake.indexed) == [str(kept)] and kept.read_text() == "# Notes\nhello"
+    assert not (ctl.upload_dir / "bad.md").exists()  # a failed file leaves no copy behind
+    assert not good.exists()  # Gradio's temporary copy is deleted
+    only_bad = tmp_path / "x.exe"
+    only_bad.write_bytes(b"MZ")
+    assert ctl.upload([only_bad]).kind == "error"
+    removed = ctl.remove(str(kept))
+    assert removed.kind == "ok" and not kept.exists() and fake.indexed == {}
+
+
+def test_misconfigured_backend_keeps_the_old_assistant(fake: FakeAssistant) -> None:
+    made: list[Settings] = []
+
+    def make(settings: Settings, embedder: Any) -> FakeAssistant:
+        made.append(settings)
+        if settings.backend == "gguf":
+            raise RuntimeError("llama.cpp could not load the model")
+        return FakeAssistant(settings, embedder)
+
+    ctl = Controller(fake, make_assistant=make)
+    notice = ctl.apply_settings("openai", "", "", "", "", "docs")
+    assert notice.kind == "error" and "needs a server URL" in " ".join(notice.lines) and ctl.assistant is fake
+    notice = ctl.apply_settings("gguf", "", "", "", "", "docs")
+    assert notice.kind == "error" and "llama.cpp could not load" in " ".join(notice.lines) and ctl.assistant is fake
+    notice = ctl.apply_settings("openai", "http://127.0.0.1:11434/v1", "qwen", "", "", "papers")
+    assert notice.kind == "ok" and ctl.assistant is not fake
+    assert ctl.assistant.embedder is fake.embedder  # the loaded model is reused
+    assert (made[-1].backend, made[-1].llm_base_url, made[-1].llm_model, made[-1].collection) == \
+        ("openai", "http://127.0.0.1:11434/v1", "qwen", "papers")
+    assert ctl.upload_dir.name == "papers"
+
+
+def test_backend_checks_and_auth_parsing() -> None:
+    assert check_backend("extractive", "", "", "") is None
+    assert "http://" in (check_backend("openai", "127.0.0.1:8000", "m", "") or "")
+    assert "No GGUF file" in (check_backend("gguf", "", "", "/nope/model.gguf") or "")
+    assert parse_auth("ada:pa:ss") == ("ada", "pa:ss") and parse_auth(None) is None
+    with pytest.raises(ValueError):
+        parse_auth("nopassword")

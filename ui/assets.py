@@ -1,0 +1,173 @@
+"""Look and behaviour of the web UI: theme (local fonts only), CSS, and the marker-click script.
+
+The theme uses fonts Gradio ships itself, so the page requests nothing from outside hosts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def make_theme() -> Any:
+    # Weights 400 and 700 only: the SemiBold files Gradio ships hold a subset of the glyphs.
+    import gradio as gr
+
+    sans = (gr.themes.LocalFont("IBM Plex Sans", weights=(400, 700)), "ui-sans-serif", "system-ui", "sans-serif")
+    mono = (gr.themes.LocalFont("IBM Plex Mono", weights=(400, 700)), "ui-monospace", "monospace")
+    return gr.themes.Soft(primary_hue="indigo", secondary_hue="slate", neutral_hue="slate", font=sans,
+                          font_mono=mono, radius_size="md")
+
+
+# Clicking (or pressing Enter on) a [n] marker opens card n in the same answer and scrolls to it.
+HEAD = """
+<script>
+(() => {
+  const open = (marker) => {
+    const answer = marker.closest('.rag-answer');
+    const cls = [...marker.classList].find((c) => /^c-\\d+$/.test(c));
+    if (!answer || !cls) return;
+    const card = answer.querySelector('.rag-source.s-' + cls.slice(2));
+    if (!card) return;
+    const panel = card.closest('details.rag-sources');
+    if (panel) panel.open = true;
+    card.open = true;
+    card.classList.remove('rag-flash');
+    void card.offsetWidth;
+    card.classList.add('rag-flash');
+    card.scrollIntoView({block: 'nearest', behavior: 'smooth'});
+  };
+  document.addEventListener('click', (e) => {
+    const marker = e.target instanceof Element ? e.target.closest('.rag-cite') : null;
+    if (marker) { e.preventDefault(); e.stopPropagation(); open(marker); }
+  }, true);
+  document.addEventListener('keydown', (e) => {
+    const t = e.target;
+    if ((e.key === 'Enter' || e.key === ' ') && t instanceof Element && t.classList.contains('rag-cite')) {
+      e.preventDefault(); open(t);
+    }
+  }, true);
+})();
+</script>
+"""
+
+CSS = """
+.gradio-container { max-width: 1320px !important; margin: 0 auto; }
+footer { display: none !important; }
+#rag-header { display: flex; align-items: baseline; gap: 14px; flex-wrap: wrap; padding: 4px 2px 0; }
+#rag-header h1 { font-size: 1.55rem; font-weight: 600; margin: 0; letter-spacing: -0.01em; }
+#rag-header .rag-tagline { color: var(--body-text-color-subdued); font-size: 0.95rem; }
+.rag-statusbar { display: flex; flex-wrap: wrap; gap: 8px; font-size: 0.82rem; }
+.rag-statusbar span { padding: 2px 10px; border-radius: 999px; background: var(--background-fill-secondary);
+  border: 1px solid var(--border-color-primary); color: var(--body-text-color-subdued); }
+
+/* verdict palette */
+.rag-answer, .rag-docs, .rag-notice, #rag-side {
+  --ok-fg: #166534; --ok-bg: #dcfce7; --ok-line: #22c55e;
+  --weak-fg: #92400e; --weak-bg: #fef3c7; --weak-line: #f59e0b;
+  --bad-fg: #991b1b; --bad-bg: #fee2e2; --bad-line: #ef4444;
+}
+.dark .rag-answer, .dark .rag-docs, .dark .rag-notice, .dark #rag-side {
+  --ok-fg: #86efac; --ok-bg: rgba(34,197,94,.16); --ok-line: #22c55e;
+  --weak-fg: #fcd34d; --weak-bg: rgba(245,158,11,.18); --weak-line: #f59e0b;
+  --bad-fg: #fca5a5; --bad-bg: rgba(239,68,68,.18); --bad-line: #ef4444;
+}
+
+.rag-question { white-space: pre-wrap; }
+.rag-answer { line-height: 1.6; min-width: 0; }
+.rag-body { font-size: 1rem; }
+.rag-sent-text { border-radius: 3px; }
+.rag-sent.v-weak .rag-sent-text { background: var(--weak-bg); text-decoration: underline dotted var(--weak-line) 2px;
+  text-underline-offset: 4px; }
+.rag-sent.v-unsupported .rag-sent-text { background: var(--bad-bg);
+  text-decoration: underline wavy var(--bad-line) 1.5px; text-underline-offset: 4px; }
+.rag-cite { display: inline-block; margin-left: 3px; padding: 0 5px; font-size: 0.78em; font-weight: 600;
+  line-height: 1.45; vertical-align: 0.15em; border-radius: 6px; cursor: pointer; user-select: none;
+  color: var(--color-accent); background: var(--color-accent-soft); border: 1px solid transparent; }
+.rag-cite:hover, .rag-cite:focus { border-color: var(--color-accent); outline: none; }
+.rag-cite.v-weak { color: var(--weak-fg); background: var(--weak-bg); }
+.rag-cite.v-unsupported { color: var(--bad-fg); background: var(--bad-bg); }
+.rag-flag { display: inline-block; margin-left: 5px; padding: 0 6px; font-size: 0.72em; font-weight: 600;
+  text-transform: uppercase; letter-spacing: 0.03em; border-radius: 4px; vertical-align: 0.12em; }
+.rag-flag.v-weak, .rag-badge.v-weak { color: var(--weak-fg); background: var(--weak-bg); }
+.rag-flag.v-unsupported, .rag-badge.v-unsupported { color: var(--bad-fg); background: var(--bad-bg); }
+.rag-badge.v-supported { color: var(--ok-fg); background: var(--ok-bg); }
+.rag-note { margin-top: 10px; padding: 6px 10px; font-size: 0.86rem; border-radius: 6px; border-left: 3px solid; }
+.rag-note.v-weak { color: var(--weak-fg); background: var(--weak-bg); border-color: var(--weak-line); }
+.rag-note.v-unsupported { color: var(--bad-fg); background: var(--bad-bg); border-color: var(--bad-line); }
+.rag-removed { margin-top: 8px; font-size: 0.86rem; color: var(--body-text-color-subdued); }
+
+.rag-sources { margin-top: 12px; border-top: 1px solid var(--border-color-primary); padding-top: 8px; }
+.rag-sources > summary { cursor: pointer; font-size: 0.8rem; font-weight: 600; text-transform: uppercase;
+  letter-spacing: 0.05em; color: var(--body-text-color-subdued); margin-bottom: 6px; }
+.rag-cards { display: flex; flex-direction: column; gap: 6px; }
+.rag-source { border: 1px solid var(--border-color-primary); border-left: 4px solid var(--ok-line);
+  border-radius: 8px; background: var(--background-fill-primary); padding: 6px 10px; }
+.rag-source.v-weak { border-left-color: var(--weak-line); }
+.rag-source.v-unsupported { border-left-color: var(--bad-line); }
+.rag-source.rag-related-card { border-left-color: var(--border-color-accent); }
+.rag-source > summary { cursor: pointer; display: flex; flex-wrap: wrap; align-items: center; gap: 4px 8px;
+  list-style: none; }
+.rag-source > summary::-webkit-details-marker { display: none; }
+.rag-source { position: relative; }
+.rag-source > summary { padding-right: 18px; }
+.rag-source > summary::after { content: "▸"; position: absolute; right: 10px; top: 6px;
+  color: var(--body-text-color-subdued); }
+.rag-source[open] > summary::after { content: "▾"; }
+.rag-num { font-weight: 700; color: var(--color-accent); }
+.rag-file { font-weight: 600; overflow-wrap: anywhere; }
+.rag-page, .rag-heading { font-size: 0.8rem; color: var(--body-text-color-subdued); }
+.rag-badge { font-size: 0.74rem; font-weight: 600; padding: 1px 8px; border-radius: 999px; white-space: nowrap; }
+.rag-preview { flex-basis: 100%; font-size: 0.85rem; color: var(--body-text-color-subdued);
+  white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.rag-source[open] .rag-preview { display: none; }
+.rag-card-head { display: flex; flex-wrap: wrap; gap: 4px 8px; align-items: baseline; }
+.rag-passage { margin-top: 6px; padding: 8px 10px; font-size: 0.88rem; line-height: 1.55; white-space: pre-wrap;
+  overflow-wrap: anywhere; background: var(--background-fill-secondary); border-radius: 6px;
+  max-height: 18em; overflow-y: auto; }
+mark.rag-quote { color: inherit; background: var(--ok-bg); box-shadow: inset 0 -2px 0 var(--ok-line);
+  padding: 1px 0; border-radius: 2px; }
+mark.rag-quote.v-weak { background: var(--weak-bg); box-shadow: inset 0 -2px 0 var(--weak-line); }
+mark.rag-quote.v-unsupported { background: var(--bad-bg); box-shadow: inset 0 -2px 0 var(--bad-line); }
+.rag-flash { animation: rag-flash 1.2s ease-out; }
+@keyframes rag-flash { from { box-shadow: 0 0 0 3px var(--color-accent); } to { box-shadow: 0 0 0 0 transparent; } }
+.rag-meta { margin-top: 8px; font-size: 0.75rem; color: var(--body-text-color-subdued); }
+
+.rag-refusal { display: flex; gap: 10px; align-items: flex-start; padding: 8px 12px; border-radius: 8px;
+  background: var(--background-fill-secondary); border: 1px dashed var(--border-color-primary); }
+.rag-refusal-icon { font-size: 1.3rem; line-height: 1.2; color: var(--body-text-color-subdued); }
+.rag-refusal-detail { font-size: 0.88rem; color: var(--body-text-color-subdued); }
+.rag-error { padding: 8px 12px; border-radius: 8px; color: var(--bad-fg); background: var(--bad-bg);
+  border-left: 3px solid var(--bad-line); }
+.rag-error-detail { font-size: 0.88rem; margin-top: 2px; white-space: pre-wrap; }
+.rag-pending { color: var(--body-text-color-subdued); }
+.rag-pending .rag-body { color: var(--body-text-color); white-space: pre-wrap; }
+.rag-status { margin-top: 6px; font-size: 0.82rem; }
+.rag-spinner { display: inline-block; width: 0.8em; height: 0.8em; margin-right: 8px; vertical-align: -0.05em;
+  border: 2px solid var(--border-color-primary); border-top-color: var(--color-accent); border-radius: 50%;
+  animation: rag-spin 0.8s linear infinite; }
+.rag-caret { display: inline-block; width: 0.5em; height: 1em; margin-left: 2px; vertical-align: -0.15em;
+  background: var(--color-accent); opacity: 0.6; animation: rag-blink 1s steps(2) infinite; }
+@keyframes rag-spin { to { transform: rotate(360deg); } }
+@keyframes rag-blink { 50% { opacity: 0; } }
+
+.rag-docs table { width: 100%; border-collapse: collapse; font-size: 0.88rem; border: none !important; }
+.rag-docs th, .rag-docs td, .rag-docs tr, .rag-docs thead, .rag-docs tbody, .rag-docs tfoot {
+  border: none !important; }
+.rag-docs th { text-align: left; font-size: 0.75rem; text-transform: uppercase; letter-spacing: 0.04em;
+  color: var(--body-text-color-subdued); border-bottom: 1px solid var(--border-color-primary) !important;
+  padding: 4px 6px; }
+.rag-docs td { padding: 5px 6px; border-bottom: 1px solid var(--border-color-primary) !important; }
+.rag-docs tfoot td { color: var(--body-text-color-subdued); border-bottom: none !important; }
+.rag-docs .rag-doc-name { overflow-wrap: anywhere; }
+.rag-docs th:last-child, .rag-doc-count, .rag-docs tfoot td:last-child { text-align: right; width: 5em; }
+.rag-empty { color: var(--body-text-color-subdued); font-size: 0.9rem; padding: 6px 2px; }
+.rag-notice { padding: 8px 12px; border-radius: 8px; font-size: 0.88rem; border-left: 3px solid; }
+.rag-notice ul { margin: 4px 0 0 1.1em; padding: 0; }
+.rag-notice.rag-ok { color: var(--ok-fg); background: var(--ok-bg); border-color: var(--ok-line); }
+.rag-notice.rag-warn { color: var(--weak-fg); background: var(--weak-bg); border-color: var(--weak-line); }
+.rag-notice.rag-error { color: var(--bad-fg); background: var(--bad-bg); border-color: var(--bad-line); }
+.rag-notice:empty { display: none; }
+#rag-upload { min-height: 120px; }
+.rag-hint { font-size: 0.8rem; color: var(--body-text-color-subdued); }
+.rag-label { font-size: 0.85rem; font-weight: 600; margin-top: 6px; }
+"""
