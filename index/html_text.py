@@ -48,6 +48,11 @@ class _BlockParser(HTMLParser):
             self.blocks.append((tuple(name for _, name in self._path), text))
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        # A stray "<" before a tag hides it in this tag's name ("<word<script>") or in an attribute
+        # name ("<word\n<script>"); obey the last tag so hidden scripts and navigation stay dropped.
+        hidden = [*tag.split("<")[1:], *(name.lstrip("<") for name, _ in attrs if name.startswith("<"))]
+        if hidden and hidden[-1].isalnum():
+            tag = hidden[-1].lower()
         if tag == "title" and not self._skip_depth_excluding_head():
             self._in_title = True
         if self._skip == ["head"] and tag not in _HEAD_CONTENT:

@@ -180,7 +180,8 @@ def _doc_id(source: str) -> str:
 
 # ---- formats -------------------------------------------------------------------------------
 
-_MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+# A closing run of "#" must follow a space (CommonMark): "# Learn C#" is the heading "Learn C#".
+_MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE)
 
 
 def _markdown_headings(text: str) -> tuple[tuple[int, tuple[str, ...]], ...]:
@@ -335,6 +336,7 @@ def load_docx(path: Path, data: bytes) -> Document:
     import io
 
     import docx
+    from docx.table import Table
 
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -353,11 +355,21 @@ def load_docx(path: Path, data: bytes) -> Document:
     headings: list[tuple[int, tuple[str, ...]]] = []
     stack: list[tuple[int, str]] = []
     offset = 0
-    for para in document.paragraphs:
-        text = para.text.strip()
+    # Paragraphs and tables in document order, so a table keeps the heading it sits under.
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            for row in block.rows:
+                cells = [cell.text.strip() for i, cell in enumerate(row.cells)
+                         if i == 0 or cell._tc is not row.cells[i - 1]._tc]  # a merged cell repeats
+                line = " | ".join(cells)
+                if line.replace("|", "").strip():
+                    parts.append(line)
+                    offset += len(line) + 2
+            continue
+        text = block.text.strip()
         if not text:
             continue
-        style = (para.style.name if para.style is not None else "") or ""
+        style = (block.style.name if block.style is not None else "") or ""
         match = re.match(r"Heading (\d)", style)
         if match or style == "Title":
             level = int(match.group(1)) if match else 0
@@ -365,11 +377,6 @@ def load_docx(path: Path, data: bytes) -> Document:
             headings.append((offset, tuple(name for _, name in stack)))
         parts.append(text)
         offset += len(text) + 2
-    for table in document.tables:
-        for row in table.rows:
-            line = " | ".join(cell.text.strip() for cell in row.cells)
-            parts.append(line)
-            offset += len(line) + 2
     text = "\n\n".join(parts)
     if not text.strip():
         raise LoadError(str(path), "the .docx has no text")

@@ -17,9 +17,22 @@ _QUESTION_WORDS = {"What", "Who", "When", "Where", "Why", "How", "Which", "Did",
                    "Was", "Were", "Can", "Could", "Should", "Would", "Will", "And", "The", "A", "An", "I", "In"}
 
 
+# Words that carry no topic: a short question made only of these ("why?", "tell me more") leans
+# on the previous turn, while "what is bleaching?" or "who is Kushner?" stands on its own.
+_NO_TOPIC = {"what", "why", "how", "when", "where", "who", "which", "is", "was", "are", "were", "do", "does", "did",
+             "else", "so", "then", "more", "really", "and", "or", "but", "about", "instead", "exactly", "again",
+             "now", "ok", "okay", "tell", "me", "explain", "elaborate", "details", "example", "examples", "for",
+             "go", "on", "the", "a", "an", "of", "yes", "no", "sure", "continue", "further", "why's", "what's",
+             "how's"}
+
+
 def is_follow_up(question: str) -> bool:
+    """A question that needs the earlier turns: leading "and"/"what about", a pronoun, or a short
+    question with no topic word of its own."""
     words = re.findall(r"[a-z']+", question.lower())
-    return bool(_LEADING.match(question)) or any(w in _PRONOUNS for w in words) or len(words) <= 3
+    if _LEADING.match(question) or any(w in _PRONOUNS for w in words):
+        return True
+    return len(words) <= 3 and all(w in _NO_TOPIC for w in words)
 
 
 def last_name(history: Sequence[str]) -> str | None:

@@ -25,6 +25,8 @@ def minmax_fusion(score_lists: Sequence[Mapping[str, float]],
     >>> minmax_fusion([{"a": 0.9, "b": 0.5}, {"b": 12.0, "c": 3.0}])
     {'a': 0.5, 'b': 0.5, 'c': 0.0}
     """
+    if not score_lists:
+        return {}
     weights = list(weights) if weights is not None else [1.0 / len(score_lists)] * len(score_lists)
     fused: dict[str, float] = {}
     for scores, weight in zip(score_lists, weights, strict=True):

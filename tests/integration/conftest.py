@@ -1,0 +1,108 @@
+"""Integration fixtures: one loaded MiniLM for the whole session, the examples indexed once, and
+helpers that build or copy an index in a temporary folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+from index.embedding import MiniLMEmbedder
+from rag.assistant import Assistant
+from rag.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+RAG = str(Path(sys.executable).with_name("rag"))
+EXAMPLE_FILES = ("README.md", "coral-reefs.txt", "home-solar-guide.pdf", "remote-work-policy.docx",
+                 "sourdough-baking.html", "ukraine-security-talks.md")
+
+
+def clean_settings(folder: Path, **overrides: object) -> Settings:
+    """Settings from defaults only: the developer's RAG_* variables and rag.toml must not leak in."""
+    return Settings.load(env={}, config_file=folder / "no-such-config.toml", **overrides)
+
+
+def copy_examples(target: Path) -> Path:
+    """The example documents (not their generator scripts) in ``target``."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in EXAMPLE_FILES:
+        shutil.copy2(EXAMPLES / name, target / name)
+    return target
+
+
+def run_rag(args: Sequence[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """The ``rag`` command in a new process, with a clean RAG_* environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False")
+    return subprocess.run([RAG, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def embedder() -> MiniLMEmbedder:
+    """The real all-MiniLM-L6-v2, loaded once and shared by every integration test."""
+    model = MiniLMEmbedder()
+    model.load()
+    return model
+
+
+@pytest.fixture(scope="session")
+def examples_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_examples(tmp_path_factory.mktemp("examples"))
+
+
+@pytest.fixture(scope="session")
+def examples_index(tmp_path_factory: pytest.TempPathFactory, examples_dir: Path, embedder: MiniLMEmbedder) -> Path:
+    """An index of the examples, built once; tests that write must use ``index_copy``."""
+    index_dir = tmp_path_factory.mktemp("examples-index") / "index"
+    helper = Assistant(index_dir, embedder=embedder, settings=clean_settings(index_dir.parent))
+    report = helper.add(examples_dir)
+    assert report.ok and report.files_added == len(EXAMPLE_FILES), report
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def examples_assistant(examples_index: Path, embedder: MiniLMEmbedder) -> Assistant:
+    """A read-only Assistant over the session's examples index."""
+    return Assistant(examples_index, embedder=embedder, settings=clean_settings(examples_index.parent))
+
+
+@pytest.fixture
+def index_copy(tmp_path: Path, examples_index: Path) -> Path:
+    """A private copy of the examples index (Chroma files and all) for a test that writes."""
+    target = tmp_path / "index"
+    shutil.copytree(examples_index, target)
+    return target
+
+
+@pytest.fixture
+def open_assistant(embedder: MiniLMEmbedder) -> Callable[..., Assistant]:
+    """``open_assistant(index_dir, **settings)``: an Assistant on the shared model."""
+
+    def make(index_dir: Path, **overrides: object) -> Assistant:
+        return Assistant(index_dir, embedder=embedder, settings=clean_settings(index_dir.parent, **overrides))
+
+    return make
+
+
+@pytest.fixture
+def rag_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``rag_cli(args, cwd)``: run the ``rag`` command in a new process (see ``run_rag``)."""
+    return run_rag
+
+
+@pytest.fixture
+def examples_copy(tmp_path: Path) -> Path:
+    """A private copy of the example documents, for a test that edits or deletes them."""
+    return copy_examples(tmp_path / "docs")
+
+
+@pytest.fixture
+def settings_for() -> Callable[..., Settings]:
+    """``settings_for(folder, **overrides)``: defaults-only settings (see ``clean_settings``)."""
+    return clean_settings

@@ -1,0 +1,248 @@
+"""Chunking: exact offsets in every format, the model's 256-piece window, heading paths, pages.
+
+Token counts come from MiniLM's own tokenizer (tokenizer.json only; the torch model is not loaded).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import docx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from reportlab.pdfgen import canvas
+
+from index.chunking import MODEL_WINDOW, ChunkingConfig, chunk_document, heading_prefix
+from index.embedding import MiniLMEmbedder
+from index.loaders import _markdown_headings, load_file
+from index.records import Chunk, Document
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+WORDS = ["river", "stone", "cloud", "meadow", "lantern", "harbour", "copper", "violet", "orchard", "signal",
+         "falcon", "ember", "glacier", "thistle", "quarry", "beacon"]
+
+
+@pytest.fixture(scope="module")
+def count() -> Callable[[str], int]:
+    return MiniLMEmbedder().count_tokens
+
+
+def prose(seed: int, sentences: int) -> str:
+    """Distinct, deterministic sentences (~12 word pieces each)."""
+    out = []
+    for i in range(sentences):
+        words = [f"{WORDS[(seed * 7 + i * 3 + j) % len(WORDS)]}" for j in range(8)]
+        out.append(f"Item {seed}.{i} says the {' '.join(words)} moved.")
+    return " ".join(out)
+
+
+def check_chunks(doc: Document, chunks: list[Chunk], count: Callable[[str], int]) -> None:
+    """Invariants every chunk of every document must hold."""
+    assert chunks, "a document with text gives at least one chunk"
+    for i, chunk in enumerate(chunks):
+        assert doc.text[chunk.start:chunk.end] == chunk.text
+        assert chunk.text == chunk.text.strip() and chunk.text
+        assert count(chunk.embed_text) + 2 <= MODEL_WINDOW, (chunk.heading, count(chunk.embed_text))
+        assert chunk.n_tokens == count(chunk.text)
+        assert chunk.index == i
+        assert chunk.source == doc.source and chunk.doc_id == doc.doc_id
+        assert chunk.page == doc.page_at(chunk.start)
+    # Nothing is lost: every non-space character lies in some chunk.
+    covered = bytearray(len(doc.text))
+    for chunk in chunks:
+        covered[chunk.start:chunk.end] = b"\x01" * (chunk.end - chunk.start)
+    lost = [i for i, ch in enumerate(doc.text) if not covered[i] and not ch.isspace()]
+    assert not lost, f"text not in any chunk: {doc.text[lost[0]:lost[0] + 40]!r}"
+
+
+# ---- every format ------------------------------------------------------------------------------
+
+def _pdf(path: Path, pages: list[str]) -> Path:
+    pdf = canvas.Canvas(str(path))
+    for page in pages:
+        y = 800
+        words = page.split()
+        for start in range(0, len(words), 12):
+            pdf.drawString(40, y, " ".join(words[start:start + 12]))
+            y -= 14
+        pdf.showPage()
+    pdf.save()
+    return path
+
+
+def _docx(path: Path, sections: list[tuple[int, str, str]]) -> Path:
+    document = docx.Document()
+    for level, heading, body in sections:
+        document.add_heading(heading, level=level)
+        for paragraph in body.split(" | "):
+            document.add_paragraph(paragraph)
+    document.save(str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def documents(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Document]:
+    folder = tmp_path_factory.mktemp("formats")
+    (folder / "plain.txt").write_text("\n\n".join(prose(s, 9) for s in range(8)))
+    (folder / "guide.md").write_text(
+        f"# Guide\n\n{prose(1, 14)}\n\n## Install\n\n{prose(2, 14)}\n\n### Linux\n\n{prose(3, 30)}\n\n"
+        f"## Use\n\n{prose(4, 14)}\n")
+    (folder / "page.html").write_text(
+        f"<html><head><title>Page</title></head><body><nav>menu</nav><h1>Bread</h1><p>{prose(5, 14)}</p>"
+        f"<h2>Starter</h2><p>{prose(6, 14)}</p><p>{prose(7, 14)}</p><h1>Rye</h1><p>{prose(8, 14)}</p></body></html>")
+    _pdf(folder / "paged.pdf", [f"Page{p} begins. {prose(10 + p, 24)}" for p in range(1, 5)])
+    _docx(folder / "policy.docx", [(1, "Remote Work", f"{prose(20, 8)} | {prose(21, 8)}"),
+                                   (2, "Equipment", f"{prose(22, 14)}"), (1, "Travel", prose(23, 14))])
+    return {path.suffix: load_file(path) for path in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".md", ".html", ".pdf", ".docx"])
+def test_offsets_tokens_and_coverage_in_every_format(documents: dict[str, Document], count: Callable[[str], int],
+                                                     suffix: str) -> None:
+    doc = documents[suffix]
+    chunks = chunk_document(doc, count)
+    assert len(chunks) >= 3
+    check_chunks(doc, chunks, count)
+
+
+def test_markdown_heading_paths(documents: dict[str, Document], count: Callable[[str], int]) -> None:
+    doc = documents[".md"]
+    by_item: dict[tuple[str, ...], str] = {}
+    for chunk in chunk_document(doc, count):
+        by_item[chunk.heading] = by_item.get(chunk.heading, "") + chunk.text
+    assert ("Guide", "Install", "Linux") in by_item and ("Guide", "Use") in by_item
+    for chunk in chunk_document(doc, count):
+        assert chunk.heading == doc.heading_at(chunk.start)
+        assert chunk.embed_text == " > ".join(chunk.heading) + "\n" + chunk.text
+    assert "Item 3.0 " in by_item[("Guide", "Install", "Linux")]
+    assert "Item 4.0 " in by_item[("Guide", "Use")]
+
+
+def test_html_heading_paths(documents: dict[str, Document], count: Callable[[str], int]) -> None:
+    chunks = chunk_document(documents[".html"], count)
+    headings = {c.heading for c in chunks}
+    assert headings == {("Bread",), ("Bread", "Starter"), ("Rye",)}
+    rye = " ".join(c.text for c in chunks if c.heading == ("Rye",))
+    assert "Item 8.0 " in rye and "Item 8.13 " in rye and "Item 7." not in rye
+    assert all("menu" not in c.text for c in chunks)
+
+
+def test_docx_heading_paths(documents: dict[str, Document], count: Callable[[str], int]) -> None:
+    chunks = chunk_document(documents[".docx"], count)
+
+    def heading_of(item: str) -> tuple[str, ...]:
+        return next(c.heading for c in chunks if f"Item {item} says" in c.text)
+
+    assert heading_of("20.0") == ("Remote Work",)
+    assert heading_of("22.3") == ("Remote Work", "Equipment")
+    assert heading_of("23.13") == ("Travel",)
+
+
+def test_pdf_chunks_carry_their_page(documents: dict[str, Document], count: Callable[[str], int]) -> None:
+    chunks = chunk_document(documents[".pdf"], count)
+    for chunk in chunks:
+        # Every chunk stays on one page: the "Item 1p." sentences of page p only.
+        assert chunk.page is not None
+        seeds = {int(part.split(".")[0]) for part in chunk.text.split("Item ")[1:]}
+        assert seeds == {10 + chunk.page}, (chunk.page, seeds)
+    assert {c.page for c in chunks} == {1, 2, 3, 4}
+    first_of_page = {c.page: c for c in reversed(chunks)}
+    for page, chunk in first_of_page.items():
+        assert chunk.text.startswith(f"Page{page} begins.")
+
+
+# ---- the window, on pathological input ------------------------------------------------------
+
+def test_pathological_document_fits_the_window(count: Callable[[str], int]) -> None:
+    long_heading = " ".join(f"Chapter{i} heading words" for i in range(60))
+    table = "\n".join(f"| row {i} | {WORDS[i % 16]} | {i * 37} | notes about {WORDS[(i + 3) % 16]} |"
+                      for i in range(400))
+    text = (f"# {long_heading}\n\n## {long_heading} again\n\n" + "x" * 5000 + "\n\n"
+            + "Supercalifragilistic" * 250 + "\n\n" + table + "\n\n" + "日本語のテキスト" * 300 + "\n\n"
+            + "😀" * 600 + "\n\n### short\n\n" + prose(1, 3))
+    doc = Document("d", "/patho.md", "patho", text, "h", headings=_markdown_headings(text))
+    chunks = chunk_document(doc, count)
+    check_chunks(doc, chunks, count)
+    assert max(count(c.embed_text) for c in chunks) + 2 <= MODEL_WINDOW
+    assert all(count(" > ".join(c.heading)) <= 40 for c in chunks)
+    assert chunks[-1].heading[-1] == "short"
+
+
+def test_heading_prefix_keeps_the_deepest_names(count: Callable[[str], int]) -> None:
+    long = "word " * 100
+    assert heading_prefix(("A", "B", "C"), count) == ("A", "B", "C")
+    assert heading_prefix((long, "Deep"), count) == ("Deep",)
+    shortened = heading_prefix((long.strip(),), count)
+    assert len(shortened) == 1 and count(shortened[0]) <= 40 and shortened[0].startswith("word")
+
+
+def test_small_window_config_is_respected(documents: dict[str, Document], count: Callable[[str], int]) -> None:
+    config = ChunkingConfig(target_tokens=60, overlap_tokens=10, window=128)
+    for doc in documents.values():
+        chunks = chunk_document(doc, count, config)
+        for chunk in chunks:
+            assert count(chunk.embed_text) + 2 <= 128
+            assert doc.text[chunk.start:chunk.end] == chunk.text
+
+
+def test_repeated_text_in_the_overlap_is_located_correctly(count: Callable[[str], int]) -> None:
+    """Regression: the last piece "Yes." was found at its earlier copy inside the previous chunk,
+    so the real end of the document was in no chunk."""
+    text = " ".join(f"w{i}" for i in range(39)) + " Yes.\n\nYes."
+    doc = Document("d", "/r.txt", "r", text, "h")
+    chunks = chunk_document(doc, count, ChunkingConfig(target_tokens=50, overlap_tokens=10))
+    check_chunks(doc, chunks, count)
+    assert chunks[-1].end == len(text)
+
+
+def test_chunk_ids_are_stable_and_distinct(documents: dict[str, Document], count: Callable[[str], int]) -> None:
+    doc = documents[".md"]
+    first = chunk_document(doc, count)
+    assert [c.chunk_id for c in first] == [c.chunk_id for c in chunk_document(doc, count)]
+    assert len({c.chunk_id for c in first}) == len(first)
+    moved = Document(doc.doc_id, "/elsewhere/guide.md", doc.title, doc.text, doc.content_hash, headings=doc.headings)
+    assert not {c.chunk_id for c in first} & {c.chunk_id for c in chunk_document(moved, count)}
+
+
+def test_short_document_is_one_chunk(count: Callable[[str], int]) -> None:
+    doc = Document("d", "/s.txt", "s", "\n\n  Just one line.  \n", "h")
+    [chunk] = chunk_document(doc, count)
+    assert (chunk.text, chunk.start, chunk.end) == ("Just one line.", 4, 18)
+
+
+@pytest.mark.parametrize("name", ["coral-reefs.txt", "home-solar-guide.pdf", "remote-work-policy.docx",
+                                  "sourdough-baking.html", "ukraine-security-talks.md"])
+def test_examples_chunk_within_the_window(count: Callable[[str], int], name: str) -> None:
+    doc = load_file(EXAMPLES / name)
+    check_chunks(doc, chunk_document(doc, count), count)
+
+
+# ---- property: any text, any headings and pages ------------------------------------------------
+
+_PIECES = st.sampled_from(["alpha", "beta.", "Gamma,", "delta;", "zeta!", "eta?", "kappa-lambda", "μῦ", "日本語",
+                           "😀", "x" * 400, "1,234.5", "e.g.", "Dr.", "\n", "\n\n", "\t", "  ", "| a | b |", "Yes."])
+
+
+@st.composite
+def documents_strategy(draw: st.DrawFn) -> Document:
+    parts = draw(st.lists(st.one_of(_PIECES, st.builds(
+        lambda level, n: "\n" + "#" * level + " " + " ".join(["long", "heading"] * n) + "\n",
+        st.integers(1, 3), st.integers(1, 40))), min_size=1, max_size=700))
+    text = draw(st.sampled_from([" ", ""])).join(parts)
+    if not text.strip():
+        text += "word"
+    pages: tuple[int, ...] = ()
+    if draw(st.booleans()):
+        pages = tuple(sorted({0, *draw(st.lists(st.integers(0, len(text)), max_size=4))}))
+    return Document("d", "/p.md", "p", text, "h", pages=pages, headings=_markdown_headings(text))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(doc=documents_strategy(), small=st.booleans())
+def test_property_offsets_window_coverage(doc: Document, small: bool) -> None:
+    count = MiniLMEmbedder().count_tokens
+    config = ChunkingConfig(target_tokens=100, overlap_tokens=10) if small else ChunkingConfig()
+    chunks = chunk_document(doc, count, config)
+    check_chunks(doc, chunks, count)

@@ -1,0 +1,155 @@
+"""The offline support judge on hand-made (sentence, passage) pairs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from rag.support import HeuristicJudge, best_passage_sentence, content_words, names_in, numbers_in
+
+TERRITORY = ("Zelenskyy refused to give up any Ukrainian land to Russia, and he was especially firm that "
+             "Ukraine will not cede the contested Donetsk region.")
+OFFER = ("In place of territory, Zelenskyy offered to drop Ukraine's bid for NATO membership in exchange for "
+         "legally binding security guarantees from the United States and European allies.")
+TALKS = ("The American side of the discussions includes Steve Witkoff, who serves as President Trump's "
+         "special envoy, together with Jared Kushner.")
+SOLAR = "A 6 kW system costs roughly 12,000 dollars before incentives. It pays back in 7 to 12 years."
+PASSAGE = " ".join([TERRITORY, OFFER, TALKS, SOLAR])
+
+
+@pytest.fixture
+def judge() -> HeuristicJudge:
+    return HeuristicJudge()
+
+
+def test_supported_paraphrase_and_verbatim(judge: HeuristicJudge) -> None:
+    for sentence in ["Zelenskyy refused to give up any Ukrainian land to Russia.",
+                     "A 6 kW system costs roughly 12,000 dollars before incentives.",
+                     "Zelenskyy offered to drop Ukraine's bid for NATO membership.",
+                     "The American side includes Steve Witkoff together with Jared Kushner."]:
+        support = judge.check(sentence, PASSAGE)
+        assert support.verdict == "supported", (sentence, support)
+        assert support.score >= 0.6
+        assert support.judge == "heuristic:lexical"
+
+
+@pytest.mark.parametrize("sentence", [
+    "A 6 kW system costs roughly 15,000 dollars before incentives.",
+    "A 6 kW system costs roughly 12,500 dollars before incentives.",
+    "It pays back in 7 to 20 years.",
+    "Zelenskyy offered to drop two bids for NATO membership.",
+])
+def test_changed_number_is_unsupported(judge: HeuristicJudge, sentence: str) -> None:
+    support = judge.check(sentence, PASSAGE)
+    assert support.verdict == "unsupported"
+    assert any(r.startswith("number not in the cited passage") for r in support.reasons)
+
+
+def test_number_formats_are_compared_canonically(judge: HeuristicJudge) -> None:
+    assert judge.check("It costs 12000 dollars before incentives.", "It costs 12,000 dollars before incentives.") \
+        .verdict == "supported"
+    assert numbers_in("3.50 and 1,200 and twelve [1]") == {"3.5", "1200", "12"}
+
+
+@pytest.mark.parametrize("sentence", [
+    "The American side includes Steve Witkoff together with Mike Pompeo.",
+    "Security guarantees would come from the United States and Canadian allies.",
+    "The talks included Steve Witkoff and Jared Smith.",
+])
+def test_changed_name_is_unsupported(judge: HeuristicJudge, sentence: str) -> None:
+    support = judge.check(sentence, PASSAGE)
+    assert support.verdict == "unsupported"
+    assert any(r.startswith("name not in the cited passage") for r in support.reasons)
+
+
+@pytest.mark.xfail(strict=True, reason="rag/support.py names_in() skips every sentence-initial word, so a "
+                   "changed subject name ('Putin refused ...') is only a missing content word (coverage 5/6 = 0.83)")
+def test_changed_name_at_sentence_start_is_unsupported(judge: HeuristicJudge) -> None:
+    support = judge.check("Putin refused to give up any Ukrainian land to Russia.", PASSAGE)
+    assert support.verdict == "unsupported"
+
+
+@pytest.mark.parametrize(("sentence", "passage"), [
+    ("Ukraine will cede the contested Donetsk region.", TERRITORY),  # dropped the passage's "not"
+    ("Zelenskyy did not offer to drop Ukraine's bid for NATO membership.", OFFER),  # added a negation
+    ("Zelenskyy never offered to drop the NATO bid.", OFFER),
+])
+def test_negation_is_unsupported(judge: HeuristicJudge, sentence: str, passage: str) -> None:
+    support = judge.check(sentence, passage)
+    assert support.verdict == "unsupported"
+    assert "negation differs from the cited passage" in support.reasons
+
+
+def test_unrelated_passage_is_unsupported(judge: HeuristicJudge) -> None:
+    support = judge.check("Coral polyps build reefs in warm shallow water.", PASSAGE)
+    assert support.verdict == "unsupported"
+    assert support.score == 0.0
+    assert support.reasons[-1].startswith("words not in the passage: build, coral")
+
+
+def test_partial_coverage_is_weak(judge: HeuristicJudge) -> None:
+    # Content words zelenskyy, refus(ed), treaty, draft(s): 2 of 4 are in the passage.
+    support = judge.check("Zelenskyy refused the treaty drafts.", TERRITORY)
+    assert (support.verdict, support.score) == ("weak", 0.5)
+    assert support.reasons == ("words not in the passage: draft, treaty",)
+
+
+def test_similarity_function_is_used_and_named() -> None:
+    calls: list[list[tuple[str, str]]] = []
+
+    def similarity(pairs: Sequence[tuple[str, str]]) -> list[float]:
+        calls.append(list(pairs))
+        # A word-overlap Jaccard: honest, and checkable by eye.
+        out = []
+        for a, b in pairs:
+            wa, wb = content_words(a), content_words(b)
+            out.append(len(wa & wb) / len(wa | wb) if wa | wb else 0.0)
+        return out
+
+    judge = HeuristicJudge(similarity)
+    assert judge.name == "heuristic:lexical+minilm"
+    sentence = "Zelenskyy refused the treaty drafts."
+    lexical = HeuristicJudge().check(sentence, TERRITORY)
+    blended = judge.check(sentence, TERRITORY)
+    assert blended.judge == "heuristic:lexical+minilm"
+    # One batched call, comparing the sentence with the best passage sentence (not the whole passage).
+    assert calls == [[(sentence, TERRITORY)]]
+    coverage = lexical.score
+    jaccard = similarity([(sentence, TERRITORY)])[0]
+    assert blended.score == pytest.approx(0.6 * coverage + 0.4 * jaccard, abs=1e-4)
+
+
+def test_similarity_cannot_rescue_a_hard_failure() -> None:
+    judge = HeuristicJudge(lambda pairs: [1.0] * len(pairs))
+    wrong_number = judge.check("A 6 kW system costs roughly 15,000 dollars.", SOLAR)
+    assert wrong_number.verdict == "unsupported" and wrong_number.score < 0.45
+    unrelated = judge.check("Coral polyps build reefs.", SOLAR)
+    assert unrelated.verdict == "unsupported"  # 0.6 * 0 + 0.4 * 1.0 = 0.4 < weak
+
+
+def test_high_similarity_lifts_partial_coverage() -> None:
+    sentence = "Zelenskyy refused the treaty drafts."
+    low = HeuristicJudge(lambda pairs: [0.0] * len(pairs)).check(sentence, TERRITORY)
+    high = HeuristicJudge(lambda pairs: [1.0] * len(pairs)).check(sentence, TERRITORY)
+    assert low.score < high.score
+    assert high.score == pytest.approx(low.score + 0.4, abs=1e-4)
+
+
+def test_check_many_keeps_order(judge: HeuristicJudge) -> None:
+    pairs = [("Zelenskyy refused to give up any Ukrainian land.", TERRITORY),
+             ("Coral polyps build reefs.", TERRITORY),
+             ("A 6 kW system costs roughly 12,000 dollars.", SOLAR)]
+    assert [s.verdict for s in judge.check_many(pairs)] == ["supported", "unsupported", "supported"]
+    assert judge.check_many([]) == []
+
+
+def test_best_passage_sentence_offsets() -> None:
+    start, end, text = best_passage_sentence("Who gave the Donetsk region up?", PASSAGE)
+    assert PASSAGE[start:end] == text == TERRITORY
+
+
+def test_names_and_content_words() -> None:
+    assert names_in("The side includes Jared Smith in May.") == ["jared", "smith", "may"]
+    assert "zelenskyy" in content_words("Zelenskyy's offer [1] stands")
+    assert "the" not in content_words("the offer")
