@@ -40,8 +40,7 @@ def check_text(raw: str, passages: Sequence[Hit], judge: HeuristicJudge, strict:
     """Parse, resolve and judge every sentence of ``raw``; markers refer to ``passages`` (1-based).
 
     Cited passages are renumbered 1..m in order of first citation. In ``strict`` mode sentences
-    that are not supported are removed. An answer left with no supported or weak sentence is a
-    refusal.
+    that are not supported are removed. An answer left with no supported sentence is a refusal.
     """
     parsed = [parse_markers(text, len(passages)) for _, _, text in split_sentences(raw.strip())]
     parsed = [p for p in parsed if p.clean]
@@ -86,7 +85,7 @@ def check_text(raw: str, passages: Sequence[Hit], judge: HeuristicJudge, strict:
         sentences.append(AnswerSentence(sentence.text, tuple(mapping[n] for n in sentence.citations),
                                         sentence.support, sentence.score, sentence.reasons))
     text = " ".join(_with_markers(s) for s in sentences)
-    refused = not any(s.support in ("supported", "weak") for s in sentences)
+    refused = not any(s.support == "supported" for s in sentences)
     return CheckedText(text, tuple(sentences), tuple(citations), tuple(removed), refused)
 
 

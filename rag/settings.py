@@ -53,6 +53,10 @@ class Settings:
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
         path = Path(config_file or env.get("RAG_CONFIG") or "rag.toml")
+        if not config_file and env.get("RAG_CONFIG") and not path.is_file():
+            # A typo in the user's RAG_CONFIG must not silently fall back to defaults. (A missing
+            # ``config_file`` argument means "no config file", which tests use to ignore rag.toml.)
+            raise SettingsError(f"config file {path} (RAG_CONFIG) does not exist")
         if path.is_file():
             try:
                 data = tomllib.loads(path.read_text())
@@ -77,6 +81,16 @@ class Settings:
         return int(self.max_file_mb * 1024 * 1024)
 
 
+_MINIMUM = {"k": 1, "widen": 0, "max_file_mb": 0.001, "ui_port": 0, "refusal_threshold": -1.0}
+
+
+def _in_range(name: str, value: float) -> Any:
+    low = _MINIMUM.get(name)
+    if low is not None and value < low:
+        raise SettingsError(f"setting {name} (RAG_{name.upper()}) must be at least {low}, not {value}")
+    return value
+
+
 def _coerce(name: str, value: Any) -> Any:
     types = {f.name: f.type for f in fields(Settings)}
     kind = str(types[name])
@@ -91,9 +105,11 @@ def _coerce(name: str, value: Any) -> Any:
                 raise ValueError(value)
             return lowered in {"1", "true", "yes", "on"}
         if kind.startswith("int"):
-            return int(value)
+            return _in_range(name, int(value))
         if "float" in kind:
-            return float(value)
+            return _in_range(name, float(value))
+    except SettingsError:
+        raise
     except (TypeError, ValueError):
         raise SettingsError(f"setting {name} (RAG_{name.upper()}) has the bad value {value!r}") from None
     if name == "backend" and value not in BACKENDS:

@@ -38,6 +38,12 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NUMBER_WORDS = {"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
                  "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
                  "twenty": "20", "thirty": "30", "forty": "40", "fifty": "50", "hundred": "100"}
+# Words that often open a sentence without being names.
+_COMMON_INITIALS = {"most", "many", "some", "each", "every", "under", "after", "before", "during", "since", "while",
+                    "although", "because", "however", "instead", "despite", "around", "about", "roughly", "only",
+                    "in", "on", "at", "for", "with", "without", "if", "when", "once", "unlike", "like", "mass",
+                    "heat", "roof", "panel", "coral", "corals", "employee", "employees", "joining", "bake",
+                    "lost", "at", "bleached", "freshly", "typical", "shaped", "healthy", "new", "old"}
 _MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
            "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
 
@@ -77,15 +83,30 @@ def names_in(text: str) -> list[str]:
     """Capitalised words that are not sentence-initial, plus months and weekdays: likely names."""
     text = re.sub(r"\[\d[\d,\s-]*\]", " ", text)
     names: list[str] = []
+    lowercase_words = {w for w in re.findall(r"[a-z][a-z'’-]*", text)} | _COMMON_INITIALS
     for _, _, sentence in split_sentences(text):
         words = re.findall(r"[A-Za-z][A-Za-z'’-]*", sentence)
         for i, word in enumerate(words):
             lower = word.lower()
-            if lower in _MONTHS or (i > 0 and word[0].isupper() and lower not in STOPWORDS):
+            # The first word is capitalised anyway; it counts as a name only when it is not an
+            # ordinary word elsewhere in the language we see (stopword or lower-case use in the text).
+            initial_name = i == 0 and word[0].isupper() and lower not in STOPWORDS and lower not in lowercase_words
+            if lower in _MONTHS or initial_name or (i > 0 and word[0].isupper() and lower not in STOPWORDS):
                 stem = _stem(word)
                 if stem not in names:
                     names.append(stem)
     return names
+
+
+_MAX_NEW_WORDS = 3
+
+
+def _initialisms(text: str) -> set[str]:
+    """Initials of runs of capitalised words: "United States" -> "us", so "US" counts as present."""
+    out = set()
+    for run in re.findall(r"(?:\b[A-Z][a-z]+(?:\s+(?:of\s+)?|$)){2,}", text):
+        out.add("".join(w[0] for w in run.split() if w[0].isupper()).lower())
+    return out
 
 
 def _name_present(name: str, passage_words: set[str]) -> bool:
@@ -169,7 +190,7 @@ class HeuristicJudge:
         if missing_numbers:
             hard_fail = True
             reasons.append("number not in the cited passage: " + ", ".join(missing_numbers))
-        passage_lower = {_stem(w) for w in re.findall(r"[A-Za-z][A-Za-z'’-]*", passage)}
+        passage_lower = {_stem(w) for w in re.findall(r"[A-Za-z][A-Za-z'’-]*", passage)} | _initialisms(passage)
         sentence_names = names_in(sentence)
         missing_names = [n for n in sentence_names if len(n) > 1 and not _name_present(n, passage_lower)]
         if missing_names:
@@ -178,12 +199,17 @@ class HeuristicJudge:
         if _negation_flipped(sentence, focus):
             hard_fail = True
             reasons.append("negation differs from the cited passage")
-        if coverage < 1.0:
-            missing = sorted(words - passage_words)[:6]
-            reasons.append("words not in the passage: " + ", ".join(missing))
+        missing_words = sorted(words - passage_words)
+        if missing_words:
+            reasons.append("words not in the passage: " + ", ".join(missing_words[:6]))
+        # Three or more new content words is a claim of its own (an invented clause, another
+        # team, other materials): at most weak, however similar the rest of the sentence is.
+        too_new = len(missing_words) >= _MAX_NEW_WORDS
         score = coverage if similarity is None else 0.6 * coverage + 0.4 * max(0.0, min(1.0, similarity))
         if hard_fail:
             score = min(score, self.thresholds.weak - 0.01)
+        elif too_new:
+            score = min(score, self.thresholds.supported - 0.01)
         verdict: Verdict
         if score >= self.thresholds.supported:
             verdict = "supported"

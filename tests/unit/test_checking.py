@@ -97,8 +97,6 @@ def test_no_supported_sentence_is_a_refusal(judge: HeuristicJudge) -> None:
     assert check_text("Penguins live in Antarctica. [1]", HITS, judge, strict=True).sentences == ()
 
 
-@pytest.mark.xfail(strict=True, reason="rag/checking.py refuses only when no sentence is supported OR weak; "
-                   "DESIGN.md and the brief say an answer with no supported sentence becomes a refusal")
 def test_weak_only_answer_is_a_refusal(judge: HeuristicJudge) -> None:
     checked = check_text("Zelenskyy refused the treaty drafts. [2]", HITS, judge)
     assert [s.support for s in checked.sentences] == ["weak"]

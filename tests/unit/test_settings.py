@@ -83,16 +83,12 @@ def test_replace_ignores_none() -> None:
     assert base.replace(k=None, collection="c") == Settings(k=9, collection="c")
 
 
-@pytest.mark.xfail(strict=True, reason="rag/settings.py _coerce checks types only: RAG_K=-1 (retrieve slices "
-                   "order[:-1]), RAG_MAX_FILE_MB=-3 (every file 'over the limit'), RAG_WIDEN=-2 are accepted")
 @pytest.mark.parametrize("env", [{"RAG_K": "-1"}, {"RAG_MAX_FILE_MB": "-3"}, {"RAG_WIDEN": "-2"}])
 def test_out_of_range_values_are_refused(env: dict[str, str]) -> None:
     with pytest.raises(SettingsError):
         Settings.load(env=env)
 
 
-@pytest.mark.xfail(strict=True, reason="rag/settings.py Settings.load ignores a config file that was named "
-                   "explicitly (RAG_CONFIG or config_file=) but does not exist; only the default rag.toml is optional")
 def test_named_config_file_that_is_missing_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError):
         Settings.load(env={"RAG_CONFIG": str(tmp_path / "typo.toml")})

@@ -63,8 +63,6 @@ def test_changed_name_is_unsupported(judge: HeuristicJudge, sentence: str) -> No
     assert any(r.startswith("name not in the cited passage") for r in support.reasons)
 
 
-@pytest.mark.xfail(strict=True, reason="rag/support.py names_in() skips every sentence-initial word, so a "
-                   "changed subject name ('Putin refused ...') is only a missing content word (coverage 5/6 = 0.83)")
 def test_changed_name_at_sentence_start_is_unsupported(judge: HeuristicJudge) -> None:
     support = judge.check("Putin refused to give up any Ukrainian land to Russia.", PASSAGE)
     assert support.verdict == "unsupported"
