@@ -123,9 +123,11 @@ def chunk_document(doc: Document, count: TokenCounter, config: ChunkingConfig | 
         for s, e in _enforce_window(text, start, end, budget_of.get((start, end), budget(start)), count):
             body = text[s:e]
             heading = heading_prefix(doc.heading_at(s), count)
+            previous_end = chunks[-1].end if chunks else s
             chunks.append(Chunk(chunk_id=chunk_id(doc.source, s, e, body), doc_id=doc.doc_id,
                                 source=doc.source, text=body, start=s, end=e, index=len(chunks),
-                                page=doc.page_at(s), heading=heading, n_tokens=count(body)))
+                                page=doc.page_at(s), heading=heading, n_tokens=count(body),
+                                gap_before=text[previous_end:s] if previous_end < s else ""))
     return chunks
 
 

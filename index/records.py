@@ -58,6 +58,7 @@ class Chunk:
     page: int | None = None
     heading: tuple[str, ...] = field(default_factory=tuple)
     n_tokens: int = 0
+    gap_before: str = ""  # the (whitespace) text between the previous chunk and this one, for exact merging
 
     @property
     def embed_text(self) -> str:

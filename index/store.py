@@ -72,6 +72,8 @@ def _chunk_metadata(chunk: Chunk, content_hash: str, n_chunks: int, title: str) 
     }
     if chunk.page is not None:
         meta["page"] = chunk.page
+    if chunk.gap_before:
+        meta["gap_before"] = chunk.gap_before
     return meta
 
 
@@ -81,7 +83,7 @@ def chunk_from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
     return Chunk(chunk_id=chunk_id, doc_id=str(meta["doc_id"]), source=str(meta["source"]), text=text,
                  start=int(meta["start"]), end=int(meta["end"]), index=int(meta["index"]),
                  page=int(page) if page is not None else None, heading=heading,
-                 n_tokens=int(meta.get("n_tokens") or 0))
+                 n_tokens=int(meta.get("n_tokens") or 0), gap_before=str(meta.get("gap_before") or ""))
 
 
 class ChunkStore:

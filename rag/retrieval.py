@@ -95,14 +95,16 @@ class HybridRetriever:
 
 
 def merge_chunks(parts: Sequence[Chunk], anchor: Chunk) -> Chunk:
-    """One chunk spanning ``parts`` (sorted by start); offsets stay exact, gaps are whitespace."""
+    """One chunk spanning ``parts`` (sorted by start); the text between them is restored from
+    ``gap_before``, so the merged text is the document's text at [start:end]."""
     text = parts[0].text
     start, end = parts[0].start, parts[0].end
     for part in parts[1:]:
         if part.end <= end:
             continue
         if part.start >= end:
-            text += " " * (part.start - end) + part.text
+            gap = part.gap_before if len(part.gap_before) == part.start - end else " " * (part.start - end)
+            text += gap + part.text
         else:
             text += part.text[end - part.start:]
         end = part.end

@@ -170,10 +170,6 @@ def test_sources_filter_limits_retrieval(examples_assistant: Assistant) -> None:
     assert answer.refused  # the reef document does not say
 
 
-@pytest.mark.xfail(strict=True, reason="rag/retrieval.py merge_chunks fills the gap between neighbouring chunks "
-                   "with spaces, so with RAG_WIDEN>0 a hit's chunk.text (and Citation.passage) is not the document "
-                   "text at [start:end]: paragraph and page breaks become spaces, and a sentence can then run "
-                   "across them")
 def test_widened_passages_are_verbatim(examples_index: Path, open_assistant: Callable[..., Assistant]) -> None:
     helper = open_assistant(examples_index, widen=1)
     texts: dict[str, str] = {}
