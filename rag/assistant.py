@@ -19,7 +19,7 @@ from rag.generators import ExtractiveGenerator, Generator
 from rag.records import Answer, Hit
 from rag.retrieval import HybridRetriever, RetrievalConfig, as_langchain_retriever
 from rag.settings import Settings
-from rag.support import HeuristicJudge
+from rag.support import HeuristicJudge, Judge, unmatched_terms
 
 # Calibrated on evals/datasets/examples.jsonl: the top hit's dense cosine below this means the
 # documents do not cover the question (see README "Refusal threshold").
@@ -48,7 +48,7 @@ class Assistant:
         self.retriever = HybridRetriever(self.store, self.embedder, RetrievalConfig(
             k=self.settings.k, fusion=self.settings.fusion, widen=self.settings.widen))  # type: ignore[arg-type]
         self.generator: Generator = generator or self._make_generator()
-        self.judge = HeuristicJudge(self._similarity)
+        self.judge: Judge = self._make_judge()
         threshold = self.settings.refusal_threshold
         self.refusal_threshold = DEFAULT_REFUSAL_THRESHOLD if threshold is None else threshold
 
@@ -58,6 +58,14 @@ class Assistant:
         from rag.backends import make_llm_generator
 
         return make_llm_generator(self.settings)
+
+    def _make_judge(self) -> Judge:
+        heuristic = HeuristicJudge(self._similarity)
+        if self.settings.judge != "llm":
+            return heuristic
+        from rag.backends import make_llm_judge
+
+        return make_llm_judge(self.settings, self.generator, fallback=heuristic)
 
     def _similarity(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
         left = self.embedder.embed([a for a, _ in pairs])
@@ -140,7 +148,7 @@ class Assistant:
         top_dense = max((h.dense_score or 0.0 for h in hits), default=0.0)
         base = dict(question=question, standalone_question=standalone, hits=tuple(hits),
                     backend=self.generator.name, judge=self.judge.name)
-        if top_dense < self.refusal_threshold:
+        if top_dense < self.refusal_threshold or unmatched_terms(standalone, [h.chunk.text for h in hits]):
             timings["total"] = time.perf_counter() - started
             yield Answer(text=REFUSAL_TEXT, sentences=(), citations=(), refused=True, related=tuple(hits[:3]),
                          timings=timings, **base)  # type: ignore[arg-type]

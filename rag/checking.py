@@ -13,12 +13,15 @@ from dataclasses import dataclass
 from rag.citations import parse_markers
 from rag.records import AnswerSentence, Citation, Hit, Support, Verdict
 from rag.sentences import split_sentences
-from rag.support import HeuristicJudge, best_passage_sentence
+from rag.support import Judge, best_passage_sentence
 
 REFUSAL_TEXT = "The documents do not say."
 _REFUSAL_PATTERNS = re.compile(
-    r"\b(the (provided )?(sources|documents|passages|context) (do not|don't|does not) (contain|say|mention|answer)"
-    r"|i (do not|don't|cannot|can't) (know|find|answer)|not (mentioned|stated|covered) in the (sources|documents))",
+    r"\b(the (provided |given )?(sources?|documents?|passages?|context|text|information)( provided| given)? "
+    r"(do not|don't|does not|doesn't) (contain|say|mention|answer|provide|include|state|specify)"
+    r"|i (do not|don't|cannot|can't) (know|find|answer)"
+    r"|there is no (information|mention)\b[^.]{0,40}\b(sources?|documents?|passages?|context)"
+    r"|not (mentioned|stated|covered|specified) in the (provided |given )?(sources?|documents?|passages?|context))",
     re.IGNORECASE)
 
 
@@ -36,7 +39,7 @@ def looks_like_refusal(text: str) -> bool:
     return bool(_REFUSAL_PATTERNS.search(text[:400]))
 
 
-def check_text(raw: str, passages: Sequence[Hit], judge: HeuristicJudge, strict: bool = False) -> CheckedText:
+def check_text(raw: str, passages: Sequence[Hit], judge: Judge, strict: bool = False) -> CheckedText:
     """Parse, resolve and judge every sentence of ``raw``; markers refer to ``passages`` (1-based).
 
     Cited passages are renumbered 1..m in order of first citation. In ``strict`` mode sentences

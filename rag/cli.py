@@ -46,12 +46,17 @@ def add_answer_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-url", dest="llm_base_url", metavar="URL",
                         help="OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1 (RAG_LLM_BASE_URL)")
     parser.add_argument("--gguf", dest="gguf_path", metavar="FILE", help="local GGUF model file (RAG_GGUF_PATH)")
+    parser.add_argument("--judge", choices=("heuristic", "llm"), help="support judge (RAG_JUDGE, default heuristic)")
+    parser.add_argument("--context", dest="llm_context", type=int, metavar="TOKENS",
+                        help="LLM context window (RAG_LLM_CONTEXT)")
+    parser.add_argument("--max-tokens", dest="llm_max_tokens", type=int, metavar="N",
+                        help="answer length limit (RAG_LLM_MAX_TOKENS)")
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """Settings with the command line's flags on top of config file and environment."""
     names = ("index_dir", "collection", "chroma_url", "k", "strict", "backend", "llm_model", "llm_base_url",
-             "gguf_path")
+             "gguf_path", "judge", "llm_context", "llm_max_tokens")
     return Settings.load(**{n: getattr(args, n) for n in names if hasattr(args, n)})
 
 

@@ -42,6 +42,10 @@ class Settings:
     fusion: str = "rrf"  # RAG_FUSION: rrf | minmax
     widen: int = 0  # RAG_WIDEN: neighbouring chunks added on each side of a hit
     refusal_threshold: float | None = None  # RAG_REFUSAL_THRESHOLD (default: the calibrated value)
+    llm_context: int | None = None  # RAG_LLM_CONTEXT (default 8192 openai, 4096 gguf)
+    llm_max_tokens: int | None = None  # RAG_LLM_MAX_TOKENS (default 512)
+    llm_temperature: float | None = None  # RAG_LLM_TEMPERATURE (default 0)
+    judge: str = "heuristic"  # RAG_JUDGE: heuristic | llm (asks the configured model)
     ui_auth: str | None = None  # RAG_UI_AUTH=user:password
     ui_host: str = "127.0.0.1"  # RAG_UI_HOST
     ui_port: int = 7860  # RAG_UI_PORT
@@ -81,7 +85,8 @@ class Settings:
         return int(self.max_file_mb * 1024 * 1024)
 
 
-_MINIMUM = {"k": 1, "widen": 0, "max_file_mb": 0.001, "ui_port": 0, "refusal_threshold": -1.0}
+_MINIMUM = {"k": 1, "widen": 0, "max_file_mb": 0.001, "ui_port": 0, "refusal_threshold": -1.0, "llm_context": 256,
+            "llm_max_tokens": 1, "llm_temperature": 0.0}
 
 
 def _in_range(name: str, value: float) -> Any:
@@ -114,6 +119,8 @@ def _coerce(name: str, value: Any) -> Any:
         raise SettingsError(f"setting {name} (RAG_{name.upper()}) has the bad value {value!r}") from None
     if name == "backend" and value not in BACKENDS:
         raise SettingsError(f"unknown backend {value!r}; choose one of: {', '.join(BACKENDS)}")
+    if name == "judge" and value not in ("heuristic", "llm"):
+        raise SettingsError(f"unknown judge {value!r}; choose heuristic or llm")
     if name == "fusion" and value not in ("rrf", "minmax"):
         raise SettingsError(f"unknown fusion {value!r}; choose rrf or minmax")
     return value

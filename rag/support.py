@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
+from rag.llm_injection import injection_problems
 from rag.records import Support, Verdict
 from rag.sentences import split_sentences
 
@@ -41,9 +43,8 @@ _NUMBER_WORDS = {"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4",
 # Words that often open a sentence without being names.
 _COMMON_INITIALS = {"most", "many", "some", "each", "every", "under", "after", "before", "during", "since", "while",
                     "although", "because", "however", "instead", "despite", "around", "about", "roughly", "only",
-                    "in", "on", "at", "for", "with", "without", "if", "when", "once", "unlike", "like", "mass",
-                    "heat", "roof", "panel", "coral", "corals", "employee", "employees", "joining", "bake",
-                    "lost", "at", "bleached", "freshly", "typical", "shaped", "healthy", "new", "old"}
+                    "in", "on", "at", "for", "with", "without", "if", "when", "once", "unlike", "like", "new", "old",
+                    "typical", "typically", "usually", "often", "overall", "today", "yes", "no"}
 _MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
            "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
 
@@ -131,9 +132,33 @@ def _negation_flipped(sentence: str, focus: str) -> bool:
     return False
 
 
+def unmatched_terms(question: str, passages: Sequence[str]) -> list[str]:
+    """Names and numbers of the question that no passage contains.
+
+    A question about "Crimea" or a "20 kW system" cannot be answered from passages that never
+    mention them, however close the topic: quoting them would answer another question.
+
+    >>> unmatched_terms("what did Zelenskyy say about Crimea?", ["Zelenskyy refused to cede Donetsk."])
+    ['crimea']
+    """
+    joined = " ".join(passages)
+    words = {_stem(w) for w in re.findall(r"[A-Za-z][A-Za-z'’-]*", joined)} | _initialisms(joined)
+    missing = [n for n in names_in(question) if len(n) > 1 and not _name_present(n, words)]
+    missing += sorted(numbers_in(question) - numbers_in(joined))
+    return missing
+
+
 def has_negation(text: str) -> bool:
     lower = text.lower().replace("’", "'")
     return "n't" in lower or any(w in _NEGATIONS for w in re.findall(r"[a-z']+", lower))
+
+
+class Judge(Protocol):
+    """Anything that scores (sentence, cited passage) pairs: the heuristic here or an LLM judge."""
+
+    name: str
+
+    def check_many(self, pairs: Sequence[tuple[str, str]]) -> list[Support]: ...
 
 
 @dataclass(frozen=True)
@@ -199,6 +224,10 @@ class HeuristicJudge:
         if _negation_flipped(sentence, focus):
             hard_fail = True
             reasons.append("negation differs from the cited passage")
+        injected = injection_problems(sentence, passage, focus)
+        if injected:  # a link or an order copied from an instruction inside a document is not evidence
+            hard_fail = True
+            reasons.extend(injected)
         missing_words = sorted(words - passage_words)
         if missing_words:
             reasons.append("words not in the passage: " + ", ".join(missing_words[:6]))

@@ -1,0 +1,182 @@
+"""An answer generator on top of any LangChain chat model: ``prompt | model | parser``, streamed.
+
+It satisfies ``rag.generators.Generator``: ``stream`` yields text whose ``[n]`` markers refer to
+``passages[n-1]``; the Assistant parses and checks the citations afterwards, exactly as for the
+extractive answerer. ``condense`` rewrites follow-up questions with the condense prompt.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.messages import BaseMessage
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.runnables import Runnable
+
+from index.tokens import count_tokens
+from rag.followup import condense as heuristic_condense
+from rag.llm_errors import BackendError, translate_error
+from rag.llm_prompting import (
+    CountTokens,
+    TokenBudget,
+    answer_prompt,
+    condense_prompt,
+    format_history,
+    render_sources,
+    select_sources,
+)
+from rag.records import Hit
+from rag.support import content_words
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """Generation knobs shared by every backend.
+
+    >>> LLMConfig().temperature
+    0.0
+    """
+
+    context_window: int = 4096  # tokens the model sees: instructions + sources + question + answer
+    max_tokens: int = 512  # answer budget
+    temperature: float = 0.0  # answers from documents: no creativity wanted
+    timeout: float = 120.0  # seconds to wait for the server (connect, and between streamed pieces)
+    max_retries: int = 1
+    condense_tokens: int = 64
+
+    @property
+    def budget(self) -> TokenBudget:
+        return TokenBudget(self.context_window, self.max_tokens)
+
+
+class LLMGenerator:
+    """Streams a cited answer from a chat model.
+
+    ``where`` (a base URL, or the GGUF file) and ``model_name`` go into error messages;
+    ``keepalive`` holds whatever must live as long as the model (a local GGUF server).
+
+    >>> from langchain_core.language_models import GenericFakeChatModel
+    >>> fake = GenericFakeChatModel(messages=iter(["Reefs grow slowly [1]."]))
+    >>> gen = LLMGenerator(fake, "fake:demo", LLMConfig(), where="memory", model_name="demo")
+    >>> from index.records import Chunk
+    >>> hits = [Hit(Chunk("c", "d", "reefs.txt", "Reefs grow slowly.", 0, 18, 0), 1.0, 1)]
+    >>> "".join(gen.stream("How do reefs grow?", hits))
+    'Reefs grow slowly [1].'
+    """
+
+    def __init__(self, model: BaseChatModel, name: str, config: LLMConfig, *, where: str, model_name: str,
+                 count: CountTokens = count_tokens, keepalive: object = None) -> None:
+        self.model = model
+        self.name = name
+        self.config = config
+        self.where = where
+        self.model_name = model_name
+        self.count = count
+        self.keepalive = keepalive
+        self.prompt = answer_prompt()
+        self.answer_chain = self.prompt | model | StrOutputParser()
+        self.condense_chain = condense_prompt() | with_max_tokens(model, config.condense_tokens) | StrOutputParser()
+        self.last_sources: list[int] = []  # passages sent with the latest question (for inspection only)
+
+    def inputs(self, question: str, passages: Sequence[Hit]) -> tuple[dict[str, str], list[int]]:
+        """The prompt variables, and the 0-based indices of the passages that fit the budget (their
+        source numbers are their places in ``passages``, so ``[n]`` still means ``passages[n-1]``)."""
+        chosen = select_sources(question, passages, self.config.budget, self.count)
+        self.last_sources = chosen
+        return {"question": question, "sources": render_sources(passages, chosen)}, chosen
+
+    def messages(self, question: str, passages: Sequence[Hit]) -> list[BaseMessage]:
+        """The exact messages ``stream`` sends (for tests, debugging and the eval reports)."""
+        return self.prompt.format_messages(**self.inputs(question, passages)[0])
+
+    def stream(self, question: str, passages: Sequence[Hit], question_vector: np.ndarray | None = None
+               ) -> Iterator[str]:
+        """Text pieces as the model produces them; nothing when no passage fits the window."""
+        values, chosen = self.inputs(question, passages)
+        if not chosen:
+            return
+        with self._errors():
+            for piece in self.answer_chain.stream(values):
+                if piece:
+                    yield piece
+
+    def condense(self, question: str, history: Sequence[str]) -> str:
+        """A standalone version of a follow-up ``question``, written by the model.
+
+        Falls back to the heuristic rewrite (``rag.followup``) when the reply is not a plausible
+        rewrite: small models tend to answer the question instead of rewriting it.
+        """
+        if not history:
+            return question
+        with self._errors():
+            reply = self.condense_chain.invoke({"history": format_history(history), "question": question})
+        rewritten = clean_condensed(reply)
+        return rewritten if plausible_rewrite(rewritten, question) else heuristic_condense(question, history)
+
+    def _errors(self) -> _Translate:
+        return _Translate(self.where, self.model_name)
+
+
+def with_max_tokens(model: BaseChatModel, limit: int) -> Runnable[LanguageModelInput, BaseMessage]:
+    """``model`` with a smaller answer limit for one kind of call (condense, judge).
+
+    ``ChatOpenAI`` sends the limit as ``max_completion_tokens``; for servers other than OpenAI
+    ``rag.backends`` also puts ``max_tokens`` in ``extra_body`` (Ollama and LM Studio read only
+    that), so the override must change both.
+    """
+    extra = getattr(model, "extra_body", None)
+    if isinstance(extra, dict) and "max_tokens" in extra:
+        return model.bind(max_tokens=limit, extra_body={**extra, "max_tokens": limit})
+    return model.bind(max_tokens=limit)
+
+
+class _Translate:
+    """Context manager that turns the client's connection/HTTP errors into a ``BackendError``."""
+
+    def __init__(self, where: str, model: str) -> None:
+        self.where = where
+        self.model = model
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc is None or isinstance(exc, BackendError):
+            return
+        translated = translate_error(exc, self.where, self.model)
+        if translated is not None:
+            raise translated from exc
+
+
+_LABEL = re.compile(r"^\s*(standalone question|question|rewritten question)\s*:\s*", re.IGNORECASE)
+
+
+def clean_condensed(reply: str) -> str:
+    """The first non-empty line of the model's reply, without a label or quotes.
+
+    >>> clean_condensed('Standalone question: "What did Zelenskyy offer?"\\nExtra talk.')
+    'What did Zelenskyy offer?'
+    """
+    for line in reply.splitlines():
+        line = _LABEL.sub("", line).strip().strip("\"'“”").strip()
+        if line:
+            return line
+    return ""
+
+
+def plausible_rewrite(rewritten: str, question: str) -> bool:
+    """A question (ends with "?"), not much longer than the original, keeping one of its content words.
+
+    >>> plausible_rewrite("How long is the Great Barrier Reef?", "and how long is it?")
+    True
+    >>> plausible_rewrite("The reef is a marine ecosystem.", "and how long is it?")
+    False
+    """
+    if not rewritten.endswith("?") or len(rewritten) > 3 * len(question) + 200:
+        return False
+    wanted = content_words(question)
+    return not wanted or bool(wanted & content_words(rewritten))

@@ -1,0 +1,90 @@
+"""The LLM judge: asks the configured model whether a cited passage supports a sentence.
+
+Same interface as ``rag.support.HeuristicJudge`` (``name``, ``check``, ``check_many``), so it
+plugs into ``rag.checking.check_text`` unchanged. yes / partial / no become supported / weak /
+unsupported. A reply it cannot read is "unsupported" with the reply as the reason (or, when a
+``fallback`` judge is given, that judge's verdict), never silently "supported".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.output_parsers import StrOutputParser
+
+from rag.llm_errors import BackendError, translate_error
+from rag.llm_generator import with_max_tokens
+from rag.llm_prompting import escape, judge_prompt
+from rag.records import Support, Verdict
+from rag.support import HeuristicJudge
+
+_VERDICTS: dict[str, tuple[Verdict, float]] = {
+    "yes": ("supported", 1.0), "partial": ("weak", 0.5), "partially": ("weak", 0.5), "no": ("unsupported", 0.0),
+}
+_WORD = re.compile(r"\b(yes|partially|partial|no)\b", re.IGNORECASE)
+
+
+def parse_verdict(reply: str) -> tuple[Verdict, float] | None:
+    """The first yes / partial / no in the model's reply, as (verdict, score).
+
+    >>> parse_verdict("Partial. The passage gives the year but not the place.")
+    ('weak', 0.5)
+    >>> parse_verdict("I cannot tell") is None
+    True
+    """
+    match = _WORD.search(reply)
+    return _VERDICTS[match.group(1).lower()] if match else None
+
+
+class LLMJudge:
+    """Support verdicts from a chat model (``RAG_JUDGE=llm``).
+
+    >>> from langchain_core.language_models import FakeListChatModel
+    >>> judge = LLMJudge(FakeListChatModel(responses=["no"]), "demo")
+    >>> judge.check("Sales rose 5%.", "Sales rose 7%.").verdict
+    'unsupported'
+    >>> judge.name
+    'llm:demo'
+    """
+
+    def __init__(self, model: BaseChatModel, model_name: str, *, where: str = "", max_tokens: int = 8,
+                 max_concurrency: int = 4, fallback: HeuristicJudge | None = None) -> None:
+        self.name = f"llm:{model_name}"
+        self.model_name = model_name
+        self.where = where or model_name
+        self.max_concurrency = max_concurrency
+        self.fallback = fallback
+        self.chain = judge_prompt() | with_max_tokens(model, max_tokens) | StrOutputParser()
+
+    def check(self, sentence: str, passage: str) -> Support:
+        return self.check_many([(sentence, passage)])[0]
+
+    def check_many(self, pairs: Sequence[tuple[str, str]]) -> list[Support]:
+        """One model call per (sentence, cited passage text) pair, run concurrently."""
+        if not pairs:
+            return []
+        inputs = [{"sentence": escape(s), "passage": escape(p)} for s, p in pairs]
+        try:
+            replies = self.chain.batch(inputs, config={"max_concurrency": self.max_concurrency})
+        except BackendError:
+            raise
+        except Exception as exc:
+            translated = translate_error(exc, self.where, self.model_name)
+            if translated is None:
+                raise
+            raise translated from exc
+        return [self._support(reply, pair) for reply, pair in zip(replies, pairs, strict=True)]
+
+    def _support(self, reply: str, pair: tuple[str, str]) -> Support:
+        parsed = parse_verdict(reply)
+        said = " ".join(reply.split())[:60]
+        if parsed is None:
+            if self.fallback is not None:
+                backup = self.fallback.check(*pair)
+                return Support(backup.verdict, backup.score, f"{self.name}+{backup.judge}",
+                               (f"model reply not understood: {said!r}", *backup.reasons))
+            return Support("unsupported", 0.0, self.name, (f"model reply not understood: {said!r}",))
+        verdict, score = parsed
+        return Support(verdict, score, self.name, (f"model said: {said}",))

