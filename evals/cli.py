@@ -1,11 +1,142 @@
-"""``rag eval`` and ``rag eval-judge`` (registered through the ``rag.commands`` entry point)."""
+"""``rag eval`` and ``rag eval-judge`` (registered through the ``rag.commands`` entry point).
+
+    rag eval evals/datasets/examples.jsonl --docs examples --out runs/today --json
+    rag eval --compare runs/yesterday runs/today --threshold 0.02
+    rag eval-judge --json
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from evals.dataset import DatasetError
+from rag.cli import EXIT_USAGE, CommandError, add_answer_options, settings_from
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("eval", help="evaluate answers on a dataset")
-    p.set_defaults(handler=lambda args, out: out.write("evals are not built yet\n") and 1)
+    p: argparse.ArgumentParser = sub.add_parser(
+        "eval", help="evaluate retrieval, answers, citations and refusals on a dataset",
+        description="Ask every question of a JSONL dataset through the Assistant over its own index of --docs, "
+                    "and score retrieval (hit@1, hit@k, MRR, nDCG), faithfulness, ALCE citation recall and "
+                    "precision, correctness and refusals. --compare OLD NEW compares two saved runs instead.")
+    p.add_argument("dataset", nargs="?", metavar="DATASET", help="JSONL file, one case a line")
+    p.add_argument("--docs", metavar="DIR", help="the documents the dataset is about (indexed idempotently)")
+    p.add_argument("--index", dest="index_dir", metavar="DIR",
+                   help="index folder for the eval (default: a cache folder keyed by the docs path, "
+                        "never your main index)")
+    p.add_argument("--out", metavar="DIR", help="write results.json, report.md and metrics.png here")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--calibrate", action="store_true",
+                   help="also print the refusal threshold that best separates answerable from unanswerable cases")
+    p.add_argument("--progress", action="store_true", help="show progress bars even when stderr is not a terminal")
+    p.add_argument("--compare", nargs=2, metavar=("OLD_DIR", "NEW_DIR"),
+                   help="compare two results folders; exit 1 when a metric dropped by more than --threshold")
+    p.add_argument("--threshold", type=float, default=0.02, help="allowed drop per metric for --compare (0.02)")
+    add_answer_options(p)
+    p.set_defaults(handler=_cmd_eval)
+
+    p = sub.add_parser("eval-judge", help="score the offline support judge on labelled sentence/passage pairs")
+    p.add_argument("dataset", nargs="?", metavar="DATASET", help="JSONL of sentence, passage, supported, kind "
+                   "(default: the bundled evals/datasets/judge.jsonl)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(handler=_cmd_eval_judge)
+
+
+def _cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
+    if args.compare:
+        return _cmd_compare(args, out)
+    if not args.dataset or not args.docs:
+        raise CommandError("give a DATASET and --docs DIR (or --compare OLD_DIR NEW_DIR)", EXIT_USAGE)
+    if not Path(args.docs).is_dir():
+        raise CommandError(f"--docs {args.docs} is not a folder", EXIT_USAGE)
+    from evals.dataset import load_dataset
+    from evals.runner import run_eval
+
+    try:
+        cases = load_dataset(args.dataset)
+    except DatasetError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    run = run_eval(cases, args.docs, index_dir=args.index_dir, settings=settings_from(args), k=args.k,
+                   progress=args.progress or sys.stderr.isatty(), dataset=str(args.dataset))
+    written: list[Path] = []
+    if args.out:
+        from evals.report import write_reports
+
+        written = write_reports(run, args.out)
+    if args.json:
+        data = dict(run.summary)
+        if args.calibrate:
+            data["calibration"] = run.calibration.to_dict()
+        out.write(json.dumps(data, indent=2) + "\n")
+    else:
+        out.write(format_summary(run.summary) + "\n")
+        failed = [c for c in run.cases if c.failed]
+        out.write(f"\n{len(failed)} of {len(run.cases)} cases failed{':' if failed else ''}\n")
+        for case in failed:
+            out.write(f"  {case.id}: {case.problems[0]}\n")
+        if args.calibrate:
+            out.write(f"\ncalibration: {run.calibration.describe()}\n")
+            for fold in run.calibration.folds:
+                out.write(f"  fitted on half {fold.fit_half} ({fold.n_fit} cases): threshold {fold.threshold:.3f}, "
+                          f"accuracy {fold.fit_accuracy:.3f}; on the other {fold.n_heldout}: "
+                          f"{fold.heldout_accuracy:.3f}\n")
+        if written:
+            out.write(f"\nwrote {', '.join(str(p) for p in written)}\n")
+        out.write(f"({run.meta['seconds']:.1f} s, index {run.meta['index_dir']})\n")
+    return 0
+
+
+def format_summary(s: dict[str, Any]) -> str:
+    """The summary in a few terminal lines."""
+
+    def f(key: str) -> str:
+        value = s.get(key)
+        return "n/a" if value is None else f"{value:.3f}"
+
+    k = s.get("k")
+    latency = ", ".join(f"{stage} {v['p50']:.0f}/{v['p95']:.0f}" for stage, v in (s.get("latency_ms") or {}).items()
+                        if v.get("n"))
+    return "\n".join([
+        f"{s['n_cases']} cases ({s['n_answerable']} answerable, {s['n_unanswerable']} unanswerable) · backend "
+        f"{s['backend']} · judge {s['judge']} · k={k}",
+        f"retrieval     hit@1 {f('hit_at_1')}  hit@{k} {f('hit_at_k')}  MRR@{k} {f('mrr')}  nDCG@{k} {f('ndcg')}",
+        f"answers       faithfulness {f('faithfulness')}  citation recall {f('citation_recall')}  "
+        f"citation precision {f('citation_precision')}",
+        f"correctness   answer F1 {f('answer_f1')}  evidence in answer {f('evidence_containment')}",
+        f"refusals      refusal accuracy {f('refusal_accuracy')}  wrong refusals {f('wrong_refusal_rate')}",
+        f"latency ms    p50/p95: {latency}",
+    ])
+
+
+def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
+    from evals.compare import CompareError, compare_runs
+
+    if args.dataset:
+        raise CommandError("--compare takes two results folders and no DATASET", EXIT_USAGE)
+    if args.threshold < 0:
+        raise CommandError("--threshold must not be negative", EXIT_USAGE)
+    try:
+        status, text, data = compare_runs(args.compare[0], args.compare[1], args.threshold)
+    except CompareError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    out.write((json.dumps(data, indent=2) if args.json else text) + "\n")
+    return status
+
+
+def _cmd_eval_judge(args: argparse.Namespace, out: TextIO) -> int:
+    from evals.dataset import load_judge_dataset
+    from evals.judge_eval import DEFAULT_JUDGE_DATASET, evaluate_judge, format_judge_report, similarity_from
+    from index.embedding import MiniLMEmbedder
+    from rag.support import HeuristicJudge
+
+    try:
+        cases = load_judge_dataset(args.dataset or DEFAULT_JUDGE_DATASET)
+    except DatasetError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    report = evaluate_judge(cases, HeuristicJudge(similarity_from(MiniLMEmbedder())))
+    out.write((json.dumps(report.to_dict(), indent=2) if args.json else format_judge_report(report)) + "\n")
+    return 0

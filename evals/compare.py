@@ -1,0 +1,115 @@
+"""Compare two eval runs (``rag eval --compare OLD NEW``): deltas per metric, regressions flagged.
+
+>>> old = {"hit_at_1": 0.80, "wrong_refusal_rate": 0.05}
+>>> new = {"hit_at_1": 0.75, "wrong_refusal_rate": 0.02}
+>>> [(d.metric, d.regressed) for d in compare_summaries(old, new, threshold=0.02)][:1]
+[('hit_at_1', True)]
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from evals.scoring import LOWER_IS_BETTER, QUALITY_METRICS, STAGES
+
+
+class CompareError(ValueError):
+    """A results file that is missing or unreadable (bad usage: exit status 2)."""
+
+
+@dataclass(frozen=True)
+class Delta:
+    metric: str
+    old: float | None
+    new: float | None
+    delta: float | None
+    regressed: bool
+    lower_is_better: bool = False
+
+
+def load_summary(path: str | Path) -> dict[str, Any]:
+    """The summary of a results folder (or of a ``results.json`` given directly)."""
+    path = Path(path)
+    file = path / "results.json" if path.is_dir() else path
+    if not file.is_file():
+        raise CompareError(f"no results.json in {path} (run 'rag eval ... --out {path}' first)")
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CompareError(f"{file} is not a readable results file ({exc})") from None
+    summary = data.get("summary") if isinstance(data, dict) else None
+    if not isinstance(summary, dict):
+        raise CompareError(f"{file} has no 'summary' object")
+    return summary
+
+
+def compare_summaries(old: Mapping[str, Any], new: Mapping[str, Any], threshold: float = 0.02) -> list[Delta]:
+    """Quality metrics side by side; a metric regresses when it worsens by more than ``threshold``
+    (for ``wrong_refusal_rate`` a rise is the worse direction). A metric absent on either side
+    (None: no case it applies to) cannot regress."""
+    deltas = []
+    for metric in QUALITY_METRICS:
+        a, b = _number(old.get(metric)), _number(new.get(metric))
+        lower = metric in LOWER_IS_BETTER
+        if a is None or b is None:
+            deltas.append(Delta(metric, a, b, None, False, lower))
+            continue
+        change = round(b - a, 4)
+        worse = change > threshold if lower else -change > threshold
+        deltas.append(Delta(metric, a, b, change, worse, lower))
+    return deltas
+
+
+def latency_deltas(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Delta]:
+    """p50 latency per stage (informational: timings depend on the machine, so they never gate)."""
+    out = []
+    for stage in STAGES:
+        a = _number(((old.get("latency_ms") or {}).get(stage) or {}).get("p50"))
+        b = _number(((new.get("latency_ms") or {}).get(stage) or {}).get("p50"))
+        out.append(Delta(f"latency_ms.{stage}.p50", a, b, None if a is None or b is None else round(b - a, 1),
+                         False, True))
+    return out
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def format_deltas(deltas: list[Delta], latency: list[Delta], warnings: list[str], threshold: float) -> str:
+    def show(v: float | None, signed: bool = False) -> str:
+        return "n/a" if v is None else (f"{v:+.3f}" if signed else f"{v:.3f}")
+
+    lines = [f"{'metric':<26}{'old':>9}{'new':>9}{'delta':>9}"]
+    for d in deltas:
+        flag = f"  REGRESSION (worse by more than {threshold:g})" if d.regressed else ""
+        hint = " (lower is better)" if d.lower_is_better else ""
+        lines.append(f"{d.metric:<26}{show(d.old):>9}{show(d.new):>9}{show(d.delta, True):>9}{flag}{hint}")
+    for d in latency:
+        lines.append(f"{d.metric:<26}{_ms(d.old):>9}{_ms(d.new):>9}{_ms(d.delta, True):>9}")
+    lines.extend(f"note: {w}" for w in warnings)
+    regressed = [d.metric for d in deltas if d.regressed]
+    lines.append(f"{len(regressed)} regression(s): {', '.join(regressed)}" if regressed else
+                 f"no metric dropped by more than {threshold:g}")
+    return "\n".join(lines)
+
+
+def _ms(value: float | None, signed: bool = False) -> str:
+    return "n/a" if value is None else (f"{value:+.0f}ms" if signed else f"{value:.0f}ms")
+
+
+def compare_runs(old_path: str | Path, new_path: str | Path,
+                 threshold: float = 0.02) -> tuple[int, str, dict[str, Any]]:
+    """(exit status, text, JSON-ready deltas): status 1 when any metric regressed, else 0."""
+    old, new = load_summary(old_path), load_summary(new_path)
+    warnings = [f"{key} differs: {old.get(key)!r} -> {new.get(key)!r}" for key in ("n_cases", "k", "backend")
+                if old.get(key) != new.get(key)]
+    deltas = compare_summaries(old, new, threshold)
+    latency = latency_deltas(old, new)
+    status = 1 if any(d.regressed for d in deltas) else 0
+    data = {"threshold": threshold, "regressed": [d.metric for d in deltas if d.regressed],
+            "metrics": [asdict(d) for d in deltas], "latency": [asdict(d) for d in latency], "warnings": warnings}
+    return status, format_deltas(deltas, latency, warnings, threshold), data

@@ -1,0 +1,175 @@
+"""How good is the offline support judge? (``rag eval-judge``)
+
+Runs ``rag.support.HeuristicJudge`` with MiniLM similarity over hand-labelled (sentence, passage)
+pairs and reports precision and recall of its "supported" verdict, overall and per ``kind`` of
+pair, plus the score threshold that would have worked best on this data (for information only:
+fitting the judge's thresholds to the same data it is scored on would flatter it).
+
+>>> from index.embedding import MiniLMEmbedder
+>>> judge = HeuristicJudge(similarity_from(MiniLMEmbedder()))           # doctest: +SKIP
+>>> report = evaluate_judge(load_judge_dataset(DEFAULT_JUDGE_DATASET), judge)  # doctest: +SKIP
+>>> report.overall.precision                                            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evals.dataset import JudgeCase
+from index.embedding import Embedder
+from rag.support import HeuristicJudge, Similarity
+
+DATASETS = Path(__file__).resolve().parent / "datasets"
+DEFAULT_JUDGE_DATASET = DATASETS / "judge.jsonl"
+
+
+def similarity_from(embedder: Embedder) -> Similarity:
+    """Cosine similarity of (sentence, passage sentence) pairs, as ``Assistant._similarity`` computes it."""
+
+    def similarity(pairs: Sequence[tuple[str, str]]) -> list[float]:
+        left = embedder.embed([a for a, _ in pairs])
+        right = embedder.embed([b for _, b in pairs])
+        return [float(x) for x in np.einsum("ij,ij->i", left, right)]
+
+    return similarity
+
+
+@dataclass(frozen=True)
+class JudgeStats:
+    """Confusion counts of the "supported" verdict and the scores derived from them (None: undefined)."""
+
+    n: int
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+
+    @property
+    def precision(self) -> float | None:
+        return round(self.tp / (self.tp + self.fp), 4) if self.tp + self.fp else None
+
+    @property
+    def recall(self) -> float | None:
+        return round(self.tp / (self.tp + self.fn), 4) if self.tp + self.fn else None
+
+    @property
+    def accuracy(self) -> float | None:
+        return round((self.tp + self.tn) / self.n, 4) if self.n else None
+
+    @property
+    def f1(self) -> float | None:
+        p, r = self.precision, self.recall
+        return round(2 * p * r / (p + r), 4) if p and r else (0.0 if p is not None and r is not None else None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "precision": self.precision, "recall": self.recall, "f1": self.f1,
+                "accuracy": self.accuracy}
+
+
+def stats(labels: Sequence[bool], predicted: Sequence[bool]) -> JudgeStats:
+    """Confusion counts for "supported".
+
+    >>> stats([True, True, False, False], [True, False, True, False]).precision
+    0.5
+    """
+    pairs = list(zip(labels, predicted, strict=True))
+    return JudgeStats(n=len(pairs), tp=sum(a and b for a, b in pairs), fp=sum(b and not a for a, b in pairs),
+                      fn=sum(a and not b for a, b in pairs), tn=sum(not a and not b for a, b in pairs))
+
+
+@dataclass(frozen=True)
+class Judged:
+    id: str
+    kind: str
+    supported: bool
+    verdict: str
+    score: float
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class JudgeReport:
+    judge: str
+    overall: JudgeStats
+    per_kind: dict[str, JudgeStats]
+    supported_threshold: float
+    best_f1_threshold: dict[str, float | None]
+    best_accuracy_threshold: dict[str, float | None]
+    rows: tuple[Judged, ...] = field(default=())
+
+    @property
+    def mistakes(self) -> list[Judged]:
+        return [r for r in self.rows if (r.verdict == "supported") != r.supported]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"judge": self.judge, "n": self.overall.n, "overall": self.overall.to_dict(),
+                "per_kind": {k: v.to_dict() for k, v in self.per_kind.items()},
+                "supported_threshold": self.supported_threshold, "best_f1_threshold": self.best_f1_threshold,
+                "best_accuracy_threshold": self.best_accuracy_threshold,
+                "mistakes": [asdict(r) for r in self.mistakes]}
+
+
+def best_thresholds(labels: Sequence[bool], scores: Sequence[float]) -> tuple[dict[str, float | None],
+                                                                             dict[str, float | None]]:
+    """The score cut-offs that would maximise F1 and accuracy of "supported" on these pairs."""
+    values = sorted(set(scores))
+    candidates = [(a + b) / 2 for a, b in itertools.pairwise(values)] + [values[0] - 0.01,
+                                                                                    values[-1] + 0.01]
+    best_f1: tuple[float, float, JudgeStats] | None = None
+    best_acc: tuple[float, float, JudgeStats] | None = None
+    for t in sorted(candidates):
+        s = stats(labels, [x >= t for x in scores])
+        if best_f1 is None or (s.f1 or 0.0) > best_f1[0]:
+            best_f1 = (s.f1 or 0.0, t, s)
+        if best_acc is None or (s.accuracy or 0.0) > best_acc[0]:
+            best_acc = (s.accuracy or 0.0, t, s)
+    assert best_f1 is not None and best_acc is not None
+    f1 = {"threshold": round(best_f1[1], 4), "f1": best_f1[2].f1, "precision": best_f1[2].precision,
+          "recall": best_f1[2].recall}
+    acc = {"threshold": round(best_acc[1], 4), "accuracy": best_acc[2].accuracy,
+           "precision": best_acc[2].precision, "recall": best_acc[2].recall}
+    return f1, acc
+
+
+def evaluate_judge(cases: Sequence[JudgeCase], judge: HeuristicJudge) -> JudgeReport:
+    """Judge every pair in one batch and score the "supported" verdicts against the labels."""
+    verdicts = judge.check_many([(c.sentence, c.passage) for c in cases])
+    rows = tuple(Judged(c.id, c.kind, c.supported, v.verdict, v.score, v.reasons)
+                 for c, v in zip(cases, verdicts, strict=True))
+    kinds = sorted({r.kind for r in rows})
+    per_kind = {k: stats([r.supported for r in rows if r.kind == k], [r.verdict == "supported" for r in rows
+                                                                      if r.kind == k]) for k in kinds}
+    f1, acc = best_thresholds([r.supported for r in rows], [r.score for r in rows])
+    return JudgeReport(judge=judge.name, overall=stats([r.supported for r in rows],
+                                                       [r.verdict == "supported" for r in rows]),
+                       per_kind=per_kind, supported_threshold=judge.thresholds.supported, best_f1_threshold=f1,
+                       best_accuracy_threshold=acc, rows=rows)
+
+
+def format_judge_report(report: JudgeReport) -> str:
+    def show(v: float | None) -> str:
+        return "  n/a" if v is None else f"{v:5.3f}"
+
+    o = report.overall
+    lines = [f"judge {report.judge} on {o.n} labelled pairs: \"supported\" precision {show(o.precision)}, "
+             f"recall {show(o.recall)}, F1 {show(o.f1)}, accuracy {show(o.accuracy)}", "",
+             f"{'kind':<18}{'n':>4}{'labelled+':>10}{'said+':>7}{'precision':>11}{'recall':>8}{'accuracy':>10}"]
+    for kind, s in report.per_kind.items():
+        lines.append(f"{kind:<18}{s.n:>4}{s.tp + s.fn:>10}{s.tp + s.fp:>7}{show(s.precision):>11}"
+                     f"{show(s.recall):>8}{show(s.accuracy):>10}")
+    f1, acc = report.best_f1_threshold, report.best_accuracy_threshold
+    lines += ["", f"current 'supported' threshold {report.supported_threshold:.3f}; on this data the best would be "
+              f"{f1['threshold']:.3f} for F1 ({show(f1['f1'])}) and {acc['threshold']:.3f} for accuracy "
+              f"({show(acc['accuracy'])}) (for information: fitted and scored on the same pairs)"]
+    if report.mistakes:
+        lines += ["", "misjudged:"]
+        for r in report.mistakes:
+            lines.append(f"  {r.id} ({r.kind}): labelled {'supported' if r.supported else 'unsupported'}, "
+                         f"judged {r.verdict} ({r.score:.2f}) {'; '.join(r.reasons[:2])}")
+    return "\n".join(lines)

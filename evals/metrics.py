@@ -1,0 +1,200 @@
+"""Evaluation metrics as pure functions: retrieval ranking, faithfulness, ALCE citations, F1.
+
+Everything here works on plain values (strings, booleans, verdict names), so each metric can be
+checked on a hand-computed case without a model or an index.
+
+>>> relevance(["The cat sat.", "Dogs bark — loudly."], ["dogs bark - LOUDLY"])
+[False, True]
+>>> hit_at([False, True], 1), hit_at([False, True], 5), reciprocal_rank([False, True], 5)
+(0.0, 1.0, 0.5)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+# Typographic variants that differ between a dataset written by hand and text pulled from PDF,
+# DOCX or HTML; comparing them literally would count a correct span as missing.
+_QUOTES = {ord(c): "'" for c in "‘’‚‛′´"} | {ord(c): '"' for c in "“”„‟″«»"}
+_DASHES = {ord(c): "-" for c in "‐‑‒–—―−⁃"}
+_INVISIBLE = {ord(c): None for c in "\u00ad\u200b\u200c\u200d\u2060\ufeff"}
+_TRANSLATE = _QUOTES | _DASHES | _INVISIBLE
+_MARKER = re.compile(r"\s*\[\d+(?:\s*[,;–-]\s*\d+)*\]")
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCTUATION = str.maketrans({c: " " for c in string.punctuation})
+
+SUPPORTED = "supported"
+
+
+def normalise(text: str) -> str:
+    """Case-folded text with one kind of quote, one kind of dash and single spaces.
+
+    >>> normalise("Kyiv’s  “red line” — Donetsk")
+    'kyiv\\'s "red line" - donetsk'
+    """
+    text = unicodedata.normalize("NFKC", text).translate(_TRANSLATE)
+    return " ".join(text.casefold().split())
+
+
+def strip_markers(text: str) -> str:
+    """Answer text without ``[n]`` citation markers.
+
+    >>> strip_markers("It rose [1]. It fell [2, 3].")
+    'It rose. It fell.'
+    """
+    return _MARKER.sub("", text)
+
+
+def contains_span(text: str, spans: Iterable[str]) -> bool:
+    """True when any non-empty span occurs in ``text`` after normalising both."""
+    haystack = normalise(text)
+    return any(needle and needle in haystack for needle in (normalise(s) for s in spans))
+
+
+def relevance(passages: Sequence[str], spans: Sequence[str]) -> list[bool]:
+    """For each retrieved passage (best first): does it contain an evidence span?"""
+    return [contains_span(p, spans) for p in passages]
+
+
+def hit_at(relevant: Sequence[bool], k: int) -> float:
+    """1.0 when a relevant passage is among the first ``k``."""
+    return 1.0 if any(relevant[:k]) else 0.0
+
+
+def reciprocal_rank(relevant: Sequence[bool], k: int) -> float:
+    """1 / rank of the first relevant passage within the first ``k`` (0 when none).
+
+    >>> reciprocal_rank([False, False, True], 5)
+    0.3333333333333333
+    """
+    for i, rel in enumerate(relevant[:k]):
+        if rel:
+            return 1.0 / (i + 1)
+    return 0.0
+
+
+def ndcg(relevant: Sequence[bool], k: int, n_relevant: int | None = None) -> float:
+    """Binary-relevance nDCG@k.
+
+    ``n_relevant`` is how many relevant passages exist in the whole index (the ideal ranking puts
+    them all first); without it, only the relevant passages that were retrieved count.
+
+    >>> round(ndcg([False, True], 5), 4)
+    0.6309
+    >>> round(ndcg([False, True], 5, n_relevant=2), 4)
+    0.3869
+    """
+    gains = [1.0 / math.log2(i + 2) for i, rel in enumerate(relevant[:k]) if rel]
+    ideal_count = min(k, max(n_relevant or 0, len(gains)))
+    if ideal_count == 0:
+        return 0.0
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(ideal_count))
+    return sum(gains) / ideal
+
+
+def _answer_tokens(text: str) -> list[str]:
+    """SQuAD-style tokens: normalised, no punctuation, no articles."""
+    text = normalise(strip_markers(text)).translate(_PUNCTUATION)
+    return _ARTICLES.sub(" ", text).split()
+
+
+def token_f1(prediction: str, reference: str) -> float:
+    """Token-overlap F1 between an answer and the reference answer (SQuAD style).
+
+    >>> round(token_f1("The guarantees come from the US.", "from the US"), 4)
+    0.6667
+    """
+    pred, ref = _answer_tokens(prediction), _answer_tokens(reference)
+    if not pred or not ref:
+        return float(pred == ref)
+    common = sum((Counter(pred) & Counter(ref)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(pred), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+@dataclass(frozen=True)
+class JudgedSentence:
+    """One answer sentence: its combined verdict and the verdict of each passage it cites."""
+
+    support: str
+    citation_verdicts: tuple[str, ...] = ()
+
+
+def faithfulness(sentences: Sequence[JudgedSentence]) -> float | None:
+    """Share of sentences supported by the passages they cite (None for an answer without any)."""
+    if not sentences:
+        return None
+    return sum(s.support == SUPPORTED for s in sentences) / len(sentences)
+
+
+def _sentence_supported(sentence: JudgedSentence) -> bool:
+    """ALCE's joint check: the sentence cites something and its citations support it. The combined
+    verdict stands in for "all cited passages together"; a single supporting citation suffices."""
+    if not sentence.citation_verdicts:
+        return False
+    return sentence.support == SUPPORTED or SUPPORTED in sentence.citation_verdicts
+
+
+def citation_recall(sentences: Sequence[JudgedSentence]) -> float | None:
+    """ALCE citation recall: share of sentences whose citations support them (uncited ones count 0).
+
+    >>> citation_recall([JudgedSentence("supported", ("supported",)), JudgedSentence("unsupported", ())])
+    0.5
+    """
+    if not sentences:
+        return None
+    return sum(_sentence_supported(s) for s in sentences) / len(sentences)
+
+
+def citation_precision(sentences: Sequence[JudgedSentence]) -> float | None:
+    """ALCE citation precision: share of citations that are needed.
+
+    A citation is irrelevant when it alone does not support the sentence and removing it does
+    not change the sentence's support. With per-citation verdicts: on a supported sentence a
+    citation is precise when its own verdict is supported, or when no single citation supports the
+    sentence (then the support is joint and every citation is needed); on a sentence its
+    citations do not support, no citation is precise (ALCE gives them no credit). None when the
+    answer cites nothing.
+
+    >>> citation_precision([JudgedSentence("supported", ("supported", "unsupported"))])
+    0.5
+    """
+    total = precise = 0
+    for s in sentences:
+        total += len(s.citation_verdicts)
+        if not _sentence_supported(s):
+            continue
+        if SUPPORTED in s.citation_verdicts:
+            precise += sum(v == SUPPORTED for v in s.citation_verdicts)
+        else:
+            precise += len(s.citation_verdicts)
+    return precise / total if total else None
+
+
+def mean(values: Iterable[float | None]) -> float | None:
+    """Mean of the values that are not None (None when there are none)."""
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The ``q``-th percentile (0-100) with linear interpolation, as numpy's default.
+
+    >>> percentile([1.0, 2.0, 3.0, 4.0], 50)
+    2.5
+    """
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

@@ -1,0 +1,212 @@
+"""Run an eval: index the documents, ask every question through ``Assistant.ask``, score the answers.
+
+The index is the eval's own (``--index`` or a cache folder keyed by the docs path), never the
+user's main index, and ingest is idempotent, so a second run over unchanged documents only asks.
+
+>>> from evals.dataset import load_dataset
+>>> run = run_eval(load_dataset("evals/datasets/examples.jsonl"), "examples")  # doctest: +SKIP
+>>> run.summary["hit_at_k"], run.calibration.threshold                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from evals.calibrate import Calibration, ScoredCase, calibrate
+from evals.dataset import EvalCase
+from evals.metrics import contains_span, normalise
+from evals.scoring import CaseResult, score_case, summarise
+from index.embedding import Embedder
+from index.ingest import ProgressFn
+from index.records import Chunk
+from index.store import chunk_from_record
+from rag.assistant import Assistant
+from rag.records import Answer
+from rag.settings import Settings
+
+DEEP_K = 50
+"""How far down the ranking a retrieval miss is looked for, to say where the evidence went."""
+
+
+@dataclass
+class EvalRun:
+    """The outcome of one eval run: summary, every case, the refusal calibration, and context."""
+
+    summary: dict[str, Any]
+    cases: list[CaseResult]
+    calibration: Calibration
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The content of ``results.json``."""
+        return {"summary": self.summary, "calibration": self.calibration.to_dict(), "meta": self.meta,
+                "cases": [c.to_dict() for c in self.cases]}
+
+
+def default_index_dir(docs: str | Path) -> Path:
+    """A cache folder for the eval index of ``docs``, keyed by its absolute path.
+
+    >>> default_index_dir("/data/manuals").name.startswith("manuals-")
+    True
+    """
+    resolved = Path(docs).expanduser().resolve()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    key = hashlib.sha1(str(resolved).encode("utf-8")).hexdigest()[:12]
+    return cache / "rag" / "eval-index" / f"{resolved.name or 'root'}-{key}"
+
+
+def open_eval_assistant(docs: str | Path, index_dir: str | Path | None = None, settings: Settings | None = None,
+                        embedder: Embedder | None = None) -> Assistant:
+    """An Assistant on the eval's own embedded index (a configured Chroma server is not used)."""
+    base = settings or Settings.load()
+    folder = Path(index_dir) if index_dir else default_index_dir(docs)
+    folder.mkdir(parents=True, exist_ok=True)
+    eval_settings = dataclasses.replace(base, index_dir=folder, chroma_url=None)
+    return Assistant(settings=eval_settings, embedder=embedder)
+
+
+@dataclass(frozen=True)
+class _IndexedText:
+    """Every indexed chunk with its normalised text, computed once per run."""
+
+    chunks: tuple[Chunk, ...]
+    texts: tuple[str, ...]
+
+    @classmethod
+    def of(cls, assistant: Assistant) -> _IndexedText:
+        chunks = tuple(chunk_from_record(cid, text, meta) for cid, text, meta in assistant.store.iter_records())
+        return cls(chunks, tuple(normalise(c.text) for c in chunks))
+
+    def holding(self, span: str) -> list[Chunk]:
+        needle = normalise(span)
+        return [c for c, text in zip(self.chunks, self.texts, strict=True) if needle in text]
+
+
+def _evidence_notes(case: EvalCase, index: _IndexedText, docs: Path) -> tuple[int, list[str]]:
+    """How many indexed chunks hold the evidence, and notes on spans that no chunk holds."""
+    holders: dict[str, Chunk] = {}
+    notes: list[str] = []
+    if case.source and not (docs / case.source).exists():
+        notes.append(f"source file {case.source!r} is not under {docs}")
+    for span in case.evidence:
+        found = index.holding(span)
+        holders.update((c.chunk_id, c) for c in found)
+        if not found:
+            notes.append(_missing_span_note(span, index.chunks))
+    return len(holders), notes
+
+
+def _missing_span_note(span: str, chunks: Sequence[Chunk]) -> str:
+    """Why a span is in no chunk: split across two neighbouring chunks, or not in the extracted text."""
+    by_source: dict[str, list[Chunk]] = {}
+    for c in chunks:
+        by_source.setdefault(c.source, []).append(c)
+    needle = normalise(span)
+    for source, items in by_source.items():
+        items.sort(key=lambda c: c.index)
+        for a, b in itertools.pairwise(items):
+            if needle in normalise(a.text + " " + b.text):
+                return (f"evidence span {span[:60]!r} is split across chunks {a.index} and {b.index} of "
+                        f"{Path(source).name}: no single passage can be retrieved for it")
+    return (f"evidence span {span[:60]!r} is in no indexed chunk: compare it with the text the loader "
+            f"extracts from the case's source file")
+
+
+def _locate_miss(assistant: Assistant, question: str, evidence: Sequence[str]) -> str:
+    """Where the evidence ranks when retrieval looks deeper than k."""
+    for hit in assistant.retrieve(question, k=DEEP_K):
+        if contains_span(hit.chunk.text, evidence):
+            dense = f"dense #{hit.dense_rank}" if hit.dense_rank else "not in the dense top 50"
+            keyword = f"keyword #{hit.keyword_rank}" if hit.keyword_rank else "not in the keyword top 50"
+            return (f"the evidence passage ({Path(hit.chunk.source).name}, chunk {hit.chunk.index}) ranks "
+                    f"#{hit.rank} after fusion ({dense}, {keyword})")
+    return f"the evidence passage is not in the fused top {DEEP_K}"
+
+
+def _progress(total: int, enabled: bool, stream: TextIO | None) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="asking", unit="q", file=stream or sys.stderr, disable=not enabled,
+                dynamic_ncols=True)
+
+
+def _ingest_progress(enabled: bool, stream: TextIO | None) -> ProgressFn | None:
+    if not enabled:
+        return None
+    bar: list[Any] = []
+
+    def show(stage: str, path: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if not bar:
+            bar.append(tqdm(total=total, desc="indexing", unit="file", file=stream or sys.stderr,
+                            dynamic_ncols=True))
+        bar[0].n = done
+        bar[0].refresh()
+        if done >= total:
+            bar[0].close()
+
+    return show
+
+
+def run_eval(cases: Sequence[EvalCase], docs: str | Path, *, index_dir: str | Path | None = None,
+             settings: Settings | None = None, k: int | None = None, embedder: Embedder | None = None,
+             assistant: Assistant | None = None, progress: bool = False, progress_stream: TextIO | None = None,
+             dataset: str = "") -> EvalRun:
+    """Index ``docs``, answer every case with ``Assistant.ask``, and score the answers."""
+    docs_path = Path(docs).expanduser().resolve()
+    if not docs_path.exists():
+        raise FileNotFoundError(f"documents folder {docs} does not exist")
+    started = time.perf_counter()
+    assistant = assistant or open_eval_assistant(docs_path, index_dir, settings, embedder)
+    k = k or assistant.settings.k
+    report = assistant.add(docs_path, prune=True, progress=_ingest_progress(progress, progress_stream))
+    ingest_seconds = time.perf_counter() - started
+    index = _IndexedText.of(assistant)
+    if cases:  # warm up (keyword index build, first model call) so latency percentiles show steady state
+        assistant.retrieve(cases[0].question, k=k)
+
+    results: list[CaseResult] = []
+    answers: list[Answer] = []
+    bar = _progress(len(cases), progress, progress_stream)
+    try:
+        for case in cases:
+            answer = assistant.ask(case.question, k=k)
+            n_relevant, notes = _evidence_notes(case, index, docs_path) if case.evidence else (0, [])
+            result = score_case(case, answer, k, n_relevant, assistant.refusal_threshold)
+            result.notes.extend(notes)
+            if result.metrics["hit_at_k"] == 0.0:
+                result.notes.append(_locate_miss(assistant, answer.standalone_question or case.question,
+                                                 case.evidence))
+            results.append(result)
+            answers.append(answer)
+            bar.update(1)
+    finally:
+        bar.close()
+
+    judges = sorted({a.judge for a in answers if a.judge})
+    backends = sorted({a.backend for a in answers if a.backend}) or [assistant.generator.name]
+    summary = summarise(results, k, backend=", ".join(backends), judge=", ".join(judges) or assistant.judge.name)
+    summary["refusal_threshold"] = assistant.refusal_threshold
+    calibration = calibrate([ScoredCase(r.id, r.answerable, r.top_dense) for r in results],
+                            current_threshold=assistant.refusal_threshold)
+    meta = {
+        "dataset": dataset, "docs": str(docs_path), "index_dir": str(assistant.settings.index_dir),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seconds": round(time.perf_counter() - started, 2), "ingest_seconds": round(ingest_seconds, 2),
+        "ingest": report.to_dict(), "chunks_indexed": len(index.chunks),
+        "settings": {"k": k, "backend": assistant.settings.backend, "fusion": assistant.settings.fusion,
+                     "widen": assistant.settings.widen, "strict": assistant.settings.strict,
+                     "refusal_threshold": assistant.refusal_threshold},
+    }
+    return EvalRun(summary=summary, cases=results, calibration=calibration, meta=meta)
