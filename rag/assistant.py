@@ -14,6 +14,7 @@ from index.ingest import IngestReport, ProgressFn, ingest
 from index.lock import WriterLock
 from index.store import ChunkStore, make_client
 from rag.checking import REFUSAL_TEXT, check_text, looks_like_refusal
+from rag.embedding_cache import CachingEmbedder
 from rag.followup import condense
 from rag.generators import ExtractiveGenerator, Generator
 from rag.records import Answer, Hit
@@ -43,9 +44,11 @@ class Assistant:
         self.settings = base.replace(index_dir=Path(index_dir) if index_dir else None, collection=collection,
                                      chroma_url=chroma_url)
         self.embedder: Embedder = embedder or MiniLMEmbedder()
+        # Question-time embeddings go through a cache: the judge re-embeds the quoted sentences.
+        self.query_embedder = CachingEmbedder(self.embedder)
         client = make_client(self.settings.index_dir, self.settings.chroma_url)
         self.store = ChunkStore(client, self.settings.collection, self.embedder.name, self.embedder.dimension)
-        self.retriever = HybridRetriever(self.store, self.embedder, RetrievalConfig(
+        self.retriever = HybridRetriever(self.store, self.query_embedder, RetrievalConfig(
             k=self.settings.k, fusion=self.settings.fusion, widen=self.settings.widen))  # type: ignore[arg-type]
         self.generator: Generator = generator or self._make_generator()
         self.judge: Judge = self._make_judge()
@@ -54,7 +57,7 @@ class Assistant:
 
     def _make_generator(self) -> Generator:
         if self.settings.backend == "extractive":
-            return ExtractiveGenerator(self.embedder)
+            return ExtractiveGenerator(self.query_embedder)
         from rag.backends import make_llm_generator
 
         return make_llm_generator(self.settings)
@@ -68,8 +71,8 @@ class Assistant:
         return make_llm_judge(self.settings, self.generator, fallback=heuristic)
 
     def _similarity(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
-        left = self.embedder.embed([a for a, _ in pairs])
-        right = self.embedder.embed([b for _, b in pairs])
+        left = self.query_embedder.embed([a for a, _ in pairs])
+        right = self.query_embedder.embed([b for _, b in pairs])
         return [float(x) for x in np.einsum("ij,ij->i", left, right)]
 
     # ---- documents ---------------------------------------------------------------------------

@@ -38,6 +38,9 @@ class ExtractiveConfig:
     passages: int = 5
 
 
+_LIST_MARKER = re.compile(r"^(?:[-*•+]|\d{1,2}[.)])\s+")
+
+
 def _is_fragment(text: str) -> bool:
     """Headings, table header rows and scraps are not answers."""
     words = re.findall(r"\w+", text)
@@ -52,6 +55,9 @@ def candidate_sentences(question: str, question_vector: np.ndarray, hits: Sequen
     rows: list[tuple[int, int, int, str]] = []
     for number, hit in enumerate(hits[:passages], 1):
         for start, end, text in split_sentences(hit.chunk.text):
+            marker = _LIST_MARKER.match(text)
+            if marker:  # quote the item, not its bullet
+                start, text = start + marker.end(), text[marker.end():]
             if _is_fragment(text):
                 continue
 
