@@ -61,7 +61,19 @@ def make_client(index_dir: str | Path | None = None, chroma_url: str | None = No
     if index_dir is None:
         raise ValueError("give an index folder or a Chroma URL")
     Path(index_dir).mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(index_dir), settings=settings)
+    try:
+        return chromadb.PersistentClient(path=str(index_dir), settings=settings)
+    except Exception as exc:  # Chroma raises many types for a damaged or foreign folder
+        raise IndexMismatchError(
+            f"Chroma {chromadb.__version__} cannot open the index {index_dir} ({type(exc).__name__}: {exc}); "
+            "it may be damaged or written by an incompatible Chroma version: move it aside and run "
+            "'rag ingest' again") from None
+
+
+def _chroma_major() -> int:
+    import chromadb
+
+    return int(chromadb.__version__.split(".")[0])
 
 
 def _chunk_metadata(chunk: Chunk, content_hash: str, n_chunks: int, title: str) -> dict[str, Any]:
@@ -103,7 +115,7 @@ class ChunkStore:
                 embedding_function=None,
                 configuration={"hnsw": {"space": "cosine"}},
                 metadata={"embedding_model": model_name, "dimension": dimension,
-                          "rag_schema": SCHEMA_VERSION, "generation": 0},
+                          "rag_schema": SCHEMA_VERSION, "chroma_major": _chroma_major(), "generation": 0},
             )
         except Exception as exc:
             if "connect" in str(exc).lower():
@@ -124,6 +136,12 @@ class ChunkStore:
                 f"({meta.get('dimension')} dimensions), but this run uses {self.model_name!r} "
                 f"({self.dimension}); rebuild it: delete the index folder (or choose a new --collection) "
                 "and run 'rag ingest' again")
+        written_by = meta.get("chroma_major")
+        if written_by is not None and int(written_by) != _chroma_major():
+            raise IndexMismatchError(
+                f"collection {self.name!r} was written by Chroma {written_by}.x, this is Chroma {_chroma_major()}.x; "
+                "rebuild it: delete the index folder and run 'rag ingest' again (or install the Chroma version "
+                "that wrote it)")
         schema = int(meta.get("rag_schema", 0))
         if schema != SCHEMA_VERSION:
             raise IndexMismatchError(

@@ -237,3 +237,23 @@ def test_store_rejects_foreign_model(tmp_path: Path) -> None:
 
     with pytest.raises(IndexMismatchError, match="rebuild"):
         ChunkStore(client, "docs", "bge-small", 384)
+
+
+def test_index_from_another_chroma_major_is_refused(tmp_path: Path) -> None:
+    from index.store import IndexMismatchError
+
+    client = make_client(tmp_path / "index")
+    client.get_or_create_collection(
+        "docs", embedding_function=None,
+        metadata={"embedding_model": "all-MiniLM-L6-v2", "dimension": 384, "rag_schema": 1, "chroma_major": 0})
+    with pytest.raises(IndexMismatchError, match=r"written by Chroma 0\.x.*rebuild"):
+        ChunkStore(client, "docs", "all-MiniLM-L6-v2", 384)
+
+
+def test_damaged_index_folder_is_one_clear_sentence(tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    index.mkdir()
+    (index / "chroma.sqlite3").write_bytes(b"this is not a database" * 100)
+    out = subprocess.run([RAG, "ask", "anything", "--index", str(index)], capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    assert "Traceback" not in out.stderr and "cannot open the index" in out.stderr
