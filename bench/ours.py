@@ -1,0 +1,339 @@
+"""Our side of the bench: ingest with a per-stage profile, the encode floor, re-ingest, queries.
+
+Each function runs inside a ``bench.tasks`` subprocess and returns plain JSON values.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bench.corpus import Question
+from bench.stats import percentile, rnd
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class StageTimer:
+    """Accumulates wall time per named stage around wrapped callables.
+
+    >>> timer = StageTimer()
+    >>> double = timer.wrap("double", lambda x: 2 * x)
+    >>> double(2), timer.calls["double"]
+    (4, 1)
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    def wrap(self, stage: str, fn: F) -> F:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds[stage] += time.perf_counter() - started
+                self.calls[stage] += 1
+
+        return timed  # type: ignore[return-value]
+
+    def to_dict(self) -> dict[str, dict[str, float | int]]:
+        return {k: {"seconds": round(v, 3), "calls": self.calls[k]} for k, v in self.seconds.items()}
+
+
+def _assistant(index_dir: str, embedder: Any = None) -> Any:
+    from rag.assistant import Assistant
+    from rag.settings import Settings
+
+    return Assistant(index_dir=index_dir, settings=Settings.load(env={}),
+                     embedder=embedder)
+
+
+def make_embedder(kind: str, work: str) -> Any:
+    """``torch`` (the default MiniLMEmbedder) or an ONNX variant from ``bench.embedders``."""
+    if kind == "torch":
+        return None
+    from bench.embedders import OnnxMiniLM
+
+    return OnnxMiniLM.build(kind, Path(work))
+
+
+def ingest(files: Sequence[str], index_dir: str, embedder_kind: str = "torch", work: str = "",
+           floor: bool = True, overlap: int | None = None) -> dict[str, Any]:
+    """First ingest with the model preloaded, profiled by stage; then the encode floor."""
+    import index.ingest as ingest_mod
+
+    t = time.perf_counter()
+    a = _assistant(index_dir, make_embedder(embedder_kind, work))
+    assistant_s = time.perf_counter() - t
+    t = time.perf_counter()
+    model = a.embedder.load()
+    load_s = time.perf_counter() - t
+
+    timer = StageTimer()
+    embedded: list[str] = []
+    embed = a.embedder.embed
+
+    def recording_embed(texts: Sequence[str]) -> Any:
+        embedded.extend(texts)
+        return embed(texts)
+
+    originals = {name: getattr(ingest_mod, name) for name in ("discover", "read_bytes", "load_bytes",
+                                                               "chunk_document")}
+    ingest_mod.discover = timer.wrap("discover files", originals["discover"])
+    ingest_mod.read_bytes = timer.wrap("read + hash", originals["read_bytes"])
+    ingest_mod.load_bytes = timer.wrap("parse (HTML to text)", originals["load_bytes"])
+    ingest_mod.chunk_document = timer.wrap("chunk (incl. token counting)", originals["chunk_document"])
+    if overlap is not None:
+        from index.chunking import ChunkingConfig
+
+        chunker = ingest_mod.chunk_document
+        ingest_mod.chunk_document = lambda doc, count, config=None: chunker(
+            doc, count, ChunkingConfig(overlap_tokens=overlap))
+    a.embedder.count_tokens = timer.wrap("  of which token counting", a.embedder.count_tokens)
+    a.embedder.embed = timer.wrap("embed", recording_embed)
+    a.store.write_file = timer.wrap("chroma write", a.store.write_file)
+    a.store.file_state = timer.wrap("chroma lookups", a.store.file_state)
+    a.store.existing_ids = timer.wrap("chroma lookups", a.store.existing_ids)
+    a.retriever.keyword.refresh = timer.wrap("keyword index (BM25) build", a.retriever.keyword.refresh)
+    t = time.perf_counter()
+    report = a.add(list(files))
+    ingest_s = time.perf_counter() - t
+    for name, fn in originals.items():
+        setattr(ingest_mod, name, fn)
+    stages = timer.to_dict()
+    top = [k for k in stages if not k.startswith(" ")]
+    stages["other"] = {"seconds": round(ingest_s - sum(timer.seconds[k] for k in top), 3), "calls": 0}
+    out: dict[str, Any] = {
+        "ingest_s": round(ingest_s, 3), "model_load_s": round(load_s, 3), "assistant_s": round(assistant_s, 3),
+        "files": report.files_added, "failed": len(report.files_failed), "chunks": report.chunks_total,
+        "tokens_embedded": report.tokens_embedded, "texts_embedded": len(embedded), "stages": stages,
+        "embed_batch": getattr(a.embedder, "batch_size", None),
+    }
+    out["peak_rss_mb"] = _peak_rss_mb()
+    if floor and embedded:
+        # The floor: the same model encoding exactly the texts we embedded, in one call (sorted by
+        # length inside sentence-transformers), same batch size; no loading, chunking or storing.
+        t = time.perf_counter()
+        if embedder_kind == "torch":
+            model.encode(embedded, batch_size=a.embedder.batch_size, normalize_embeddings=True,
+                         convert_to_numpy=True, show_progress_bar=False)
+        else:
+            a.embedder.embed(embedded)
+        out["floor_s"] = round(time.perf_counter() - t, 3)
+    return out
+
+
+def reingest(files: Sequence[str], index_dir: str) -> dict[str, Any]:
+    """Re-ingest of the unchanged corpus (the model is not preloaded: nothing should need it)."""
+    a = _assistant(index_dir)
+    t = time.perf_counter()
+    report = a.add(list(files))
+    seconds = time.perf_counter() - t
+    return {"reingest_s": round(seconds, 3), "files_unchanged": report.files_unchanged,
+            "chunks_added": report.chunks_added, "model_loaded": getattr(a.embedder, "_model", None) is not None}
+
+
+def _set_torch_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def query(index_dir: str, questions: list[dict[str, str]], answer: bool = True, rounds: int = 1,
+          embedder_kind: str = "torch", work: str = "", torch_threads: int | None = None) -> dict[str, Any]:
+    """hit@5 and retrieval latency on the bench questions; extractive ``ask`` latency.
+
+    Also counts, per ``ask``, the texts sent to the embedder and how many of them it had already
+    embedded during that same ``ask`` (re-embedding that a cache would save).
+    """
+    qs = [Question(**q) for q in questions]
+    a = _assistant(index_dir, make_embedder(embedder_kind, work))
+    _set_torch_threads(torch_threads)
+    a.embedder.load()
+    t = time.perf_counter()
+    a.retrieve("warm up the keyword index")
+    warm_s = time.perf_counter() - t
+    retrieve_ms: list[float] = []
+    ranks: dict[str, int] = {}
+    for _ in range(rounds):
+        for q in qs:
+            t = time.perf_counter()
+            got = a.retrieve(q.question, k=5)
+            retrieve_ms.append((time.perf_counter() - t) * 1000)
+            ranks[q.id] = first_rank([q.hit(h.chunk.source) for h in got])
+    hits = {qid: rank > 0 for qid, rank in ranks.items()}
+    out: dict[str, Any] = {"chunks": a.store.count(), "first_retrieve_s": round(warm_s, 3),
+                           "hit_at_5": rnd(sum(hits.values()) / len(hits)), "hits": hits, **rank_metrics(ranks),
+                           "retrieval_p50_ms": rnd(percentile(retrieve_ms, 50), 1),
+                           "retrieval_p95_ms": rnd(percentile(retrieve_ms, 95), 1)}
+    if answer:
+        a.ask(qs[0].question)
+        answer_ms: list[float] = []
+        split: dict[str, float] = defaultdict(float)
+        refused = 0
+        seen: list[str] = []
+        embed = a.embedder.embed
+
+        def counting_embed(texts: Sequence[str]) -> Any:
+            seen.extend(texts)
+            return embed(texts)
+
+        a.embedder.embed = counting_embed
+        texts = repeats = 0
+        for q in qs:
+            seen.clear()
+            t = time.perf_counter()
+            ans = a.ask(q.question)
+            answer_ms.append((time.perf_counter() - t) * 1000)
+            refused += ans.refused
+            texts += len(seen)
+            repeats += len(seen) - len(set(seen))
+            for stage, seconds in ans.timings.items():
+                split[stage] += seconds * 1000 / len(qs)
+        out.update(answer_p50_ms=rnd(percentile(answer_ms, 50), 1), answer_p95_ms=rnd(percentile(answer_ms, 95), 1),
+                   answer_mean_split_ms={k: round(v, 1) for k, v in split.items()}, answers_refused=refused,
+                   answers=len(qs), answer_embed_texts_per_ask=round(texts / len(qs), 1),
+                   answer_embed_repeats_per_ask=round(repeats / len(qs), 1))
+    out["peak_rss_mb"] = _peak_rss_mb()
+    return out
+
+
+def examples_hit(index_dir: str, dataset: str, docs: str, embedder_kind: str = "torch", work: str = "",
+                 overlap: int | None = None) -> dict[str, Any]:
+    """hit@5 over ``examples/``: relevant = a retrieved chunk containing an evidence span (normalised)."""
+    from evals.dataset import load_dataset
+    from evals.metrics import contains_span
+
+    a = _assistant(index_dir, make_embedder(embedder_kind, work))
+    if overlap is not None:
+        from index.chunking import ChunkingConfig
+        from index.ingest import ingest as run_ingest
+
+        run_ingest(a.store, a.embedder, [docs], chunking=ChunkingConfig(overlap_tokens=overlap))
+        a.retriever.keyword.refresh()
+    else:
+        a.add(docs)
+    cases = [c for c in load_dataset(dataset) if c.answerable and c.evidence]
+    ranks = {c.id: first_rank([contains_span(h.chunk.text, c.evidence) for h in a.retrieve(c.question, k=5)])
+             for c in cases}
+    hits = {cid: rank > 0 for cid, rank in ranks.items()}
+    return {"examples_hit_at_5": rnd(sum(hits.values()) / len(hits)), "cases": len(cases), "hits": hits,
+            **{f"examples_{k}": v for k, v in rank_metrics(ranks).items()}}
+
+
+def first_rank(relevant: Sequence[bool]) -> int:
+    """1-based rank of the first relevant passage, 0 when none is.
+
+    >>> first_rank([False, True, True]), first_rank([False])
+    (2, 0)
+    """
+    return next((i for i, r in enumerate(relevant, 1) if r), 0)
+
+
+def rank_metrics(ranks: dict[str, int]) -> dict[str, float | None]:
+    """hit@1 and MRR@5 from first-relevant ranks (hit@5 alone saturates on easy sets).
+
+    >>> rank_metrics({"a": 1, "b": 2, "c": 0})
+    {'hit_at_1': 0.333, 'mrr_at_5': 0.5}
+    """
+    n = len(ranks) or 1
+    return {"hit_at_1": rnd(sum(r == 1 for r in ranks.values()) / n),
+            "mrr_at_5": rnd(sum(1 / r for r in ranks.values() if r) / n)}
+
+
+def synth_build(source_index: str, index_dir: str, target: int, jitter: float = 0.015, seed: int = 0
+                ) -> dict[str, Any]:
+    """A collection of ``target`` chunks: the real ones, then copies with jittered vectors.
+
+    Copies get their own ids and ``source`` (``path~n``) so every copy is a separate file to
+    the store, the keyword index and neighbour widening.
+    """
+    import numpy as np
+
+    src = _assistant(source_index).store.collection
+    got = src.get(include=["embeddings", "metadatas", "documents"])
+    ids, vecs = got["ids"], np.asarray(got["embeddings"], dtype=np.float32)
+    metas, docs = got["metadatas"] or [], got["documents"] or []
+    dest = _assistant(index_dir).store
+    batch = max(1, min(int(dest.client.get_max_batch_size()), 5000))
+    rng = np.random.default_rng(seed)
+    t = time.perf_counter()
+    written = 0
+    copy = 0
+    while written < target:
+        n = min(len(ids), target - written)
+        v = vecs[:n]
+        if copy:
+            v = v + rng.normal(0.0, jitter, v.shape).astype(np.float32)
+            v /= np.linalg.norm(v, axis=1, keepdims=True)
+        suffix = f"~{copy}" if copy else ""
+        m = [dict(meta, source=f"{meta['source']}{suffix}", doc_id=f"{meta['doc_id']}{suffix}") for meta in metas[:n]]
+        for i in range(0, n, batch):
+            dest.collection.add(ids=[f"{x}{suffix}" for x in ids[i:min(n, i + batch)]], embeddings=v[i:i + batch],
+                                documents=docs[i:min(n, i + batch)], metadatas=m[i:i + batch])
+        written += n
+        copy += 1
+    dest.bump_generation()
+    seconds = time.perf_counter() - t
+    return {"chunks": dest.count(), "real_chunks": len(ids), "copies": copy, "insert_s": round(seconds, 3),
+            "insert_per_s": round(written / seconds, 1), "peak_rss_mb": _peak_rss_mb()}
+
+
+def latency(index_dir: str, questions: list[dict[str, str]], rounds: int = 2, torch_threads: int | None = None
+            ) -> dict[str, Any]:
+    """Retrieval latency (query embedding included) with a per-stage split, after a warm-up."""
+    qs = [Question(**q) for q in questions]
+    a = _assistant(index_dir)
+    _set_torch_threads(torch_threads)
+    a.embedder.load()
+    t = time.perf_counter()
+    a.retrieve("warm up the keyword index")
+    first_s = time.perf_counter() - t
+    rss_after_build = _peak_rss_mb()
+    timer = StageTimer()
+    r = a.retriever
+    r.embedder.embed = timer.wrap("embed query", r.embedder.embed)
+    r.store.query = timer.wrap("dense (Chroma)", r.store.query)
+    r.keyword.search = timer.wrap("keyword (BM25, incl. freshness check)", r.keyword.search)
+    ms: list[float] = []
+    for _ in range(rounds):
+        for q in qs:
+            t = time.perf_counter()
+            a.retrieve(q.question, k=5)
+            ms.append((time.perf_counter() - t) * 1000)
+    split = {k: round(v / len(ms) * 1000, 2) for k, v in timer.seconds.items()}
+    return {"chunks": a.store.count(), "first_retrieve_s": round(first_s, 3), "queries": len(ms),
+            "p50_ms": rnd(percentile(ms, 50), 1), "p95_ms": rnd(percentile(ms, 95), 1), "mean_split_ms": split,
+            "rss_after_keyword_build_mb": rss_after_build, "peak_rss_mb": _peak_rss_mb()}
+
+
+def gguf_ttft(index_dir: str, questions: list[dict[str, str]], gguf_path: str) -> dict[str, Any]:
+    """Time to the first streamed piece with the GGUF backend (model loaded beforehand)."""
+    from rag.assistant import Assistant
+    from rag.settings import Settings
+
+    a = Assistant(index_dir=index_dir, settings=Settings.load(env={}, backend="gguf",
+                                                              gguf_path=gguf_path))
+    qs = [Question(**q) for q in questions][:5]
+    next(iter(a.ask_stream(qs[0].question)))
+    ms: list[float] = []
+    for q in qs:
+        t = time.perf_counter()
+        for item in a.ask_stream(q.question):
+            if isinstance(item, str):
+                ms.append((time.perf_counter() - t) * 1000)
+                break
+    return {"ttft_p50_ms": rnd(percentile(ms, 50), 1), "ttft_p95_ms": rnd(percentile(ms, 95), 1),
+            "answered": len(ms), "asked": len(qs)}
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -1,0 +1,196 @@
+"""Turn raw task results into the headline figures, the target check and the printed tables."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from typing import Any
+
+from bench.stats import median, ratio, rnd, table
+
+# Targets on two cores (issue 7); each is reported met or not, never hidden.
+TARGETS = {
+    "ingest_ratio_vs_peer": ("<=", 0.5),
+    "overhead_vs_floor": ("<=", 0.20),
+    "reingest_ratio": ("<=", 0.05),
+    "retrieval_p95_ms": ("<=", 50.0),
+    "answer_p95_ms": ("<=", 300.0),
+    "peak_rss_mb": ("<=", 2048.0),
+}
+_PACKAGES = ("torch", "sentence-transformers", "transformers", "tokenizers", "chromadb", "langchain",
+             "langchain-text-splitters", "langchain-chroma", "langchain-huggingface", "onnxruntime", "onnx",
+             "bm25s", "beautifulsoup4", "lxml")
+
+
+def machine_info() -> dict[str, Any]:
+    """nproc, CPU model, RAM, load, Python and library versions."""
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "")
+    except OSError:
+        cpu = platform.processor()
+    ram_gb = None
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            kb = next(int(ln.split()[1]) for ln in f if ln.startswith("MemTotal"))
+        ram_gb = round(kb / 1024 / 1024, 1)
+    except (OSError, StopIteration):
+        pass
+    versions: dict[str, str | None] = {}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {"nproc": os.cpu_count(), "cpu": cpu, "ram_gb": ram_gb, "os": platform.platform(),
+            "python": sys.version.split()[0], "load_avg_start": [round(x, 2) for x in os.getloadavg()],
+            "versions": versions, "debian_python3.11-doc": _dpkg_version("python3.11-doc")}
+
+
+def _dpkg_version(package: str) -> str | None:
+    try:
+        out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True,
+                             check=False, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+def summarise(raw: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures (the ``--json`` object) from the raw results of one run."""
+    ours, peer = raw["ours_ingest"], raw["peer_ingest"]
+    ingest_s = median([r["ingest_s"] for r in ours])
+    peer_s = median([r["ingest_s"] for r in peer])
+    floor_s = median([r["floor_s"] for r in ours if "floor_s" in r])
+    reingest_s = median([r["reingest_s"] for r in raw["ours_reingest"]])
+    scales = raw.get("latency", [])
+    largest = max(scales, key=lambda s: s["chunks"]) if scales else {}
+    rss = [r["peak_rss_mb"] for r in ours] + [s["peak_rss_mb"] for s in scales]
+    rss += [b["peak_rss_mb"] for b in raw.get("synth_build", [])] + [raw["ours_query"]["peak_rss_mb"]]
+    vs_floor = ratio(ingest_s, floor_s)
+    out: dict[str, Any] = {
+        "ingest_ratio_vs_peer": rnd(ratio(ingest_s, peer_s)),
+        "overhead_vs_floor": rnd(vs_floor - 1 if vs_floor is not None else None),
+        "ingest_vs_floor": rnd(vs_floor),
+        "reingest_ratio": rnd(ratio(reingest_s, ingest_s), 4),
+        "retrieval_p95_ms": largest.get("p95_ms"),
+        "retrieval_p50_ms": largest.get("p50_ms"),
+        "retrieval_chunks": largest.get("chunks"),
+        "answer_p95_ms": raw["ours_query"].get("answer_p95_ms"),
+        "answer_p50_ms": raw["ours_query"].get("answer_p50_ms"),
+        "peak_rss_mb": max(rss) if rss else None,
+        "hit_at_5": raw["ours_query"]["hit_at_5"],
+        "peer_hit_at_5": raw["peer_query"]["hit_at_5"],
+        "examples_hit_at_5": raw["ours_examples"]["examples_hit_at_5"],
+        "ingest_s": rnd(ingest_s), "peer_ingest_s": rnd(peer_s), "floor_s": rnd(floor_s),
+        "reingest_s": rnd(reingest_s),
+        "chunks": ours[0]["chunks"], "peer_chunks": peer[0]["chunks"],
+        "tokens_embedded": ours[0]["tokens_embedded"], "peer_tokens_embedded": peer[0]["tokens_embedded"],
+        "peer_chunks_truncated": peer[0]["chunks_truncated"],
+        "ingest_peak_rss_mb": max(r["peak_rss_mb"] for r in ours),
+        "peer_ingest_peak_rss_mb": max(r["peak_rss_mb"] for r in peer),
+        "corpus_retrieval_p95_ms": raw["ours_query"]["retrieval_p95_ms"],
+        "peer_corpus_retrieval_p95_ms": raw["peer_query"]["retrieval_p95_ms"],
+        "ttft_p95_ms": (raw.get("gguf") or {}).get("ttft_p95_ms"),
+        "repeats": len(ours),
+    }
+    out["targets"] = {name: _met(out.get(name), op, limit) for name, (op, limit) in TARGETS.items()}
+    return out
+
+
+def _met(value: Any, op: str, limit: float) -> bool | None:
+    if value is None:
+        return None
+    return bool(value <= limit) if op == "<=" else bool(value >= limit)
+
+
+def _fmt(value: Any, unit: str = "") -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float):
+        value = f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return f"{value}{unit}"
+
+
+def headline_table(s: dict[str, Any]) -> str:
+    t = s["targets"]
+
+    def met(name: str) -> str:
+        return {True: "met", False: "NOT met", None: "—"}[t.get(name)]
+
+    rows = [
+        ["ingest wall time (s, model preloaded)", _fmt(s["ingest_s"]), _fmt(s["peer_ingest_s"]),
+         f"ours/peer {_fmt(s['ingest_ratio_vs_peer'])}", "≤ 0.5×", met("ingest_ratio_vs_peer")],
+        ["encode floor (s)", _fmt(s["floor_s"]), None, f"ours/floor {_fmt(s['ingest_vs_floor'])}",
+         "≤ 1.2×", met("overhead_vs_floor")],
+        ["re-ingest unchanged (s)", _fmt(s["reingest_s"]), None, f"re/first {_fmt(s['reingest_ratio'])}", "≤ 0.05",
+         met("reingest_ratio")],
+        ["chunks", s["chunks"], s["peer_chunks"], _fmt(ratio(s["chunks"], s["peer_chunks"])), None, None],
+        ["word pieces embedded", s["tokens_embedded"], s["peer_tokens_embedded"],
+         _fmt(ratio(s["tokens_embedded"], s["peer_tokens_embedded"])), None, None],
+        ["peer chunks truncated at 256 word pieces", 0, s["peer_chunks_truncated"], None, None, None],
+        ["peak RSS, ingest (MB)", _fmt(s["ingest_peak_rss_mb"]), _fmt(s["peer_ingest_peak_rss_mb"]),
+         _fmt(ratio(s["ingest_peak_rss_mb"], s["peer_ingest_peak_rss_mb"])), None, None],
+        ["retrieval p95 on the corpus (ms)", _fmt(s["corpus_retrieval_p95_ms"]),
+         _fmt(s["peer_corpus_retrieval_p95_ms"]),
+         _fmt(ratio(s["corpus_retrieval_p95_ms"], s["peer_corpus_retrieval_p95_ms"])), None, None],
+        [f"retrieval p50/p95 at {s['retrieval_chunks']} chunks (ms)",
+         f"{_fmt(s['retrieval_p50_ms'])} / {_fmt(s['retrieval_p95_ms'])}", None, None, "p95 ≤ 50 ms",
+         met("retrieval_p95_ms")],
+        ["extractive answer p50/p95 (ms)", f"{_fmt(s['answer_p50_ms'])} / {_fmt(s['answer_p95_ms'])}", None, None,
+         "p95 ≤ 300 ms", met("answer_p95_ms")],
+        ["peak RSS, any of our steps (MB)", _fmt(s["peak_rss_mb"]), None, None, "≤ 2048", met("peak_rss_mb")],
+        ["hit@5, bench questions", _fmt(s["hit_at_5"]), _fmt(s["peer_hit_at_5"]), None, None, None],
+        ["hit@5, examples eval set", _fmt(s["examples_hit_at_5"]), None, None, None, None],
+        ["GGUF time to first token p95 (ms)", _fmt(s["ttft_p95_ms"]), None, None, None, None],
+    ]
+    return table(rows, ["figure", "ours", "peer", "ratio", "target", ""])
+
+
+def profile_table(stages: dict[str, dict[str, Any]], total: float) -> str:
+    rows = [[name, v["seconds"], f"{100 * v['seconds'] / total:.0f}%" if total else None, v["calls"] or None]
+            for name, v in stages.items()]
+    return table(rows, ["stage", "seconds", "share", "calls"])
+
+
+def machine_line(m: dict[str, Any]) -> str:
+    v = m["versions"]
+    return (f"{m['nproc']} cores ({m['cpu']}), {m['ram_gb']} GB RAM, Python {m['python']}, torch {v['torch']}, "
+            f"sentence-transformers {v['sentence-transformers']}, chromadb {v['chromadb']}, "
+            f"langchain-chroma {v['langchain-chroma']}, langchain-huggingface {v['langchain-huggingface']}, "
+            f"onnxruntime {v['onnxruntime']}; load average at start {m['load_avg_start']}")
+
+
+def experiments_table(exp: dict[str, Any], base: dict[str, Any]) -> str:
+    """One row per candidate change: ingest time, chunks, hit@5 (bench, examples), vs the default run."""
+    if "default" in exp:  # the same run's default ingest, interleaved with the variants
+        d = exp["default"]
+        base = {"ingest_s": d["ingest"]["ingest_s"]}
+    rows: list[list[object]] = []
+    for name in ("default", "onnx-int8", "onnx-fp32", "overlap 0"):
+        if name not in exp:
+            continue
+        e = exp[name]
+        q, x, i = e["query"], e["examples"], e["ingest"]
+        rows.append([name, i["ingest_s"], i["stages"]["embed"]["seconds"], i["chunks"], i["tokens_embedded"],
+                     i["peak_rss_mb"], f"{q['hit_at_5']} / {q.get('hit_at_1')} / {q.get('mrr_at_5')}",
+                     f"{x['examples_hit_at_5']} / {x.get('examples_hit_at_1')} / {x.get('examples_mrr_at_5')}",
+                     _fmt(ratio(i["ingest_s"], base.get("ingest_s")))])
+    text = table(rows, ["variant", "ingest s", "embed s", "chunks", "word pieces", "peak RSS MB",
+                        "bench hit@5 / hit@1 / MRR", "examples hit@5 / hit@1 / MRR", "ingest vs default"])
+    if "encode_speed" in exp:
+        enc = exp["encode_speed"]
+        text += f"\n\nEncode speed, {enc['texts']} chunk texts:\n\n" + table(
+            [[k, v.get("min_s", v.get("seconds")), v.get("median_s"), v.get("cosine_vs_torch_mean"),
+              v.get("cosine_vs_torch_min"), v.get("error")] for k, v in enc["variants"].items()],
+            ["variant", "min s", "median s", "cos mean vs torch", "cos min", "error"])
+    if "query_speed" in exp:
+        qs = exp["query_speed"]
+        text += "\n\nOne-question embedding latency:\n\n" + table(
+            [[k, v.get("p50_ms"), v.get("p95_ms")] for k, v in qs.items() if isinstance(v, dict)],
+            ["variant", "p50 ms", "p95 ms"])
+    return text
