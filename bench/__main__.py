@@ -164,6 +164,7 @@ def _experiments_only(args: argparse.Namespace, files: list[Path]) -> int:
     if args.out.is_file():
         base = json.loads(args.out.read_text(encoding="utf-8")).get("summary", {})
     target = args.out.with_name("experiments.json")
+    target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(exp, indent=1) + "\n", encoding="utf-8")
     text = experiments_table(exp, base)
     target.with_suffix(".md").write_text(text + "\n", encoding="utf-8")

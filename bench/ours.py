@@ -115,6 +115,9 @@ def ingest(files: Sequence[str], index_dir: str, embedder_kind: str = "torch", w
         "embed_batch": getattr(a.embedder, "batch_size", None),
     }
     out["peak_rss_mb"] = _peak_rss_mb()
+    # IngestReport.tokens_embedded counts chunk text only; the model also reads the heading prefix.
+    counts = [a.embedder.count_tokens(t) for t in embedded]
+    out["embed_text_tokens"] = sum(min(n, 254) for n in counts)
     if floor and embedded:
         # The floor: the same model encoding exactly the texts we embedded, in one call (sorted by
         # length inside sentence-transformers), same batch size; no loading, chunking or storing.
