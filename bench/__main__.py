@@ -216,6 +216,8 @@ def _experiments(scratch: Path, names: list[str], ours_index: str, questions: li
     for variant, kwargs in variants:
         log(f"  experiment {variant}: ingest, hit@5 …")
         index_dir = str(scratch / f"exp-{variant.replace(' ', '')}")
+        for old in (index_dir, index_dir + "-examples"):  # a kept index from an earlier run would be a re-ingest
+            shutil.rmtree(old, ignore_errors=True)
         ingest_kwargs: dict[str, Any] = dict(kwargs, floor=False, work=work)
         query_kwargs = {k: v for k, v in kwargs.items() if k != "overlap"}
         out[variant] = {

@@ -153,8 +153,11 @@ def headline_table(s: dict[str, Any]) -> str:
 
 
 def profile_table(stages: dict[str, dict[str, Any]], total: float) -> str:
-    rows = [[name, v["seconds"], f"{100 * v['seconds'] / total:.0f}%" if total else None, v["calls"] or None]
-            for name, v in stages.items()]
+    names = [n for n in stages if not n.startswith(" ")]
+    if "chunk (incl. token counting)" in names:  # show the nested stage under its parent
+        names[names.index("chunk (incl. token counting)") + 1:1] = [n for n in stages if n.startswith(" ")]
+    rows = [[name, stages[name]["seconds"], f"{100 * stages[name]['seconds'] / total:.0f}%" if total else None,
+             stages[name]["calls"] or None] for name in names]
     return table(rows, ["stage", "seconds", "share", "calls"])
 
 
@@ -177,8 +180,9 @@ def experiments_table(exp: dict[str, Any], base: dict[str, Any]) -> str:
             continue
         e = exp[name]
         q, x, i = e["query"], e["examples"], e["ingest"]
-        rows.append([name, i["ingest_s"], i["stages"]["embed"]["seconds"], i["chunks"], i["tokens_embedded"],
-                     i["peak_rss_mb"], f"{q['hit_at_5']} / {q.get('hit_at_1')} / {q.get('mrr_at_5')}",
+        embed_s = i["stages"].get("embed", {}).get("seconds")
+        rows.append([name, i["ingest_s"], embed_s, i["chunks"], i["tokens_embedded"], i["peak_rss_mb"],
+                     f"{q['hit_at_5']} / {q.get('hit_at_1')} / {q.get('mrr_at_5')}",
                      f"{x['examples_hit_at_5']} / {x.get('examples_hit_at_1')} / {x.get('examples_mrr_at_5')}",
                      _fmt(ratio(i["ingest_s"], base.get("ingest_s")))])
     text = table(rows, ["variant", "ingest s", "embed s", "chunks", "word pieces", "peak RSS MB",
