@@ -8,6 +8,7 @@ locating each piece in the document (the splitter's ``add_start_index`` is wrong
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 from collections.abc import Callable
@@ -71,6 +72,9 @@ def chunk_document(doc: Document, count: TokenCounter, config: ChunkingConfig | 
     ``count`` is the embedding model's tokenizer (word pieces, no special tokens).
     """
     config = config or ChunkingConfig()
+    # The splitter measures the same pieces many times; caching per document halved chunking time
+    # in the bench with identical chunks.
+    count = functools.lru_cache(maxsize=None)(count)
     text = doc.text
     spans: list[tuple[int, int]] = []
     budget_of: dict[tuple[int, int], int] = {}
