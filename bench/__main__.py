@@ -211,7 +211,8 @@ def _experiments(scratch: Path, names: list[str], ours_index: str, questions: li
                                                   rounds=2)
     dataset, docs = str(ROOT / "evals/datasets/examples.jsonl"), str(ROOT / "examples")
     variants: tuple[tuple[str, dict[str, Any]], ...] = (
-        ("default", {}), ("onnx-int8", {"embedder_kind": "onnx-int8"}), ("onnx-fp32", {"embedder_kind": "onnx-fp32"}),
+        ("default", {}), ("float32", {"embedder_kind": "torch-float32"}), ("onnx-int8", {"embedder_kind": "onnx-int8"}),
+        ("onnx-fp32", {"embedder_kind": "onnx-fp32"}),
         ("overlap 0", {"overlap": 0}))
     for variant, kwargs in variants:
         log(f"  experiment {variant}: ingest, hit@5 …")

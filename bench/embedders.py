@@ -146,8 +146,10 @@ def encode_speed(index_dir: str, work: str, limit: int = 400, rounds: int = 3,
     from bench.stats import median
 
     texts = sample_texts(index_dir, limit)
-    model = MiniLMEmbedder().load()
+    model = MiniLMEmbedder(precision="float32").load()
     model.encode(texts[:8], batch_size=8)
+    half = MiniLMEmbedder(precision="bfloat16")
+    half.embed(texts[:8])
     default_threads = torch.get_num_threads()
 
     def torch_variant(bs: int, threads: int) -> Any:
@@ -163,6 +165,8 @@ def encode_speed(index_dir: str, work: str, limit: int = 400, rounds: int = 3,
     variants: dict[str, Any] = {f"torch bs{bs}": torch_variant(bs, default_threads) for bs in torch_batches}
     if default_threads != 1:
         variants["torch bs64 threads=1"] = torch_variant(64, 1)
+    # bfloat16 is what ``precision="auto"`` picks on CPUs with AMX / AVX512-BF16 (emulated, slow, elsewhere).
+    variants["torch bs64 bfloat16"] = lambda: half.embed(texts)
     out: dict[str, Any] = {"texts": len(texts), "rounds": rounds, "torch_threads": default_threads, "variants": {}}
     for kind in onnx_kinds:
         try:

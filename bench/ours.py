@@ -54,9 +54,14 @@ def _assistant(index_dir: str, embedder: Any = None) -> Any:
 
 
 def make_embedder(kind: str, work: str) -> Any:
-    """``torch`` (the default MiniLMEmbedder) or an ONNX variant from ``bench.embedders``."""
+    """``torch`` (the default MiniLMEmbedder), ``torch-float32`` / ``torch-bfloat16`` (a forced
+    precision) or an ONNX variant from ``bench.embedders``."""
     if kind == "torch":
         return None
+    if kind.startswith("torch-"):
+        from index.embedding import MiniLMEmbedder
+
+        return MiniLMEmbedder(precision=kind.removeprefix("torch-"))
     from bench.embedders import OnnxMiniLM
 
     return OnnxMiniLM.build(kind, Path(work))
@@ -96,7 +101,7 @@ def ingest(files: Sequence[str], index_dir: str, embedder_kind: str = "torch", w
             doc, count, ChunkingConfig(overlap_tokens=overlap))
     a.embedder.count_tokens = timer.wrap("  of which token counting", a.embedder.count_tokens)
     a.embedder.embed = timer.wrap("embed", recording_embed)
-    a.store.write_file = timer.wrap("chroma write", a.store.write_file)
+    a.store.write_files = timer.wrap("chroma write", a.store.write_files)
     a.store.file_state = timer.wrap("chroma lookups", a.store.file_state)
     a.store.existing_ids = timer.wrap("chroma lookups", a.store.existing_ids)
     a.retriever.keyword.refresh = timer.wrap("keyword index (BM25) build", a.retriever.keyword.refresh)
@@ -113,6 +118,7 @@ def ingest(files: Sequence[str], index_dir: str, embedder_kind: str = "torch", w
         "files": report.files_added, "failed": len(report.files_failed), "chunks": report.chunks_total,
         "tokens_embedded": report.tokens_embedded, "texts_embedded": len(embedded), "stages": stages,
         "embed_batch": getattr(a.embedder, "batch_size", None),
+        "embed_precision": getattr(a.embedder, "precision", embedder_kind),
     }
     out["peak_rss_mb"] = _peak_rss_mb()
     # IngestReport.tokens_embedded counts chunk text only; the model also reads the heading prefix.
@@ -122,7 +128,7 @@ def ingest(files: Sequence[str], index_dir: str, embedder_kind: str = "torch", w
         # The floor: the same model encoding exactly the texts we embedded, in one call (sorted by
         # length inside sentence-transformers), same batch size; no loading, chunking or storing.
         t = time.perf_counter()
-        if embedder_kind == "torch":
+        if embedder_kind.startswith("torch"):
             model.encode(embedded, batch_size=a.embedder.batch_size, normalize_embeddings=True,
                          convert_to_numpy=True, show_progress_bar=False)
         else:

@@ -141,7 +141,8 @@ def score_case(case: EvalCase, answer: Answer, k: int, n_relevant: int | None = 
     retrieved = [PassageView(h.rank, h.chunk.source, h.chunk.page, " ".join(h.chunk.text.split())[:_PREVIEW_CHARS],
                              rel, h.dense_score, h.dense_rank, h.keyword_rank)
                  for h, rel in zip(answer.hits, relevant, strict=True)]
-    judged = judged_sentences(answer)
+    # A refusal presents no sentence as an answer (a withdrawn draft's sentences are not scored).
+    judged = [] if answer.refused else judged_sentences(answer)
     answer_text = " ".join(s.text for s in answer.sentences)
     metrics: dict[str, float | None] = dict.fromkeys(
         ("hit_at_1", "hit_at_k", "mrr", "ndcg", "answer_f1", "evidence_containment"))

@@ -18,7 +18,7 @@ from index.chunking import ChunkingConfig, chunk_document
 from index.embedding import Embedder
 from index.loaders import DEFAULT_MAX_BYTES, content_hash, discover, load_bytes, read_bytes
 from index.records import Chunk, Document, LoadError
-from index.store import ChunkStore
+from index.store import ChunkStore, FileWrite
 
 ProgressFn = Callable[[str, str, int, int], None]
 """progress(stage, path, files_done, files_total); stage is "read", then "done" or "failed" per file."""
@@ -129,14 +129,14 @@ def _embed_and_write(store: ChunkStore, embedder: Embedder, pending: Sequence[_P
     new = [c for p in pending for c in p.new]
     vectors = embedder.embed([c.embed_text for c in new]) if new else None
     by_id = {c.chunk_id: vectors[i] for i, c in enumerate(new)} if vectors is not None else {}
-    for item in pending:
-        try:
-            store.write_file(item.chunks, {c.chunk_id: by_id[c.chunk_id] for c in item.new},
-                             item.doc.content_hash, item.doc.title, item.stale)
-        except Exception as exc:  # a store error on one file must not lose the others
-            report.files_failed.append(FileError(item.doc.source, f"could not write to the index: {exc}"))
+    outcomes = store.write_files([
+        FileWrite(item.chunks, {c.chunk_id: by_id[c.chunk_id] for c in item.new}, item.doc.content_hash,
+                  item.doc.title, item.stale) for item in pending])
+    for item, error in zip(pending, outcomes, strict=True):
+        if error is not None:  # a store error on one file must not lose the others
+            report.files_failed.append(FileError(item.doc.source, f"could not write to the index: {error}"))
             if progress:
-                progress("failed", f"{item.doc.source}: could not write to the index: {exc}", 0, total)
+                progress("failed", f"{item.doc.source}: could not write to the index: {error}", 0, total)
             continue
         if progress:
             progress("done", item.doc.source, 0, total)

@@ -8,7 +8,7 @@ and a ``generation`` counter that readers use to notice writes from other proces
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,25 @@ def chunk_from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
                  start=int(meta["start"]), end=int(meta["end"]), index=int(meta["index"]),
                  page=int(page) if page is not None else None, heading=heading,
                  n_tokens=int(meta.get("n_tokens") or 0), gap_before=str(meta.get("gap_before") or ""))
+
+
+@dataclass(frozen=True)
+class FileWrite:
+    """One file's part of a write: all its current chunks, vectors for the new ones, what to delete."""
+
+    chunks: Sequence[Chunk]
+    vectors: dict[str, np.ndarray]
+    content_hash: str
+    title: str
+    stale_ids: Sequence[str]
+
+
+def _attempt(action: Callable[..., None], *args: Any) -> Exception | None:
+    try:
+        action(*args)
+    except Exception as exc:  # reported per file by the caller
+        return exc
+    return None
 
 
 class ChunkStore:
@@ -254,23 +273,47 @@ class ChunkStore:
         then are stale chunks deleted: a crash at any point leaves the file marked incomplete
         (mixed hashes or a short count), so the next run redoes it, and never duplicates ids.
         """
-        n = len(chunks)
-        batch = max(1, min(int(self.client.get_max_batch_size()), 1000))
-        new = [c for c in chunks if c.chunk_id in vectors]
-        kept = [c for c in chunks if c.chunk_id not in vectors]
-        for i in range(0, len(new), batch):
-            part = new[i:i + batch]
+        write = FileWrite(chunks, vectors, content_hash, title, stale_ids)
+        self._upsert_new([write])
+        self._finish(write)
+
+    def write_files(self, writes: Sequence[FileWrite]) -> list[Exception | None]:
+        """``write_file`` for many files, their new chunks sent in as few upserts as Chroma allows.
+
+        Returns one entry per file: ``None`` when written, else the error. Chroma spends much of a
+        write per call, so one upsert per Chroma batch instead of per file halves write time
+        (bench/README.md). If that shared upsert fails, every file is retried on its own, so a
+        bad file costs only itself. Each file's crash-safety is that of ``write_file``.
+        """
+        try:
+            self._upsert_new(writes)
+        except Exception:
+            return [_attempt(self.write_file, w.chunks, w.vectors, w.content_hash, w.title, w.stale_ids)
+                    for w in writes]
+        return [_attempt(self._finish, w) for w in writes]
+
+    def _upsert_new(self, writes: Sequence[FileWrite]) -> None:
+        records = [(c, w) for w in writes for c in w.chunks if c.chunk_id in w.vectors]
+        batch = max(1, int(self.client.get_max_batch_size()))
+        for i in range(0, len(records), batch):
+            part = records[i:i + batch]
             self.collection.upsert(
-                ids=[c.chunk_id for c in part],
-                embeddings=np.stack([vectors[c.chunk_id] for c in part]),
-                documents=[c.text for c in part],
-                metadatas=[_chunk_metadata(c, content_hash, n, title) for c in part],
+                ids=[c.chunk_id for c, _ in part],
+                embeddings=np.stack([w.vectors[c.chunk_id] for c, w in part]),
+                documents=[c.text for c, _ in part],
+                metadatas=[_chunk_metadata(c, w.content_hash, len(w.chunks), w.title) for c, w in part],
             )
+
+    def _finish(self, write: FileWrite) -> None:
+        """Stamp the file's kept chunks with its new hash, then delete its stale ones."""
+        n = len(write.chunks)
+        kept = [c for c in write.chunks if c.chunk_id not in write.vectors]
+        batch = max(1, int(self.client.get_max_batch_size()))
         for i in range(0, len(kept), batch):
             part = kept[i:i + batch]
             self.collection.update(ids=[c.chunk_id for c in part],
-                                   metadatas=[_chunk_metadata(c, content_hash, n, title) for c in part])
-        self.delete_ids(stale_ids)
+                                   metadatas=[_chunk_metadata(c, write.content_hash, n, write.title) for c in part])
+        self.delete_ids(write.stale_ids)
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         ids = list(ids)

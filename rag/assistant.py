@@ -43,7 +43,7 @@ class Assistant:
         base = settings or Settings.load()
         self.settings = base.replace(index_dir=Path(index_dir) if index_dir else None, collection=collection,
                                      chroma_url=chroma_url)
-        self.embedder: Embedder = embedder or MiniLMEmbedder()
+        self.embedder: Embedder = embedder or MiniLMEmbedder(precision=self.settings.embed_precision)
         # Question-time embeddings go through a cache: the judge re-embeds the quoted sentences.
         self.query_embedder = CachingEmbedder(self.embedder)
         client = make_client(self.settings.index_dir, self.settings.chroma_url)
@@ -168,8 +168,11 @@ class Assistant:
         timings["check"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
         if not raw.strip() or checked.refused or looks_like_refusal(raw):
-            yield Answer(text=REFUSAL_TEXT, sentences=(), citations=(), refused=True, related=tuple(hits[:3]),
-                         removed=checked.sentences + checked.removed, timings=timings, **base)  # type: ignore[arg-type]
+            # The answer as a whole is a refusal, but what the model wrote stays inspectable: its
+            # sentences keep their verdicts (strict mode has already moved them to ``removed``).
+            yield Answer(text=REFUSAL_TEXT, sentences=checked.sentences, citations=checked.citations, refused=True,
+                         related=tuple(hits[:3]), removed=checked.removed, timings=timings,
+                         **base)  # type: ignore[arg-type]
             return
         yield Answer(text=checked.text, sentences=checked.sentences, citations=checked.citations, refused=False,
                      removed=checked.removed, timings=timings, **base)  # type: ignore[arg-type]

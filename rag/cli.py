@@ -106,6 +106,10 @@ def format_answer(answer: Any) -> str:
     """Plain-text answer, then each citation as ``[n] file:page — "quote"`` with its verdict."""
     lines = [answer.text]
     if answer.refused:
+        if answer.sentences:
+            lines.append("\nWithdrawn draft (not supported by the sources):")
+            for s in answer.sentences:
+                lines.append(f"  ! {s.support}: \"{s.text[:80]}\" ({'; '.join(s.reasons[:2]) or 'low score'})")
         if answer.related:
             lines.append("\nPossibly related:")
             for hit in answer.related:

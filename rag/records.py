@@ -83,6 +83,11 @@ class Answer:
     >>> ans = assistant.ask("what did Zelenskyy reject?")  # doctest: +SKIP
     >>> ans.refused, ans.citations[0].source  # doctest: +SKIP
     (False, '/.../examples/ukraine-security-talks.md')
+
+    ``sentences`` are the generated sentences with their verdicts. When ``refused`` is true,
+    ``text`` is the refusal and ``sentences`` (possibly empty) are the draft that was withdrawn
+    because none of it was supported, or because the model itself said the sources do not answer.
+    ``removed`` holds what strict mode dropped.
     """
 
     question: str

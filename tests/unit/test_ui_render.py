@@ -339,3 +339,16 @@ def test_backend_checks_and_auth_parsing() -> None:
     assert parse_auth("ada:pa:ss") == ("ada", "pa:ss") and parse_auth(None) is None
     with pytest.raises(ValueError):
         parse_auth("nopassword")
+
+
+def test_a_withdrawn_draft_is_shown_under_the_refusal_with_its_flags() -> None:
+    draft = sentence(f"Axolotls eat {HOSTILE} stars.", (1,), "unsupported")
+    ans = Answer(question="what do axolotls eat?", text="The documents do not say.", sentences=(draft,),
+                 citations=(citation("Axolotls", support="unsupported"),), refused=True, hits=(),
+                 backend="gguf:m", judge="heuristic")
+    out = render_answer(ans)
+    assert "rag-refused" in out and "The documents do not say." in out
+    assert "A draft answer of 1 sentence was withdrawn" in out and "not supported" in out
+    assert "<details" in out and "Sources ·" not in out  # the draft is collapsed, and cites nothing as an answer
+    tags = parse(out)
+    assert {t for t, _ in tags.tags} <= OUR_TAGS

@@ -1,0 +1,56 @@
+"""bfloat16 and float32 MiniLM agree: same unit-length float32 vectors, same nearest passages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from index.embedding import SMALL_CALL_TEXTS, MiniLMEmbedder
+from tests.integration.conftest import EXAMPLE_FILES
+
+
+def _example_paragraphs(examples_dir: Path) -> list[str]:
+    paragraphs = []
+    for name in EXAMPLE_FILES:
+        path = examples_dir / name
+        if path.suffix in {".txt", ".md"}:
+            paragraphs += [p.strip() for p in path.read_text().split("\n\n") if len(p.strip()) > 80]
+    return paragraphs
+
+
+def test_bfloat16_vectors_match_float32(examples_dir: Path, embedder: MiniLMEmbedder) -> None:
+    texts = _example_paragraphs(examples_dir)
+    assert len(texts) >= 10
+    questions = ["What did Zelenskyy reject?", "How much power can rooftop panels make?", "Why do corals bleach?"]
+    full = MiniLMEmbedder(precision="float32")
+    half = MiniLMEmbedder(precision="bfloat16")
+    a, b = full.embed(texts + questions), half.embed(texts + questions)
+    assert a.dtype == b.dtype == np.float32
+    assert np.allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
+    assert float(np.einsum("ij,ij->i", a, b).min()) > 0.999
+    # The passage each question finds first is the same in both precisions.
+    n = len(texts)
+    assert list(np.argmax(a[n:] @ a[:n].T, axis=1)) == list(np.argmax(b[n:] @ b[:n].T, axis=1))
+
+
+def test_small_calls_run_on_one_thread_and_leave_the_count_alone(embedder: MiniLMEmbedder) -> None:
+    import torch
+
+    model = embedder.load()
+    seen: list[int] = []
+    encode = model.encode
+
+    def recording(*args: object, **kwargs: object) -> object:
+        seen.append(torch.get_num_threads())
+        return encode(*args, **kwargs)  # type: ignore[arg-type]
+
+    before = torch.get_num_threads()
+    model.encode = recording  # type: ignore[method-assign]
+    try:
+        embedder.embed(["one question"])
+        embedder.embed(["a passage"] * (SMALL_CALL_TEXTS + 1))
+    finally:
+        model.encode = encode  # type: ignore[method-assign]
+    assert seen == [1, before]
+    assert torch.get_num_threads() == before
