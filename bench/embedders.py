@@ -107,6 +107,9 @@ class OnnxMiniLM:
     def count_tokens(self, text: str) -> int:
         return self._counter.count_tokens(text)
 
+    def token_offsets(self, text: str) -> tuple[list[tuple[int, int]], list[int | None]]:
+        return self._counter.token_offsets(text)
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors; texts are sorted by length so batches pad little."""
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)

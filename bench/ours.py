@@ -97,9 +97,11 @@ def ingest(files: Sequence[str], index_dir: str, embedder_kind: str = "torch", w
         from index.chunking import ChunkingConfig
 
         chunker = ingest_mod.chunk_document
-        ingest_mod.chunk_document = lambda doc, count, config=None: chunker(
-            doc, count, ChunkingConfig(overlap_tokens=overlap))
+        ingest_mod.chunk_document = lambda doc, count, config=None, offsets=None: chunker(
+            doc, count, ChunkingConfig(overlap_tokens=overlap), offsets=offsets)
     a.embedder.count_tokens = timer.wrap("  of which token counting", a.embedder.count_tokens)
+    if hasattr(a.embedder, "token_offsets"):
+        a.embedder.token_offsets = timer.wrap("  of which token counting", a.embedder.token_offsets)
     a.embedder.embed = timer.wrap("embed", recording_embed)
     a.store.write_files = timer.wrap("chroma write", a.store.write_files)
     a.store.file_state = timer.wrap("chroma lookups", a.store.file_state)

@@ -128,6 +128,11 @@ class MiniLMEmbedder:
         """Word pieces in ``text`` without [CLS]/[SEP], from the model's own tokenizer."""
         return len(_word_piece_tokenizer(str(self.model_path)).encode(text, add_special_tokens=False).ids)
 
+    def token_offsets(self, text: str) -> tuple[list[tuple[int, int]], list[int | None]]:
+        """Character span and pre-token index of every word piece of ``text`` (for ``SpanCounter``)."""
+        encoding = _word_piece_tokenizer(str(self.model_path)).encode(text, add_special_tokens=False)
+        return encoding.offsets, encoding.word_ids
+
     def load(self) -> SentenceTransformer:
         """Load the model now (idempotent, thread-safe)."""
         with self._lock:

@@ -96,7 +96,9 @@ def ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], *
                 report.files_unchanged += 1
                 continue
             doc = load_bytes(path, data)
-            chunks = chunk_document(doc, embedder.count_tokens, chunking)
+            # The offsets tokenizer is optional in the Embedder protocol: it only makes chunking faster.
+            chunks = chunk_document(doc, embedder.count_tokens, chunking,
+                                    offsets=getattr(embedder, "token_offsets", None))
         except LoadError as exc:
             report.files_failed.append(FileError(exc.path, exc.reason))
             if progress:

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reportlab.pdfgen import canvas
 
-from index.chunking import MODEL_WINDOW, ChunkingConfig, chunk_document, heading_prefix
+from index.chunking import MODEL_WINDOW, ChunkingConfig, SpanCounter, chunk_document, heading_prefix
 from index.embedding import MiniLMEmbedder
 from index.loaders import _markdown_headings, load_file
 from index.records import Chunk, Document
@@ -246,3 +246,46 @@ def test_property_offsets_window_coverage(doc: Document, small: bool) -> None:
     config = ChunkingConfig(target_tokens=100, overlap_tokens=10) if small else ChunkingConfig()
     chunks = chunk_document(doc, count, config)
     check_chunks(doc, chunks, count)
+
+
+# ---- counting spans from one tokenization -----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def embedder() -> MiniLMEmbedder:
+    return MiniLMEmbedder()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80),
+       cuts=st.lists(st.integers(min_value=0, max_value=80), min_size=2, max_size=2))
+def test_span_counts_equal_the_tokenizer_on_any_text_and_cut(embedder: MiniLMEmbedder, text: str,
+                                                             cuts: list[int]) -> None:
+    """Exact even when a cut lands inside a word, on accents, CJK, emoji or control characters."""
+    start, end = sorted(min(c, len(text)) for c in cuts)
+    counter = SpanCounter(text, embedder.token_offsets, embedder.count_tokens)
+    assert counter.span(start, end) == embedder.count_tokens(text[start:end])
+
+
+def test_cutting_inside_a_word_asks_the_tokenizer(embedder: MiniLMEmbedder) -> None:
+    asked: list[str] = []
+
+    def exact(text: str) -> int:
+        asked.append(text)
+        return embedder.count_tokens(text)
+
+    counter = SpanCounter("unbelievably long words", embedder.token_offsets, exact)
+    assert counter.span(0, 12) == embedder.count_tokens("unbelievably") and asked == []
+    assert counter.span(2, 12) == embedder.count_tokens("believably") and asked == ["believably"]
+    assert counter.within(0, 23)("long") == 1 and counter.within(0, 23)("missing") == 1
+
+
+@pytest.mark.parametrize("name", ["coral-reefs.txt", "sourdough-baking.html", "home-solar-guide.pdf",
+                                  "remote-work-policy.docx", "ukraine-security-talks.md", "README.md"])
+def test_chunks_are_the_same_with_or_without_offsets(embedder: MiniLMEmbedder, name: str) -> None:
+    doc = load_file(EXAMPLES / name)
+    small = ChunkingConfig(target_tokens=60, overlap_tokens=8)  # many splits, so the splitter is exercised
+    for config in (None, small):
+        plain = chunk_document(doc, embedder.count_tokens, config)
+        fast = chunk_document(doc, embedder.count_tokens, config, offsets=embedder.token_offsets)
+        assert [(c.chunk_id, c.n_tokens, c.heading) for c in fast] == [(c.chunk_id, c.n_tokens, c.heading)
+                                                                      for c in plain]
