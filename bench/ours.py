@@ -5,6 +5,7 @@ Each function runs inside a ``bench.tasks`` subprocess and returns plain JSON va
 
 from __future__ import annotations
 
+import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -182,7 +183,8 @@ def query(index_dir: str, questions: list[dict[str, str]], answer: bool = True, 
     out: dict[str, Any] = {"chunks": a.store.count(), "first_retrieve_s": round(warm_s, 3),
                            "hit_at_5": rnd(sum(hits.values()) / len(hits)), "hits": hits, **rank_metrics(ranks),
                            "retrieval_p50_ms": rnd(percentile(retrieve_ms, 50), 1),
-                           "retrieval_p95_ms": rnd(percentile(retrieve_ms, 95), 1)}
+                           "retrieval_p95_ms": rnd(percentile(retrieve_ms, 95), 1),
+                           "gomp_spincount": os.environ.get("GOMP_SPINCOUNT")}
     if answer:
         a.ask(qs[0].question)
         answer_ms: list[float] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -50,11 +51,28 @@ def _word_piece_tokenizer(path: str):  # type: ignore[no-untyped-def]
     return tokenizer
 
 
-# Calls this small (a question, an answer's candidate sentences) run on one torch thread. On two
-# cores shared with any other busy process, torch's two OpenMP threads wait on each other: one
-# question took 400-500 ms with two threads and 14 ms with one (bench/README.md). Bulk calls
-# (ingest) keep every thread; there the second thread is worth ~1.4x.
-SMALL_CALL_TEXTS = 64
+# A call this small (one question) runs on one torch thread: beside any other busy process on two
+# cores, one question took 200-500 ms on two threads and 11-14 ms on one (bench/README.md); idle,
+# one thread costs ~3 ms. Batches keep every thread (an answer's ~30 sentences were 1.4x slower
+# on one thread when idle); ``prepare_for_questions`` keeps them fast under load.
+SMALL_CALL_TEXTS = 1
+RESPONSIVE_OMP_ENV = {"GOMP_SPINCOUNT": "1000"}
+
+
+def prepare_for_questions() -> bool:
+    """Tune torch's OpenMP threads for a process that serves questions (UI, ``rag ask``/``chat``).
+
+    libgomp's threads spin ~300,000 times at every barrier before they sleep. Beside another busy
+    process on two cores, that spinning made extractive answers 5x slower (p50 739 vs 144 ms) and
+    one question's embedding 200 vs 11 ms; spinning 1,000 times costs bulk encoding ~10%, so batch
+    jobs (``rag ingest``) keep the default. libgomp reads the variable when torch loads: returns
+    False, changing nothing, when torch is already imported. A value the user set wins.
+    """
+    if "torch" in sys.modules:
+        return False
+    for name, value in RESPONSIVE_OMP_ENV.items():
+        os.environ.setdefault(name, value)
+    return True
 
 
 @contextlib.contextmanager

@@ -153,6 +153,9 @@ def _print_stream(stream: Any, out: TextIO, as_json: bool) -> Any:
 
 
 def _cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
+    from index.embedding import prepare_for_questions
+
+    prepare_for_questions()
     assistant = open_assistant(args)
     answer = _print_stream(assistant.ask_stream(args.question, k=args.k, strict=args.strict), out, args.json)
     if args.json:
@@ -163,6 +166,9 @@ def _cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
+    from index.embedding import prepare_for_questions
+
+    prepare_for_questions()
     assistant = open_assistant(args)
     session = assistant.chat()
     out.write("Ask about your documents. Empty line or Ctrl-D quits; /new starts over.\n")

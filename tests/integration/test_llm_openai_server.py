@@ -96,9 +96,10 @@ def test_answer_streams_from_the_server_and_is_checked(server_url: str, index_di
             pieces.append(item)
     assert answer is not None and answer.backend == "openai:smollm2"
     assert len(pieces) > 1 and "".join(pieces).strip()
-    sentences = list(answer.sentences) + list(answer.removed)
-    assert sentences and all(s.support in ("supported", "weak", "unsupported") for s in sentences)
-    assert all(s.support == "unsupported" for s in sentences if not s.citations)
+    # Not strict: every generated sentence is in ``sentences`` with its verdict, refused or not.
+    assert answer.sentences and not answer.removed
+    assert all(s.support in ("supported", "weak", "unsupported") for s in answer.sentences)
+    assert all(s.support == "unsupported" for s in answer.sentences if not s.citations)
 
 
 @needs_model

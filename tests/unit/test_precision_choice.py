@@ -1,11 +1,20 @@
-"""Choosing the embedding precision: explicit values stay, ``auto`` follows the CPU."""
+"""How MiniLM runs: the precision (explicit values stay, ``auto`` follows the CPU) and the OpenMP
+setting of processes that serve questions."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
 
 import pytest
 
 from index import embedding
 from index.embedding import resolve_precision
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
@@ -27,3 +36,34 @@ def test_auto_on_another_device_stays_float32(monkeypatch: pytest.MonkeyPatch) -
 def test_unknown_precision_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown embedding precision 'half'"):
         resolve_precision("half")
+
+
+# ---- OpenMP tuning for processes that serve questions ---------------------------------------
+
+def test_question_processes_get_a_short_openmp_spin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    assert embedding.prepare_for_questions() is True
+    assert os.environ["GOMP_SPINCOUNT"] == "1000"
+
+
+def test_a_users_own_spin_setting_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    monkeypatch.setenv("GOMP_SPINCOUNT", "50")
+    assert embedding.prepare_for_questions() is True
+    assert os.environ["GOMP_SPINCOUNT"] == "50"
+
+
+def test_too_late_once_torch_is_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "torch", types.ModuleType("torch"))
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    assert embedding.prepare_for_questions() is False
+    assert "GOMP_SPINCOUNT" not in os.environ
+
+
+def test_the_commands_that_call_it_do_not_load_torch_first() -> None:
+    """Otherwise the setting would come too late: importing our CLI, UI and Assistant must not load torch."""
+    code = ("import sys, rag.cli, ui.cli, ui.app, rag.assistant, evals.cli; "
+            "sys.exit(1 if 'torch' in sys.modules else 0)")
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
