@@ -18,7 +18,8 @@ def _tasks() -> dict[str, Callable[..., dict[str, Any]]]:
     from bench import embedders, experiments, ours, peer
 
     return {
-        "ours_ingest": ours.ingest, "ours_reingest": ours.reingest, "ours_query": ours.query,
+        "ours_ingest": ours.ingest, "ours_floor": ours.encode_floor, "ours_reingest": ours.reingest,
+        "ours_query": ours.query,
         "ours_examples": ours.examples_hit, "synth_build": ours.synth_build, "synth_latency": ours.latency,
         "gguf_ttft": ours.gguf_ttft, "peer_ingest": peer.ingest, "peer_query": peer.query,
         "encode_speed": embedders.encode_speed, "query_speed": embedders.query_speed,
