@@ -10,6 +10,7 @@ import importlib.util
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -211,6 +212,15 @@ def _experiments(scratch: Path, names: list[str], ours_index: str, questions: li
                                             rounds=2, torch_threads=1)
     out["threads=default latency 10k"] = run_task("synth_latency", scratch, index_dir=dest, questions=questions,
                                                   rounds=2)
+    log("  experiment answers beside one busy process: OpenMP defaults vs ours …")
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # one core kept busy, like a user's other work
+    try:
+        for name, extra in (("busy: defaults", {"omp_defaults": True}), ("busy: ours", {})):
+            out[name] = run_task("ours_query", scratch, index_dir=ours_index, questions=questions, rounds=1,
+                                 timeout=900, **extra)
+    finally:
+        hog.kill()
+        hog.wait()
     dataset, docs = str(ROOT / "evals/datasets/examples.jsonl"), str(ROOT / "examples")
     variants: tuple[tuple[str, dict[str, Any]], ...] = (
         ("default", {}), ("float32", {"embedder_kind": "torch-float32"}), ("onnx-int8", {"embedder_kind": "onnx-int8"}),

@@ -33,7 +33,8 @@ def main(argv: list[str]) -> int:
         print("usage: python -m bench.tasks NAME < kwargs.json", file=sys.stderr)
         return 2
     kwargs = json.loads(sys.stdin.read() or "{}")
-    if argv[0] in QUESTION_TASKS:
+    # ``omp_defaults``: the experiment that measures what the OpenMP setting is worth.
+    if argv[0] in QUESTION_TASKS and not kwargs.pop("omp_defaults", False):
         from index.embedding import prepare_for_questions
 
         prepare_for_questions()  # as `rag ui`, `rag ask` and `rag chat` do, before torch loads

@@ -57,6 +57,7 @@ def _word_piece_tokenizer(path: str):  # type: ignore[no-untyped-def]
 # on one thread when idle); ``prepare_for_questions`` keeps them fast under load.
 SMALL_CALL_TEXTS = 1
 RESPONSIVE_OMP_ENV = {"GOMP_SPINCOUNT": "1000"}
+PAD_TO_MULTIPLE_OF = 16
 
 
 def prepare_for_questions() -> bool:
@@ -163,6 +164,13 @@ class MiniLMEmbedder:
                 hf_logging.set_verbosity_error()
                 hf_logging.disable_progress_bar()
                 model = SentenceTransformer(str(self.model_path), device=self.device)
+                # Pad each batch to a multiple of 16 word pieces. oneDNN builds kernels and buffers
+                # for every new input shape; with one shape per distinct length, a 17k-chunk ingest
+                # peaked at 2.2 GB and 250 lengths at 3.6 GB in bfloat16. Multiples of 16 gave
+                # 0.76 GB and 10-25% faster encoding, with the same vectors (padding is masked).
+                transformer = model[0]
+                if hasattr(transformer, "processing_kwargs"):  # sentence-transformers >= 6
+                    transformer.processing_kwargs = {"text": {"pad_to_multiple_of": PAD_TO_MULTIPLE_OF}}
                 if self.precision == "bfloat16":
                     import torch
 

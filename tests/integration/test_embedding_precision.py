@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.embedding import SMALL_CALL_TEXTS, MiniLMEmbedder
+from index.embedding import PAD_TO_MULTIPLE_OF, SMALL_CALL_TEXTS, MiniLMEmbedder
 from tests.integration.conftest import EXAMPLE_FILES
 
 
@@ -54,3 +54,14 @@ def test_small_calls_run_on_one_thread_and_leave_the_count_alone(embedder: MiniL
         model.encode = encode  # type: ignore[method-assign]
     assert seen == [1, before]
     assert torch.get_num_threads() == before
+
+
+def test_batches_are_padded_to_few_shapes_without_changing_vectors(embedder: MiniLMEmbedder) -> None:
+    """Padding to a multiple of 16 (bounded memory) must not change any text's vector."""
+    model = embedder.load()
+    features = model.tokenize(["one two three", "a somewhat longer sentence with several more words in it"])
+    assert features["input_ids"].shape[1] % PAD_TO_MULTIPLE_OF == 0
+    short = "Corals bleach when the water is too warm."
+    long = " ".join(["Reef-building corals host algae that feed them and give them colour."] * 8)
+    alone, together = embedder.embed([short]), embedder.embed([short, long])
+    assert float(alone[0] @ together[0]) > 0.9999
