@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -168,7 +168,7 @@ class MiniLMEmbedder:
                 # for every new input shape; with one shape per distinct length, a 17k-chunk ingest
                 # peaked at 2.2 GB and 250 lengths at 3.6 GB in bfloat16. Multiples of 16 gave
                 # 0.76 GB and 10-25% faster encoding, with the same vectors (padding is masked).
-                transformer = model[0]
+                transformer: Any = model[0]
                 if hasattr(transformer, "processing_kwargs"):  # sentence-transformers >= 6
                     transformer.processing_kwargs = {"text": {"pad_to_multiple_of": PAD_TO_MULTIPLE_OF}}
                 if self.precision == "bfloat16":
