@@ -109,9 +109,9 @@ class FileWrite:
     stale_ids: Sequence[str]
 
 
-def _attempt(action: Callable[..., None], *args: Any) -> Exception | None:
+def _attempt(action: Callable[[FileWrite], None], write: FileWrite) -> Exception | None:
     try:
-        action(*args)
+        action(write)
     except Exception as exc:  # reported per file by the caller
         return exc
     return None
@@ -273,9 +273,7 @@ class ChunkStore:
         then are stale chunks deleted: a crash at any point leaves the file marked incomplete
         (mixed hashes or a short count), so the next run redoes it, and never duplicates ids.
         """
-        write = FileWrite(chunks, vectors, content_hash, title, stale_ids)
-        self._upsert_new([write])
-        self._finish(write)
+        self._write_one(FileWrite(chunks, vectors, content_hash, title, stale_ids))
 
     def write_files(self, writes: Sequence[FileWrite]) -> list[Exception | None]:
         """``write_file`` for many files, their new chunks sent in as few upserts as Chroma allows.
@@ -288,9 +286,12 @@ class ChunkStore:
         try:
             self._upsert_new(writes)
         except Exception:
-            return [_attempt(self.write_file, w.chunks, w.vectors, w.content_hash, w.title, w.stale_ids)
-                    for w in writes]
+            return [_attempt(self._write_one, w) for w in writes]
         return [_attempt(self._finish, w) for w in writes]
+
+    def _write_one(self, write: FileWrite) -> None:
+        self._upsert_new([write])
+        self._finish(write)
 
     def _upsert_new(self, writes: Sequence[FileWrite]) -> None:
         records = [(c, w) for w in writes for c in w.chunks if c.chunk_id in w.vectors]

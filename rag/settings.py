@@ -13,6 +13,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from index.embedding import PRECISIONS
+
 BACKENDS = ("extractive", "openai", "gguf")
 
 
@@ -122,8 +124,9 @@ def _coerce(name: str, value: Any) -> Any:
         raise SettingsError(f"unknown backend {value!r}; choose one of: {', '.join(BACKENDS)}")
     if name == "judge" and value not in ("heuristic", "llm"):
         raise SettingsError(f"unknown judge {value!r}; choose heuristic or llm")
-    if name == "embed_precision" and value not in ("auto", "float32", "bfloat16"):
-        raise SettingsError(f"unknown embed_precision {value!r}; choose auto, float32 or bfloat16")
+    if name == "embed_precision" and value not in PRECISIONS:
+        raise SettingsError(f"unknown embed_precision {value!r}; choose {', '.join(PRECISIONS[:-1])} or "
+                            f"{PRECISIONS[-1]}")
     if name == "fusion" and value not in ("rrf", "minmax"):
         raise SettingsError(f"unknown fusion {value!r}; choose rrf or minmax")
     return value
