@@ -106,7 +106,8 @@ def format_summary(s: dict[str, Any]) -> str:
         f"retrieval     hit@1 {f('hit_at_1')}  hit@{k} {f('hit_at_k')}  MRR@{k} {f('mrr')}  nDCG@{k} {f('ndcg')}",
         f"answers       faithfulness {f('faithfulness')}  citation recall {f('citation_recall')}  "
         f"citation precision {f('citation_precision')}",
-        f"correctness   answer F1 {f('answer_f1')}  evidence in answer {f('evidence_containment')}",
+        f"correctness   answer F1 {f('answer_f1')}  evidence in answer {f('evidence_containment')}  "
+        f"evidence words {f('evidence_words')}  holding the evidence {f('evidence_answered')}",
         f"refusals      refusal accuracy {f('refusal_accuracy')}  wrong refusals {f('wrong_refusal_rate')}",
         f"latency ms    p50/p95: {latency}",
     ])

@@ -57,6 +57,27 @@ def contains_span(text: str, spans: Iterable[str]) -> bool:
     return any(needle and needle in haystack for needle in (normalise(s) for s in spans))
 
 
+EVIDENCE_ANSWERED = 0.6
+"""An answer holds the evidence when it has at least this share of the span's content words."""
+
+
+def evidence_word_share(answer: str, spans: Iterable[str]) -> float:
+    """The largest share, over the evidence spans, of a span's content words found in ``answer``.
+
+    Content words as the support judge counts them (stopwords dropped, light stemming), so an
+    answer that quotes the evidence with a different neighbour or a paraphrase still counts.
+
+    >>> evidence_word_share("Hard links to the previous backup save space. [1]",
+    ...                     ["each backup is hard links to the previous backup"])
+    0.75
+    """
+    from rag.support import content_words
+
+    found = content_words(answer)
+    shares = [len(words & found) / len(words) for words in (content_words(s) for s in spans) if words]
+    return max(shares, default=0.0)
+
+
 def relevance(passages: Sequence[str], spans: Sequence[str]) -> list[bool]:
     """For each retrieved passage (best first): does it contain an evidence span?"""
     return [contains_span(p, spans) for p in passages]

@@ -17,7 +17,8 @@ from evals.scoring import CaseResult
 LABELS = {
     "hit_at_1": "hit@1", "hit_at_k": "hit@k", "mrr": "MRR@k", "ndcg": "nDCG@k", "faithfulness": "faithfulness",
     "citation_recall": "citation recall", "citation_precision": "citation precision", "answer_f1": "answer F1",
-    "evidence_containment": "evidence in answer", "refusal_accuracy": "refusal accuracy",
+    "evidence_containment": "evidence in answer", "evidence_words": "evidence words in answer",
+    "evidence_answered": "answers holding the evidence", "refusal_accuracy": "refusal accuracy",
     "wrong_refusal_rate": "wrong refusals",
 }
 _OVER = {
@@ -26,6 +27,8 @@ _OVER = {
     "faithfulness": "answers given (share of sentences supported)",
     "citation_recall": "answers given (ALCE)", "citation_precision": "answers with citations (ALCE)",
     "answer_f1": "answerable cases with a reference answer", "evidence_containment": "answerable cases with evidence",
+    "evidence_words": "answerable cases with evidence (share of the span's content words in the answer)",
+    "evidence_answered": "answerable cases with evidence (share with >= 0.6 of its content words in the answer)",
     "refusal_accuracy": "unanswerable cases (share refused)", "wrong_refusal_rate": "answerable cases (share refused)",
 }
 

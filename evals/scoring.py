@@ -16,10 +16,12 @@ from typing import Any
 
 from evals.dataset import EvalCase
 from evals.metrics import (
+    EVIDENCE_ANSWERED,
     JudgedSentence,
     citation_precision,
     citation_recall,
     contains_span,
+    evidence_word_share,
     faithfulness,
     hit_at,
     mean,
@@ -35,7 +37,7 @@ STAGES = ("retrieve", "generate", "check", "total")
 """Timed stages of ``Answer.timings`` reported as latency percentiles."""
 
 HIGHER_IS_BETTER = ("hit_at_1", "hit_at_k", "mrr", "ndcg", "faithfulness", "citation_recall", "citation_precision",
-                    "answer_f1", "evidence_containment", "refusal_accuracy")
+                    "answer_f1", "evidence_containment", "evidence_words", "evidence_answered", "refusal_accuracy")
 LOWER_IS_BETTER = ("wrong_refusal_rate",)
 QUALITY_METRICS = HIGHER_IS_BETTER + LOWER_IS_BETTER
 
@@ -99,6 +101,7 @@ class CaseResult:
     metrics: dict[str, float | None]
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    relevance: dict[str, Any] | None = None  # does the answer address the question (Answer.relevance)
 
     @property
     def failed(self) -> bool:
@@ -145,11 +148,15 @@ def score_case(case: EvalCase, answer: Answer, k: int, n_relevant: int | None = 
     judged = [] if answer.refused else judged_sentences(answer)
     answer_text = " ".join(s.text for s in answer.sentences)
     metrics: dict[str, float | None] = dict.fromkeys(
-        ("hit_at_1", "hit_at_k", "mrr", "ndcg", "answer_f1", "evidence_containment"))
+        ("hit_at_1", "hit_at_k", "mrr", "ndcg", "answer_f1", "evidence_containment", "evidence_words",
+         "evidence_answered"))
     if case.answerable and case.evidence:
         metrics.update(hit_at_1=hit_at(relevant, 1), hit_at_k=hit_at(relevant, k), mrr=reciprocal_rank(relevant, k),
                        ndcg=ndcg(relevant, k, n_relevant))
         metrics["evidence_containment"] = 0.0 if answer.refused else float(contains_span(answer_text, case.evidence))
+        share = 0.0 if answer.refused else evidence_word_share(answer_text, case.evidence)
+        metrics["evidence_words"] = share
+        metrics["evidence_answered"] = float(share >= EVIDENCE_ANSWERED)
     if case.answerable and case.answer:
         metrics["answer_f1"] = 0.0 if answer.refused else token_f1(answer_text, case.answer)
     metrics.update(faithfulness=faithfulness(judged), citation_recall=citation_recall(judged),
@@ -159,7 +166,8 @@ def score_case(case: EvalCase, answer: Answer, k: int, n_relevant: int | None = 
         evidence=case.evidence, source=case.source, answer=answer.text,
         refused=answer.refused, sentences=_sentence_views(answer), retrieved=retrieved,
         top_dense=round(top_dense_score(answer), 4),
-        timings_ms={k_: round(v * 1000, 2) for k_, v in answer.timings.items()}, metrics=metrics)
+        timings_ms={k_: round(v * 1000, 2) for k_, v in answer.timings.items()}, metrics=metrics,
+        relevance=answer.relevance.to_dict() if answer.relevance else None)
     result.problems.extend(diagnose(result, k, refusal_threshold))
     return result
 
@@ -199,6 +207,8 @@ def diagnose(result: CaseResult, k: int, refusal_threshold: float | None = None)
 
 def _refusal_cause(result: CaseResult, refusal_threshold: float | None) -> str:
     """Why the Assistant refused when the dense gate alone does not explain it."""
+    if result.relevance and not result.relevance["answers"] and result.sentences:
+        return "; the drafted answer did not address the question (" + "; ".join(result.relevance["reasons"]) + ")"
     if "generate" in result.timings_ms:
         return "; an answer was generated but no sentence of it passed the support check"
     if refusal_threshold is not None and result.top_dense >= refusal_threshold:
@@ -255,6 +265,8 @@ def summarise(results: Sequence[CaseResult], k: int, backend: str = "", judge: s
         "citation_precision": avg("citation_precision"),
         "answer_f1": avg("answer_f1"),
         "evidence_containment": avg("evidence_containment"),
+        "evidence_words": avg("evidence_words"),
+        "evidence_answered": avg("evidence_answered"),
         "refusal_accuracy": avg("refused", unanswerable),
         "wrong_refusal_rate": avg("refused", answerable),
         "latency_ms": _latency(results),

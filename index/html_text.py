@@ -13,6 +13,11 @@ from html.parser import HTMLParser
 _SKIP = {"script", "style", "noscript", "template", "svg", "nav", "aside", "footer", "iframe",
          "object", "canvas", "select", "button", "form", "head"}
 _SKIP_ROLES = {"navigation", "banner", "contentinfo", "search", "toc"}
+# Generated-site chrome marked only by class: permalink anchors ("¶") and page footers
+# (Sphinx and MkDocs write <div class="footer">, not <footer>).
+_SKIP_CLASSES = {"headerlink", "footer"}
+_API_SIGNATURE = "sig"  # Sphinx: <dl class="py function"><dt class="sig sig-object py" id="...">
+_API_LEVEL = 6  # API entries nest below h6 in the heading path
 _BLOCK = {"p", "div", "section", "article", "main", "header", "blockquote", "li", "ul", "ol",
           "dl", "dt", "dd", "table", "thead", "tbody", "tfoot", "figure", "figcaption", "hr",
           "address", "details", "summary", "body", "html"}
@@ -38,6 +43,7 @@ class _BlockParser(HTMLParser):
         self._heading_level = 0
         self._heading_text: list[str] = []
         self._path: list[tuple[int, str]] = []
+        self._dl_levels: list[int] = []  # for each open <dl>: the API heading level its <dt>s get (0: none)
 
     # -- helpers
     def _flush(self) -> None:
@@ -61,10 +67,23 @@ class _BlockParser(HTMLParser):
             if tag not in _VOID:
                 self._skip.append(tag)
             return
-        role = dict(attrs).get("role") or ""
-        if tag in _SKIP or role.lower() in _SKIP_ROLES:
+        attributes = dict(attrs)
+        role = attributes.get("role") or ""
+        classes = set((attributes.get("class") or "").split())
+        footnotes = tag == "aside" and any(c.startswith("footnote") for c in classes)  # Sphinx's footnotes
+        if (tag in _SKIP and not footnotes) or role.lower() in _SKIP_ROLES or classes & _SKIP_CLASSES:
             if tag not in _VOID:
                 self._skip.append(tag)
+            return
+        if tag == "dl":
+            api = any(c in {"py", "c", "cpp", "js", "function", "class", "method"} for c in classes)
+            self._dl_levels.append(_API_LEVEL + len([x for x in self._dl_levels if x]) + 1 if api else 0)
+        if tag == "dt" and _API_SIGNATURE in classes and self._dl_levels and self._dl_levels[-1]:
+            # A function's or class's signature heads its description: make it a heading, so
+            # chunks about it carry its name ("shutil > shutil.copy2(src, dst)").
+            self._flush()
+            self._heading_level = self._dl_levels[-1]
+            self._heading_text = []
             return
         sink = self._inline_sink()
         if sink is not None and (tag == "br" or tag in _BLOCK):
@@ -105,7 +124,7 @@ class _BlockParser(HTMLParser):
                     del self._skip[i:]
                     break
             return
-        if tag in _HEADINGS and self._heading_level:
+        if (tag in _HEADINGS or tag == "dt") and self._heading_level:
             text = _SPACES.sub(" ", "".join(self._heading_text)).strip().rstrip("¶").strip()
             level = self._heading_level
             self._heading_level = 0
@@ -128,6 +147,10 @@ class _BlockParser(HTMLParser):
             if sink is not None:
                 sink.append(" ")
             self._flush()
+            if tag == "dl" and self._dl_levels:
+                level = self._dl_levels.pop()
+                if level:  # the API entry ends: text after it is no longer about it
+                    self._path = [p for p in self._path if p[0] < level]
 
     def handle_data(self, data: str) -> None:
         if self._in_title:

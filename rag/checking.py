@@ -1,7 +1,8 @@
 """Cite and check: turn answer text with ``[n]`` markers into checked sentences and citations.
 
 The same path serves the extractive answerer and every LLM backend, so a model's sentences
-are judged exactly like our own quotes.
+are judged exactly like our own quotes. Answerers hand over a typed ``Draft``; only a language
+model's text is parsed for markers (``draft_from_text``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.citations import parse_markers
-from rag.records import AnswerSentence, Citation, Hit, Support, Verdict
+from rag.records import AnswerSentence, Citation, Draft, DraftSentence, Hit, Support, Verdict
 from rag.sentences import split_sentences
 from rag.support import Judge, best_passage_sentence
 
@@ -39,19 +40,31 @@ def looks_like_refusal(text: str) -> bool:
     return bool(_REFUSAL_PATTERNS.search(text[:400]))
 
 
-def check_text(raw: str, passages: Sequence[Hit], judge: Judge, strict: bool = False) -> CheckedText:
-    """Parse, resolve and judge every sentence of ``raw``; markers refer to ``passages`` (1-based).
+def draft_from_text(raw: str, n_passages: int) -> Draft:
+    """A language model's answer as a draft: its sentences with the ``[n]`` markers parsed out."""
+    parsed = [parse_markers(text, n_passages) for _, _, text in split_sentences(raw.strip())]
+    sentences = tuple(DraftSentence(p.clean, p.numbers, None, p.problems) for p in parsed if p.clean)
+    return Draft(sentences, raw, declined=not raw.strip() or looks_like_refusal(raw))
 
-    Cited passages are renumbered 1..m in order of first citation. In ``strict`` mode sentences
-    that are not supported are removed. An answer left with no supported sentence is a refusal.
+
+def check_text(raw: str, passages: Sequence[Hit], judge: Judge, strict: bool = False) -> CheckedText:
+    """Parse ``raw`` (markers refer to ``passages``, 1-based), then ``check_draft`` it."""
+    return check_draft(draft_from_text(raw, len(passages)), passages, judge, strict)
+
+
+def check_draft(draft: Draft, passages: Sequence[Hit], judge: Judge, strict: bool = False) -> CheckedText:
+    """Judge every sentence of ``draft`` against the passages it cites.
+
+    Cited passages are renumbered 1..m in order of first citation. A quote keeps the span its
+    answerer located; other sentences are matched to the passage sentence sharing most words.
+    In ``strict`` mode sentences that are not supported are removed. An answer left with no
+    supported sentence is a refusal.
     """
-    parsed = [parse_markers(text, len(passages)) for _, _, text in split_sentences(raw.strip())]
-    parsed = [p for p in parsed if p.clean]
     pairs: list[tuple[str, str]] = []
     where: list[tuple[int, int]] = []
-    for i, p in enumerate(parsed):
-        for n in p.numbers:
-            pairs.append((p.clean, passages[n - 1].chunk.text))
+    for i, drafted in enumerate(draft.sentences):
+        for n in drafted.passages:
+            pairs.append((drafted.text, passages[n - 1].chunk.text))
             where.append((i, n))
     verdicts = judge.check_many(pairs) if pairs else []
     per_sentence: dict[int, list[tuple[int, Support]]] = {}
@@ -60,8 +73,9 @@ def check_text(raw: str, passages: Sequence[Hit], judge: Judge, strict: bool = F
 
     kept: list[tuple[int, AnswerSentence]] = []
     removed: list[AnswerSentence] = []
-    for i, p in enumerate(parsed):
-        sentence = _sentence_verdict(p.clean, p.numbers, per_sentence.get(i, []), p.problems)
+    for i, draft_sentence in enumerate(draft.sentences):
+        sentence = _sentence_verdict(draft_sentence.text, draft_sentence.passages, per_sentence.get(i, []),
+                                     draft_sentence.problems)
         if strict and sentence.support != "supported":
             removed.append(sentence)
         else:
@@ -76,15 +90,23 @@ def check_text(raw: str, passages: Sequence[Hit], judge: Judge, strict: bool = F
     citations: list[Citation] = []
     for index, (i, sentence) in enumerate(kept):
         supports = dict(per_sentence.get(i, []))
-        for n in sentence.citations:
+        located = draft.sentences[i].quote
+        for place, n in enumerate(sentence.citations):
             hit = passages[n - 1]
-            start, end, quote = best_passage_sentence(sentence.text, hit.chunk.text)
+            passage = hit.chunk.text
+            if located is not None and place == 0:
+                start, end = located.start, located.end
+                focus: tuple[int, int] | None = (located.focus_start, located.focus_end)
+            else:
+                start, end, _ = best_passage_sentence(sentence.text, passage)
+                focus = None
             support = supports[n]
+            base = hit.chunk.start
             citations.append(Citation(
                 n=mapping[n], sentence_index=index, chunk_id=hit.chunk.chunk_id, source=hit.chunk.source,
-                page=hit.chunk.page, quote=quote, start=hit.chunk.start + start, end=hit.chunk.start + end,
-                support=support.verdict, score=support.score, passage=hit.chunk.text,
-                passage_start=hit.chunk.start))
+                page=hit.chunk.page, quote=passage[start:end], start=base + start, end=base + end,
+                support=support.verdict, score=support.score, passage=passage, passage_start=base,
+                focus_start=base + focus[0] if focus else None, focus_end=base + focus[1] if focus else None))
         sentences.append(AnswerSentence(sentence.text, tuple(mapping[n] for n in sentence.citations),
                                         sentence.support, sentence.score, sentence.reasons))
     text = " ".join(_with_markers(s) for s in sentences)

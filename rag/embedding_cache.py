@@ -35,24 +35,27 @@ class CachingEmbedder:
         return self.inner.count_tokens(text)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for ``texts``; safe from many threads at once.
+
+        Every vector a call returns is taken into local values before anything is evicted, so a
+        batch that pushes older entries out (a small cache, or another thread's batch) can never
+        lose a row this call already counted on.
+        """
         with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+            known = {t: self._cache[t] for t in texts if t in self._cache}
+            for t in known:
+                self._cache.move_to_end(t)
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
         if missing:
             vectors = self.inner.embed(missing)
+            fresh = dict(zip(missing, vectors, strict=True))
+            known.update(fresh)
             with self._lock:
-                for text, vector in zip(missing, vectors, strict=True):
+                for text, vector in fresh.items():
                     self._cache[text] = vector
                     self._cache.move_to_end(text)
                 while len(self._cache) > self.size:
                     self._cache.popitem(last=False)
-                # A text evicted again right away (tiny cache, huge batch) comes from this batch.
-                fresh = dict(zip(missing, vectors, strict=True))
-                rows: list[np.ndarray] = [fresh[t] if t in fresh else self._cache[t] for t in texts]
-        else:
-            with self._lock:
-                rows = [self._cache[t] for t in texts]
-                for t in texts:
-                    self._cache.move_to_end(t)
-        if not rows:
+        if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.stack(rows).astype(np.float32, copy=False)
+        return np.stack([known[t] for t in texts]).astype(np.float32, copy=False)

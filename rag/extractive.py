@@ -1,7 +1,14 @@
-"""The default answerer: quote the retrieved sentences that best answer the question.
+"""The default answerer: quote the excerpt of the retrieved passages that best answers the question.
 
-Needs no language model, answers instantly, and cannot hallucinate: every sentence it returns
-is a verbatim span of a retrieved passage, followed by that passage's ``[n]`` marker.
+Needs no language model, answers instantly, and cannot hallucinate: every excerpt it returns is
+a verbatim span of a retrieved passage, located once here and handed to the checker with its
+offsets. An excerpt is the best sentence plus the neighbours it needs to make sense: the
+sentence before when the best one refers back ("this option", "To prevent this"), the one after
+when it only sets up (ends with a colon), and neighbours that carry what the question asks for
+(a name for "which", a number for "how many", a reason for "why").
+
+Written by hand because no library quotes extractively with exact offsets; sentence vectors come
+from the shared embedder (MiniLM), everything else is pure.
 """
 
 from __future__ import annotations
@@ -13,86 +20,226 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.embedding import Embedder
-from rag.records import Hit
+from rag.question_kinds import QuestionKind, carries_answer, question_kind
+from rag.records import DraftSentence, Hit, QuoteSpan
 from rag.sentences import split_sentences
 from rag.support import content_words
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """A passage sentence scored against the question; ``passage`` is the 1-based hit number."""
+class PassageSentence:
+    """One sentence of a passage: offsets into the passage text; ``fragment`` for headings and scraps."""
 
-    passage: int
+    start: int
+    end: int
+    text: str
+    fragment: bool
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A passage sentence scored against the question.
+
+    ``hit_number`` is the 1-based place of its passage among the hits; ``position`` its index in
+    that passage's sentences.
+    """
+
+    hit_number: int
+    position: int
     start: int
     end: int
     text: str
     score: float
     similarity: float
+    carries_answer: bool
 
 
 @dataclass(frozen=True)
 class ExtractiveConfig:
-    max_sentences: int = 3
-    relative_cutoff: float = 0.85  # keep extra sentences scoring at least this share of the best
+    """``max_words`` caps the whole answer (the first excerpt always stays whole)."""
+
+    max_excerpts: int = 3
+    max_words: int = 80
+    relative_cutoff: float = 0.7  # a further excerpt must score at least this share of the best
+    neighbour_cutoff: float = 0.85  # a neighbour joins the excerpt when it scores this share of the best
     min_similarity: float = 0.25
     passages: int = 5
+    answer_bonus: float = 0.08  # for a sentence that carries what the question asks for
+    follow: int = 1  # sentences after the best one quoted whenever they fit (the answer often follows its setup)
+    code_penalty: float = 0.1  # a code listing or a traceback is rarely the answer itself
+    heading_context: bool = True  # embed "section: sentence", as chunks are embedded with their heading path
 
 
 _LIST_MARKER = re.compile(r"^(?:[-*•+]|\d{1,2}[.)])\s+")
+# A sentence that points back at the one before cannot be understood alone.
+_REFERS_BACK = re.compile(
+    r"^(?:this|that|these|those|it|its|they|them|such|there|here|so|thus|therefore|hence|otherwise|instead|"
+    r"however|also|then|likewise|similarly|in (?:this|that|such|these) (?:case|way)s?|for (?:this|that) reason|"
+    r"to (?:prevent|avoid|do|achieve|fix|solve) (?:this|that|it)|as a result|in addition|the (?:above|former|latter)"
+    r"|(?:the|this|that|these|those) (?:option|command|setting|method|function|file|value|approach|module|"
+    r"parameter|argument|way|case|behaviou?r|feature|one|package|tool))\b", re.IGNORECASE)
+_SETS_UP = re.compile(r"(?::|\bas follows\.?|\bfor example\.?|\bsuch as\.?)$", re.IGNORECASE)
+_WORDS = re.compile(r"\w+")
 
 
-def _is_fragment(text: str) -> bool:
+def is_fragment(text: str) -> bool:
     """Headings, table header rows and scraps are not answers."""
-    words = re.findall(r"\w+", text)
+    words = _WORDS.findall(text)
     if text.lstrip().startswith("#") or len(words) < 4:
         return True
     return not re.search(r"[.!?:;)\]\"”]$", text.strip()) and len(words) < 9
 
 
-def candidate_sentences(question: str, question_vector: np.ndarray, hits: Sequence[Hit], embedder: Embedder,
-                        passages: int = 5) -> list[Candidate]:
-    """Score every sentence of the top passages: MiniLM similarity plus question-word overlap."""
-    rows: list[tuple[int, int, int, str]] = []
-    for number, hit in enumerate(hits[:passages], 1):
-        for start, end, text in split_sentences(hit.chunk.text):
-            marker = _LIST_MARKER.match(text)
-            if marker:  # quote the item, not its bullet
-                start, text = start + marker.end(), text[marker.end():]
-            if _is_fragment(text):
-                continue
+def passage_sentences(text: str) -> list[PassageSentence]:
+    """The passage's sentences with offsets; list items are quoted without their bullets."""
+    out = []
+    for start, end, sentence in split_sentences(text):
+        marker = _LIST_MARKER.match(sentence)
+        if marker:
+            start, sentence = start + marker.end(), sentence[marker.end():]
+        out.append(PassageSentence(start, end, sentence, is_fragment(sentence)))
+    return out
 
-            rows.append((number, start, end, text))
+
+_CODE_START = re.compile(r"^\s*(?:>>>|\.\.\.|\$ |#!|Traceback|[\w.]+\s*=\s*\S|(?:def|class|import|from|for|if|"
+                         r"while|with|return|print)\b[^.]*[:(]\s*$)")
+_SYMBOLS = re.compile(r"[=(){}\[\]<>:;#@*/\\|'\"]")
+
+
+def looks_like_code(text: str) -> bool:
+    """A code listing, shell session or traceback rather than prose."""
+    if _CODE_START.match(text) or ("\n" in text.strip() and ">>>" in text):
+        return True
+    letters = sum(ch.isalpha() for ch in text)
+    return letters == 0 or len(_SYMBOLS.findall(text)) / letters > 0.12
+
+
+def refers_back(text: str) -> bool:
+    return bool(_REFERS_BACK.match(text.lstrip("\"'“(")))
+
+
+def sets_up(text: str) -> bool:
+    return bool(_SETS_UP.search(text.rstrip()))
+
+
+def word_count(text: str) -> int:
+    return len(_WORDS.findall(text))
+
+
+def score_candidates(question: str, question_vector: np.ndarray, passages: Sequence[Sequence[PassageSentence]],
+                     embedder: Embedder, config: ExtractiveConfig, headings: Sequence[str] = ()) -> list[Candidate]:
+    """Score every non-fragment sentence: MiniLM similarity, question-word overlap, answer type, rank."""
+    kind = question_kind(question)
+    rows = [(number, position, s) for number, sentences in enumerate(passages, 1)
+            for position, s in enumerate(sentences) if not s.fragment]
     if not rows:
         return []
-    vectors = embedder.embed([r[3] for r in rows])
-    similarities = vectors @ question_vector
+    if config.heading_context and headings:
+        texts = [f"{headings[n - 1]}: {s.text}" if headings[n - 1] else s.text for n, _, s in rows]
+    else:
+        texts = [s.text for _, _, s in rows]
+    similarities = embedder.embed(texts) @ question_vector
     q_words = content_words(question)
     out = []
-    for (number, start, end, text), sim in zip(rows, similarities, strict=True):
-        overlap = len(q_words & content_words(text)) / len(q_words) if q_words else 0.0
-        rank_prior = 0.03 * (1.0 / number)
-        score = 0.75 * float(sim) + 0.25 * overlap + rank_prior
-        out.append(Candidate(number, start, end, text, round(score, 4), round(float(sim), 4)))
-    return sorted(out, key=lambda c: -c.score)
+    for (number, position, s), sim in zip(rows, similarities, strict=True):
+        overlap = len(q_words & content_words(s.text)) / len(q_words) if q_words else 0.0
+        answer = carries_answer(kind, s.text)
+        score = 0.75 * float(sim) + 0.25 * overlap + 0.03 / number + (config.answer_bonus if answer else 0.0) \
+            - (config.code_penalty if looks_like_code(s.text) else 0.0)
+        out.append(Candidate(number, position, s.start, s.end, s.text, round(score, 4), round(float(sim), 4),
+                             answer))
+    return sorted(out, key=lambda c: (-c.score, c.hit_number, c.position))
 
 
-def select(candidates: Sequence[Candidate], config: ExtractiveConfig | None = None) -> list[Candidate]:
-    """Best sentence first, then close runners-up (no near-duplicates) by score."""
+def grow_excerpt(best: Candidate, sentences: Sequence[PassageSentence], scores: dict[int, float], kind: QuestionKind,
+                 word_budget: int, config: ExtractiveConfig) -> tuple[int, int]:
+    """Indices ``lo..hi`` (inclusive) of the sentences quoted around ``best``."""
+    lo = hi = best.position
+    words = word_count(best.text)
+
+    def usable(i: int) -> bool:
+        return 0 <= i < len(sentences) and not sentences[i].fragment
+
+    def fits(i: int) -> bool:
+        return words + word_count(sentences[i].text) <= word_budget
+
+    if refers_back(best.text) and usable(lo - 1):
+        lo -= 1  # needed to understand the best sentence, whatever the budget
+        words += word_count(sentences[lo].text)
+    if sets_up(best.text) and usable(hi + 1):
+        hi += 1
+        words += word_count(sentences[hi].text)
+    for _ in range(config.follow):  # the answer often follows the sentence that restates the question
+        if usable(hi + 1) and fits(hi + 1) and not looks_like_code(sentences[hi + 1].text):
+            hi += 1
+            words += word_count(sentences[hi].text)
+    # Neighbours that carry the answer the best sentence lacks, or that score nearly as well.
+    changed = True
+    while changed:
+        changed = False
+        for i, step in ((hi + 1, 1), (lo - 1, -1)):
+            if not usable(i) or not fits(i):
+                continue
+            strong = scores.get(i, 0.0) >= config.neighbour_cutoff * best.score
+            needed = not best.carries_answer and carries_answer(kind, sentences[i].text) and \
+                scores.get(i, 0.0) >= 0.6 * best.score
+            joined = step == 1 and refers_back(sentences[i].text) and scores.get(i, 0.0) >= 0.7 * best.score
+            if strong or needed or joined:
+                if step == 1:
+                    hi = i
+                else:
+                    lo = i
+                words += word_count(sentences[i].text)
+                if step == -1 and refers_back(sentences[i].text) and usable(lo - 1) and fits(lo - 1):
+                    lo -= 1
+                    words += word_count(sentences[lo].text)
+                changed = True
+                break
+    return lo, hi
+
+
+def draft_excerpts(question: str, question_vector: np.ndarray, hits: Sequence[Hit], embedder: Embedder,
+                   config: ExtractiveConfig | None = None) -> list[DraftSentence]:
+    """The excerpts that answer ``question`` best, each a verbatim span of one passage with its offsets.
+
+    >>> draft_excerpts("q", vector, hits, embedder)  # doctest: +SKIP
+    [DraftSentence(text='...', passages=(1,), quote=QuoteSpan(start=120, end=310, ...))]
+    """
     config = config or ExtractiveConfig()
+    passages = [passage_sentences(hit.chunk.text) for hit in hits[:config.passages]]
+    headings = [hit.chunk.heading[-1] if hit.chunk.heading else "" for hit in hits[:config.passages]]
+    candidates = score_candidates(question, question_vector, passages, embedder, config, headings)
     if not candidates or candidates[0].similarity < config.min_similarity:
         return []
-    best = candidates[0].score
-    chosen: list[Candidate] = []
+    kind = question_kind(question)
+    scores: dict[tuple[int, int], float] = {(c.hit_number, c.position): c.score for c in candidates}
+    taken: dict[int, list[tuple[int, int]]] = {}  # hit number -> quoted sentence ranges
+    out: list[DraftSentence] = []
+    used_words = 0
+    best_score = candidates[0].score
     for cand in candidates:
-        if len(chosen) >= config.max_sentences or cand.score < config.relative_cutoff * best:
+        if len(out) >= config.max_excerpts or cand.score < config.relative_cutoff * best_score:
             break
-        if any(content_words(cand.text) == content_words(c.text) for c in chosen):
+        ranges = taken.setdefault(cand.hit_number, [])
+        if any(lo - 1 <= cand.position <= hi + 1 for lo, hi in ranges):
+            continue  # inside or next to an excerpt already quoted
+        if out and any(content_words(cand.text) <= content_words(d.text) for d in out):
+            continue  # says nothing new (the same sentence in an overlapping passage)
+        budget = config.max_words - used_words
+        if out and word_count(cand.text) > budget:
             continue
-        chosen.append(cand)
-    return chosen
+        sentences = passages[cand.hit_number - 1]
+        by_position = {pos: score for (number, pos), score in scores.items() if number == cand.hit_number}
+        lo, hi = grow_excerpt(cand, sentences, by_position, kind, max(budget, word_count(cand.text)), config)
+        ranges.append((lo, hi))
+        text = hits[cand.hit_number - 1].chunk.text
+        start, end = sentences[lo].start, sentences[hi].end
+        excerpt = " ".join(text[start:end].split())
+        out.append(DraftSentence(excerpt, (cand.hit_number,), QuoteSpan(start, end, cand.start, cand.end)))
+        used_words += word_count(excerpt)
+    return out
 
 
-def render(chosen: Sequence[Candidate]) -> str:
-    """Quoted sentences, each followed by its passage marker, one per paragraph (a quote may lack
-    final punctuation, and the blank line keeps the sentence splitter from joining quotes)."""
-    return "\n\n".join(f"{c.text} [{c.passage}]" for c in chosen)
+def render(excerpts: Sequence[DraftSentence]) -> str:
+    """Quoted excerpts, each followed by its passage marker, one per paragraph."""
+    return "\n\n".join(f"{d.text} [{d.passages[0]}]" for d in excerpts)

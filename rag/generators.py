@@ -1,4 +1,12 @@
-"""Answer generators behind one small interface: stream text whose ``[n]`` refer to the passages."""
+"""Answer generators behind one small interface.
+
+A generator streams text pieces whose ``[n]`` markers refer to the passages it was given, then
+yields one typed ``Draft``: each sentence with the passage numbers it cites and, for a quote,
+the exact span it was taken from. The checker works on that draft; only text written by a
+language model is parsed for markers (``rag.checking.draft_from_text``), and a quote the
+answerer located is never searched for again. A generator keeps no per-call state: many
+questions are answered at once on one ``Assistant``.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +16,25 @@ from typing import Protocol
 import numpy as np
 
 from index.embedding import Embedder
-from rag.extractive import ExtractiveConfig, candidate_sentences, render, select
-from rag.records import Hit
+from rag.extractive import ExtractiveConfig, draft_excerpts, render
+from rag.records import Draft, Hit
 
 
 class Generator(Protocol):
-    """Produces answer text for ``question`` from numbered ``passages`` (``[1]`` = passages[0])."""
+    """Produces an answer for ``question`` from numbered ``passages`` (``[1]`` = passages[0]).
+
+    ``stream`` yields text pieces, then (optionally, last) the ``Draft``; a generator that yields
+    only text has it parsed for ``[n]`` markers.
+    """
 
     name: str
 
     def stream(self, question: str, passages: Sequence[Hit], question_vector: np.ndarray | None = None
-               ) -> Iterator[str]: ...
+               ) -> Iterator[str | Draft]: ...
 
 
 class ExtractiveGenerator:
-    """The default: verbatim sentences from the passages (see ``rag.extractive``)."""
+    """The default: verbatim excerpts from the passages (see ``rag.extractive``)."""
 
     name = "extractive"
 
@@ -31,9 +43,10 @@ class ExtractiveGenerator:
         self.config = config or ExtractiveConfig()
 
     def stream(self, question: str, passages: Sequence[Hit], question_vector: np.ndarray | None = None
-               ) -> Iterator[str]:
+               ) -> Iterator[str | Draft]:
         vector = question_vector if question_vector is not None else self.embedder.embed([question])[0]
-        chosen = select(candidate_sentences(question, vector, passages, self.embedder, self.config.passages),
-                        self.config)
-        if chosen:
-            yield render(chosen)
+        excerpts = draft_excerpts(question, vector, passages, self.embedder, self.config)
+        text = render(excerpts)
+        if text:
+            yield text
+        yield Draft(tuple(excerpts), text)

@@ -18,6 +18,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable
 
 from index.tokens import count_tokens
+from rag.checking import draft_from_text
 from rag.followup import condense as heuristic_condense
 from rag.llm_errors import BackendError, translate_error
 from rag.llm_prompting import (
@@ -29,7 +30,7 @@ from rag.llm_prompting import (
     render_sources,
     select_sources,
 )
-from rag.records import Hit
+from rag.records import Draft, Hit
 from rag.support import content_words
 
 
@@ -64,7 +65,7 @@ class LLMGenerator:
     >>> gen = LLMGenerator(fake, "fake:demo", LLMConfig(), where="memory", model_name="demo")
     >>> from index.records import Chunk
     >>> hits = [Hit(Chunk("c", "d", "reefs.txt", "Reefs grow slowly.", 0, 18, 0), 1.0, 1)]
-    >>> "".join(gen.stream("How do reefs grow?", hits))
+    >>> "".join(p for p in gen.stream("How do reefs grow?", hits) if isinstance(p, str))
     'Reefs grow slowly [1].'
     """
 
@@ -80,13 +81,11 @@ class LLMGenerator:
         self.prompt = answer_prompt()
         self.answer_chain = self.prompt | model | StrOutputParser()
         self.condense_chain = condense_prompt() | with_max_tokens(model, config.condense_tokens) | StrOutputParser()
-        self.last_sources: list[int] = []  # passages sent with the latest question (for inspection only)
 
     def inputs(self, question: str, passages: Sequence[Hit]) -> tuple[dict[str, str], list[int]]:
         """The prompt variables, and the 0-based indices of the passages that fit the budget (their
         source numbers are their places in ``passages``, so ``[n]`` still means ``passages[n-1]``)."""
         chosen = select_sources(question, passages, self.config.budget, self.count)
-        self.last_sources = chosen
         return {"question": question, "sources": render_sources(passages, chosen)}, chosen
 
     def messages(self, question: str, passages: Sequence[Hit]) -> list[BaseMessage]:
@@ -94,15 +93,19 @@ class LLMGenerator:
         return self.prompt.format_messages(**self.inputs(question, passages)[0])
 
     def stream(self, question: str, passages: Sequence[Hit], question_vector: np.ndarray | None = None
-               ) -> Iterator[str]:
-        """Text pieces as the model produces them; nothing when no passage fits the window."""
+               ) -> Iterator[str | Draft]:
+        """Text pieces as the model produces them, then the text as a ``Draft`` (markers parsed);
+        nothing when no passage fits the window."""
         values, chosen = self.inputs(question, passages)
         if not chosen:
             return
+        pieces: list[str] = []
         with self._errors():
             for piece in self.answer_chain.stream(values):
                 if piece:
+                    pieces.append(piece)
                     yield piece
+        yield draft_from_text("".join(pieces), len(passages))
 
     def condense(self, question: str, history: Sequence[str]) -> str:
         """A standalone version of a follow-up ``question``, written by the model.

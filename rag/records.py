@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+
 from index.records import Chunk
 
 Verdict = Literal["supported", "weak", "unsupported"]
@@ -26,6 +28,65 @@ class Hit:
         data = asdict(self)
         data["chunk"] = _chunk_dict(self.chunk)
         return data
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """What one retrieval returns: the hits (best first) and the question's vector.
+
+    Everything a request needs travels in values like this one, never on the shared retriever:
+    the UI and scripts answer many questions at once on one ``Assistant``.
+    """
+
+    question: str
+    hits: tuple[Hit, ...]
+    query_vector: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class QuoteSpan:
+    """A verbatim span the answerer located in a passage: offsets into that passage's text.
+
+    ``focus_start``/``focus_end`` mark the sentence that answers best inside a longer excerpt.
+    """
+
+    start: int
+    end: int
+    focus_start: int
+    focus_end: int
+
+
+@dataclass(frozen=True)
+class DraftSentence:
+    """One unit of a drafted answer: its text (without markers), the passage numbers it cites
+    (1-based, into the passages the answerer was given) and, for a quote, where it was taken from."""
+
+    text: str
+    passages: tuple[int, ...]
+    quote: QuoteSpan | None = None
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What an answerer produced, before checking. ``declined`` is set when the answerer itself
+    said the passages do not answer the question."""
+
+    sentences: tuple[DraftSentence, ...]
+    text: str
+    declined: bool = False
+
+
+@dataclass(frozen=True)
+class Relevance:
+    """Does the answer address the question (a separate check from support by its passages)?"""
+
+    score: float
+    answers: bool
+    reasons: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -57,6 +118,8 @@ class Citation:
     score: float
     passage: str = ""
     passage_start: int = 0
+    focus_start: int | None = None
+    focus_end: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -87,7 +150,8 @@ class Answer:
     ``sentences`` are the generated sentences with their verdicts. When ``refused`` is true,
     ``text`` is the refusal and ``sentences`` (possibly empty) are the draft that was withdrawn
     because none of it was supported, or because the model itself said the sources do not answer.
-    ``removed`` holds what strict mode dropped.
+    ``removed`` holds what strict mode dropped. ``relevance`` says whether the answer addresses
+    the question at all (a quote can be faithful to its passage and still answer another question).
     """
 
     question: str
@@ -102,6 +166,7 @@ class Answer:
     related: tuple[Hit, ...] = ()
     standalone_question: str = ""
     removed: tuple[AnswerSentence, ...] = ()
+    relevance: Relevance | None = None
 
     @property
     def supported(self) -> bool:
@@ -123,6 +188,7 @@ class Answer:
             "hits": [h.to_dict() for h in self.hits],
             "related": [h.to_dict() for h in self.related],
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "relevance": self.relevance.to_dict() if self.relevance else None,
         }
 
 

@@ -13,7 +13,7 @@ from index.records import Chunk
 from index.store import ChunkStore
 from rag.fusion import minmax_fusion, mmr, rrf
 from rag.keyword import KeywordIndex
-from rag.records import Hit
+from rag.records import Hit, Retrieval
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class RetrievalConfig:
 
     k: int = 5
     candidates: int = 50
-    fusion: Literal["rrf", "minmax"] = "rrf"
+    fusion: Literal["rrf", "minmax"] = "minmax"
     mmr: bool = False
     mmr_lambda: float = 0.7
     widen: int = 0
@@ -30,6 +30,8 @@ class RetrievalConfig:
 
 class HybridRetriever:
     """Dense + BM25 retrieval over one ``ChunkStore``.
+
+    Shared by every request: it keeps no per-call state; ``search`` returns all a caller needs.
 
     >>> retriever = HybridRetriever(store, embedder)  # doctest: +SKIP
     >>> [h.chunk.source for h in retriever.retrieve("what did Zelenskyy reject?", k=3)]  # doctest: +SKIP
@@ -40,16 +42,23 @@ class HybridRetriever:
         self.embedder = embedder
         self.keyword = KeywordIndex(store)
         self.config = config or RetrievalConfig()
-        self.last_query_vector: np.ndarray | None = None
 
     def retrieve(self, question: str, k: int | None = None, sources: Sequence[str] | None = None,
                  use_mmr: bool | None = None, widen: int | None = None) -> list[Hit]:
+        """The hits for ``question``, best first (``search`` also returns the question's vector)."""
+        return list(self.search(question, k=k, sources=sources, use_mmr=use_mmr, widen=widen).hits)
+
+    def search(self, question: str, k: int | None = None, sources: Sequence[str] | None = None,
+               use_mmr: bool | None = None, widen: int | None = None, keyword_query: str | None = None,
+               query_vector: np.ndarray | None = None) -> Retrieval:
+        """Hybrid retrieval for ``question``. ``keyword_query`` replaces the question on the BM25 side
+        (a keyword-led second pass for a name the first pass missed); ``query_vector`` skips
+        re-embedding a question embedded before."""
         cfg = self.config
         k = k or cfg.k
-        vector = self.embedder.embed([question])[0]
-        self.last_query_vector = vector
+        vector = query_vector if query_vector is not None else self.embedder.embed([question])[0]
         dense = self.store.query(vector, cfg.candidates, sources)
-        keyword = self.keyword.search(question, cfg.candidates, sources)
+        keyword = self.keyword.search(keyword_query or question, cfg.candidates, sources)
         chunks: dict[str, Chunk] = {c.chunk_id: c for c, _ in dense + keyword}
         dense_scores = {c.chunk_id: s for c, s in dense}
         keyword_scores = {c.chunk_id: s for c, s in keyword}
@@ -71,7 +80,7 @@ class HybridRetriever:
                     keyword_score=keyword_scores.get(cid), keyword_rank=keyword_rank.get(cid, 0))
                 for i, cid in enumerate(order[:k], 1)]
         width = cfg.widen if widen is None else widen
-        return self._widen(hits, width) if width > 0 else hits
+        return Retrieval(question, tuple(self._widen(hits, width) if width > 0 else hits), vector)
 
     def _widen(self, hits: list[Hit], width: int) -> list[Hit]:
         """Grow each hit by its neighbours, then merge hits whose passages overlap (best rank kept)."""

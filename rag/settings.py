@@ -41,7 +41,7 @@ class Settings:
     llm_api_key: str | None = None  # RAG_LLM_API_KEY
     gguf_path: str | None = None  # RAG_GGUF_PATH
     max_file_mb: float = 50.0  # RAG_MAX_FILE_MB
-    fusion: str = "rrf"  # RAG_FUSION: rrf | minmax
+    fusion: str = "minmax"  # RAG_FUSION: minmax | rrf (minmax measured better on both eval sets)
     widen: int = 0  # RAG_WIDEN: neighbouring chunks added on each side of a hit
     refusal_threshold: float | None = None  # RAG_REFUSAL_THRESHOLD (default: the calibrated value)
     llm_context: int | None = None  # RAG_LLM_CONTEXT (default 8192 openai, 4096 gguf)

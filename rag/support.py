@@ -45,6 +45,12 @@ _COMMON_INITIALS = {"most", "many", "some", "each", "every", "under", "after", "
                     "although", "because", "however", "instead", "despite", "around", "about", "roughly", "only",
                     "in", "on", "at", "for", "with", "without", "if", "when", "once", "unlike", "like", "new", "old",
                     "typical", "typically", "usually", "often", "overall", "today", "yes", "no"}
+# Words that open questions and requests; never names, whatever their case.
+_QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "where", "when", "why", "how", "is", "are", "was",
+                   "were", "do", "does", "did", "can", "could", "should", "would", "will", "shall", "may", "might",
+                   "must", "have", "has", "had", "i", "please", "tell", "show", "explain", "describe", "give", "list",
+                   "let", "let's", "lets", "ok", "okay", "hi", "hello", "hey", "thanks", "don", "doesn", "isn",
+                   "aren", "won", "can't", "cannot"}
 _MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
            "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
 
@@ -89,10 +95,14 @@ def names_in(text: str) -> list[str]:
         words = re.findall(r"[A-Za-z][A-Za-z'’-]*", sentence)
         for i, word in enumerate(words):
             lower = word.lower()
+            # "What's", "I'm", "I've", "Don't": a contraction of a stopword is never a name.
+            base = re.split(r"['’]", lower)[0]
+            if (base in STOPWORDS or base in _QUESTION_WORDS) and not (i > 0 and lower in _MONTHS):
+                continue
             # The first word is capitalised anyway; it counts as a name only when it is not an
             # ordinary word elsewhere in the language we see (stopword or lower-case use in the text).
-            initial_name = i == 0 and word[0].isupper() and lower not in STOPWORDS and lower not in lowercase_words
-            if lower in _MONTHS or initial_name or (i > 0 and word[0].isupper() and lower not in STOPWORDS):
+            initial_name = i == 0 and word[0].isupper() and lower not in lowercase_words
+            if lower in _MONTHS or initial_name or (i > 0 and word[0].isupper()):
                 stem = _stem(word)
                 if stem not in names:
                     names.append(stem)
@@ -181,6 +191,12 @@ def best_passage_sentence(sentence: str, passage: str) -> tuple[int, int, str]:
     return best
 
 
+def is_verbatim(sentence: str, passage: str) -> bool:
+    """``sentence`` is a quote of ``passage`` (whitespace aside): its own best match, however many
+    passage sentences it spans."""
+    return " ".join(sentence.split()) in " ".join(passage.split())
+
+
 class HeuristicJudge:
     """Lexical coverage + numbers/names/negation checks + embedding similarity.
 
@@ -199,7 +215,7 @@ class HeuristicJudge:
 
     def check_many(self, pairs: Sequence[tuple[str, str]]) -> list[Support]:
         """Judge many (sentence, cited passage text) pairs with one batched similarity call."""
-        focus = [best_passage_sentence(s, p)[2] for s, p in pairs]
+        focus = [s if is_verbatim(s, p) else best_passage_sentence(s, p)[2] for s, p in pairs]
         sims: list[float | None] = [None] * len(pairs)
         if self.similarity and pairs:
             sims = list(self.similarity([(s, f) for (s, _), f in zip(pairs, focus, strict=True)]))

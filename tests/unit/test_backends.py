@@ -28,7 +28,7 @@ from rag.llm_generator import LLMGenerator, clean_condensed
 from rag.llm_gguf import check_gguf_file, smollm2_path
 from rag.llm_judge import LLMJudge, parse_verdict
 from rag.llm_prompting import pack_sources, render_source
-from rag.records import Hit
+from rag.records import Draft, Hit
 from rag.settings import Settings
 from rag.support import HeuristicJudge
 
@@ -77,9 +77,13 @@ def _generator(*replies: str, config: LLMConfig | None = None) -> tuple[LLMGener
 
 def test_stream_yields_the_models_pieces_as_they_come() -> None:
     generator, model = _generator("Heat stress triggers bleaching [1]. The reef is 2,300 km long [2].")
-    pieces = list(generator.stream("What triggers bleaching?", HITS))
-    assert len(pieces) > 1
+    *pieces, draft = list(generator.stream("What triggers bleaching?", HITS))
+    assert len(pieces) > 1 and all(isinstance(p, str) for p in pieces)
     assert " ".join("".join(pieces).split()) == "Heat stress triggers bleaching [1]. The reef is 2,300 km long [2]."
+    # The last item is the typed draft: the model's sentences with their markers parsed out.
+    assert isinstance(draft, Draft) and draft.text == "".join(pieces)
+    assert [(s.text, s.passages) for s in draft.sentences] == [("Heat stress triggers bleaching.", (1,)),
+                                                               ("The reef is 2,300 km long.", (2,))]
     system, human = model.seen[0]
     assert system.type == "system" and "square brackets" in str(system.content)
     assert str(human.content).count("<source id=") == 3 and "Question: What triggers bleaching?" in str(human.content)
@@ -87,7 +91,7 @@ def test_stream_yields_the_models_pieces_as_they_come() -> None:
 
 def test_generated_citations_go_through_the_same_checker() -> None:
     generator, _ = _generator("Heat stress is the main trigger of coral bleaching [1]. The reef is 9,000 km long [2].")
-    checked = check_text("".join(generator.stream("q", HITS)), HITS, HeuristicJudge())
+    checked = check_text("".join(p for p in generator.stream("q", HITS) if isinstance(p, str)), HITS, HeuristicJudge())
     assert [s.support for s in checked.sentences] == ["supported", "unsupported"]
 
 
@@ -216,8 +220,9 @@ def test_openai_backend_streams_and_sends_a_compatible_payload() -> None:
         assert request.url.path == "/v1/chat/completions"
         return _sse("Heat stress ", "triggers bleaching ", "[1].")
 
-    pieces = list(_openai_generator(handler).stream("What triggers bleaching?", HITS))
+    *pieces, draft = list(_openai_generator(handler).stream("What triggers bleaching?", HITS))
     assert pieces == ["Heat stress ", "triggers bleaching ", "[1]."]
+    assert isinstance(draft, Draft) and draft.sentences[0].passages == (1,)
     body = requests[0]
     assert body["model"] == "qwen2.5" and body["stream"] is True and body["temperature"] == 0
     assert body["max_tokens"] == 100 and body["max_completion_tokens"] == 100  # Ollama reads only max_tokens

@@ -114,7 +114,7 @@ def test_sources_are_delimited_numbered_and_escaped() -> None:
 def test_dropped_passages_keep_the_others_numbers() -> None:
     generator = _generator(LLMConfig(context_window=900, max_tokens=200))
     human = generator.messages("How do I keep a starter?", HITS)[1].content
-    assert generator.last_sources == [0, 2, 3]  # passage 2 (long) does not fit
+    assert generator.inputs("How do I keep a starter?", HITS)[1] == [0, 2, 3]  # passage 2 (long) does not fit
     assert re.findall(r'<source id="(\d+)"', str(human)) == ["1", "3", "4"]
 
 

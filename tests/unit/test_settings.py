@@ -12,7 +12,7 @@ from rag.settings import Settings, SettingsError
 def test_defaults_without_config_or_environment(tmp_path: Path) -> None:
     settings = Settings.load(env={}, config_file=tmp_path / "absent.toml")
     assert settings == Settings()
-    assert (settings.k, settings.backend, settings.fusion, settings.strict) == (5, "extractive", "rrf", False)
+    assert (settings.k, settings.backend, settings.fusion, settings.strict) == (5, "extractive", "minmax", False)
     assert settings.max_bytes == 50 * 1024 * 1024
     assert settings.ui_host == "127.0.0.1"  # loopback unless the user says otherwise
 
@@ -20,13 +20,13 @@ def test_defaults_without_config_or_environment(tmp_path: Path) -> None:
 def test_environment_values_are_coerced() -> None:
     settings = Settings.load(env={"RAG_K": "8", "RAG_STRICT": "yes", "RAG_MAX_FILE_MB": "1.5",
                                   "RAG_INDEX_DIR": "~/idx", "RAG_REFUSAL_THRESHOLD": "0.42",
-                                  "RAG_FUSION": "minmax", "RAG_CHROMA_URL": "http://127.0.0.1:8000",
+                                  "RAG_FUSION": "rrf", "RAG_CHROMA_URL": "http://127.0.0.1:8000",
                                   "RAG_UNRELATED": "ignored", "OTHER": "x"})
     assert settings.k == 8 and settings.strict is True
     assert settings.max_bytes == int(1.5 * 1024 * 1024)
     assert settings.index_dir == Path("~/idx").expanduser()
     assert settings.refusal_threshold == 0.42
-    assert settings.fusion == "minmax" and settings.chroma_url == "http://127.0.0.1:8000"
+    assert settings.fusion == "rrf" and settings.chroma_url == "http://127.0.0.1:8000"
 
 
 @pytest.mark.parametrize(("raw", "value"), [("1", True), ("true", True), ("ON", True), ("0", False),
