@@ -140,7 +140,7 @@ def ingest(files: Sequence[str], index_dir: str, embedder_kind: str = "torch", w
 def encode_floor(texts_file: str, embedder_kind: str = "torch", work: str = "") -> dict[str, Any]:
     """The floor: the model, loaded in a fresh process, encoding exactly the texts our ingest embedded.
 
-    One call (sentence-transformers sorts it by length), our batch size and precision; no reading,
+    One call (the embedder sorts it by length), our batch size and precision; no reading,
     chunking or storing. The model is loaded before the clock starts, as for the ingest.
     """
     texts = json.loads(Path(texts_file).read_text(encoding="utf-8"))
@@ -149,13 +149,9 @@ def encode_floor(texts_file: str, embedder_kind: str = "torch", work: str = "") 
         from index.embedding import MiniLMEmbedder
 
         embedder = MiniLMEmbedder()
-    model = embedder.load()
+    embedder.load()
     t = time.perf_counter()
-    if embedder_kind.startswith("torch"):
-        model.encode(texts, batch_size=embedder.batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                     show_progress_bar=False)
-    else:
-        embedder.embed(texts)
+    embedder.embed(texts)
     return {"floor_s": round(time.perf_counter() - t, 3), "texts": len(texts),
             "precision": getattr(embedder, "precision", embedder_kind), "peak_rss_mb": _peak_rss_mb()}
 
