@@ -78,11 +78,18 @@ class MiniLM:
 
         Texts are batched by token length (longest first) and each batch padded to a multiple of
         ``pad_to_multiple_of`` (a few input shapes keep oneDNN's kernel caches small); padding is
-        masked, so a text's vector does not depend on its batch.
+        masked, so a text's vector does not depend on its batch. A call of a few texts of mixed
+        lengths (an answer's passage sentences: ~30% of a padded batch was real tokens) runs
+        packed instead: see ``_pooled_packed``.
         """
         import torch
 
         ids = self.tokenize(texts)
+        if 1 < len(ids) <= batch_size:
+            with torch.inference_mode():
+                out = self._pooled_packed(ids).numpy()
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+            return out
         order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
         out = np.zeros((len(ids), self.hidden), dtype=np.float32)
         with torch.inference_mode():
@@ -99,6 +106,60 @@ class MiniLM:
                 out[rows] = pooled.numpy()
         out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
+
+    def _pooled_packed(self, ids: list[list[int]], rows_multiple: int = 64) -> torch.Tensor:
+        """``_pooled`` without computing padding: the texts' tokens in one list of rows.
+
+        Every layer but attention works on each token alone, so those run on the real tokens only
+        (rounded up to ``rows_multiple`` rows with throw-away ones, to keep few input shapes);
+        attention scatters them into the usual padded, masked layout and gathers them back.
+        """
+        import torch
+        import torch.nn.functional as F
+
+        w, h, eps = self.w, self.hidden, self.eps
+        n, length = len(ids), -(-max(len(t) for t in ids) // 16) * 16
+        total = sum(len(t) for t in ids)
+        rows = -(-total // rows_multiple) * rows_multiple
+        token = torch.zeros(rows, dtype=torch.long)
+        position = torch.zeros(rows, dtype=torch.long)
+        slot = torch.full((rows,), n * length, dtype=torch.long)  # throw-away rows use a spare slot
+        owner = torch.full((rows,), n, dtype=torch.long)  # and a spare text when pooling
+        mask = torch.zeros((n, length), dtype=torch.bool)
+        at = 0
+        for i, t in enumerate(ids):
+            k = len(t)
+            token[at:at + k] = torch.tensor(t, dtype=torch.long)
+            position[at:at + k] = torch.arange(k)
+            slot[at:at + k] = i * length + torch.arange(k)
+            owner[at:at + k] = i
+            mask[i, :k] = True
+            at += k
+        x = (F.embedding(token, w["embeddings.word_embeddings.weight"])
+             + F.embedding(position, w["embeddings.position_embeddings.weight"])
+             + w["embeddings.token_type_embeddings.weight"][0])
+        x = F.layer_norm(x, (h,), w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], eps)
+        attend = torch.zeros(mask.shape, dtype=x.dtype).masked_fill(~mask, torch.finfo(x.dtype).min)[:, None, None, :]
+        head = h // self.heads
+        spare = torch.zeros((1, h), dtype=x.dtype)
+        for i in range(self.layers):
+            p = f"encoder.layer.{i}."
+            qkv = []
+            for name in ("query", "key", "value"):
+                y = F.linear(x, w[p + f"attention.self.{name}.weight"], w[p + f"attention.self.{name}.bias"])
+                padded = torch.zeros((n * length + 1, h), dtype=x.dtype)
+                padded[slot] = y
+                qkv.append(padded[:-1].view(n, length, self.heads, head).transpose(1, 2))
+            a = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=attend)
+            a = torch.cat([a.transpose(1, 2).reshape(n * length, h), spare])[slot]
+            a = F.linear(a, w[p + "attention.output.dense.weight"], w[p + "attention.output.dense.bias"])
+            x = F.layer_norm(a + x, (h,), w[p + "attention.output.LayerNorm.weight"],
+                             w[p + "attention.output.LayerNorm.bias"], eps)
+            y = F.gelu(F.linear(x, w[p + "intermediate.dense.weight"], w[p + "intermediate.dense.bias"]))
+            y = F.linear(y, w[p + "output.dense.weight"], w[p + "output.dense.bias"])
+            x = F.layer_norm(y + x, (h,), w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], eps)
+        summed = torch.zeros((n + 1, h), dtype=torch.float32).index_add_(0, owner, x.float())[:n]
+        return summed / mask.sum(dim=1, keepdim=True)
 
     def _pooled(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Mean of the last hidden states over real tokens, as float32."""

@@ -67,8 +67,9 @@ def test_batches_are_padded_to_few_shapes_without_changing_vectors(embedder: Min
         return pooled(ids, mask)  # type: ignore[arg-type]
 
     model._pooled = recording  # type: ignore[method-assign]
-    try:
-        embedder.embed(["one two three", "a somewhat longer sentence with several more words in it"])
+    try:  # batches of one: the padded path bulk calls take
+        model.encode(["one two three", "a somewhat longer sentence with several more words in it"], batch_size=1,
+                     pad_to_multiple_of=PAD_TO_MULTIPLE_OF)
     finally:
         model._pooled = pooled  # type: ignore[method-assign]
     assert widths and all(w % PAD_TO_MULTIPLE_OF == 0 for w in widths)

@@ -48,6 +48,17 @@ def test_vectors_match_sentence_transformers(examples_dir: Path, precision: str)
     assert list(np.argmax(ours[n:] @ expected[:n].T, axis=1)) == list(np.argmax(expected[n:] @ expected[:n].T, axis=1))
 
 
+def test_packed_and_padded_batches_give_the_same_vectors(examples_dir: Path, embedder: MiniLMEmbedder) -> None:
+    """A few texts run packed (no padding computed), many run in padded batches: same vectors."""
+    texts = _texts(examples_dir)
+    model = embedder.load()
+    packed = model.encode(texts, batch_size=len(texts))
+    padded = model.encode(texts, batch_size=4)
+    alone = np.stack([model.encode([t])[0] for t in texts])
+    assert float(np.einsum("ij,ij->i", packed, padded).min()) > 0.9999
+    assert float(np.einsum("ij,ij->i", packed, alone).min()) > 0.9999
+
+
 def test_a_text_longer_than_the_window_is_cut_like_sentence_transformers(embedder: MiniLMEmbedder) -> None:
     model = embedder.load()
     ids = model.tokenize(["word " * 1000])[0]
