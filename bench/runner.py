@@ -2,7 +2,8 @@
 
 A fresh process per step makes peak memory (``ru_maxrss`` of the child) a per-step figure and
 keeps one system's warm caches from helping the other. ``RAG_*`` variables and a ``rag.toml``
-would change what is measured, so the child gets neither (it runs in a scratch folder).
+would change what is measured, so the child gets neither (it runs in a scratch folder), nor any
+OpenMP/thread variable: our question tasks run as a script using the Python API does.
 """
 
 from __future__ import annotations
@@ -23,8 +24,12 @@ class TaskError(RuntimeError):
     """A bench task failed; the message holds the tail of its stderr."""
 
 
+# Settings that change how torch's threads wait: measured as callers get them, i.e. unset.
+_THREAD_VARIABLES = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def child_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_") and k not in _THREAD_VARIABLES}
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False",
                TOKENIZERS_PARALLELISM="false", PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""))
     return env

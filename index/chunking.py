@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from index.records import Chunk, Document
 
@@ -162,6 +161,10 @@ def chunk_document(doc: Document, count: TokenCounter, config: ChunkingConfig | 
             budget_of[(start, end)] = limit
             continue
         length = counter.within(start, end) if counter else count
+        # Imported here: a process that only answers questions (``rag ask``) never chunks, and
+        # LangChain's import took 0.3-0.5 s of a cold one.
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
+
         splitter = RecursiveCharacterTextSplitter(
             chunk_size=limit, chunk_overlap=min(config.overlap_tokens, limit // 4), length_function=length,
             separators=_SEPARATORS, is_separator_regex=True, keep_separator="end",

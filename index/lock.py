@@ -20,6 +20,22 @@ class IndexBusyError(RuntimeError):
     """Another process is writing to the same index."""
 
 
+def writer_active(index_dir: str | Path) -> bool:
+    """True while some process holds the writer lock on ``index_dir`` (a check, never a wait)."""
+    path = Path(index_dir) / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the shared lock, if taken
+    return False
+
+
 class WriterLock:
     """Exclusive writer lock on ``index_dir``; raises ``IndexBusyError`` after ``timeout`` seconds.
 

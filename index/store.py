@@ -2,7 +2,10 @@
 
 Vectors are computed by us and passed in; Chroma's default embedding function (which
 downloads a model) is never used. The collection records which embedding model wrote it,
-and a ``generation`` counter that readers use to notice writes from other processes.
+and a ``generation`` counter that readers use to notice writes from other processes: it goes up
+before every write call and once more after a batch of writes, so content seen under one
+generation value while no writer held the lock cannot change without the value changing, even
+when a writer crashes half-way (the persisted keyword index relies on this).
 """
 
 from __future__ import annotations
@@ -141,6 +144,13 @@ class ChunkStore:
                 raise StoreUnavailableError(f"cannot reach the Chroma server ({exc})") from None
             raise
         self._check_compatible()
+        settings = client.get_settings()
+        # Local files (embedded mode) live here; None for a Chroma server.
+        self.folder: Path | None = Path(settings.persist_directory) if settings.is_persistent else None
+
+    @property
+    def collection_id(self) -> str:
+        return str(self.collection.id)
 
     def _check_compatible(self) -> None:
         meta = self.collection.metadata or {}
@@ -283,6 +293,7 @@ class ChunkStore:
         (bench/README.md). If that shared upsert fails, every file is retried on its own, so a
         bad file costs only itself. Each file's crash-safety is that of ``write_file``.
         """
+        self.bump_generation()  # before writing: see the module docstring
         try:
             self._upsert_new(writes)
         except Exception:
@@ -290,6 +301,7 @@ class ChunkStore:
         return [_attempt(self._finish, w) for w in writes]
 
     def _write_one(self, write: FileWrite) -> None:
+        self.bump_generation()
         self._upsert_new([write])
         self._finish(write)
 
@@ -318,6 +330,8 @@ class ChunkStore:
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         ids = list(ids)
+        if ids:
+            self.bump_generation()
         for i in range(0, len(ids), 1000):
             self.collection.delete(ids=ids[i:i + 1000])
 
@@ -327,6 +341,7 @@ class ChunkStore:
         return len(state.chunk_ids)
 
     def bump_generation(self) -> None:
+        """Tell readers the content changed (callers hold the writer lock)."""
         meta = dict(self.client.get_collection(self.name, embedding_function=None).metadata or {})
         meta["generation"] = int(meta.get("generation", 0)) + 1
         self.collection.modify(metadata=meta)

@@ -1,20 +1,57 @@
 """BM25 keyword index over the chunks in Chroma (English stopwords, no stemming).
 
 Built from the store itself, so it cannot drift from it: it is rebuilt whenever the store's
-write generation changes (including writes by other processes).
+write generation or chunk count changes (including writes by other processes).
+
+In an index folder (embedded Chroma) the built index is also saved beside the store, as one
+file written to a temporary name and renamed, keyed by the collection, its write generation
+and chunk count. A new process loads it instead of reading every record back from Chroma and
+tokenizing them again (1,540 chunks: 0.23 s; 17k chunks: ~2.5 s). A file is used only when its
+key matches the store exactly; a file that is stale, half-written, damaged or from another
+format is ignored (and replaced by the next consistent build). An index is saved only from a
+snapshot known to be consistent: the generation was the same before and after reading every
+record, and no writer held the lock when the read began (``ChunkStore`` bumps the generation
+before every write call, so a write during the read, even one that crashes, changes it).
+With a Chroma server there is no local folder, and every process builds its own index.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import bm25s
 import numpy as np
 from bm25s.tokenization import Tokenizer
 
+from index.lock import writer_active
 from index.records import Chunk
 from index.store import ChunkStore, chunk_from_record
+
+FORMAT = 1
+_STOPWORDS = "en"
+
+
+def saved_path(folder: Path, collection: str) -> Path:
+    """Where the keyword index of ``collection`` is saved inside an index folder."""
+    return folder / f"rag-keyword-{collection}.npz"
+
+
+@dataclass(frozen=True)
+class _Built:
+    """One consistent BM25 index: chunks, tokenizer and retriever, with the store state it reflects."""
+
+    key: dict[str, Any]
+    chunks: list[Chunk]
+    records: list[tuple[str, str, dict[str, Any]]]
+    tokenizer: Tokenizer
+    retriever: bm25s.BM25 | None
 
 
 class KeywordIndex:
@@ -22,30 +59,129 @@ class KeywordIndex:
 
     def __init__(self, store: ChunkStore) -> None:
         self.store = store
-        self._generation: int | None = None
-        self._count = -1
+        self._key: dict[str, Any] | None = None
         self._chunks: list[Chunk] = []
         self._retriever: bm25s.BM25 | None = None
         self._tokenizer: Tokenizer | None = None
         self._lock = threading.Lock()
+        self.loaded_from_file = False  # for tests and the bench: how the current index was obtained
+
+    def _store_key(self) -> dict[str, Any]:
+        return {"format": FORMAT, "bm25s": bm25s.__version__, "collection": self.store.name,
+                "collection_id": self.store.collection_id, "generation": self.store.generation(),
+                "count": self.store.count()}
 
     def refresh(self, force: bool = False) -> None:
-        """Rebuild if any process wrote to the store since the last build."""
-        generation = self.store.generation()
-        count = self.store.count()
-        if not force and generation == self._generation and count == self._count:
+        """Load or rebuild if any process wrote to the store since the last build."""
+        key = self._store_key()
+        if not force and key == self._key:
             return
         with self._lock:
-            chunks = [chunk_from_record(cid, text, meta) for cid, text, meta in self.store.iter_records()]
-            tokenizer = Tokenizer(stopwords="en", stemmer=None)
-            retriever: bm25s.BM25 | None = None
-            if chunks:
-                tokens = tokenizer.tokenize([c.embed_text for c in chunks], update_vocab=True,
-                                            return_as="ids", show_progress=False)
-                retriever = bm25s.BM25()
-                retriever.index(tokens, show_progress=False)
-            self._chunks, self._retriever, self._tokenizer = chunks, retriever, tokenizer
-            self._generation, self._count = generation, count
+            built = None if force else self._load(key)
+            self.loaded_from_file = built is not None
+            if built is None:
+                built = self._build()
+            self._chunks, self._retriever, self._tokenizer = built.chunks, built.retriever, built.tokenizer
+            self._key = built.key
+
+    # ---- building ------------------------------------------------------------------------------
+
+    def _build(self) -> _Built:
+        folder = self.store.folder
+        before = self._store_key()
+        quiet = folder is not None and not writer_active(folder)
+        records = list(self.store.iter_records())
+        after = self._store_key()
+        chunks = [chunk_from_record(cid, text, meta) for cid, text, meta in records]
+        tokenizer = Tokenizer(stopwords=_STOPWORDS, stemmer=None)
+        retriever: bm25s.BM25 | None = None
+        if chunks:
+            tokens = tokenizer.tokenize([c.embed_text for c in chunks], update_vocab=True, return_as="ids",
+                                        show_progress=False)
+            retriever = bm25s.BM25()
+            retriever.index(tokens, show_progress=False)
+        # Keyed by the state before reading: if anything changed meanwhile, the next refresh rebuilds.
+        built = _Built(before, chunks, records, tokenizer, retriever)
+        if quiet and folder is not None and before == after and after["count"] == len(records):
+            self._save(folder, built)
+        return built
+
+    # ---- the saved file ------------------------------------------------------------------------
+
+    def _save(self, folder: Path, built: _Built) -> None:
+        """Write ``built`` beside the store: a temporary file, then an atomic rename."""
+        meta: dict[str, Any] = {"key": built.key, "records": built.records,
+                                "tokenizer": {"word_to_stem": built.tokenizer.word_to_stem,
+                                              "stem_to_sid": built.tokenizer.stem_to_sid,
+                                              "word_to_id": built.tokenizer.word_to_id}}
+        arrays: dict[str, np.ndarray] = {}
+        r = built.retriever
+        if r is not None:
+            meta["bm25"] = {"params": {"k1": r.k1, "b": r.b, "delta": r.delta, "method": r.method,
+                                       "idf_method": r.idf_method, "dtype": r.dtype, "int_dtype": r.int_dtype,
+                                       "backend": r.backend},
+                            "num_docs": int(r.scores["num_docs"])}
+            arrays = {name: np.asarray(r.scores[name]) for name in ("data", "indices", "indptr")}
+            arrays["vocab_keys"] = np.fromiter(r.vocab_dict.keys(), dtype=np.int64, count=len(r.vocab_dict))
+            arrays["vocab_values"] = np.fromiter(r.vocab_dict.values(), dtype=np.int64, count=len(r.vocab_dict))
+            if r.nonoccurrence_array is not None:
+                arrays["nonoccurrence"] = np.asarray(r.nonoccurrence_array)
+        blob = np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
+        target = saved_path(folder, self.store.name)
+        tmp = None
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=folder)
+            with os.fdopen(fd, "wb") as f:
+                fields: dict[str, Any] = {"meta": blob, **arrays}
+                np.savez(f, **fields)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+            tmp = None
+        except OSError:
+            pass  # a read-only or full disk only costs the next process a rebuild
+        finally:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+
+    def _load(self, key: dict[str, Any]) -> _Built | None:
+        """The saved index if its key matches ``key`` exactly; None when absent, stale or unreadable."""
+        folder = self.store.folder
+        if folder is None:
+            return None
+        path = saved_path(folder, self.store.name)
+        try:
+            with np.load(path, allow_pickle=False) as saved:
+                meta = json.loads(saved["meta"].tobytes().decode("utf-8"))
+                if meta.get("key") != key:
+                    return None
+                records = [(str(cid), str(text), dict(m)) for cid, text, m in meta["records"]]
+                if len(records) != key["count"]:
+                    return None
+                tokenizer = Tokenizer(stopwords=_STOPWORDS, stemmer=None)
+                vocab = meta["tokenizer"]
+                tokenizer.word_to_stem, tokenizer.stem_to_sid = vocab["word_to_stem"], vocab["stem_to_sid"]
+                tokenizer.word_to_id = vocab["word_to_id"]
+                retriever = None
+                if records:
+                    bm = meta["bm25"]
+                    retriever = bm25s.BM25(**bm["params"])
+                    retriever.vocab_dict = dict(zip(saved["vocab_keys"].tolist(), saved["vocab_values"].tolist(),
+                                                    strict=True))
+                    retriever.nonoccurrence_array = saved["nonoccurrence"] if "nonoccurrence" in saved.files else None
+                    retriever.unique_token_ids_set = set(retriever.vocab_dict.values())
+                    retriever.scores = {"data": saved["data"], "indices": saved["indices"],
+                                        "indptr": saved["indptr"], "num_docs": int(bm["num_docs"])}
+                    if len(retriever.scores["indptr"]) != len(retriever.vocab_dict) + 1:
+                        return None
+            chunks = [chunk_from_record(cid, text, m) for cid, text, m in records]
+        except FileNotFoundError:
+            return None
+        except Exception:  # damaged, truncated or foreign: never trusted, rebuilt from the store
+            return None
+        return _Built(key, chunks, records, tokenizer, retriever)
+
+    # ---- searching -----------------------------------------------------------------------------
 
     def search(self, query: str, k: int, sources: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
         """Top ``k`` chunks by BM25 score (> 0), best first."""

@@ -45,10 +45,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     os.environ.setdefault("GRADIO_TEMP_DIR", str(temp_dir_for(settings.index_dir)))
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-    from index.embedding import prepare_for_questions
     from rag.assistant import Assistant
 
-    prepare_for_questions()
     _say(out, f"opening the index in {settings.index_dir} (collection {settings.collection})")
     try:
         assistant = Assistant(settings=settings)

@@ -67,3 +67,32 @@ def test_the_commands_that_call_it_do_not_load_torch_first() -> None:
             "sys.exit(1 if 'torch' in sys.modules else 0)")
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
+
+
+def _spin_seen_by_torch(code: str) -> str:
+    """GOMP_SPINCOUNT as it was when torch loaded, in a fresh process with no such variable set."""
+    env = {k: v for k, v in os.environ.items() if k != "GOMP_SPINCOUNT"}
+    probe = (f"{code}\nimport os, sys\nassert 'torch' in sys.modules\n"
+             "print(os.environ.get('GOMP_SPINCOUNT', 'unset'))")
+    run = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    return run.stdout.strip().splitlines()[-1]
+
+
+def test_an_api_script_gets_the_short_spin_without_doing_anything() -> None:
+    """The fast path is the default: the first torch import by our code applies it (no env var, no call)."""
+    assert _spin_seen_by_torch("from index.embedding import MiniLMEmbedder; MiniLMEmbedder().precision") == "1000"
+
+
+def test_batch_jobs_can_keep_the_default_spin() -> None:
+    code = "from index import embedding; embedding.prefer_throughput(); embedding.import_torch()"
+    assert _spin_seen_by_torch(code) == "unset"
+
+
+def test_rag_ingest_keeps_the_default_spin() -> None:
+    code = ("import rag.cli as c\nfrom index import embedding\n"
+            "def opened(args):\n    embedding.import_torch()\n    raise SystemExit(0)\n"
+            "c.open_assistant = opened\n"
+            "try:\n    c.main(['ingest', 'nothing'])\nexcept SystemExit:\n    pass")
+    assert _spin_seen_by_torch(code) == "unset"

