@@ -43,6 +43,22 @@ def minilm_path() -> Path:
 
 
 @functools.cache
+def _whole_words(path: str) -> frozenset[str]:
+    return frozenset(w for w in _word_piece_tokenizer(path).get_vocab() if w.isalpha())
+
+
+def is_common_word(word: str, model_path: str | Path | None = None) -> bool:
+    """Whether ``word`` is one whole word of MiniLM's 30,522-entry word-piece vocabulary: the
+    ordinary English words the model learned ("folder", "bother"), unlike rare technical terms
+    and names it splits into pieces ("bcrypt", "inotify", "matplotlib").
+
+    >>> is_common_word("folder"), is_common_word("bcrypt")  # doctest: +SKIP
+    (True, False)
+    """
+    return word.lower() in _whole_words(str(model_path or minilm_path()))
+
+
+@functools.cache
 def _word_piece_tokenizer(path: str):  # type: ignore[no-untyped-def]
     from tokenizers import Tokenizer
 

@@ -67,6 +67,8 @@ class ExtractiveConfig:
     answer_bonus: float = 0.08  # for a sentence that carries what the question asks for
     follow: int = 1  # sentences after the best one quoted whenever they fit (the answer often follows its setup)
     code_penalty: float = 0.1  # a code listing or a traceback is rarely the answer itself
+    overlap_weight: float = 0.25  # share of the question's content words the sentence holds
+    rank_prior: float = 0.03  # divided by the passage's rank
     heading_context: bool = True  # embed "section: sentence", as chunks are embedded with their heading path
 
 
@@ -144,8 +146,9 @@ def score_candidates(question: str, question_vector: np.ndarray, passages: Seque
     for (number, position, s), sim in zip(rows, similarities, strict=True):
         overlap = len(q_words & content_words(s.text)) / len(q_words) if q_words else 0.0
         answer = carries_answer(kind, s.text)
-        score = 0.75 * float(sim) + 0.25 * overlap + 0.03 / number + (config.answer_bonus if answer else 0.0) \
-            - (config.code_penalty if looks_like_code(s.text) else 0.0)
+        score = ((1 - config.overlap_weight) * float(sim) + config.overlap_weight * overlap
+                 + config.rank_prior / number + (config.answer_bonus if answer else 0.0)
+                 - (config.code_penalty if looks_like_code(s.text) else 0.0))
         out.append(Candidate(number, position, s.start, s.end, s.text, round(score, 4), round(float(sim), 4),
                              answer))
     return sorted(out, key=lambda c: (-c.score, c.hit_number, c.position))

@@ -63,6 +63,7 @@ class KeywordIndex:
         self._chunks: list[Chunk] = []
         self._retriever: bm25s.BM25 | None = None
         self._tokenizer: Tokenizer | None = None
+        self._prefixes: frozenset[str] = frozenset()
         self._lock = threading.Lock()
         self.loaded_from_file = False  # for tests and the bench: how the current index was obtained
 
@@ -82,6 +83,7 @@ class KeywordIndex:
             if built is None:
                 built = self._build()
             self._chunks, self._retriever, self._tokenizer = built.chunks, built.retriever, built.tokenizer
+            self._prefixes = frozenset(w[:5] for w in built.tokenizer.word_to_id if len(w) >= 5)
             self._key = built.key
 
     # ---- building ------------------------------------------------------------------------------
@@ -182,6 +184,17 @@ class KeywordIndex:
         return _Built(key, chunks, records, tokenizer, retriever)
 
     # ---- searching -----------------------------------------------------------------------------
+
+    def knows(self, word: str) -> bool:
+        """Whether any indexed chunk holds ``word`` (case-insensitive; a word of five or more
+        letters also matches the words sharing its first five: "sortable" and "sorting")."""
+        self.refresh()
+        word = word.lower()
+        with self._lock:
+            vocabulary = self._tokenizer.word_to_id if self._tokenizer is not None else {}
+            if word in vocabulary:
+                return True
+            return len(word) >= 5 and word.isalpha() and word[:5] in self._prefixes  # identifiers match exactly
 
     def search(self, query: str, k: int, sources: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
         """Top ``k`` chunks by BM25 score (> 0), best first."""

@@ -143,19 +143,83 @@ def _negation_flipped(sentence: str, focus: str) -> bool:
 
 
 def unmatched_terms(question: str, passages: Sequence[str]) -> list[str]:
-    """Names and numbers of the question that no passage contains.
+    """Names and numbers of the question that no passage contains (the words as the question wrote them).
 
     A question about "Crimea" or a "20 kW system" cannot be answered from passages that never
-    mention them, however close the topic: quoting them would answer another question.
+    mention them, however close the topic: quoting them would answer another question. Numbers
+    count from two significant digits on: "the last 3 items" or "0.5 seconds" are the user's own
+    example values, "the 1998 World Cup" is a fact the passages must hold.
 
     >>> unmatched_terms("what did Zelenskyy say about Crimea?", ["Zelenskyy refused to cede Donetsk."])
     ['crimea']
     """
     joined = " ".join(passages)
     words = {_stem(w) for w in re.findall(r"[A-Za-z][A-Za-z'’-]*", joined)} | _initialisms(joined)
-    missing = [n for n in names_in(question) if len(n) > 1 and not _name_present(n, words)]
-    missing += sorted(numbers_in(question) - numbers_in(joined))
-    return missing
+    missing_stems = {n for n in names_in(question) if len(n) > 1 and not _name_present(n, words)}
+    surface = list(dict.fromkeys(w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'’-]*", question)
+                                 if _stem(w) in missing_stems))
+    numbers = [n for n in sorted(numbers_in(question) - numbers_in(joined))
+               if len(n.replace(".", "").lstrip("0")) >= 2 and _standalone_number(n, question)]
+    return surface + numbers
+
+
+def _standalone_number(number: str, text: str) -> bool:
+    """Not part of a word or an escape ("\\u00e9", "x86", "sha256")."""
+    return any(not re.match(r"[\w\\]", text[m.start() - 1:m.start()] or " ")
+               for m in re.finditer(re.escape(number), text.replace(",", "")))
+
+
+def unknown_terms(question: str, corpus_knows: Callable[[str], bool], is_common: Callable[[str], bool]) -> list[str]:
+    """Technical or proper terms of the question that no indexed document contains.
+
+    "bcrypt", "inotify" or "matplotlib" in a question about documents that never mention them:
+    no passage can answer it. A word counts when the documents lack it and it is not an
+    ordinary word (``is_common``: the embedding model's whole-word vocabulary), so casual
+    phrasing ("bother", "folder") never triggers a refusal.
+
+    >>> unknown_terms("how do I hash passwords with bcrypt?", {"hash", "passwords"}.__contains__,
+    ...               {"how", "do", "hash", "passwords", "with"}.__contains__)
+    ['bcrypt']
+    """
+    out: list[str] = []
+    for token in re.findall(r"\w+", question):
+        word = token.strip("_").lower()
+        ordinary = word in STOPWORDS or word in _QUESTION_WORDS
+        if len(word) < 4 or not word.replace("_", "").isalpha() or ordinary or word in out:
+            continue
+        if corpus_knows(token.lower()) or any(is_common(b) or corpus_knows(b) for b in _word_bases(word)):
+            continue
+        out.append(word)
+    return out
+
+
+def absent_words(question: str, corpus_knows: Callable[[str], bool]) -> list[str]:
+    """The question's content words (four letters or more) that no indexed document holds, in any
+    form ("sortable" counts as present where "sort" is).
+
+    >>> absent_words("How much does a home wind turbine cost?", {"home", "cost"}.__contains__)
+    ['wind', 'turbine']
+    """
+    words = dict.fromkeys(w.lower() for w in re.findall(r"[A-Za-z]+", question))
+    return [w for w in words if len(w) >= 4 and w not in STOPWORDS and w not in _QUESTION_WORDS
+            and w not in _QUANTITY_WORDS and not any(corpus_knows(b) for b in _word_bases(w))]
+
+
+_QUANTITY_WORDS = {"many", "much", "long", "often", "best", "good", "exactly", "really", "actually"}
+_SUFFIXES = ("ability", "able", "ible", "ers", "ing", "ed", "es", "s", "ly")
+_PREFIXES = ("sub", "non", "un", "re", "pre", "multi", "super")
+
+
+def _word_bases(word: str) -> list[str]:
+    """The word and what it is built on: "sortable" -> sort, "subfolder" -> folder, "ints" -> int."""
+    bases = [word]
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            bases += [word[: -len(suffix)], word[: -len(suffix)] + "e"]
+    for prefix in _PREFIXES:
+        if word.startswith(prefix) and len(word) - len(prefix) >= 4:
+            bases.append(word[len(prefix):])
+    return bases
 
 
 def has_negation(text: str) -> bool:

@@ -60,9 +60,10 @@ def _free_port() -> int:
 class Server:
     """``rag ui`` in a subprocess; collects its output so a failure can show it."""
 
-    def __init__(self, index: Path, port: int, workdir: Path, paths: list[Path]) -> None:
+    def __init__(self, index: Path, port: int, workdir: Path, paths: list[Path], max_file_mb: float = MAX_FILE_MB
+                 ) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "GRADIO_"))}
-        env.update(RAG_MAX_FILE_MB=str(MAX_FILE_MB), GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1",
+        env.update(RAG_MAX_FILE_MB=str(max_file_mb), GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1",
                    TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
         self.lines: list[str] = []
         self.ready = threading.Event()
@@ -144,11 +145,26 @@ class Page:
         box = self.page.locator("#rag-question textarea")
         box.fill(question)
         box.press("Enter")
-        answer = self.page.locator(".rag-answer").nth(before)
+        return self.answer(before)
+
+    def ask_at(self, question: str, when_ms: float) -> int:
+        """Type ``question`` now and press Ask at ``when_ms`` (``Date.now()`` time, shared by every page of
+        this machine), so that several pages submit at the same moment; returns the answer's index."""
+        before = self.page.locator(".rag-answer").count()
+        self.page.locator("#rag-question textarea").fill(question)
+        self.page.evaluate(
+            "when => setTimeout(() => document.querySelector('#rag-question textarea')"
+            ".dispatchEvent(new KeyboardEvent('keypress', {key: 'Enter', bubbles: true, cancelable: true})), "
+            "Math.max(0, when - Date.now()))", when_ms)
+        return before
+
+    def answer(self, index: int) -> Locator:
+        """The ``index``-th answer once the checked answer replaced the streamed text."""
+        answer = self.page.locator(".rag-answer").nth(index)
         answer.wait_for()
         self.page.wait_for_function(
             "n => { const a = document.querySelectorAll('.rag-answer'); "
-            "return a.length > n && !a[n].classList.contains('rag-pending'); }", arg=before)
+            "return a.length > n && !a[n].classList.contains('rag-pending'); }", arg=index)
         return answer
 
     def shot(self, name: str) -> None:
@@ -252,6 +268,79 @@ def test_rejected_uploads_and_bad_settings_say_why(server: tuple[str, Path], bro
     expect(page.locator("#rag-status")).to_contain_text("backend extractive")
     ui.shot("ui-6-settings-error.png")
     assert ui.outside_requests() == []
+
+
+# ---- several pages at once -----------------------------------------------------------------------
+
+# Three questions about three documents, and a phrase only the right answer contains.
+AT_ONCE = {
+    "What did Zelenskyy reject?": "Donetsk",
+    "How many days a week can approved staff work remotely?": "3 days per week",
+    "How long does bulk fermentation take?": "4 to 5 hours",
+}
+
+
+@pytest.fixture(scope="module")
+def examples_server(browser: Browser, examples_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``rag ui`` over the example documents (one of them larger than the upload cap of the other server)."""
+    work = tmp_path_factory.mktemp("ui-examples")
+    port = _free_port()
+    srv = Server(work / "index", port, work, [examples_dir], max_file_mb=1)
+    try:
+        srv.ready.wait(timeout=300)
+        if srv.proc.poll() is not None or not srv.ready.is_set():
+            pytest.fail(f"rag ui did not start:\n{srv.output}")
+        assert "6 added" in srv.output, srv.output
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        srv.stop()
+
+
+def _new_chat(ui: Page) -> None:
+    ui.page.locator("#rag-new-chat").click()
+    expect(ui.page.locator(".rag-answer")).to_have_count(0)
+
+
+def _shown(answer: Locator) -> tuple[str, str]:
+    """The answer's sentences as shown, and everything in it (sources included)."""
+    return " ".join(answer.locator(".rag-body").inner_text().split()), answer.text_content() or ""
+
+
+def test_three_pages_asking_at_once_each_get_their_own_answer(examples_server: str, browser: Browser) -> None:
+    """Three browser sessions press Ask at the same moment, three rounds, rotating the questions: each
+    page shows the answer its own question gets when asked alone (a page once showed another's)."""
+    questions = list(AT_ONCE)
+    pages = [Page(browser, examples_server) for _ in questions]
+    expect(pages[0].page.locator("#rag-status")).to_contain_text("6 documents")
+
+    alone: dict[str, str] = {}
+    for question, phrase in AT_ONCE.items():  # one at a time, on one page: the reference answers
+        _new_chat(pages[0])
+        body, everything = _shown(pages[0].ask(question))
+        assert phrase in body, (question, body)
+        assert not [p for p in AT_ONCE.values() if p != phrase and p in everything], (question, everything)
+        alone[question] = body
+
+    for round_ in range(3):
+        for ui in pages:
+            _new_chat(ui)
+        asked = [questions[(i + round_) % len(questions)] for i in range(len(pages))]
+        when = pages[0].page.evaluate("() => Date.now()") + 1500  # after every page has its question typed
+        indices = [ui.ask_at(question, when) for ui, question in zip(pages, asked, strict=True)]
+        for ui, question, index in zip(pages, asked, indices, strict=True):
+            answer = ui.answer(index)
+            expect(ui.page.locator(".rag-question")).to_have_text([question])  # the page's own question, once
+            body, everything = _shown(answer)
+            others = [p for q, p in AT_ONCE.items() if q != question and p in everything]
+            assert AT_ONCE[question] in body and not others, \
+                f"round {round_}: a page asked {question!r} and was shown {body!r}"
+            assert body == alone[question], f"round {round_}: {question!r} shown {body!r}, alone {alone[question]!r}"
+        if round_ == 0:
+            for i, ui in enumerate(pages):
+                ui.shot(f"ui-7-at-once-{i}.png")
+    for ui in pages:
+        assert ui.outside_requests() == []
+        ui.page.context.close()
 
 
 # ---- the server's own settings, without a browser or a model --------------------------------------
