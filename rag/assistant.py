@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -219,13 +219,16 @@ class Assistant:
         nowhere = [term for term in missing if not keyword.search(term, 1, sources)]
         if nowhere or not missing:
             return retrieval, nowhere
-        # Every missing term is in some document: look again, led by those terms, and answer from
-        # whichever retrieval holds more of them (the answerer and the relevance check judge the rest).
-        stressed = " ".join([question, *missing, *missing])
-        second = self.retriever.search(question, k=k, sources=sources, keyword_query=stressed,
+        # Every missing term is in some document: look again, led by those terms, and let the best
+        # passages holding them take the last places (the answerer and the relevance check judge them).
+        second = self.retriever.search(question, k=4 * k, sources=sources, keyword_query=" ".join(missing),
                                        query_vector=retrieval.query_vector)
-        still = unmatched_terms(question, [h.chunk.text for h in second.hits])
-        return (second if len(still) < len(missing) else retrieval), []
+        taken = {h.chunk.chunk_id for h in retrieval.hits}
+        holding = [h for h in second.hits if h.chunk.chunk_id not in taken
+                   and any(term in h.chunk.text.lower() for term in missing)][:max(1, k // 2)]
+        hits = [*retrieval.hits[:max(0, k - len(holding))], *holding]
+        merged = tuple(replace(h, rank=i) for i, h in enumerate(hits, 1))
+        return Retrieval(question, merged, retrieval.query_vector), []
 
     def _common_word(self, word: str) -> bool:
         """An ordinary word: a whole word of the embedding model's vocabulary (never a name check)."""

@@ -121,6 +121,9 @@ def format_answer(answer: Any) -> str:
                 snippet = " ".join(hit.chunk.text.split())[:160]
                 lines.append(f"  {Path(hit.chunk.source).name}{page} — \"{snippet}…\"")
         return "\n".join(lines)
+    relevance = getattr(answer, "relevance", None)
+    if relevance is not None and not relevance.answers:
+        lines.append("\n  ? This may not answer your question: " + ("; ".join(relevance.reasons) or "low relevance"))
     flagged = [s for s in answer.sentences if s.support != "supported"]
     if flagged:
         lines.append("")

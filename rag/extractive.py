@@ -80,6 +80,9 @@ _REFERS_BACK = re.compile(
     r"to (?:prevent|avoid|do|achieve|fix|solve) (?:this|that|it)|as a result|in addition|the (?:above|former|latter)"
     r"|(?:the|this|that|these|those) (?:option|command|setting|method|function|file|value|approach|module|"
     r"parameter|argument|way|case|behaviou?r|feature|one|package|tool))\b", re.IGNORECASE)
+# "Without this option, …", "Unlike these tools, …": a demonstrative early in the sentence.
+_POINTS_BACK_EARLY = re.compile(r"^(?:[\w'’,-]+\s+){0,4}(?:this|these|those|such|the above|the same|either|"
+                                r"both of them|the former|the latter)\b", re.IGNORECASE)
 _SETS_UP = re.compile(r"(?::|\bas follows\.?|\bfor example\.?|\bsuch as\.?)$", re.IGNORECASE)
 _WORDS = re.compile(r"\w+")
 
@@ -117,7 +120,9 @@ def looks_like_code(text: str) -> bool:
 
 
 def refers_back(text: str) -> bool:
-    return bool(_REFERS_BACK.match(text.lstrip("\"'“(")))
+    """Whether the sentence points at the one before ("To prevent this", "Without this option")."""
+    text = text.lstrip("\"'“(")
+    return bool(_REFERS_BACK.match(text) or _POINTS_BACK_EARLY.match(text))
 
 
 def sets_up(text: str) -> bool:

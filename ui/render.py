@@ -131,6 +131,11 @@ def render_answer(answer: Answer) -> str:
         parts.append(f'<div class="rag-note v-{worst(s.support for s in flagged)}">'
                      f'{_count(len(flagged), "sentence")} {"is" if len(flagged) == 1 else "are"} not fully '
                      'supported by the cited passages (marked above); read the source before relying on it.</div>')
+    if answer.relevance is not None and not answer.relevance.answers:
+        why = "; ".join(answer.relevance.reasons)
+        parts.append('<div class="rag-note v-weak rag-off-topic">This may not answer your question'
+                     f'{": " + escape_text(why) if why else ""}. The quotes are from your documents, but check '
+                     'that they address what you asked.</div>')
     if answer.removed:
         items = "".join(f"<li>{escape_text(s.text)}</li>" for s in answer.removed)
         parts.append(f'<details class="rag-removed"><summary>{_count(len(answer.removed), "unsupported sentence")} '

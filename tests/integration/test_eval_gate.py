@@ -12,19 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from evals.dataset import load_dataset
-from evals.gate import (
-    EXAMPLES_DATASET,
-    EXAMPLES_DOCS,
-    TOLERANCE,
-    judge_regressed,
-    load_baseline,
-    regressions,
-)
-from evals.runner import run_eval
+from evals.corpora import PYDOCS_ROOT
+from evals.gate import GATED, TOLERANCE, judge_regressed, load_baseline, regressions, run_gated
 from index.embedding import MiniLMEmbedder
 from rag.cli import main
-from rag.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -32,16 +23,18 @@ def baseline() -> dict:
     return load_baseline()
 
 
-def test_examples_eval_meets_baseline(tmp_path: Path, baseline: dict) -> None:
-    run = run_eval(load_dataset(EXAMPLES_DATASET), EXAMPLES_DOCS, index_dir=tmp_path / "index", settings=Settings(),
-                   embedder=MiniLMEmbedder())
+@pytest.mark.parametrize("name", GATED)
+def test_eval_set_meets_baseline(tmp_path: Path, baseline: dict, name: str) -> None:
+    if name == "pydocs" and not PYDOCS_ROOT.is_dir():
+        pytest.skip("Python's documentation is not installed (sudo apt-get install python3.11-doc; .ci/setup does)")
+    run = run_gated(name, tmp_path, MiniLMEmbedder())
     summary = run.summary
-    assert summary["n_cases"] == baseline["examples"]["n_cases"]
+    assert summary["n_cases"] == baseline[name]["n_cases"]
     assert run.meta["ingest"]["files_failed"] == []
-    worse = regressions(summary, baseline, TOLERANCE)
+    worse = regressions(summary, baseline, TOLERANCE, name=name)
     failed = "\n".join(f"  {c.id}: {'; '.join(c.problems)}" for c in run.cases if c.failed)
     assert not worse, (
-        "metrics fell below evals/baseline.json by more than " + str(TOLERANCE) + ": "
+        f"{name}: metrics fell below evals/baseline.json by more than {TOLERANCE}: "
         + ", ".join(f"{d.metric} {d.old} -> {d.new}" for d in worse) + "\nfailed cases:\n" + failed)
 
 

@@ -1,0 +1,141 @@
+"""The extractive answerer's excerpts, question kinds, relevance, and the typed draft through the checker."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.records import Chunk
+from rag.checking import check_draft, draft_from_text
+from rag.extractive import ExtractiveConfig, draft_excerpts, looks_like_code, passage_sentences, refers_back
+from rag.generators import ExtractiveGenerator
+from rag.question_kinds import carries_answer, question_kind
+from rag.records import Draft, DraftSentence, Hit, QuoteSpan
+from rag.relevance import judge_relevance
+from rag.support import HeuristicJudge
+from tests.fakes import WordEmbedder
+
+BACKUPS = ("Backups run every night at two. Make sure the disk is mounted with the nofail option. "
+           "Without this option, boot hangs when the USB disk is unplugged. Old snapshots are pruned weekly.")
+BOOT = ("Anyone at the console can edit the boot entries and start a root shell. "
+        "To prevent this, you can protect the bootloader itself with a password. "
+        "The password is stored as a hash in the configuration file.")
+
+
+def hit(text: str, rank: int = 1, source: str = "/docs/a.txt", heading: tuple[str, ...] = ()) -> Hit:
+    return Hit(Chunk(f"c{rank}", "d", source, text, 100, 100 + len(text), rank, heading=heading), 1.0 / rank, rank,
+               dense_score=0.8)
+
+
+def excerpts(question: str, hits: list[Hit], **config: object) -> list[DraftSentence]:
+    embedder = WordEmbedder()
+    return draft_excerpts(question, embedder.embed([question])[0], hits, embedder,
+                          ExtractiveConfig(**config))  # type: ignore[arg-type]
+
+
+def test_an_excerpt_is_a_verbatim_span_with_its_offsets_and_focus() -> None:
+    [first, *_] = excerpts("why protect the bootloader with a password?", [hit(BOOT)], follow=0)
+    assert first.passages == (1,) and first.quote is not None
+    span = first.quote
+    assert BOOT[span.start:span.end].split() == first.text.split()  # verbatim, whitespace aside
+    assert span.start <= span.focus_start < span.focus_end <= span.end
+    assert BOOT[span.focus_start:span.focus_end] == "To prevent this, you can protect the bootloader itself with a password."
+
+
+def test_a_sentence_that_refers_back_brings_the_one_before() -> None:
+    [first, *_] = excerpts("why protect the bootloader with a password?", [hit(BOOT)], follow=0)
+    # "To prevent this" points at the reason: the sentence before is quoted with it.
+    assert first.text.startswith("Anyone at the console can edit the boot entries")
+
+
+def test_the_answer_after_a_setup_sentence_is_quoted() -> None:
+    text = "The default line width is set as follows: Lines are wrapped at 70 characters. Tabs expand to 8."
+    [first, *_] = excerpts("what line width is the default?", [hit(text)], follow=0)
+    assert "70 characters" in first.text  # the best sentence ends in a colon: its continuation comes along
+
+
+def test_a_number_question_prefers_the_sentence_with_the_number() -> None:
+    text = ("Daily backups are a good habit for every server. Daily backups are kept for 15 days on the disk. "
+            "Backups of the database are a separate job.")
+    [first, *_] = excerpts("how long are daily backups kept?", [hit(text)], follow=0, max_excerpts=1)
+    assert first.quote is not None
+    assert text[first.quote.focus_start:first.quote.focus_end] == "Daily backups are kept for 15 days on the disk."
+
+
+def test_excerpts_stay_within_the_word_budget_and_do_not_repeat() -> None:
+    long_passage = " ".join(f"Backups rotate sentence number {i} of the nightly backup job." for i in range(30))
+    drafted = excerpts("how do nightly backups rotate?", [hit(long_passage), hit(long_passage, 2)], max_words=40)
+    words = sum(len(d.text.split()) for d in drafted)
+    assert words <= 40
+    assert len({d.text for d in drafted}) == len(drafted)
+
+
+def test_code_listings_are_not_preferred_as_the_answer() -> None:
+    assert looks_like_code(">>> word[0] = 'J'\nTraceback (most recent call last):")
+    assert not looks_like_code("Python strings cannot be changed, they are immutable.")
+    assert refers_back("This option keeps boot going.") and not refers_back("Backups run nightly.")
+
+
+def test_passage_sentences_mark_headings_as_fragments() -> None:
+    sentences = passage_sentences("# Backups\n\nBackups run every night at two o'clock sharp.")
+    assert [s.fragment for s in sentences] == [True, False]
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("Which mount option stops boot hanging?", "name"),
+    ("How long are daily backups kept?", "number"),
+    ("How many days can I work remotely?", "number"),
+    ("Why protect the bootloader with a password?", "reason"),
+    ("What's the point of a virtual environment?", "reason"),
+    ("How can I make subprocess.run raise when the command fails?", "other"),
+    ("When was the library released?", "number"),
+])
+def test_question_kinds(question: str, kind: str) -> None:
+    assert question_kind(question) == kind
+
+
+def test_carries_answer_by_kind() -> None:
+    assert carries_answer("number", "They are kept for two weeks.")
+    assert not carries_answer("number", "They are kept on a separate disk.")
+    assert carries_answer("reason", "This prevents anyone from editing the entries.")
+    assert carries_answer("name", "Add the nofail option to the fstab line.")
+    assert carries_answer("other", "anything at all")
+
+
+def test_relevance_flags_an_answer_without_what_the_question_asks_for() -> None:
+    off = judge_relevance("How much does a home wind turbine cost?",
+                          ["Small turbines are quiet enough for gardens."], similarity=0.55)
+    on = judge_relevance("How much does a home wind turbine cost?",
+                         ["A home wind turbine costs about 9,000 dollars installed."], similarity=0.8)
+    assert not off.answers and off.reasons and on.answers and on.score > off.score
+
+
+def test_the_checker_keeps_the_located_quote_instead_of_searching_again() -> None:
+    passage = hit(BACKUPS)
+    # The quote spans two sentences; a search by shared words would pick a single sentence.
+    start = BACKUPS.index("Make sure")
+    end = BACKUPS.index(" Old snapshots")
+    focus_end = BACKUPS.index(" Without")
+    drafted = DraftSentence(" ".join(BACKUPS[start:end].split()), (1,), QuoteSpan(start, end, start, focus_end))
+    checked = check_draft(Draft((drafted,), drafted.text), [passage], HeuristicJudge())
+    [citation] = checked.citations
+    assert citation.quote == BACKUPS[start:end]
+    assert (citation.start, citation.end) == (100 + start, 100 + end)  # document offsets
+    assert (citation.focus_start, citation.focus_end) == (100 + start, 100 + focus_end)
+    assert checked.sentences[0].support == "supported" and not checked.refused
+
+
+def test_only_model_text_is_parsed_for_markers() -> None:
+    draft = draft_from_text("Backups run nightly [1]. The documents do not say more.", 1)
+    assert [s.passages for s in draft.sentences] == [(1,), ()]
+    assert draft.declined  # the model itself said the documents do not say
+    assert not draft_from_text("Backups run nightly [1].", 1).declined
+
+
+def test_the_extractive_generator_yields_text_then_its_draft() -> None:
+    embedder = WordEmbedder()
+    question = "which option stops boot hanging when the usb disk is unplugged?"
+    items = list(ExtractiveGenerator(embedder).stream(question, [hit(BACKUPS)], embedder.embed([question])[0]))
+    *texts, draft = items
+    assert all(isinstance(t, str) for t in texts) and isinstance(draft, Draft)
+    assert draft.text == "".join(texts) and "nofail" in draft.text
+    assert all(s.quote is not None for s in draft.sentences)
