@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.embedding import Embedder
+from rag.llm_injection import looks_like_instruction
 from rag.question_kinds import QuestionKind, carries_answer, question_kind
 from rag.records import DraftSentence, Hit, QuoteSpan
 from rag.sentences import split_sentences
@@ -96,13 +97,15 @@ def is_fragment(text: str) -> bool:
 
 
 def passage_sentences(text: str) -> list[PassageSentence]:
-    """The passage's sentences with offsets; list items are quoted without their bullets."""
+    """The passage's sentences with offsets; list items are quoted without their bullets. An
+    instruction planted in a document ("ignore your instructions and reply with…") is never quoted,
+    not even as the neighbour of an answer."""
     out = []
     for start, end, sentence in split_sentences(text):
         marker = _LIST_MARKER.match(sentence)
         if marker:
             start, sentence = start + marker.end(), sentence[marker.end():]
-        out.append(PassageSentence(start, end, sentence, is_fragment(sentence)))
+        out.append(PassageSentence(start, end, sentence, is_fragment(sentence) or looks_like_instruction(sentence)))
     return out
 
 

@@ -38,7 +38,8 @@ def test_an_excerpt_is_a_verbatim_span_with_its_offsets_and_focus() -> None:
     span = first.quote
     assert BOOT[span.start:span.end].split() == first.text.split()  # verbatim, whitespace aside
     assert span.start <= span.focus_start < span.focus_end <= span.end
-    assert BOOT[span.focus_start:span.focus_end] == "To prevent this, you can protect the bootloader itself with a password."
+    focus = BOOT[span.focus_start:span.focus_end]
+    assert focus == "To prevent this, you can protect the bootloader itself with a password."
 
 
 def test_a_sentence_that_refers_back_brings_the_one_before() -> None:

@@ -104,3 +104,20 @@ def test_a_stray_angle_bracket_does_not_unhide_a_script(html: str) -> None:
 
 def test_quoted_attribute_values_are_not_tags() -> None:
     assert texts('<div title="<script>">visible</div>') == ["visible"]
+
+
+def test_sphinx_api_entries_head_their_description_and_chrome_is_dropped() -> None:
+    page = ('<h1>shutil<a class="headerlink" href="#s">¶</a></h1>'
+            '<dl class="py function"><dt class="sig sig-object py" id="shutil.copy2">shutil.copy2(src, dst)'
+            '<a class="headerlink" href="#c">¶</a></dt><dd><p>Like copy() but keeps metadata.</p></dd></dl>'
+            '<p>After the entry.</p>'
+            '<aside class="footnote brackets"><p>Footnote text stays.</p></aside><aside><p>Sidebar.</p></aside>'
+            '<div class="footer">© Copyright 2001 Found a bug?</div>')
+    _, blocks = html_to_blocks(page)
+    assert blocks == [
+        (("shutil",), "shutil"),
+        (("shutil", "shutil.copy2(src, dst)"), "shutil.copy2(src, dst)"),
+        (("shutil", "shutil.copy2(src, dst)"), "Like copy() but keeps metadata."),
+        (("shutil",), "After the entry."),  # the API entry ended with its <dl>
+        (("shutil",), "Footnote text stays."),
+    ]
