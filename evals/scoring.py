@@ -102,6 +102,7 @@ class CaseResult:
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     relevance: dict[str, Any] | None = None  # does the answer address the question (Answer.relevance)
+    refusal_reason: str = ""
 
     @property
     def failed(self) -> bool:
@@ -167,7 +168,7 @@ def score_case(case: EvalCase, answer: Answer, k: int, n_relevant: int | None = 
         refused=answer.refused, sentences=_sentence_views(answer), retrieved=retrieved,
         top_dense=round(top_dense_score(answer), 4),
         timings_ms={k_: round(v * 1000, 2) for k_, v in answer.timings.items()}, metrics=metrics,
-        relevance=answer.relevance.to_dict() if answer.relevance else None)
+        relevance=answer.relevance.to_dict() if answer.relevance else None, refusal_reason=answer.refusal_reason)
     result.problems.extend(diagnose(result, k, refusal_threshold))
     return result
 
@@ -207,6 +208,8 @@ def diagnose(result: CaseResult, k: int, refusal_threshold: float | None = None)
 
 def _refusal_cause(result: CaseResult, refusal_threshold: float | None) -> str:
     """Why the Assistant refused when the dense gate alone does not explain it."""
+    if result.refusal_reason:
+        return f"; {result.refusal_reason}"
     if result.relevance and not result.relevance["answers"] and result.sentences:
         return "; the drafted answer did not address the question (" + "; ".join(result.relevance["reasons"]) + ")"
     if "generate" in result.timings_ms:

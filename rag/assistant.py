@@ -166,8 +166,10 @@ class Assistant:
                     backend=self.generator.name, judge=self.judge.name)
         if top_dense < self.refusal_threshold or missing:
             timings["total"] = time.perf_counter() - started
+            reason = (f"your documents never mention {', '.join(repr(m) for m in missing)}" if missing else
+                      "no passage of your documents is close enough to the question")
             yield Answer(text=REFUSAL_TEXT, sentences=(), citations=(), refused=True, related=tuple(hits[:3]),
-                         timings=timings, **base)  # type: ignore[arg-type]
+                         timings=timings, refusal_reason=reason, **base)  # type: ignore[arg-type]
             return
         t = time.perf_counter()
         pieces: list[str] = []
@@ -190,9 +192,13 @@ class Assistant:
         if not draft.text.strip() or checked.refused or draft.declined or off_topic:
             # The answer as a whole is a refusal, but what the answerer wrote stays inspectable: its
             # sentences keep their verdicts (strict mode has already moved them to ``removed``).
+            reason = ("the answerer found nothing to quote" if not draft.text.strip() else
+                      "the model said the passages do not answer the question" if draft.declined else
+                      "the drafted answer does not address the question" if off_topic else
+                      "no sentence of the drafted answer is supported by the passage it cites")
             yield Answer(text=REFUSAL_TEXT, sentences=checked.sentences, citations=checked.citations, refused=True,
                          related=tuple(hits[:3]), removed=checked.removed, timings=timings, relevance=relevance,
-                         **base)  # type: ignore[arg-type]
+                         refusal_reason=reason, **base)  # type: ignore[arg-type]
             return
         yield Answer(text=checked.text, sentences=checked.sentences, citations=checked.citations, refused=False,
                      removed=checked.removed, timings=timings, relevance=relevance, **base)  # type: ignore[arg-type]

@@ -110,6 +110,8 @@ def format_answer(answer: Any) -> str:
     """Plain-text answer, then each citation as ``[n] file:page — "quote"`` with its verdict."""
     lines = [answer.text]
     if answer.refused:
+        if getattr(answer, "refusal_reason", ""):
+            lines[0] += f" ({answer.refusal_reason})"
         if answer.sentences:
             lines.append("\nWithdrawn draft (not supported by the sources):")
             for s in answer.sentences:

@@ -167,6 +167,7 @@ class Answer:
     standalone_question: str = ""
     removed: tuple[AnswerSentence, ...] = ()
     relevance: Relevance | None = None
+    refusal_reason: str = ""  # why a refused answer was refused, in words for the user
 
     @property
     def supported(self) -> bool:
@@ -189,6 +190,7 @@ class Answer:
             "related": [h.to_dict() for h in self.related],
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "relevance": self.relevance.to_dict() if self.relevance else None,
+            "refusal_reason": self.refusal_reason,
         }
 
 

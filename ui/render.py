@@ -214,7 +214,8 @@ def _passage_window(passage: str, spans: Sequence[Span]) -> str:
 def _render_refusal(answer: Answer) -> str:
     parts = ['<div class="rag-answer rag-refused"><div class="rag-refusal">'
              f'<span class="rag-refusal-icon">⊘</span><div><strong>{escape_text(answer.text)}</strong>'
-             '<div class="rag-refusal-detail">No passage in your documents answers this well enough to quote. '
+             '<div class="rag-refusal-detail">No passage in your documents answers this well enough to quote'
+             f'{" (" + escape_text(answer.refusal_reason) + ")" if answer.refusal_reason else ""}. '
              'Try other words, or add the document that covers it.</div></div></div>']
     draft = answer.sentences or answer.removed
     if draft:

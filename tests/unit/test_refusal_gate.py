@@ -74,3 +74,5 @@ def test_a_name_some_document_holds_gets_a_second_keyword_led_pass(assistant: As
 def test_a_name_no_document_holds_is_refused(assistant: Assistant) -> None:
     answer = assistant.ask("do the nightly backups go to Dropbox?", k=3)
     assert answer.refused and answer.sentences == ()
+    assert answer.refusal_reason == "your documents never mention 'dropbox'"
+    assert answer.to_dict()["refusal_reason"] == answer.refusal_reason
