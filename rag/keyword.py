@@ -78,6 +78,8 @@ class KeywordIndex:
         if not force and key == self._key:
             return
         with self._lock:
+            if not force and key == self._key:
+                return  # another thread loaded it while this one waited for the lock
             built = None if force else self._load(key)
             self.loaded_from_file = built is not None
             if built is None:

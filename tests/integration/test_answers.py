@@ -184,3 +184,15 @@ def test_question_about_an_absent_name_or_number_is_refused(examples_assistant: 
     assert examples_assistant.ask("what did Zelenskyy say about Crimea?").refused
     assert examples_assistant.ask("how many panels does a 17 kW system need?").refused
     assert not examples_assistant.ask("what did Zelenskyy offer in exchange for security guarantees?").refused
+
+
+def test_a_short_question_naming_someone_the_documents_hold_is_answered(examples_assistant: Assistant) -> None:
+    answer = examples_assistant.ask("Who is Jared Kushner?")
+    assert max(h.dense_score or 0 for h in answer.hits) < examples_assistant.refusal_threshold  # MiniLM is unsure
+    assert not answer.refused and "Kushner" in answer.text
+
+
+def test_questions_the_documents_cannot_answer_say_why(examples_assistant: Assistant) -> None:
+    turbine = examples_assistant.ask("How much does a home wind turbine cost?")
+    assert turbine.refused and "'wind'" in turbine.refusal_reason and "'turbine'" in turbine.refusal_reason
+    assert examples_assistant.ask("What is the boiling point of mercury?").refused
