@@ -189,7 +189,7 @@ class Assistant:
         timings["generate"] = time.perf_counter() - t
         t = time.perf_counter()
         checked = check_draft(draft, hits, self.judge, strict=strict)
-        relevance = self._relevance(standalone, retrieval, checked) if checked.sentences else None
+        relevance = self._relevance(standalone, retrieval, draft, checked) if checked.sentences else None
         timings["check"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
         off_topic = relevance is not None and not relevance.answers and self.refuse_off_topic
@@ -257,16 +257,18 @@ class Assistant:
         """An ordinary word: a whole word of the embedding model's vocabulary (never a name check)."""
         return is_common_word(word)
 
-    def _relevance(self, question: str, retrieval: Retrieval, checked: CheckedText) -> Relevance:
-        """Does the answer address the question? Similarity of its best sentence to the question,
-        the question's words it covers, and whether it carries what the question asks for."""
-        focus = [c.passage[c.focus_start - c.passage_start:c.focus_end - c.passage_start]
-                 for c in checked.citations if c.focus_start is not None and c.focus_end is not None]
-        texts = focus or [s.text for s in checked.sentences]
-        vector = retrieval.query_vector
-        if vector is None:
-            vector = self.query_embedder.embed([question])[0]
-        similarity = float(np.max(self.query_embedder.embed(texts) @ vector))
+    def _relevance(self, question: str, retrieval: Retrieval, draft: Draft, checked: CheckedText) -> Relevance:
+        """Does the answer address the question? Similarity of its best sentence to the question
+        (as the answerer measured it, else embedded here), the question's words it covers, and
+        whether it carries what the question asks for."""
+        measured = [d.similarity for d in draft.sentences if d.similarity is not None]
+        if measured:
+            similarity = max(measured)
+        else:
+            vector = retrieval.query_vector
+            if vector is None:
+                vector = self.query_embedder.embed([question])[0]
+            similarity = float(np.max(self.query_embedder.embed([s.text for s in checked.sentences]) @ vector))
         headings = [" ".join(h.chunk.heading) for h in retrieval.hits]
         return judge_relevance(question, [s.text for s in checked.sentences], similarity, headings)
 

@@ -65,6 +65,7 @@ class DraftSentence:
     passages: tuple[int, ...]
     quote: QuoteSpan | None = None
     problems: tuple[str, ...] = ()
+    similarity: float | None = None  # to the question, when the answerer measured it (extractive)
 
 
 @dataclass(frozen=True)

@@ -279,10 +279,16 @@ class HeuristicJudge:
 
     def check_many(self, pairs: Sequence[tuple[str, str]]) -> list[Support]:
         """Judge many (sentence, cited passage text) pairs with one batched similarity call."""
-        focus = [s if is_verbatim(s, p) else best_passage_sentence(s, p)[2] for s, p in pairs]
+        verbatim = [is_verbatim(s, p) for s, p in pairs]
+        focus = [s if quote else best_passage_sentence(s, p)[2] for (s, p), quote in zip(pairs, verbatim, strict=True)]
         sims: list[float | None] = [None] * len(pairs)
         if self.similarity and pairs:
-            sims = list(self.similarity([(s, f) for (s, _), f in zip(pairs, focus, strict=True)]))
+            # A quote is its own best match: similarity 1 without embedding it again.
+            todo = [i for i, quote in enumerate(verbatim) if not quote]
+            measured = self.similarity([(pairs[i][0], focus[i]) for i in todo]) if todo else []
+            sims = [1.0 if quote else None for quote in verbatim]
+            for i, value in zip(todo, measured, strict=True):
+                sims[i] = value
         return [self._score(s, p, f, sim) for (s, p), f, sim in zip(pairs, focus, sims, strict=True)]
 
     def _score(self, sentence: str, passage: str, focus: str, similarity: float | None) -> Support:
