@@ -15,7 +15,7 @@ import pytest
 
 from index.ingest import FileError, IngestReport
 from index.records import Chunk
-from rag.records import Answer, AnswerSentence, Citation, Hit
+from rag.records import Answer, AnswerSentence, Citation, Hit, Relevance
 from rag.settings import Settings
 from ui.controller import ChatState, Controller, check_backend, parse_auth
 from ui.render import (
@@ -352,3 +352,20 @@ def test_a_withdrawn_draft_is_shown_under_the_refusal_with_its_flags() -> None:
     assert "<details" in out and "Sources ·" not in out  # the draft is collapsed, and cites nothing as an answer
     tags = parse(out)
     assert {t for t, _ in tags.tags} <= OUR_TAGS
+
+
+def test_an_answer_that_may_not_address_the_question_says_so() -> None:
+    quote = "They live in Xochimilco."
+    flagged = answer([sentence(quote)], [citation(quote)],
+                     relevance=Relevance(0.2, False, ("the question asks for a number; the answer gives none <b>",)))
+    out = render_answer(flagged)
+    assert "This may not answer your question" in out and "gives none &#60;b&#62;" in out
+    fine = answer([sentence(quote)], [citation(quote)], relevance=Relevance(0.8, True))
+    assert "may not answer" not in render_answer(fine)
+
+
+def test_a_refusal_says_why() -> None:
+    ans = Answer(question="how do I hash with bcrypt?", text="The documents do not say.", sentences=(), citations=(),
+                 refused=True, hits=(), backend="extractive", judge="heuristic",
+                 refusal_reason="your documents never mention 'bcrypt'")
+    assert "(your documents never mention &#39;bcrypt&#39;)" in render_answer(ans)
