@@ -152,14 +152,22 @@ class MiniLM:
                 qkv.append(padded[:-1].view(n, length, self.heads, head).transpose(1, 2))
             a = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=attend)
             a = torch.cat([a.transpose(1, 2).reshape(n * length, h), spare])[slot]
-            a = F.linear(a, w[p + "attention.output.dense.weight"], w[p + "attention.output.dense.bias"])
-            x = F.layer_norm(a + x, (h,), w[p + "attention.output.LayerNorm.weight"],
-                             w[p + "attention.output.LayerNorm.bias"], eps)
-            y = F.gelu(F.linear(x, w[p + "intermediate.dense.weight"], w[p + "intermediate.dense.bias"]))
-            y = F.linear(y, w[p + "output.dense.weight"], w[p + "output.dense.bias"])
-            x = F.layer_norm(y + x, (h,), w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], eps)
+            x = self._layer_rest(x, a, p)
         summed = torch.zeros((n + 1, h), dtype=torch.float32).index_add_(0, owner, x.float())[:n]
         return summed / mask.sum(dim=1, keepdim=True)
+
+    def _layer_rest(self, x: torch.Tensor, attended: torch.Tensor, prefix: str) -> torch.Tensor:
+        """One encoder layer after self-attention: output projection, residual and norm, then the
+        feed-forward block with its residual and norm (the same for padded and packed rows)."""
+        import torch.nn.functional as F
+
+        w, h, eps, p = self.w, self.hidden, self.eps, prefix
+        a = F.linear(attended, w[p + "attention.output.dense.weight"], w[p + "attention.output.dense.bias"])
+        x = F.layer_norm(a + x, (h,), w[p + "attention.output.LayerNorm.weight"],
+                         w[p + "attention.output.LayerNorm.bias"], eps)
+        y = F.gelu(F.linear(x, w[p + "intermediate.dense.weight"], w[p + "intermediate.dense.bias"]))
+        y = F.linear(y, w[p + "output.dense.weight"], w[p + "output.dense.bias"])
+        return F.layer_norm(y + x, (h,), w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], eps)
 
     def _pooled(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Mean of the last hidden states over real tokens, as float32."""
@@ -181,11 +189,6 @@ class MiniLM:
                        .view(n, length, self.heads, head).transpose(1, 2) for name in ("query", "key", "value"))
             a = F.scaled_dot_product_attention(q, k, v, attn_mask=attend)
             a = a.transpose(1, 2).reshape(n, length, h)
-            a = F.linear(a, w[p + "attention.output.dense.weight"], w[p + "attention.output.dense.bias"])
-            x = F.layer_norm(a + x, (h,), w[p + "attention.output.LayerNorm.weight"],
-                             w[p + "attention.output.LayerNorm.bias"], eps)
-            y = F.gelu(F.linear(x, w[p + "intermediate.dense.weight"], w[p + "intermediate.dense.bias"]))
-            y = F.linear(y, w[p + "output.dense.weight"], w[p + "output.dense.bias"])
-            x = F.layer_norm(y + x, (h,), w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], eps)
+            x = self._layer_rest(x, a, p)
         summed = (x.float() * mask.unsqueeze(-1)).sum(dim=1)  # accumulated in float32, as sentence-transformers
         return summed / mask.sum(dim=1, keepdim=True).clamp(min=1)
