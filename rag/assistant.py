@@ -33,8 +33,6 @@ DEFAULT_REFUSAL_THRESHOLD = 0.3
 NAMED_MARGIN = 0.1
 ABSENT_WORDS_LIMIT = 2
 ABSENT_WORDS_TOP_DENSE = 0.6
-# Chosen by measurement on both eval sets (README "Answers that address the question").
-REFUSE_OFF_TOPIC = False
 
 
 class Assistant:
@@ -64,8 +62,6 @@ class Assistant:
         self.judge: Judge = self._make_judge()
         threshold = self.settings.refusal_threshold
         self.refusal_threshold = DEFAULT_REFUSAL_THRESHOLD if threshold is None else threshold
-        # An answer that does not address the question is refused (True) or only flagged (False).
-        self.refuse_off_topic = REFUSE_OFF_TOPIC
 
     def _make_generator(self) -> Generator:
         if self.settings.backend == "extractive":
@@ -192,13 +188,13 @@ class Assistant:
         relevance = self._relevance(standalone, retrieval, draft, checked) if checked.sentences else None
         timings["check"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
-        off_topic = relevance is not None and not relevance.answers and self.refuse_off_topic
-        if not draft.text.strip() or checked.refused or draft.declined or off_topic:
+        # An answer that may not address the question is flagged (``relevance``), not refused: refusing
+        # it was measured and refused answerable questions (README "What an answer is").
+        if not draft.text.strip() or checked.refused or draft.declined:
             # The answer as a whole is a refusal, but what the answerer wrote stays inspectable: its
             # sentences keep their verdicts (strict mode has already moved them to ``removed``).
             reason = ("the answerer found nothing to quote" if not draft.text.strip() else
                       "the model said the passages do not answer the question" if draft.declined else
-                      "the drafted answer does not address the question" if off_topic else
                       "no sentence of the drafted answer is supported by the passage it cites")
             yield Answer(text=REFUSAL_TEXT, sentences=checked.sentences, citations=checked.citations, refused=True,
                          related=tuple(hits[:3]), removed=checked.removed, timings=timings, relevance=relevance,
@@ -218,10 +214,11 @@ class Assistant:
         """
         keyword = self.retriever.keyword
         retrieval = self.retriever.search(question, k=k, sources=sources)
-        unknown = unknown_terms(question, keyword.knows, self._common_word)
+        vocabulary = keyword.vocabulary()
+        unknown = unknown_terms(question, vocabulary.knows, is_common_word)
         if unknown:
             return retrieval, unknown
-        absent = absent_words(question, keyword.knows)
+        absent = absent_words(question, vocabulary.knows)
         top_dense = max((h.dense_score or 0.0 for h in retrieval.hits), default=0.0)
         if len(absent) >= ABSENT_WORDS_LIMIT and top_dense < ABSENT_WORDS_TOP_DENSE:
             return retrieval, absent
@@ -249,13 +246,9 @@ class Assistant:
             return False
         text = top.chunk.text.lower()
         words = {w.lower() for w in re.findall(r"[A-Za-z][\w-]+", question)}
-        specific = {w for w in words if len(w) >= 4 and not self._common_word(w)} | \
+        specific = {w for w in words if len(w) >= 4 and not is_common_word(w)} | \
             {n for n in names_in(question) if len(n) >= 4}
         return any(w in text for w in specific)
-
-    def _common_word(self, word: str) -> bool:
-        """An ordinary word: a whole word of the embedding model's vocabulary (never a name check)."""
-        return is_common_word(word)
 
     def _relevance(self, question: str, retrieval: Retrieval, draft: Draft, checked: CheckedText) -> Relevance:
         """Does the answer address the question? Similarity of its best sentence to the question

@@ -21,7 +21,7 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,26 @@ class _Built:
     retriever: bm25s.BM25 | None
 
 
+@dataclass(frozen=True)
+class Vocabulary:
+    """The words of every indexed chunk (lower-cased), and their five-letter beginnings."""
+
+    words: frozenset[str]
+    prefixes: frozenset[str]
+
+    @classmethod
+    def of(cls, words: Iterable[str]) -> Vocabulary:
+        words = frozenset(words)
+        return cls(words, frozenset(w[:5] for w in words if len(w) >= 5))
+
+    def knows(self, word: str) -> bool:
+        """Whether any indexed chunk holds ``word`` (case-insensitive; a word of five or more
+        letters also matches the words sharing its first five: "sortable" and "sorting";
+        identifiers match exactly)."""
+        word = word.lower()
+        return word in self.words or (len(word) >= 5 and word.isalpha() and word[:5] in self.prefixes)
+
+
 class KeywordIndex:
     """In-memory BM25 over ``heading > text`` of every chunk, kept in step with the store."""
 
@@ -63,7 +83,7 @@ class KeywordIndex:
         self._chunks: list[Chunk] = []
         self._retriever: bm25s.BM25 | None = None
         self._tokenizer: Tokenizer | None = None
-        self._prefixes: frozenset[str] = frozenset()
+        self._vocabulary = Vocabulary(frozenset(), frozenset())
         self._lock = threading.Lock()
         self.loaded_from_file = False  # for tests and the bench: how the current index was obtained
 
@@ -85,7 +105,7 @@ class KeywordIndex:
             if built is None:
                 built = self._build()
             self._chunks, self._retriever, self._tokenizer = built.chunks, built.retriever, built.tokenizer
-            self._prefixes = frozenset(w[:5] for w in built.tokenizer.word_to_id if len(w) >= 5)
+            self._vocabulary = Vocabulary.of(built.tokenizer.word_to_id)
             self._key = built.key
 
     # ---- building ------------------------------------------------------------------------------
@@ -187,16 +207,11 @@ class KeywordIndex:
 
     # ---- searching -----------------------------------------------------------------------------
 
-    def knows(self, word: str) -> bool:
-        """Whether any indexed chunk holds ``word`` (case-insensitive; a word of five or more
-        letters also matches the words sharing its first five: "sortable" and "sorting")."""
+    def vocabulary(self) -> Vocabulary:
+        """The indexed words as they are now: one snapshot for all the checks of one question."""
         self.refresh()
-        word = word.lower()
         with self._lock:
-            vocabulary = self._tokenizer.word_to_id if self._tokenizer is not None else {}
-            if word in vocabulary:
-                return True
-            return len(word) >= 5 and word.isalpha() and word[:5] in self._prefixes  # identifiers match exactly
+            return self._vocabulary
 
     def search(self, query: str, k: int, sources: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
         """Top ``k`` chunks by BM25 score (> 0), best first."""
