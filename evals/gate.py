@@ -97,7 +97,7 @@ def run_all(workdir: Path) -> tuple[dict[str, EvalRun], JudgeReport]:
     from evals.dataset import load_judge_dataset
     from evals.judge_eval import evaluate_judge, similarity_from
     from index.embedding import MiniLMEmbedder
-    from rag.support import HeuristicJudge
+    from rag.check.support import HeuristicJudge
 
     embedder = MiniLMEmbedder()
     runs = {name: run_gated(name, workdir, embedder) for name in GATED}

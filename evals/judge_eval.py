@@ -1,6 +1,6 @@
 """How good is the offline support judge? (``rag eval-judge``)
 
-Runs ``rag.support.HeuristicJudge`` with MiniLM similarity over hand-labelled (sentence, passage)
+Runs ``rag.check.support.HeuristicJudge`` with MiniLM similarity over hand-labelled (sentence, passage)
 pairs and reports precision and recall of its "supported" verdict, overall and per ``kind`` of
 pair, plus the score threshold that would have worked best on this data (for information only:
 fitting the judge's thresholds to the same data it is scored on would flatter it).
@@ -23,7 +23,7 @@ import numpy as np
 
 from evals.dataset import JudgeCase
 from index.embedding import Embedder
-from rag.support import HeuristicJudge, Similarity
+from rag.check.support import HeuristicJudge, Similarity
 
 DATASETS = Path(__file__).resolve().parent / "datasets"
 DEFAULT_JUDGE_DATASET = DATASETS / "judge.jsonl"

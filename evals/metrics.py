@@ -71,7 +71,7 @@ def evidence_word_share(answer: str, spans: Iterable[str]) -> float:
     ...                     ["each backup is hard links to the previous backup"])
     0.75
     """
-    from rag.support import content_words
+    from rag.text import content_words
 
     found = content_words(answer)
     shares = [len(words & found) / len(words) for words in (content_words(s) for s in spans) if words]

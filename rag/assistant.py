@@ -2,37 +2,28 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from index.embedding import Embedder, MiniLMEmbedder, is_common_word
+from index.embedding import Embedder, MiniLMEmbedder
 from index.ingest import IngestReport, ProgressFn, ingest
 from index.lock import WriterLock
 from index.store import ChunkStore, make_client
-from rag.checking import REFUSAL_TEXT, CheckedText, check_draft, draft_from_text
-from rag.embedding_cache import CachingEmbedder
+from rag.answer.generators import ExtractiveGenerator
+from rag.check.checker import REFUSAL_TEXT, CheckedText, check_draft, draft_from_text
+from rag.check.relevance import judge_relevance
+from rag.check.support import HeuristicJudge
 from rag.followup import condense
-from rag.generators import ExtractiveGenerator, Generator
+from rag.protocols import Generator, Judge
 from rag.records import Answer, Draft, Hit, Relevance, Retrieval
-from rag.relevance import judge_relevance
-from rag.retrieval import HybridRetriever, RetrievalConfig, as_langchain_retriever
+from rag.retrieve.embedding_cache import CachingEmbedder
+from rag.retrieve.hybrid import HybridRetriever, RetrievalConfig, as_langchain_retriever
+from rag.retrieve.refusal_gate import DEFAULT_REFUSAL_THRESHOLD, gate
 from rag.settings import Settings
-from rag.support import HeuristicJudge, Judge, absent_words, names_in, unknown_terms, unmatched_terms
-
-# Calibrated on evals/datasets/examples.jsonl: the top hit's dense cosine below this means the
-# documents do not cover the question (see README "Refusal threshold").
-DEFAULT_REFUSAL_THRESHOLD = 0.3
-# Two or more of the question's words absent from every document ("wind turbine" asked of solar
-# guides) refuse unless retrieval is this confident; measured on both eval sets (README).
-# A question naming something the best keyword match holds may score this much under the threshold.
-NAMED_MARGIN = 0.1
-ABSENT_WORDS_LIMIT = 2
-ABSENT_WORDS_TOP_DENSE = 0.6
 
 
 class Assistant:
@@ -66,7 +57,7 @@ class Assistant:
     def _make_generator(self) -> Generator:
         if self.settings.backend == "extractive":
             return ExtractiveGenerator(self.query_embedder)
-        from rag.backends import make_llm_generator
+        from rag.llm.backends import make_llm_generator
 
         return make_llm_generator(self.settings)
 
@@ -74,7 +65,7 @@ class Assistant:
         heuristic = HeuristicJudge(self._similarity)
         if self.settings.judge != "llm":
             return heuristic
-        from rag.backends import make_llm_judge
+        from rag.llm.backends import make_llm_judge
 
         return make_llm_judge(self.settings, self.generator, fallback=heuristic)
 
@@ -157,19 +148,16 @@ class Assistant:
         standalone = self._condense(question, history)
         timings["condense"] = time.perf_counter() - started
         t = time.perf_counter()
-        retrieval, missing = self._retrieve_for_answer(standalone, k or self.settings.k, sources)
+        gated = gate(self.retriever, standalone, k or self.settings.k, sources, self.refusal_threshold)
+        retrieval = gated.retrieval
         hits = list(retrieval.hits)
         timings["retrieve"] = time.perf_counter() - t
-        top_dense = max((h.dense_score or 0.0 for h in hits), default=0.0)
         base = dict(question=question, standalone_question=standalone, hits=tuple(hits),
                     backend=self.generator.name, judge=self.judge.name)
-        named = top_dense >= self.refusal_threshold - NAMED_MARGIN and self._names_a_match(standalone, hits)
-        if (top_dense < self.refusal_threshold and not named) or missing:
+        if gated.refusal_reason is not None:
             timings["total"] = time.perf_counter() - started
-            reason = (f"your documents never mention {', '.join(repr(m) for m in missing)}" if missing else
-                      "no passage of your documents is close enough to the question")
             yield Answer(text=REFUSAL_TEXT, sentences=(), citations=(), refused=True, related=tuple(hits[:3]),
-                         timings=timings, refusal_reason=reason, **base)  # type: ignore[arg-type]
+                         timings=timings, refusal_reason=gated.refusal_reason, **base)  # type: ignore[arg-type]
             return
         t = time.perf_counter()
         pieces: list[str] = []
@@ -202,53 +190,6 @@ class Assistant:
             return
         yield Answer(text=checked.text, sentences=checked.sentences, citations=checked.citations, refused=False,
                      removed=checked.removed, timings=timings, relevance=relevance, **base)  # type: ignore[arg-type]
-
-    def _retrieve_for_answer(self, question: str, k: int, sources: Sequence[str] | None
-                             ) -> tuple[Retrieval, list[str]]:
-        """Hybrid retrieval, and the question's terms that rule an answer out: names and numbers no
-        retrieved passage holds, and technical terms no indexed document holds.
-
-        A name the first pass missed but some document holds (say "TLS") gets a second, keyword-led
-        pass: BM25 searches for the question with the missing names stressed, and never refuses. A
-        name or number no indexed document contains is returned, and the question is refused.
-        """
-        keyword = self.retriever.keyword
-        retrieval = self.retriever.search(question, k=k, sources=sources)
-        vocabulary = keyword.vocabulary()
-        unknown = unknown_terms(question, vocabulary.knows, is_common_word)
-        if unknown:
-            return retrieval, unknown
-        absent = absent_words(question, vocabulary.knows)
-        top_dense = max((h.dense_score or 0.0 for h in retrieval.hits), default=0.0)
-        if len(absent) >= ABSENT_WORDS_LIMIT and top_dense < ABSENT_WORDS_TOP_DENSE:
-            return retrieval, absent
-        missing = unmatched_terms(question, [h.chunk.text for h in retrieval.hits])
-        nowhere = [term for term in missing if not keyword.search(term, 1, sources)]
-        if nowhere or not missing:
-            return retrieval, nowhere
-        # Every missing term is in some document: look again, led by those terms, and let the best
-        # passages holding them take the last places (the answerer and the relevance check judge them).
-        second = self.retriever.search(question, k=4 * k, sources=sources, keyword_query=" ".join(missing),
-                                       query_vector=retrieval.query_vector)
-        taken = {h.chunk.chunk_id for h in retrieval.hits}
-        holding = [h for h in second.hits if h.chunk.chunk_id not in taken
-                   and any(term in h.chunk.text.lower() for term in missing)][:max(1, k // 2)]
-        hits = [*retrieval.hits[:max(0, k - len(holding))], *holding]
-        merged = tuple(replace(h, rank=i) for i, h in enumerate(hits, 1))
-        return Retrieval(question, merged, retrieval.query_vector), []
-
-    def _names_a_match(self, question: str, hits: Sequence[Hit]) -> bool:
-        """The question names something specific (a name, a rare word) that the best keyword match
-        holds: "Who is Jared Kushner?". MiniLM gives such short questions low cosines (0.28 here), so
-        these are answered a little under the dense threshold (``NAMED_MARGIN``)."""
-        top = next((h for h in hits if h.keyword_rank == 1), None)
-        if top is None:
-            return False
-        text = top.chunk.text.lower()
-        words = {w.lower() for w in re.findall(r"[A-Za-z][\w-]+", question)}
-        specific = {w for w in words if len(w) >= 4 and not is_common_word(w)} | \
-            {n for n in names_in(question) if len(n) >= 4}
-        return any(w in text for w in specific)
 
     def _relevance(self, question: str, retrieval: Retrieval, draft: Draft, checked: CheckedText) -> Relevance:
         """Does the answer address the question? Similarity of its best sentence to the question

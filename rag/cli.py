@@ -289,7 +289,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         if isinstance(exc, IndexBusyError | IndexMismatchError | StoreUnavailableError | ValueError):
             print(f"rag {args.command}: {exc}", file=sys.stderr)
             return EXIT_PARTIAL
-        backend_error = getattr(sys.modules.get("rag.backends"), "BackendError", None)
+        backend_error = getattr(sys.modules.get("rag.llm.backends"), "BackendError", None)
         if backend_error is not None and isinstance(exc, backend_error):
             print(f"rag {args.command}: {exc}", file=sys.stderr)
             return EXIT_PARTIAL

@@ -50,7 +50,7 @@ def run_checks(settings: Settings) -> list[Check]:
         checks.append(Check("index", False, str(exc)))
     if settings.backend != "extractive":
         try:
-            from rag.backends import check_backend
+            from rag.llm.backends import check_backend
 
             checks.append(Check(f"backend {settings.backend}", True, check_backend(settings)))
         except Exception as exc:

@@ -12,7 +12,7 @@ import pytest
 
 from index.loaders import load_file
 from rag.assistant import Assistant
-from rag.checking import REFUSAL_TEXT
+from rag.check.checker import REFUSAL_TEXT
 from rag.records import Answer
 
 RagCli = Callable[..., subprocess.CompletedProcess[str]]

@@ -18,7 +18,7 @@ import pytest
 from index.lock import WriterLock
 from index.records import Chunk
 from index.store import ChunkStore, make_client
-from rag.keyword import KeywordIndex, saved_path
+from rag.retrieve.keyword import KeywordIndex, saved_path
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXTS = {
@@ -71,7 +71,8 @@ def test_a_new_process_loads_the_saved_index_and_ranks_the_same(store: ChunkStor
     expected = {q: ranked(first, q) for q in ("falcon granite", "harbour lantern", "river")}
     assert not first.loaded_from_file
     assert store.folder is not None and saved_path(store.folder, "docs").is_file()
-    code = ("import json, sys; from index.store import ChunkStore, make_client; from rag.keyword import KeywordIndex; "
+    code = ("import json, sys; from index.store import ChunkStore, make_client; "
+            "from rag.retrieve.keyword import KeywordIndex; "
             "k = KeywordIndex(ChunkStore(make_client(sys.argv[1]), 'docs', 'all-MiniLM-L6-v2', 384)); "
             "out = {q: [[c.text, round(s, 6)] for c, s in k.search(q, 10)] for q in json.loads(sys.argv[2])}; "
             "print(json.dumps([k.loaded_from_file, out]))")

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from rag.assistant import Assistant
-from rag.backends import BackendError, check_backend
 from rag.cli import main
-from rag.llm_gguf import smollm2_path
+from rag.llm.backends import BackendError, check_backend
+from rag.llm.gguf import smollm2_path
 from rag.records import Answer
 from rag.settings import Settings
 

@@ -11,7 +11,7 @@ import pytest
 
 from index.embedding import MiniLMEmbedder
 from rag import Assistant
-from rag.checking import check_text
+from rag.check.checker import check_text
 from ui.render import render_answer
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "untrusted"

@@ -1,4 +1,4 @@
-"""Prompt-injection checks (rag.llm_injection): attacks are caught, ordinary prose is not."""
+"""Prompt-injection checks (rag.check.injection): attacks are caught, ordinary prose is not."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from index.loaders import discover, load_file
-from rag.llm_injection import injection_problems, looks_like_instruction, urls_in
-from rag.sentences import split_sentences
+from rag.check.injection import injection_problems, looks_like_instruction, urls_in
+from rag.text import split_sentences
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ATTACKS = [

@@ -12,10 +12,10 @@ import pytest
 
 from index.records import Chunk
 from rag.assistant import Assistant
-from rag.checking import REFUSAL_TEXT, check_text, looks_like_refusal
+from rag.check.checker import REFUSAL_TEXT, check_text, looks_like_refusal
+from rag.check.support import HeuristicJudge
 from rag.records import Answer, Hit
 from rag.settings import Settings
-from rag.support import HeuristicJudge
 
 DOC = ("Coral reefs cover less than one percent of the ocean floor. They host a quarter of all marine species. "
        "Zelenskyy refused to give up any Ukrainian land to Russia. He offered to drop the NATO bid instead. "

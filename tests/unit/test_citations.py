@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.citations import parse_markers, strip_markers
+from rag.check.citations import parse_markers, strip_markers
 
 
 @pytest.mark.parametrize(("sentence", "numbers"), [

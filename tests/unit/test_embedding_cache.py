@@ -1,4 +1,4 @@
-"""``rag.embedding_cache.CachingEmbedder``: the right row for every text, whatever it evicts and
+"""``rag.retrieve.embedding_cache.CachingEmbedder``: the right row for every text, whatever it evicts and
 whichever other threads embed at the same moment (the UI answers up to 4 questions at once on one
 cache). The inner embedder is the honest fake of ``tests/fakes.py``: every text has its own vector,
 so a lost, swapped or stale row shows."""
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from rag.embedding_cache import CachingEmbedder
+from rag.retrieve.embedding_cache import CachingEmbedder
 from tests.fakes import WordEmbedder
 
 WORDS = ("coral", "reef", "bleach", "solar", "panel", "payback", "sourdough", "starter", "remote", "office",

@@ -9,7 +9,7 @@ import pytest
 
 from evals.dataset import JudgeCase
 from evals.judge_eval import best_thresholds, evaluate_judge, format_judge_report, similarity_from, stats
-from rag.support import HeuristicJudge
+from rag.check.support import HeuristicJudge
 
 PASSAGE = "Sales rose 5% in May. The board approved the plan on Monday."
 CASES = [

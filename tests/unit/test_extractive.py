@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from index.records import Chunk
-from rag.checking import check_draft, draft_from_text
-from rag.extractive import ExtractiveConfig, draft_excerpts, looks_like_code, passage_sentences, refers_back
-from rag.generators import ExtractiveGenerator
-from rag.question_kinds import carries_answer, question_kind
+from rag.answer.extractive import ExtractiveConfig, draft_excerpts, looks_like_code, passage_sentences, refers_back
+from rag.answer.generators import ExtractiveGenerator
+from rag.answer.question_kinds import carries_answer, question_kind
+from rag.check.checker import check_draft, draft_from_text
+from rag.check.relevance import judge_relevance
+from rag.check.support import HeuristicJudge
 from rag.records import Draft, DraftSentence, Hit, QuoteSpan
-from rag.relevance import judge_relevance
-from rag.support import HeuristicJudge
 from tests.fakes import WordEmbedder
 
 BACKUPS = ("Backups run every night at two. Make sure the disk is mounted with the nofail option. "

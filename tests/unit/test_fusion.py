@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.fusion import minmax_fusion, mmr, rrf
+from rag.retrieve.fusion import minmax_fusion, mmr, rrf
 
 
 def test_rrf_sums_reciprocal_ranks() -> None:

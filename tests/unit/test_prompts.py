@@ -18,9 +18,9 @@ from langchain_core.messages import BaseMessage
 
 import prompts
 from index.records import Chunk
-from rag.checking import REFUSAL_TEXT, looks_like_refusal
-from rag.llm_generator import LLMConfig, LLMGenerator
-from rag.llm_prompting import condense_prompt, format_history, judge_prompt
+from rag.answer.llm import LLMConfig, LLMGenerator
+from rag.answer.prompting import condense_prompt, format_history, judge_prompt
+from rag.check.checker import REFUSAL_TEXT, looks_like_refusal
 from rag.records import Hit
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from rag.support import HeuristicJudge, best_passage_sentence, content_words, names_in, numbers_in
+from rag.check.support import HeuristicJudge, best_passage_sentence
+from rag.text import content_words, names_in, numbers_in
 
 TERRITORY = ("Zelenskyy refused to give up any Ukrainian land to Russia, and he was especially firm that "
              "Ukraine will not cede the contested Donetsk region.")

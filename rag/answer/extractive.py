@@ -21,11 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.embedding import Embedder
-from rag.llm_injection import looks_like_instruction
-from rag.question_kinds import QuestionKind, carries_answer, question_kind
+from rag.answer.question_kinds import QuestionKind, carries_answer, question_kind
+from rag.check.injection import looks_like_instruction
 from rag.records import DraftSentence, Hit, QuoteSpan
-from rag.sentences import split_sentences
-from rag.support import content_words
+from rag.text import content_words, split_sentences
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.question_kinds import carries_answer, question_kind
+from rag.answer.question_kinds import carries_answer, question_kind
 from rag.records import Relevance
-from rag.support import content_words
+from rag.text import content_words
 
 
 @dataclass(frozen=True)

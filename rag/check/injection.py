@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from rag.sentences import split_sentences
+from rag.text import split_sentences
 
 _URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'\])]+", re.IGNORECASE)
 _INSTRUCTION = re.compile(

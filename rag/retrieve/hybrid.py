@@ -11,9 +11,9 @@ import numpy as np
 from index.embedding import Embedder
 from index.records import Chunk
 from index.store import ChunkStore
-from rag.fusion import minmax_fusion, mmr, rrf
-from rag.keyword import KeywordIndex
 from rag.records import Hit, Retrieval
+from rag.retrieve.fusion import minmax_fusion, mmr, rrf
+from rag.retrieve.keyword import KeywordIndex
 
 
 @dataclass(frozen=True)

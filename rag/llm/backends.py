@@ -2,8 +2,8 @@
 
 - ``openai``: any OpenAI-compatible server (vLLM, Ollama, llama.cpp server, LM Studio, OpenAI)
   by base URL, model name and optional API key, through ``langchain_openai.ChatOpenAI``.
-- ``gguf``: a local GGUF file through xllamacpp (``rag.llm_gguf``), driven by the same chat model.
-- ``extractive`` (the default) lives in ``rag.generators`` and needs no model.
+- ``gguf``: a local GGUF file through xllamacpp (``rag.llm.gguf``), driven by the same chat model.
+- ``extractive`` (the default) lives in ``rag.answer.generators`` and needs no model.
 
 Misconfiguration fails with one ``BackendError`` sentence that says how to fix it: at
 construction for a missing file, package or setting; on the first request for a server that is
@@ -13,7 +13,7 @@ down or a model it does not serve.
 >>> make_llm_generator(Settings.load(env={}, backend="gguf", gguf_path="/nope.gguf"))  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-rag.llm_errors.BackendError: GGUF file /nope.gguf not found: point RAG_GGUF_PATH or --gguf at an existing ...
+rag.llm.errors.BackendError: GGUF file /nope.gguf not found: point RAG_GGUF_PATH or --gguf at an existing ...
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
-from rag.llm_errors import BackendError, translate_error
-from rag.llm_generator import LLMConfig, LLMGenerator
-from rag.llm_judge import LLMJudge
+from rag.answer.llm import LLMConfig, LLMGenerator
+from rag.check.llm_judge import LLMJudge
+from rag.check.support import HeuristicJudge
+from rag.llm.errors import BackendError, translate_error
 from rag.settings import Settings
-from rag.support import HeuristicJudge
 
 __all__ = ["BackendError", "ChatBackend", "LLMConfig", "chat_backend", "check_backend", "config_from",
            "make_llm_generator", "make_llm_judge"]
@@ -94,7 +94,7 @@ def chat_backend(settings: Settings, kind: str | None = None, config: LLMConfig 
         where = settings.llm_base_url or "https://api.openai.com/v1"
         return ChatBackend(model, f"openai:{settings.llm_model}", where, str(settings.llm_model))
     if kind == "gguf":
-        from rag.llm_gguf import local_server
+        from rag.llm.gguf import local_server
 
         server = local_server(settings.gguf_path or "", config.context_window)
         model = openai_chat_model(server.base_url, server.alias, server.api_key, config)

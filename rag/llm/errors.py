@@ -1,6 +1,6 @@
 """One clear sentence for every way an LLM backend can be misconfigured (no tracebacks for users).
 
-``BackendError`` is re-exported by ``rag.backends``; ``rag.cli`` prints its message as is.
+``BackendError`` is re-exported by ``rag.llm.backends``; ``rag.cli`` prints its message as is.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A generator streams text pieces whose ``[n]`` markers refer to the passages it was given, then
 yields one typed ``Draft``: each sentence with the passage numbers it cites and, for a quote,
 the exact span it was taken from. The checker works on that draft; only text written by a
-language model is parsed for markers (``rag.checking.draft_from_text``), and a quote the
+language model is parsed for markers (``rag.check.checker.draft_from_text``), and a quote the
 answerer located is never searched for again. A generator keeps no per-call state: many
 questions are answered at once on one ``Assistant``.
 """
@@ -11,30 +11,16 @@ questions are answered at once on one ``Assistant``.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Protocol
 
 import numpy as np
 
 from index.embedding import Embedder
-from rag.extractive import ExtractiveConfig, draft_excerpts, render
+from rag.answer.extractive import ExtractiveConfig, draft_excerpts, render
 from rag.records import Draft, Hit
 
 
-class Generator(Protocol):
-    """Produces an answer for ``question`` from numbered ``passages`` (``[1]`` = passages[0]).
-
-    ``stream`` yields text pieces, then (optionally, last) the ``Draft``; a generator that yields
-    only text has it parsed for ``[n]`` markers.
-    """
-
-    name: str
-
-    def stream(self, question: str, passages: Sequence[Hit], question_vector: np.ndarray | None = None
-               ) -> Iterator[str | Draft]: ...
-
-
 class ExtractiveGenerator:
-    """The default: verbatim excerpts from the passages (see ``rag.extractive``)."""
+    """The default: verbatim excerpts from the passages (see ``rag.answer.extractive``)."""
 
     name = "extractive"
 

@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.llm_errors import BackendError
+from rag.llm.errors import BackendError
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -42,7 +42,7 @@ def check_gguf_file(path: str | Path | None) -> Path:
     >>> check_gguf_file("/nonexistent/model.gguf")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    rag.llm_errors.BackendError: GGUF file /nonexistent/model.gguf not found: point RAG_GGUF_PATH or --gguf at ...
+    rag.llm.errors.BackendError: GGUF file /nonexistent/model.gguf not found: point RAG_GGUF_PATH or --gguf at ...
     """
     if not path:
         raise BackendError("the gguf backend needs a model file: set RAG_GGUF_PATH or pass --gguf FILE.gguf.")

@@ -11,10 +11,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.citations import parse_markers
+from rag.check.citations import parse_markers
+from rag.check.support import best_passage_sentence
+from rag.protocols import Judge
 from rag.records import AnswerSentence, Citation, Draft, DraftSentence, Hit, Support, Verdict
-from rag.sentences import split_sentences
-from rag.support import Judge, best_passage_sentence
+from rag.text import split_sentences
 
 REFUSAL_TEXT = "The documents do not say."
 _REFUSAL_PATTERNS = re.compile(

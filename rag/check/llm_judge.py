@@ -1,7 +1,7 @@
 """The LLM judge: asks the configured model whether a cited passage supports a sentence.
 
-Same interface as ``rag.support.HeuristicJudge`` (``name``, ``check``, ``check_many``), so it
-plugs into ``rag.checking.check_text`` unchanged. yes / partial / no become supported / weak /
+Same interface as ``rag.check.support.HeuristicJudge`` (``name``, ``check``, ``check_many``), so it
+plugs into ``rag.check.checker.check_text`` unchanged. yes / partial / no become supported / weak /
 unsupported. A reply it cannot read is "unsupported" with the reply as the reason (or, when a
 ``fallback`` judge is given, that judge's verdict), never silently "supported".
 """
@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 
-from rag.llm_errors import BackendError, translate_error
-from rag.llm_generator import with_max_tokens
-from rag.llm_prompting import escape, judge_prompt
+from rag.answer.llm import with_max_tokens
+from rag.answer.prompting import escape, judge_prompt
+from rag.check.support import HeuristicJudge
+from rag.llm.errors import BackendError, translate_error
 from rag.records import Support, Verdict
-from rag.support import HeuristicJudge
 
 _VERDICTS: dict[str, tuple[Verdict, float]] = {
     "yes": ("supported", 1.0), "partial": ("weak", 0.5), "partially": ("weak", 0.5), "no": ("unsupported", 0.0),

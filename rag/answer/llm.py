@@ -1,6 +1,6 @@
 """An answer generator on top of any LangChain chat model: ``prompt | model | parser``, streamed.
 
-It satisfies ``rag.generators.Generator``: ``stream`` yields text whose ``[n]`` markers refer to
+It satisfies ``rag.answer.generators.Generator``: ``stream`` yields text whose ``[n]`` markers refer to
 ``passages[n-1]``; the Assistant parses and checks the citations afterwards, exactly as for the
 extractive answerer. ``condense`` rewrites follow-up questions with the condense prompt.
 """
@@ -18,10 +18,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable
 
 from index.tokens import count_tokens
-from rag.checking import draft_from_text
-from rag.followup import condense as heuristic_condense
-from rag.llm_errors import BackendError, translate_error
-from rag.llm_prompting import (
+from rag.answer.prompting import (
     CountTokens,
     TokenBudget,
     answer_prompt,
@@ -30,8 +27,11 @@ from rag.llm_prompting import (
     render_sources,
     select_sources,
 )
+from rag.check.checker import draft_from_text
+from rag.followup import condense as heuristic_condense
+from rag.llm.errors import BackendError, translate_error
 from rag.records import Draft, Hit
-from rag.support import content_words
+from rag.text import content_words
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def with_max_tokens(model: BaseChatModel, limit: int) -> Runnable[LanguageModelI
     """``model`` with a smaller answer limit for one kind of call (condense, judge).
 
     ``ChatOpenAI`` sends the limit as ``max_completion_tokens``; for servers other than OpenAI
-    ``rag.backends`` also puts ``max_tokens`` in ``extra_body`` (Ollama and LM Studio read only
+    ``rag.llm.backends`` also puts ``max_tokens`` in ``extra_body`` (Ollama and LM Studio read only
     that), so the override must change both.
     """
     extra = getattr(model, "extra_body", None)

@@ -1,0 +1,137 @@
+"""Does a cited passage support a sentence? The offline judge.
+
+No NLI or reranker model ships on PyPI, so the default judge combines what we have:
+lexical coverage of the sentence's content words, hard checks on numbers and names (a number
+or a name absent from the passage means unsupported), negation and role-order checks against
+the best-matching passage sentence, and MiniLM similarity. Pure apart from the optional
+``similarity`` callable, so it is cheap to test on hand-made pairs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rag.check.injection import injection_problems
+from rag.records import Support, Verdict
+from rag.text import content_words, has_negation, initialisms, name_present, names_in, numbers_in, split_sentences, stem
+
+Similarity = Callable[[Sequence[tuple[str, str]]], list[float]]
+"""Cosine similarity for each (sentence, passage sentence) pair."""
+
+_MAX_NEW_WORDS = 3
+
+
+def _negation_flipped(sentence: str, focus: str) -> bool:
+    """The sentence negates what the passage affirms, or drops a negation from a clause it copies."""
+    if has_negation(sentence) and not has_negation(focus):
+        return True
+    if has_negation(focus) and not has_negation(sentence):
+        words = content_words(sentence)
+        for clause in re.split(r"[,;:]|\band\b|\bbut\b|\bwhile\b", focus):
+            if has_negation(clause):
+                clause_words = content_words(clause)
+                if clause_words and len(clause_words & words) / len(clause_words) >= 0.6:
+                    return True
+    return False
+
+
+@dataclass(frozen=True)
+class JudgeThresholds:
+    """Score cut-offs, calibrated on ``evals/datasets/judge.jsonl`` (see ``rag eval-judge``)."""
+
+    supported: float = 0.6
+    weak: float = 0.45
+
+
+def best_passage_sentence(sentence: str, passage: str) -> tuple[int, int, str]:
+    """The passage sentence (with offsets into ``passage``) sharing most content words."""
+    words = content_words(sentence)
+    best = (0, len(passage), passage)
+    best_score = -1.0
+    for start, end, text in split_sentences(passage):
+        overlap = len(words & content_words(text)) / (len(words) or 1)
+        if overlap > best_score:
+            best, best_score = (start, end, text), overlap
+    return best
+
+
+def is_verbatim(sentence: str, passage: str) -> bool:
+    """``sentence`` is a quote of ``passage`` (whitespace aside): its own best match, however many
+    passage sentences it spans."""
+    return " ".join(sentence.split()) in " ".join(passage.split())
+
+
+class HeuristicJudge:
+    """Lexical coverage + numbers/names/negation checks + embedding similarity.
+
+    >>> judge = HeuristicJudge()
+    >>> judge.check("Sales rose 5% in May.", "Sales rose 7% in May.").verdict
+    'unsupported'
+    """
+
+    def __init__(self, similarity: Similarity | None = None, thresholds: JudgeThresholds | None = None) -> None:
+        self.similarity = similarity
+        self.thresholds = thresholds or JudgeThresholds()
+        self.name = "heuristic:lexical+minilm" if similarity else "heuristic:lexical"
+
+    def check(self, sentence: str, passage: str) -> Support:
+        return self.check_many([(sentence, passage)])[0]
+
+    def check_many(self, pairs: Sequence[tuple[str, str]]) -> list[Support]:
+        """Judge many (sentence, cited passage text) pairs with one batched similarity call."""
+        verbatim = [is_verbatim(s, p) for s, p in pairs]
+        focus = [s if quote else best_passage_sentence(s, p)[2] for (s, p), quote in zip(pairs, verbatim, strict=True)]
+        sims: list[float | None] = [None] * len(pairs)
+        if self.similarity and pairs:
+            # A quote is its own best match: similarity 1 without embedding it again.
+            todo = [i for i, quote in enumerate(verbatim) if not quote]
+            measured = self.similarity([(pairs[i][0], focus[i]) for i in todo]) if todo else []
+            sims = [1.0 if quote else None for quote in verbatim]
+            for i, value in zip(todo, measured, strict=True):
+                sims[i] = value
+        return [self._score(s, p, f, sim) for (s, p), f, sim in zip(pairs, focus, sims, strict=True)]
+
+    def _score(self, sentence: str, passage: str, focus: str, similarity: float | None) -> Support:
+        reasons: list[str] = []
+        hard_fail = False
+        words = content_words(sentence)
+        passage_words = content_words(passage)
+        coverage = len(words & passage_words) / len(words) if words else 0.0
+        missing_numbers = sorted(numbers_in(sentence) - numbers_in(passage))
+        if missing_numbers:
+            hard_fail = True
+            reasons.append("number not in the cited passage: " + ", ".join(missing_numbers))
+        passage_lower = {stem(w) for w in re.findall(r"[A-Za-z][A-Za-z'’-]*", passage)} | initialisms(passage)
+        sentence_names = names_in(sentence)
+        missing_names = [n for n in sentence_names if len(n) > 1 and not name_present(n, passage_lower)]
+        if missing_names:
+            hard_fail = True
+            reasons.append("name not in the cited passage: " + ", ".join(missing_names))
+        if _negation_flipped(sentence, focus):
+            hard_fail = True
+            reasons.append("negation differs from the cited passage")
+        injected = injection_problems(sentence, passage, focus)
+        if injected:  # a link or an order copied from an instruction inside a document is not evidence
+            hard_fail = True
+            reasons.extend(injected)
+        missing_words = sorted(words - passage_words)
+        if missing_words:
+            reasons.append("words not in the passage: " + ", ".join(missing_words[:6]))
+        # Three or more new content words is a claim of its own (an invented clause, another
+        # team, other materials): at most weak, however similar the rest of the sentence is.
+        too_new = len(missing_words) >= _MAX_NEW_WORDS
+        score = coverage if similarity is None else 0.6 * coverage + 0.4 * max(0.0, min(1.0, similarity))
+        if hard_fail:
+            score = min(score, self.thresholds.weak - 0.01)
+        elif too_new:
+            score = min(score, self.thresholds.supported - 0.01)
+        verdict: Verdict
+        if score >= self.thresholds.supported:
+            verdict = "supported"
+        elif score >= self.thresholds.weak:
+            verdict = "weak"
+        else:
+            verdict = "unsupported"
+        return Support(verdict, round(score, 4), self.name, tuple(reasons))

@@ -1,0 +1,182 @@
+"""Text helpers shared by the answer stages (pure): sentences with exact offsets, content words,
+numbers and names.
+
+Sentence splitting is written by hand because we need offsets into the original text and must not
+split on abbreviations, decimals or initials; nltk/spaCy would add a model download for little
+gain on this job."""
+
+from __future__ import annotations
+
+import re
+
+_ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "fig",
+                  "no",
+                  "u.s", "u.k", "e.u", "inc", "ltd", "co", "approx", "dept", "est", "jan", "feb", "mar", "apr",
+                  "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "p", "pp", "vol", "cf", "al", "a.m", "p.m"}
+# A sentence's citation markers after its full stop stay with it: "[1]", "[1, 2]", "[2-4]", "[1; 3]".
+_BOUNDARY = re.compile(r"[.!?]+[\"'”’)\]]*(?:\s*\[\d+(?:\s*[,;\-–]\s*\d+)*\])*(?=\s+|$)"
+                       r"|\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)"
+                       r"|^#{1,6} [^\n]*$|(?P<line>\n)(?=[A-Z0-9])", re.MULTILINE)
+# A short, unpunctuated, title-case line of its own before a capitalised one is a title (PDF text
+# has no blank lines around headings): "Payback Period\nA 6 kW system costs..." is two sentences.
+_TITLE_LINE = re.compile(r"[A-Z0-9][^\n]*[^\s.,;:!?]")
+_TITLE_WORDS = 8
+_SPACE = re.compile(r"\s*")
+_CONTINUES = {"a", "an", "the", "and", "or", "but", "nor", "of", "to", "in", "on", "at", "by", "for", "with", "from",
+              "as", "into", "than"}  # a line ending in one of these goes on in the next line
+
+
+def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int, str]]:
+    """Split into (start, end, sentence) with ``text[start-offset:end-offset] == sentence``.
+
+    >>> split_sentences("Dr. Smith came. He left at 3.5 p.m. today! Why?")
+    [(0, 15, 'Dr. Smith came.'), (16, 42, 'He left at 3.5 p.m. today!'), (43, 47, 'Why?')]
+    """
+    out: list[tuple[int, int, str]] = []
+    start = 0
+    for match in _BOUNDARY.finditer(text):
+        end = match.end()
+        if match.group("line"):
+            line_start = text.rfind("\n", 0, match.start()) + 1
+            line = text[line_start:match.start()].strip()
+            alone = _SPACE.match(text, min(start, line_start)).end() >= max(start, line_start)  # type: ignore[union-attr]
+            if not alone or not _is_title(line):
+                continue  # a line wrapped inside a sentence, not a title on a line of its own
+        elif match.group().startswith("."):
+            word = re.search(r"([\w.]+)\.?$", text[start:match.start() + 1])
+            token = word.group(1).lower().rstrip(".") if word else ""
+            if token in _ABBREVIATIONS:
+                continue
+            if len(token) == 1 and text[match.start() - 1:match.start()].isupper():
+                continue  # an initial: "J. Kushner"
+            if text[start:match.start()].strip().isdigit():
+                continue  # a numbered list item's marker: "2. Add water."
+        _append(text, start, end, offset, out)
+        start = end
+    _append(text, start, len(text), offset, out)
+    return out
+
+
+def _is_title(line: str) -> bool:
+    """Short, unpunctuated and in title case ("Payback Period", "Choosing an Inverter")."""
+    words = line.split()
+    return len(words) <= _TITLE_WORDS and bool(_TITLE_LINE.fullmatch(line)) and \
+        words[-1].lower() not in _CONTINUES and all(w[0].isupper() or w[0].isdigit() for w in words if len(w) >= 4)
+
+
+def _append(text: str, start: int, end: int, offset: int, out: list[tuple[int, int, str]]) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if start < end:
+        out.append((start + offset, end + offset, text[start:end]))
+
+
+STOPWORDS = frozenset((
+    "a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "as",
+    "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could",
+    "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has",
+    "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in",
+    "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "myself", "nor", "of", "off",
+    "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she",
+    "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then",
+    "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was",
+    "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would",
+    "you", "your", "yours", "yourself", "yourselves", "said", "says", "say", "according", "one", "may", "might",
+    "must", "shall",
+))
+_NEGATIONS = frozenset({"not", "no", "never", "without", "neither", "nor", "none", "nothing", "cannot", "n't"})
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+(?:[.,]\d+)*%?")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NUMBER_WORDS = {"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+                 "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
+                 "twenty": "20", "thirty": "30", "forty": "40", "fifty": "50", "hundred": "100"}
+# Words that often open a sentence without being names.
+_COMMON_INITIALS = {"most", "many", "some", "each", "every", "under", "after", "before", "during", "since", "while",
+                    "although", "because", "however", "instead", "despite", "around", "about", "roughly", "only",
+                    "in", "on", "at", "for", "with", "without", "if", "when", "once", "unlike", "like", "new", "old",
+                    "typical", "typically", "usually", "often", "overall", "today", "yes", "no"}
+# Words that open questions and requests; never names, whatever their case.
+QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "where", "when", "why", "how", "is", "are", "was",
+                   "were", "do", "does", "did", "can", "could", "should", "would", "will", "shall", "may", "might",
+                   "must", "have", "has", "had", "i", "please", "tell", "show", "explain", "describe", "give", "list",
+                   "let", "let's", "lets", "ok", "okay", "hi", "hello", "hey", "thanks", "don", "doesn", "isn",
+                   "aren", "won", "can't", "cannot"}
+_MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+
+
+def stem(word: str) -> str:
+    word = word.lower().replace("’", "'")
+    if word.endswith("'s"):
+        word = word[:-2]
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix) and not word.endswith("ss"):
+            return word[: -len(suffix)]
+    return word
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased, lightly stemmed words that carry meaning (stopwords and markers dropped)."""
+    text = re.sub(r"\[\d[\d,\s-]*\]", " ", text)
+    return {stem(w) for w in _WORD.findall(text) if w.lower() not in STOPWORDS and not w[0].isdigit()}
+
+
+def numbers_in(text: str) -> set[str]:
+    """Numbers in canonical form ("1,200" -> "1200", "3.50" -> "3.5"; small number words too)."""
+    text = re.sub(r"\[\d[\d,\s-]*\]", " ", text)
+    found = set()
+    for raw in _NUMBER.findall(text):
+        value = raw.replace(",", "")
+        if "." in value:
+            value = value.rstrip("0").rstrip(".")
+        found.add(value)
+    for word in re.findall(r"[a-z]+", text.lower()):
+        if word in _NUMBER_WORDS:
+            found.add(_NUMBER_WORDS[word])
+    return found
+
+
+def names_in(text: str) -> list[str]:
+    """Capitalised words that are not sentence-initial, plus months and weekdays: likely names."""
+    text = re.sub(r"\[\d[\d,\s-]*\]", " ", text)
+    names: list[str] = []
+    lowercase_words = {w for w in re.findall(r"[a-z][a-z'’-]*", text)} | _COMMON_INITIALS
+    for _, _, sentence in split_sentences(text):
+        words = re.findall(r"[A-Za-z][A-Za-z'’-]*", sentence)
+        for i, word in enumerate(words):
+            lower = word.lower()
+            # "What's", "I'm", "I've", "Don't": a contraction of a stopword is never a name.
+            base = re.split(r"['’]", lower)[0]
+            if (base in STOPWORDS or base in QUESTION_WORDS) and not (i > 0 and lower in _MONTHS):
+                continue
+            # The first word is capitalised anyway; it counts as a name only when it is not an
+            # ordinary word elsewhere in the language we see (stopword or lower-case use in the text).
+            initial_name = i == 0 and word[0].isupper() and lower not in lowercase_words
+            if lower in _MONTHS or initial_name or (i > 0 and word[0].isupper()):
+                base_form = stem(word)
+                if base_form not in names:
+                    names.append(base_form)
+    return names
+
+
+def initialisms(text: str) -> set[str]:
+    """Initials of runs of capitalised words: "United States" -> "us", so "US" counts as present."""
+    out = set()
+    for run in re.findall(r"(?:\b[A-Z][a-z]+(?:\s+(?:of\s+)?|$)){2,}", text):
+        out.add("".join(w[0] for w in run.split() if w[0].isupper()).lower())
+    return out
+
+
+def name_present(name: str, passage_words: set[str]) -> bool:
+    """A name counts as present when a passage word equals it or shares its first five letters
+    (Ukraine/Ukrainian, Europe/European)."""
+    if name in passage_words:
+        return True
+    return len(name) >= 5 and any(w.startswith(name[:5]) for w in passage_words)
+
+
+def has_negation(text: str) -> bool:
+    lower = text.lower().replace("’", "'")
+    return "n't" in lower or any(w in _NEGATIONS for w in re.findall(r"[a-z']+", lower))
