@@ -10,13 +10,15 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from index.errors import RagError
+
 DOC_ROOT = Path("/usr/share/doc/python3.11/html")
 INSTALL_HINT = "apt-get update && apt-get install -y python3.11-doc"
 QUESTIONS = Path(__file__).with_name("questions.jsonl")
 _QUICK_PREFIXES = ("a", "b", "c")
 
 
-class CorpusMissingError(RuntimeError):
+class CorpusMissingError(RagError, RuntimeError):
     """The documentation package is not installed; the message says how to install it."""
 
 

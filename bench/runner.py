@@ -16,11 +16,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from index.errors import RagError
+
 MARKER = "BENCH-RESULT "
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class TaskError(RuntimeError):
+class TaskError(RagError, RuntimeError):
     """A bench task failed; the message holds the tail of its stderr."""
 
 

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from evals.scoring import LOWER_IS_BETTER, QUALITY_METRICS, STAGES
+from rag.errors import UsageError
 
 
-class CompareError(ValueError):
+class CompareError(UsageError):
     """A results file that is missing or unreadable (bad usage: exit status 2)."""
 
 

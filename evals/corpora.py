@@ -11,10 +11,16 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from rag.errors import RagError
+
 PYDOCS_ROOT = Path("/usr/share/doc/python3.11/html")
 PYDOCS_PAGES = Path(__file__).resolve().parent / "datasets" / "pydocs_pages.txt"
 PYDOCS_DATASET = Path(__file__).resolve().parent / "datasets" / "pydocs.jsonl"
 
+
+
+class CorpusMissingError(RagError, FileNotFoundError):
+    """Pages of the documentation corpus are not installed; the message says how to install them."""
 
 def pydocs_pages(listing: Path = PYDOCS_PAGES) -> list[str]:
     """Relative paths of the pages the pydocs dataset is about."""
@@ -31,7 +37,7 @@ def pydocs_folder(dest: str | Path, root: str | Path = PYDOCS_ROOT, listing: Pat
     root, dest = Path(root), Path(dest)
     missing = [page for page in pydocs_pages(listing) if not (root / page).is_file()]
     if missing:
-        raise FileNotFoundError(
+        raise CorpusMissingError(
             f"{len(missing)} page(s) of Python's documentation are missing under {root} (first: {missing[0]}); "
             "install them with 'sudo apt-get install python3.11-doc'")
     for page in pydocs_pages(listing):

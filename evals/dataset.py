@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from rag.errors import UsageError
 
-class DatasetError(ValueError):
+
+class DatasetError(UsageError):
     """A dataset line that cannot be used; the message names the file, the line and the problem.
 
     >>> str(DatasetError("qa.jsonl", 3, "'question' is missing"))

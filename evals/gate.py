@@ -24,6 +24,7 @@ from evals.corpora import PYDOCS_DATASET, pydocs_folder
 from evals.judge_eval import DATASETS, DEFAULT_JUDGE_DATASET, JudgeReport
 from evals.runner import EvalRun
 from evals.scoring import QUALITY_METRICS
+from rag.errors import UsageError
 
 BASELINE = Path(__file__).resolve().parent / "baseline.json"
 EXAMPLES_DATASET = DATASETS / "examples.jsonl"
@@ -45,7 +46,7 @@ def gated_dataset(name: str, workdir: Path) -> tuple[Path, Path]:
         return EXAMPLES_DATASET, EXAMPLES_DOCS
     if name == "pydocs":
         return PYDOCS_DATASET, pydocs_folder(workdir / "pydocs-pages")
-    raise ValueError(f"unknown eval set {name!r}; choose one of: {', '.join(GATED)}")
+    raise UsageError(f"unknown eval set {name!r}; choose one of: {', '.join(GATED)}")
 
 
 def regressions(summary: dict[str, Any], baseline: dict[str, Any], tolerance: float = TOLERANCE,

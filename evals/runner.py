@@ -31,6 +31,7 @@ from index.ingest import ProgressFn
 from index.records import Chunk
 from index.store import chunk_from_record
 from rag.assistant import Assistant
+from rag.errors import UsageError
 from rag.records import Answer
 from rag.settings import Settings
 
@@ -166,7 +167,7 @@ def run_eval(cases: Sequence[EvalCase], docs: str | Path, *, index_dir: str | Pa
     """Index ``docs``, answer every case with ``Assistant.ask``, and score the answers."""
     docs_path = Path(docs).expanduser().resolve()
     if not docs_path.exists():
-        raise FileNotFoundError(f"documents folder {docs} does not exist")
+        raise UsageError(f"documents folder {docs} does not exist")
     started = time.perf_counter()
     assistant = assistant or open_eval_assistant(docs_path, index_dir, settings, embedder)
     k = k or assistant.settings.k

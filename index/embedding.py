@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from index.errors import UsageError
+
 if TYPE_CHECKING:
     from index.minilm import MiniLM
 
@@ -158,7 +160,7 @@ def cpu_has_fast_bfloat16() -> bool:
 def resolve_precision(precision: str, device: str = "cpu") -> str:
     """``auto`` becomes ``bfloat16`` on a CPU with hardware bfloat16, else ``float32``."""
     if precision not in PRECISIONS:
-        raise ValueError(f"unknown embedding precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
+        raise UsageError(f"unknown embedding precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
     if precision != "auto":
         return precision
     return "bfloat16" if device == "cpu" and cpu_has_fast_bfloat16() else "float32"
@@ -178,7 +180,7 @@ class MiniLMEmbedder:
     def __init__(self, model_path: str | Path | None = None, batch_size: int = 64, device: str = "cpu",
                  precision: str = "auto") -> None:
         if device != "cpu":
-            raise ValueError(f"the embedding model runs on the CPU only, not {device!r}")
+            raise UsageError(f"the embedding model runs on the CPU only, not {device!r}")
         self.model_path = Path(model_path) if model_path else minilm_path()
         self.batch_size = batch_size
         self.device = device

@@ -13,10 +13,12 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from index.errors import RagError
+
 LOCK_NAME = "rag-writer.lock"
 
 
-class IndexBusyError(RuntimeError):
+class IndexBusyError(RagError, RuntimeError):
     """Another process is writing to the same index."""
 
 

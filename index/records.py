@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from index.errors import RagError
+
 
 @dataclass(frozen=True)
 class Document:
@@ -68,7 +70,7 @@ class Chunk:
         return " > ".join(self.heading) + "\n" + self.text
 
 
-class LoadError(Exception):
+class LoadError(RagError):
     """A file that cannot be indexed, with the reason in words."""
 
     def __init__(self, path: str, reason: str) -> None:

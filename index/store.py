@@ -11,6 +11,7 @@ when a writer crashes half-way (the persisted keyword index relies on this).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,17 +19,18 @@ from typing import Any
 
 import numpy as np
 
+from index.errors import RagError, UsageError
 from index.records import Chunk
 
 SCHEMA_VERSION = 1
 _PAGE_SIZE = 2000
 
 
-class IndexMismatchError(RuntimeError):
+class IndexMismatchError(RagError, RuntimeError):
     """The index was written by another embedding model or an incompatible version."""
 
 
-class StoreUnavailableError(RuntimeError):
+class StoreUnavailableError(RagError, RuntimeError):
     """The Chroma server cannot be reached."""
 
 
@@ -53,7 +55,7 @@ def make_client(index_dir: str | Path | None = None, chroma_url: str | None = No
 
         url = urlparse(chroma_url)
         if url.scheme not in {"http", "https"} or not url.hostname:
-            raise ValueError(f"bad Chroma URL {chroma_url!r}: expected http://HOST:PORT")
+            raise UsageError(f"bad Chroma URL {chroma_url!r}: expected http://HOST:PORT")
         try:
             return chromadb.HttpClient(host=url.hostname, port=url.port or (443 if url.scheme == "https" else 8000),
                                        ssl=url.scheme == "https", settings=settings)
@@ -62,7 +64,7 @@ def make_client(index_dir: str | Path | None = None, chroma_url: str | None = No
                 f"cannot reach the Chroma server at {chroma_url} ({exc}); start it with "
                 f"'chroma run --host 127.0.0.1 --port {url.port or 8000}' or unset RAG_CHROMA_URL") from None
     if index_dir is None:
-        raise ValueError("give an index folder or a Chroma URL")
+        raise UsageError("give an index folder or a Chroma URL")
     Path(index_dir).mkdir(parents=True, exist_ok=True)
     try:
         return chromadb.PersistentClient(path=str(index_dir), settings=settings)
@@ -120,6 +122,18 @@ def _attempt(action: Callable[[FileWrite], None], write: FileWrite) -> Exception
     return None
 
 
+_COLLECTION_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{1,510})[A-Za-z0-9]")
+
+
+def valid_collection_name(name: str) -> bool:
+    """Chroma's rule for collection names, checked before Chroma is asked.
+
+    >>> valid_collection_name("docs"), valid_collection_name("my docs")
+    (True, False)
+    """
+    return _COLLECTION_NAME.fullmatch(name) is not None
+
+
 class ChunkStore:
     """One Chroma collection of chunks, with the model check and the write generation.
 
@@ -131,6 +145,9 @@ class ChunkStore:
         self.name = collection
         self.model_name = model_name
         self.dimension = dimension
+        if not valid_collection_name(collection):
+            raise UsageError(f"bad collection name {collection!r}: use 3-512 letters, digits, '.', '_' or '-', "
+                             "starting and ending with a letter or digit")
         try:
             self.collection = client.get_or_create_collection(
                 name=collection,

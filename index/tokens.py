@@ -17,6 +17,8 @@ from pathlib import Path
 
 import tiktoken
 
+from index.errors import UsageError
+
 _URLS = {
     "cl100k_base": "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
     "o200k_base": "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
@@ -38,7 +40,7 @@ def seed_tiktoken_cache(name: str = DEFAULT_ENCODING) -> Path:
     Returns the cache file's path. Atomic (write then rename), so concurrent callers are safe.
     """
     if name not in _URLS:
-        raise ValueError(f"unknown encoding {name!r}; offline encodings: {sorted(_URLS)}")
+        raise UsageError(f"unknown encoding {name!r}; offline encodings: {sorted(_URLS)}")
     cache_dir = tiktoken_cache_dir()
     target = cache_dir / hashlib.sha1(_URLS[name].encode()).hexdigest()
     data = _shipped(name)
@@ -74,7 +76,7 @@ def _uncached_encoding(name: str) -> tiktoken.Encoding:
     from tiktoken_ext import openai_public
 
     if name not in _URLS:
-        raise ValueError(f"unknown encoding {name!r}; offline encodings: {sorted(_URLS)}")
+        raise UsageError(f"unknown encoding {name!r}; offline encodings: {sorted(_URLS)}")
     ranks = {base64.b64decode(token): int(rank)
              for token, rank in (line.split() for line in _shipped(name).splitlines() if line)}
     loader = openai_public.load_tiktoken_bpe

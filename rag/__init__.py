@@ -6,10 +6,11 @@
 >>> print(a.ask("what did Zelenskyy reject?").text)  # doctest: +SKIP
 """
 
+from index.errors import RagError
 from index.ingest import IngestReport
 from rag.assistant import Assistant, ChatSession
 from rag.records import Answer, AnswerSentence, Citation, Hit, Support
 from rag.settings import Settings
 
-__all__ = ["Answer", "AnswerSentence", "Assistant", "ChatSession", "Citation", "Hit", "IngestReport", "Settings",
-           "Support"]
+__all__ = ["Answer", "AnswerSentence", "Assistant", "ChatSession", "Citation", "Hit", "IngestReport", "RagError",
+           "Settings", "Support"]

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from index.embedding import Embedder, MiniLMEmbedder
+from index.errors import UsageError
 from index.ingest import IngestReport, ProgressFn, ingest
 from index.lock import WriterLock
 from index.store import ChunkStore, make_client
@@ -141,7 +142,7 @@ class Assistant:
         """
         question = question.strip()
         if not question:
-            raise ValueError("the question is empty")
+            raise UsageError("the question is empty")
         strict = self.settings.strict if strict is None else strict
         timings: dict[str, float] = {}
         started = time.perf_counter()

@@ -14,17 +14,18 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TextIO
 
-from rag.settings import BACKENDS, Settings, SettingsError
+from index.errors import RagError
+from rag.settings import BACKENDS, Settings
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 
 
-class CommandError(Exception):
-    """A failure to report in one sentence (no traceback); ``code`` is the exit status."""
+class CommandError(RagError):
+    """A failure of one command to report in one sentence; ``code`` is the exit status."""
 
     def __init__(self, message: str, code: int = 1) -> None:
         super().__init__(message)
-        self.code = code
+        self.code = self.exit_code = code
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -276,25 +277,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args, out)
-    except (CommandError, SettingsError) as exc:
+    except RagError as exc:  # a problem the user can fix: its sentence, no traceback; anything else is a bug
         print(f"rag {args.command}: {exc}", file=sys.stderr)
-        return getattr(exc, "code", EXIT_USAGE)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # known failure types below get one clear sentence, not a traceback
-        from index.lock import IndexBusyError
-        from index.store import IndexMismatchError, StoreUnavailableError
-
-        if isinstance(exc, IndexBusyError | IndexMismatchError | StoreUnavailableError | ValueError):
-            print(f"rag {args.command}: {exc}", file=sys.stderr)
-            return EXIT_PARTIAL
-        backend_error = getattr(sys.modules.get("rag.llm.backends"), "BackendError", None)
-        if backend_error is not None and isinstance(exc, backend_error):
-            print(f"rag {args.command}: {exc}", file=sys.stderr)
-            return EXIT_PARTIAL
-        raise
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from index.embedding import PRECISIONS
+from index.errors import UsageError
 
 BACKENDS = ("extractive", "openai", "gguf")
 
 
-class SettingsError(ValueError):
+class SettingsError(UsageError):
     """A setting has a value we cannot use; the message names it."""
 
 

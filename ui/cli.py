@@ -35,10 +35,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     settings = settings_from(args)
     host = args.host or settings.ui_host
     port = args.port or settings.ui_port
-    try:
-        auth = parse_auth(settings.ui_auth)
-    except ValueError as exc:
-        raise CommandError(str(exc), code=2) from None
+    auth = parse_auth(settings.ui_auth)
     if auth is None and not _is_loopback(host):
         print(f"rag ui: warning: serving on {host} without a login; set RAG_UI_AUTH=user:password", file=sys.stderr)
     # Before Gradio is imported: some of its modules read the variable at import time.

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.records import Answer
-from rag.settings import BACKENDS, Settings
+from rag.settings import BACKENDS, Settings, SettingsError
 from ui import render
 
 ALLOWED_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
@@ -225,7 +225,7 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
         return None
     user, sep, password = value.partition(":")
     if not sep or not user or not password:
-        raise ValueError("RAG_UI_AUTH must look like user:password")
+        raise SettingsError("RAG_UI_AUTH must look like user:password")
     return user, password
 
 

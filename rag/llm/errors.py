@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
+from index.errors import RagError
 
-class BackendError(RuntimeError):
+
+class BackendError(RagError, RuntimeError):
     """An LLM backend cannot be used; the message says what is wrong and how to fix it.
 
     >>> str(BackendError("cannot reach the LLM server at http://127.0.0.1:9/v1: start it."))

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.llm import backends
 from rag.assistant import Assistant
 from rag.check.checker import REFUSAL_TEXT, looks_like_refusal
+from rag.llm import backends
 from rag.llm.backends import BackendError, LLMConfig, make_llm_generator, make_llm_judge
 from rag.llm.gguf import smollm2_path
 from rag.records import Answer, AnswerSentence

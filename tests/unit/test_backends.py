@@ -21,12 +21,12 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import Field
 
 from index.records import Chunk
-from rag.llm import backends
 from rag.answer.llm import LLMGenerator, clean_condensed
 from rag.answer.prompting import pack_sources, render_source
 from rag.check.checker import check_text
 from rag.check.llm_judge import LLMJudge, parse_verdict
 from rag.check.support import HeuristicJudge
+from rag.llm import backends
 from rag.llm.backends import BackendError, LLMConfig, config_from, make_llm_generator, make_llm_judge, openai_chat_model
 from rag.llm.gguf import check_gguf_file, smollm2_path
 from rag.records import Draft, Hit

@@ -1,0 +1,13 @@
+"""The errors a user can fix, for the packages above ``rag`` (``ui``, ``evals``), which do not import
+``index``. ``RagError`` is the one base; its home is ``index.errors``.
+
+>>> from rag.errors import RagError, SettingsError
+>>> issubclass(SettingsError, RagError)
+True
+"""
+
+from index.errors import RagError, UsageError
+from rag.llm.errors import BackendError
+from rag.settings import SettingsError
+
+__all__ = ["BackendError", "RagError", "SettingsError", "UsageError"]
