@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from index.errors import RagError
-from rag.settings import BACKENDS, Settings
+from rag.llm.registry import BACKEND_NAMES
+from rag.settings import Settings
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 
@@ -42,7 +43,7 @@ def add_answer_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--k", type=int, metavar="N", help="passages to retrieve (RAG_K, default 5)")
     parser.add_argument("--strict", action="store_true", default=None,
                         help="drop sentences their sources do not support")
-    parser.add_argument("--backend", choices=BACKENDS, help="answer generator (RAG_BACKEND, default extractive)")
+    parser.add_argument("--backend", choices=BACKEND_NAMES, help="answer generator (RAG_BACKEND, default extractive)")
     parser.add_argument("--model", dest="llm_model", metavar="NAME", help="LLM model name (RAG_LLM_MODEL)")
     parser.add_argument("--base-url", dest="llm_base_url", metavar="URL",
                         help="OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1 (RAG_LLM_BASE_URL)")

@@ -15,8 +15,7 @@ from typing import Any
 
 from index.embedding import PRECISIONS
 from index.errors import UsageError
-
-BACKENDS = ("extractive", "openai", "gguf")
+from rag.llm.registry import BACKEND_NAMES
 
 
 class SettingsError(UsageError):
@@ -121,8 +120,8 @@ def _coerce(name: str, value: Any) -> Any:
         raise
     except (TypeError, ValueError):
         raise SettingsError(f"setting {name} (RAG_{name.upper()}) has the bad value {value!r}") from None
-    if name == "backend" and value not in BACKENDS:
-        raise SettingsError(f"unknown backend {value!r}; choose one of: {', '.join(BACKENDS)}")
+    if name == "backend" and value not in BACKEND_NAMES:
+        raise SettingsError(f"unknown backend {value!r}; choose one of: {', '.join(BACKEND_NAMES)}")
     if name == "judge" and value not in ("heuristic", "llm"):
         raise SettingsError(f"unknown judge {value!r}; choose heuristic or llm")
     if name == "embed_precision" and value not in PRECISIONS:

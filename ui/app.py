@@ -13,16 +13,16 @@ from typing import Any
 
 import gradio as gr
 
+from rag import SUPPORTED_SUFFIXES
+from rag.llm.registry import BACKENDS
 from ui import render
 from ui.assets import CSS, HEAD, make_theme
-from ui.controller import ALLOWED_EXTENSIONS, ChatState, Controller, Notice, temp_dir_for
+from ui.controller import ChatState, Controller, Notice, temp_dir_for
 
 QUEUE_SIZE = 32  # pending events beyond this are refused with "queue full"
 ANSWER_CONCURRENCY = 4  # answers run side by side; writes to the index run one at a time
 
-_BACKEND_CHOICES = [("Extractive: quotes the passages, no model", "extractive"),
-                    ("OpenAI-compatible server (vLLM, Ollama, llama.cpp, OpenAI)", "openai"),
-                    ("Local GGUF model file", "gguf")]
+_BACKEND_CHOICES = [(spec.label, spec.name) for spec in BACKENDS.values()]
 _PLACEHOLDER = ("<div class='rag-empty' style='text-align:center'><strong>Ask a question about your documents."
                 "</strong><br>Every sentence of the answer cites the passage it comes from, and every citation is "
                 "checked. Add files under Documents.</div>")
@@ -59,9 +59,9 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
             with gr.Column(scale=2, min_width=340, elem_id="rag-side"), gr.Tabs():
                 with gr.Tab("Documents", elem_id="rag-documents-tab"):
                     upload = gr.File(label="Add documents (drag and drop, several at once)",
-                                     file_count="multiple", file_types=list(ALLOWED_EXTENSIONS),
+                                     file_count="multiple", file_types=sorted(SUPPORTED_SUFFIXES),
                                      elem_id="rag-upload")
-                    gr.HTML(f"<div class='rag-hint'>{', '.join(ALLOWED_EXTENSIONS)} · up to "
+                    gr.HTML(f"<div class='rag-hint'>{', '.join(sorted(SUPPORTED_SUFFIXES))} · up to "
                             f"{s.max_file_mb:g} MB each · indexed as soon as they arrive</div>", padding=False)
                     notice = gr.HTML("", elem_id="rag-notice", padding=False)
                     docs = gr.HTML(render.render_documents(ctl.sources()), elem_id="rag-docs", padding=False)

