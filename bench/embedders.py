@@ -200,7 +200,7 @@ def query_speed(questions: list[dict[str, str]], work: str, rounds: int = 3) -> 
     """Latency of embedding one question at a time (what retrieval pays), by back end and threads."""
     import torch
 
-    from bench.stats import percentile
+    from evals.metrics import percentile
 
     texts = [q["question"] for q in questions] * rounds
     model = MiniLMEmbedder().load()

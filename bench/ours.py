@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bench.corpus import Question
-from bench.stats import percentile, rnd
+from bench.stats import rnd
+from evals.metrics import percentile
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -15,7 +15,8 @@ from typing import Any
 
 from bench.corpus import Question
 from bench.ours import StageTimer, _peak_rss_mb
-from bench.stats import percentile, rnd
+from bench.stats import rnd
+from evals.metrics import percentile
 
 COLLECTION = "peer"
 

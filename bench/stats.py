@@ -1,26 +1,13 @@
-"""Small pure helpers: percentiles, ratios, medians and the printed table.
+"""Small pure helpers: ratios, medians and the printed table (percentiles: ``evals.metrics.percentile``).
 
->>> percentile([1.0, 2.0, 3.0, 4.0], 50)
-2.5
 >>> ratio(3.0, 2.0), ratio(1.0, 0.0)
 (1.5, None)
 """
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Sequence
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Linear-interpolated percentile (numpy's default); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100.0
-    low, high = math.floor(pos), math.ceil(pos)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
 def median(values: Sequence[float]) -> float | None:

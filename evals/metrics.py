@@ -19,13 +19,14 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from rag.check.citations import strip_markers
+
 # Typographic variants that differ between a dataset written by hand and text pulled from PDF,
 # DOCX or HTML; comparing them literally would count a correct span as missing.
 _QUOTES = {ord(c): "'" for c in "‘’‚‛′´"} | {ord(c): '"' for c in "“”„‟″«»"}
 _DASHES = {ord(c): "-" for c in "‐‑‒–—―−⁃"}
 _INVISIBLE = {ord(c): None for c in "\u00ad\u200b\u200c\u200d\u2060\ufeff"}
 _TRANSLATE = _QUOTES | _DASHES | _INVISIBLE
-_MARKER = re.compile(r"\s*\[\d+(?:\s*[,;–-]\s*\d+)*\]")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCTUATION = str.maketrans({c: " " for c in string.punctuation})
 
@@ -40,15 +41,6 @@ def normalise(text: str) -> str:
     """
     text = unicodedata.normalize("NFKC", text).translate(_TRANSLATE)
     return " ".join(text.casefold().split())
-
-
-def strip_markers(text: str) -> str:
-    """Answer text without ``[n]`` citation markers.
-
-    >>> strip_markers("It rose [1]. It fell [2, 3].")
-    'It rose. It fell.'
-    """
-    return _MARKER.sub("", text)
 
 
 def contains_span(text: str, spans: Iterable[str]) -> bool:

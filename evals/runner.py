@@ -27,7 +27,7 @@ from evals.dataset import EvalCase
 from evals.metrics import contains_span, normalise
 from evals.scoring import CaseResult, score_case, summarise
 from index.embedding import Embedder
-from index.ingest import ProgressFn
+from index.ingest import IngestProgress
 from index.records import Chunk
 from index.store import chunk_from_record
 from rag.assistant import Assistant
@@ -141,7 +141,7 @@ def _progress(total: int, enabled: bool, stream: TextIO | None) -> Any:
                 dynamic_ncols=True)
 
 
-def _ingest_progress(enabled: bool, stream: TextIO | None) -> ProgressFn | None:
+def _ingest_progress(enabled: bool, stream: TextIO | None) -> IngestProgress | None:
     if not enabled:
         return None
     bar: list[Any] = []

@@ -20,7 +20,7 @@ from index.loaders import DEFAULT_MAX_BYTES, content_hash, discover, load_bytes,
 from index.records import Chunk, Document, LoadError
 from index.store import ChunkStore, FileWrite
 
-ProgressFn = Callable[[str, str, int, int], None]
+IngestProgress = Callable[[str, str, int, int], None]
 """progress(stage, path, files_done, files_total); stage is "read", then "done" or "failed" per file."""
 
 # Chunks embedded per call across files: the embedder sorts each call by length, so big
@@ -70,7 +70,7 @@ class _Pending:
 
 def ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], *, prune: bool = False,
            max_bytes: int = DEFAULT_MAX_BYTES, chunking: ChunkingConfig | None = None,
-           progress: ProgressFn | None = None) -> IngestReport:
+           progress: IngestProgress | None = None) -> IngestReport:
     """Bring ``store`` up to date with the files under ``paths``. The caller holds the writer lock."""
     started = time.perf_counter()
     report = IngestReport()
@@ -125,7 +125,7 @@ def ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], *
 
 
 def _embed_and_write(store: ChunkStore, embedder: Embedder, pending: Sequence[_Pending], report: IngestReport,
-                     progress: ProgressFn | None, total: int) -> None:
+                     progress: IngestProgress | None, total: int) -> None:
     if not pending:
         return
     new = [c for p in pending for c in p.new]

@@ -7,22 +7,11 @@
 """
 
 from index.errors import RagError
-from index.ingest import IngestReport
+from index.ingest import IngestProgress, IngestReport
 from index.loaders import SUPPORTED_SUFFIXES
 from rag.assistant import Assistant, ChatSession
 from rag.records import Answer, AnswerSentence, Citation, Hit, Support
 from rag.settings import Settings
 
-__all__ = [
-           "SUPPORTED_SUFFIXES",
-           "Answer",
-           "AnswerSentence",
-           "Assistant",
-           "ChatSession",
-           "Citation",
-           "Hit",
-           "IngestReport",
-           "RagError",
-           "Settings",
-           "Support",
-]
+__all__ = ["SUPPORTED_SUFFIXES", "Answer", "AnswerSentence", "Assistant", "ChatSession", "Citation", "Hit",
+           "IngestProgress", "IngestReport", "RagError", "Settings", "Support"]

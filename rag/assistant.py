@@ -11,7 +11,7 @@ import numpy as np
 
 from index.embedding import Embedder, MiniLMEmbedder
 from index.errors import UsageError
-from index.ingest import IngestReport, ProgressFn, ingest
+from index.ingest import IngestProgress, IngestReport, ingest
 from index.lock import WriterLock
 from index.store import ChunkStore, make_client
 from rag.answer.generators import ExtractiveGenerator
@@ -78,7 +78,7 @@ class Assistant:
     # ---- documents ---------------------------------------------------------------------------
 
     def add(self, paths: str | Path | Sequence[str | Path], prune: bool = False,
-            progress: ProgressFn | None = None) -> IngestReport:
+            progress: IngestProgress | None = None) -> IngestReport:
         """Index files and folders (idempotent); holds the writer lock while writing.
 
         >>> report = a.add("docs/")  # doctest: +SKIP

@@ -21,7 +21,7 @@ from rag.settings import Settings, SettingsError
 from ui import render
 
 Message = dict[str, str]
-ProgressFn = Callable[[float, str], None]
+PageProgress = Callable[[float, str], None]
 """progress(fraction_done, description)."""
 
 
@@ -109,7 +109,7 @@ class Controller:
     def sources(self) -> dict[str, int]:
         return dict(self.assistant.sources())
 
-    def upload(self, files: Sequence[str | Path] | None, progress: ProgressFn | None = None) -> Notice:
+    def upload(self, files: Sequence[str | Path] | None, progress: PageProgress | None = None) -> Notice:
         """Copy accepted files into the upload folder and index them; every failure is named."""
         paths = [Path(f) for f in files or []]
         if not paths:
@@ -223,7 +223,7 @@ def _default_make_assistant(settings: Settings, embedder: Any) -> Any:
     return Assistant(settings=settings, embedder=embedder)
 
 
-def _ingest_progress(progress: ProgressFn | None) -> Callable[[str, str, int, int], None] | None:
+def _ingest_progress(progress: PageProgress | None) -> Callable[[str, str, int, int], None] | None:
     if progress is None:
         return None
 

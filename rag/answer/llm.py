@@ -24,7 +24,7 @@ from rag.answer.prompting import (
     answer_prompt,
     condense_prompt,
     format_history,
-    render_sources,
+    prompt_source_blocks,
     select_sources,
 )
 from rag.check.checker import draft_from_text
@@ -86,7 +86,7 @@ class LLMGenerator:
         """The prompt variables, and the 0-based indices of the passages that fit the budget (their
         source numbers are their places in ``passages``, so ``[n]`` still means ``passages[n-1]``)."""
         chosen = select_sources(question, passages, self.config.budget, self.count)
-        return {"question": question, "sources": render_sources(passages, chosen)}, chosen
+        return {"question": question, "sources": prompt_source_blocks(passages, chosen)}, chosen
 
     def messages(self, question: str, passages: Sequence[Hit]) -> list[BaseMessage]:
         """The exact messages ``stream`` sends (for tests, debugging and the eval reports)."""

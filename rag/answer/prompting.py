@@ -54,12 +54,12 @@ def escape(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def render_source(n: int, hit: Hit) -> str:
+def prompt_source_block(n: int, hit: Hit) -> str:
     """One numbered source block: file name, section and page as attributes, escaped text inside.
 
     >>> from index.records import Chunk
     >>> chunk = Chunk("c1", "d1", "/docs/reefs.txt", "Reefs <b>grow</b>.", 0, 17, 0, page=2)
-    >>> print(render_source(3, Hit(chunk, 1.0, 1)))
+    >>> print(prompt_source_block(3, Hit(chunk, 1.0, 1)))
     <source id="3" file="reefs.txt" page="2">
     Reefs &lt;b&gt;grow&lt;/b&gt;.
     </source>
@@ -88,16 +88,16 @@ def pack_sources(passages: Sequence[Hit], available: int, count: CountTokens) ->
     chosen: list[int] = []
     left = available
     for i, hit in enumerate(passages):
-        cost = count(render_source(i + 1, hit)) + 1  # +1: the newline joining blocks
+        cost = count(prompt_source_block(i + 1, hit)) + 1  # +1: the newline joining blocks
         if cost <= left:
             chosen.append(i)
             left -= cost
     return chosen
 
 
-def render_sources(passages: Sequence[Hit], indices: Sequence[int]) -> str:
+def prompt_source_blocks(passages: Sequence[Hit], indices: Sequence[int]) -> str:
     """The chosen passages as source blocks, numbered by their place in ``passages``."""
-    return "\n".join(render_source(i + 1, passages[i]) for i in indices)
+    return "\n".join(prompt_source_block(i + 1, passages[i]) for i in indices)
 
 
 def answer_prompt() -> ChatPromptTemplate:

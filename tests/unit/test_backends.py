@@ -22,7 +22,7 @@ from pydantic import Field
 
 from index.records import Chunk
 from rag.answer.llm import LLMGenerator, clean_condensed
-from rag.answer.prompting import pack_sources, render_source
+from rag.answer.prompting import pack_sources, prompt_source_block
 from rag.check.checker import check_text
 from rag.check.llm_judge import LLMJudge, parse_verdict
 from rag.check.support import HeuristicJudge
@@ -112,12 +112,12 @@ def test_packing_never_overflows_and_keeps_rank_order(sizes: list[int], availabl
 
     chosen = pack_sources(hits, available, count)
     assert chosen == sorted(set(chosen))
-    assert sum(count(render_source(i + 1, hits[i])) + 1 for i in chosen) <= available
-    if hits and count(render_source(1, hits[0])) + 1 <= available:
+    assert sum(count(prompt_source_block(i + 1, hits[i])) + 1 for i in chosen) <= available
+    if hits and count(prompt_source_block(1, hits[0])) + 1 <= available:
         assert chosen[0] == 0  # the best-ranked passage is always sent when it fits
     for i in set(range(len(hits))) - set(chosen):  # a skipped passage did not fit what was left at its turn
-        used = sum(count(render_source(j + 1, hits[j])) + 1 for j in chosen if j < i)
-        assert used + count(render_source(i + 1, hits[i])) + 1 > available
+        used = sum(count(prompt_source_block(j + 1, hits[j])) + 1 for j in chosen if j < i)
+        assert used + count(prompt_source_block(i + 1, hits[i])) + 1 > available
 
 
 # ---- follow-ups ---------------------------------------------------------------------------------------

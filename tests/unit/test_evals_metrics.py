@@ -19,7 +19,6 @@ from evals.metrics import (
     percentile,
     reciprocal_rank,
     relevance,
-    strip_markers,
     token_f1,
 )
 
@@ -56,6 +55,8 @@ def test_relevance_marks_each_passage_that_holds_any_span() -> None:
 
 
 def test_strip_markers_removes_citation_groups() -> None:
+    from rag.check.citations import strip_markers
+
     assert strip_markers("It rose [1]. It fell [2, 3]. Range [4-6].") == "It rose. It fell. Range."
 
 
