@@ -73,8 +73,6 @@ def make_embedder(kind: str, work: str) -> Any:
 def ingest(files: Sequence[str], index_dir: str, embedder_kind: str = "torch", work: str = "",
            floor: bool = True, overlap: int | None = None) -> dict[str, Any]:
     """First ingest with the model preloaded, profiled by stage; then the encode floor."""
-    import index.ingest as ingest_mod
-
     t = time.perf_counter()
     a = _assistant(index_dir, make_embedder(embedder_kind, work))
     assistant_s = time.perf_counter() - t
@@ -82,6 +80,8 @@ def ingest(files: Sequence[str], index_dir: str, embedder_kind: str = "torch", w
     a.embedder.load()
     load_s = time.perf_counter() - t
 
+    # The stages come from IngestReport.stages; only our own embedder object is wrapped, to keep
+    # the texts it embedded (for the encode floor) and to time token counting inside chunking.
     timer = StageTimer()
     embedded: list[str] = []
     embed = a.embedder.embed
@@ -90,34 +90,24 @@ def ingest(files: Sequence[str], index_dir: str, embedder_kind: str = "torch", w
         embedded.extend(texts)
         return embed(texts)
 
-    originals = {name: getattr(ingest_mod, name) for name in ("discover", "read_bytes", "load_bytes",
-                                                               "chunk_document")}
-    ingest_mod.discover = timer.wrap("discover files", originals["discover"])
-    ingest_mod.read_bytes = timer.wrap("read + hash", originals["read_bytes"])
-    ingest_mod.load_bytes = timer.wrap("parse (HTML to text)", originals["load_bytes"])
-    ingest_mod.chunk_document = timer.wrap("chunk (incl. token counting)", originals["chunk_document"])
-    if overlap is not None:
-        from index.chunking import ChunkingConfig
-
-        chunker = ingest_mod.chunk_document
-        ingest_mod.chunk_document = lambda doc, count, config=None, offsets=None: chunker(
-            doc, count, ChunkingConfig(overlap_tokens=overlap), offsets=offsets)
     a.embedder.count_tokens = timer.wrap("  of which token counting", a.embedder.count_tokens)
     if hasattr(a.embedder, "token_offsets"):
         a.embedder.token_offsets = timer.wrap("  of which token counting", a.embedder.token_offsets)
-    a.embedder.embed = timer.wrap("embed", recording_embed)
-    a.store.write_files = timer.wrap("chroma write", a.store.write_files)
-    a.store.file_state = timer.wrap("chroma lookups", a.store.file_state)
-    a.store.existing_ids = timer.wrap("chroma lookups", a.store.existing_ids)
-    a.retriever.keyword.refresh = timer.wrap("keyword index (BM25) build", a.retriever.keyword.refresh)
+    a.embedder.embed = recording_embed
     t = time.perf_counter()
-    report = a.add(list(files))
+    if overlap is None:
+        report = a.add(list(files))
+    else:
+        from index.chunking import ChunkingConfig
+        from index.ingest import ingest as run_ingest
+
+        report = run_ingest(a.store, a.embedder, list(files), chunking=ChunkingConfig(overlap_tokens=overlap))
+        with report.timing("keyword index"):
+            a.retriever.keyword.refresh()
     ingest_s = time.perf_counter() - t
-    for name, fn in originals.items():
-        setattr(ingest_mod, name, fn)
-    stages = timer.to_dict()
-    top = [k for k in stages if not k.startswith(" ")]
-    stages["other"] = {"seconds": round(ingest_s - sum(timer.seconds[k] for k in top), 3), "calls": 0}
+    stages: dict[str, Any] = {name: {"seconds": round(seconds, 3)} for name, seconds in report.stages.items()}
+    stages.update(timer.to_dict())
+    stages["other"] = {"seconds": round(ingest_s - sum(report.stages.values()), 3)}
     out: dict[str, Any] = {
         "ingest_s": round(ingest_s, 3), "model_load_s": round(load_s, 3), "assistant_s": round(assistant_s, 3),
         "files": report.files_added, "failed": len(report.files_failed), "chunks": report.chunks_total,

@@ -169,10 +169,11 @@ def headline_table(s: dict[str, Any]) -> str:
 
 def profile_table(stages: dict[str, dict[str, Any]], total: float) -> str:
     names = [n for n in stages if not n.startswith(" ")]
-    if "chunk (incl. token counting)" in names:  # show the nested stage under its parent
-        names[names.index("chunk (incl. token counting)") + 1:1] = [n for n in stages if n.startswith(" ")]
+    parent = next((n for n in ("chunk", "chunk (incl. token counting)") if n in names), None)
+    if parent:  # show the nested stage under its parent
+        names[names.index(parent) + 1:1] = [n for n in stages if n.startswith(" ")]
     rows = [[name, stages[name]["seconds"], f"{100 * stages[name]['seconds'] / total:.0f}%" if total else None,
-             stages[name]["calls"] or None] for name in names]
+             stages[name].get("calls") or None] for name in names]
     return table(rows, ["stage", "seconds", "share", "calls"])
 
 

@@ -187,7 +187,7 @@ def run_eval(cases: Sequence[EvalCase], docs: str | Path, *, index_dir: str | Pa
             result = score_case(case, answer, k, n_relevant, assistant.refusal_threshold)
             result.notes.extend(notes)
             if result.metrics["hit_at_k"] == 0.0:
-                result.notes.append(_locate_miss(assistant, answer.standalone_question or case.question,
+                result.notes.append(_locate_miss(assistant, answer.asked,
                                                  case.evidence))
             results.append(result)
             answers.append(answer)

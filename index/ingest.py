@@ -9,7 +9,8 @@ file is written and completed on its own, so one bad file costs only itself.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,11 +49,24 @@ class IngestReport:
     chunks_total: int = 0
     tokens_embedded: int = 0
     seconds: float = 0.0
+    # Seconds per stage (discover, read, lookup, parse, chunk, embed, write, prune), so callers and
+    # the bench can see where the time went without wrapping our functions.
+    stages: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["seconds"] = round(self.seconds, 3)
+        data["stages"] = {stage: round(seconds, 3) for stage, seconds in self.stages.items()}
         return data
+
+    @contextmanager
+    def timing(self, stage: str) -> Iterator[None]:
+        """Add the time spent inside the block to ``stages[stage]``."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[stage] = self.stages.get(stage, 0.0) + time.perf_counter() - started
 
     @property
     def ok(self) -> bool:
@@ -75,7 +89,8 @@ def ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], *
     started = time.perf_counter()
     report = IngestReport()
     paths = list(paths)
-    files, errors = discover(paths)
+    with report.timing("discover"):
+        files, errors = discover(paths)
     report.files_failed.extend(FileError(e.path, e.reason) for e in errors)
     pending: list[_Pending] = []
     pending_new = 0
@@ -89,23 +104,28 @@ def ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], *
         if progress:
             progress("read", str(path), done, len(files))
         try:
-            data = read_bytes(path, max_bytes)
-            digest = content_hash(data)
-            state = store.file_state(str(path))
+            with report.timing("read"):
+                data = read_bytes(path, max_bytes)
+                digest = content_hash(data)
+            with report.timing("lookup"):
+                state = store.file_state(str(path))
             if state.complete and state.content_hash == digest:
                 report.files_unchanged += 1
                 continue
-            doc = load_bytes(path, data)
-            # The offsets tokenizer is optional in the Embedder protocol: it only makes chunking faster.
-            chunks = chunk_document(doc, embedder.count_tokens, chunking,
-                                    offsets=getattr(embedder, "token_offsets", None))
+            with report.timing("parse"):
+                doc = load_bytes(path, data)
+            with report.timing("chunk"):
+                # The offsets tokenizer is optional in the Embedder protocol: it only makes chunking faster.
+                chunks = chunk_document(doc, embedder.count_tokens, chunking,
+                                        offsets=getattr(embedder, "token_offsets", None))
         except LoadError as exc:
             report.files_failed.append(FileError(exc.path, exc.reason))
             if progress:
                 progress("failed", f"{exc.path}: {exc.reason}", done, len(files))
             continue
         wanted = {c.chunk_id for c in chunks}
-        existing = store.existing_ids(list(wanted))
+        with report.timing("lookup"):
+            existing = store.existing_ids(list(wanted))
         new = [c for c in chunks if c.chunk_id not in existing]
         pending.append(_Pending(doc, chunks, [i for i in state.chunk_ids if i not in wanted], new,
                                 is_update=bool(state.chunk_ids)))
@@ -115,8 +135,9 @@ def ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], *
     flush()
 
     if prune:
-        report.files_removed, report.chunks_removed = _prune(store, paths, {str(f) for f in files},
-                                                             report.chunks_removed)
+        with report.timing("prune"):
+            report.files_removed, report.chunks_removed = _prune(store, paths, {str(f) for f in files},
+                                                                 report.chunks_removed)
     if report.files_added or report.files_updated or report.files_removed:
         store.bump_generation()
     report.chunks_total = store.count()
@@ -129,11 +150,13 @@ def _embed_and_write(store: ChunkStore, embedder: Embedder, pending: Sequence[_P
     if not pending:
         return
     new = [c for p in pending for c in p.new]
-    vectors = embedder.embed([c.embed_text for c in new]) if new else None
+    with report.timing("embed"):
+        vectors = embedder.embed([c.embed_text for c in new]) if new else None
     by_id = {c.chunk_id: vectors[i] for i, c in enumerate(new)} if vectors is not None else {}
-    outcomes = store.write_files([
-        FileWrite(item.chunks, {c.chunk_id: by_id[c.chunk_id] for c in item.new}, item.doc.content_hash,
-                  item.doc.title, item.stale) for item in pending])
+    with report.timing("write"):
+        outcomes = store.write_files([
+            FileWrite(item.chunks, {c.chunk_id: by_id[c.chunk_id] for c in item.new}, item.doc.content_hash,
+                      item.doc.title, item.stale) for item in pending])
     for item, error in zip(pending, outcomes, strict=True):
         if error is not None:  # a store error on one file must not lose the others
             report.files_failed.append(FileError(item.doc.source, f"could not write to the index: {error}"))

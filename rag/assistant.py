@@ -88,7 +88,8 @@ class Assistant:
         with self._writer():
             report = ingest(self.store, self.embedder, items, prune=prune, max_bytes=self.settings.max_bytes,
                             progress=progress)
-        self.retriever.keyword.refresh()
+        with report.timing("keyword index"):
+            self.retriever.keyword.refresh()
         return report
 
     def sources(self) -> dict[str, int]:
@@ -247,7 +248,7 @@ class ChatSession:
 
     @property
     def history(self) -> list[str]:
-        return [t.standalone_question or t.question for t in self.turns]
+        return [t.asked for t in self.turns]
 
     def reset(self) -> None:
         self.turns.clear()

@@ -171,6 +171,12 @@ class Answer:
     refusal_reason: str = ""  # why a refused answer was refused, in words for the user
 
     @property
+    def asked(self) -> str:
+        """The question as it was answered: a follow-up's standalone form, else the question itself.
+        What later follow-ups of the conversation resolve against (``history=``)."""
+        return self.standalone_question or self.question
+
+    @property
     def supported(self) -> bool:
         """True when every sentence is supported by what it cites."""
         return not self.refused and all(s.support == "supported" for s in self.sentences)

@@ -101,7 +101,7 @@ class Controller:
             state.messages[-1] = {"role": "assistant", "content": render.render_error("No answer was produced.")}
         else:
             state.messages[-1] = {"role": "assistant", "content": render.render_answer(answer)}
-            state.history = [*state.history, answer.standalone_question or answer.question]
+            state.history = [*state.history, answer.asked]
         yield list(state.messages), state
 
     # ---- documents -----------------------------------------------------------------------------
