@@ -20,7 +20,7 @@ from bench.ours import _assistant, _peak_rss_mb
 
 def chunking_speed(files: Sequence[str]) -> dict[str, Any]:
     from index.chunking import chunk_document
-    from index.embedding import MiniLMEmbedder, _word_piece_tokenizer
+    from index.embedding import MiniLMEmbedder, word_piece_tokenizer
     from index.loaders import load_bytes, read_bytes
 
     embedder = MiniLMEmbedder()
@@ -38,7 +38,7 @@ def chunking_speed(files: Sequence[str]) -> dict[str, Any]:
     t = time.perf_counter()
     memo = [c for d in docs for c in chunk_document(d, cached)]
     memo_s = time.perf_counter() - t
-    tokenizer = _word_piece_tokenizer(str(embedder.model_path))
+    tokenizer = word_piece_tokenizer(str(embedder.model_path))
     t = time.perf_counter()
     for d in docs:
         tokenizer.encode(d.text, add_special_tokens=False)

@@ -131,13 +131,13 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_eval_judge(args: argparse.Namespace, out: TextIO) -> int:
     from evals.dataset import load_judge_dataset
     from evals.judge_eval import DEFAULT_JUDGE_DATASET, evaluate_judge, format_judge_report, similarity_from
-    from index.embedding import MiniLMEmbedder
+    from rag.assistant import default_embedder
     from rag.check.support import HeuristicJudge
 
     try:
         cases = load_judge_dataset(args.dataset or DEFAULT_JUDGE_DATASET)
     except DatasetError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
-    report = evaluate_judge(cases, HeuristicJudge(similarity_from(MiniLMEmbedder())))
+    report = evaluate_judge(cases, HeuristicJudge(similarity_from(default_embedder())))
     out.write((json.dumps(report.to_dict(), indent=2) if args.json else format_judge_report(report)) + "\n")
     return 0

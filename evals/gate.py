@@ -97,10 +97,10 @@ def run_all(workdir: Path) -> tuple[dict[str, EvalRun], JudgeReport]:
     """Every gated eval set and the judge eval (one model load)."""
     from evals.dataset import load_judge_dataset
     from evals.judge_eval import evaluate_judge, similarity_from
-    from index.embedding import MiniLMEmbedder
+    from rag.assistant import default_embedder
     from rag.check.support import HeuristicJudge
 
-    embedder = MiniLMEmbedder()
+    embedder = default_embedder()
     runs = {name: run_gated(name, workdir, embedder) for name in GATED}
     judge = evaluate_judge(load_judge_dataset(DEFAULT_JUDGE_DATASET), HeuristicJudge(similarity_from(embedder)))
     return runs, judge

@@ -5,8 +5,8 @@ pairs and reports precision and recall of its "supported" verdict, overall and p
 pair, plus the score threshold that would have worked best on this data (for information only:
 fitting the judge's thresholds to the same data it is scored on would flatter it).
 
->>> from index.embedding import MiniLMEmbedder
->>> judge = HeuristicJudge(similarity_from(MiniLMEmbedder()))           # doctest: +SKIP
+>>> from rag.assistant import default_embedder
+>>> judge = HeuristicJudge(similarity_from(default_embedder()))           # doctest: +SKIP
 >>> report = evaluate_judge(load_judge_dataset(DEFAULT_JUDGE_DATASET), judge)  # doctest: +SKIP
 >>> report.overall.precision                                            # doctest: +SKIP
 """
@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from evals.dataset import JudgeCase
-from index.embedding import Embedder
 from rag.check.support import HeuristicJudge, Similarity
+from rag.protocols import Embedder
+from rag.records import Support
 
 DATASETS = Path(__file__).resolve().parent / "datasets"
 DEFAULT_JUDGE_DATASET = DATASETS / "judge.jsonl"
@@ -85,12 +86,16 @@ def stats(labels: Sequence[bool], predicted: Sequence[bool]) -> JudgeStats:
 
 @dataclass(frozen=True)
 class Judged:
+    """One labelled pair with the judge's ``Support`` for it."""
+
     id: str
     kind: str
-    supported: bool
-    verdict: str
-    score: float
-    reasons: tuple[str, ...] = ()
+    supported: bool  # the label
+    support: Support  # the judge's verdict
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "supported": self.supported, "verdict": self.support.verdict,
+                "score": self.support.score, "reasons": list(self.support.reasons)}
 
 
 @dataclass(frozen=True)
@@ -105,14 +110,14 @@ class JudgeReport:
 
     @property
     def mistakes(self) -> list[Judged]:
-        return [r for r in self.rows if (r.verdict == "supported") != r.supported]
+        return [r for r in self.rows if (r.support.verdict == "supported") != r.supported]
 
     def to_dict(self) -> dict[str, Any]:
         return {"judge": self.judge, "n": self.overall.n, "overall": self.overall.to_dict(),
                 "per_kind": {k: v.to_dict() for k, v in self.per_kind.items()},
                 "supported_threshold": self.supported_threshold, "best_f1_threshold": self.best_f1_threshold,
                 "best_accuracy_threshold": self.best_accuracy_threshold,
-                "mistakes": [asdict(r) for r in self.mistakes]}
+                "mistakes": [r.to_dict() for r in self.mistakes]}
 
 
 def best_thresholds(labels: Sequence[bool], scores: Sequence[float]) -> tuple[dict[str, float | None],
@@ -140,14 +145,13 @@ def best_thresholds(labels: Sequence[bool], scores: Sequence[float]) -> tuple[di
 def evaluate_judge(cases: Sequence[JudgeCase], judge: HeuristicJudge) -> JudgeReport:
     """Judge every pair in one batch and score the "supported" verdicts against the labels."""
     verdicts = judge.check_many([(c.sentence, c.passage) for c in cases])
-    rows = tuple(Judged(c.id, c.kind, c.supported, v.verdict, v.score, v.reasons)
-                 for c, v in zip(cases, verdicts, strict=True))
+    rows = tuple(Judged(c.id, c.kind, c.supported, v) for c, v in zip(cases, verdicts, strict=True))
     kinds = sorted({r.kind for r in rows})
-    per_kind = {k: stats([r.supported for r in rows if r.kind == k], [r.verdict == "supported" for r in rows
-                                                                      if r.kind == k]) for k in kinds}
-    f1, acc = best_thresholds([r.supported for r in rows], [r.score for r in rows])
+    per_kind = {k: stats([r.supported for r in rows if r.kind == k],
+                         [r.support.verdict == "supported" for r in rows if r.kind == k]) for k in kinds}
+    f1, acc = best_thresholds([r.supported for r in rows], [r.support.score for r in rows])
     return JudgeReport(judge=judge.name, overall=stats([r.supported for r in rows],
-                                                       [r.verdict == "supported" for r in rows]),
+                                                       [r.support.verdict == "supported" for r in rows]),
                        per_kind=per_kind, supported_threshold=judge.thresholds.supported, best_f1_threshold=f1,
                        best_accuracy_threshold=acc, rows=rows)
 
@@ -171,5 +175,5 @@ def format_judge_report(report: JudgeReport) -> str:
         lines += ["", "misjudged:"]
         for r in report.mistakes:
             lines.append(f"  {r.id} ({r.kind}): labelled {'supported' if r.supported else 'unsupported'}, "
-                         f"judged {r.verdict} ({r.score:.2f}) {'; '.join(r.reasons[:2])}")
+                         f"judged {r.support.verdict} ({r.support.score:.2f}) {'; '.join(r.support.reasons[:2])}")
     return "\n".join(lines)

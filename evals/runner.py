@@ -26,12 +26,11 @@ from evals.calibrate import Calibration, ScoredCase, calibrate
 from evals.dataset import EvalCase
 from evals.metrics import contains_span, normalise
 from evals.scoring import CaseResult, score_case, summarise
-from index.embedding import Embedder
-from index.ingest import IngestProgress
-from index.records import Chunk
-from index.store import chunk_from_record
+from rag import IngestProgress
 from rag.assistant import Assistant
+from rag.documents import Chunk
 from rag.errors import UsageError
+from rag.protocols import Embedder
 from rag.records import Answer
 from rag.settings import Settings
 
@@ -85,7 +84,7 @@ class _IndexedText:
 
     @classmethod
     def of(cls, assistant: Assistant) -> _IndexedText:
-        chunks = tuple(chunk_from_record(cid, text, meta) for cid, text, meta in assistant.store.iter_records())
+        chunks = tuple(assistant.chunks())
         return cls(chunks, tuple(normalise(c.text) for c in chunks))
 
     def holding(self, span: str) -> list[Chunk]:
@@ -174,8 +173,7 @@ def run_eval(cases: Sequence[EvalCase], docs: str | Path, *, index_dir: str | Pa
     report = assistant.add(docs_path, prune=True, progress=_ingest_progress(progress, progress_stream))
     ingest_seconds = time.perf_counter() - started
     index = _IndexedText.of(assistant)
-    if cases:  # warm up (keyword index build, first model call) so latency percentiles show steady state
-        assistant.retrieve(cases[0].question, k=k)
+    assistant.warm_up()  # latency percentiles show the steady state, not the first model call
 
     results: list[CaseResult] = []
     answers: list[Answer] = []

@@ -46,7 +46,7 @@ def minilm_path() -> Path:
 
 @functools.cache
 def _whole_words(path: str) -> frozenset[str]:
-    return frozenset(w for w in _word_piece_tokenizer(path).get_vocab() if w.isalpha())
+    return frozenset(w for w in word_piece_tokenizer(path).get_vocab() if w.isalpha())
 
 
 def is_common_word(word: str, model_path: str | Path | None = None) -> bool:
@@ -61,7 +61,7 @@ def is_common_word(word: str, model_path: str | Path | None = None) -> bool:
 
 
 @functools.cache
-def _word_piece_tokenizer(path: str):  # type: ignore[no-untyped-def]
+def word_piece_tokenizer(path: str):  # type: ignore[no-untyped-def]
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(Path(path) / "tokenizer.json"))
@@ -197,11 +197,11 @@ class MiniLMEmbedder:
 
     def count_tokens(self, text: str) -> int:
         """Word pieces in ``text`` without [CLS]/[SEP], from the model's own tokenizer."""
-        return len(_word_piece_tokenizer(str(self.model_path)).encode(text, add_special_tokens=False).ids)
+        return len(word_piece_tokenizer(str(self.model_path)).encode(text, add_special_tokens=False).ids)
 
     def token_offsets(self, text: str) -> tuple[list[tuple[int, int]], list[int | None]]:
         """Character span and pre-token index of every word piece of ``text`` (for ``SpanCounter``)."""
-        encoding = _word_piece_tokenizer(str(self.model_path)).encode(text, add_special_tokens=False)
+        encoding = word_piece_tokenizer(str(self.model_path)).encode(text, add_special_tokens=False)
         return encoding.offsets, encoding.word_ids
 
     def load(self) -> MiniLM:

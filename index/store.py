@@ -237,6 +237,11 @@ class ChunkStore:
                 yield cid, text or "", dict(meta)
             offset += len(ids)
 
+    def iter_chunks(self) -> Iterator[Chunk]:
+        """Every stored chunk, paged so memory stays flat (order: Chroma's)."""
+        for chunk_id, text, meta in self.iter_records():
+            yield chunk_from_record(chunk_id, text, meta)
+
     def get(self, ids: Sequence[str]) -> list[Chunk]:
         if not ids:
             return []
@@ -272,12 +277,11 @@ class ChunkStore:
         return sorted(chunks, key=lambda c: c.index)
 
     def query(self, vector: np.ndarray, k: int, sources: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
-        """Nearest chunks by cosine similarity (1 - Chroma's cosine distance), best first."""
-        n = self.count()
-        if n == 0:
-            return []
+        """Nearest chunks by cosine similarity (1 - Chroma's cosine distance), best first.
+
+        One round trip: Chroma 1.x returns what it has when asked for more than it holds."""
         where = _source_filter(sources)
-        got = self.collection.query(query_embeddings=[vector.tolist()], n_results=min(k, n), where=where,
+        got = self.collection.query(query_embeddings=[vector.tolist()], n_results=k, where=where,
                                     include=["metadatas", "documents", "distances"])
         out = []
         for cid, text, meta, dist in zip(got["ids"][0], (got["documents"] or [[]])[0],

@@ -8,8 +8,8 @@
 
 from index.errors import RagError
 from index.ingest import IngestProgress, IngestReport
-from index.loaders import SUPPORTED_SUFFIXES
 from rag.assistant import Assistant, ChatSession
+from rag.documents import SUPPORTED_SUFFIXES
 from rag.records import Answer, AnswerSentence, Citation, Hit, Support
 from rag.settings import Settings
 

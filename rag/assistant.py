@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -19,16 +20,31 @@ from rag.check.checker import REFUSAL_TEXT, CheckedText, check_draft, draft_from
 from rag.check.relevance import judge_relevance
 from rag.check.support import HeuristicJudge
 from rag.followup import condense
+from rag.llm.registry import check_llm_settings
 from rag.protocols import Generator, Judge
-from rag.records import Answer, Draft, Hit, Relevance, Retrieval
+from rag.records import Answer, Chunk, Draft, Hit, Relevance, Retrieval
 from rag.retrieve.embedding_cache import CachingEmbedder
 from rag.retrieve.hybrid import HybridRetriever, RetrievalConfig, as_langchain_retriever
 from rag.retrieve.refusal_gate import DEFAULT_REFUSAL_THRESHOLD, gate
 from rag.settings import Settings
 
 
+def default_embedder(settings: Settings | None = None) -> Embedder:
+    """The packaged MiniLM at the settings' precision (loaded on first use): what ``Assistant`` uses
+    unless given another. Share one between assistants to load the model once.
+
+    >>> shared = default_embedder()                                     # doctest: +SKIP
+    >>> a, b = Assistant("./a", embedder=shared), Assistant("./b", embedder=shared)  # doctest: +SKIP
+    """
+    return MiniLMEmbedder(precision=(settings or Settings.load()).embed_precision)
+
+
 class Assistant:
     """Question answering over your documents, every sentence cited and checked.
+
+    The constructor is cheap: it opens the index and checks the settings. The heavy things (the
+    embedding model, the keyword index, an LLM backend's server) load on first use, or all at
+    once in ``warm_up()``, which a server calls before it takes requests.
 
     >>> from rag import Assistant
     >>> a = Assistant("./index")                       # doctest: +SKIP
@@ -43,17 +59,59 @@ class Assistant:
         base = settings or Settings.load()
         self.settings = base.replace(index_dir=Path(index_dir) if index_dir else None, collection=collection,
                                      chroma_url=chroma_url)
-        self.embedder: Embedder = embedder or MiniLMEmbedder(precision=self.settings.embed_precision)
+        self.embedder: Embedder = embedder or default_embedder(self.settings)
         # Question-time embeddings go through a cache: the judge re-embeds the quoted sentences.
         self.query_embedder = CachingEmbedder(self.embedder)
         client = make_client(self.settings.index_dir, self.settings.chroma_url)
         self.store = ChunkStore(client, self.settings.collection, self.embedder.name, self.embedder.dimension)
         self.retriever = HybridRetriever(self.store, self.query_embedder, RetrievalConfig(
             k=self.settings.k, fusion=self.settings.fusion, widen=self.settings.widen))  # type: ignore[arg-type]
-        self.generator: Generator = generator or self._make_generator()
-        self.judge: Judge = self._make_judge()
         threshold = self.settings.refusal_threshold
         self.refusal_threshold = DEFAULT_REFUSAL_THRESHOLD if threshold is None else threshold
+        if generator is None and self.settings.backend != "extractive":
+            check_llm_settings(self.settings)  # a missing model or URL fails here, in one sentence
+        self._generator = generator
+        self._judge: Judge | None = None
+        self._backend_lock = threading.Lock()
+
+    @property
+    def generator(self) -> Generator:
+        """The answerer; an LLM backend is started on first use (or by ``warm_up``)."""
+        if self._generator is None:
+            with self._backend_lock:
+                if self._generator is None:
+                    self._generator = self._make_generator()
+        return self._generator
+
+    @generator.setter
+    def generator(self, generator: Generator) -> None:
+        self._generator = generator
+
+    @property
+    def judge(self) -> Judge:
+        """The support judge (the LLM judge reuses the generator's model when ``RAG_JUDGE=llm``)."""
+        if self._judge is None:
+            generator = self.generator
+            with self._backend_lock:
+                if self._judge is None:
+                    self._judge = self._make_judge(generator)
+        return self._judge
+
+    def warm_up(self) -> Assistant:
+        """Load everything a first question would: the embedding model, the keyword index and the
+        answer backend (starting a GGUF model's server). Raises ``RagError`` subclasses with one
+        sentence when something cannot start. Returns the assistant, for chaining.
+
+        >>> a = Assistant("./index").warm_up()  # doctest: +SKIP
+        """
+        self.query_embedder.embed(["warm up"])
+        self.retriever.keyword.snapshot()
+        _ = self.judge  # builds the generator first
+        return self
+
+    def chunks(self) -> Iterator[Chunk]:
+        """Every indexed passage (paged from the store; order unspecified)."""
+        return self.store.iter_chunks()
 
     def _make_generator(self) -> Generator:
         if self.settings.backend == "extractive":
@@ -62,13 +120,13 @@ class Assistant:
 
         return make_llm_generator(self.settings)
 
-    def _make_judge(self) -> Judge:
+    def _make_judge(self, generator: Generator) -> Judge:
         heuristic = HeuristicJudge(self._similarity)
         if self.settings.judge != "llm":
             return heuristic
         from rag.llm.backends import make_llm_judge
 
-        return make_llm_judge(self.settings, self.generator, fallback=heuristic)
+        return make_llm_judge(self.settings, generator, fallback=heuristic)
 
     def _similarity(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
         left = self.query_embedder.embed([a for a, _ in pairs])

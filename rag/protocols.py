@@ -1,4 +1,5 @@
-"""The seams of the answer stage: what a generator and a support judge must provide.
+"""The seams of the answer stage: what an embedder, a generator and a support judge must provide
+(``Embedder``'s home is ``index.embedding``; it is repeated here for the packages above ``rag``).
 
 Anything with these shapes plugs into ``Assistant`` (``generator=``) and the checker; the records
 they exchange live beside them in ``rag.records``. Neither keeps per-call state: one instance
@@ -12,7 +13,10 @@ from typing import Protocol
 
 import numpy as np
 
+from index.embedding import Embedder
 from rag.records import Draft, Hit, Support
+
+__all__ = ["Embedder", "Generator", "Judge"]
 
 
 class Generator(Protocol):

@@ -6,6 +6,7 @@ Only ``rag`` reads settings; library code below it takes explicit parameters.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -90,6 +91,21 @@ class Settings:
 
 _MINIMUM = {"k": 1, "widen": 0, "max_file_mb": 0.001, "ui_port": 0, "refusal_threshold": -1.0, "llm_context": 256,
             "llm_max_tokens": 1, "llm_temperature": 0.0}
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether a server bound to ``host`` is reachable only from this machine (then it may run
+    without a login; any other host needs one).
+
+    >>> is_loopback_host("127.0.0.1"), is_loopback_host("localhost"), is_loopback_host("0.0.0.0")
+    (True, True, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _in_range(name: str, value: float) -> Any:

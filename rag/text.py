@@ -7,6 +7,7 @@ gain on this job."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "fig",
@@ -32,6 +33,13 @@ def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int, str]]:
     >>> split_sentences("Dr. Smith came. He left at 3.5 p.m. today! Why?")
     [(0, 15, 'Dr. Smith came.'), (16, 42, 'He left at 3.5 p.m. today!'), (43, 47, 'Why?')]
     """
+    return list(_split(text, offset))
+
+
+@functools.lru_cache(maxsize=2048)
+def _split(text: str, offset: int) -> tuple[tuple[int, int, str], ...]:
+    # Cached: one question's passages are split by the answerer, the support judge and the
+    # injection check; the same text is split once. Pure, so sharing across threads is safe.
     out: list[tuple[int, int, str]] = []
     start = 0
     for match in _BOUNDARY.finditer(text):
@@ -54,7 +62,7 @@ def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int, str]]:
         _append(text, start, end, offset, out)
         start = end
     _append(text, start, len(text), offset, out)
-    return out
+    return tuple(out)
 
 
 def _is_title(line: str) -> bool:

@@ -3,13 +3,14 @@ loopback only (servers we start ourselves), never anything else."""
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from rag.settings import is_loopback_host
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -27,13 +28,7 @@ class NetworkBlocked(RuntimeError):
 
 def _is_loopback(address: object) -> bool:
     if isinstance(address, tuple) and address:
-        host = str(address[0])
-        if host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return False
+        return is_loopback_host(str(address[0]))
     return isinstance(address, str | bytes)  # AF_UNIX paths
 
 

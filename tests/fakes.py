@@ -1,5 +1,9 @@
 """Honest fakes shared by the tests: deterministic, checkable by eye, and still ranking.
 
+``ScriptedGenerator`` streams a fixed answer text (with its ``[n]`` markers) as an LLM would, so the
+checker's path for model-written text is tested without a model. ``RecordingEmbedder`` wraps any
+embedder and keeps every text it was asked to embed.
+
 ``WordEmbedder`` is a hashed bag of words: a text's vector counts its words in hashed buckets,
 so texts sharing words get similar vectors and unrelated texts nearly orthogonal ones. It never
 returns constants, so a test that mixes up rows (or texts) sees different vectors.
@@ -10,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -60,3 +65,37 @@ class WordEmbedder:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.stack([self.vector(t) for t in texts]).astype(np.float32)
+
+
+class RecordingEmbedder:
+    """Any embedder, recording every text it is asked to embed (in order)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dimension = inner.dimension
+        self.embedded: list[str] = []
+
+    def count_tokens(self, text: str) -> int:
+        return int(self.inner.count_tokens(text))
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.embedded.extend(texts)
+        return np.asarray(self.inner.embed(texts))
+
+
+class ScriptedGenerator:
+    """Streams ``text`` in two pieces, as a model would, and counts its calls."""
+
+    name = "scripted"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.calls = 0
+
+    def stream(self, question: str, passages: Sequence[Any], question_vector: np.ndarray | None = None
+               ) -> Iterator[str]:
+        self.calls += 1
+        first = self.text.split(" ")[0]
+        yield first
+        yield self.text[len(first):]

@@ -7,13 +7,13 @@ runs, so ``rag --help`` stays fast.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
 from rag.cli import CommandError, add_answer_options, add_common_options, settings_from
+from rag.settings import is_loopback_host
 
 
 def register(sub: Any) -> None:
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     host = args.host or settings.ui_host
     port = args.port or settings.ui_port
     auth = parse_auth(settings.ui_auth)
-    if auth is None and not _is_loopback(host):
+    if auth is None and not is_loopback_host(host):
         print(f"rag ui: warning: serving on {host} without a login; set RAG_UI_AUTH=user:password", file=sys.stderr)
     # Before Gradio is imported: some of its modules read the variable at import time.
     os.environ.setdefault("GRADIO_TEMP_DIR", str(temp_dir_for(settings.index_dir)))
@@ -45,16 +45,17 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     from rag.assistant import Assistant
 
     _say(out, f"opening the index in {settings.index_dir} (collection {settings.collection})")
-    try:
-        assistant = Assistant(settings=settings)
-    except Exception as exc:
-        if settings.backend == "extractive":
-            raise
-        raise CommandError(f"the {settings.backend} backend could not be started: {exc}") from None
+    assistant = Assistant(settings=settings)
     if args.paths:
         _ingest(assistant, args.paths, out)
-    _say(out, "loading the embedding model")
-    assistant.embedder.embed(["warm up"])
+    _say(out, "loading the embedding model" + ("" if settings.backend == "extractive" else
+                                               f" and starting the {settings.backend} backend"))
+    try:
+        assistant.warm_up()
+    except Exception as exc:
+        if settings.backend == "extractive" or isinstance(exc, CommandError):
+            raise
+        raise CommandError(f"the {settings.backend} backend could not be started: {exc}") from None
 
     from ui.app import build_app, launch_app
 
@@ -89,12 +90,3 @@ def _ingest(assistant: Any, paths: list[str], out: TextIO) -> None:
 def _say(out: TextIO, line: str) -> None:
     out.write(line + "\n")
     out.flush()
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -220,7 +220,7 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
 def _default_make_assistant(settings: Settings, embedder: Any) -> Any:
     from rag.assistant import Assistant
 
-    return Assistant(settings=settings, embedder=embedder)
+    return Assistant(settings=settings, embedder=embedder).warm_up()  # a backend that cannot start fails here
 
 
 def _ingest_progress(progress: PageProgress | None) -> Callable[[str, str, int, int], None] | None:

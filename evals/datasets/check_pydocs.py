@@ -53,7 +53,7 @@ def main(argv: list[str]) -> int:
     pages_file = Path(argv[2]) if len(argv) > 2 else DEFAULT_PAGES
     root = Path(argv[3]) if len(argv) > 3 else DEFAULT_ROOT
     sys.path.insert(0, str(REPO))
-    from index.loaders import load_file
+    from rag.documents import load_file
 
     problems: list[str] = []
 

@@ -13,6 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,17 @@ def configuration_problem(backend: str, *, model: str | None = None, base_url: s
         if gguf_path and not Path(gguf_path).expanduser().is_file():
             return f"GGUF file {gguf_path} not found: point RAG_GGUF_PATH or --gguf at an existing .gguf model file."
     return None
+
+
+def check_llm_settings(settings: Settings) -> None:
+    """Raise ``BackendError`` with ``configuration_problem``'s sentence when the settings' backend
+    cannot start (nothing is started or asked here)."""
+    problem = configuration_problem(settings.backend, model=settings.llm_model, base_url=settings.llm_base_url,
+                                    api_key=settings.llm_api_key, gguf_path=settings.gguf_path)
+    if problem:
+        from rag.llm.errors import BackendError
+
+        raise BackendError(problem)
 
 
 def default_gguf_file() -> Path | None:

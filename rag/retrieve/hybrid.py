@@ -13,7 +13,7 @@ from index.records import Chunk
 from index.store import ChunkStore
 from rag.records import Hit, Retrieval
 from rag.retrieve.fusion import minmax_fusion, mmr, rrf
-from rag.retrieve.keyword import KeywordIndex
+from rag.retrieve.keyword import KeywordIndex, KeywordSnapshot
 
 
 @dataclass(frozen=True)
@@ -50,24 +50,25 @@ class HybridRetriever:
 
     def search(self, question: str, k: int | None = None, sources: Sequence[str] | None = None,
                use_mmr: bool | None = None, widen: int | None = None, keyword_query: str | None = None,
-               query_vector: np.ndarray | None = None) -> Retrieval:
+               query_vector: np.ndarray | None = None, keyword: KeywordSnapshot | None = None) -> Retrieval:
         """Hybrid retrieval for ``question``. ``keyword_query`` replaces the question on the BM25 side
         (a keyword-led second pass for a name the first pass missed); ``query_vector`` skips
-        re-embedding a question embedded before."""
+        re-embedding a question embedded before; ``keyword`` is the keyword index as the caller
+        already read it (one freshness check per question)."""
         cfg = self.config
         k = k or cfg.k
         vector = query_vector if query_vector is not None else self.embedder.embed([question])[0]
         dense = self.store.query(vector, cfg.candidates, sources)
-        keyword = self.keyword.search(keyword_query or question, cfg.candidates, sources)
-        chunks: dict[str, Chunk] = {c.chunk_id: c for c, _ in dense + keyword}
+        keyword_hits = (keyword or self.keyword.snapshot()).search(keyword_query or question, cfg.candidates, sources)
+        chunks: dict[str, Chunk] = {c.chunk_id: c for c, _ in dense + keyword_hits}
         dense_scores = {c.chunk_id: s for c, s in dense}
-        keyword_scores = {c.chunk_id: s for c, s in keyword}
+        keyword_scores = {c.chunk_id: s for c, s in keyword_hits}
         dense_rank = {c.chunk_id: i for i, (c, _) in enumerate(dense, 1)}
-        keyword_rank = {c.chunk_id: i for i, (c, _) in enumerate(keyword, 1)}
+        keyword_rank = {c.chunk_id: i for i, (c, _) in enumerate(keyword_hits, 1)}
         if cfg.fusion == "minmax":
             fused = minmax_fusion([dense_scores, keyword_scores])
         else:
-            fused = rrf([[c.chunk_id for c, _ in dense], [c.chunk_id for c, _ in keyword]])
+            fused = rrf([[c.chunk_id for c, _ in dense], [c.chunk_id for c, _ in keyword_hits]])
         order = sorted(fused, key=lambda cid: (-fused[cid], dense_rank.get(cid, 10**9)))
         if use_mmr if use_mmr is not None else cfg.mmr:
             pool = order[: max(k * 4, 20)]

@@ -1,7 +1,9 @@
 """BM25 keyword index over the chunks in Chroma (English stopwords, no stemming).
 
 Built from the store itself, so it cannot drift from it: it is rebuilt whenever the store's
-write generation or chunk count changes (including writes by other processes).
+write generation changes (``ChunkStore`` bumps it around every write, including writes by other
+processes). Checking that costs one read of the collection's metadata; a question takes one
+``snapshot()`` and reads everything it needs from it, so all its checks see the same index.
 
 In an index folder (embedded Chroma) the built index is also saved beside the store, as one
 file written to a temporary name and renamed, keyed by the collection, its write generation
@@ -22,7 +24,7 @@ import os
 import tempfile
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -74,16 +76,44 @@ class Vocabulary:
         return word in self.words or (len(word) >= 5 and word.isalpha() and word[:5] in self.prefixes)
 
 
+@dataclass(frozen=True)
+class KeywordSnapshot:
+    """The keyword index as it was at one moment: every check of one question reads the same one."""
+
+    chunks: Sequence[Chunk]
+    retriever: bm25s.BM25 | None
+    tokenizer: Tokenizer | None
+    vocabulary: Vocabulary
+    # bm25s's tokenizer records words it meets even when asked not to grow the vocabulary: one
+    # search at a time per tokenizer.
+    lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
+
+    def search(self, query: str, k: int, sources: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
+        """Top ``k`` chunks by BM25 score (> 0), best first."""
+        if self.retriever is None or self.tokenizer is None or not self.chunks:
+            return []
+        mask = None
+        if sources:
+            wanted = set(sources)
+            mask = np.array([c.source in wanted for c in self.chunks], dtype=np.float32)
+        with self.lock:
+            ids = self.tokenizer.tokenize([query], update_vocab=False, return_as="ids", show_progress=False)
+            if not ids or not ids[0]:
+                return []
+            n = min(len(self.chunks), k)
+            docs, scores = self.retriever.retrieve(ids, k=n, show_progress=False, weight_mask=mask)
+        return [(self.chunks[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+
+
+
+
 class KeywordIndex:
     """In-memory BM25 over ``heading > text`` of every chunk, kept in step with the store."""
 
     def __init__(self, store: ChunkStore) -> None:
         self.store = store
         self._key: dict[str, Any] | None = None
-        self._chunks: list[Chunk] = []
-        self._retriever: bm25s.BM25 | None = None
-        self._tokenizer: Tokenizer | None = None
-        self._vocabulary = Vocabulary(frozenset(), frozenset())
+        self._snapshot = KeywordSnapshot((), None, None, Vocabulary(frozenset(), frozenset()))
         self._lock = threading.Lock()
         self.loaded_from_file = False  # for tests and the bench: how the current index was obtained
 
@@ -92,21 +122,32 @@ class KeywordIndex:
                 "collection_id": self.store.collection_id, "generation": self.store.generation(),
                 "count": self.store.count()}
 
-    def refresh(self, force: bool = False) -> None:
-        """Load or rebuild if any process wrote to the store since the last build."""
-        key = self._store_key()
-        if not force and key == self._key:
-            return
+    def _is_current(self, generation: int) -> bool:
+        key = self._key
+        return key is not None and key["generation"] == generation and key["collection_id"] == self.store.collection_id
+
+    def refresh(self, force: bool = False) -> KeywordSnapshot:
+        """Load or rebuild if any process wrote to the store since the last build; the index as it
+        is now. One metadata read when nothing changed."""
+        generation = self.store.generation()
+        if not force and self._is_current(generation):
+            return self._snapshot
         with self._lock:
-            if not force and key == self._key:
-                return  # another thread loaded it while this one waited for the lock
+            if not force and self._is_current(generation):
+                return self._snapshot  # another thread loaded it while this one waited for the lock
+            key = self._store_key()
             built = None if force else self._load(key)
             self.loaded_from_file = built is not None
             if built is None:
                 built = self._build()
-            self._chunks, self._retriever, self._tokenizer = built.chunks, built.retriever, built.tokenizer
-            self._vocabulary = Vocabulary.of(built.tokenizer.word_to_id)
+            self._snapshot = KeywordSnapshot(built.chunks, built.retriever, built.tokenizer,
+                                             Vocabulary.of(built.tokenizer.word_to_id))
             self._key = built.key
+            return self._snapshot
+
+    def snapshot(self) -> KeywordSnapshot:
+        """The index as it is now (refreshed if the store changed): one per question."""
+        return self.refresh()
 
     # ---- building ------------------------------------------------------------------------------
 
@@ -208,24 +249,9 @@ class KeywordIndex:
     # ---- searching -----------------------------------------------------------------------------
 
     def vocabulary(self) -> Vocabulary:
-        """The indexed words as they are now: one snapshot for all the checks of one question."""
-        self.refresh()
-        with self._lock:
-            return self._vocabulary
+        """The indexed words as they are now."""
+        return self.snapshot().vocabulary
 
     def search(self, query: str, k: int, sources: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
-        """Top ``k`` chunks by BM25 score (> 0), best first."""
-        self.refresh()
-        with self._lock:
-            if self._retriever is None or self._tokenizer is None or not self._chunks:
-                return []
-            ids = self._tokenizer.tokenize([query], update_vocab=False, return_as="ids", show_progress=False)
-            if not ids or not ids[0]:
-                return []
-            mask = None
-            if sources:
-                wanted = set(sources)
-                mask = np.array([c.source in wanted for c in self._chunks], dtype=np.float32)
-            n = min(len(self._chunks), k)
-            docs, scores = self._retriever.retrieve(ids, k=n, show_progress=False, weight_mask=mask)
-            return [(self._chunks[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        """Top ``k`` chunks by BM25 score (> 0), best first, on the index as it is now."""
+        return self.snapshot().search(query, k, sources)

@@ -67,9 +67,9 @@ def _retrieve_checking_terms(retriever: HybridRetriever, question: str, k: int, 
     pass: BM25 searches for the question with the missing names stressed, and never refuses. A
     name or number no indexed document contains is returned, and the question is refused.
     """
-    keyword = retriever.keyword
-    retrieval = retriever.search(question, k=k, sources=sources)
-    vocabulary = keyword.vocabulary()
+    keyword = retriever.keyword.snapshot()  # every check of this question reads the same index
+    retrieval = retriever.search(question, k=k, sources=sources, keyword=keyword)
+    vocabulary = keyword.vocabulary
     unknown = unknown_terms(question, vocabulary.knows, is_common_word)
     if unknown:
         return retrieval, unknown
@@ -84,7 +84,7 @@ def _retrieve_checking_terms(retriever: HybridRetriever, question: str, k: int, 
     # Every missing term is in some document: look again, led by those terms, and let the best
     # passages holding them take the last places (the answerer and the relevance check judge them).
     second = retriever.search(question, k=4 * k, sources=sources, keyword_query=" ".join(missing),
-                              query_vector=retrieval.query_vector)
+                              query_vector=retrieval.query_vector, keyword=keyword)
     taken = {h.chunk.chunk_id for h in retrieval.hits}
     holding = [h for h in second.hits if h.chunk.chunk_id not in taken
                and any(term in h.chunk.text.lower() for term in missing)][:max(1, k // 2)]

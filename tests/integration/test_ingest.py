@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from index.chunking import MODEL_WINDOW, chunk_document
@@ -17,27 +16,11 @@ from index.ingest import ingest
 from index.loaders import load_file
 from index.store import ChunkStore, IndexMismatchError, make_client
 from rag.assistant import Assistant
+from tests.fakes import RecordingEmbedder
 
 RagCli = Callable[..., subprocess.CompletedProcess[str]]
 REPORT_KEYS = {"files_added", "files_updated", "files_unchanged", "files_failed", "files_removed", "chunks_added",
                "chunks_removed", "chunks_total", "tokens_embedded", "seconds"}
-
-
-class CountingEmbedder:
-    """The real model, recording every text it is asked to embed."""
-
-    def __init__(self, inner: MiniLMEmbedder) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.dimension = inner.dimension
-        self.embedded: list[str] = []
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        self.embedded.extend(texts)
-        return self.inner.embed(texts)
 
 
 def ids_by_source(store: ChunkStore) -> dict[str, set[str]]:
@@ -68,7 +51,7 @@ def test_every_chunk_of_the_examples_fits_the_window_and_quotes_its_file(
 def test_ingest_lifecycle(tmp_path: Path, examples_copy: Path, embedder: MiniLMEmbedder, rag_cli: RagCli) -> None:
     index_dir = tmp_path / "index"
     store = ChunkStore(make_client(index_dir), "docs", embedder.name, embedder.dimension)
-    counting = CountingEmbedder(embedder)
+    counting = RecordingEmbedder(embedder)
 
     # 1. First ingest: everything is new.
     first = ingest(store, counting, [examples_copy])

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from index.records import Chunk
@@ -16,6 +12,7 @@ from rag.check.checker import REFUSAL_TEXT, check_text, looks_like_refusal
 from rag.check.support import HeuristicJudge
 from rag.records import Answer, Hit
 from rag.settings import Settings
+from tests.fakes import ScriptedGenerator, WordEmbedder
 
 DOC = ("Coral reefs cover less than one percent of the ocean floor. They host a quarter of all marine species. "
        "Zelenskyy refused to give up any Ukrainian land to Russia. He offered to drop the NATO bid instead. "
@@ -128,38 +125,6 @@ def test_looks_like_refusal(text: str, refusal: bool) -> None:
 
 
 # ---- the refusal gate of Assistant.ask, with an honest fake embedder and a scripted generator ----
-
-class WordEmbedder:
-    """Hashed bag of words: similar texts get similar vectors (a fake that still ranks)."""
-
-    name = "fake-words"
-    dimension = 128
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in re.findall(r"[a-z]+", text.lower()):
-                out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dimension] += 1.0
-            out[i] /= np.linalg.norm(out[i]) or 1.0
-        return out
-
-
-class ScriptedGenerator:
-    name = "scripted"
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.calls = 0
-
-    def stream(self, question: str, passages: Sequence[Hit], question_vector: np.ndarray | None = None
-               ) -> Iterator[str]:
-        self.calls += 1
-        yield from self.text.split(" ")[:1]
-        yield self.text[len(self.text.split(" ")[0]):]
-
 
 @pytest.fixture(scope="module")
 def docs(tmp_path_factory: pytest.TempPathFactory) -> Path:

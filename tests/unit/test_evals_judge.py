@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import numpy as np
 import pytest
 
 from evals.dataset import JudgeCase
 from evals.judge_eval import best_thresholds, evaluate_judge, format_judge_report, similarity_from, stats
 from rag.check.support import HeuristicJudge
+from tests.fakes import WordEmbedder
 
 PASSAGE = "Sales rose 5% in May. The board approved the plan on Monday."
 CASES = [
@@ -46,22 +44,6 @@ def test_best_thresholds_find_the_separating_score() -> None:
     f1, acc = best_thresholds([True, True, False, False], [0.9, 0.7, 0.5, 0.1])
     assert f1["threshold"] == pytest.approx(0.6) and f1["f1"] == 1.0
     assert acc["threshold"] == pytest.approx(0.6) and acc["accuracy"] == 1.0
-
-
-class WordEmbedder:
-    """An honest fake: bag-of-words vectors, so similar texts score high."""
-
-    name, dimension = "words", 64
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in text.lower().split():
-                out[i, sum(map(ord, word)) % self.dimension] += 1.0
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
 
 
 def test_similarity_from_embedder_is_cosine() -> None:

@@ -1,4 +1,6 @@
-"""Imports go one way: index <- rag <- ui / evals; prompts stands alone (checked with ast)."""
+"""Imports go one way, exactly as DESIGN.md's table says: index <- rag <- ui / evals; prompts stands
+alone; ui and evals reach index only through rag. And no package imports another's private
+(underscore) names. Checked with ast."""
 
 from __future__ import annotations
 
@@ -13,9 +15,10 @@ ALLOWED: dict[str, set[str]] = {
     "index": {"index"},
     "prompts": {"prompts"},
     "rag": {"rag", "index", "prompts"},
-    "ui": {"ui", "rag", "index", "prompts"},
-    "evals": {"evals", "rag", "index", "prompts"},
+    "ui": {"ui", "rag"},
+    "evals": {"evals", "rag"},
 }
+PACKAGES_CHECKED_FOR_PRIVATE_IMPORTS = (*OURS, "bench")
 
 
 def imported_packages(source: str) -> list[tuple[int, str]]:
@@ -57,5 +60,39 @@ def test_the_checker_sees_every_import_form() -> None:
                                          "line 6: rag imports ui"]
     assert violations("index", "from rag.records import Hit\n") == ["line 1: index imports rag"]
     assert violations("ui", "import evals\n") == ["line 1: ui imports evals"]
+    assert violations("ui", "from index.loaders import load_file\n") == ["line 1: ui imports index"]
+    assert violations("evals", "from index.store import ChunkStore\n") == ["line 1: evals imports index"]
     assert violations("evals", "from ui import app\n") == ["line 1: evals imports ui"]
     assert violations("prompts", "import index\n") == ["line 1: prompts imports index"]
+
+
+def private_imports(package: str, source: str) -> list[str]:
+    """``from other.module import _name`` and ``other.module._name`` uses, for any other package of ours."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            top = node.module.split(".")[0]
+            if top != package and top in PACKAGES_CHECKED_FOR_PRIVATE_IMPORTS:
+                found += [f"line {node.lineno}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+        elif isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+            chain = node.value
+            while isinstance(chain, ast.Attribute):
+                chain = chain.value
+            if isinstance(chain, ast.Name) and chain.id != package and chain.id in PACKAGES_CHECKED_FOR_PRIVATE_IMPORTS:
+                found.append(f"line {node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+@pytest.mark.parametrize("package", PACKAGES_CHECKED_FOR_PRIVATE_IMPORTS)
+def test_no_package_imports_another_packages_private_names(package: str) -> None:
+    problems = [f"{path.relative_to(ROOT)} {problem}" for path in sorted((ROOT / package).rglob("*.py"))
+                for problem in private_imports(package, path.read_text(encoding="utf-8"))]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_private_name_check_sees_both_forms() -> None:
+    source = ("from index.embedding import _tokenizer, model\nimport index.store\nindex.store._PAGE\n"
+              "from rag import _x\n")
+    assert private_imports("bench", source) == ["line 1: index.embedding._tokenizer", "line 4: rag._x",
+                                                "line 3: index.store._PAGE"]
+    assert private_imports("rag", "from rag.text import _split\n") == []
