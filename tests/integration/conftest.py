@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -107,3 +109,55 @@ def examples_copy(tmp_path: Path) -> Path:
 def settings_for() -> Callable[..., Settings]:
     """``settings_for(folder, **overrides)``: defaults-only settings (see ``clean_settings``)."""
     return clean_settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_chroma_server(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``chroma run`` on 127.0.0.1 and a free port, storing in ``folder``; returns the process and its URL."""
+    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
+    if chroma is None:
+        pytest.fail("the chroma CLI is missing (it comes with the chromadb package)")
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log = (folder / "chroma.log").open("w")
+    proc = subprocess.Popen([chroma, "run", "--host", "127.0.0.1", "--port", str(port), "--path",
+                             str(folder / "data")], stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    pytest.fail("chroma run did not start: " + (folder / "chroma.log").read_text()[-500:])
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator[str]:
+    """A Chroma server of this test's own."""
+    proc, url = start_chroma_server(tmp_path / "chroma-server")
+    yield url
+    stop(proc)
+
+
+@pytest.fixture(scope="session")
+def shared_chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One Chroma server for the tests that only need a server (each uses its own collection)."""
+    proc, url = start_chroma_server(tmp_path_factory.mktemp("chroma-server"))
+    yield url
+    stop(proc)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from rag.llm.backends import BackendError, check_backend
 from rag.llm.gguf import smollm2_path
 from rag.records import Answer
 from rag.settings import Settings
+from tests.integration.conftest import free_port
 
 MODEL = smollm2_path()
 # Locally a missing optional install skips the tests that need the model; in CI they run (and
@@ -73,12 +73,6 @@ def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_index(tmp_path_factory.getbasetemp())
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _settings(base_url: str, model: str = "smollm2") -> Settings:
     return Settings.load(env={}, config_file="/nonexistent.toml", backend="openai", llm_base_url=base_url,
                          llm_model=model)
@@ -109,7 +103,7 @@ def test_doctor_line_for_a_running_server(server_url: str) -> None:
 
 
 def test_a_server_that_is_down_fails_with_one_sentence(index_dir: Path) -> None:
-    url = f"http://127.0.0.1:{_free_port()}/v1"
+    url = f"http://127.0.0.1:{free_port()}/v1"
     assistant = Assistant(index_dir, settings=_settings(url))  # construction does not touch the server
     with pytest.raises(BackendError) as info:
         assistant.ask("How long is the Great Barrier Reef?")
@@ -120,7 +114,7 @@ def test_a_server_that_is_down_fails_with_one_sentence(index_dir: Path) -> None:
 
 
 def test_cli_reports_a_down_server_without_a_traceback(index_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    url = f"http://127.0.0.1:{_free_port()}/v1"
+    url = f"http://127.0.0.1:{free_port()}/v1"
     code = main(["ask", "How long is the Great Barrier Reef?", "--index", str(index_dir), "--backend", "openai",
                  "--base-url", url, "--model", "smollm2"])
     err = capsys.readouterr().err

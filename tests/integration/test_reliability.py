@@ -8,11 +8,9 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +20,7 @@ from index.embedding import MiniLMEmbedder
 from index.loaders import content_hash, load_file
 from index.lock import IndexBusyError, WriterLock
 from index.store import ChunkStore, make_client
+from tests.integration.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 RAG = str(Path(sys.executable).with_name("rag"))
@@ -168,38 +167,6 @@ def test_readers_keep_answering_during_an_ingest(tmp_path: Path, embedder: MiniL
     assert len(assistant.sources()) == 36
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def chroma_server(tmp_path: Path) -> Iterator[str]:
-    chroma = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
-    if chroma is None:
-        pytest.fail("the chroma CLI is missing (it comes with the chromadb package)")
-    port = _free_port()
-    log = (tmp_path / "chroma.log").open("w")
-    proc = subprocess.Popen([chroma, "run", "--host", "127.0.0.1", "--port", str(port), "--path",
-                             str(tmp_path / "server-data")], stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("chroma run did not start: " + (tmp_path / "chroma.log").read_text()[-500:])
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
-
-
 def test_server_mode_ingest_reingest_ask(tmp_path: Path, chroma_server: str, embedder: MiniLMEmbedder) -> None:
     from rag import Assistant
 
@@ -223,7 +190,7 @@ def test_server_mode_ingest_reingest_ask(tmp_path: Path, chroma_server: str, emb
 
 
 def test_server_down_is_one_clear_sentence(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     out = subprocess.run([RAG, "ask", "anything", "--chroma-url", f"http://127.0.0.1:{port}"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode != 0

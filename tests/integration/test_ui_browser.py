@@ -12,7 +12,6 @@ import http.cookiejar
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +27,8 @@ from urllib.parse import urlparse
 
 import pytest
 from playwright.sync_api import Browser, Locator, expect, sync_playwright
+
+from tests.integration.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -49,12 +50,6 @@ Wild axolotls live only in the canals of Xochimilco, near Mexico City.
 TIDES = """Tides are the rise and fall of sea levels caused by the gravity of the Moon and the Sun.
 Most coasts see two high tides and two low tides every lunar day of about 24 hours and 50 minutes.
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:
@@ -100,7 +95,7 @@ def server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     preloaded = work / "preloaded"
     preloaded.mkdir()
     (preloaded / "tides.txt").write_text(TIDES)
-    port = _free_port()
+    port = free_port()
     srv = Server(work / "index", port, work, [preloaded])
     try:
         srv.ready.wait(timeout=150)
@@ -284,7 +279,7 @@ AT_ONCE = {
 def examples_server(browser: Browser, examples_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``rag ui`` over the example documents (one of them larger than the upload cap of the other server)."""
     work = tmp_path_factory.mktemp("ui-examples")
-    port = _free_port()
+    port = free_port()
     srv = Server(work / "index", port, work, [examples_dir], max_file_mb=1)
     try:
         srv.ready.wait(timeout=300)
@@ -370,7 +365,7 @@ def test_server_requires_login_serves_nothing_else_and_caps_uploads(tmp_path: Pa
     secret = tmp_path / "index" / "uploads" / "private.md"
     secret.write_text("private")
     demo = build_app(_IdleAssistant(Settings(index_dir=tmp_path / "index")))
-    url = launch_app(demo, port=_free_port(), auth=("ada", "s3cret"), max_file_mb=0.01, block=False)
+    url = launch_app(demo, port=free_port(), auth=("ada", "s3cret"), max_file_mb=0.01, block=False)
     try:
         assert url.startswith("http://127.0.0.1:")
         jar = http.cookiejar.CookieJar()
