@@ -1,0 +1,67 @@
+"""What one question costs the store and the sentence splitter: one metadata read (is the keyword
+index current?), one dense query, and each passage split into sentences once."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import rag.text
+from rag.assistant import Assistant
+from rag.settings import Settings
+from tests.fakes import WordEmbedder
+
+
+class CountingCollection:
+    """Chroma's collection, counting the calls that reach the store."""
+
+    def __init__(self, inner: Any, calls: Counter[str]) -> None:
+        self._inner, self._calls = inner, calls
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if not callable(attr):
+            return attr
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self._calls[name] += 1
+            return attr(*args, **kwargs)
+
+        return counted
+
+
+@pytest.fixture
+def assistant(tmp_path: Path) -> Assistant:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "reefs.txt").write_text("Coral reefs bleach when the sea is too warm. Bleached corals can recover. "
+                                    "Reefs shelter a quarter of all sea species.\n\nReef fish eat algae.")
+    (docs / "solar.txt").write_text("Solar panels turn sunlight into electricity. An inverter changes the current.")
+    settings = Settings.load(env={"RAG_REFUSAL_THRESHOLD": "0.0"}, config_file=tmp_path / "none.toml")
+    helper = Assistant(tmp_path / "index", embedder=WordEmbedder(), settings=settings)
+    helper.add(docs)
+    helper.warm_up()
+    return helper
+
+
+def test_a_question_makes_one_metadata_read_and_one_dense_query(assistant: Assistant,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: Counter[str] = Counter()
+    monkeypatch.setattr(assistant.store, "collection", CountingCollection(assistant.store.collection, calls))
+    monkeypatch.setattr(assistant.store, "client", CountingCollection(assistant.store.client, calls))
+    answer = assistant.ask("why do coral reefs bleach?")
+    assert not answer.refused
+    assert calls == Counter({"get_collection": 1, "query": 1})
+
+
+def test_each_passage_is_split_into_sentences_once(assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    rag.text._split.cache_clear()
+    answer = assistant.ask("why do coral reefs bleach?")
+    assert not answer.refused
+    info = rag.text._split.cache_info()
+    texts = {h.chunk.text for h in answer.hits}
+    assert info.misses <= len(texts) + len(answer.sentences) + 1  # passages, answer sentences, the question
+    assert info.hits > 0  # the judge and the injection check reused the answerer's split
