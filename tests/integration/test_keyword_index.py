@@ -132,7 +132,8 @@ def test_a_damaged_or_half_written_file_is_ignored_and_replaced(store: ChunkStor
     again = KeywordIndex(store)
     assert ranked(again, "falcon") == expected
     assert not again.loaded_from_file
-    assert KeywordIndex(store).refresh() is None and path.read_bytes() != data[: len(data) // 2]
+    KeywordIndex(store).refresh()
+    assert path.read_bytes() != data[: len(data) // 2]
     reloaded = KeywordIndex(store)
     assert ranked(reloaded, "falcon") == expected and reloaded.loaded_from_file
 
