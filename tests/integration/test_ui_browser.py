@@ -259,7 +259,7 @@ def test_rejected_uploads_and_bad_settings_say_why(server: tuple[str, Path], bro
     page.get_by_role("tab", name="Settings").click()
     page.get_by_label("OpenAI-compatible server (vLLM, Ollama, llama.cpp, OpenAI)").check()
     page.locator("#rag-apply").click()
-    expect(page.locator("#rag-settings-notice")).to_contain_text("needs a server URL")
+    expect(page.locator("#rag-settings-notice")).to_contain_text("needs a model name")
     expect(page.locator("#rag-status")).to_contain_text("backend extractive")
     ui.shot("ui-6-settings-error.png")
     assert ui.outside_requests() == []
