@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,14 @@ class Delta:
 
 def load_summary(path: str | Path) -> dict[str, Any]:
     """The summary of a results folder (or of a ``results.json`` given directly)."""
+    summary = load_results(path).get("summary")
+    if not isinstance(summary, dict):
+        raise CompareError(f"{path} has no 'summary' object")
+    return summary
+
+
+def load_results(path: str | Path) -> dict[str, Any]:
+    """The whole ``results.json`` of a results folder (or the file given directly)."""
     path = Path(path)
     file = path / "results.json" if path.is_dir() else path
     if not file.is_file():
@@ -42,27 +50,33 @@ def load_summary(path: str | Path) -> dict[str, Any]:
         data = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CompareError(f"{file} is not a readable results file ({exc})") from None
-    summary = data.get("summary") if isinstance(data, dict) else None
-    if not isinstance(summary, dict):
-        raise CompareError(f"{file} has no 'summary' object")
-    return summary
+    if not isinstance(data, dict):
+        raise CompareError(f"{file} is not a results object")
+    return data
 
 
 def compare_summaries(old: Mapping[str, Any], new: Mapping[str, Any], threshold: float = 0.02) -> list[Delta]:
     """Quality metrics side by side; a metric regresses when it worsens by more than ``threshold``
-    (for ``wrong_refusal_rate`` a rise is the worse direction). A metric absent on either side
-    (None: no case it applies to) cannot regress."""
+    (for ``wrong_refusal_rate`` a rise is the worse direction), or when it had a value and now has
+    none (every answer it scored was refused: a generator whose every sentence is wrong turns
+    faithfulness into None, which must not pass for "no regression")."""
     deltas = []
     for metric in QUALITY_METRICS:
         a, b = _number(old.get(metric)), _number(new.get(metric))
         lower = metric in LOWER_IS_BETTER
         if a is None or b is None:
-            deltas.append(Delta(metric, a, b, None, False, lower))
+            deltas.append(Delta(metric, a, b, None, a is not None and b is None and metric in new, lower))
             continue
         change = round(b - a, 4)
         worse = change > threshold if lower else -change > threshold
         deltas.append(Delta(metric, a, b, change, worse, lower))
     return deltas
+
+
+def newly_refused(old_cases: Sequence[Mapping[str, Any]], new_cases: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Ids of the cases answered in the old run and refused in the new one (a regression each)."""
+    answered = {c.get("id") for c in old_cases if not c.get("refused")}
+    return sorted(str(c.get("id")) for c in new_cases if c.get("refused") and c.get("id") in answered)
 
 
 def latency_deltas(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Delta]:
@@ -86,7 +100,8 @@ def format_deltas(deltas: list[Delta], latency: list[Delta], warnings: list[str]
 
     lines = [f"{'metric':<26}{'old':>9}{'new':>9}{'delta':>9}"]
     for d in deltas:
-        flag = f"  REGRESSION (worse by more than {threshold:g})" if d.regressed else ""
+        flag = "" if not d.regressed else "  REGRESSION (now unmeasured: no case it applies to)" if d.delta is None \
+            else f"  REGRESSION (worse by more than {threshold:g})"
         hint = " (lower is better)" if d.lower_is_better else ""
         lines.append(f"{d.metric:<26}{show(d.old):>9}{show(d.new):>9}{show(d.delta, True):>9}{flag}{hint}")
     for d in latency:
@@ -105,12 +120,20 @@ def _ms(value: float | None, signed: bool = False) -> str:
 def compare_runs(old_path: str | Path, new_path: str | Path,
                  threshold: float = 0.02) -> tuple[int, str, dict[str, Any]]:
     """(exit status, text, JSON-ready deltas): status 1 when any metric regressed, else 0."""
-    old, new = load_summary(old_path), load_summary(new_path)
+    old_data, new_data = load_results(old_path), load_results(new_path)
+    old, new = old_data.get("summary"), new_data.get("summary")
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        raise CompareError(f"{old_path if not isinstance(old, dict) else new_path} has no 'summary' object")
     warnings = [f"{key} differs: {old.get(key)!r} -> {new.get(key)!r}" for key in ("n_cases", "k", "backend")
                 if old.get(key) != new.get(key)]
     deltas = compare_summaries(old, new, threshold)
     latency = latency_deltas(old, new)
-    status = 1 if any(d.regressed for d in deltas) else 0
+    refused = newly_refused(old_data.get("cases") or [], new_data.get("cases") or [])
+    if refused:
+        warnings.append(f"{len(refused)} case(s) answered before are refused now (a regression): "
+                        + ", ".join(refused[:10]) + (" …" if len(refused) > 10 else ""))
+    status = 1 if any(d.regressed for d in deltas) or refused else 0
     data = {"threshold": threshold, "regressed": [d.metric for d in deltas if d.regressed],
+            "newly_refused": refused,
             "metrics": [asdict(d) for d in deltas], "latency": [asdict(d) for d in latency], "warnings": warnings}
     return status, format_deltas(deltas, latency, warnings, threshold), data

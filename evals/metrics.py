@@ -5,6 +5,9 @@ checked on a hand-computed case without a model or an index.
 
 >>> relevance(["The cat sat.", "Dogs bark — loudly."], ["dogs bark - LOUDLY"])
 [False, True]
+>>> passage = ["Load it with ( $ModLoad imudp ) first."]
+>>> relevance(passage, ["($ModLoad imudp)"]), relevance(passage, ["($ModLoad imudp)"], strict=True)
+([True], [False])
 >>> hit_at([False, True], 1), hit_at([False, True], 5), reciprocal_rank([False, True], 5)
 (0.0, 1.0, 0.5)
 """
@@ -43,10 +46,27 @@ def normalise(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def contains_span(text: str, spans: Iterable[str]) -> bool:
-    """True when any non-empty span occurs in ``text`` after normalising both."""
-    haystack = normalise(text)
-    return any(needle and needle in haystack for needle in (normalise(s) for s in spans))
+def letters_and_digits(text: str) -> str:
+    """Only the letters and digits of ``text``, case-folded, after NFKC (ligatures "ﬁ" -> "fi", full-width
+    forms) and with soft hyphens and zero-width characters dropped: the form evidence is matched in.
+
+    Whitespace, punctuation, quotes and dashes differ between a span copied from a rendered page and
+    the text a loader extracts ("( $ModLoad imudp )" vs "($ModLoad imudp)", "host )", a soft hyphen
+    inside a word); ignoring them all keeps a correct span from being counted as missing.
+
+    >>> letters_and_digits("Kyiv’s  “red line” — Don\u00adetsk, ﬁnal")
+    'kyivsredlinedonetskfinal'
+    """
+    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).casefold()
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+def contains_span(text: str, spans: Iterable[str], strict: bool = False) -> bool:
+    """True when any non-empty span occurs in ``text``: compared on ``letters_and_digits`` by
+    default; ``strict`` compares on ``normalise`` (spaces and punctuation kept)."""
+    form = normalise if strict else letters_and_digits
+    haystack = form(text)
+    return any(needle and needle in haystack for needle in (form(s) for s in spans))
 
 
 EVIDENCE_ANSWERED = 0.6
@@ -70,9 +90,9 @@ def evidence_word_share(answer: str, spans: Iterable[str]) -> float:
     return max(shares, default=0.0)
 
 
-def relevance(passages: Sequence[str], spans: Sequence[str]) -> list[bool]:
-    """For each retrieved passage (best first): does it contain an evidence span?"""
-    return [contains_span(p, spans) for p in passages]
+def relevance(passages: Sequence[str], spans: Sequence[str], strict: bool = False) -> list[bool]:
+    """For each retrieved passage (best first): does it contain an evidence span (``contains_span``)?"""
+    return [contains_span(p, spans, strict) for p in passages]
 
 
 def hit_at(relevant: Sequence[bool], k: int) -> float:
@@ -135,10 +155,26 @@ def token_f1(prediction: str, reference: str) -> float:
 
 @dataclass(frozen=True)
 class JudgedSentence:
-    """One answer sentence: its combined verdict and the verdict of each passage it cites."""
+    """One answer sentence as ALCE judges its citations (Gao et al., 2023, "Enabling Large Language
+    Models to Generate Text with Citations", section 3; ``eval.py`` of princeton-nlp/ALCE).
+
+    ``support``: the sentence's own verdict (for faithfulness). ``joint``: the verdict of all its
+    cited passages together (concatenated). ``citation_verdicts``: each cited passage alone.
+    ``without_verdicts``: for each citation, the verdict of the *other* citations together (only
+    needed when the sentence has several citations; None where not judged).
+    """
 
     support: str
     citation_verdicts: tuple[str, ...] = ()
+    joint: str | None = None  # None: the same as the single citation's verdict, or no citation
+    without_verdicts: tuple[str | None, ...] = ()
+
+    @property
+    def jointly_supported(self) -> bool:
+        if not self.citation_verdicts:
+            return False
+        joint = self.joint if self.joint is not None else self.citation_verdicts[0]
+        return joint == SUPPORTED
 
 
 def faithfulness(sentences: Sequence[JudgedSentence]) -> float | None:
@@ -148,48 +184,46 @@ def faithfulness(sentences: Sequence[JudgedSentence]) -> float | None:
     return sum(s.support == SUPPORTED for s in sentences) / len(sentences)
 
 
-def _sentence_supported(sentence: JudgedSentence) -> bool:
-    """ALCE's joint check: the sentence cites something and its citations support it. The combined
-    verdict stands in for "all cited passages together"; a single supporting citation suffices."""
-    if not sentence.citation_verdicts:
-        return False
-    return sentence.support == SUPPORTED or SUPPORTED in sentence.citation_verdicts
-
-
 def citation_recall(sentences: Sequence[JudgedSentence]) -> float | None:
-    """ALCE citation recall: share of sentences whose citations support them (uncited ones count 0).
+    """ALCE citation recall: the share of sentences that cite something and whose cited passages,
+    concatenated, support them (an uncited sentence counts 0). None for an answer without sentences.
 
-    >>> citation_recall([JudgedSentence("supported", ("supported",)), JudgedSentence("unsupported", ())])
+    >>> two_facts = JudgedSentence("supported", ("unsupported", "unsupported"), "supported")
+    >>> citation_recall([two_facts, JudgedSentence("unsupported", ())])
     0.5
     """
     if not sentences:
         return None
-    return sum(_sentence_supported(s) for s in sentences) / len(sentences)
+    return sum(s.jointly_supported for s in sentences) / len(sentences)
 
 
 def citation_precision(sentences: Sequence[JudgedSentence]) -> float | None:
-    """ALCE citation precision: share of citations that are needed.
+    """ALCE citation precision: the share of citations that are relevant.
 
-    A citation is irrelevant when it alone does not support the sentence and removing it does
-    not change the sentence's support. With per-citation verdicts: on a supported sentence a
-    citation is precise when its own verdict is supported, or when no single citation supports the
-    sentence (then the support is joint and every citation is needed); on a sentence its
-    citations do not support, no citation is precise (ALCE gives them no credit). None when the
-    answer cites nothing.
+    A citation is irrelevant when it alone does not support its sentence *and* the sentence's
+    other citations together still do. A sentence its citations do not support jointly gives its
+    citations no credit (ALCE's ``entail_prec += joint_entail``). An answer with sentences but no
+    citation at all scores 0; None for an answer without sentences.
 
-    >>> citation_precision([JudgedSentence("supported", ("supported", "unsupported"))])
-    0.5
+    >>> two_facts = ("unsupported", "unsupported", "unsupported")
+    >>> citation_precision([JudgedSentence("supported", two_facts, "supported", ("unsupported", "unsupported",
+    ...                                                                          "supported"))])
+    0.6666666666666666
     """
-    total = precise = 0
+    if not sentences:
+        return None
+    total = relevant = 0
     for s in sentences:
         total += len(s.citation_verdicts)
-        if not _sentence_supported(s):
+        if not s.jointly_supported:
             continue
-        if SUPPORTED in s.citation_verdicts:
-            precise += sum(v == SUPPORTED for v in s.citation_verdicts)
-        else:
-            precise += len(s.citation_verdicts)
-    return precise / total if total else None
+        if len(s.citation_verdicts) == 1:
+            relevant += 1
+            continue
+        for alone, others in zip(s.citation_verdicts, s.without_verdicts or (None,) * len(s.citation_verdicts),
+                                 strict=True):
+            relevant += not (alone != SUPPORTED and others == SUPPORTED)
+    return relevant / total if total else 0.0
 
 
 def mean(values: Iterable[float | None]) -> float | None:

@@ -15,17 +15,23 @@ from evals.runner import EvalRun
 from evals.scoring import CaseResult
 
 LABELS = {
-    "hit_at_1": "hit@1", "hit_at_k": "hit@k", "mrr": "MRR@k", "ndcg": "nDCG@k", "faithfulness": "faithfulness",
+    "hit_at_1": "hit@1", "hit_at_k": "hit@k", "hit_at_k_strict": "hit@k (strict match)", "mrr": "MRR@k",
+    "ndcg": "nDCG@k", "faithfulness": "faithfulness", "draft_faithfulness": "draft faithfulness",
     "citation_recall": "citation recall", "citation_precision": "citation precision", "answer_f1": "answer F1",
-    "evidence_containment": "evidence in answer", "evidence_words": "evidence words in answer",
+    "evidence_containment": "evidence in answer", "evidence_containment_strict": "evidence in answer (strict)",
+    "evidence_words": "evidence words in answer",
     "evidence_answered": "answers holding the evidence", "refusal_accuracy": "refusal accuracy",
     "wrong_refusal_rate": "wrong refusals",
 }
 _OVER = {
     "hit_at_1": "answerable cases with evidence", "hit_at_k": "answerable cases with evidence",
     "mrr": "answerable cases with evidence", "ndcg": "answerable cases with evidence",
+    "hit_at_k_strict": "answerable cases with evidence (spaces and punctuation must match too)",
     "faithfulness": "answers given (share of sentences supported)",
-    "citation_recall": "answers given (ALCE)", "citation_precision": "answers with citations (ALCE)",
+    "draft_faithfulness": "answers drafted, withdrawn drafts included (share of drafted sentences supported)",
+    "citation_recall": "answers given (ALCE: cited passages together support the sentence)",
+    "citation_precision": "answers given (ALCE: citations not made superfluous by the others)",
+    "evidence_containment_strict": "answerable cases with evidence (spaces and punctuation must match too)",
     "answer_f1": "answerable cases with a reference answer", "evidence_containment": "answerable cases with evidence",
     "evidence_words": "answerable cases with evidence (share of the span's content words in the answer)",
     "evidence_answered": "answerable cases with evidence (share with >= 0.6 of its content words in the answer)",
@@ -81,6 +87,9 @@ def render_markdown(run: EvalRun, chart: str | None = None) -> str:
         f"refusal threshold {s.get('refusal_threshold')} · {meta.get('started_at', '')} · "
         f"{meta.get('seconds', 0):.1f} s", "",
         "## Summary", "", *summary_table(s), "",
+        f"**Refusals**: {s.get('n_refused', 0)} of {s['n_cases']} answers were refusals; "
+        f"{s.get('n_withdrawn', 0)} of them withdrew a drafted answer because none of its sentences was "
+        "supported (those drafts count in draft faithfulness, not in faithfulness).", "",
         f"**Refusal calibration**: {run.calibration.describe()}.", "",
     ]
     if chart:

@@ -22,9 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from evals.alce import judge_citations
 from evals.calibrate import Calibration, ScoredCase, calibrate
 from evals.dataset import EvalCase
-from evals.metrics import contains_span, normalise
+from evals.metrics import contains_span, letters_and_digits
 from evals.scoring import CaseResult, score_case, summarise
 from rag import IngestProgress
 from rag.assistant import Assistant
@@ -77,7 +78,7 @@ def open_eval_assistant(docs: str | Path, index_dir: str | Path | None = None, s
 
 @dataclass(frozen=True)
 class _IndexedText:
-    """Every indexed chunk with its normalised text, computed once per run."""
+    """Every indexed chunk with its text in the form evidence is matched in, computed once per run."""
 
     chunks: tuple[Chunk, ...]
     texts: tuple[str, ...]
@@ -85,15 +86,15 @@ class _IndexedText:
     @classmethod
     def of(cls, assistant: Assistant) -> _IndexedText:
         chunks = tuple(assistant.chunks())
-        return cls(chunks, tuple(normalise(c.text) for c in chunks))
+        return cls(chunks, tuple(letters_and_digits(c.text) for c in chunks))
 
     def holding(self, span: str) -> list[Chunk]:
-        needle = normalise(span)
-        return [c for c, text in zip(self.chunks, self.texts, strict=True) if needle in text]
+        needle = letters_and_digits(span)
+        return [c for c, text in zip(self.chunks, self.texts, strict=True) if needle and needle in text]
 
 
-def _evidence_notes(case: EvalCase, index: _IndexedText, docs: Path) -> tuple[int, list[str]]:
-    """How many indexed chunks hold the evidence, and notes on spans that no chunk holds."""
+def _evidence_notes(case: EvalCase, index: _IndexedText, docs: Path) -> tuple[list[str], list[str]]:
+    """The ids of the indexed chunks that hold the evidence, and notes on spans that no chunk holds."""
     holders: dict[str, Chunk] = {}
     notes: list[str] = []
     if case.source and not (docs / case.source).exists():
@@ -103,7 +104,7 @@ def _evidence_notes(case: EvalCase, index: _IndexedText, docs: Path) -> tuple[in
         holders.update((c.chunk_id, c) for c in found)
         if not found:
             notes.append(_missing_span_note(span, index.chunks))
-    return len(holders), notes
+    return sorted(holders), notes
 
 
 def _missing_span_note(span: str, chunks: Sequence[Chunk]) -> str:
@@ -111,11 +112,11 @@ def _missing_span_note(span: str, chunks: Sequence[Chunk]) -> str:
     by_source: dict[str, list[Chunk]] = {}
     for c in chunks:
         by_source.setdefault(c.source, []).append(c)
-    needle = normalise(span)
+    needle = letters_and_digits(span)
     for source, items in by_source.items():
         items.sort(key=lambda c: c.index)
         for a, b in itertools.pairwise(items):
-            if needle in normalise(a.text + " " + b.text):
+            if needle in letters_and_digits(a.text + " " + b.text):
                 return (f"evidence span {span[:60]!r} is split across chunks {a.index} and {b.index} of "
                         f"{Path(source).name}: no single passage can be retrieved for it")
     return (f"evidence span {span[:60]!r} is in no indexed chunk: compare it with the text the loader "
@@ -181,8 +182,9 @@ def run_eval(cases: Sequence[EvalCase], docs: str | Path, *, index_dir: str | Pa
     try:
         for case in cases:
             answer = assistant.ask(case.question, k=k)
-            n_relevant, notes = _evidence_notes(case, index, docs_path) if case.evidence else (0, [])
-            result = score_case(case, answer, k, n_relevant, assistant.refusal_threshold)
+            holding, notes = _evidence_notes(case, index, docs_path) if case.evidence else ([], [])
+            result = score_case(case, answer, k, len(holding), assistant.refusal_threshold,
+                                judged=judge_citations(answer, assistant.judge), relevant_chunk_ids=holding)
             result.notes.extend(notes)
             if result.metrics["hit_at_k"] == 0.0:
                 result.notes.append(_locate_miss(assistant, answer.asked,

@@ -36,25 +36,31 @@ from rag.records import Answer
 STAGES = ("retrieve", "generate", "check", "total")
 """Timed stages of ``Answer.timings`` reported as latency percentiles."""
 
-HIGHER_IS_BETTER = ("hit_at_1", "hit_at_k", "mrr", "ndcg", "faithfulness", "citation_recall", "citation_precision",
-                    "answer_f1", "evidence_containment", "evidence_words", "evidence_answered", "refusal_accuracy")
+HIGHER_IS_BETTER = ("hit_at_1", "hit_at_k", "hit_at_k_strict", "mrr", "ndcg", "faithfulness", "draft_faithfulness",
+                    "citation_recall", "citation_precision", "answer_f1", "evidence_containment",
+                    "evidence_containment_strict", "evidence_words", "evidence_answered", "refusal_accuracy")
 LOWER_IS_BETTER = ("wrong_refusal_rate",)
 QUALITY_METRICS = HIGHER_IS_BETTER + LOWER_IS_BETTER
-
-_PREVIEW_CHARS = 240
 
 
 @dataclass(frozen=True)
 class PassageView:
-    """A retrieved passage as the report shows it."""
+    """A retrieved passage, whole, with what ranked it: enough to recompute every retrieval metric
+    from ``results.json`` alone. ``rank`` is the order retrieval returned (fused score, ties broken
+    by dense rank); ``relevant`` uses the evidence match on letters and digits, ``relevant_strict``
+    the match with spaces and punctuation kept."""
 
     rank: int
+    chunk_id: str
     source: str
     page: int | None
     text: str
     relevant: bool
+    relevant_strict: bool
+    score: float
     dense_score: float | None
     dense_rank: int
+    keyword_score: float | None
     keyword_rank: int
 
     @property
@@ -99,6 +105,8 @@ class CaseResult:
     top_dense: float
     timings_ms: dict[str, float]
     metrics: dict[str, float | None]
+    n_relevant: int | None = None  # chunks in the whole index that hold an evidence span
+    relevant_chunk_ids: tuple[str, ...] = ()  # those chunks (the qrels), retrieved or not
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     relevance: dict[str, Any] | None = None  # does the answer address the question (Answer.relevance)
@@ -115,11 +123,22 @@ class CaseResult:
 
 
 def judged_sentences(answer: Answer) -> list[JudgedSentence]:
-    """Each answer sentence with its combined verdict and the verdict of every citation on it."""
+    """Each answer sentence with the verdicts the answer itself carries: its own and each citation's.
+    Without a judge at hand, a sentence citing several passages counts its own verdict as the joint
+    one (the checker judged it against them together) and no citation as superfluous; the runner
+    uses ``evals.alce.judge_citations`` for the full ALCE check."""
     per_sentence: dict[int, list[str]] = {}
     for c in answer.citations:
         per_sentence.setdefault(c.sentence_index, []).append(c.support)
-    return [JudgedSentence(s.support, tuple(per_sentence.get(i, ()))) for i, s in enumerate(answer.sentences)]
+    return [JudgedSentence(s.support, tuple(per_sentence.get(i, ())),
+                           s.support if len(per_sentence.get(i, ())) > 1 else None)
+            for i, s in enumerate(answer.sentences)]
+
+
+def draft_sentences(answer: Answer) -> list[str]:
+    """The verdicts of every sentence the answerer drafted: those shown, those strict mode removed,
+    and those of a draft withdrawn because none of its sentences was supported."""
+    return [s.support for s in (*answer.sentences, *answer.removed)]
 
 
 def _sentence_views(answer: Answer) -> list[SentenceView]:
@@ -138,36 +157,50 @@ def top_dense_score(answer: Answer) -> float:
 
 
 def score_case(case: EvalCase, answer: Answer, k: int, n_relevant: int | None = None,
-               refusal_threshold: float | None = None) -> CaseResult:
-    """Metrics of one answer; ``n_relevant`` = chunks in the whole index that hold the evidence."""
+               refusal_threshold: float | None = None, judged: Sequence[JudgedSentence] | None = None,
+               relevant_chunk_ids: Sequence[str] = ()) -> CaseResult:
+    """Metrics of one answer; ``n_relevant`` = chunks in the whole index that hold the evidence
+    (``relevant_chunk_ids``: which ones); ``judged`` = the shown sentences judged as ALCE does
+    (``evals.alce.judge_citations``), else the verdicts the answer carries."""
     passages = [h.chunk.text for h in answer.hits]
-    relevant = relevance(passages, case.evidence) if case.evidence else [False] * len(passages)
-    retrieved = [PassageView(h.rank, h.chunk.source, h.chunk.page, " ".join(h.chunk.text.split())[:_PREVIEW_CHARS],
-                             rel, h.dense_score, h.dense_rank, h.keyword_rank)
-                 for h, rel in zip(answer.hits, relevant, strict=True)]
-    # A refusal presents no sentence as an answer (a withdrawn draft's sentences are not scored).
-    judged = [] if answer.refused else judged_sentences(answer)
+    none = [False] * len(passages)
+    relevant = relevance(passages, case.evidence) if case.evidence else none
+    strict = relevance(passages, case.evidence, strict=True) if case.evidence else none
+    retrieved = [PassageView(h.rank, h.chunk.chunk_id, h.chunk.source, h.chunk.page, h.chunk.text, rel, rel_strict,
+                             h.score, h.dense_score, h.dense_rank, h.keyword_score, h.keyword_rank)
+                 for h, rel, rel_strict in zip(answer.hits, relevant, strict, strict=True)]
+    # A refusal presents no sentence as an answer; its withdrawn draft counts in draft_faithfulness.
+    if answer.refused:
+        judged = []
+    elif judged is None:
+        judged = judged_sentences(answer)
+    drafted = draft_sentences(answer)
     answer_text = " ".join(s.text for s in answer.sentences)
     metrics: dict[str, float | None] = dict.fromkeys(
-        ("hit_at_1", "hit_at_k", "mrr", "ndcg", "answer_f1", "evidence_containment", "evidence_words",
-         "evidence_answered"))
+        ("hit_at_1", "hit_at_k", "hit_at_k_strict", "mrr", "ndcg", "answer_f1", "evidence_containment",
+         "evidence_containment_strict", "evidence_words", "evidence_answered"))
     if case.answerable and case.evidence:
-        metrics.update(hit_at_1=hit_at(relevant, 1), hit_at_k=hit_at(relevant, k), mrr=reciprocal_rank(relevant, k),
-                       ndcg=ndcg(relevant, k, n_relevant))
+        metrics.update(hit_at_1=hit_at(relevant, 1), hit_at_k=hit_at(relevant, k), hit_at_k_strict=hit_at(strict, k),
+                       mrr=reciprocal_rank(relevant, k), ndcg=ndcg(relevant, k, n_relevant))
         metrics["evidence_containment"] = 0.0 if answer.refused else float(contains_span(answer_text, case.evidence))
+        metrics["evidence_containment_strict"] = 0.0 if answer.refused else \
+            float(contains_span(answer_text, case.evidence, strict=True))
         share = 0.0 if answer.refused else evidence_word_share(answer_text, case.evidence)
         metrics["evidence_words"] = share
         metrics["evidence_answered"] = float(share >= EVIDENCE_ANSWERED)
     if case.answerable and case.answer:
         metrics["answer_f1"] = 0.0 if answer.refused else token_f1(answer_text, case.answer)
     metrics.update(faithfulness=faithfulness(judged), citation_recall=citation_recall(judged),
-                   citation_precision=citation_precision(judged), refused=float(answer.refused))
+                   citation_precision=citation_precision(judged), refused=float(answer.refused),
+                   draft_faithfulness=sum(v == "supported" for v in drafted) / len(drafted) if drafted else None,
+                   withdrawn=float(answer.refused and bool(drafted)))
     result = CaseResult(
         id=case.id, question=case.question, answerable=case.answerable, reference=case.answer,
         evidence=case.evidence, source=case.source, answer=answer.text,
         refused=answer.refused, sentences=_sentence_views(answer), retrieved=retrieved,
         top_dense=round(top_dense_score(answer), 4),
         timings_ms={k_: round(v * 1000, 2) for k_, v in answer.timings.items()}, metrics=metrics,
+        n_relevant=n_relevant, relevant_chunk_ids=tuple(relevant_chunk_ids),
         relevance=answer.relevance.to_dict() if answer.relevance else None, refusal_reason=answer.refusal_reason)
     result.problems.extend(diagnose(result, k, refusal_threshold))
     return result
@@ -242,8 +275,10 @@ def summarise(results: Sequence[CaseResult], k: int, backend: str = "", judge: s
     """The summary object (``rag eval --json``): means over the cases each metric applies to.
 
     Retrieval and correctness average over answerable cases with evidence (or a reference);
-    faithfulness and citation scores over answers that were given; refusal scores over
+    faithfulness and citation scores over answers that were given, draft faithfulness over every
+    case whose answerer drafted something (withdrawn drafts included); refusal scores over
     unanswerable (refusal_accuracy) and answerable (wrong_refusal_rate) cases. None = no case.
+    ``n_withdrawn`` counts refusals that withdrew a draft (none of its sentences was supported).
     """
     answerable = [r for r in results if r.answerable]
     unanswerable = [r for r in results if not r.answerable]
@@ -256,18 +291,23 @@ def summarise(results: Sequence[CaseResult], k: int, backend: str = "", judge: s
         "n_answerable": len(answerable),
         "n_unanswerable": len(unanswerable),
         "n_failed": sum(r.failed for r in results),
+        "n_refused": sum(bool(r.metrics.get("refused")) for r in results),
+        "n_withdrawn": sum(bool(r.metrics.get("withdrawn")) for r in results),
         "k": k,
         "backend": backend,
         "judge": judge,
         "hit_at_1": avg("hit_at_1"),
         "hit_at_k": avg("hit_at_k"),
+        "hit_at_k_strict": avg("hit_at_k_strict"),
         "mrr": avg("mrr"),
         "ndcg": avg("ndcg"),
         "faithfulness": avg("faithfulness"),
+        "draft_faithfulness": avg("draft_faithfulness"),
         "citation_recall": avg("citation_recall"),
         "citation_precision": avg("citation_precision"),
         "answer_f1": avg("answer_f1"),
         "evidence_containment": avg("evidence_containment"),
+        "evidence_containment_strict": avg("evidence_containment_strict"),
         "evidence_words": avg("evidence_words"),
         "evidence_answered": avg("evidence_answered"),
         "refusal_accuracy": avg("refused", unanswerable),

@@ -18,6 +18,7 @@ from rag.records import AnswerSentence, Citation, Draft, DraftSentence, Hit, Sup
 from rag.text import split_sentences
 
 REFUSAL_TEXT = "The documents do not say."
+JOINT = 0  # stands for "all the sentence's cited passages together" where a passage number goes
 _REFUSAL_PATTERNS = re.compile(
     r"\b(the (provided |given )?(sources?|documents?|passages?|context|text|information)( provided| given)? "
     r"(do not|don't|does not|doesn't) (contain|say|mention|answer|provide|include|state|specify)"
@@ -56,8 +57,11 @@ def check_text(raw: str, passages: Sequence[Hit], judge: Judge, strict: bool = F
 def check_draft(draft: Draft, passages: Sequence[Hit], judge: Judge, strict: bool = False) -> CheckedText:
     """Judge every sentence of ``draft`` against the passages it cites.
 
-    Cited passages are renumbered 1..m in order of first citation. A quote keeps the span its
-    answerer located; other sentences are matched to the passage sentence sharing most words.
+    Each citation is judged alone; a sentence citing several passages is also judged against them
+    together (ALCE's joint support: "X in 2019 [1] and Y for 5 euros [2]" needs both), and its
+    verdict is the better of the two. Cited passages are renumbered 1..m in order of first
+    citation. A quote keeps the span its answerer located; other sentences are matched to the
+    passage sentence sharing most words.
     In ``strict`` mode sentences that are not supported are removed. An answer left with no
     supported sentence is a refusal.
     """
@@ -67,16 +71,23 @@ def check_draft(draft: Draft, passages: Sequence[Hit], judge: Judge, strict: boo
         for n in drafted.passages:
             pairs.append((drafted.text, passages[n - 1].chunk.text))
             where.append((i, n))
+        if len(drafted.passages) > 1:
+            pairs.append((drafted.text, joined_passages([passages[n - 1].chunk.text for n in drafted.passages])))
+            where.append((i, JOINT))
     verdicts = judge.check_many(pairs) if pairs else []
     per_sentence: dict[int, list[tuple[int, Support]]] = {}
+    joint: dict[int, Support] = {}
     for (i, n), support in zip(where, verdicts, strict=True):
-        per_sentence.setdefault(i, []).append((n, support))
+        if n == JOINT:
+            joint[i] = support
+        else:
+            per_sentence.setdefault(i, []).append((n, support))
 
     kept: list[tuple[int, AnswerSentence]] = []
     removed: list[AnswerSentence] = []
     for i, draft_sentence in enumerate(draft.sentences):
         sentence = _sentence_verdict(draft_sentence.text, draft_sentence.passages, per_sentence.get(i, []),
-                                     draft_sentence.problems)
+                                     draft_sentence.problems, joint.get(i))
         if strict and sentence.support != "supported":
             removed.append(sentence)
         else:
@@ -119,10 +130,17 @@ def _with_markers(sentence: AnswerSentence) -> str:
     return sentence.text + "".join(f" [{n}]" for n in sentence.citations)
 
 
+def joined_passages(texts: Sequence[str]) -> str:
+    """Several cited passages as one text, for judging a sentence against them together."""
+    return "\n\n".join(texts)
+
+
 def _sentence_verdict(text: str, numbers: Sequence[int], supports: Sequence[tuple[int, Support]],
-                      problems: Sequence[str]) -> AnswerSentence:
+                      problems: Sequence[str], joint: Support | None = None) -> AnswerSentence:
     if not numbers:
         return AnswerSentence(text, (), "unsupported", 0.0, ("no citation", *problems))
     _best_n, best = max(supports, key=lambda item: item[1].score)
+    if joint is not None and joint.score > best.score:
+        best = joint
     verdict: Verdict = best.verdict
     return AnswerSentence(text, tuple(numbers), verdict, best.score, tuple(best.reasons) + tuple(problems))

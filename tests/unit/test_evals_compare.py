@@ -86,9 +86,13 @@ def test_missing_or_broken_results_exit_2(tmp_path: Path, capsys: pytest.Capture
     assert "has no 'summary' object" in capsys.readouterr().err
 
 
-def test_metric_missing_on_one_side_does_not_regress() -> None:
+def test_a_metric_that_becomes_unmeasured_regresses_but_a_new_one_does_not() -> None:
     deltas = {d.metric: d for d in compare_summaries(BASE, {**BASE, "refusal_accuracy": None})}
-    assert deltas["refusal_accuracy"].delta is None and not deltas["refusal_accuracy"].regressed
+    assert deltas["refusal_accuracy"].delta is None and deltas["refusal_accuracy"].regressed
+    deltas = {d.metric: d for d in compare_summaries({**BASE, "refusal_accuracy": None}, BASE)}
+    assert not deltas["refusal_accuracy"].regressed
+    older_format = {k: v for k, v in BASE.items() if k != "refusal_accuracy"}
+    assert not {d.metric: d for d in compare_summaries(BASE, older_format)}["refusal_accuracy"].regressed
 
 
 def test_eval_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

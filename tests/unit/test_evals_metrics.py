@@ -123,12 +123,12 @@ def test_faithfulness_is_share_of_supported_sentences() -> None:
     assert faithfulness([]) is None
 
 
-def test_citation_recall_alce() -> None:
+def test_citation_recall_alce_uses_joint_support() -> None:
     sentences = [
-        JudgedSentence(S, (S,)),        # supported by its citation: 1
-        JudgedSentence(U, ()),          # no citation: 0
-        JudgedSentence(W, (W, U)),      # citations do not support: 0
-        JudgedSentence(S, (U, S)),      # one of two citations supports: 1
+        JudgedSentence(S, (S,)),                # supported by its one citation: 1
+        JudgedSentence(U, ()),                  # no citation: 0
+        JudgedSentence(W, (W, U), joint=W),     # its citations together do not support it: 0
+        JudgedSentence(S, (U, U), joint=S),     # two facts, one per citation, supported together: 1
     ]
     assert citation_recall(sentences) == 0.5
     assert citation_recall([]) is None
@@ -136,20 +136,26 @@ def test_citation_recall_alce() -> None:
 
 def test_citation_precision_alce() -> None:
     sentences = [
-        JudgedSentence(S, (S,)),        # 1 of 1 precise
-        JudgedSentence(S, (S, U)),      # the unsupporting citation is not needed: 1 of 2
-        JudgedSentence(U, (U,)),        # unsupported sentence: its citation gets no credit: 0 of 1
-        JudgedSentence(U, ()),          # cites nothing: not in the denominator
+        JudgedSentence(S, (S,)),                          # 1 of 1 relevant
+        JudgedSentence(S, (S, U), joint=S, without_verdicts=(None, S)),  # [2] alone fails, [1] still supports: 1 of 2
+        JudgedSentence(U, (U,)),                          # not supported: its citation gets no credit: 0 of 1
     ]
     assert citation_precision(sentences) == pytest.approx(2 / 4)
 
 
 def test_citation_precision_joint_support_makes_every_citation_needed() -> None:
-    # Supported as a whole while no single citation supports it: removing any would break it.
-    assert citation_precision([JudgedSentence(S, (W, U))]) == 1.0
-    # Two citations that each support alone are both precise.
-    assert citation_precision([JudgedSentence(S, (S, S))]) == 1.0
-    assert citation_precision([JudgedSentence(U, ())]) is None
+    # Two facts, one per citation: neither alone supports, and neither can go: 2 of 2.
+    assert citation_precision([JudgedSentence(S, (U, U), joint=S, without_verdicts=(U, U))]) == 1.0
+    # An irrelevant third citation: alone it fails and the other two still support: 2 of 3.
+    three = JudgedSentence(S, (U, U, U), joint=S, without_verdicts=(U, U, S))
+    assert citation_precision([three]) == pytest.approx(2 / 3)
+    # Two citations that each support alone are both relevant.
+    assert citation_precision([JudgedSentence(S, (S, S), joint=S, without_verdicts=(None, None))]) == 1.0
+
+
+def test_an_answer_without_citations_scores_zero_precision() -> None:
+    assert citation_precision([JudgedSentence(U, ())]) == 0.0
+    assert citation_precision([]) is None
 
 
 # ---- aggregation -------------------------------------------------------------------------------
