@@ -1,9 +1,9 @@
 """Does a cited passage support a sentence? The offline judge.
 
 No NLI or reranker model ships on PyPI, so the default judge combines what we have:
-lexical coverage of the sentence's content words, hard checks on numbers and names (a number
-or a name absent from the passage means unsupported), negation and role-order checks against
-the best-matching passage sentence, and MiniLM similarity. Pure apart from the optional
+lexical coverage of the sentence's content words, hard checks on numbers, dates and names (one
+absent from the passage means unsupported), negation, antonym (``antonyms.py``) and role-order
+(``roles.py``) checks against the best-matching passage sentence, and MiniLM similarity. Pure apart from the optional
 ``similarity`` callable, so it is cheap to test on hand-made pairs.
 """
 
@@ -82,7 +82,8 @@ def _number_rebound(sentence: str, passage: str) -> str | None:
 
 @dataclass(frozen=True)
 class JudgeThresholds:
-    """Score cut-offs, calibrated on ``evals/datasets/judge.jsonl`` (see ``rag eval-judge``)."""
+    """Score cut-offs, calibrated on the development split of ``evals/datasets/judge.jsonl``
+    (``rag eval-judge``); the held-out split is only ever measured."""
 
     supported: float = 0.6
     weak: float = 0.45
