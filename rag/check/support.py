@@ -153,14 +153,17 @@ class HeuristicJudge:
         if missing_names:
             hard_fail = True
             reasons.append("name not in the cited passage: " + ", ".join(missing_names))
-        if _negation_flipped(sentence, focus) or _negation_dropped_elsewhere(sentence, passage):
+        # A quote cannot contradict its own passage: the checks that look beyond the aligned
+        # sentence (other sentences' negations and subjects) are for reworded sentences only.
+        reworded = not is_verbatim(sentence, passage)
+        if _negation_flipped(sentence, focus) or (reworded and _negation_dropped_elsewhere(sentence, passage)):
             hard_fail = True
             reasons.append("negation differs from the cited passage")
         flips = antonym_flips(sentence, focus)
         if flips:
             hard_fail = True
             reasons.append("opposite of the cited passage: " + ", ".join(flips))
-        roles = mirrored(sentence, focus) or subject_moved(sentence, passage)
+        roles = mirrored(sentence, focus) or (subject_moved(sentence, passage) if reworded else None)
         if roles:
             hard_fail = True
             reasons.append(f"roles differ from the cited passage (who does what to whom): {roles}")

@@ -85,3 +85,10 @@ def test_helpers_name_what_they_found() -> None:
     assert subject_moved("Ukraine dropped its NATO bid.", "Ukraine dropped its bid for NATO.") is None
     assert dates_in("on 1 March 2025") == dates_in("on March 1, 2025") == {("1", "march"), ("march", "2025")}
     assert dates_in("employees may work remotely") == set()
+
+
+def test_a_quote_never_contradicts_its_own_passage(judge: HeuristicJudge) -> None:
+    passage = ("Remote work is allowed. Remote work is not allowed for reception staff. "
+               "Witkoff serves as envoy. The envoy serves Witkoff and Kushner.")
+    for quote in ["Remote work is allowed.", "Witkoff serves as envoy.", "The envoy serves Witkoff and Kushner."]:
+        assert judge.check(quote, passage).verdict == "supported", quote
