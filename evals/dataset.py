@@ -10,8 +10,11 @@ Question-answer cases (``rag eval``)::
 ``answerable`` defaults to true, ``evidence`` lists verbatim spans of the documents that contain
 the answer (empty or absent for an unanswerable case). Other keys are kept in ``extra``.
 
-Judge cases (``rag eval-judge``): ``id``, ``sentence``, ``passage``, ``supported`` (bool) and an
-optional ``kind`` (what was changed to make a negative: ``changed_number``, ``negation``, ...).
+Judge cases (``rag eval-judge``): ``id``, ``sentence``, ``passage``, ``supported`` (bool), an
+optional ``kind`` (what was changed to make a negative: ``changed_number``, ``negation``, ...) and
+an optional ``split``: ``dev`` (the default; pairs the judge's rules and thresholds may be tuned on)
+or ``heldout`` (pairs written before the judge was changed and never used to tune it; the figure
+``rag eval-judge`` reports first).
 """
 
 from __future__ import annotations
@@ -64,7 +67,11 @@ class JudgeCase:
     supported: bool
     kind: str = "unlabelled"
     line: int = 0
+    split: str = "dev"
 
+
+JUDGE_SPLITS = ("dev", "heldout")
+"""``dev``: tune on these; ``heldout``: only ever measured."""
 
 _QA_KEYS = {"id", "question", "answer", "evidence", "source", "answerable"}
 T = TypeVar("T")
@@ -128,9 +135,12 @@ def parse_judge_case(row: object, line: int = 0) -> JudgeCase:
     sentence = _text(row, "sentence", required=True)
     passage = _text(row, "passage", required=True)
     kind = _text(row, "kind", required=False) or "unlabelled"
+    split = _text(row, "split", required=False) or "dev"
+    if split not in JUDGE_SPLITS:
+        raise ValueError(f"'split' must be one of {', '.join(JUDGE_SPLITS)}, got {split!r}")
     assert sentence is not None and passage is not None
     return JudgeCase(id=str(row.get("id", f"line-{line}")), sentence=sentence, passage=passage,
-                     supported=_bool(row, "supported", None), kind=kind, line=line)
+                     supported=_bool(row, "supported", None), kind=kind, line=line, split=split)
 
 
 def _read_jsonl(path: str | Path, parse: Callable[[object, int], T]) -> list[T]:

@@ -56,7 +56,14 @@ def regressions(summary: dict[str, Any], baseline: dict[str, Any], tolerance: fl
 
 
 def judge_regressed(precision: float | None, baseline: dict[str, Any], tolerance: float = TOLERANCE) -> bool:
+    """``precision``: the held-out split's (``baseline["judge"]["precision"]`` is the held-out figure too)."""
     return precision is None or precision < baseline["judge"]["precision"] - tolerance
+
+
+def judge_figures(judge: JudgeReport) -> tuple[float | None, float | None]:
+    """The gated judge figures: "supported" precision and recall on the held-out split."""
+    split = judge.heldout.overall if judge.heldout else judge.overall
+    return split.precision, split.recall
 
 
 def _set_entry(name: str, run: EvalRun) -> dict[str, Any]:
@@ -76,8 +83,13 @@ def baseline_from(runs: dict[str, EvalRun], judge: JudgeReport) -> dict[str, Any
         "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     entry.update({name: _set_entry(name, run) for name, run in runs.items()})
+    precision, recall = judge_figures(judge)
+    dev = judge.splits.get("dev")
     entry["judge"] = {"dataset": "evals/datasets/judge.jsonl", "judge": judge.judge, "n": judge.overall.n,
-                      "precision": judge.overall.precision, "recall": judge.overall.recall}
+                      "split": "heldout", "n_heldout": judge.heldout.overall.n if judge.heldout else None,
+                      "precision": precision, "recall": recall,
+                      "dev_precision": dev.overall.precision if dev else None,
+                      "dev_recall": dev.overall.recall if dev else None}
     return entry
 
 
@@ -123,8 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         for d in worse:
             print(f"regression ({name}): {d.metric} {d.old} -> {d.new}")
         failed = failed or bool(worse)
-    if judge_regressed(judge.overall.precision, baseline):
-        print(f"regression: judge precision {baseline['judge']['precision']} -> {judge.overall.precision}")
+    precision, _ = judge_figures(judge)
+    if judge_regressed(precision, baseline):
+        print(f"regression: judge held-out precision {baseline['judge']['precision']} -> {precision}")
         failed = True
     print("regression(s) found" if failed else "ok")
     return 1 if failed else 0

@@ -1,14 +1,15 @@
 """How good is the offline support judge? (``rag eval-judge``)
 
 Runs ``rag.check.support.HeuristicJudge`` with MiniLM similarity over hand-labelled (sentence, passage)
-pairs and reports precision and recall of its "supported" verdict, overall and per ``kind`` of
-pair, plus the score threshold that would have worked best on this data (for information only:
-fitting the judge's thresholds to the same data it is scored on would flatter it).
+pairs and reports precision, recall, F1 and accuracy of its "supported" verdict for the held-out
+split (pairs never used to tune the judge: the figure to quote) and the development split, overall
+and per ``kind`` of pair, plus the score threshold that would have worked best on the development
+pairs (for information only).
 
 >>> from rag.assistant import default_embedder
 >>> judge = HeuristicJudge(similarity_from(default_embedder()))           # doctest: +SKIP
 >>> report = evaluate_judge(load_judge_dataset(DEFAULT_JUDGE_DATASET), judge)  # doctest: +SKIP
->>> report.overall.precision                                            # doctest: +SKIP
+>>> report.heldout.overall.precision                                            # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from evals.dataset import JudgeCase
+from evals.dataset import JUDGE_SPLITS, JudgeCase
 from rag.check.support import HeuristicJudge, Similarity
 from rag.protocols import Embedder
 from rag.records import Support
@@ -92,6 +93,7 @@ class Judged:
     kind: str
     supported: bool  # the label
     support: Support  # the judge's verdict
+    split: str = "dev"
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "kind": self.kind, "supported": self.supported, "verdict": self.support.verdict,
@@ -99,7 +101,29 @@ class Judged:
 
 
 @dataclass(frozen=True)
+class SplitStats:
+    """The "supported" verdict scored on one split, overall and per kind of pair."""
+
+    overall: JudgeStats
+    per_kind: dict[str, JudgeStats]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"overall": self.overall.to_dict(), "per_kind": {k: v.to_dict() for k, v in self.per_kind.items()}}
+
+
+def split_stats(rows: Sequence[Judged]) -> SplitStats:
+    kinds = sorted({r.kind for r in rows})
+    return SplitStats(
+        overall=stats([r.supported for r in rows], [r.support.verdict == "supported" for r in rows]),
+        per_kind={k: stats([r.supported for r in rows if r.kind == k],
+                           [r.support.verdict == "supported" for r in rows if r.kind == k]) for k in kinds})
+
+
+@dataclass(frozen=True)
 class JudgeReport:
+    """``overall``/``per_kind`` over every pair; ``splits`` per split. The held-out split is the
+    honest figure: its pairs were never used to tune the judge, so its mistakes are not listed."""
+
     judge: str
     overall: JudgeStats
     per_kind: dict[str, JudgeStats]
@@ -107,14 +131,21 @@ class JudgeReport:
     best_f1_threshold: dict[str, float | None]
     best_accuracy_threshold: dict[str, float | None]
     rows: tuple[Judged, ...] = field(default=())
+    splits: dict[str, SplitStats] = field(default_factory=dict)
+
+    @property
+    def heldout(self) -> SplitStats | None:
+        return self.splits.get("heldout")
 
     @property
     def mistakes(self) -> list[Judged]:
-        return [r for r in self.rows if (r.support.verdict == "supported") != r.supported]
+        """Misjudged development pairs (held-out ones stay unseen: looking at them invites tuning on them)."""
+        return [r for r in self.rows if r.split == "dev" and (r.support.verdict == "supported") != r.supported]
 
     def to_dict(self) -> dict[str, Any]:
         return {"judge": self.judge, "n": self.overall.n, "overall": self.overall.to_dict(),
                 "per_kind": {k: v.to_dict() for k, v in self.per_kind.items()},
+                "splits": {k: v.to_dict() for k, v in self.splits.items()},
                 "supported_threshold": self.supported_threshold, "best_f1_threshold": self.best_f1_threshold,
                 "best_accuracy_threshold": self.best_accuracy_threshold,
                 "mistakes": [r.to_dict() for r in self.mistakes]}
@@ -143,36 +174,55 @@ def best_thresholds(labels: Sequence[bool], scores: Sequence[float]) -> tuple[di
 
 
 def evaluate_judge(cases: Sequence[JudgeCase], judge: HeuristicJudge) -> JudgeReport:
-    """Judge every pair in one batch and score the "supported" verdicts against the labels."""
+    """Judge every pair in one batch and score the "supported" verdicts against the labels, per split."""
     verdicts = judge.check_many([(c.sentence, c.passage) for c in cases])
-    rows = tuple(Judged(c.id, c.kind, c.supported, v) for c, v in zip(cases, verdicts, strict=True))
-    kinds = sorted({r.kind for r in rows})
-    per_kind = {k: stats([r.supported for r in rows if r.kind == k],
-                         [r.support.verdict == "supported" for r in rows if r.kind == k]) for k in kinds}
-    f1, acc = best_thresholds([r.supported for r in rows], [r.support.score for r in rows])
-    return JudgeReport(judge=judge.name, overall=stats([r.supported for r in rows],
-                                                       [r.support.verdict == "supported" for r in rows]),
-                       per_kind=per_kind, supported_threshold=judge.thresholds.supported, best_f1_threshold=f1,
-                       best_accuracy_threshold=acc, rows=rows)
+    rows = tuple(Judged(c.id, c.kind, c.supported, v, c.split) for c, v in zip(cases, verdicts, strict=True))
+    everything = split_stats(rows)
+    splits = {name: split_stats([r for r in rows if r.split == name]) for name in JUDGE_SPLITS
+              if any(r.split == name for r in rows)}
+    # The best cut-offs are fitted on the development pairs only (all pairs when there are none).
+    fit = [r for r in rows if r.split == "dev"] or list(rows)
+    f1, acc = best_thresholds([r.supported for r in fit], [r.support.score for r in fit])
+    return JudgeReport(judge=judge.name, overall=everything.overall, per_kind=everything.per_kind,
+                       supported_threshold=judge.thresholds.supported, best_f1_threshold=f1,
+                       best_accuracy_threshold=acc, rows=rows, splits=splits)
+
+
+_SPLIT_TITLES = {"dev": "development split (rules and thresholds tuned on these)",
+                 "heldout": "held-out split (never used for tuning)"}
+
+
+def _show(v: float | None) -> str:
+    return "  n/a" if v is None else f"{v:5.3f}"
+
+
+def _split_lines(title: str, split: SplitStats) -> list[str]:
+    o = split.overall
+    lines = [f"{title}: {o.n} pairs, \"supported\" precision {_show(o.precision)}, recall {_show(o.recall)}, "
+             f"F1 {_show(o.f1)}, accuracy {_show(o.accuracy)}",
+             f"  {'kind':<18}{'n':>4}{'labelled+':>10}{'said+':>7}{'precision':>11}{'recall':>8}{'F1':>7}"
+             f"{'accuracy':>10}"]
+    for kind, s in split.per_kind.items():
+        lines.append(f"  {kind:<18}{s.n:>4}{s.tp + s.fn:>10}{s.tp + s.fp:>7}{_show(s.precision):>11}"
+                     f"{_show(s.recall):>8}{_show(s.f1):>7}{_show(s.accuracy):>10}")
+    return lines
 
 
 def format_judge_report(report: JudgeReport) -> str:
-    def show(v: float | None) -> str:
-        return "  n/a" if v is None else f"{v:5.3f}"
-
     o = report.overall
-    lines = [f"judge {report.judge} on {o.n} labelled pairs: \"supported\" precision {show(o.precision)}, "
-             f"recall {show(o.recall)}, F1 {show(o.f1)}, accuracy {show(o.accuracy)}", "",
-             f"{'kind':<18}{'n':>4}{'labelled+':>10}{'said+':>7}{'precision':>11}{'recall':>8}{'accuracy':>10}"]
-    for kind, s in report.per_kind.items():
-        lines.append(f"{kind:<18}{s.n:>4}{s.tp + s.fn:>10}{s.tp + s.fp:>7}{show(s.precision):>11}"
-                     f"{show(s.recall):>8}{show(s.accuracy):>10}")
+    lines = [f"judge {report.judge} on {o.n} labelled pairs"]
+    for name in reversed(JUDGE_SPLITS):  # held-out first: it is the figure to quote
+        if name in report.splits:
+            lines += ["", *_split_lines(_SPLIT_TITLES[name], report.splits[name])]
+    if len(report.splits) > 1:
+        lines += ["", f"all pairs: \"supported\" precision {_show(o.precision)}, recall {_show(o.recall)}, "
+                      f"F1 {_show(o.f1)}, accuracy {_show(o.accuracy)}"]
     f1, acc = report.best_f1_threshold, report.best_accuracy_threshold
-    lines += ["", f"current 'supported' threshold {report.supported_threshold:.3f}; on this data the best would be "
-              f"{f1['threshold']:.3f} for F1 ({show(f1['f1'])}) and {acc['threshold']:.3f} for accuracy "
-              f"({show(acc['accuracy'])}) (for information: fitted and scored on the same pairs)"]
+    lines += ["", f"current 'supported' threshold {report.supported_threshold:.3f}; on the development pairs the "
+              f"best would be {f1['threshold']:.3f} for F1 ({_show(f1['f1'])}) and {acc['threshold']:.3f} for "
+              f"accuracy ({_show(acc['accuracy'])})"]
     if report.mistakes:
-        lines += ["", "misjudged:"]
+        lines += ["", "misjudged development pairs (held-out pairs are never listed):"]
         for r in report.mistakes:
             lines.append(f"  {r.id} ({r.kind}): labelled {'supported' if r.supported else 'unsupported'}, "
                          f"judged {r.support.verdict} ({r.support.score:.2f}) {'; '.join(r.support.reasons[:2])}")

@@ -97,7 +97,7 @@ STOPWORDS = frozenset((
 _NEGATIONS = frozenset({"not", "no", "never", "without", "neither", "nor", "none", "nothing", "cannot", "n't"})
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+(?:[.,]\d+)*%?")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_NUMBER_WORDS = {"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+NUMBER_WORDS = {"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
                  "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
                  "twenty": "20", "thirty": "30", "forty": "40", "fifty": "50", "hundred": "100"}
 # Words that often open a sentence without being names.
@@ -113,6 +113,27 @@ QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "where", "when", "why
                    "aren", "won", "can't", "cannot"}
 _MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
            "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+
+
+MONTHS = frozenset(m for m in _MONTHS if not m.endswith("day"))
+
+
+def dates_in(text: str) -> set[tuple[str, str]]:
+    """(day, month) and (month, year) pairs: "1 March 2025" and "March 1, 2025" both give
+    ("1", "march") and ("march", "2025"); a lone "may" is a month only after a day number."""
+    words = re.findall(r"[A-Za-z]+|\d+", text)
+    out = set()
+    for i, word in enumerate(words):
+        month = word.lower()
+        before = words[i - 1] if i and words[i - 1].isdigit() else ""
+        if month not in MONTHS or (word == "may" and not before):
+            continue
+        after = words[i + 1:i + 2] if i + 1 < len(words) and words[i + 1].isdigit() else []
+        if after and int(after[0]) <= 31 and i + 2 < len(words) and words[i + 2].isdigit():
+            after.append(words[i + 2])  # "March 1, 2025"
+        for number in [before, *after] if before else after:
+            out.add((number, month) if int(number) <= 31 else (month, number))
+    return out
 
 
 def stem(word: str) -> str:
@@ -141,8 +162,8 @@ def numbers_in(text: str) -> set[str]:
             value = value.rstrip("0").rstrip(".")
         found.add(value)
     for word in re.findall(r"[a-z]+", text.lower()):
-        if word in _NUMBER_WORDS:
-            found.add(_NUMBER_WORDS[word])
+        if word in NUMBER_WORDS:
+            found.add(NUMBER_WORDS[word])
     return found
 
 

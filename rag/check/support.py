@@ -1,21 +1,35 @@
 """Does a cited passage support a sentence? The offline judge.
 
 No NLI or reranker model ships on PyPI, so the default judge combines what we have:
-lexical coverage of the sentence's content words, hard checks on numbers and names (a number
-or a name absent from the passage means unsupported), negation and role-order checks against
-the best-matching passage sentence, and MiniLM similarity. Pure apart from the optional
+lexical coverage of the sentence's content words, hard checks on numbers, dates and names (one
+absent from the passage means unsupported), negation, antonym (``antonyms.py``) and role-order
+(``roles.py``) checks against the best-matching passage sentence, and MiniLM similarity. Pure apart from the optional
 ``similarity`` callable, so it is cheap to test on hand-made pairs.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from rag.check.antonyms import antonym_flips
 from rag.check.injection import injection_problems
+from rag.check.roles import mirrored, subject_moved, tokens
 from rag.records import Support, Verdict
-from rag.text import content_words, has_negation, initialisms, name_present, names_in, numbers_in, split_sentences, stem
+from rag.text import (
+    STOPWORDS,
+    content_words,
+    dates_in,
+    has_negation,
+    initialisms,
+    name_present,
+    names_in,
+    numbers_in,
+    split_sentences,
+    stem,
+)
 
 Similarity = Callable[[Sequence[tuple[str, str]]], list[float]]
 """Cosine similarity for each (sentence, passage sentence) pair."""
@@ -37,9 +51,39 @@ def _negation_flipped(sentence: str, focus: str) -> bool:
     return False
 
 
+def _negation_dropped_elsewhere(sentence: str, passage: str) -> bool:
+    """The sentence affirms a negated clause of a passage sentence other than its best match
+    ("Sick leave can be carried over" against "... Sick leave cannot be carried over.")."""
+    if has_negation(sentence):
+        return False
+    return any(_negation_flipped(sentence, text) for _, _, text in split_sentences(passage))
+
+
+def _number_rebound(sentence: str, passage: str) -> str | None:
+    """A number the sentence attaches to a word that the passage attaches only to another number:
+    "the 2020 heatwave" against "the 2016 heatwave" (2020 being elsewhere in the passage),
+    "9 November 1990" against "9 November 1989"."""
+    def bindings(text: str) -> set[tuple[str, str]]:
+        toks = tokens(text)
+        out = set()
+        for (a, a_stem), (b, b_stem) in itertools.pairwise(toks):
+            if a[0].isdigit() and b[0].isalpha() and b not in STOPWORDS:
+                out.add((b_stem, a_stem))
+            elif b[0].isdigit() and a[0].isalpha() and a not in STOPWORDS:
+                out.add((a_stem, b_stem))
+        return out
+
+    theirs, present = bindings(passage), numbers_in(passage)
+    for word, number in sorted(bindings(sentence) - theirs):
+        if number in present and any(w == word for w, _ in theirs):  # an absent number has its own reason
+            return f"{number} {word}"
+    return None
+
+
 @dataclass(frozen=True)
 class JudgeThresholds:
-    """Score cut-offs, calibrated on ``evals/datasets/judge.jsonl`` (see ``rag eval-judge``)."""
+    """Score cut-offs, calibrated on the development split of ``evals/datasets/judge.jsonl``
+    (``rag eval-judge``); the held-out split is only ever measured."""
 
     supported: float = 0.6
     weak: float = 0.45
@@ -109,9 +153,29 @@ class HeuristicJudge:
         if missing_names:
             hard_fail = True
             reasons.append("name not in the cited passage: " + ", ".join(missing_names))
-        if _negation_flipped(sentence, focus):
+        # A quote cannot contradict its own passage: the checks that look beyond the aligned
+        # sentence (other sentences' negations and subjects) are for reworded sentences only.
+        reworded = not is_verbatim(sentence, passage)
+        if _negation_flipped(sentence, focus) or (reworded and _negation_dropped_elsewhere(sentence, passage)):
             hard_fail = True
             reasons.append("negation differs from the cited passage")
+        flips = antonym_flips(sentence, focus)
+        if flips:
+            hard_fail = True
+            reasons.append("opposite of the cited passage: " + ", ".join(flips))
+        roles = mirrored(sentence, focus) or (subject_moved(sentence, passage) if reworded else None)
+        if roles:
+            hard_fail = True
+            reasons.append(f"roles differ from the cited passage (who does what to whom): {roles}")
+        other_dates = sorted(f"{a} {b}" for a, b in dates_in(sentence) - dates_in(passage)
+                             if not {a, b} & set(missing_numbers))
+        if other_dates:
+            hard_fail = True
+            reasons.append("date not in the cited passage: " + ", ".join(other_dates))
+        rebound = _number_rebound(sentence, passage)
+        if rebound:
+            hard_fail = True
+            reasons.append(f"the cited passage gives another number for this: {rebound}")
         injected = injection_problems(sentence, passage, focus)
         if injected:  # a link or an order copied from an instruction inside a document is not evidence
             hard_fail = True

@@ -43,7 +43,7 @@ def test_eval_judge_precision_meets_baseline(baseline: dict) -> None:
     assert main(["eval-judge", "--json"], out=out) == 0
     report = json.loads(out.getvalue())
     assert report["n"] == baseline["judge"]["n"]
-    precision = report["overall"]["precision"]
+    precision = report["splits"]["heldout"]["overall"]["precision"]
     assert not judge_regressed(precision, baseline, TOLERANCE), (
-        f"judge precision {precision} < baseline {baseline['judge']['precision']} - {TOLERANCE}; "
-        f"misjudged: {[m['id'] for m in report['mistakes']]}")
+        f"judge held-out precision {precision} < baseline {baseline['judge']['precision']} - {TOLERANCE}; "
+        f"misjudged development pairs: {[m['id'] for m in report['mistakes']]}")

@@ -81,9 +81,20 @@ def test_bundled_examples_dataset_parses() -> None:
 
 def test_judge_dataset_parses_and_checks_labels(tmp_path: Path) -> None:
     cases = load_judge_dataset(DEFAULT_JUDGE_DATASET)
-    assert len(cases) == 83
-    assert {c.kind for c in cases} >= {"supported", "negation", "swapped_subject"}
+    assert len(cases) >= 150
+    assert {c.kind for c in cases} >= {"supported", "negation", "swapped_subject", "antonym", "changed_date",
+                                       "changed_name", "changed_number", "invented", "unrelated"}
+    heldout = [c for c in cases if c.split == "heldout"]
+    assert {c.split for c in cases} == {"dev", "heldout"}
+    assert sum(c.kind == "swapped_subject" for c in heldout) >= 7
+    assert sum(c.supported for c in heldout) >= 25  # recall is measured on real paraphrases too
+    assert len({c.id for c in cases}) == len(cases)
+    # No held-out passage is shared with a development pair: tuning on one cannot leak into the other.
+    assert not {c.passage for c in heldout} & {c.passage for c in cases if c.split == "dev"}
     bad = tmp_path / "judge.jsonl"
     bad.write_text(json.dumps({"id": "j1", "sentence": "s", "passage": "p", "supported": "yes"}) + "\n")
     with pytest.raises(DatasetError, match="line 1: 'supported' must be true or false"):
+        load_judge_dataset(bad)
+    bad.write_text(json.dumps({"id": "j1", "sentence": "s", "passage": "p", "supported": True, "split": "test"}))
+    with pytest.raises(DatasetError, match="'split' must be one of dev, heldout"):
         load_judge_dataset(bad)

@@ -50,3 +50,23 @@ def test_similarity_from_embedder_is_cosine() -> None:
     sims = similarity_from(WordEmbedder())([("the cat sat", "the cat sat"), ("the cat sat", "dogs bark loudly")])
     assert sims[0] == pytest.approx(1.0)
     assert sims[1] < 0.5
+
+
+def test_report_keeps_the_splits_apart() -> None:
+    heldout = [JudgeCase("h1", "Sales rose 9% in May.", PASSAGE, False, "changed_number", split="heldout"),
+               JudgeCase("h2", "The board approved the plan on Monday.", PASSAGE, True, "supported",
+                         split="heldout"),
+               JudgeCase("h3", "Sales fell 5% in May.", PASSAGE, True, "supported", split="heldout")]  # mislabelled
+    report = evaluate_judge([*CASES, *heldout], HeuristicJudge())
+    assert set(report.splits) == {"dev", "heldout"}
+    assert report.splits["dev"].overall.n == 4 and report.heldout is not None
+    h = report.heldout.overall
+    assert (h.n, h.tp, h.fn, h.tn) == (3, 1, 1, 1)
+    assert report.heldout.per_kind["supported"].recall == 0.5
+    assert report.overall.n == 7
+    # A held-out pair is never listed, so it cannot be tuned on; its figures still are.
+    assert report.mistakes == [] and report.to_dict()["mistakes"] == []
+    assert report.to_dict()["splits"]["heldout"]["overall"]["recall"] == 0.5
+    text = format_judge_report(report)
+    assert text.index("held-out split") < text.index("development split")
+    assert "h3" not in text
