@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,9 +21,12 @@ from rag.followup import condense
 from rag.generators import ExtractiveGenerator, Generator
 from rag.records import Answer, Draft, Hit, Relevance, Retrieval
 from rag.relevance import judge_relevance
-from rag.retrieval import HybridRetriever, RetrievalConfig, as_langchain_retriever
+from rag.retrieval import HybridRetriever, RetrievalConfig
 from rag.settings import Settings
 from rag.support import HeuristicJudge, Judge, absent_words, names_in, unknown_terms, unmatched_terms
+
+if TYPE_CHECKING:  # LangChain's retriever module takes ~0.5 s to import: only when asked for
+    from rag.langchain_retriever import RagRetriever
 
 # Calibrated on evals/datasets/examples.jsonl: the top hit's dense cosine below this means the
 # documents do not cover the question (see README "Refusal threshold").
@@ -280,9 +284,11 @@ class Assistant:
         """
         return ChatSession(self)
 
-    def as_langchain_retriever(self, k: int | None = None) -> object:
-        """This index as a LangChain ``BaseRetriever``."""
-        return as_langchain_retriever(self.retriever, k=k or self.settings.k)
+    def as_langchain_retriever(self, k: int | None = None, sources: Sequence[str] | None = None) -> RagRetriever:
+        """This index as a LangChain ``BaseRetriever`` (``invoke(query, k=…, sources=…)`` per call)."""
+        from rag.langchain_retriever import RagRetriever
+
+        return RagRetriever(hybrid=self.retriever, k=k or self.settings.k, sources=tuple(sources) if sources else None)
 
 
 @dataclass
