@@ -77,7 +77,10 @@ def install_handlers(app: FastAPI) -> None:
         kind = "not_found_error" if status == 404 else "invalid_request_error"
         return response_for(ApiError(status, str(detail), kind))
 
-    app.add_exception_handler(ApiError, on_error)
+    # Known failures by class: a handler for ``Exception`` alone runs in Starlette's outermost layer,
+    # which re-raises after answering and drops the connection.
+    for kind in (ApiError, *(known for known, _, _ in _STATUS)):
+        app.add_exception_handler(kind, on_error)
     app.add_exception_handler(RequestValidationError, on_invalid)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_error)

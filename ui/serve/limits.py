@@ -30,27 +30,32 @@ class BodyLimit:
             await _reject(send, limit, upload)
             return
         seen = 0
-        started = False
+        started = rejected = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, rejected
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    # Answer now: FastAPI turns any error while reading the body into its own 400.
+                    if not started and not rejected:
+                        rejected = True
+                        await _reject(send, limit, upload)
                     raise _TooLarge
             return message
 
         async def tracked(message: Message) -> None:
             nonlocal started
+            if rejected:
+                return  # the 413 has been sent; whatever the app says after it is dropped
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
             await self.app(scope, counted, tracked)
         except _TooLarge:
-            if not started:
-                await _reject(send, limit, upload)
+            pass
 
 
 async def _reject(send: Send, limit: int, upload: bool) -> None:
