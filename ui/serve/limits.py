@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -52,10 +53,8 @@ class BodyLimit:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
+        with contextlib.suppress(_TooLarge):  # already answered with 413
             await self.app(scope, counted, tracked)
-        except _TooLarge:
-            pass
 
 
 async def _reject(send: Send, limit: int, upload: bool) -> None:
