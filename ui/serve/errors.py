@@ -37,7 +37,9 @@ class ApiError(Exception):
 
 
 def error_body(message: str, kind: str, code: str | None = None) -> dict[str, object]:
-    """>>> error_body("no such collection", "not_found_error", "model_not_found")["error"]["code"]
+    """OpenAI's error object.
+
+    >>> error_body("there is no collection 'x'", "not_found_error", "model_not_found")["error"]["code"]
     'model_not_found'
     """
     return {"error": {"message": message, "type": kind, "code": code}}
