@@ -81,7 +81,8 @@ def install_handlers(app: FastAPI) -> None:
 
     # Known failures by class: a handler for ``Exception`` alone runs in Starlette's outermost layer,
     # which re-raises after answering and drops the connection.
-    for kind in (ApiError, *(known for known, _, _ in _STATUS)):
+    known: list[type[Exception]] = [ApiError, *(kind for kind, _, _ in _STATUS)]
+    for kind in known:
         app.add_exception_handler(kind, on_error)
     app.add_exception_handler(RequestValidationError, on_invalid)
     app.add_exception_handler(StarletteHTTPException, on_http)
