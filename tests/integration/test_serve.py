@@ -131,6 +131,8 @@ def test_ask_and_retrieve(http: httpx.Client, examples_assistant: Assistant) -> 
     empty = http.post("/v1/ask", json={"question": ""})
     assert empty.status_code == 400 and empty.json()["error"]["message"].startswith("question:")
     assert http.post("/v1/ask", json={"question": "x", "collection": "nope"}).status_code == 404
+    bad = http.post("/v1/documents", files=[("files", ("a.md", b"# A"))], data={"collection": "../x"})
+    assert bad.status_code == 400 and "not a collection name" in bad.json()["error"]["message"]
 
 
 def _pdf_truncated() -> bytes:

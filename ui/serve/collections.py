@@ -7,10 +7,14 @@ at once").
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
 from ui.serve.errors import ApiError
+
+# Chroma's rule for collection names, checked here so a bad name is a 400 with a sentence.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,510}[A-Za-z0-9]")
 
 
 class Collections:
@@ -36,6 +40,9 @@ class Collections:
         """The ``Assistant`` for ``name`` (default: the configured collection); 404 when it does not
         exist, unless ``create`` (uploads make new collections)."""
         name = name or self.default
+        if not _NAME.fullmatch(name):
+            raise ApiError(400, f"{name[:80]!r} is not a collection name: use 3 to 512 letters, digits, '.', '_' or "
+                           "'-', starting and ending with a letter or digit")
         with self._lock:
             if name in self._open:
                 return self._open[name]
