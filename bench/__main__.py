@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         log("  cold one-off `rag ask` processes on the examples index …")
         raw["cold_ask"] = run_task("ours_cold_ask", scratch, index_dir=str(scratch / "examples"),
                                    question="what did Zelenskyy reject?")
+        log("  HTTP ask latency: rag serve on the corpus index, 1 and 8 concurrent clients …")
+        raw["http"] = run_task("ours_http", scratch, index_dir=ours_index, questions=questions, timeout=900)
         log("  extractive answers beside one busy process …")
         raw["ours_query_busy"] = _beside_busy_process(scratch, ours_index, questions)
         raw["synth_build"], raw["latency"] = [], []

@@ -104,9 +104,20 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
         "corpus_retrieval_p95_ms": raw["ours_query"]["retrieval_p95_ms"],
         "peer_corpus_retrieval_p95_ms": raw["peer_query"]["retrieval_p95_ms"],
         "ttft_p95_ms": (raw.get("gguf") or {}).get("ttft_p95_ms"),
+        **_http_figures(raw.get("http")),
         "repeats": len(ours),
     }
     out["targets"] = {name: _met(out.get(name), op, limit) for name, (op, limit) in TARGETS.items()}
+    return out
+
+
+def _http_figures(http: dict[str, Any] | None) -> dict[str, Any]:
+    """``http_ask_p50_ms_c1`` … from the ``ours_http`` task (``rag serve``, 1 and 8 clients)."""
+    out: dict[str, Any] = {}
+    for clients, run in ((http or {}).get("runs") or {}).items():
+        out[f"http_ask_p50_ms_c{clients}"] = run["p50_ms"]
+        out[f"http_ask_p95_ms_c{clients}"] = run["p95_ms"]
+        out[f"http_asks_per_s_c{clients}"] = run["asks_per_s"]
     return out
 
 
@@ -154,6 +165,9 @@ def headline_table(s: dict[str, Any]) -> str:
         ["  the same beside one busy process (ms)", f"{_fmt(s.get('answer_busy_p50_ms'))} / "
          f"{_fmt(s.get('answer_busy_p95_ms'))}", None,
          f"busy/idle p95 {_fmt(ratio(s.get('answer_busy_p95_ms'), s['answer_p95_ms']))}", None, None],
+        *[[f"HTTP ask p50/p95 (ms), `rag serve`, {c} concurrent client{'s' if c > 1 else ''}",
+           f"{_fmt(s.get(f'http_ask_p50_ms_c{c}'))} / {_fmt(s.get(f'http_ask_p95_ms_c{c}'))}", None,
+           f"{_fmt(s.get(f'http_asks_per_s_c{c}'))} asks/s", None, None] for c in (1, 8)],
         ["cold one-off `rag ask` (s, median of 3; examples index)", _fmt(s.get("cold_ask_s")), None,
          f"max {_fmt(s.get('cold_ask_max_s'))}", "≤ 3 s", met("cold_ask_s")],
         [f"first retrieval at {s['retrieval_chunks']} chunks (BM25 built) / saved BM25 loaded (s)",

@@ -16,13 +16,13 @@ BATCH_TASKS = {"ours_ingest", "ours_floor", "ours_reingest"}
 
 
 def _tasks() -> dict[str, Callable[..., dict[str, Any]]]:
-    from bench import embedders, experiments, ours, peer
+    from bench import embedders, experiments, ours, peer, serve
 
     return {
         "ours_ingest": ours.ingest, "ours_floor": ours.encode_floor, "ours_reingest": ours.reingest,
         "ours_query": ours.query,
         "ours_examples": ours.examples_hit, "synth_build": ours.synth_build, "synth_latency": ours.latency,
-        "gguf_ttft": ours.gguf_ttft, "ours_cold_ask": ours.cold_ask,
+        "gguf_ttft": ours.gguf_ttft, "ours_cold_ask": ours.cold_ask, "ours_http": serve.http_latency,
         "peer_ingest": peer.ingest, "peer_query": peer.query,
         "encode_speed": embedders.encode_speed, "query_speed": embedders.query_speed,
         "chunking_speed": experiments.chunking_speed,

@@ -125,6 +125,11 @@ def _attempt(action: Callable[[FileWrite], None], write: FileWrite) -> Exception
 _COLLECTION_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{1,510})[A-Za-z0-9]")
 
 
+def rag_collections(client: Any) -> list[str]:
+    """Names of the collections rag wrote with this client (others on a shared Chroma server are left out)."""
+    return sorted(c.name for c in client.list_collections() if (c.metadata or {}).get("embedding_model"))
+
+
 def valid_collection_name(name: str) -> bool:
     """Chroma's rule for collection names, checked before Chroma is asked.
 

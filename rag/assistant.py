@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,7 +15,7 @@ from index.embedding import Embedder, MiniLMEmbedder
 from index.errors import UsageError
 from index.ingest import IngestProgress, IngestReport, ingest
 from index.lock import WriterLock
-from index.store import ChunkStore, make_client
+from index.store import ChunkStore, make_client, rag_collections
 from rag.answer.generators import ExtractiveGenerator
 from rag.check.checker import REFUSAL_TEXT, CheckedText, check_draft, draft_from_text
 from rag.check.relevance import judge_relevance
@@ -24,10 +25,12 @@ from rag.llm.registry import check_llm_settings
 from rag.protocols import Generator, Judge
 from rag.records import Answer, Chunk, Draft, Hit, Relevance, Retrieval
 from rag.retrieve.embedding_cache import CachingEmbedder
-from rag.retrieve.hybrid import HybridRetriever, RetrievalConfig, as_langchain_retriever
+from rag.retrieve.hybrid import HybridRetriever, RetrievalConfig
 from rag.retrieve.refusal_gate import DEFAULT_REFUSAL_THRESHOLD, gate
 from rag.settings import Settings
 
+if TYPE_CHECKING:  # LangChain's retriever module takes ~0.5 s to import: only when asked for
+    from rag.retrieve.langchain import RagRetriever
 
 def default_embedder(settings: Settings | None = None) -> Embedder:
     """The packaged MiniLM at the settings' precision (loaded on first use): what ``Assistant`` uses
@@ -108,6 +111,10 @@ class Assistant:
         self.retriever.keyword.snapshot()
         _ = self.judge  # builds the generator first
         return self
+
+    def collections(self) -> list[str]:
+        """The collections of this index folder (or Chroma server) that rag wrote."""
+        return rag_collections(self.store.client)
 
     def chunks(self) -> Iterator[Chunk]:
         """Every indexed passage (paged from the store; order unspecified)."""
@@ -281,9 +288,11 @@ class Assistant:
         """
         return ChatSession(self)
 
-    def as_langchain_retriever(self, k: int | None = None) -> object:
-        """This index as a LangChain ``BaseRetriever``."""
-        return as_langchain_retriever(self.retriever, k=k or self.settings.k)
+    def as_langchain_retriever(self, k: int | None = None, sources: Sequence[str] | None = None) -> RagRetriever:
+        """This index as a LangChain ``BaseRetriever`` (``invoke(query, k=…, sources=…)`` per call)."""
+        from rag.retrieve.langchain import RagRetriever
+
+        return RagRetriever(hybrid=self.retriever, k=k or self.settings.k, sources=tuple(sources) if sources else None)
 
 
 @dataclass

@@ -65,7 +65,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def open_assistant(args: argparse.Namespace) -> Any:
     from rag.assistant import Assistant
 
-    return Assistant(settings=settings_from(args))
+    assistant = Assistant(settings=settings_from(args))
+    if getattr(args, "k", None) is not None:  # --k is checked as the HTTP API checks it (1 … collection size)
+        from rag.retrieve.hybrid import check_k
+
+        check_k(args.k, assistant.store.count())
+    return assistant
 
 
 # ---- ingest ------------------------------------------------------------------------------------

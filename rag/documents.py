@@ -1,5 +1,6 @@
 """What ``rag`` offers about documents to the packages above it (``ui``, ``evals``), which do not
-import ``index``: the file types it reads, loading one file as the indexer sees it, and the records.
+import ``index``: the file types it reads, loading one file as the indexer sees it, the records,
+and what a collection may be called.
 
 >>> ".pdf" in SUPPORTED_SUFFIXES
 True
@@ -7,5 +8,6 @@ True
 
 from index.loaders import SUPPORTED_SUFFIXES, load_file
 from index.records import Chunk, Document
+from index.store import valid_collection_name
 
-__all__ = ["SUPPORTED_SUFFIXES", "Chunk", "Document", "load_file"]
+__all__ = ["SUPPORTED_SUFFIXES", "Chunk", "Document", "load_file", "valid_collection_name"]

@@ -147,6 +147,15 @@ def launch_app(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int = 7860, au
     return str(url)
 
 
+def mount_app(app: Any, demo: gr.Blocks, *, path: str = "/ui", auth: tuple[str, str] | None = None,
+              max_file_mb: float = 50.0) -> Any:
+    """Mount ``demo`` on an existing FastAPI ``app`` (``rag serve --ui``) with ``launch_app``'s safe defaults."""
+    return gr.mount_gradio_app(
+        app, demo, path=path, auth=auth, max_file_size=int(max_file_mb * 1024 * 1024), allowed_paths=[],
+        blocked_paths=[], enable_monitoring=False, ssr_mode=False, mcp_server=False, show_error=False,
+        footer_links=[], theme=make_theme(), css=CSS, head=HEAD, favicon_path=None, pwa=False)
+
+
 def _doc_choices(ctl: Controller) -> list[tuple[str, str]]:
     sources = ctl.sources()
     names = [render.display_name(s) for s in sources]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -14,6 +14,7 @@ from index.store import ChunkStore
 from rag.records import Hit, Retrieval
 from rag.retrieve.fusion import minmax_fusion, mmr, rrf
 from rag.retrieve.keyword import KeywordIndex, KeywordSnapshot
+from rag.settings import SettingsError
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,27 @@ class HybridRetriever:
         return [replace(h, rank=i) for i, h in enumerate(merged, 1)]
 
 
+def check_k(k: int, size: int) -> int:
+    """``k`` when it is a whole number from 1 to ``size`` (the collection's passage count; no upper
+    bound while the collection is empty), else ``SettingsError`` in one sentence. The CLI, the
+    HTTP API and the LangChain retriever all validate ``k`` here.
+
+    >>> check_k(3, 22)
+    3
+    >>> check_k(0, 22)
+    Traceback (most recent call last):
+    ...
+    rag.settings.SettingsError: k must be at least 1, not 0
+    """
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise SettingsError(f"k must be a whole number, not {k!r}")
+    if k < 1:
+        raise SettingsError(f"k must be at least 1, not {k}")
+    if size and k > size:
+        raise SettingsError(f"k must be at most {size}, the number of passages in the collection, not {k}")
+    return k
+
+
 def merge_chunks(parts: Sequence[Chunk], anchor: Chunk) -> Chunk:
     """One chunk spanning ``parts`` (sorted by start); the text between them is restored from
     ``gap_before``, so the merged text is the document's text at [start:end]."""
@@ -119,30 +141,3 @@ def merge_chunks(parts: Sequence[Chunk], anchor: Chunk) -> Chunk:
             text += part.text[end - part.start:]
         end = part.end
     return replace(anchor, text=text, start=start, end=end, n_tokens=sum(p.n_tokens for p in parts))
-
-
-def as_langchain_retriever(retriever: HybridRetriever, k: int = 5) -> Any:
-    """Wrap as a LangChain ``BaseRetriever`` (documents carry source, page, offsets and scores).
-
-    >>> lc = as_langchain_retriever(assistant.retriever)  # doctest: +SKIP
-    >>> lc.invoke("what did Zelenskyy reject?")[0].metadata["source"]  # doctest: +SKIP
-    """
-    from langchain_core.callbacks import CallbackManagerForRetrieverRun
-    from langchain_core.documents import Document as LCDocument
-    from langchain_core.retrievers import BaseRetriever
-
-    class RagRetriever(BaseRetriever):
-        """LangChain view of rag's hybrid retriever."""
-
-        hybrid: Any
-        k: int = 5
-
-        def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-                                    ) -> list[LCDocument]:
-            return [LCDocument(page_content=h.chunk.text, id=h.chunk.chunk_id,
-                               metadata={"source": h.chunk.source, "page": h.chunk.page, "start": h.chunk.start,
-                                         "end": h.chunk.end, "heading": " > ".join(h.chunk.heading),
-                                         "score": h.score, "rank": h.rank})
-                    for h in self.hybrid.retrieve(query, k=self.k)]
-
-    return RagRetriever(hybrid=retriever, k=k)

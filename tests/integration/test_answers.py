@@ -107,7 +107,7 @@ def test_langchain_retriever_returns_documents_with_sources(examples_assistant: 
     from langchain_core.documents import Document
 
     retriever = examples_assistant.as_langchain_retriever(k=3)
-    documents = retriever.invoke("how many panels does a 6 kW system need?")  # type: ignore[attr-defined]
+    documents = retriever.invoke("how many panels does a 6 kW system need?")
     assert len(documents) == 3
     assert all(isinstance(d, Document) for d in documents)
     top = documents[0]

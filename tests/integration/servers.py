@@ -1,0 +1,79 @@
+"""``rag serve`` for the integration tests, on 127.0.0.1 and a random port (``chroma run``: conftest)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.integration.conftest import free_port
+
+RAG = str(Path(sys.executable).with_name("rag"))
+
+
+@dataclass
+class Server:
+    """A server process we started; ``stop()`` ends it (and its workers) by its process group."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+    def log_tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
+
+
+def _start(args: Sequence[str], log: Path, env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(list(args), stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                                start_new_session=True)
+
+
+def serve_env(**extra: str) -> dict[str, str]:
+    """The test process's environment without the developer's RAG_* settings, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False",
+               GRADIO_ANALYTICS_ENABLED="False", **extra)
+    return env
+
+
+def start_rag_serve(args: Sequence[str], folder: Path, env: dict[str, str], ready_workers: int = 1,
+                    timeout: float = 180) -> Server:
+    """``rag serve ARGS --port <free>`` in ``folder``; returns once /healthz answers (from every worker)."""
+    port = free_port()
+    log = folder / f"rag-serve-{port}.log"
+    process = _start([RAG, "serve", *args, "--host", "127.0.0.1", "--port", str(port)], log, env, folder)
+    server = Server(process, f"http://127.0.0.1:{port}", log)
+    deadline = time.monotonic() + timeout
+    seen: set[str] = set()
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"rag serve exited with {process.returncode}:\n{server.log_tail()}")
+        try:
+            # A new connection each time, so that every worker gets a chance to answer.
+            reply = httpx.get(f"{server.url}/healthz", timeout=5, headers={"Connection": "close"})
+            if reply.status_code == 200:
+                seen.add(reply.headers["x-rag-worker"])
+                if len(seen) >= ready_workers:
+                    return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"rag serve did not become healthy in {timeout:.0f} s:\n{server.log_tail()}")

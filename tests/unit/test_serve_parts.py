@@ -1,0 +1,134 @@
+"""``rag serve``'s pure parts: OpenAI shapes, config round trip, keys, the deployment check, the
+gate's queue and timeout, body limits and error mapping (in-process ASGI, no sockets)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+
+from rag.errors import IndexBusyError, StoreUnavailableError
+from rag.records import Answer, Citation
+from rag.settings import Settings, SettingsError
+from ui.serve import openai_chat
+from ui.serve.config import ServeConfig, deployment_problem, load_keys
+from ui.serve.errors import ApiError, as_api_error, install_handlers
+from ui.serve.gate import Gate
+from ui.serve.limits import BodyLimit
+
+SETTINGS = Settings.load(env={}, config_file="/dev/null")
+
+
+def _answer(text: str) -> Answer:
+    citation = Citation(n=1, sentence_index=0, chunk_id="c1", source="/docs/a.md", page=None, quote="q", start=0,
+                        end=1, support="supported", score=0.9)
+    return Answer(question="q?", text=text, sentences=(), citations=(citation,), refused=False, hits=(),
+                  backend="extractive", judge="heuristic")
+
+
+def test_stream_chunks_add_up_to_the_answer_and_end_with_the_citations() -> None:
+    text = "Corals expel their algae when the water is too warm. [1]  Then they look white. [1]"
+    chunks = list(openai_chat.chunks(_answer(text), "docs"))
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks) == text
+    assert len({c["id"] for c in chunks}) == 1 and all(c["object"] == "chat.completion.chunk" for c in chunks)
+    last = chunks[-1]
+    assert last["choices"][0]["finish_reason"] == "stop" and last["rag"]["citations"][0]["source"] == "/docs/a.md"
+    assert all("rag" not in c for c in chunks[:-1])
+    whole = openai_chat.completion(_answer(text), "docs")
+    assert whole["choices"][0]["message"]["content"] == text and whole["rag"] == last["rag"]
+
+
+def test_a_chat_needs_a_user_message() -> None:
+    with pytest.raises(ApiError, match="user message"):
+        openai_chat.question_and_history([])
+
+
+def test_config_travels_to_workers_as_json_and_keys_are_checked(tmp_path: object) -> None:
+    config = ServeConfig(SETTINGS.replace(chroma_url="http://127.0.0.1:8000", k=7), api_keys=frozenset({"a" * 16}),
+                         max_queue=3, mount_ui=True)
+    assert ServeConfig.from_json(config.to_json()) == config
+    assert "aaaa" not in repr(config)  # keys stay out of logs
+    with pytest.raises(SettingsError, match="cannot read the API keys file"):
+        load_keys(None, "/no/such/keys")
+
+
+@pytest.mark.parametrize(("host", "workers", "changes", "expected"), [
+    ("127.0.0.1", 1, {}, None),
+    ("::1", 1, {}, None),
+    ("0.0.0.0", 1, {}, "without API keys"),
+    ("192.168.1.5", 1, {"api_keys": frozenset({"k" * 16})}, None),
+    ("127.0.0.1", 2, {}, "needs a Chroma server"),
+    ("127.0.0.1", 2, {"settings": SETTINGS.replace(chroma_url="http://127.0.0.1:8000")}, None),
+    ("127.0.0.1", 2, {"settings": SETTINGS.replace(chroma_url="http://h:1"), "mount_ui": True}, "one worker"),
+])
+def test_deployment_check(host: str, workers: int, changes: dict[str, object], expected: str | None) -> None:
+    problem = deployment_problem(host, workers, ServeConfig(SETTINGS).replace(**changes))
+    assert (problem is None) if expected is None else (problem is not None and expected in problem)
+
+
+def test_gate_queues_up_to_its_limit_then_refuses_and_times_out() -> None:
+    release = threading.Event()
+
+    async def scenario() -> tuple[list[object], int]:
+        gate = Gate("answers", limit=1, queue=1)
+        running = asyncio.ensure_future(gate.run(lambda: release.wait(5), timeout=5))
+        await asyncio.sleep(0.05)
+        waiting = asyncio.ensure_future(gate.run(lambda: "second", timeout=5))
+        await asyncio.sleep(0.05)
+        with pytest.raises(ApiError) as busy:
+            await gate.run(lambda: "third", timeout=5)
+        release.set()
+        done = await asyncio.gather(running, waiting)
+        with pytest.raises(ApiError) as slow:
+            await gate.run(lambda: threading.Event().wait(0.3), timeout=0.05)
+        await asyncio.sleep(0.4)  # the abandoned thread ends and gives its slot back
+        done.append(await gate.run(lambda: "after", timeout=5))
+        return [*done, busy.value.status, slow.value.status], 0
+
+    results, _ = asyncio.run(scenario())
+    assert results == [True, "second", "after", 503, 504]
+
+
+def _app() -> FastAPI:
+    app = FastAPI()
+    install_handlers(app)
+
+    @app.post("/echo")
+    async def echo(request: Request) -> dict[str, int]:
+        return {"bytes": len(await request.body())}
+
+    @app.get("/busy")
+    async def busy() -> None:
+        raise IndexBusyError("the index is being written by process 7; try again when it is done")
+
+    app.add_middleware(BodyLimit, max_bytes=100, upload_bytes=1000, upload_path="/upload")
+    return app
+
+
+def test_body_limit_and_error_shapes() -> None:
+    async def scenario() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=_app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+
+            async def stream() -> object:
+                for _ in range(3):
+                    yield b"x" * 60
+
+            return [await client.post("/echo", content=b"x" * 100), await client.post("/echo", content=b"x" * 101),
+                    await client.post("/echo", content=stream()), await client.get("/busy")]
+
+    ok, declared, streamed, busy = asyncio.run(scenario())
+    assert ok.json() == {"bytes": 100}
+    assert declared.status_code == streamed.status_code == 413
+    assert streamed.json()["error"]["type"] == "request_too_large"
+    assert busy.status_code == 409 and busy.json()["error"]["message"].startswith("the index is being written")
+
+
+def test_known_failures_keep_their_sentence() -> None:
+    err = as_api_error(StoreUnavailableError("cannot reach the Chroma server at http://h:1"))
+    assert (err.status, err.message) == (503, "cannot reach the Chroma server at http://h:1")
+    assert as_api_error(RuntimeError("boom")).status == 500

@@ -1,0 +1,104 @@
+"""Uploads with the web UI's type and size limits, and a result for every file.
+
+Accepted files are kept in ``<index>/uploads/<collection>/`` (as the UI keeps them) and indexed;
+each file gets its own status: ``indexed``, ``unchanged``, ``refused`` (type or size, never
+written) or ``failed`` (could not be read or indexed; the copy is removed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from ui.controller import check_upload
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What happened to one uploaded file."""
+
+    name: str
+    status: str  # indexed | unchanged | refused | failed
+    error: str | None = None
+    id: str | None = None
+    source: str | None = None
+    passages: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def document_id(source: str) -> str:
+    """A stable id for an indexed file, safe in a URL.
+
+    >>> document_id("/srv/docs/a.md")
+    '7e2437ba3b7676c4'
+    """
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+
+
+def safe_name(name: str) -> str:
+    """A file name that stays inside the upload folder (no separators, no leading dots).
+
+    >>> safe_name("../../etc/passwd.txt"), safe_name(".env")
+    ('passwd.txt', 'env')
+    """
+    cleaned = "".join(c if c.isalnum() or c in "-_. " else "_" for c in Path(name).name).strip(" .")
+    return cleaned or "file"
+
+
+Accepted = list[tuple[int, str, Path]]
+"""(position in the upload, name as sent, where it is kept) of each accepted file."""
+Outcomes = list[tuple[int, FileOutcome]]
+
+
+def stage(uploads: list[tuple[str, BinaryIO]], upload_dir: Path, max_bytes: int) -> tuple[Accepted, Outcomes]:
+    """Copy acceptable uploads into ``upload_dir``; the others are refused with the UI's reason."""
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    accepted: Accepted = []
+    refused: Outcomes = []
+    with tempfile.TemporaryDirectory(dir=upload_dir, prefix=".incoming-") as incoming:
+        for index, (name, stream) in enumerate(uploads):
+            clean = safe_name(name or "file")
+            staged = Path(incoming) / str(index)
+            staged.mkdir()
+            staged = staged / clean
+            with staged.open("wb") as out:
+                shutil.copyfileobj(stream, out, 1024 * 1024)
+            reason = check_upload(staged, max_bytes)
+            if reason:
+                refused.append((index, FileOutcome(name, "refused", reason)))
+                continue
+            target = upload_dir / clean
+            staged.replace(target)
+            accepted.append((index, name, target))
+    return accepted, refused
+
+
+def index_files(assistant: Any, accepted: Accepted) -> Outcomes:
+    """Index the accepted files in one ingest; failures are named per file and their copies removed."""
+    if not accepted:
+        return []
+    written: set[str] = set()
+
+    def progress(stage: str, path: str, done: int, total: int) -> None:
+        if stage == "done":
+            written.add(path)
+
+    report = assistant.add([path for _, _, path in accepted], progress=progress)
+    failed = {str(Path(f.path).resolve()): f.error for f in report.files_failed}
+    counts = assistant.sources()
+    outcomes: Outcomes = []
+    for position, name, path in accepted:
+        source = str(path.resolve())
+        if source in failed or source not in counts:
+            path.unlink(missing_ok=True)
+            outcomes.append((position, FileOutcome(name, "failed", failed.get(source, "it was not indexed"))))
+        else:
+            status = "indexed" if source in written else "unchanged"
+            outcomes.append((position, FileOutcome(name, status, None, document_id(source), source, counts[source])))
+    return outcomes

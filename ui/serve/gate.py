@@ -1,0 +1,64 @@
+"""Bounded work: at most ``limit`` requests run at once, ``queue`` more wait, the rest get 503.
+
+Answers run in threads (the answer stage is synchronous); a request that outlives its timeout
+gets 504, but its slot is freed only when its thread really ends, so the bound stays true.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+
+from ui.serve.errors import ApiError
+
+T = TypeVar("T")
+
+
+class Gate:
+    """One per kind of work (answers, writes) per worker.
+
+    >>> gate = Gate("answers", limit=4, queue=64)
+    >>> asyncio.run(gate.run(lambda: 6 * 7, timeout=5))
+    42
+    """
+
+    def __init__(self, name: str, limit: int, queue: int) -> None:
+        self.name = name
+        self.limit = limit
+        self.queue = queue
+        self._slots = asyncio.Semaphore(limit)
+        self._waiting = 0
+
+    async def enter(self) -> None:
+        """Take a slot, waiting in the queue if needed; 503 when the queue is full."""
+        if self._slots.locked() and self._waiting >= self.queue:
+            raise ApiError(503, f"the server is busy ({self.limit} {self.name} running, {self._waiting} waiting); "
+                           "try again shortly", "server_busy", headers={"Retry-After": "1"})
+        self._waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+
+    def leave(self) -> None:
+        self._slots.release()
+
+    async def run(self, work: Callable[[], T], timeout: float, entered: bool = False) -> T:
+        """``work()`` in a worker thread under this gate (``entered``: the caller already holds a slot)."""
+        if not entered:
+            await self.enter()
+        task = asyncio.ensure_future(run_in_threadpool(work))
+        task.add_done_callback(self._finished)
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), timeout)
+        except TimeoutError:
+            raise ApiError(504, f"the request took longer than {timeout:g} s and was abandoned; try a shorter "
+                           "question or ask the operator to raise --timeout", "timeout") from None
+
+    def _finished(self, task: asyncio.Future[Any]) -> None:
+        self.leave()
+        if not task.cancelled():
+            task.exception()  # retrieved here, so an abandoned request's error is not logged as unhandled

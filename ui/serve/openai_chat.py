@@ -1,0 +1,109 @@
+"""OpenAI chat completions, as values: request messages in, completion or stream chunks out.
+
+The message content is the checked answer's text with its ``[n]`` markers; the checked
+citations travel in the extension field ``rag`` (top level of the completion, and of the last
+stream chunk), which OpenAI clients keep and other clients ignore::
+
+    "rag": {"citations": [{"n": 1, "source": "...", "page": 2, "quote": "...", "support": "supported",
+                           "score": 0.91, "start": 120, "end": 210, ...}],
+            "sentences": [...], "refused": false, "refusal_reason": "", "relevance": {...},
+            "removed_sentences": [...], "backend": "extractive", "judge": "heuristic:lexical+minilm"}
+
+A stream carries the answer only once it has been checked (a refusal or a strict-mode removal
+cannot be taken back after it was shown), as role, content and finish chunks, then ``[DONE]``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from rag.records import Answer
+from ui.serve.errors import ApiError
+
+_PIECE = re.compile(r"\S+\s*|\s+")
+WORDS_PER_CHUNK = 8
+
+
+def message_text(content: object) -> str:
+    """The text of a message's ``content``: a string, or a list of parts of which ``text`` ones count.
+
+    >>> message_text([{"type": "text", "text": "what did"}, {"type": "image_url"}, {"type": "text", "text": "he say?"}])
+    'what did he say?'
+    """
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text")
+    raise ApiError(400, "messages[].content must be a string or a list of content parts")
+
+
+def question_and_history(messages: Sequence[Any]) -> tuple[str, list[str]]:
+    """The last user message is the question; the earlier user messages are the conversation's history.
+
+    >>> from types import SimpleNamespace as M
+    >>> question_and_history([M(role="system", content="be brief"), M(role="user", content="who rejected it?"),
+    ...                       M(role="assistant", content="Zelenskyy [1]."), M(role="user", content="why?")])
+    ('why?', ['who rejected it?'])
+    """
+    asked = [message_text(m.content).strip() for m in messages if m.role == "user"]
+    asked = [q for q in asked if q]
+    if not asked:
+        raise ApiError(400, "messages must contain a user message with text")
+    return asked[-1], asked[:-1]
+
+
+def rag_extension(answer: Answer) -> dict[str, Any]:
+    """The checked citations and verdicts of ``answer`` (the ``rag`` field)."""
+    data = answer.to_dict()
+    keep = ("citations", "sentences", "removed_sentences", "refused", "refusal_reason", "relevance", "backend",
+            "judge", "standalone_question")
+    return {k: data[k] for k in keep}
+
+
+def new_id() -> str:
+    return f"chatcmpl-{uuid.uuid4().hex}"
+
+
+def completion(answer: Answer, model: str, completion_id: str | None = None) -> dict[str, Any]:
+    """A ``chat.completion`` object for ``answer``."""
+    return {"id": completion_id or new_id(), "object": "chat.completion", "created": int(time.time()),
+            "model": model, "system_fingerprint": None,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text, "refusal": None},
+                         "finish_reason": "stop", "logprobs": None}],
+            "usage": None, "rag": rag_extension(answer)}
+
+
+def chunks(answer: Answer, model: str, completion_id: str | None = None) -> Iterator[dict[str, Any]]:
+    """The ``chat.completion.chunk`` objects of a stream: role, text in pieces, then finish with ``rag``."""
+    base = {"id": completion_id or new_id(), "object": "chat.completion.chunk", "created": int(time.time()),
+            "model": model, "system_fingerprint": None}
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
+        return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+                **extra}
+
+    yield chunk({"role": "assistant", "content": ""})
+    pieces = _PIECE.findall(answer.text)
+    for i in range(0, len(pieces), WORDS_PER_CHUNK):
+        yield chunk({"content": "".join(pieces[i:i + WORDS_PER_CHUNK])})
+    yield chunk({}, "stop", rag=rag_extension(answer))
+
+
+def sse(data: dict[str, Any] | str) -> bytes:
+    """One server-sent event: ``data: <json>`` and a blank line (``[DONE]`` is sent as is).
+
+    >>> sse("[DONE]")
+    b'data: [DONE]\\n\\n'
+    """
+    payload = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
+    return f"data: {payload}\n\n".encode()
+
+
+KEEP_ALIVE = b": keep-alive\n\n"  # an SSE comment: clients ignore it, proxies see the connection is alive

@@ -1,0 +1,217 @@
+"""The HTTP API's routes: answers (ask, retrieve, OpenAI chat, models), documents and health.
+
+Every route does its blocking work in a thread under a ``Gate`` (answers side by side, writes
+one at a time per worker) and keeps nothing between requests: what a request needs is in its
+body and in the values it computes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from rag.retrieve.hybrid import check_k
+from ui.serve import openai_chat
+from ui.serve.collections import Collections
+from ui.serve.config import ServeConfig
+from ui.serve.documents import document_id, index_files, safe_name, stage
+from ui.serve.errors import ApiError, as_api_error, error_body
+from ui.serve.gate import Gate
+from ui.serve.schemas import AskRequest, ChatRequest, RetrieveRequest
+
+KEEP_ALIVE_S = 10.0
+
+
+@dataclass(frozen=True)
+class ServerState:
+    """What every request of one worker shares (set once at start-up, never changed per request)."""
+
+    config: ServeConfig
+    collections: Collections
+    answers: Gate
+    writes: Gate
+    write_lock: threading.Lock  # writes from this worker's threads go one at a time
+
+
+def get_state(request: Request) -> ServerState:
+    state: ServerState = request.app.state.rag
+    return state
+
+
+api = APIRouter()
+health = APIRouter()
+State = Depends(get_state)
+
+
+def _open(state: ServerState, collection: str | None, k: int | None, create: bool = False) -> tuple[Any, int | None]:
+    """The collection's ``Assistant`` and the checked ``k`` (blocking: Chroma is asked)."""
+    assistant = state.collections.get(collection, create=create)
+    return assistant, (None if k is None else check_k(k, assistant.store.count()))
+
+
+# ---- answers -------------------------------------------------------------------------------------
+
+@api.post("/v1/ask", summary="A checked answer: Answer.to_dict() (text with [n], citations, verdicts)")
+async def ask(body: AskRequest, state: ServerState = State) -> dict[str, Any]:
+    def work() -> dict[str, Any]:
+        assistant, k = _open(state, body.collection, body.k)
+        return dict(assistant.ask(body.question, k=k, strict=body.strict, sources=body.sources,
+                                  history=body.history).to_dict())
+
+    return await state.answers.run(work, state.config.timeout_s)
+
+
+@api.post("/v1/retrieve", summary="The passages hybrid retrieval finds, best first, with their scores")
+async def retrieve(body: RetrieveRequest, state: ServerState = State) -> dict[str, Any]:
+    def work() -> dict[str, Any]:
+        assistant, k = _open(state, body.collection, body.k)
+        hits = assistant.retrieve(body.question, k=k, sources=body.sources)
+        return {"question": body.question, "hits": [h.to_dict() for h in hits]}
+
+    return await state.answers.run(work, state.config.timeout_s)
+
+
+@api.get("/v1/models", summary="The collections, as OpenAI models (a chat request's model names one)")
+async def models(state: ServerState = State) -> dict[str, Any]:
+    names = await state.answers.run(state.collections.names, state.config.timeout_s)
+    return {"object": "list", "data": [{"id": n, "object": "model", "created": 0, "owned_by": "rag"} for n in names]}
+
+
+@api.post("/v1/chat/completions", summary="OpenAI-compatible chat over a collection (model = collection)",
+          response_model=None)
+async def chat_completions(body: ChatRequest, state: ServerState = State) -> JSONResponse | StreamingResponse:
+    question, history = openai_chat.question_and_history(body.messages)
+    assistant, k = await run_in_threadpool(_open, state, body.model, body.k)  # 404 / 400 before any stream
+
+    def work() -> Any:
+        return assistant.ask(question, k=k, strict=body.strict, sources=body.sources, history=history)
+
+    if not body.stream:
+        answer = await state.answers.run(work, state.config.timeout_s)
+        return JSONResponse(openai_chat.completion(answer, body.model))
+    await state.answers.enter()  # a full queue is a 503 status, not an error inside a stream
+    task = asyncio.ensure_future(state.answers.run(work, state.config.timeout_s, entered=True))
+    return StreamingResponse(_events(task, body.model), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def _events(task: asyncio.Future[Any], model: str) -> Any:
+    while not task.done():
+        done, _ = await asyncio.wait({task}, timeout=KEEP_ALIVE_S)
+        if not done:
+            yield openai_chat.KEEP_ALIVE
+    try:
+        answer = task.result()
+    except Exception as exc:  # the status line is gone: the error travels as an event, as OpenAI sends it
+        err = as_api_error(exc)
+        yield openai_chat.sse(error_body(err.message, err.kind, err.code))
+    else:
+        for chunk in openai_chat.chunks(answer, model):
+            yield openai_chat.sse(chunk)
+    yield openai_chat.sse("[DONE]")
+
+
+# ---- documents -----------------------------------------------------------------------------------
+
+def _upload_dir(state: ServerState, collection: str) -> Path:
+    """``<index>/uploads/<collection>/``, where the web UI keeps its uploads too."""
+    return Path(state.config.settings.index_dir).expanduser().resolve() / "uploads" / safe_name(collection)
+
+
+@api.get("/v1/documents", summary="Indexed files with their ids and passage counts")
+async def list_documents(collection: str | None = None, state: ServerState = State) -> dict[str, Any]:
+    def work() -> dict[str, Any]:
+        assistant = state.collections.get(collection)
+        return {"collection": assistant.settings.collection,
+                "documents": [{"id": document_id(src), "name": Path(src).name, "source": src, "passages": n}
+                              for src, n in assistant.sources().items()]}
+
+    return await state.answers.run(work, state.config.timeout_s)
+
+
+@api.post("/v1/documents", summary="Upload and index files (multipart 'files'); a result for every file")
+async def upload_documents(files: list[UploadFile] = File(...), collection: str | None = Form(None),  # noqa: B008
+                           state: ServerState = State) -> dict[str, Any]:
+    limit = state.config.max_upload_files
+    if len(files) > limit:
+        raise ApiError(400, f"{len(files)} files in one upload; send at most {limit}")
+
+    def work() -> dict[str, Any]:
+        assistant = state.collections.get(collection, create=True)
+        name = str(assistant.settings.collection)
+        with state.write_lock:
+            accepted, refused = stage([(f.filename or "", f.file) for f in files], _upload_dir(state, name),
+                                      assistant.settings.max_bytes)
+            outcomes = [o for _, o in sorted([*index_files(assistant, accepted), *refused], key=lambda p: p[0])]
+        ok = sum(o.status in ("indexed", "unchanged") for o in outcomes)
+        return {"collection": name, "indexed": ok, "failed": len(outcomes) - ok,
+                "files": [o.to_dict() for o in outcomes]}
+
+    try:
+        return await state.writes.run(work, state.config.upload_timeout_s)
+    finally:
+        for f in files:
+            await f.close()
+
+
+@api.delete("/v1/documents/{doc_id}", summary="Remove one indexed file (its id from GET /v1/documents)")
+async def delete_document(doc_id: str, collection: str | None = None, state: ServerState = State) -> dict[str, Any]:
+    def work() -> dict[str, Any]:
+        assistant = state.collections.get(collection)
+        source = next((s for s in assistant.sources() if document_id(s) == doc_id), None)
+        if source is None:
+            raise ApiError(404, f"there is no document {doc_id!r} in collection {assistant.settings.collection!r}",
+                           "not_found_error")
+        with state.write_lock:
+            removed = assistant.remove(source)
+            copy = Path(source)
+            if copy.parent == _upload_dir(state, assistant.settings.collection):
+                copy.unlink(missing_ok=True)
+        return {"id": doc_id, "source": source, "removed_passages": removed}
+
+    return await state.writes.run(work, state.config.upload_timeout_s)
+
+
+# ---- health --------------------------------------------------------------------------------------
+
+@health.get("/healthz", summary="Index readable, model loaded, backend reachable (503 when one is not)")
+async def healthz(state: ServerState = State) -> JSONResponse:
+    checks = await run_in_threadpool(_checks, state)
+    ok = all(c["ok"] for c in checks.values())
+    return JSONResponse({"status": "ok" if ok else "failing", "checks": checks}, status_code=200 if ok else 503)
+
+
+def _checks(state: ServerState) -> dict[str, dict[str, Any]]:
+    assistant = state.collections.get()
+    out: dict[str, dict[str, Any]] = {}
+    def index() -> str:
+        return f"{assistant.store.count()} passages in {assistant.settings.collection!r}"
+
+    def model() -> str:
+        vector = assistant.query_embedder.embed(["health check"])[0]
+        return f"{assistant.embedder.name} embeds ({len(vector)} dimensions)"
+
+    for name, probe in (("index", index), ("model", model), ("backend", lambda: _backend(assistant))):
+        try:
+            out[name] = {"ok": True, "detail": probe()}
+        except Exception as exc:
+            out[name] = {"ok": False, "detail": as_api_error(exc).message}
+    return out
+
+
+def _backend(assistant: Any) -> str:
+    settings = assistant.settings
+    if settings.backend == "openai":  # asks the server for its models; nothing is generated
+        from rag.backends import check_backend
+
+        return str(check_backend(settings))
+    if settings.backend == "gguf":
+        return f"{assistant.generator.name} loaded in this process"
+    return "extractive (no model needed)"
