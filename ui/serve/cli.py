@@ -14,14 +14,14 @@ from rag.cli import CommandError, add_answer_options, add_common_options, settin
 from rag.settings import SettingsError
 
 DEFAULT_PORT = 8080
+HELP = "serve the HTTP API (OpenAI-compatible chat, documents, retrieval)"
+DESCRIPTION = ("Serve the HTTP API: /v1/ask, /v1/retrieve, /v1/chat/completions (OpenAI-compatible), /v1/documents, "
+               "/v1/models, /healthz; docs at /docs. Keys come from RAG_API_KEYS (comma-separated) or --keys-file; "
+               "a host other than 127.0.0.1 needs keys.")
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser(
-        "serve", help="serve the HTTP API (OpenAI-compatible chat, documents, retrieval)",
-        description="Serve the HTTP API: /v1/ask, /v1/retrieve, /v1/chat/completions (OpenAI-compatible), "
-        "/v1/documents, /v1/models, /healthz; docs at /docs. Keys come from RAG_API_KEYS (comma-separated) or "
-        "--keys-file; a host other than 127.0.0.1 needs keys.")
+    p: argparse.ArgumentParser = sub.add_parser("serve", help=HELP, description=DESCRIPTION)
     add_common_options(p)
     add_answer_options(p)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
