@@ -17,6 +17,7 @@ from evals.scoring import CaseResult
 LABELS = {
     "hit_at_1": "hit@1", "hit_at_k": "hit@k", "hit_at_k_strict": "hit@k (strict match)", "mrr": "MRR@k",
     "ndcg": "nDCG@k", "faithfulness": "faithfulness", "draft_faithfulness": "draft faithfulness",
+    "claim_faithfulness": "claim faithfulness (RAGAS)",
     "citation_recall": "citation recall", "citation_precision": "citation precision", "answer_f1": "answer F1",
     "evidence_containment": "evidence in answer", "evidence_containment_strict": "evidence in answer (strict)",
     "evidence_words": "evidence words in answer",
@@ -29,6 +30,8 @@ _OVER = {
     "hit_at_k_strict": "answerable cases with evidence (spaces and punctuation must match too)",
     "faithfulness": "answers given (share of sentences supported)",
     "draft_faithfulness": "answers drafted, withdrawn drafts included (share of drafted sentences supported)",
+    "claim_faithfulness": "answers given, LLM judge only (share of the answer's statements the retrieved passages "
+                          "support)",
     "citation_recall": "answers given (ALCE: cited passages together support the sentence)",
     "citation_precision": "answers given (ALCE: citations not made superfluous by the others)",
     "evidence_containment_strict": "answerable cases with evidence (spaces and punctuation must match too)",

@@ -24,6 +24,7 @@ from typing import Any, TextIO
 
 from evals.alce import judge_citations
 from evals.calibrate import Calibration, ScoredCase, calibrate
+from evals.claims import UNAVAILABLE, ClaimJudge, claim_faithfulness
 from evals.dataset import EvalCase
 from evals.metrics import contains_span, letters_and_digits
 from evals.scoring import CaseResult, score_case, summarise
@@ -184,7 +185,8 @@ def run_eval(cases: Sequence[EvalCase], docs: str | Path, *, index_dir: str | Pa
             answer = assistant.ask(case.question, k=k)
             holding, notes = _evidence_notes(case, index, docs_path) if case.evidence else ([], [])
             result = score_case(case, answer, k, len(holding), assistant.refusal_threshold,
-                                judged=judge_citations(answer, assistant.judge), relevant_chunk_ids=holding)
+                                judged=judge_citations(answer, assistant.judge), relevant_chunk_ids=holding,
+                                claim_faithfulness=claim_faithfulness(answer, assistant.judge))
             result.notes.extend(notes)
             if result.metrics["hit_at_k"] == 0.0:
                 result.notes.append(_locate_miss(assistant, answer.asked,
@@ -199,6 +201,8 @@ def run_eval(cases: Sequence[EvalCase], docs: str | Path, *, index_dir: str | Pa
     backends = sorted({a.backend for a in answers if a.backend}) or [assistant.generator.name]
     summary = summarise(results, k, backend=", ".join(backends), judge=", ".join(judges) or assistant.judge.name)
     summary["refusal_threshold"] = assistant.refusal_threshold
+    if not isinstance(assistant.judge, ClaimJudge):
+        summary["claim_faithfulness_note"] = UNAVAILABLE
     calibration = calibrate([ScoredCase(r.id, r.answerable, r.top_dense) for r in results],
                             current_threshold=assistant.refusal_threshold)
     meta = {

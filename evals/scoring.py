@@ -37,6 +37,7 @@ STAGES = ("retrieve", "generate", "check", "total")
 """Timed stages of ``Answer.timings`` reported as latency percentiles."""
 
 HIGHER_IS_BETTER = ("hit_at_1", "hit_at_k", "hit_at_k_strict", "mrr", "ndcg", "faithfulness", "draft_faithfulness",
+                    "claim_faithfulness",
                     "citation_recall", "citation_precision", "answer_f1", "evidence_containment",
                     "evidence_containment_strict", "evidence_words", "evidence_answered", "refusal_accuracy")
 LOWER_IS_BETTER = ("wrong_refusal_rate",)
@@ -158,7 +159,7 @@ def top_dense_score(answer: Answer) -> float:
 
 def score_case(case: EvalCase, answer: Answer, k: int, n_relevant: int | None = None,
                refusal_threshold: float | None = None, judged: Sequence[JudgedSentence] | None = None,
-               relevant_chunk_ids: Sequence[str] = ()) -> CaseResult:
+               relevant_chunk_ids: Sequence[str] = (), claim_faithfulness: float | None = None) -> CaseResult:
     """Metrics of one answer; ``n_relevant`` = chunks in the whole index that hold the evidence
     (``relevant_chunk_ids``: which ones); ``judged`` = the shown sentences judged as ALCE does
     (``evals.alce.judge_citations``), else the verdicts the answer carries."""
@@ -193,7 +194,7 @@ def score_case(case: EvalCase, answer: Answer, k: int, n_relevant: int | None = 
     metrics.update(faithfulness=faithfulness(judged), citation_recall=citation_recall(judged),
                    citation_precision=citation_precision(judged), refused=float(answer.refused),
                    draft_faithfulness=sum(v == "supported" for v in drafted) / len(drafted) if drafted else None,
-                   withdrawn=float(answer.refused and bool(drafted)))
+                   withdrawn=float(answer.refused and bool(drafted)), claim_faithfulness=claim_faithfulness)
     result = CaseResult(
         id=case.id, question=case.question, answerable=case.answerable, reference=case.answer,
         evidence=case.evidence, source=case.source, answer=answer.text,
@@ -303,6 +304,7 @@ def summarise(results: Sequence[CaseResult], k: int, backend: str = "", judge: s
         "ndcg": avg("ndcg"),
         "faithfulness": avg("faithfulness"),
         "draft_faithfulness": avg("draft_faithfulness"),
+        "claim_faithfulness": avg("claim_faithfulness"),
         "citation_recall": avg("citation_recall"),
         "citation_precision": avg("citation_precision"),
         "answer_f1": avg("answer_f1"),

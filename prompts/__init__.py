@@ -7,7 +7,7 @@ literal brace is written ``{{``). Editing a file changes the prompt; the snapsho
 >>> "{question}" in load("answer_user")
 True
 >>> sorted(names())
-['answer_system', 'answer_user', 'condense', 'judge']
+['answer_system', 'answer_user', 'claims', 'condense', 'judge']
 """
 
 from __future__ import annotations

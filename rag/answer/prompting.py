@@ -116,6 +116,11 @@ def judge_prompt() -> ChatPromptTemplate:
     return ChatPromptTemplate.from_messages([("human", prompts.load("judge"))])
 
 
+def claims_prompt() -> ChatPromptTemplate:
+    """Split an answer into self-contained factual statements, one per line (``prompts/claims.txt``)."""
+    return ChatPromptTemplate.from_messages([("human", prompts.load("claims"))])
+
+
 def format_history(history: Sequence[str], keep: int = 6) -> str:
     """The last ``keep`` earlier questions as a numbered list.
 

@@ -15,7 +15,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
 
 from rag.answer.llm import with_max_tokens
-from rag.answer.prompting import escape, judge_prompt
+from rag.answer.prompting import claims_prompt, escape, judge_prompt
 from rag.check.support import HeuristicJudge
 from rag.llm.errors import BackendError, translate_error
 from rag.records import Support, Verdict
@@ -24,6 +24,7 @@ _VERDICTS: dict[str, tuple[Verdict, float]] = {
     "yes": ("supported", 1.0), "partial": ("weak", 0.5), "partially": ("weak", 0.5), "no": ("unsupported", 0.0),
 }
 _WORD = re.compile(r"\b(yes|partially|partial|no)\b", re.IGNORECASE)
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s*")
 
 
 def parse_verdict(reply: str) -> tuple[Verdict, float] | None:
@@ -57,6 +58,28 @@ class LLMJudge:
         self.max_concurrency = max_concurrency
         self.fallback = fallback
         self.chain = judge_prompt() | with_max_tokens(model, max_tokens) | StrOutputParser()
+        self.claims_chain = claims_prompt() | with_max_tokens(model, 256) | StrOutputParser()
+
+    def claims(self, answer: str) -> list[str]:
+        """The answer split by the model into self-contained factual statements (RAGAS's first step
+        of faithfulness); bullets and numbering removed, empty lines dropped.
+
+        >>> from langchain_core.language_models import FakeListChatModel
+        >>> model = FakeListChatModel(responses=["- Kyiv rejected it.\\n2. Kyiv wants guarantees."])
+        >>> LLMJudge(model, "demo").claims("x")
+        ['Kyiv rejected it.', 'Kyiv wants guarantees.']
+        """
+        try:
+            reply = self.claims_chain.invoke({"answer": escape(answer)})
+        except BackendError:
+            raise
+        except Exception as exc:
+            translated = translate_error(exc, self.where, self.model_name)
+            if translated is None:
+                raise
+            raise translated from exc
+        lines = (_BULLET.sub("", line).strip() for line in reply.splitlines())
+        return [line for line in lines if line and not line.lower().startswith("statements")]
 
     def check(self, sentence: str, passage: str) -> Support:
         return self.check_many([(sentence, passage)])[0]

@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 
 from evals.alce import judge_citations
+from evals.claims import claim_faithfulness
 from evals.compare import compare_runs
 from evals.dataset import EvalCase
 from evals.metrics import citation_precision, citation_recall
 from evals.runner import run_eval
 from rag.assistant import Assistant
-from rag.records import Hit
+from rag.records import Hit, Support
 from rag.settings import Settings
 from tests.fakes import WordEmbedder
 
@@ -101,3 +102,39 @@ def test_an_always_wrong_generator_cannot_hide_behind_refusals(tmp_path: Path, d
     status, text, data = compare_runs(good, wrong)
     assert status == 1 and "REGRESSION" in text, (good_data["summary"], text)
     assert "faithfulness" in data["regressed"] and sorted(data["newly_refused"]) == ["gulls", "opening", "toll"]
+
+
+# ---- claim-level faithfulness (RAGAS): only with a judge that can split answers into statements ----
+
+class StatementModelJudge:
+    """An LLM judge over a scripted chat model: the split it returns and one verdict per statement."""
+
+    def __init__(self, split: str, verdicts: list[str]) -> None:
+        from langchain_core.language_models import FakeListChatModel
+
+        from rag.check.llm_judge import LLMJudge
+
+        self.inner = LLMJudge(FakeListChatModel(responses=[split, *verdicts]), "scripted", max_concurrency=1)
+        self.name = self.inner.name
+
+    def claims(self, answer: str) -> list[str]:
+        return self.inner.claims(answer)
+
+    def check_many(self, pairs: list[tuple[str, str]]) -> list[Support]:
+        return self.inner.check_many(pairs)
+
+
+def test_claim_faithfulness_checks_each_statement_against_all_passages(tmp_path: Path, docs: Path) -> None:
+    helper = assistant(tmp_path, docs, CitingGenerator(TWO_FACTS, {"bridge": BRIDGE, "toll": TOLL}))
+    answer = helper.ask("when did the bridge open and what is the toll?")
+    judge = StatementModelJudge("- The bridge opened in 1932.\n- The toll is 7 dollars.\n- It is painted red.",
+                                ["yes", "yes", "no"])
+    assert claim_faithfulness(answer, judge) == pytest.approx(2 / 3)
+
+
+def test_claim_faithfulness_is_unavailable_with_the_heuristic_judge(tmp_path: Path, docs: Path) -> None:
+    helper = assistant(tmp_path, docs, CitingGenerator(TWO_FACTS, {"bridge": BRIDGE, "toll": TOLL}))
+    answer = helper.ask("when did the bridge open and what is the toll?")
+    assert claim_faithfulness(answer, helper.judge) is None
+    run = run_eval([EvalCase("opening", "When did the bridge open?", (BRIDGE,))], docs, assistant=helper)
+    assert run.summary["claim_faithfulness"] is None and "LLM judge" in run.summary["claim_faithfulness_note"]

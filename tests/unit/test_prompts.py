@@ -64,7 +64,7 @@ def _check_snapshot(name: str, text: str) -> None:
 # ---- the loader ----------------------------------------------------------------------------------
 
 def test_every_template_ships_and_loads() -> None:
-    assert prompts.names() == ["answer_system", "answer_user", "condense", "judge"]
+    assert prompts.names() == ["answer_system", "answer_user", "claims", "condense", "judge"]
     for name in prompts.names():
         assert prompts.load(name).strip()
 
