@@ -32,6 +32,7 @@ from rag.settings import Settings
 if TYPE_CHECKING:  # LangChain's retriever module takes ~0.5 s to import: only when asked for
     from rag.retrieve.langchain import RagRetriever
 
+
 def default_embedder(settings: Settings | None = None) -> Embedder:
     """The packaged MiniLM at the settings' precision (loaded on first use): what ``Assistant`` uses
     unless given another. Share one between assistants to load the model once.
@@ -89,6 +90,7 @@ class Assistant:
     @generator.setter
     def generator(self, generator: Generator) -> None:
         self._generator = generator
+        self._judge = None  # an LLM judge reuses the generator's model: build it again for the new one
 
     @property
     def judge(self) -> Judge:
