@@ -209,7 +209,7 @@ def _checks(state: ServerState) -> dict[str, dict[str, Any]]:
 def _backend(assistant: Any) -> str:
     settings = assistant.settings
     if settings.backend == "openai":  # asks the server for its models; nothing is generated
-        from rag.backends import check_backend
+        from rag.llm.backends import check_backend
 
         return str(check_backend(settings))
     if settings.backend == "gguf":
