@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,6 +170,9 @@ class ChunkStore:
         settings = client.get_settings()
         # Local files (embedded mode) live here; None for a Chroma server.
         self.folder: Path | None = Path(settings.persist_directory) if settings.is_persistent else None
+        # The write generation the vector segment in memory reflects (embedded mode; see ``_see_other_writers``).
+        self._vectors_at = self.generation() if self.folder is not None else 0
+        self._reopen_lock = threading.Lock()
 
     @property
     def collection_id(self) -> str:
@@ -208,6 +212,32 @@ class ChunkStore:
 
     def count(self) -> int:
         return int(self.collection.count())
+
+    def _see_other_writers(self) -> None:
+        """Reload the vector segment when another process wrote since it was loaded.
+
+        Embedded Chroma (measured with 1.5) keeps one in-memory HNSW segment per folder and process
+        and never reloads it: after another process's write, ``get()`` and ``count()`` see the new
+        rows but ``query()`` does not, and returns ids of deleted rows without their records. A new
+        client for the same path reuses that segment, so the cached system is dropped first. The old
+        one is not stopped: another thread may still be querying it (each reload costs a few MB
+        until it is collected, only after another process wrote)."""
+        if self.folder is None:
+            return  # a Chroma server serves every client the same state
+        generation = self.generation()
+        if generation == self._vectors_at:
+            return
+        with self._reopen_lock:
+            if generation == self._vectors_at:
+                return
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            path = self.client.get_settings().persist_directory
+            with SharedSystemClient._refcount_lock:
+                SharedSystemClient._identifier_to_system.pop(path, None)
+            self.client = make_client(path)
+            self.collection = self.client.get_collection(self.name, embedding_function=None)
+            self._vectors_at = generation
 
     def file_state(self, source: str) -> FileState:
         """Hash and completeness of one file's chunks (complete = all n_chunks present, one hash)."""
@@ -284,14 +314,18 @@ class ChunkStore:
     def query(self, vector: np.ndarray, k: int, sources: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
         """Nearest chunks by cosine similarity (1 - Chroma's cosine distance), best first.
 
-        One round trip: Chroma 1.x returns what it has when asked for more than it holds."""
+        One round trip (and, embedded, a generation read): Chroma 1.x returns what it has when
+        asked for more than it holds. A row deleted under a stale segment comes back without its
+        record and is skipped."""
+        self._see_other_writers()
         where = _source_filter(sources)
         got = self.collection.query(query_embeddings=[vector.tolist()], n_results=k, where=where,
                                     include=["metadatas", "documents", "distances"])
         out = []
         for cid, text, meta, dist in zip(got["ids"][0], (got["documents"] or [[]])[0],
                                          (got["metadatas"] or [[]])[0], (got["distances"] or [[]])[0], strict=True):
-            out.append((chunk_from_record(cid, text or "", dict(meta)), 1.0 - float(dist)))
+            if meta is not None:
+                out.append((chunk_from_record(cid, text or "", dict(meta)), 1.0 - float(dist)))
         return out
 
     # ---- writes (callers hold the writer lock) ---------------------------------------------
@@ -369,8 +403,11 @@ class ChunkStore:
     def bump_generation(self) -> None:
         """Tell readers the content changed (callers hold the writer lock)."""
         meta = dict(self.client.get_collection(self.name, embedding_function=None).metadata or {})
-        meta["generation"] = int(meta.get("generation", 0)) + 1
+        seen = int(meta.get("generation", 0))
+        meta["generation"] = seen + 1
         self.collection.modify(metadata=meta)
+        if seen == self._vectors_at:  # our own write: this process's segment already holds it
+            self._vectors_at = seen + 1
 
 
 def _source_filter(sources: Sequence[str] | None) -> dict[str, Any] | None:
