@@ -22,6 +22,7 @@ import numpy as np
 
 from index.errors import RagError, UsageError
 from index.records import Chunk
+from index.server_guard import StoreUnavailableError, guarded, server_url
 
 SCHEMA_VERSION = 1
 _PAGE_SIZE = 2000
@@ -29,10 +30,6 @@ _PAGE_SIZE = 2000
 
 class IndexMismatchError(RagError, RuntimeError):
     """The index was written by another embedding model or an incompatible version."""
-
-
-class StoreUnavailableError(RagError, RuntimeError):
-    """The Chroma server cannot be reached."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +144,8 @@ class ChunkStore:
     """
 
     def __init__(self, client: Any, collection: str, model_name: str, dimension: int) -> None:
+        if not client.get_settings().is_persistent:
+            client = guarded(client, server_url(client.get_settings()))
         self.client = client
         self.name = collection
         self.model_name = model_name
@@ -162,6 +161,8 @@ class ChunkStore:
                 metadata={"embedding_model": model_name, "dimension": dimension,
                           "rag_schema": SCHEMA_VERSION, "chroma_major": _chroma_major(), "generation": 0},
             )
+        except StoreUnavailableError:
+            raise
         except Exception as exc:
             if "connect" in str(exc).lower():
                 raise StoreUnavailableError(f"cannot reach the Chroma server ({exc})") from None
@@ -171,6 +172,7 @@ class ChunkStore:
         # Local files (embedded mode) live here; None for a Chroma server.
         self.folder: Path | None = Path(settings.persist_directory) if settings.is_persistent else None
         # The write generation the vector segment in memory reflects (embedded mode; see ``_see_other_writers``).
+        self._generation_seen = 0
         self._vectors_at = self.generation() if self.folder is not None else 0
         self._reopen_lock = threading.Lock()
 
@@ -206,15 +208,18 @@ class ChunkStore:
     # ---- reads ---------------------------------------------------------------------------
 
     def generation(self) -> int:
-        """Write counter; changes whenever any process wrote to this collection."""
+        """Write counter; changes whenever any process wrote to this collection. The next ``query``
+        reflects the state this read saw (one read per question: the keyword snapshot's)."""
         fresh = self.client.get_collection(self.name, embedding_function=None)
-        return int((fresh.metadata or {}).get("generation", 0))
+        self._generation_seen = int((fresh.metadata or {}).get("generation", 0))
+        return self._generation_seen
 
     def count(self) -> int:
         return int(self.collection.count())
 
     def _see_other_writers(self) -> None:
-        """Reload the vector segment when another process wrote since it was loaded.
+        """Reload the vector segment when the last generation read shows another process wrote since
+        it was loaded.
 
         Embedded Chroma (measured with 1.5) keeps one in-memory HNSW segment per folder and process
         and never reloads it: after another process's write, ``get()`` and ``count()`` see the new
@@ -224,7 +229,7 @@ class ChunkStore:
         until it is collected, only after another process wrote)."""
         if self.folder is None:
             return  # a Chroma server serves every client the same state
-        generation = self.generation()
+        generation = self._generation_seen
         if generation == self._vectors_at:
             return
         with self._reopen_lock:
@@ -314,9 +319,9 @@ class ChunkStore:
     def query(self, vector: np.ndarray, k: int, sources: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
         """Nearest chunks by cosine similarity (1 - Chroma's cosine distance), best first.
 
-        One round trip (and, embedded, a generation read): Chroma 1.x returns what it has when
-        asked for more than it holds. A row deleted under a stale segment comes back without its
-        record and is skipped."""
+        One round trip: Chroma 1.x returns what it has when asked for more than it holds. Embedded,
+        it first reloads the vectors if the last ``generation()`` read saw another process's write;
+        a row deleted under a stale segment comes back without its record and is skipped."""
         self._see_other_writers()
         where = _source_filter(sources)
         got = self.collection.query(query_embeddings=[vector.tolist()], n_results=k, where=where,
@@ -356,9 +361,16 @@ class ChunkStore:
         self.bump_generation()  # before writing: see the module docstring
         try:
             self._upsert_new(writes)
+        except StoreUnavailableError as exc:  # no file can be written: retrying each would only repeat it
+            return [exc] * len(writes)
         except Exception:
             return [_attempt(self._write_one, w) for w in writes]
-        return [_attempt(self._finish, w) for w in writes]
+        outcomes: list[Exception | None] = []
+        for write in writes:
+            outcomes.append(_attempt(self._finish, write))
+            if isinstance(outcomes[-1], StoreUnavailableError):  # the rest are not done either
+                return outcomes + [outcomes[-1]] * (len(writes) - len(outcomes))
+        return outcomes
 
     def _write_one(self, write: FileWrite) -> None:
         self.bump_generation()

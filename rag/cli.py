@@ -12,11 +12,14 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from index.errors import RagError
 from rag.llm.registry import BACKEND_NAMES
 from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from index.ingest import IngestReport
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 
@@ -79,6 +82,7 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
     from tqdm import tqdm
 
     from index.embedding import prefer_throughput
+    from index.ingest import IngestInterrupted
 
     prefer_throughput()  # a batch job: libgomp's default spinning encodes ~10% faster on an idle machine
 
@@ -95,20 +99,31 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
             bar.set_postfix_str(Path(path).name[-40:])
             bar.refresh()
 
-    report = assistant.add(args.paths, prune=args.prune, progress=progress)
+    try:
+        report = assistant.add(args.paths, prune=args.prune, progress=progress)
+    except IngestInterrupted as stopped:  # say what was written, then the one sentence (in main)
+        if bar is not None:
+            bar.close()
+        _print_report(stopped.report, args.json, out)
+        raise
     if bar is not None:
         bar.close()
-    if args.json:
-        out.write(json.dumps(report.to_dict(), indent=2) + "\n")
-    else:
-        out.write(f"indexed: {report.files_added} added, {report.files_updated} updated, "
-                  f"{report.files_unchanged} unchanged, {len(report.files_failed)} failed"
-                  f"{f', {report.files_removed} removed' if report.files_removed else ''}\n"
-                  f"chunks: +{report.chunks_added} -{report.chunks_removed}, {report.chunks_total} in the index "
-                  f"({report.seconds:.1f} s)\n")
-        for failure in report.files_failed:
-            out.write(f"  failed: {failure.path}: {failure.error}\n")
+    _print_report(report, args.json, out)
     return EXIT_OK if report.ok else EXIT_PARTIAL
+
+
+def _print_report(report: IngestReport, as_json: bool, out: TextIO) -> None:
+    if as_json:
+        out.write(json.dumps(report.to_dict(), indent=2) + "\n")
+        return
+    total = "unknown" if report.chunks_total is None else report.chunks_total
+    out.write(f"indexed: {report.files_added} added, {report.files_updated} updated, "
+              f"{report.files_unchanged} unchanged, {len(report.files_failed)} failed"
+              f"{f', {report.files_removed} removed' if report.files_removed else ''}\n"
+              f"chunks: +{report.chunks_added} -{report.chunks_removed}, {total} in the index "
+              f"({report.seconds:.1f} s)\n")
+    for failure in report.files_failed:
+        out.write(f"  failed: {failure.path}: {failure.path}: {failure.error}\n")
 
 
 # ---- ask / chat --------------------------------------------------------------------------------

@@ -59,8 +59,9 @@ class HybridRetriever:
         cfg = self.config
         k = k or cfg.k
         vector = query_vector if query_vector is not None else self.embedder.embed([question])[0]
+        keyword = keyword or self.keyword.snapshot()  # first: its generation read also freshens the dense side
         dense = self.store.query(vector, cfg.candidates, sources)
-        keyword_hits = (keyword or self.keyword.snapshot()).search(keyword_query or question, cfg.candidates, sources)
+        keyword_hits = keyword.search(keyword_query or question, cfg.candidates, sources)
         chunks: dict[str, Chunk] = {c.chunk_id: c for c, _ in dense + keyword_hits}
         dense_scores = {c.chunk_id: s for c, s in dense}
         keyword_scores = {c.chunk_id: s for c, s in keyword_hits}

@@ -12,9 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from index.embedding import MiniLMEmbedder
 from rag.assistant import Assistant
-from tests.integration.conftest import EXAMPLES, clean_settings
+from tests.integration.conftest import EXAMPLES, clean_settings, start_chroma_server, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,3 +106,91 @@ def test_an_open_assistant_sees_another_process_add_update_and_remove(tmp_path: 
     assert not any(source.endswith("lighthouse.txt") for source, _ in removed[0]["citations"])
     assert removed == _fresh_answers(index)
     assert removed[1] == before[1]
+
+
+# ---- 3. a Chroma server killed mid-ingest and mid-question -------------------------------------
+
+# The real CLI with embedding batches of 8 chunks, so files are written (and reported) while later
+# ones are still being read: the server can be killed between two writes.
+SMALL_BATCHES = "import sys, index.ingest as i; i._EMBED_BATCH_CHUNKS = 8; from rag.cli import main; sys.exit(main())"
+
+
+def _notes(folder: Path, n: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        path = folder / f"note-{i:02d}.txt"
+        path.write_text(f"Note {i}. The harbour signal number {i} is painted copper and violet.\n\n"
+                        f"Orchard row {i} was planted in spring; its lantern is checked every {i + 2} days.\n")
+        paths.append(path)
+    return paths
+
+
+def test_server_killed_mid_ingest_is_one_sentence_with_a_truthful_report(tmp_path: Path,
+                                                                         embedder: MiniLMEmbedder) -> None:
+    files = _notes(tmp_path / "docs", 40)
+    server, url = start_chroma_server(tmp_path / "server")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.update(PYTHONPATH=str(ROOT), RAG_CHROMA_URL=url, RAG_COLLECTION="killed", ANONYMIZED_TELEMETRY="False")
+    ingest = subprocess.Popen([sys.executable, "-c", SMALL_BATCHES, "ingest", str(tmp_path / "docs"), "--json",
+                               "--verbose"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert ingest.stderr is not None
+        lines: list[str] = []
+        for line in ingest.stderr:  # ends when the process does, so this cannot hang past it
+            lines.append(line)
+            if line.startswith("done: "):
+                server.kill()  # by pid, between two writes
+                server.wait(timeout=30)
+                break
+        stdout, rest = ingest.communicate(timeout=300)
+    finally:
+        if ingest.poll() is None:
+            ingest.kill()
+        if server.poll() is None:
+            stop(server)
+    stderr = "".join(lines) + rest
+    assert ingest.returncode == 3, stderr
+    message = one_sentence_error(subprocess.CompletedProcess([], 3, stdout, stderr), "ingest")
+    assert f"the Chroma server at {url} stopped answering" in message and "re-run 'rag ingest'" in message
+    report = json.loads(stdout)
+    done = [line.removeprefix("done: ").strip() for line in stderr.splitlines() if line.startswith("done: ")]
+    assert 0 < report["files_added"] == len(done) < len(files), (report, done)
+    assert report["chunks_total"] is None and report["files_failed"] == []
+    assert f"after {len(done)} files were indexed" in message
+
+    # The report is the truth: after a restart the store holds exactly those files, complete.
+    server, url = start_chroma_server(tmp_path / "server")
+    try:
+        reader = Assistant(collection="killed", chroma_url=url, embedder=embedder, settings=clean_settings(tmp_path))
+        assert set(reader.sources()) >= set(done)
+        assert all(reader.store.file_state(path).complete for path in done)
+        again = reader.add(tmp_path / "docs")
+        assert again.ok and again.files_unchanged >= len(done) and len(reader.sources()) == len(files)
+    finally:
+        stop(server)
+
+
+def test_server_killed_under_an_open_assistant_is_one_sentence(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
+    from index.store import StoreUnavailableError
+
+    _notes(tmp_path / "docs", 3)
+    server, url = start_chroma_server(tmp_path / "server")
+    try:
+        assistant = Assistant(collection="asked", chroma_url=url, embedder=embedder, settings=clean_settings(tmp_path))
+        assistant.add(tmp_path / "docs")
+        assert not assistant.ask("what colour is the harbour signal?").refused
+        server.kill()
+        server.wait(timeout=30)
+        with pytest.raises(StoreUnavailableError, match=f"the Chroma server at {url} stopped answering") as info:
+            assistant.ask("what colour is the harbour signal?")
+        assert info.value.exit_code == 3
+        with pytest.raises(StoreUnavailableError, match="stopped answering"):
+            assistant.sources()
+        # A new command against the dead server: one sentence and the same exit code.
+        out = rag(["ask", "what colour is the harbour signal?", "--chroma-url", url, "--collection", "asked"],
+                  cwd=tmp_path, timeout=120)
+        assert out.returncode == 3 and url.removeprefix("http://") in one_sentence_error(out, "ask")
+    finally:
+        if server.poll() is None:
+            stop(server)
