@@ -41,8 +41,15 @@ class FileState:
     chunk_ids: tuple[str, ...]
 
 
-def make_client(index_dir: str | Path | None = None, chroma_url: str | None = None) -> Any:
-    """An embedded ``PersistentClient`` in ``index_dir``, or an ``HttpClient`` for ``chroma_url``."""
+class IndexMissingError(RagError, FileNotFoundError):
+    """A command that only reads was pointed at an index (folder or collection) that does not exist."""
+
+
+def make_client(index_dir: str | Path | None = None, chroma_url: str | None = None, *, create: bool = True) -> Any:
+    """An embedded ``PersistentClient`` in ``index_dir``, or an ``HttpClient`` for ``chroma_url``.
+
+    ``create=False`` (commands that only read) refuses a folder that holds no index instead of
+    making one there."""
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     import chromadb
     from chromadb.config import Settings
@@ -63,7 +70,12 @@ def make_client(index_dir: str | Path | None = None, chroma_url: str | None = No
                 f"'chroma run --host 127.0.0.1 --port {url.port or 8000}' or unset RAG_CHROMA_URL") from None
     if index_dir is None:
         raise UsageError("give an index folder or a Chroma URL")
-    Path(index_dir).mkdir(parents=True, exist_ok=True)
+    folder = Path(index_dir)
+    if any(p.exists() and not p.is_dir() for p in (folder, *folder.parents)):
+        raise UsageError(f"the index folder {folder} is a file (or inside one): give --index a folder")
+    if not create and not (folder / "chroma.sqlite3").is_file():
+        raise IndexMissingError(f"there is no index in {folder}; build one with 'rag ingest PATH --index {folder}'")
+    folder.mkdir(parents=True, exist_ok=True)
     try:
         return chromadb.PersistentClient(path=str(index_dir), settings=settings)
     except Exception as exc:  # Chroma raises many types for a damaged or foreign folder
@@ -143,7 +155,7 @@ class ChunkStore:
     >>> store = ChunkStore(make_client("./index"), "docs", "all-MiniLM-L6-v2", 384)  # doctest: +SKIP
     """
 
-    def __init__(self, client: Any, collection: str, model_name: str, dimension: int) -> None:
+    def __init__(self, client: Any, collection: str, model_name: str, dimension: int, *, create: bool = True) -> None:
         if not client.get_settings().is_persistent:
             client = guarded(client, server_url(client.get_settings()))
         self.client = client
@@ -153,6 +165,10 @@ class ChunkStore:
         if not valid_collection_name(collection):
             raise UsageError(f"bad collection name {collection!r}: use 3-512 letters, digits, '.', '_' or '-', "
                              "starting and ending with a letter or digit")
+        if not create and collection not in {c.name for c in client.list_collections()}:
+            have = ", ".join(rag_collections(client)) or "none"
+            raise IndexMissingError(f"the index has no collection {collection!r} (it has: {have}); build it with "
+                                    f"'rag ingest PATH --collection {collection}'")
         try:
             self.collection = client.get_or_create_collection(
                 name=collection,

@@ -65,10 +65,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return Settings.load(**{n: getattr(args, n) for n in names if hasattr(args, n)})
 
 
-def open_assistant(args: argparse.Namespace) -> Any:
+def open_assistant(args: argparse.Namespace, create: bool = True) -> Any:
+    """The Assistant the flags describe; ``create=False`` for commands that only read (no index there
+    is an error saying how to build one, and nothing is created)."""
     from rag.assistant import Assistant
 
-    assistant = Assistant(settings=settings_from(args))
+    assistant = Assistant(settings=settings_from(args), create=create)
     if getattr(args, "k", None) is not None:  # --k is checked as the HTTP API checks it (1 … collection size)
         from rag.retrieve.hybrid import check_k
 
@@ -126,6 +128,16 @@ def _print_report(report: IngestReport, as_json: bool, out: TextIO) -> None:
         out.write(f"  failed: {failure.path}: {failure.path}: {failure.error}\n")
 
 
+def printable(text: str) -> str:
+    """``text`` with control and other unprintable characters escaped, so a file name cannot forge a
+    line (a newline) or restyle the terminal (an escape sequence) in what the CLI prints.
+
+    >>> printable("a.txt\\n[9] forged.txt")
+    'a.txt\\\\n[9] forged.txt'
+    """
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 # ---- ask / chat --------------------------------------------------------------------------------
 
 def format_answer(answer: Any) -> str:
@@ -137,13 +149,14 @@ def format_answer(answer: Any) -> str:
         if answer.sentences:
             lines.append("\nWithdrawn draft (not supported by the sources):")
             for s in answer.sentences:
-                lines.append(f"  ! {s.support}: \"{s.text[:80]}\" ({'; '.join(s.reasons[:2]) or 'low score'})")
+                lines.append(f"  ! {s.support}: \"{printable(s.text[:80])}\" "
+                             f"({'; '.join(s.reasons[:2]) or 'low score'})")
         if answer.related:
             lines.append("\nPossibly related:")
             for hit in answer.related:
                 page = f":{hit.chunk.page}" if hit.chunk.page else ""
                 snippet = " ".join(hit.chunk.text.split())[:160]
-                lines.append(f"  {Path(hit.chunk.source).name}{page} — \"{snippet}…\"")
+                lines.append(f"  {printable(Path(hit.chunk.source).name)}{page} — \"{printable(snippet)}…\"")
         return "\n".join(lines)
     relevance = getattr(answer, "relevance", None)
     if relevance is not None and not relevance.answers:
@@ -152,7 +165,7 @@ def format_answer(answer: Any) -> str:
     if flagged:
         lines.append("")
         for s in flagged:
-            lines.append(f"  ! {s.support}: \"{s.text[:80]}\" ({'; '.join(s.reasons[:2]) or 'low score'})")
+            lines.append(f"  ! {s.support}: \"{printable(s.text[:80])}\" ({'; '.join(s.reasons[:2]) or 'low score'})")
     lines.append("")
     seen = set()
     for c in answer.citations:
@@ -161,7 +174,8 @@ def format_answer(answer: Any) -> str:
         seen.add((c.n, c.quote))
         page = f":{c.page}" if c.page else ""
         quote = " ".join(c.quote.split())
-        lines.append(f"[{c.n}] {Path(c.source).name}{page} — \"{quote}\" ({c.support}, {c.score:.2f})")
+        lines.append(f"[{c.n}] {printable(Path(c.source).name)}{page} — \"{printable(quote)}\" ({c.support}, "
+                     f"{c.score:.2f})")
     return "\n".join(lines)
 
 
@@ -184,7 +198,7 @@ def _print_stream(stream: Any, out: TextIO, as_json: bool) -> Any:
 
 
 def _cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
-    assistant = open_assistant(args)
+    assistant = open_assistant(args, create=False)
     answer = _print_stream(assistant.ask_stream(args.question, k=args.k, strict=args.strict), out, args.json)
     if args.json:
         out.write(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False) + "\n")
@@ -194,7 +208,7 @@ def _cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
-    assistant = open_assistant(args)
+    assistant = open_assistant(args, create=False)
     session = assistant.chat()
     out.write("Ask about your documents. Empty line or Ctrl-D quits; /new starts over.\n")
     while True:
@@ -213,20 +227,20 @@ def _cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_sources(args: argparse.Namespace, out: TextIO) -> int:
-    sources = open_assistant(args).sources()
+    sources = open_assistant(args, create=False).sources()
     if args.json:
         out.write(json.dumps(sources, indent=2) + "\n")
     else:
         for source, count in sources.items():
-            out.write(f"{count:6d}  {source}\n")
+            out.write(f"{count:6d}  {printable(source)}\n")
     return EXIT_OK
 
 
 def _cmd_remove(args: argparse.Namespace, out: TextIO) -> int:
-    removed = open_assistant(args).remove(args.source)
+    removed = open_assistant(args, create=False).remove(args.source)
     if not removed:
         raise CommandError(f"{args.source} is not in the index (see 'rag sources')")
-    out.write(f"removed {removed} chunks of {args.source}\n")
+    out.write(f"removed {removed} chunks of {printable(args.source)}\n")
     return EXIT_OK
 
 

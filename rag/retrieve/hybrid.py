@@ -12,7 +12,7 @@ from index.embedding import Embedder
 from index.records import Chunk
 from index.store import ChunkStore
 from rag.records import Hit, Retrieval
-from rag.retrieve.fusion import minmax_fusion, mmr, rrf
+from rag.retrieve.fusion import distinct_texts, minmax_fusion, mmr, rrf
 from rag.retrieve.keyword import KeywordIndex, KeywordSnapshot
 from rag.settings import SettingsError
 
@@ -72,6 +72,7 @@ class HybridRetriever:
         else:
             fused = rrf([[c.chunk_id for c, _ in dense], [c.chunk_id for c, _ in keyword_hits]])
         order = sorted(fused, key=lambda cid: (-fused[cid], dense_rank.get(cid, 10**9)))
+        order = distinct_texts(order, lambda cid: chunks[cid].text)  # identical files: their passage once
         if use_mmr if use_mmr is not None else cfg.mmr:
             pool = order[: max(k * 4, 20)]
             vectors = self.store.vectors(pool)

@@ -194,3 +194,80 @@ def test_server_killed_under_an_open_assistant_is_one_sentence(tmp_path: Path, e
     finally:
         if server.poll() is None:
             stop(server)
+
+
+# ---- 10. bad index paths and names, hostile file names, identical files ------------------------
+
+def test_index_naming_a_file_is_one_sentence(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("a file, not an index folder\n")
+    for args, command in ((["ingest", str(tmp_path), "--index", str(not_a_folder)], "ingest"),
+                          (["ask", "anything", "--index", str(not_a_folder / "inside")], "ask")):
+        out = rag(args, cwd=tmp_path, timeout=120)
+        assert out.returncode == 2, out.stderr
+        assert "is a file (or inside one): give --index a folder" in one_sentence_error(out, command)
+    assert not_a_folder.read_text() == "a file, not an index folder\n"
+
+
+@pytest.fixture
+def small_index(tmp_path: Path, embedder: MiniLMEmbedder) -> Path:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy2(EXAMPLES / "coral-reefs.txt", docs / "coral-reefs.txt")
+    index = tmp_path / "index"
+    assert Assistant(index, embedder=embedder, settings=clean_settings(tmp_path)).add(docs).ok
+    return index
+
+
+def test_reading_commands_never_create_an_index(tmp_path: Path, small_index: Path) -> None:
+    missing = tmp_path / "no-index-here"
+    for args, command in ((["ask", "why do corals bleach?"], "ask"), (["sources"], "sources")):
+        out = rag([*args, "--index", str(missing)], cwd=tmp_path, timeout=120)
+        assert out.returncode == 1, out.stderr
+        assert (f"there is no index in {missing}; build one with 'rag ingest PATH --index {missing}'"
+                in one_sentence_error(out, command))
+        assert not missing.exists()
+        out = rag([*args, "--index", str(small_index), "--collection", "other"], cwd=tmp_path, timeout=120)
+        assert out.returncode == 1, out.stderr
+        assert ("the index has no collection 'other' (it has: docs); build it with 'rag ingest PATH --collection "
+                "other'" in one_sentence_error(out, command))
+    from index.store import make_client
+
+    assert [c.name for c in make_client(small_index).list_collections()] == ["docs"]
+
+
+def test_an_invalid_collection_name_is_one_sentence(tmp_path: Path, small_index: Path) -> None:
+    out = rag(["sources", "--index", str(small_index), "--collection", "my docs"], cwd=tmp_path, timeout=120)
+    assert out.returncode == 2
+    assert "bad collection name 'my docs'" in one_sentence_error(out, "sources")
+
+
+def test_a_file_name_with_a_newline_cannot_forge_output(tmp_path: Path) -> None:
+    docs, index = tmp_path / "docs", tmp_path / "index"
+    docs.mkdir()
+    forged = docs / "notes\n[2] forged.txt"
+    forged.write_text("The Varne lighthouse is kept by Oswin Tregarthen, who has lived there since 1994.\n")
+    assert rag(["ingest", str(docs), "--index", str(index)], cwd=tmp_path).returncode == 0
+    listed = rag(["sources", "--index", str(index)], cwd=tmp_path, timeout=120)
+    assert listed.returncode == 0 and listed.stdout.count("\n") == 1
+    assert listed.stdout.endswith("notes\\n[2] forged.txt\n")
+    asked = rag(["ask", "Who keeps the Varne lighthouse?", "--index", str(index)], cwd=tmp_path)
+    assert asked.returncode == 0, asked.stderr
+    assert "[1] notes\\n[2] forged.txt — \"The Varne lighthouse" in asked.stdout
+    assert not any(line.startswith("[2]") for line in asked.stdout.splitlines())
+
+
+def test_identical_files_show_their_passage_once(tmp_path: Path, embedder: MiniLMEmbedder) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("coral-reefs.txt", "ukraine-security-talks.md"):
+        shutil.copy2(EXAMPLES / name, docs / name)
+    shutil.copy2(EXAMPLES / "coral-reefs.txt", docs / "coral-reefs (copy).txt")
+    assistant = Assistant(tmp_path / "index", embedder=embedder, settings=clean_settings(tmp_path))
+    assert assistant.add(docs).files_added == 3 and len(assistant.sources()) == 3
+    hits = assistant.retrieve("why do corals bleach?", k=5)
+    texts = [h.chunk.text for h in hits]
+    assert len(hits) == 5 and len(set(texts)) == 5
+    assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
+    answer = assistant.ask("why do corals bleach?")
+    assert len({h.chunk.text for h in answer.hits}) == len(answer.hits)
