@@ -19,7 +19,7 @@ from index.chunking import ChunkingConfig, chunk_document
 from index.embedding import Embedder
 from index.loaders import DEFAULT_MAX_BYTES, content_hash, discover, load_bytes, read_bytes
 from index.records import Chunk, Document, LoadError
-from index.store import ChunkStore, FileWrite
+from index.store import ChunkStore, FileWrite, StoreUnavailableError
 
 IngestProgress = Callable[[str, str, int, int], None]
 """progress(stage, path, files_done, files_total); stage is "read", then "done" or "failed" per file."""
@@ -46,7 +46,7 @@ class IngestReport:
     files_removed: int = 0
     chunks_added: int = 0
     chunks_removed: int = 0
-    chunks_total: int = 0
+    chunks_total: int | None = 0  # None when the store stopped answering before it could be counted
     tokens_embedded: int = 0
     seconds: float = 0.0
     # Seconds per stage (discover, read, lookup, parse, chunk, embed, write, prune), so callers and
@@ -73,6 +73,17 @@ class IngestReport:
         return not self.files_failed
 
 
+class IngestInterrupted(StoreUnavailableError):
+    """The store stopped answering mid-ingest; ``report`` is what was written before (the next run finishes)."""
+
+    def __init__(self, cause: StoreUnavailableError, report: IngestReport) -> None:
+        done = report.files_added + report.files_updated
+        what = str(cause).rsplit("; ", 1)[0]  # the cause without its advice, which is replaced here
+        super().__init__(f"{what} after {done} {'file was' if done == 1 else 'files were'} indexed; "
+                         "start it again and re-run 'rag ingest' to index the rest")
+        self.report = report
+
+
 @dataclass
 class _Pending:
     doc: Document
@@ -85,9 +96,22 @@ class _Pending:
 def ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], *, prune: bool = False,
            max_bytes: int = DEFAULT_MAX_BYTES, chunking: ChunkingConfig | None = None,
            progress: IngestProgress | None = None) -> IngestReport:
-    """Bring ``store`` up to date with the files under ``paths``. The caller holds the writer lock."""
+    """Bring ``store`` up to date with the files under ``paths``. The caller holds the writer lock.
+
+    Raises ``IngestInterrupted`` (with the report of what was written) if the store stops answering."""
     started = time.perf_counter()
     report = IngestReport()
+    try:
+        return _ingest(store, embedder, paths, report, started, prune, max_bytes, chunking, progress)
+    except StoreUnavailableError as exc:
+        report.chunks_total = None
+        report.seconds = time.perf_counter() - started
+        raise IngestInterrupted(exc, report) from None
+
+
+def _ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], report: IngestReport,
+            started: float, prune: bool, max_bytes: int, chunking: ChunkingConfig | None,
+            progress: IngestProgress | None) -> IngestReport:
     paths = list(paths)
     with report.timing("discover"):
         files, errors = discover(paths)
@@ -158,6 +182,8 @@ def _embed_and_write(store: ChunkStore, embedder: Embedder, pending: Sequence[_P
             FileWrite(item.chunks, {c.chunk_id: by_id[c.chunk_id] for c in item.new}, item.doc.content_hash,
                       item.doc.title, item.stale) for item in pending])
     for item, error in zip(pending, outcomes, strict=True):
+        if isinstance(error, StoreUnavailableError):
+            continue  # not a bad file: the store is gone (raised below, once the written files are counted)
         if error is not None:  # a store error on one file must not lose the others
             report.files_failed.append(FileError(item.doc.source, f"could not write to the index: {error}"))
             if progress:
@@ -172,6 +198,9 @@ def _embed_and_write(store: ChunkStore, embedder: Embedder, pending: Sequence[_P
             report.files_updated += 1
         else:
             report.files_added += 1
+    gone = next((e for e in outcomes if isinstance(e, StoreUnavailableError)), None)
+    if gone is not None:
+        raise gone
 
 
 def _prune(store: ChunkStore, paths: Sequence[str | Path], present: set[str], removed: int) -> tuple[int, int]:

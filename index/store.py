@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 
 from index.errors import RagError, UsageError
 from index.records import Chunk
+from index.server_guard import StoreUnavailableError, guarded, server_url
 
 SCHEMA_VERSION = 1
 _PAGE_SIZE = 2000
@@ -28,10 +30,6 @@ _PAGE_SIZE = 2000
 
 class IndexMismatchError(RagError, RuntimeError):
     """The index was written by another embedding model or an incompatible version."""
-
-
-class StoreUnavailableError(RagError, RuntimeError):
-    """The Chroma server cannot be reached."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +41,15 @@ class FileState:
     chunk_ids: tuple[str, ...]
 
 
-def make_client(index_dir: str | Path | None = None, chroma_url: str | None = None) -> Any:
-    """An embedded ``PersistentClient`` in ``index_dir``, or an ``HttpClient`` for ``chroma_url``."""
+class IndexMissingError(RagError, FileNotFoundError):
+    """A command that only reads was pointed at an index (folder or collection) that does not exist."""
+
+
+def make_client(index_dir: str | Path | None = None, chroma_url: str | None = None, *, create: bool = True) -> Any:
+    """An embedded ``PersistentClient`` in ``index_dir``, or an ``HttpClient`` for ``chroma_url``.
+
+    ``create=False`` (commands that only read) refuses a folder that holds no index instead of
+    making one there."""
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     import chromadb
     from chromadb.config import Settings
@@ -65,7 +70,12 @@ def make_client(index_dir: str | Path | None = None, chroma_url: str | None = No
                 f"'chroma run --host 127.0.0.1 --port {url.port or 8000}' or unset RAG_CHROMA_URL") from None
     if index_dir is None:
         raise UsageError("give an index folder or a Chroma URL")
-    Path(index_dir).mkdir(parents=True, exist_ok=True)
+    folder = Path(index_dir)
+    if any(p.exists() and not p.is_dir() for p in (folder, *folder.parents)):
+        raise UsageError(f"the index folder {folder} is a file (or inside one): give --index a folder")
+    if not create and not (folder / "chroma.sqlite3").is_file():
+        raise IndexMissingError(f"there is no index in {folder}; build one with 'rag ingest PATH --index {folder}'")
+    folder.mkdir(parents=True, exist_ok=True)
     try:
         return chromadb.PersistentClient(path=str(index_dir), settings=settings)
     except Exception as exc:  # Chroma raises many types for a damaged or foreign folder
@@ -145,7 +155,9 @@ class ChunkStore:
     >>> store = ChunkStore(make_client("./index"), "docs", "all-MiniLM-L6-v2", 384)  # doctest: +SKIP
     """
 
-    def __init__(self, client: Any, collection: str, model_name: str, dimension: int) -> None:
+    def __init__(self, client: Any, collection: str, model_name: str, dimension: int, *, create: bool = True) -> None:
+        if not client.get_settings().is_persistent:
+            client = guarded(client, server_url(client.get_settings()))
         self.client = client
         self.name = collection
         self.model_name = model_name
@@ -153,6 +165,10 @@ class ChunkStore:
         if not valid_collection_name(collection):
             raise UsageError(f"bad collection name {collection!r}: use 3-512 letters, digits, '.', '_' or '-', "
                              "starting and ending with a letter or digit")
+        if not create and collection not in {c.name for c in client.list_collections()}:
+            have = ", ".join(rag_collections(client)) or "none"
+            raise IndexMissingError(f"the index has no collection {collection!r} (it has: {have}); build it with "
+                                    f"'rag ingest PATH --collection {collection}'")
         try:
             self.collection = client.get_or_create_collection(
                 name=collection,
@@ -161,6 +177,8 @@ class ChunkStore:
                 metadata={"embedding_model": model_name, "dimension": dimension,
                           "rag_schema": SCHEMA_VERSION, "chroma_major": _chroma_major(), "generation": 0},
             )
+        except StoreUnavailableError:
+            raise
         except Exception as exc:
             if "connect" in str(exc).lower():
                 raise StoreUnavailableError(f"cannot reach the Chroma server ({exc})") from None
@@ -169,6 +187,10 @@ class ChunkStore:
         settings = client.get_settings()
         # Local files (embedded mode) live here; None for a Chroma server.
         self.folder: Path | None = Path(settings.persist_directory) if settings.is_persistent else None
+        # The write generation the vector segment in memory reflects (embedded mode; see ``_see_other_writers``).
+        self._generation_seen = 0
+        self._vectors_at = self.generation() if self.folder is not None else 0
+        self._reopen_lock = threading.Lock()
 
     @property
     def collection_id(self) -> str:
@@ -202,12 +224,41 @@ class ChunkStore:
     # ---- reads ---------------------------------------------------------------------------
 
     def generation(self) -> int:
-        """Write counter; changes whenever any process wrote to this collection."""
+        """Write counter; changes whenever any process wrote to this collection. The next ``query``
+        reflects the state this read saw (one read per question: the keyword snapshot's)."""
         fresh = self.client.get_collection(self.name, embedding_function=None)
-        return int((fresh.metadata or {}).get("generation", 0))
+        self._generation_seen = int((fresh.metadata or {}).get("generation", 0))
+        return self._generation_seen
 
     def count(self) -> int:
         return int(self.collection.count())
+
+    def _see_other_writers(self) -> None:
+        """Reload the vector segment when the last generation read shows another process wrote since
+        it was loaded.
+
+        Embedded Chroma (measured with 1.5) keeps one in-memory HNSW segment per folder and process
+        and never reloads it: after another process's write, ``get()`` and ``count()`` see the new
+        rows but ``query()`` does not, and returns ids of deleted rows without their records. A new
+        client for the same path reuses that segment, so the cached system is dropped first. The old
+        one is not stopped: another thread may still be querying it (each reload costs a few MB
+        until it is collected, only after another process wrote)."""
+        if self.folder is None:
+            return  # a Chroma server serves every client the same state
+        generation = self._generation_seen
+        if generation == self._vectors_at:
+            return
+        with self._reopen_lock:
+            if generation == self._vectors_at:
+                return
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            path = self.client.get_settings().persist_directory
+            with SharedSystemClient._refcount_lock:
+                SharedSystemClient._identifier_to_system.pop(path, None)
+            self.client = make_client(path)
+            self.collection = self.client.get_collection(self.name, embedding_function=None)
+            self._vectors_at = generation
 
     def file_state(self, source: str) -> FileState:
         """Hash and completeness of one file's chunks (complete = all n_chunks present, one hash)."""
@@ -284,14 +335,18 @@ class ChunkStore:
     def query(self, vector: np.ndarray, k: int, sources: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
         """Nearest chunks by cosine similarity (1 - Chroma's cosine distance), best first.
 
-        One round trip: Chroma 1.x returns what it has when asked for more than it holds."""
+        One round trip: Chroma 1.x returns what it has when asked for more than it holds. Embedded,
+        it first reloads the vectors if the last ``generation()`` read saw another process's write;
+        a row deleted under a stale segment comes back without its record and is skipped."""
+        self._see_other_writers()
         where = _source_filter(sources)
         got = self.collection.query(query_embeddings=[vector.tolist()], n_results=k, where=where,
                                     include=["metadatas", "documents", "distances"])
         out = []
         for cid, text, meta, dist in zip(got["ids"][0], (got["documents"] or [[]])[0],
                                          (got["metadatas"] or [[]])[0], (got["distances"] or [[]])[0], strict=True):
-            out.append((chunk_from_record(cid, text or "", dict(meta)), 1.0 - float(dist)))
+            if meta is not None:
+                out.append((chunk_from_record(cid, text or "", dict(meta)), 1.0 - float(dist)))
         return out
 
     # ---- writes (callers hold the writer lock) ---------------------------------------------
@@ -322,9 +377,16 @@ class ChunkStore:
         self.bump_generation()  # before writing: see the module docstring
         try:
             self._upsert_new(writes)
+        except StoreUnavailableError as exc:  # no file can be written: retrying each would only repeat it
+            return [exc] * len(writes)
         except Exception:
             return [_attempt(self._write_one, w) for w in writes]
-        return [_attempt(self._finish, w) for w in writes]
+        outcomes: list[Exception | None] = []
+        for write in writes:
+            outcomes.append(_attempt(self._finish, write))
+            if isinstance(outcomes[-1], StoreUnavailableError):  # the rest are not done either
+                return outcomes + [outcomes[-1]] * (len(writes) - len(outcomes))
+        return outcomes
 
     def _write_one(self, write: FileWrite) -> None:
         self.bump_generation()
@@ -369,8 +431,11 @@ class ChunkStore:
     def bump_generation(self) -> None:
         """Tell readers the content changed (callers hold the writer lock)."""
         meta = dict(self.client.get_collection(self.name, embedding_function=None).metadata or {})
-        meta["generation"] = int(meta.get("generation", 0)) + 1
+        seen = int(meta.get("generation", 0))
+        meta["generation"] = seen + 1
         self.collection.modify(metadata=meta)
+        if seen == self._vectors_at:  # our own write: this process's segment already holds it
+            self._vectors_at = seen + 1
 
 
 def _source_filter(sources: Sequence[str] | None) -> dict[str, Any] | None:

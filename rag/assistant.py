@@ -59,15 +59,17 @@ class Assistant:
 
     def __init__(self, index_dir: str | Path | None = None, collection: str | None = None, *,
                  settings: Settings | None = None, embedder: Embedder | None = None,
-                 generator: Generator | None = None, chroma_url: str | None = None) -> None:
+                 generator: Generator | None = None, chroma_url: str | None = None, create: bool = True) -> None:
         base = settings or Settings.load()
         self.settings = base.replace(index_dir=Path(index_dir) if index_dir else None, collection=collection,
                                      chroma_url=chroma_url)
         self.embedder: Embedder = embedder or default_embedder(self.settings)
         # Question-time embeddings go through a cache: the judge re-embeds the quoted sentences.
         self.query_embedder = CachingEmbedder(self.embedder)
-        client = make_client(self.settings.index_dir, self.settings.chroma_url)
-        self.store = ChunkStore(client, self.settings.collection, self.embedder.name, self.embedder.dimension)
+        # ``create=False``: an index that does not exist is an error, not a new empty one (read-only commands).
+        client = make_client(self.settings.index_dir, self.settings.chroma_url, create=create)
+        self.store = ChunkStore(client, self.settings.collection, self.embedder.name, self.embedder.dimension,
+                                create=create)
         self.retriever = HybridRetriever(self.store, self.query_embedder, RetrievalConfig(
             k=self.settings.k, fusion=self.settings.fusion, widen=self.settings.widen))  # type: ignore[arg-type]
         threshold = self.settings.refusal_threshold

@@ -12,11 +12,14 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from index.errors import RagError
 from rag.llm.registry import BACKEND_NAMES
 from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from index.ingest import IngestReport
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 
@@ -62,10 +65,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return Settings.load(**{n: getattr(args, n) for n in names if hasattr(args, n)})
 
 
-def open_assistant(args: argparse.Namespace) -> Any:
+def open_assistant(args: argparse.Namespace, create: bool = True) -> Any:
+    """The Assistant the flags describe; ``create=False`` for commands that only read (no index there
+    is an error saying how to build one, and nothing is created)."""
     from rag.assistant import Assistant
 
-    assistant = Assistant(settings=settings_from(args))
+    assistant = Assistant(settings=settings_from(args), create=create)
     if getattr(args, "k", None) is not None:  # --k is checked as the HTTP API checks it (1 … collection size)
         from rag.retrieve.hybrid import check_k
 
@@ -79,6 +84,7 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
     from tqdm import tqdm
 
     from index.embedding import prefer_throughput
+    from index.ingest import IngestInterrupted
 
     prefer_throughput()  # a batch job: libgomp's default spinning encodes ~10% faster on an idle machine
 
@@ -95,20 +101,41 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
             bar.set_postfix_str(Path(path).name[-40:])
             bar.refresh()
 
-    report = assistant.add(args.paths, prune=args.prune, progress=progress)
+    try:
+        report = assistant.add(args.paths, prune=args.prune, progress=progress)
+    except IngestInterrupted as stopped:  # say what was written, then the one sentence (in main)
+        if bar is not None:
+            bar.close()
+        _print_report(stopped.report, args.json, out)
+        raise
     if bar is not None:
         bar.close()
-    if args.json:
-        out.write(json.dumps(report.to_dict(), indent=2) + "\n")
-    else:
-        out.write(f"indexed: {report.files_added} added, {report.files_updated} updated, "
-                  f"{report.files_unchanged} unchanged, {len(report.files_failed)} failed"
-                  f"{f', {report.files_removed} removed' if report.files_removed else ''}\n"
-                  f"chunks: +{report.chunks_added} -{report.chunks_removed}, {report.chunks_total} in the index "
-                  f"({report.seconds:.1f} s)\n")
-        for failure in report.files_failed:
-            out.write(f"  failed: {failure.path}: {failure.error}\n")
+    _print_report(report, args.json, out)
     return EXIT_OK if report.ok else EXIT_PARTIAL
+
+
+def _print_report(report: IngestReport, as_json: bool, out: TextIO) -> None:
+    if as_json:
+        out.write(json.dumps(report.to_dict(), indent=2) + "\n")
+        return
+    total = "unknown" if report.chunks_total is None else report.chunks_total
+    out.write(f"indexed: {report.files_added} added, {report.files_updated} updated, "
+              f"{report.files_unchanged} unchanged, {len(report.files_failed)} failed"
+              f"{f', {report.files_removed} removed' if report.files_removed else ''}\n"
+              f"chunks: +{report.chunks_added} -{report.chunks_removed}, {total} in the index "
+              f"({report.seconds:.1f} s)\n")
+    for failure in report.files_failed:
+        out.write(f"  failed: {failure.path}: {failure.path}: {failure.error}\n")
+
+
+def printable(text: str) -> str:
+    """``text`` with control and other unprintable characters escaped, so a file name cannot forge a
+    line (a newline) or restyle the terminal (an escape sequence) in what the CLI prints.
+
+    >>> printable("a.txt\\n[9] forged.txt")
+    'a.txt\\\\n[9] forged.txt'
+    """
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 # ---- ask / chat --------------------------------------------------------------------------------
@@ -122,13 +149,14 @@ def format_answer(answer: Any) -> str:
         if answer.sentences:
             lines.append("\nWithdrawn draft (not supported by the sources):")
             for s in answer.sentences:
-                lines.append(f"  ! {s.support}: \"{s.text[:80]}\" ({'; '.join(s.reasons[:2]) or 'low score'})")
+                lines.append(f"  ! {s.support}: \"{printable(s.text[:80])}\" "
+                             f"({'; '.join(s.reasons[:2]) or 'low score'})")
         if answer.related:
             lines.append("\nPossibly related:")
             for hit in answer.related:
                 page = f":{hit.chunk.page}" if hit.chunk.page else ""
                 snippet = " ".join(hit.chunk.text.split())[:160]
-                lines.append(f"  {Path(hit.chunk.source).name}{page} — \"{snippet}…\"")
+                lines.append(f"  {printable(Path(hit.chunk.source).name)}{page} — \"{printable(snippet)}…\"")
         return "\n".join(lines)
     relevance = getattr(answer, "relevance", None)
     if relevance is not None and not relevance.answers:
@@ -137,7 +165,7 @@ def format_answer(answer: Any) -> str:
     if flagged:
         lines.append("")
         for s in flagged:
-            lines.append(f"  ! {s.support}: \"{s.text[:80]}\" ({'; '.join(s.reasons[:2]) or 'low score'})")
+            lines.append(f"  ! {s.support}: \"{printable(s.text[:80])}\" ({'; '.join(s.reasons[:2]) or 'low score'})")
     lines.append("")
     seen = set()
     for c in answer.citations:
@@ -146,7 +174,8 @@ def format_answer(answer: Any) -> str:
         seen.add((c.n, c.quote))
         page = f":{c.page}" if c.page else ""
         quote = " ".join(c.quote.split())
-        lines.append(f"[{c.n}] {Path(c.source).name}{page} — \"{quote}\" ({c.support}, {c.score:.2f})")
+        lines.append(f"[{c.n}] {printable(Path(c.source).name)}{page} — \"{printable(quote)}\" ({c.support}, "
+                     f"{c.score:.2f})")
     return "\n".join(lines)
 
 
@@ -169,7 +198,7 @@ def _print_stream(stream: Any, out: TextIO, as_json: bool) -> Any:
 
 
 def _cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
-    assistant = open_assistant(args)
+    assistant = open_assistant(args, create=False)
     answer = _print_stream(assistant.ask_stream(args.question, k=args.k, strict=args.strict), out, args.json)
     if args.json:
         out.write(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False) + "\n")
@@ -179,7 +208,7 @@ def _cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
-    assistant = open_assistant(args)
+    assistant = open_assistant(args, create=False)
     session = assistant.chat()
     out.write("Ask about your documents. Empty line or Ctrl-D quits; /new starts over.\n")
     while True:
@@ -198,20 +227,20 @@ def _cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_sources(args: argparse.Namespace, out: TextIO) -> int:
-    sources = open_assistant(args).sources()
+    sources = open_assistant(args, create=False).sources()
     if args.json:
         out.write(json.dumps(sources, indent=2) + "\n")
     else:
         for source, count in sources.items():
-            out.write(f"{count:6d}  {source}\n")
+            out.write(f"{count:6d}  {printable(source)}\n")
     return EXIT_OK
 
 
 def _cmd_remove(args: argparse.Namespace, out: TextIO) -> int:
-    removed = open_assistant(args).remove(args.source)
+    removed = open_assistant(args, create=False).remove(args.source)
     if not removed:
         raise CommandError(f"{args.source} is not in the index (see 'rag sources')")
-    out.write(f"removed {removed} chunks of {args.source}\n")
+    out.write(f"removed {removed} chunks of {printable(args.source)}\n")
     return EXIT_OK
 
 

@@ -62,3 +62,20 @@ def mmr(candidates: Sequence[str], relevance: Mapping[str, float], similarity: C
         chosen.append(best)
         pool.remove(best)
     return chosen
+
+
+def distinct_texts(order: Sequence[str], text_of: Callable[[str], str]) -> list[str]:
+    """``order`` without ids whose text an earlier id already has: identical files (a copy, a
+    download saved twice) would otherwise fill several of the top places with one passage.
+
+    >>> distinct_texts(["a", "b", "c"], {"a": "same", "b": "same", "c": "other"}.__getitem__)
+    ['a', 'c']
+    """
+    seen: set[str] = set()
+    out = []
+    for item in order:
+        text = text_of(item)
+        if text not in seen:
+            seen.add(text)
+            out.append(item)
+    return out

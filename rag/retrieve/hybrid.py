@@ -12,7 +12,7 @@ from index.embedding import Embedder
 from index.records import Chunk
 from index.store import ChunkStore
 from rag.records import Hit, Retrieval
-from rag.retrieve.fusion import minmax_fusion, mmr, rrf
+from rag.retrieve.fusion import distinct_texts, minmax_fusion, mmr, rrf
 from rag.retrieve.keyword import KeywordIndex, KeywordSnapshot
 from rag.settings import SettingsError
 
@@ -59,8 +59,9 @@ class HybridRetriever:
         cfg = self.config
         k = k or cfg.k
         vector = query_vector if query_vector is not None else self.embedder.embed([question])[0]
+        keyword = keyword or self.keyword.snapshot()  # first: its generation read also freshens the dense side
         dense = self.store.query(vector, cfg.candidates, sources)
-        keyword_hits = (keyword or self.keyword.snapshot()).search(keyword_query or question, cfg.candidates, sources)
+        keyword_hits = keyword.search(keyword_query or question, cfg.candidates, sources)
         chunks: dict[str, Chunk] = {c.chunk_id: c for c, _ in dense + keyword_hits}
         dense_scores = {c.chunk_id: s for c, s in dense}
         keyword_scores = {c.chunk_id: s for c, s in keyword_hits}
@@ -71,6 +72,7 @@ class HybridRetriever:
         else:
             fused = rrf([[c.chunk_id for c, _ in dense], [c.chunk_id for c, _ in keyword_hits]])
         order = sorted(fused, key=lambda cid: (-fused[cid], dense_rank.get(cid, 10**9)))
+        order = distinct_texts(order, lambda cid: chunks[cid].text)  # identical files: their passage once
         if use_mmr if use_mmr is not None else cfg.mmr:
             pool = order[: max(k * 4, 20)]
             vectors = self.store.vectors(pool)

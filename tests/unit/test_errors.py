@@ -13,15 +13,16 @@ from evals.compare import CompareError
 from evals.corpora import CorpusMissingError
 from evals.dataset import DatasetError
 from index.errors import RagError, UsageError
+from index.ingest import IngestInterrupted
 from index.lock import IndexBusyError
 from index.records import LoadError
-from index.store import IndexMismatchError, StoreUnavailableError
+from index.store import IndexMismatchError, IndexMissingError, StoreUnavailableError
 from rag import cli
 from rag.errors import BackendError, SettingsError
 
 USER_ERRORS = [BackendError, BenchCorpusMissing, CompareError, CorpusMissingError, DatasetError, IndexBusyError,
-               IndexMismatchError, LoadError, SettingsError, StoreUnavailableError, TaskError, UsageError,
-               cli.CommandError]
+               IndexMismatchError, IndexMissingError, IngestInterrupted, LoadError, SettingsError,
+               StoreUnavailableError, TaskError, UsageError, cli.CommandError]
 
 
 @pytest.mark.parametrize("error", USER_ERRORS, ids=lambda e: e.__name__)
