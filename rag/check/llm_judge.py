@@ -9,7 +9,8 @@ unsupported. A reply it cannot read is "unsupported" with the reply as the reaso
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.output_parsers import StrOutputParser
@@ -69,15 +70,7 @@ class LLMJudge:
         >>> LLMJudge(model, "demo").claims("x")
         ['Kyiv rejected it.', 'Kyiv wants guarantees.']
         """
-        try:
-            reply = self.claims_chain.invoke({"answer": escape(answer)})
-        except BackendError:
-            raise
-        except Exception as exc:
-            translated = translate_error(exc, self.where, self.model_name)
-            if translated is None:
-                raise
-            raise translated from exc
+        reply: str = self._calling_the_model(lambda: self.claims_chain.invoke({"answer": escape(answer)}))
         lines = (_BULLET.sub("", line).strip() for line in reply.splitlines())
         return [line for line in lines if line and not line.lower().startswith("statements")]
 
@@ -89,8 +82,14 @@ class LLMJudge:
         if not pairs:
             return []
         inputs = [{"sentence": escape(s), "passage": escape(p)} for s, p in pairs]
+        replies: list[str] = self._calling_the_model(
+            lambda: self.chain.batch(inputs, config={"max_concurrency": self.max_concurrency}))
+        return [self._support(reply, pair) for reply, pair in zip(replies, pairs, strict=True)]
+
+    def _calling_the_model(self, call: Callable[[], Any]) -> Any:
+        """``call()``, with a failure of the model's server said in one sentence (``BackendError``)."""
         try:
-            replies = self.chain.batch(inputs, config={"max_concurrency": self.max_concurrency})
+            return call()
         except BackendError:
             raise
         except Exception as exc:
@@ -98,7 +97,6 @@ class LLMJudge:
             if translated is None:
                 raise
             raise translated from exc
-        return [self._support(reply, pair) for reply, pair in zip(replies, pairs, strict=True)]
 
     def _support(self, reply: str, pair: tuple[str, str]) -> Support:
         parsed = parse_verdict(reply)
