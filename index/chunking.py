@@ -223,9 +223,9 @@ def chunk_document(doc: Document, count: TokenCounter, config: ChunkingConfig | 
             continue
         limit = budget(start)
         if cut:  # an unbreakable run; the window check below halves a piece still too long
-            for piece in _cut_run(text, start, end, limit, config.max_chars, count):
-                spans.append(piece)
-                budget_of[piece] = limit
+            for run_piece in _cut_run(text, start, end, limit, config.max_chars, count):
+                spans.append(run_piece)
+                budget_of[run_piece] = limit
             continue
         if measure(start, end) <= limit:
             spans.append((start, end))
