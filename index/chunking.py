@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -25,6 +26,8 @@ TokenOffsets = Callable[[str], tuple[Sequence[tuple[int, int]], Sequence[int | N
 MODEL_WINDOW = 256  # all-MiniLM-L6-v2's max_seq_length, special tokens included
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
 _MAX_HEADING_TOKENS = 40
+MAX_CHUNK_CHARS = 2000  # the longest chunk of both eval corpora is 1,098 characters
+MAX_WORD_CHARS = 100  # BERT WordPiece's max_input_chars_per_word: a longer word is one [UNK]
 _SEPARATORS = [r"\n\n+", r"\n", r"(?<=[.!?])\s+", r"(?<=[;:,])\s+", r"\s+", ""]
 
 
@@ -35,6 +38,8 @@ class ChunkingConfig:
     target_tokens: int = 220
     overlap_tokens: int = 24
     window: int = MODEL_WINDOW
+    max_chars: int = MAX_CHUNK_CHARS
+    """Also a bound in characters: a run without spaces is one word piece ([UNK]) however long."""
 
 
 def chunk_id(source: str, start: int, end: int, text: str) -> str:
@@ -83,18 +88,31 @@ class SpanCounter:
         new_word[1:] = ids[1:] != ids[:-1]
         first = np.flatnonzero(new_word)
         last = np.append(first[1:], len(ids))[: len(first)] - 1
-        word_start, word_end = bounds[first, 0], bounds[last, 1]
-        # inside[i]: some pre-token has characters on both sides of position i.
-        depth = np.zeros(len(text) + 2, dtype=np.int64)
-        np.add.at(depth, word_start + 1, 1)
-        np.add.at(depth, word_end, -1)
-        self.inside = np.cumsum(depth)[: len(text) + 1] > 0
+        # Sorted and disjoint, so "inside a pre-token" is one binary search (no array per character:
+        # that was 0.5 GB for a 30 MB document).
+        self.word_start, self.word_end = bounds[first, 0], bounds[last, 1]
+        # Words the tokenizer reads as one [UNK] (over MAX_WORD_CHARS): counted by what they hold.
+        unknown = (bounds[:, 1] - bounds[:, 0]) > MAX_WORD_CHARS
+        self.unknown_start, self.unknown_end = bounds[unknown, 0], bounds[unknown, 1]
+
+    def _inside(self, position: int) -> bool:
+        """Some pre-token has characters on both sides of ``position``."""
+        j = int(np.searchsorted(self.word_start, position, side="left")) - 1
+        return j >= 0 and int(self.word_end[j]) > position
 
     def span(self, start: int, end: int) -> int:
-        """Word pieces in ``text[start:end]``."""
-        if self.inside[start] or self.inside[end]:
-            return self.exact(self.text[start:end])
-        return int(np.searchsorted(self.starts, end) - np.searchsorted(self.starts, start))
+        """Word pieces in ``text[start:end]``, an over-long word counted as the pieces it holds."""
+        if self._inside(start) or self._inside(end):
+            pieces = self.exact(self.text[start:end])
+        else:
+            pieces = int(np.searchsorted(self.starts, end) - np.searchsorted(self.starts, start))
+        first = int(np.searchsorted(self.unknown_end, start, side="right"))
+        last = int(np.searchsorted(self.unknown_start, end, side="left"))
+        for a, b in zip(self.unknown_start[first:last], self.unknown_end[first:last], strict=True):
+            a, b = max(int(a), start), min(int(b), end)
+            if b - a > MAX_WORD_CHARS:  # shorter clips were tokenized for real above
+                pieces += unknown_pieces(self.text[a:b], self.exact) - 1
+        return pieces
 
     def within(self, start: int, end: int) -> TokenCounter:
         """A length function for pieces of ``text[start:end]`` (what the splitter measures)."""
@@ -105,6 +123,52 @@ class SpanCounter:
             return self.exact(piece) if found < 0 else self.span(found, found + len(piece))
 
         return length
+
+
+def unknown_pieces(word: str, count: TokenCounter) -> int:
+    """Honest word pieces of a word the tokenizer reads as one [UNK]: those of its 100-character
+    slices (a 30 MB run without spaces was ``n_tokens=1``). Beyond ``MAX_CHUNK_CHARS`` (never a
+    chunk, only a span being split) one piece per slice, a lower bound that is cheap to get."""
+    if len(word) > MAX_CHUNK_CHARS:
+        return -(-len(word) // MAX_WORD_CHARS)
+    return sum(count(word[i:i + MAX_WORD_CHARS]) for i in range(0, len(word), MAX_WORD_CHARS))
+
+
+def _long_runs(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int, bool]]:
+    """``text[start:end]`` as segments, runs without whitespace longer than ``max_chars`` flagged
+    True: they are cut by ``_cut_run`` and never reach the splitter, which would take a 30 MB run
+    apart one character at a time."""
+    out: list[tuple[int, int, bool]] = []
+    cursor = start
+    # The lookbehind makes the scan linear: a run is tried only from its first character.
+    for match in re.compile(rf"(?<!\S)\S{{{max_chars + 1},}}").finditer(text, start, end):
+        if match.start() > cursor:
+            out.append((cursor, match.start(), False))
+        out.append((match.start(), match.end(), True))
+        cursor = match.end()
+    if cursor < end:
+        out.append((cursor, end, False))
+    return out
+
+
+def _cut_run(text: str, start: int, end: int, limit: int, max_chars: int,
+             count: TokenCounter) -> list[tuple[int, int]]:
+    """Cut an unbreakable run into pieces of at most ``max_chars`` characters and ``limit`` word
+    pieces, in steps of ``MAX_WORD_CHARS`` from each piece's start: the same slices that
+    ``unknown_pieces`` counts, so each slice is tokenized once (``count`` is cached)."""
+    pieces: list[tuple[int, int]] = []
+    while start < end:
+        cut, used = start, 0
+        while cut < end and cut - start + MAX_WORD_CHARS <= max_chars:
+            step = min(cut + MAX_WORD_CHARS, end)
+            used += count(text[cut:step])
+            if used > limit and cut > start:
+                break
+            cut = step
+        cut = max(cut, min(start + MAX_WORD_CHARS, end))
+        pieces.append((start, cut))
+        start = cut
+    return pieces
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
@@ -153,9 +217,16 @@ def chunk_document(doc: Document, count: TokenCounter, config: ChunkingConfig | 
         merged.append((start, end))
 
     # 2. Split sections that are too long, then locate every piece in the document.
-    for start, end in merged:
+    for start, end, cut in (seg for s, e in merged for seg in _long_runs(text, s, e, config.max_chars)):
         start, end = _trim(text, start, end)
+        if start >= end:
+            continue
         limit = budget(start)
+        if cut:  # an unbreakable run; the window check below halves a piece still too long
+            for run_piece in _cut_run(text, start, end, limit, config.max_chars, count):
+                spans.append(run_piece)
+                budget_of[run_piece] = limit
+            continue
         if measure(start, end) <= limit:
             spans.append((start, end))
             budget_of[(start, end)] = limit
@@ -185,7 +256,8 @@ def chunk_document(doc: Document, count: TokenCounter, config: ChunkingConfig | 
         start, end = _trim(text, start, end)
         if start >= end:
             continue
-        for s, e in _enforce_window(text, start, end, budget_of.get((start, end), budget(start)), measure):
+        limit = budget_of.get((start, end), budget(start))
+        for s, e in _enforce_window(text, start, end, limit, measure, config.max_chars):
             body = text[s:e]
             heading = heading_prefix(doc.heading_at(s), count)
             previous_end = chunks[-1].end if chunks else s
@@ -212,9 +284,9 @@ def _locate(text: str, piece: str, cursor: int, previous_end: int, end: int) -> 
 
 
 def _enforce_window(text: str, start: int, end: int, limit: int,
-                    measure: Callable[[int, int], int]) -> list[tuple[int, int]]:
-    """Last line of defence: halve any span still over the limit (e.g. one giant 'word')."""
-    if measure(start, end) <= limit or end - start < 2:
+                    measure: Callable[[int, int], int], max_chars: int) -> list[tuple[int, int]]:
+    """Last line of defence: halve any span still over the limit or ``max_chars`` (a giant 'word')."""
+    if (end - start <= max_chars and measure(start, end) <= limit) or end - start < 2:
         return [(start, end)]
     middle = start + (end - start) // 2
     space = text.rfind(" ", start + 1, middle + 1)
@@ -224,5 +296,5 @@ def _enforce_window(text: str, start: int, end: int, limit: int,
     out: list[tuple[int, int]] = []
     for s, e in (left, right):
         if s < e:
-            out.extend(_enforce_window(text, s, e, limit, measure))
+            out.extend(_enforce_window(text, s, e, limit, measure, max_chars))
     return out

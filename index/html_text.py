@@ -40,6 +40,9 @@ class _BlockParser(HTMLParser):
         self._buffer: list[str] = []
         self._row: list[str] | None = None
         self._cell: list[str] | None = None
+        # For each open <table>: where it sits in the enclosing table (None: outside any row,
+        # False: in a row between cells, True: inside a cell), to resume that row when it ends.
+        self._tables: list[bool | None] = []
         self._heading_level = 0
         self._heading_text: list[str] = []
         self._path: list[tuple[int, str]] = []
@@ -95,15 +98,38 @@ class _BlockParser(HTMLParser):
         elif tag == "pre":
             self._flush()
             self._pre += 1
+        elif tag == "table":
+            self._flush()
+            # A table inside a cell: the outer row's text so far becomes its own line, the inner
+            # rows follow, and the outer row resumes after it, so every cell keeps its place.
+            self._tables.append(None if self._row is None else self._cell is not None)
+            self._end_row()
         elif tag == "tr":
             self._flush()
+            self._end_row()  # "</tr>" is optional: a new row ends the previous one
             self._row = []
-        elif tag in {"td", "th"} and self._row is not None:
+        elif tag in {"td", "th"} and (self._row is not None or self._tables):
+            self._end_cell()  # "</td>" is optional too
+            if self._row is None:
+                self._row = []
             self._cell = []
         elif tag == "br":
             self._buffer.append("\n" if self._pre else " ")
         elif tag in _BLOCK:
             self._flush()
+
+    def _end_cell(self) -> None:
+        if self._cell is not None and self._row is not None:
+            self._row.append(_SPACES.sub(" ", "".join(self._cell)).strip())
+        self._cell = None
+
+    def _end_row(self) -> None:
+        self._end_cell()
+        if self._row is not None:
+            line = " | ".join(cell for cell in self._row if cell)
+            if line:
+                self.blocks.append((tuple(name for _, name in self._path), line))
+        self._row = None
 
     def _inline_sink(self) -> list[str] | None:
         """The heading or table cell being collected, whose text must not run words together."""
@@ -134,14 +160,18 @@ class _BlockParser(HTMLParser):
         elif tag == "pre":
             self._flush()
             self._pre = max(0, self._pre - 1)
-        elif tag in {"td", "th"} and self._cell is not None and self._row is not None:
-            self._row.append(_SPACES.sub(" ", "".join(self._cell)).strip())
-            self._cell = None
-        elif tag == "tr" and self._row is not None:
-            line = " | ".join(cell for cell in self._row if cell)
-            self._row = None
-            if line:
-                self.blocks.append((tuple(name for _, name in self._path), line))
+        elif tag in {"td", "th"}:
+            self._end_cell()
+        elif tag == "tr":
+            self._end_row()
+        elif tag == "table":
+            self._end_row()
+            if self._tables:
+                place = self._tables.pop()
+                if place is not None:
+                    self._row = []
+                    self._cell = [] if place else None
+            self._flush()
         elif tag in _BLOCK:
             sink = self._inline_sink()
             if sink is not None:
@@ -163,7 +193,8 @@ class _BlockParser(HTMLParser):
         elif self._cell is not None:
             self._cell.append(data)
         elif self._row is not None:
-            return  # whitespace between cells
+            if data.strip():  # text in a row outside any cell (browsers show it): a cell of its own
+                self._cell = [data]
         else:
             self._buffer.append(data)
 

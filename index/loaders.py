@@ -9,8 +9,9 @@ import hashlib
 import os
 import re
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from index.records import Document, LoadError
 
@@ -358,13 +359,9 @@ def load_docx(path: Path, data: bytes) -> Document:
     # Paragraphs and tables in document order, so a table keeps the heading it sits under.
     for block in document.iter_inner_content():
         if isinstance(block, Table):
-            for row in block.rows:
-                cells = [cell.text.strip() for i, cell in enumerate(row.cells)
-                         if i == 0 or cell._tc is not row.cells[i - 1]._tc]  # a merged cell repeats
-                line = " | ".join(cells)
-                if line.replace("|", "").strip():
-                    parts.append(line)
-                    offset += len(line) + 2
+            for line in _table_lines(block):
+                parts.append(line)
+                offset += len(line) + 2
             continue
         text = block.text.strip()
         if not text:
@@ -382,6 +379,39 @@ def load_docx(path: Path, data: bytes) -> Document:
         raise LoadError(str(path), "the .docx has no text")
     title = headings[0][1][-1] if headings else path.stem
     return Document(_doc_id(str(path)), str(path), title, text, content_hash(data), headings=tuple(headings))
+
+
+def _table_lines(table: Any) -> Iterator[str]:
+    """A docx table's rows as "a | b" lines; a table inside a cell gets its own lines there (the
+    outer row's cells before it form one line, those after it another), so no cell text is lost
+    (``cell.text`` alone skips nested tables)."""
+    from docx.table import Table
+
+    for row in table.rows:
+        line: list[str] = []
+        for i, cell in enumerate(row.cells):
+            if i and cell._tc is row.cells[i - 1]._tc:
+                continue  # a merged cell repeats
+            text: list[str] = []
+            nested = False
+            for item in cell.iter_inner_content():
+                if isinstance(item, Table):
+                    before = "\n".join(text).strip()
+                    yield from _joined([*line, before] if before else line)
+                    text, line, nested = [], [], True
+                    yield from _table_lines(item)
+                else:
+                    text.append(item.text)
+            rest = "\n".join(text).strip()  # as ``cell.text``
+            if rest or not nested:
+                line.append(rest)
+        yield from _joined(line)
+
+
+def _joined(cells: list[str]) -> Iterator[str]:
+    line = " | ".join(cells)
+    if line.replace("|", "").strip():
+        yield line
 
 
 _LOADERS: dict[str, Callable[[Path, bytes], Document]] = {

@@ -289,3 +289,44 @@ def test_chunks_are_the_same_with_or_without_offsets(embedder: MiniLMEmbedder, n
         fast = chunk_document(doc, embedder.count_tokens, config, offsets=embedder.token_offsets)
         assert [(c.chunk_id, c.n_tokens, c.heading) for c in fast] == [(c.chunk_id, c.n_tokens, c.heading)
                                                                       for c in plain]
+
+
+# ---- giant lines (issue 18 item 4) ----------------------------------------------------------------
+
+def test_a_run_without_spaces_is_cut_and_its_word_pieces_counted_honestly(count: Callable[[str], int]) -> None:
+    from index.chunking import MAX_CHUNK_CHARS, MAX_WORD_CHARS, unknown_pieces
+
+    embedder = MiniLMEmbedder()
+    run = ("deadbeef0123456789" * 3000)[:50_000]  # MiniLM reads it as one [UNK]
+    assert count(run) == 1
+    text = f"The warranty lasts seven years. {run} Spare parts cost 120 euros.\n\nA last paragraph."
+    doc = Document("d", "giant.txt", "giant", text, "h")
+    chunks = chunk_document(doc, count, offsets=embedder.token_offsets)
+    assert chunks[0].text == "The warranty lasts seven years."
+    assert "".join(c.text for c in chunks if c.text in run) == run  # cut, nothing lost, in order
+    for chunk in chunks:
+        assert text[chunk.start:chunk.end] == chunk.text
+        assert len(chunk.text) <= MAX_CHUNK_CHARS
+        assert chunk.n_tokens + 2 <= MODEL_WINDOW
+        if chunk.text in run and len(chunk.text) > MAX_WORD_CHARS:
+            assert chunk.n_tokens == unknown_pieces(chunk.text, count) > 1
+    assert sum(c.n_tokens for c in chunks) > len(run) // 10
+
+
+def test_a_long_hex_digest_counts_its_pieces_not_one_unknown(count: Callable[[str], int]) -> None:
+    digest = "6ff843ba685842aa82031d3f53c48b66326df7639a63d128974c5c14f31a0f33343a8c65551134ed1ae0f2b0dd2bb495dc"
+    text = f"The digest is {digest}{digest[:40]} for the message."
+    doc = Document("d", "hash.txt", "hash", text, "h")
+    [chunk] = chunk_document(doc, count, offsets=MiniLMEmbedder().token_offsets)
+    assert count(text) < 10  # the tokenizer alone: one [UNK] for the 140-character word
+    assert chunk.n_tokens > 50
+
+
+def test_chunks_are_bounded_in_characters_too(count: Callable[[str], int]) -> None:
+    # Words of 101-300 characters are one [UNK] each: 250 of them used to fit one chunk.
+    words = [("ab" * 150)[: 101 + i] for i in range(200)]
+    text = " ".join(words)
+    doc = Document("d", "long-words.txt", "w", text, "h")
+    chunks = chunk_document(doc, count, ChunkingConfig(max_chars=1000), offsets=MiniLMEmbedder().token_offsets)
+    assert all(len(c.text) <= 1000 and text[c.start:c.end] == c.text for c in chunks)
+    assert " ".join(c.text for c in chunks) == text

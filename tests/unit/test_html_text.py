@@ -121,3 +121,35 @@ def test_sphinx_api_entries_head_their_description_and_chrome_is_dropped() -> No
         (("shutil",), "After the entry."),  # the API entry ended with its <dl>
         (("shutil",), "Footnote text stays."),
     ]
+
+
+def test_a_table_inside_a_cell_keeps_the_outer_cells() -> None:
+    # issue 18 item 5: the inner <tr> used to discard the outer row.
+    html = ("<table><tr><td>The warranty lasts seven years.</td><td><table><tr><td>Model A</td>"
+            "<td>120 euros</td></tr></table></td></tr></table>")
+    assert texts(html) == ["The warranty lasts seven years.", "Model A | 120 euros"]
+    assert texts("<table><tr><td>x<table><tr><td>y</td></tr></table>z</td><td>w</td></tr></table>") == \
+        ["x", "y", "z | w"]
+
+
+def test_optional_end_tags_and_loose_row_text_keep_every_cell() -> None:
+    assert texts("<table><tr><td>a<td>b<tr><td>c</table><p>after") == ["a | b", "c", "after"]
+    assert texts("<table><tr>loose<td>c</td></tr></table>") == ["loose | c"]
+
+
+def _nested_table(depth: int, counter: list[int]) -> str:
+    cells = []
+    for _ in range(2):
+        counter[0] += 1
+        inner = _nested_table(depth - 1, counter) if depth else ""
+        cells.append(f"<td>cell{counter[0]:06d} {inner}</td>")
+    return f"<table><tr>{cells[0]}{cells[1]}</tr><tr><td>tail{counter[0]:06d}</td></tr></table>"
+
+
+def test_deeply_and_widely_nested_tables_keep_every_cell_in_order() -> None:
+    counter = [0]
+    html = "".join(_nested_table(9, counter) for _ in range(40))  # 40 trees of 2**10 - 1 tables
+    expected = __import__("re").findall(r"(?:cell|tail)\d{6}", html)
+    found = __import__("re").findall(r"(?:cell|tail)\d{6}", " ".join(texts(html)))
+    assert len(expected) > 100_000
+    assert found == expected

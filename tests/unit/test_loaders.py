@@ -174,6 +174,25 @@ def test_docx_table_stays_under_its_heading(tmp_path: Path) -> None:
     assert doc.heading_at(doc.text.index("Book trips")) == ("Travel",)
 
 
+
+def test_docx_table_inside_a_cell_keeps_every_cell_in_order(tmp_path: Path) -> None:
+    """issue 18 item 5: ``cell.text`` skips tables nested in the cell."""
+    document = docx.Document()
+    table = document.add_table(rows=2, cols=2)
+    table.cell(0, 0).text = "The warranty lasts seven years."
+    cell = table.cell(0, 1)
+    inner = cell.add_table(rows=1, cols=2)
+    inner.cell(0, 0).text = "Model A"
+    inner.cell(0, 1).add_table(rows=1, cols=1).cell(0, 0).text = "120 euros"
+    cell.add_paragraph("Spare parts extra.")
+    table.cell(1, 0).text = "Model B"
+    table.cell(1, 1).text = "90 euros"
+    document.save(str(tmp_path / "nested.docx"))
+    doc = load_file(tmp_path / "nested.docx")
+    assert doc.text == ("The warranty lasts seven years.\n\nModel A\n\n120 euros\n\nSpare parts extra.\n\n"
+                        "Model B | 90 euros")
+
+
 # ---- text decoding ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("encoding", ["latin-1", "utf-16", "utf-16-le", "utf-16-be", "utf-8-sig"])

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from index.records import Chunk
 from rag.check.support import HeuristicJudge, best_passage_sentence
 from rag.text import content_words, names_in, numbers_in
 
@@ -146,6 +147,47 @@ def test_check_many_keeps_order(judge: HeuristicJudge) -> None:
 def test_best_passage_sentence_offsets() -> None:
     start, end, text = best_passage_sentence("Who gave the Donetsk region up?", PASSAGE)
     assert PASSAGE[start:end] == text == TERRITORY
+
+
+PARKING = ("Parking rules changed twice. In 2019 the monthly parking fee was 10 dollars. "
+           "In 2021 the fee rose to 15 dollars for every space.")
+
+
+def test_the_quoted_span_is_chosen_with_numbers_too() -> None:
+    """issue 18 item 7: word overlap alone picked the 2019 sentence for a 2021 answer."""
+    start, end, text = best_passage_sentence("In 2021 the monthly parking fee was 15 dollars.", PARKING)
+    assert PARKING[start:end] == text == "In 2021 the fee rose to 15 dollars for every space."
+
+
+def test_the_quoted_span_is_chosen_with_names_too() -> None:
+    passage = "The contract was signed by the supplier in Lyon. Maria Weber signed the contract for the buyer."
+    assert best_passage_sentence("Weber signed the contract.", passage)[2] == \
+        "Maria Weber signed the contract for the buyer."
+
+
+def test_the_judge_measures_similarity_against_the_same_sentence_as_the_citation() -> None:
+    seen: list[tuple[str, str]] = []
+
+    def similarity(pairs: Sequence[tuple[str, str]]) -> list[float]:
+        seen.extend(pairs)
+        return [0.9] * len(pairs)
+
+    HeuristicJudge(similarity).check("In 2021 the monthly parking fee was 15 dollars.", PARKING)
+    assert seen == [("In 2021 the monthly parking fee was 15 dollars.",
+                     "In 2021 the fee rose to 15 dollars for every space.")]
+
+
+def test_the_citation_quotes_the_sentence_with_the_numbers() -> None:
+    from rag.check.checker import check_text
+    from rag.records import Hit
+
+    chunk = Chunk(chunk_id="c1", doc_id="d", source="parking.txt", text=PARKING, start=100,
+                  end=100 + len(PARKING), index=0)
+    hits = [Hit(chunk=chunk, score=1.0, rank=1)]
+    checked = check_text("In 2021 the monthly parking fee was 15 dollars [1].", hits, HeuristicJudge())
+    [citation] = checked.citations
+    assert citation.quote == "In 2021 the fee rose to 15 dollars for every space."
+    assert citation.start - 100 == PARKING.index(citation.quote)
 
 
 def test_names_and_content_words() -> None:
