@@ -335,7 +335,7 @@ def _copy_sentences(source: Any, dest: Any, chunk_ids: list[str], target_chunks:
                 vector /= np.linalg.norm(vector)
             out.append(dataclasses.replace(row, chunk_id=f"{row.chunk_id}{suffix}", source=f"{row.source}{suffix}",
                                            vector=vector))
-        dest.add_rows(out)
+        dest.write(out)
     dest.mark_complete()
 
 

@@ -15,11 +15,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from index.chunking import ChunkingConfig, chunk_document
-from index.embedding import Embedder
+from index.embedding import Embedder, SpanEmbedder
 from index.loaders import DEFAULT_MAX_BYTES, content_hash, discover, load_bytes, read_bytes
 from index.records import Chunk, Document, LoadError
-from index.sentence_store import SentenceStore
+from index.sentence_store import SentenceRow, SentenceStore
 from index.store import ChunkStore, FileWrite
 
 IngestProgress = Callable[[str, str, int, int], None]
@@ -89,12 +91,16 @@ def ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], *
     """Bring ``store`` up to date with the files under ``paths``. The caller holds the writer lock.
 
     With ``sentences``, every chunk's sentence vectors are kept beside it (written before the chunk,
-    deleted after it), and an index that lacks them gets them first."""
+    deleted after it), and an index that lacks them gets them first. They are pooled from the
+    chunks' own forward pass (``index.sentence_store``); an embedder that cannot pool drops them."""
     started = time.perf_counter()
     report = IngestReport()
+    if sentences is not None and not isinstance(embedder, SpanEmbedder):
+        sentences.drop()  # it cannot make vectors for new chunks: readers do without rather than miss some
+        sentences = None
     if sentences is not None:
         with report.timing("sentences"):
-            sentences.fill(store.iter_records(), embedder)
+            sentences.fill(store.iter_records(), embedder)  # type: ignore[arg-type]
     paths = list(paths)
     with report.timing("discover"):
         files, errors = discover(paths)
@@ -157,13 +163,17 @@ def _embed_and_write(store: ChunkStore, embedder: Embedder, pending: Sequence[_P
     if not pending:
         return
     new = [c for p in pending for c in p.new]
+    rows: list[SentenceRow] = []
     with report.timing("embed"):
-        vectors = embedder.embed([c.embed_text for c in new]) if new else None
-    by_id = {c.chunk_id: vectors[i] for i, c in enumerate(new)} if vectors is not None else {}
+        if sentences is not None:  # one forward pass gives the chunks' vectors and their sentences'
+            vectors, rows = sentences.embed(new, embedder)  # type: ignore[arg-type]
+        else:
+            vectors = embedder.embed([c.embed_text for c in new]) if new else np.zeros((0, embedder.dimension))
+    by_id = {c.chunk_id: vectors[i] for i, c in enumerate(new)}
     with sentences.changing() if sentences is not None else nullcontext():
         if sentences is not None:
-            with report.timing("sentences"):
-                sentences.write(new, embedder)  # before the chunks: a stored chunk always has its sentences
+            with report.timing("write"):
+                sentences.write(rows)  # before the chunks: a stored chunk always has its sentences
         _write_pending(store, pending, by_id, report, progress, total, sentences)
 
 

@@ -1,15 +1,23 @@
-"""Sentence vectors computed at ingest and stored beside the chunks, in a second Chroma collection.
+"""Sentence vectors made at ingest and stored beside the chunks, in a second Chroma collection.
 
 Why: a question is matched against single sentences as well as whole chunks (a chunk scores by its
 best sentence: one sentence that answers is diluted in a 250-token chunk vector), and the
 extractive answerer finds its passages' sentence vectors here instead of embedding ~30 sentences
 per question (README "Speed").
 
-One record per sentence: id ``<chunk_id>:<n>``, the embedded text as the document, and metadata
-``chunk_id``, ``source`` and ``start``/``end`` (offsets into the chunk text). Which sentences are
-stored and what text is embedded for each is the caller's choice (``SentenceUnits``), so this
-package needs nothing from ``rag``; readers look vectors up by their exact text, so a unit that
-changed since ingest is simply embedded again at question time.
+A sentence's vector costs nothing extra at ingest: it is pooled from the forward pass that embeds
+its chunk (late chunking: the mean of the last hidden states of the sentence's word pieces inside
+the chunk's ``embed_text``, then unit length; ``SpanEmbedder``), so ingest embeds exactly the
+chunks. Embedding every sentence again on its own, with its heading, doubled the word pieces
+embedded at ingest for a retrieval gain the pooled vectors nearly match (README "Sentence vectors").
+An embedder that cannot pool (a remote embedding server) writes no sentence vectors: the writer
+drops the collection, and readers do without.
+
+One record per sentence: id ``<chunk_id>:<n>``, the text it is looked up by as the document, and
+metadata ``chunk_id``, ``source`` and ``start``/``end`` (offsets into the chunk text). Which
+sentences are stored and the lookup text of each are the caller's choice (``SentenceUnits``), so
+this package needs nothing from ``rag``; readers look vectors up by that exact text, so a unit that
+changed since ingest is simply embedded at question time.
 
 Crash safety, the same rule as the chunks': a chunk's sentences are written before the chunk and
 deleted after it, so a chunk in the store always has its sentences; a crash can only leave orphans
@@ -22,6 +30,7 @@ Readers use the collection only once it is complete.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from index.embedding import Embedder
+from index.embedding import SpanEmbedder
 from index.records import Chunk
 from index.store import chunk_from_record
 
@@ -49,11 +58,11 @@ class SentenceRow:
 
 
 SentenceUnits = Callable[[Chunk], Sequence[tuple[int, int, str]]]
-"""The sentences of a chunk to store: (start, end) in the chunk text and the text to embed."""
+"""The sentences of a chunk to store: (start, end) in the chunk text and the text to look it up by."""
 
 FORMAT = 1
 _PAGE_SIZE = 2000
-_EMBED_BATCH = 4096  # sentences embedded per call while filling an older index
+_FILL_BATCH = 2048  # chunks embedded per call while filling an older index (as ingest batches them)
 
 
 def sentences_collection(collection: str) -> str:
@@ -151,12 +160,13 @@ class SentenceStore:
             name=self.name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
             metadata={**self._expected, "complete": False})
 
-    def fill(self, records: Iterable[tuple[str, str, dict[str, Any]]], embedder: Embedder) -> int:
+    def fill(self, records: Iterable[tuple[str, str, dict[str, Any]]], embedder: SpanEmbedder) -> int:
         """Make the collection complete and clean for the chunks in ``records`` (all the store's):
-        for an index written without (or with other) sentence vectors, embed the sentences of every
-        chunk that has none, then mark it complete (a run killed half-way leaves it incomplete, and
-        the next goes on from there); after a writer died while writing, remove the orphans.
-        ``records`` is read only when there is work. Returns the number of sentences embedded."""
+        for an index written without (or with other) sentence vectors, run every chunk that has
+        none through the model again for its sentences (its stored chunk vector is kept), then mark
+        it complete (a run killed half-way leaves it incomplete, and the next goes on from there);
+        after a writer died while writing, remove the orphans. ``records`` is read only when there
+        is work. Returns the number of sentences stored."""
         collection = self._collection()
         meta = dict(collection.metadata or {})
         if meta.get("complete") and meta.get("clean", True):
@@ -170,17 +180,14 @@ class SentenceStore:
             return 0
         done = 0
         todo: list[Chunk] = []
-        n_units = 0
         for cid, text, meta in records:
             if cid in covered:
                 continue
-            chunk = chunk_from_record(cid, text, meta)
-            todo.append(chunk)
-            n_units += len(self.units(chunk))
-            if n_units >= _EMBED_BATCH:
-                done += self._write(collection, todo, embedder)
-                todo, n_units = [], 0
-        done += self._write(collection, todo, embedder)
+            todo.append(chunk_from_record(cid, text, meta))
+            if len(todo) >= _FILL_BATCH:
+                done += self._upsert(collection, self.embed(todo, embedder)[1])
+                todo = []
+        done += self._upsert(collection, self.embed(todo, embedder)[1])
         self._set(collection, complete=True, clean=True)  # orphans are harmless: readers skip them
         return done
 
@@ -200,10 +207,12 @@ class SentenceStore:
                                   int(meta["start"]), int(meta["end"]), text or "", np.asarray(vector, np.float32))
             offset += len(got["ids"])
 
-    def add_rows(self, rows: Sequence[SentenceRow]) -> None:
-        """Store ready-made rows (the bench copies an index's sentences into a larger one); call
-        ``mark_complete`` once the collection holds every chunk's sentences."""
-        self._upsert(self._collection(), rows)
+    def drop(self) -> None:
+        """Delete the sentence vectors (a writer that cannot make them for new chunks): readers do
+        without until a writer that can fills them again."""
+        self._ready = None
+        with contextlib.suppress(Exception):  # absent already
+            self.client.delete_collection(self.name)
 
     def mark_complete(self) -> None:
         """Mark the collection complete and clean: readers use it from now on."""
@@ -223,22 +232,27 @@ class SentenceStore:
         yield
         self._set(collection, clean=True)
 
-    def write(self, chunks: Sequence[Chunk], embedder: Embedder) -> int:
-        """Embed and store the sentences of ``chunks``; call before writing the chunks themselves.
-        Returns the number of sentences embedded."""
-        return self._write(self._collection(), chunks, embedder)
+    def embed(self, chunks: Sequence[Chunk], embedder: SpanEmbedder) -> tuple[np.ndarray, list[SentenceRow]]:
+        """The chunks' vectors (``embedder.embed`` of their ``embed_text``) and their sentences' rows,
+        pooled from the same forward pass: ingest embeds nothing beyond the chunks."""
+        units = [self.units(chunk) for chunk in chunks]
+        # ``embed_text`` is the heading path, a line break, then the chunk text: offsets shift by the prefix.
+        shift = [len(chunk.embed_text) - len(chunk.text) for chunk in chunks]
+        spans = [[(start + d, end + d) for start, end, _ in u] for u, d in zip(units, shift, strict=True)]
+        if not chunks:
+            return np.zeros((0, embedder.dimension), dtype=np.float32), []
+        vectors, pooled = embedder.embed_spans([chunk.embed_text for chunk in chunks], spans)
+        rows = [SentenceRow(chunk.chunk_id, n, chunk.source, start, end, text, pooled[i][n])
+                for i, (chunk, u) in enumerate(zip(chunks, units, strict=True))
+                for n, (start, end, text) in enumerate(u)]
+        return vectors, rows
 
-    def _write(self, collection: Any, chunks: Sequence[Chunk], embedder: Embedder) -> int:
-        rows = [(chunk, n, start, end, text) for chunk in chunks
-                for n, (start, end, text) in enumerate(self.units(chunk))]
-        if not rows:
-            return 0
-        vectors = embedder.embed([text for *_, text in rows])
-        self._upsert(collection, [SentenceRow(chunk.chunk_id, n, chunk.source, start, end, text, vector)
-                                  for (chunk, n, start, end, text), vector in zip(rows, vectors, strict=True)])
-        return len(rows)
+    def write(self, rows: Sequence[SentenceRow]) -> int:
+        """Store sentence rows (from ``embed``); call before writing their chunks, inside
+        ``changing``, and ``mark_complete`` after copying a whole index's rows. Returns the count."""
+        return self._upsert(self._collection(), rows)
 
-    def _upsert(self, collection: Any, rows: Sequence[SentenceRow]) -> None:
+    def _upsert(self, collection: Any, rows: Sequence[SentenceRow]) -> int:
         batch = max(1, int(self.client.get_max_batch_size()))
         for i in range(0, len(rows), batch):
             part = rows[i:i + batch]
@@ -248,6 +262,7 @@ class SentenceStore:
                 documents=[r.text for r in part],
                 metadatas=[{"chunk_id": r.chunk_id, "source": r.source, "start": r.start, "end": r.end} for r in part],
             )
+        return len(rows)
 
     def keep_only(self, source: str, chunk_ids: Sequence[str]) -> None:
         """Delete the sentences of ``source`` whose chunk is not one of ``chunk_ids`` (after the

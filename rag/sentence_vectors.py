@@ -1,9 +1,10 @@
 """The sentences stored with their vectors at ingest, and the answerer's view of them.
 
-The units are exactly what the extractive answerer scores (``rag.extractive``: the passage's
-non-fragment sentences, embedded as "section: sentence"), so at question time it finds every
-vector it needs in the store and embeds nothing; retrieval uses the same vectors to score a
-chunk by its best sentence (``index.sentence_store``).
+The units are exactly what the extractive answerer scores (``rag.answer.extractive``: the
+passage's non-fragment sentences, looked up as "section: sentence"), so at question time it finds
+every vector it needs in the store and embeds nothing; retrieval uses the same vectors to score a
+chunk by its best sentence (``index.sentence_store``). The vectors are pooled from the chunk's own
+forward pass at ingest, so a sentence's vector carries its section and neighbours as context.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from index.embedding import Embedder
 from index.records import Chunk
 from rag.answer.extractive import heading_context, passage_sentences
 
-UNITS_VERSION = "heading-sentence-1"
-"""Names how ``sentence_units`` splits and phrases; change it to have writers rebuild the vectors.
-(A stale unit is harmless meanwhile: vectors are looked up by their exact text.)"""
+UNITS_VERSION = "pooled-sentence-1"
+"""Names how ``sentence_units`` splits and how the vectors are made; change it to have writers
+rebuild the vectors. (A stale unit is harmless meanwhile: vectors are looked up by their exact text.)"""
 
 
 def sentence_units(chunk: Chunk) -> list[tuple[int, int, str]]:
-    """(start, end, text to embed) of each sentence of ``chunk`` the answerer may quote.
+    """(start, end, lookup text) of each sentence of ``chunk`` the answerer may quote.
 
     >>> from index.records import Chunk
     >>> sentence_units(Chunk("c", "d", "f.md", "Reefs grow slowly over many years.", 0, 34, 0, heading=("Reefs",)))

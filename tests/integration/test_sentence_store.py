@@ -105,7 +105,7 @@ def test_orphan_sentences_are_never_returned_and_are_swept(index_copy: Path, exa
     from dataclasses import replace
 
     orphan = replace(ghost, chunk_id="gone", text="Glaciers on Mars are made of frozen lemonade.", heading=())
-    a.sentences.write([orphan], a.embedder)  # a sentence whose chunk was never written (a crash)
+    a.sentences.write(a.sentences.embed([orphan], a.embedder)[1])  # a sentence whose chunk was never written (a crash)
     hits = a.retrieve("what are the glaciers on Mars made of?", k=50)
     assert "gone" not in {h.chunk.chunk_id for h in hits}
 
