@@ -123,3 +123,24 @@ def test_an_answer_embeds_only_the_question(examples_index: Path, embedder: Mini
         counting.embedded.clear()
         answer = a.ask(question)
         assert not answer.refused and counting.embedded == [question]
+
+
+def test_pooled_sentence_vectors_come_from_the_chunk_pass_and_stand_for_their_sentence(
+        embedder: MiniLMEmbedder) -> None:
+    text = ("Backups > Disks\nBackups run every night at two. Make sure the disk is mounted with the nofail "
+            "option. Without this option, boot hangs when the USB disk is unplugged. Old snapshots are pruned "
+            "weekly.")
+    sentences = ["Backups run every night at two.", "Make sure the disk is mounted with the nofail option.",
+                 "Without this option, boot hangs when the USB disk is unplugged.", "Old snapshots are pruned weekly."]
+    spans = [(text.index(s), text.index(s) + len(s)) for s in sentences]
+    vectors, pooled = embedder.embed_spans([text, "A second, shorter text."], [spans + [(len(text), len(text))], []])
+    assert np.allclose(vectors, embedder.embed([text, "A second, shorter text."]), atol=1e-5)  # the chunk vectors
+    assert pooled[1].shape == (0, embedder.dimension)
+    assert np.allclose(np.linalg.norm(pooled[0], axis=1), 1.0, atol=1e-5)
+    assert np.allclose(pooled[0][-1], vectors[0])  # a span holding no word piece stands for the whole text
+    alone = embedder.embed(sentences)
+    similar = pooled[0][:-1] @ alone.T
+    # Each stands for its own sentence better than the chunk's vector does (it carries the context
+    # too, so a neighbour it points to, "this option", may come close).
+    assert all(similar[i, i] > float(vectors[0] @ alone[i]) + 0.05 for i in range(len(sentences)))
+    assert np.trace(similar) / len(sentences) > similar[~np.eye(len(sentences), dtype=bool)].mean() + 0.2
