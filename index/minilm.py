@@ -211,7 +211,7 @@ class MiniLM:
 
         encodings = self.tokenizer.encode_batch(list(texts))
         ids = [e.ids for e in encodings]
-        token_spans = [_token_ranges(e.offsets, e.special_tokens_mask, text_spans)
+        token_spans = [token_ranges(e.offsets, e.special_tokens_mask, text_spans)
                        for e, text_spans in zip(encodings, spans, strict=True)]
         out = np.zeros((len(ids), self.hidden), dtype=np.float32)
         pooled: list[np.ndarray] = [np.zeros((len(s), self.hidden), dtype=np.float32) for s in spans]
@@ -240,7 +240,7 @@ class MiniLM:
         return out, pooled
 
 
-def _token_ranges(offsets: Sequence[tuple[int, int]], special: Sequence[int], spans: Sequence[tuple[int, int]]
+def token_ranges(offsets: Sequence[tuple[int, int]], special: Sequence[int], spans: Sequence[tuple[int, int]]
                   ) -> list[tuple[int, int]]:
     """[a, b) for each character span: the word pieces (not [CLS]/[SEP]) whose characters lie
     inside it. Word pieces come in text order, so each span is two binary searches."""

@@ -30,7 +30,6 @@ Readers use the collection only once it is complete.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from index.embedding import SpanEmbedder
+from index.errors import UsageError
 from index.records import Chunk
 from index.store import chunk_from_record
 
@@ -65,6 +65,11 @@ _PAGE_SIZE = 2000
 _FILL_BATCH = 2048  # chunks embedded per call while filling an older index (as ingest batches them)
 
 
+def is_sentence_collection(meta: dict[str, Any]) -> bool:
+    """Whether a collection with this metadata holds sentence vectors (every version wrote ``units``)."""
+    return "units" in meta
+
+
 def sentences_collection(collection: str) -> str:
     """The name of the sentence collection that belongs to chunk collection ``collection``."""
     return f"{collection}-sentences"
@@ -86,7 +91,7 @@ class SentenceStore:
         self.client = client
         self.name = sentences_collection(collection)
         self.units = units
-        # ``sentences_of`` also tells ``index.store.rag_collections`` this is no chunk collection.
+        # ``units`` also tells ``index.store.rag_collections`` this is no chunk collection.
         self._expected = {"embedding_model": model_name, "dimension": dimension, "format": FORMAT,
                           "units": units_version, "sentences_of": collection}
         self._ready: Any = None  # the collection once seen complete (it stays so for this version)
@@ -154,6 +159,7 @@ class SentenceStore:
         except Exception:
             existing = None
         if existing is not None and not self._matches(dict(existing.metadata or {})):
+            self._check_ours(dict(existing.metadata or {}))
             self.client.delete_collection(self.name)
             self._ready = None
         return self.client.get_or_create_collection(
@@ -211,8 +217,19 @@ class SentenceStore:
         """Delete the sentence vectors (a writer that cannot make them for new chunks): readers do
         without until a writer that can fills them again."""
         self._ready = None
-        with contextlib.suppress(Exception):  # absent already
-            self.client.delete_collection(self.name)
+        try:
+            existing = self.client.get_collection(self.name, embedding_function=None)
+        except Exception:  # absent already
+            return
+        self._check_ours(dict(existing.metadata or {}))
+        self.client.delete_collection(self.name)
+
+    def _check_ours(self, meta: dict[str, Any]) -> None:
+        """Refuse to touch a collection of that name that holds no sentence vectors (a user's own
+        collection called ``docs-sentences`` beside ``docs``): it is never deleted."""
+        if not is_sentence_collection(meta):
+            raise UsageError(f"the collection {self.name!r} holds passages, so it cannot keep the sentence vectors "
+                             f"of {self._expected['sentences_of']!r}: use another collection name for one of them")
 
     def mark_complete(self) -> None:
         """Mark the collection complete and clean: readers use it from now on."""

@@ -127,9 +127,9 @@ _COLLECTION_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{1,510})[A-Za-z0-9]"
 
 def rag_collections(client: Any) -> list[str]:
     """Names of the collections rag wrote with this client (others on a shared Chroma server, and the
-    sentence vectors kept beside a collection, ``index.sentence_store``, are left out)."""
+    sentence vectors kept beside a collection, whose metadata names their ``units``, are left out)."""
     return sorted(c.name for c in client.list_collections()
-                  if (c.metadata or {}).get("embedding_model") and "sentences_of" not in (c.metadata or {}))
+                  if (c.metadata or {}).get("embedding_model") and "units" not in (c.metadata or {}))
 
 
 def valid_collection_name(name: str) -> bool:

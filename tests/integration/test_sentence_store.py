@@ -133,7 +133,7 @@ def test_pooled_sentence_vectors_come_from_the_chunk_pass_and_stand_for_their_se
     sentences = ["Backups run every night at two.", "Make sure the disk is mounted with the nofail option.",
                  "Without this option, boot hangs when the USB disk is unplugged.", "Old snapshots are pruned weekly."]
     spans = [(text.index(s), text.index(s) + len(s)) for s in sentences]
-    vectors, pooled = embedder.embed_spans([text, "A second, shorter text."], [spans + [(len(text), len(text))], []])
+    vectors, pooled = embedder.embed_spans([text, "A second, shorter text."], [[*spans, (len(text), len(text))], []])
     assert np.allclose(vectors, embedder.embed([text, "A second, shorter text."]), atol=1e-5)  # the chunk vectors
     assert pooled[1].shape == (0, embedder.dimension)
     assert np.allclose(np.linalg.norm(pooled[0], axis=1), 1.0, atol=1e-5)

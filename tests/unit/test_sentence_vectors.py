@@ -8,12 +8,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from index.minilm import _token_ranges
+from index.errors import RagError
+from index.minilm import token_ranges
 from index.records import Chunk
-from rag.assistant import Assistant
 from rag.answer.extractive import passage_sentences
 from rag.answer.generators import ExtractiveGenerator
+from rag.assistant import Assistant
 from rag.records import Draft, Hit
 from rag.sentence_vectors import KnownVectors, sentence_units
 from rag.settings import Settings
@@ -83,14 +85,14 @@ def test_stored_vectors_give_the_same_answer_without_embedding_a_sentence() -> N
     assert isinstance(with_store[-1], Draft) and with_store == alone
 
 
-def test_token_ranges_cover_exactly_the_word_pieces_inside_each_span() -> None:
+def testtoken_ranges_cover_exactly_the_word_pieces_inside_each_span() -> None:
     text = "Disks > Backups\nRun nightly. Use nofail."
     # [CLS], then word pieces with their character offsets, then [SEP] (special, offsets 0,0)
     offsets = [(0, 0), (0, 5), (6, 7), (8, 15), (16, 19), (20, 27), (27, 28), (29, 32), (33, 35), (35, 39),
                (39, 40), (0, 0)]
     special = [1] + [0] * 10 + [1]
     first, second = text.index("Run"), text.index("Use")
-    ranges = _token_ranges(offsets, special, [(first, first + 12), (second, len(text)), (len(text), len(text))])
+    ranges = token_ranges(offsets, special, [(first, first + 12), (second, len(text)), (len(text), len(text))])
     assert ranges[0] == (4, 7)  # "Run", "nightly", "."
     assert ranges[1] == (7, 11)  # "Use", "no", "##fail", "."
     assert ranges[2] == (0, 0)  # nothing inside: the caller uses the whole text's vector
@@ -148,3 +150,17 @@ def test_an_embedder_that_cannot_pool_drops_the_sentence_vectors_and_retrieval_d
     again = Assistant(tmp_path / "index", embedder=WordEmbedder(), settings=settings)
     again.add(docs)  # a writer that can pool fills them again for every chunk
     assert {r.chunk_id for r in again.sentences.rows()} == {c.chunk_id for c in again.chunks()}
+
+
+def test_a_users_collection_named_like_the_sentence_vectors_is_never_deleted(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "backups.md").write_text("# Backups\n\n" + BACKUPS + "\n")
+    settings = Settings.load(env={}, config_file=tmp_path / "x")
+    theirs = Assistant(tmp_path / "index", "docs-sentences", embedder=WordEmbedder(), settings=settings)
+    theirs.add(docs)
+    ours = Assistant(tmp_path / "index", "docs", embedder=WordEmbedder(), settings=settings)
+    with pytest.raises(RagError, match="docs-sentences"):
+        ours.add(docs)
+    assert theirs.store.count() > 0 and set(ours.collections()) >= {"docs-sentences"}
+    assert "docs-sentences-sentences" not in ours.collections()  # its own sentence vectors are not listed
