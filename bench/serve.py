@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.stats import percentile, rnd
+from bench.stats import rnd
+from evals.metrics import percentile
 
 CLIENTS = (1, 8)
 
