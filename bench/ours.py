@@ -94,6 +94,14 @@ def ingest(files: Sequence[str], index_dir: str, embedder_kind: str = "torch", w
     if hasattr(a.embedder, "token_offsets"):
         a.embedder.token_offsets = timer.wrap("  of which token counting", a.embedder.token_offsets)
     a.embedder.embed = recording_embed
+    if hasattr(a.embedder, "embed_spans"):  # ingest embeds chunks and pools their sentences in one call
+        embed_spans = a.embedder.embed_spans
+
+        def recording_spans(texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]) -> Any:
+            embedded.extend(texts)
+            return embed_spans(texts, spans)
+
+        a.embedder.embed_spans = recording_spans
     t = time.perf_counter()
     if overlap is None:
         report = a.add(list(files))
