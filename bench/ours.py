@@ -94,6 +94,14 @@ def ingest(files: Sequence[str], index_dir: str, embedder_kind: str = "torch", w
     if hasattr(a.embedder, "token_offsets"):
         a.embedder.token_offsets = timer.wrap("  of which token counting", a.embedder.token_offsets)
     a.embedder.embed = recording_embed
+    if hasattr(a.embedder, "embed_spans"):  # ingest embeds chunks and pools their sentences in one call
+        embed_spans = a.embedder.embed_spans
+
+        def recording_spans(texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]) -> Any:
+            embedded.extend(texts)
+            return embed_spans(texts, spans)
+
+        a.embedder.embed_spans = recording_spans
     t = time.perf_counter()
     if overlap is None:
         report = a.add(list(files))
@@ -306,9 +314,37 @@ def synth_build(source_index: str, index_dir: str, target: int, jitter: float = 
                                     Path(source).name, ()) for source, pairs in by_source.items()])
         written += n
         copy += 1
+    _copy_sentences(_assistant(source_index).sentences, _assistant(index_dir).sentences, [c.chunk_id for c in chunks],
+                    target, jitter, rng)
     seconds = time.perf_counter() - t
     return {"chunks": dest.count(), "real_chunks": len(chunks), "copies": copy, "insert_s": round(seconds, 3),
             "insert_per_s": round(written / seconds, 1), "peak_rss_mb": _peak_rss_mb()}
+
+
+def _copy_sentences(source: Any, dest: Any, chunk_ids: list[str], target_chunks: int, jitter: float,
+                    rng: Any) -> None:
+    """The sentence vectors of the copied chunks, copied the same way (jittered, renamed), so
+    retrieval at scale queries them as a real index of that size would."""
+    import dataclasses
+
+    import numpy as np
+
+    rows = list(source.rows())
+    if not rows:
+        return
+    for copy, first in enumerate(range(0, target_chunks, len(chunk_ids))):
+        suffix = f"~{copy}" if copy else ""
+        copied = set(chunk_ids[:min(len(chunk_ids), target_chunks - first)])
+        out = []
+        for row in (r for r in rows if r.chunk_id in copied):
+            vector = row.vector
+            if copy:
+                vector = vector + rng.normal(0.0, jitter, vector.shape).astype(np.float32)
+                vector /= np.linalg.norm(vector)
+            out.append(dataclasses.replace(row, chunk_id=f"{row.chunk_id}{suffix}", source=f"{row.source}{suffix}",
+                                           vector=vector))
+        dest.write(out)
+    dest.mark_complete()
 
 
 def latency(index_dir: str, questions: list[dict[str, str]], rounds: int = 2, torch_threads: int | None = None

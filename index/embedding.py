@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -35,6 +35,20 @@ class Embedder(Protocol):
 
     def count_tokens(self, text: str) -> int: ...
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class SpanEmbedder(Protocol):
+    """An embedder that also pools spans of each text from the same forward pass (late chunking):
+    what sentence vectors stored at ingest need (``index.sentence_store``)."""
+
+    name: str
+    dimension: int
+
+    def count_tokens(self, text: str) -> int: ...
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+    def embed_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+                    ) -> tuple[np.ndarray, list[np.ndarray]]: ...
 
 
 def minilm_path() -> Path:
@@ -230,3 +244,13 @@ class MiniLMEmbedder:
             # at 2.2 GB and 250 lengths at 3.6 GB in bfloat16. Multiples of 16 gave 0.76 GB and
             # 10-25% faster encoding, with the same vectors (padding is masked).
             return model.encode(list(texts), batch_size=self.batch_size, pad_to_multiple_of=PAD_TO_MULTIPLE_OF)
+
+    def embed_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+                    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """``embed(texts)`` and, from the same forward pass, a unit vector for each character span
+        of each text: the mean of its word pieces' last hidden states (``MiniLM.encode_spans``)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        model = self.load()
+        return model.encode_spans(list(texts), spans, batch_size=self.batch_size,
+                                  pad_to_multiple_of=PAD_TO_MULTIPLE_OF)

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from index.chunking import ChunkingConfig, chunk_document
-from index.embedding import Embedder
+from index.embedding import Embedder, SpanEmbedder
 from index.loaders import DEFAULT_MAX_BYTES, content_hash, discover, load_bytes, read_bytes
 from index.records import Chunk, Document, LoadError
+from index.sentence_store import SentenceRow, SentenceStore
 from index.store import ChunkStore, FileWrite, StoreUnavailableError
 
 IngestProgress = Callable[[str, str, int, int], None]
@@ -95,14 +98,17 @@ class _Pending:
 
 def ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], *, prune: bool = False,
            max_bytes: int = DEFAULT_MAX_BYTES, chunking: ChunkingConfig | None = None,
-           progress: IngestProgress | None = None) -> IngestReport:
+           progress: IngestProgress | None = None, sentences: SentenceStore | None = None) -> IngestReport:
     """Bring ``store`` up to date with the files under ``paths``. The caller holds the writer lock.
 
+    With ``sentences``, every chunk's sentence vectors are kept beside it (written before the chunk,
+    deleted after it), and an index that lacks them gets them first. They are pooled from the
+    chunks' own forward pass (``index.sentence_store``); an embedder that cannot pool drops them.
     Raises ``IngestInterrupted`` (with the report of what was written) if the store stops answering."""
     started = time.perf_counter()
     report = IngestReport()
     try:
-        return _ingest(store, embedder, paths, report, started, prune, max_bytes, chunking, progress)
+        return _ingest(store, embedder, paths, report, started, prune, max_bytes, chunking, progress, sentences)
     except StoreUnavailableError as exc:
         report.chunks_total = None
         report.seconds = time.perf_counter() - started
@@ -111,7 +117,13 @@ def ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], *
 
 def _ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], report: IngestReport,
             started: float, prune: bool, max_bytes: int, chunking: ChunkingConfig | None,
-            progress: IngestProgress | None) -> IngestReport:
+            progress: IngestProgress | None, sentences: SentenceStore | None) -> IngestReport:
+    if sentences is not None and not isinstance(embedder, SpanEmbedder):
+        sentences.drop()  # it cannot make vectors for new chunks: readers do without rather than miss some
+        sentences = None
+    if sentences is not None:
+        with report.timing("sentences"):
+            sentences.fill(store.iter_records(), embedder)  # type: ignore[arg-type]
     paths = list(paths)
     with report.timing("discover"):
         files, errors = discover(paths)
@@ -121,7 +133,7 @@ def _ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], 
 
     def flush() -> None:
         nonlocal pending, pending_new
-        _embed_and_write(store, embedder, pending, report, progress, len(files))
+        _embed_and_write(store, embedder, pending, report, progress, len(files), sentences)
         pending, pending_new = [], 0
 
     for done, path in enumerate(files, 1):
@@ -161,7 +173,7 @@ def _ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], 
     if prune:
         with report.timing("prune"):
             report.files_removed, report.chunks_removed = _prune(store, paths, {str(f) for f in files},
-                                                                 report.chunks_removed)
+                                                                 report.chunks_removed, sentences)
     if report.files_added or report.files_updated or report.files_removed:
         store.bump_generation()
     report.chunks_total = store.count()
@@ -170,13 +182,26 @@ def _ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], 
 
 
 def _embed_and_write(store: ChunkStore, embedder: Embedder, pending: Sequence[_Pending], report: IngestReport,
-                     progress: IngestProgress | None, total: int) -> None:
+                     progress: IngestProgress | None, total: int, sentences: SentenceStore | None = None) -> None:
     if not pending:
         return
     new = [c for p in pending for c in p.new]
+    rows: list[SentenceRow] = []
     with report.timing("embed"):
-        vectors = embedder.embed([c.embed_text for c in new]) if new else None
-    by_id = {c.chunk_id: vectors[i] for i, c in enumerate(new)} if vectors is not None else {}
+        if sentences is not None:  # one forward pass gives the chunks' vectors and their sentences'
+            vectors, rows = sentences.embed(new, embedder)  # type: ignore[arg-type]
+        else:
+            vectors = embedder.embed([c.embed_text for c in new]) if new else np.zeros((0, embedder.dimension))
+    by_id = {c.chunk_id: vectors[i] for i, c in enumerate(new)}
+    with sentences.changing() if sentences is not None else nullcontext():
+        if sentences is not None:
+            with report.timing("write"):
+                sentences.write(rows)  # before the chunks: a stored chunk always has its sentences
+        _write_pending(store, pending, by_id, report, progress, total, sentences)
+
+
+def _write_pending(store: ChunkStore, pending: Sequence[_Pending], by_id: dict[str, Any], report: IngestReport,
+                   progress: IngestProgress | None, total: int, sentences: SentenceStore | None) -> None:
     with report.timing("write"):
         outcomes = store.write_files([
             FileWrite(item.chunks, {c.chunk_id: by_id[c.chunk_id] for c in item.new}, item.doc.content_hash,
@@ -189,6 +214,8 @@ def _embed_and_write(store: ChunkStore, embedder: Embedder, pending: Sequence[_P
             if progress:
                 progress("failed", f"{item.doc.source}: could not write to the index: {error}", 0, total)
             continue
+        if sentences is not None and (item.is_update or item.stale):
+            sentences.keep_only(item.doc.source, [c.chunk_id for c in item.chunks])
         if progress:
             progress("done", item.doc.source, 0, total)
         report.chunks_added += len(item.new)
@@ -203,7 +230,8 @@ def _embed_and_write(store: ChunkStore, embedder: Embedder, pending: Sequence[_P
         raise gone
 
 
-def _prune(store: ChunkStore, paths: Sequence[str | Path], present: set[str], removed: int) -> tuple[int, int]:
+def _prune(store: ChunkStore, paths: Sequence[str | Path], present: set[str], removed: int,
+           sentences: SentenceStore | None = None) -> tuple[int, int]:
     """Delete the chunks of indexed files under ``paths`` that no longer exist there."""
     roots = [Path(p).expanduser().resolve() for p in paths]
     files_removed = 0
@@ -211,6 +239,9 @@ def _prune(store: ChunkStore, paths: Sequence[str | Path], present: set[str], re
         src = Path(source)
         under = any(src == root or root in src.parents for root in roots)
         if under and source not in present and not src.exists():
-            removed += store.delete_source(source)
+            with sentences.changing() if sentences is not None else nullcontext():
+                removed += store.delete_source(source)
+                if sentences is not None:
+                    sentences.delete_source(source)  # after the chunks, as every deletion
             files_removed += 1
     return files_removed, removed

@@ -12,6 +12,7 @@ downloaded.
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -171,6 +172,12 @@ class MiniLM:
 
     def _pooled(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Mean of the last hidden states over real tokens, as float32."""
+        x = self._hidden(ids, mask)
+        summed = (x.float() * mask.unsqueeze(-1)).sum(dim=1)  # accumulated in float32, as sentence-transformers
+        return summed / mask.sum(dim=1, keepdim=True).clamp(min=1)
+
+    def _hidden(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The last hidden state of every token (padding rows are computed and must be masked)."""
         import torch
         import torch.nn.functional as F
 
@@ -190,5 +197,58 @@ class MiniLM:
             a = F.scaled_dot_product_attention(q, k, v, attn_mask=attend)
             a = a.transpose(1, 2).reshape(n, length, h)
             x = self._layer_rest(x, a, p)
-        summed = (x.float() * mask.unsqueeze(-1)).sum(dim=1)  # accumulated in float32, as sentence-transformers
-        return summed / mask.sum(dim=1, keepdim=True).clamp(min=1)
+        return x
+
+    def encode_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], batch_size: int = 64,
+                     pad_to_multiple_of: int = 16) -> tuple[np.ndarray, list[np.ndarray]]:
+        """``encode(texts)`` and, from the same forward pass, a unit vector for each character span
+        of each text: the mean of the last hidden states of the word pieces inside the span (late
+        chunking: the span's tokens have attended to the whole text). Costs nothing beyond the pass.
+
+        A span with no word piece inside the window (past the cut, or blank) gets the text's vector.
+        """
+        import torch
+
+        encodings = self.tokenizer.encode_batch(list(texts))
+        ids = [e.ids for e in encodings]
+        token_spans = [token_ranges(e.offsets, e.special_tokens_mask, text_spans)
+                       for e, text_spans in zip(encodings, spans, strict=True)]
+        out = np.zeros((len(ids), self.hidden), dtype=np.float32)
+        pooled: list[np.ndarray] = [np.zeros((len(s), self.hidden), dtype=np.float32) for s in spans]
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        with torch.inference_mode():
+            for first in range(0, len(order), batch_size):
+                rows = order[first:first + batch_size]
+                width = max(len(ids[i]) for i in rows)
+                width = -(-width // pad_to_multiple_of) * pad_to_multiple_of if pad_to_multiple_of > 1 else width
+                batch = torch.zeros((len(rows), width), dtype=torch.long)
+                mask = torch.zeros((len(rows), width), dtype=torch.bool)
+                for r, i in enumerate(rows):
+                    batch[r, :len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
+                    mask[r, :len(ids[i])] = True
+                x = self._hidden(batch, mask).float() * mask.unsqueeze(-1)
+                text_vectors = x.sum(dim=1) / mask.sum(dim=1, keepdim=True).clamp(min=1)
+                out[rows] = text_vectors.numpy()
+                # Prefix sums over the tokens: a span's sum is two lookups.
+                prefix = torch.cat([torch.zeros((len(rows), 1, self.hidden)), x.cumsum(dim=1)], dim=1).numpy()
+                for r, i in enumerate(rows):
+                    for n, (a, b) in enumerate(token_spans[i]):
+                        pooled[i][n] = (prefix[r, b] - prefix[r, a]) / (b - a) if b > a else out[i]
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        for vectors in pooled:
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return out, pooled
+
+
+def token_ranges(offsets: Sequence[tuple[int, int]], special: Sequence[int], spans: Sequence[tuple[int, int]]
+                  ) -> list[tuple[int, int]]:
+    """[a, b) for each character span: the word pieces (not [CLS]/[SEP]) whose characters lie
+    inside it. Word pieces come in text order, so each span is two binary searches."""
+    real = [t for t, ((s, e), sp) in enumerate(zip(offsets, special, strict=True)) if not sp and e > s]
+    starts = [offsets[t][0] for t in real]
+    ends = [offsets[t][1] for t in real]
+    out = []
+    for start, end in spans:
+        a, b = bisect.bisect_left(starts, start), bisect.bisect_right(ends, end)
+        out.append((real[a], real[b - 1] + 1) if a < b else (0, 0))
+    return out

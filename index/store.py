@@ -136,8 +136,10 @@ _COLLECTION_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{1,510})[A-Za-z0-9]"
 
 
 def rag_collections(client: Any) -> list[str]:
-    """Names of the collections rag wrote with this client (others on a shared Chroma server are left out)."""
-    return sorted(c.name for c in client.list_collections() if (c.metadata or {}).get("embedding_model"))
+    """Names of the collections rag wrote with this client (others on a shared Chroma server, and the
+    sentence vectors kept beside a collection, whose metadata names their ``units``, are left out)."""
+    return sorted(c.name for c in client.list_collections()
+                  if (c.metadata or {}).get("embedding_model") and "units" not in (c.metadata or {}))
 
 
 def valid_collection_name(name: str) -> bool:
@@ -191,6 +193,7 @@ class ChunkStore:
         self._generation_seen = 0
         self._vectors_at = self.generation() if self.folder is not None else 0
         self._reopen_lock = threading.Lock()
+        self._on_reopen: list[Callable[[Any], None]] = []
 
     @property
     def collection_id(self) -> str:
@@ -258,7 +261,14 @@ class ChunkStore:
                 SharedSystemClient._identifier_to_system.pop(path, None)
             self.client = make_client(path)
             self.collection = self.client.get_collection(self.name, embedding_function=None)
+            for follow in self._on_reopen:
+                follow(self.client)
             self._vectors_at = generation
+
+    def follow_reopen(self, callback: Callable[[Any], None]) -> None:
+        """Call ``callback(client)`` whenever this store reopens its client to see other processes'
+        writes, so another collection of the same folder (the sentence vectors) sees them too."""
+        self._on_reopen.append(callback)
 
     def file_state(self, source: str) -> FileState:
         """Hash and completeness of one file's chunks (complete = all n_chunks present, one hash)."""

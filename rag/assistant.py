@@ -15,6 +15,7 @@ from index.embedding import Embedder, MiniLMEmbedder
 from index.errors import UsageError
 from index.ingest import IngestProgress, IngestReport, ingest
 from index.lock import WriterLock
+from index.sentence_store import SentenceStore
 from index.store import ChunkStore, make_client, rag_collections
 from rag.answer.generators import ExtractiveGenerator
 from rag.check.checker import REFUSAL_TEXT, CheckedText, check_draft, draft_from_text
@@ -27,6 +28,7 @@ from rag.records import Answer, Chunk, Draft, Hit, Relevance, Retrieval
 from rag.retrieve.embedding_cache import CachingEmbedder
 from rag.retrieve.hybrid import HybridRetriever, RetrievalConfig
 from rag.retrieve.refusal_gate import DEFAULT_REFUSAL_THRESHOLD, gate
+from rag.sentence_vectors import UNITS_VERSION, sentence_units
 from rag.settings import Settings
 
 if TYPE_CHECKING:  # LangChain's retriever module takes ~0.5 s to import: only when asked for
@@ -70,8 +72,13 @@ class Assistant:
         client = make_client(self.settings.index_dir, self.settings.chroma_url, create=create)
         self.store = ChunkStore(client, self.settings.collection, self.embedder.name, self.embedder.dimension,
                                 create=create)
+        # Sentence vectors stored at ingest: a third retrieval list, and the answerer's sentence vectors.
+        self.sentences = SentenceStore(client, self.settings.collection, self.embedder.name, self.embedder.dimension,
+                                       sentence_units, UNITS_VERSION)
+        self.store.follow_reopen(self.sentences.use_client)  # both see other processes' writes together
         self.retriever = HybridRetriever(self.store, self.query_embedder, RetrievalConfig(
-            k=self.settings.k, fusion=self.settings.fusion, widen=self.settings.widen))  # type: ignore[arg-type]
+            k=self.settings.k, fusion=self.settings.fusion, widen=self.settings.widen),  # type: ignore[arg-type]
+            sentences=self.sentences)
         threshold = self.settings.refusal_threshold
         self.refusal_threshold = DEFAULT_REFUSAL_THRESHOLD if threshold is None else threshold
         if generator is None and self.settings.backend != "extractive":
@@ -113,6 +120,7 @@ class Assistant:
         """
         self.query_embedder.embed(["warm up"])
         self.retriever.keyword.snapshot()
+        self.sentences.ready()
         _ = self.judge  # builds the generator first
         return self
 
@@ -126,7 +134,7 @@ class Assistant:
 
     def _make_generator(self) -> Generator:
         if self.settings.backend == "extractive":
-            return ExtractiveGenerator(self.query_embedder)
+            return ExtractiveGenerator(self.query_embedder, stored=self.sentences.vectors_for)
         from rag.llm.backends import make_llm_generator
 
         return make_llm_generator(self.settings)
@@ -156,7 +164,7 @@ class Assistant:
         items = [paths] if isinstance(paths, str | Path) else list(paths)
         with self._writer():
             report = ingest(self.store, self.embedder, items, prune=prune, max_bytes=self.settings.max_bytes,
-                            progress=progress)
+                            progress=progress, sentences=self.sentences)
         with report.timing("keyword index"):
             self.retriever.keyword.refresh()
         return report
@@ -171,8 +179,9 @@ class Assistant:
         if name not in self.store.sources():
             resolved = str(Path(name).expanduser().resolve())
             name = resolved if resolved in self.store.sources() else name
-        with self._writer():
+        with self._writer(), self.sentences.changing():
             removed = self.store.delete_source(name)
+            self.sentences.delete_source(name)  # after the chunks: a chunk never lacks its sentences
             if removed:
                 self.store.bump_generation()
         self.retriever.keyword.refresh()

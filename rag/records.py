@@ -14,7 +14,8 @@ Verdict = Literal["supported", "weak", "unsupported"]
 
 @dataclass(frozen=True)
 class Hit:
-    """A retrieved passage with its scores and ranks (rank 0 = absent from that list)."""
+    """A retrieved passage with its scores and ranks (rank 0 = absent from that list); the sentence
+    score is the cosine of the chunk's best sentence among those nearest to the question."""
 
     chunk: Chunk
     score: float
@@ -23,6 +24,8 @@ class Hit:
     dense_rank: int = 0
     keyword_score: float | None = None
     keyword_rank: int = 0
+    sentence_score: float | None = None
+    sentence_rank: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -66,6 +66,14 @@ class WordEmbedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.stack([self.vector(t) for t in texts]).astype(np.float32)
 
+    def embed_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+                    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """``embed(texts)`` and each span's vector from the same call (recorded as one call of
+        ``texts``): the words of the span, as the model's pooled span vectors mostly are."""
+        pooled = [np.stack([self.vector(text[a:b]) for a, b in s]).astype(np.float32) if s
+                  else np.zeros((0, self.dimension), dtype=np.float32) for text, s in zip(texts, spans, strict=True)]
+        return self.embed(texts), pooled
+
 
 class RecordingEmbedder:
     """Any embedder, recording every text it is asked to embed (in order)."""

@@ -136,6 +136,11 @@ def word_count(text: str) -> int:
     return len(_WORDS.findall(text))
 
 
+def heading_context(heading: str, sentence: str) -> str:
+    """The text embedded for a sentence: its section's heading as context (stored at ingest too)."""
+    return f"{heading}: {sentence}" if heading else sentence
+
+
 def score_candidates(question: str, question_vector: np.ndarray, passages: Sequence[Sequence[PassageSentence]],
                      embedder: Embedder, config: ExtractiveConfig, headings: Sequence[str] = ()) -> list[Candidate]:
     """Score every non-fragment sentence: MiniLM similarity, question-word overlap, answer type, rank."""
@@ -145,7 +150,7 @@ def score_candidates(question: str, question_vector: np.ndarray, passages: Seque
     if not rows:
         return []
     if config.heading_context and headings:
-        texts = [f"{headings[n - 1]}: {s.text}" if headings[n - 1] else s.text for n, _, s in rows]
+        texts = [heading_context(headings[n - 1], s.text) for n, _, s in rows]
     else:
         texts = [s.text for _, _, s in rows]
     similarities = embedder.embed(texts) @ question_vector

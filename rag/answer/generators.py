@@ -10,28 +10,38 @@ questions are answered at once on one ``Assistant``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from index.embedding import Embedder
 from rag.answer.extractive import ExtractiveConfig, draft_excerpts, render
 from rag.records import Draft, Hit
+from rag.sentence_vectors import KnownVectors
 
 
 class ExtractiveGenerator:
-    """The default: verbatim excerpts from the passages (see ``rag.answer.extractive``)."""
+    """The default: verbatim excerpts from the passages (see ``rag.answer.extractive``).
+
+    ``stored`` gives the sentence vectors stored at ingest for some chunk ids (by embedded text):
+    with it, an answer embeds only the sentences the store lacks.
+    """
 
     name = "extractive"
 
-    def __init__(self, embedder: Embedder, config: ExtractiveConfig | None = None) -> None:
+    def __init__(self, embedder: Embedder, config: ExtractiveConfig | None = None,
+                 stored: Callable[[Sequence[str]], Mapping[str, np.ndarray]] | None = None) -> None:
         self.embedder = embedder
         self.config = config or ExtractiveConfig()
+        self.stored = stored
 
     def stream(self, question: str, passages: Sequence[Hit], question_vector: np.ndarray | None = None
                ) -> Iterator[str | Draft]:
         vector = question_vector if question_vector is not None else self.embedder.embed([question])[0]
-        excerpts = draft_excerpts(question, vector, passages, self.embedder, self.config)
+        embedder = self.embedder
+        if self.stored is not None:
+            embedder = KnownVectors(embedder, self.stored([h.chunk.chunk_id for h in passages[:self.config.passages]]))
+        excerpts = draft_excerpts(question, vector, passages, embedder, self.config)
         text = render(excerpts)
         if text:
             yield text

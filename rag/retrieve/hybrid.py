@@ -10,6 +10,7 @@ import numpy as np
 
 from index.embedding import Embedder
 from index.records import Chunk
+from index.sentence_store import SentenceStore
 from index.store import ChunkStore
 from rag.records import Hit, Retrieval
 from rag.retrieve.fusion import distinct_texts, minmax_fusion, mmr, rrf
@@ -19,10 +20,13 @@ from rag.settings import SettingsError
 
 @dataclass(frozen=True)
 class RetrievalConfig:
-    """``candidates`` per retriever before fusion; ``widen`` neighbours on each side of a hit."""
+    """``candidates`` per retriever before fusion; ``sentences`` nearest stored sentences looked at
+    (a chunk scores by its best one; 0 turns the sentence list off); ``widen`` neighbours on each
+    side of a hit."""
 
     k: int = 5
     candidates: int = 50
+    sentences: int = 100
     fusion: Literal["rrf", "minmax"] = "minmax"
     mmr: bool = False
     mmr_lambda: float = 0.7
@@ -30,7 +34,8 @@ class RetrievalConfig:
 
 
 class HybridRetriever:
-    """Dense + BM25 retrieval over one ``ChunkStore``.
+    """Dense + BM25 retrieval over one ``ChunkStore``, and a third list from the sentence vectors
+    stored at ingest when the index has them (README "Retrieval").
 
     Shared by every request: it keeps no per-call state; ``search`` returns all a caller needs.
 
@@ -38,8 +43,10 @@ class HybridRetriever:
     >>> [h.chunk.source for h in retriever.retrieve("what did Zelenskyy reject?", k=3)]  # doctest: +SKIP
     """
 
-    def __init__(self, store: ChunkStore, embedder: Embedder, config: RetrievalConfig | None = None) -> None:
+    def __init__(self, store: ChunkStore, embedder: Embedder, config: RetrievalConfig | None = None,
+                 sentences: SentenceStore | None = None) -> None:
         self.store = store
+        self.sentences = sentences
         self.embedder = embedder
         self.keyword = KeywordIndex(store)
         self.config = config or RetrievalConfig()
@@ -67,10 +74,11 @@ class HybridRetriever:
         keyword_scores = {c.chunk_id: s for c, s in keyword_hits}
         dense_rank = {c.chunk_id: i for i, (c, _) in enumerate(dense, 1)}
         keyword_rank = {c.chunk_id: i for i, (c, _) in enumerate(keyword_hits, 1)}
-        if cfg.fusion == "minmax":
-            fused = minmax_fusion([dense_scores, keyword_scores])
-        else:
-            fused = rrf([[c.chunk_id for c, _ in dense], [c.chunk_id for c, _ in keyword_hits]])
+        sentence_scores = self._sentence_scores(vector, cfg, sources, chunks)
+        sentence_rank = {cid: i for i, cid in enumerate(sentence_scores, 1)}
+        lists = [dense_scores, keyword_scores] + ([sentence_scores] if sentence_scores else [])
+        # Each list is ordered best first, as RRF needs.
+        fused = minmax_fusion(lists) if cfg.fusion == "minmax" else rrf([list(scores) for scores in lists])
         order = sorted(fused, key=lambda cid: (-fused[cid], dense_rank.get(cid, 10**9)))
         order = distinct_texts(order, lambda cid: chunks[cid].text)  # identical files: their passage once
         if use_mmr if use_mmr is not None else cfg.mmr:
@@ -81,10 +89,22 @@ class HybridRetriever:
                         k=k, lambda_=cfg.mmr_lambda)
         hits = [Hit(chunk=chunks[cid], score=round(fused[cid], 6), rank=i,
                     dense_score=dense_scores.get(cid), dense_rank=dense_rank.get(cid, 0),
-                    keyword_score=keyword_scores.get(cid), keyword_rank=keyword_rank.get(cid, 0))
+                    keyword_score=keyword_scores.get(cid), keyword_rank=keyword_rank.get(cid, 0),
+                    sentence_score=sentence_scores.get(cid), sentence_rank=sentence_rank.get(cid, 0))
                 for i, cid in enumerate(order[:k], 1)]
         width = cfg.widen if widen is None else widen
         return Retrieval(question, tuple(self._widen(hits, width) if width > 0 else hits), vector)
+
+    def _sentence_scores(self, vector: np.ndarray, cfg: RetrievalConfig, sources: Sequence[str] | None,
+                         chunks: dict[str, Chunk]) -> dict[str, float]:
+        """Chunks by their best stored sentence, best first (empty without sentence vectors). Chunks
+        not among the dense and keyword candidates are added to ``chunks``; a sentence whose chunk
+        is gone (left by a crash) is skipped."""
+        if self.sentences is None or cfg.sentences <= 0:
+            return {}
+        best = dict(list(self.sentences.best_chunks(vector, cfg.sentences, sources).items())[:cfg.candidates])
+        chunks.update((c.chunk_id, c) for c in self.store.get([cid for cid in best if cid not in chunks]))
+        return {cid: score for cid, score in best.items() if cid in chunks}
 
     def _widen(self, hits: list[Hit], width: int) -> list[Hit]:
         """Grow each hit by its neighbours, then merge hits whose passages overlap (best rank kept)."""

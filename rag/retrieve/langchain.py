@@ -29,7 +29,8 @@ class RagRetriever(BaseRetriever):
     overrides per call. Each document's metadata holds where the passage is (``source``,
     ``page``, ``start``, ``end``, ``heading``, ``chunk_id``) and how it was found: the fused
     ``score`` and ``rank``, ``dense_score`` (cosine) and ``dense_rank``, ``keyword_score`` (BM25)
-    and ``keyword_rank`` (a score of None and rank 0 mean that list did not return it).
+    and ``keyword_rank``, ``sentence_score`` (its best sentence's cosine) and ``sentence_rank`` (a
+    score of None and rank 0 mean that list did not return it).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -56,5 +57,6 @@ def to_document(hit: Hit) -> Document:
     metadata: dict[str, Any] = {
         "source": c.source, "page": c.page, "start": c.start, "end": c.end, "heading": " > ".join(c.heading),
         "chunk_id": c.chunk_id, "score": hit.score, "rank": hit.rank, "dense_score": hit.dense_score,
-        "dense_rank": hit.dense_rank, "keyword_score": hit.keyword_score, "keyword_rank": hit.keyword_rank}
+        "dense_rank": hit.dense_rank, "keyword_score": hit.keyword_score, "keyword_rank": hit.keyword_rank,
+        "sentence_score": hit.sentence_score, "sentence_rank": hit.sentence_rank}
     return Document(page_content=c.text, id=c.chunk_id, metadata=metadata)

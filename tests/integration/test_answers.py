@@ -27,7 +27,10 @@ def test_what_did_zelenskyy_reject(examples_assistant: Assistant) -> None:
     assert Path(first.source).name == TALKS
     assert first.support == "supported"
     assert answer.sentences[0].support == "supported" and answer.sentences[0].citations[0] == first.n
-    assert "refused to give up any Ukrainian land" in first.quote
+    # The sentence that answers is quoted; with pooled sentence vectors it is the second excerpt here
+    # ("presented it as a compromise" scores 0.697 vs 0.679), while on both eval sets the first
+    # excerpt holds the evidence more often than before (README "Sentence vectors").
+    assert any("refused to give up any Ukrainian land" in c.quote for c in answer.citations if c.source == first.source)
     document = load_file(first.source).text
     for citation in answer.citations:
         text = document if citation.source == first.source else load_file(citation.source).text

@@ -66,6 +66,7 @@ def test_metadata_has_dense_and_keyword_scores(examples_assistant: Assistant) ->
     for doc, hit in zip(docs, hits, strict=True):
         assert isinstance(doc, Document)
         assert doc.metadata["dense_score"] == hit.dense_score and doc.metadata["keyword_score"] == hit.keyword_score
+        assert doc.metadata["sentence_score"] == hit.sentence_score
         assert doc.metadata["score"] == hit.score and doc.metadata["rank"] == hit.rank
     top = docs[0].metadata
     assert top["dense_rank"] >= 1 and 0.3 < top["dense_score"] <= 1.0 and top["keyword_score"] > 0

@@ -73,6 +73,22 @@ def _file_states(index: Path, sources: list[str]) -> dict[str, tuple[bool, str |
     return {k: (bool(v[0]), v[1]) for k, v in json.loads(out).items()}
 
 
+def _sentence_gaps(index: Path) -> tuple[int, int]:
+    """(sentence vectors missing for stored chunks, stored sentences whose chunk is gone), read by a fresh
+    process. The first must be 0 after any crash; the second only after a finished run."""
+    code = ("import json,sys; from index.store import ChunkStore, make_client, chunk_from_record; "
+            "from index.sentence_store import sentences_collection; from rag.sentence_vectors import sentence_units; "
+            "c=make_client(sys.argv[1]); s=ChunkStore(c, 'docs', 'all-MiniLM-L6-v2', 384)\n"
+            "want={f'{i}:{n}' for i, t, m in s.iter_records()\n"
+            "      for n, _ in enumerate(sentence_units(chunk_from_record(i, t, m)))}\n"
+            "try: have=set(c.get_collection(sentences_collection('docs')).get(include=[])['ids'])\n"
+            "except Exception: have=set()\n"
+            "print(json.dumps([len(want - have), len(have - want)]))")
+    out = subprocess.run([sys.executable, "-c", code, str(index)], capture_output=True, text=True, check=True).stdout
+    missing, orphans = json.loads(out)
+    return int(missing), int(orphans)
+
+
 @pytest.fixture(scope="module")
 def embedder() -> MiniLMEmbedder:
     return MiniLMEmbedder()
@@ -111,11 +127,14 @@ def test_sigkill_during_ingest_never_loses_or_duplicates(tmp_path: Path, embedde
         for source, (complete, digest) in _file_states(index, done).items():
             assert complete, f"trial {trial}: {source} was reported done but is incomplete"
             assert digest == content_hash(Path(source).read_bytes())
+        # Sentence vectors are written before their chunk and deleted after it: no chunk lacks them.
+        assert _sentence_gaps(index)[0] == 0, f"trial {trial}: a stored chunk lacks its sentence vectors"
     finished = subprocess.run([RAG, "ingest", str(corpus), "--index", str(index), "--json"],
                               capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stderr
     assert killed_mid_run >= trials // 2, "kills mostly missed the run; the test proves nothing"
     assert _store_ids(index, embedder) == _expected_ids(corpus, embedder)  # nothing lost, stale or duplicated
+    assert _sentence_gaps(index) == (0, 0)  # and every chunk has exactly its sentences
     again = json.loads(subprocess.run([RAG, "ingest", str(corpus), "--index", str(index), "--json"],
                                       capture_output=True, text=True, check=True).stdout)
     assert again["chunks_added"] == 0 and again["files_unchanged"] == 40

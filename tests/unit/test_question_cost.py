@@ -1,5 +1,7 @@
 """What one question costs the store and the sentence splitter: one metadata read (is the keyword
-index current?), one dense query, and each passage split into sentences once."""
+index current?), one dense query, one query of the stored sentence vectors and one read of the
+top passages' sentence vectors (instead of embedding ~20 sentences), and each passage split into
+sentences once."""
 
 from __future__ import annotations
 
@@ -47,14 +49,21 @@ def assistant(tmp_path: Path) -> Assistant:
     return helper
 
 
-def test_a_question_makes_one_metadata_read_and_one_dense_query(assistant: Assistant,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_question_makes_one_metadata_read_one_dense_query_and_two_sentence_calls(
+        assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: Counter[str] = Counter()
+    sentence_calls: Counter[str] = Counter()
     monkeypatch.setattr(assistant.store, "collection", CountingCollection(assistant.store.collection, calls))
     monkeypatch.setattr(assistant.store, "client", CountingCollection(assistant.store.client, calls))
+    ready = assistant.sentences.ready
+    monkeypatch.setattr(assistant.sentences, "ready", lambda: CountingCollection(ready(), sentence_calls))
     answer = assistant.ask("why do coral reefs bleach?")
     assert not answer.refused
     assert calls == Counter({"get_collection": 1, "query": 1})
+    # Deliberately two more round trips since sentence vectors are stored (README "Sentence vectors"):
+    # the nearest sentences (a third retrieval list) and the top passages' sentence vectors for the
+    # answerer, which then embeds nothing. A chunk found only by its sentence would add one read.
+    assert sentence_calls == Counter({"query": 1, "get": 1})
 
 
 def test_each_passage_is_split_into_sentences_once(assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
