@@ -73,8 +73,9 @@ class Assistant:
         self.store = ChunkStore(client, self.settings.collection, self.embedder.name, self.embedder.dimension,
                                 create=create)
         # Sentence vectors stored at ingest: a third retrieval list, and the answerer's sentence vectors.
-        self.sentences = SentenceStore(client, self.settings.collection, self.embedder.name, self.embedder.dimension,
-                                       sentence_units, UNITS_VERSION)
+        # The store's client: with a Chroma server it turns a server that stopped answering into one sentence.
+        self.sentences = SentenceStore(self.store.client, self.settings.collection, self.embedder.name,
+                                       self.embedder.dimension, sentence_units, UNITS_VERSION)
         self.store.follow_reopen(self.sentences.use_client)  # both see other processes' writes together
         self.retriever = HybridRetriever(self.store, self.query_embedder, RetrievalConfig(
             k=self.settings.k, fusion=self.settings.fusion, widen=self.settings.widen),  # type: ignore[arg-type]
