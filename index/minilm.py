@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,20 +91,10 @@ class MiniLM:
                 out = self._pooled_packed(ids).numpy()
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
             return out
-        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
         out = np.zeros((len(ids), self.hidden), dtype=np.float32)
         with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                rows = order[start:start + batch_size]
-                width = max(len(ids[i]) for i in rows)
-                width = -(-width // pad_to_multiple_of) * pad_to_multiple_of if pad_to_multiple_of > 1 else width
-                batch = torch.zeros((len(rows), width), dtype=torch.long)
-                mask = torch.zeros((len(rows), width), dtype=torch.bool)
-                for r, i in enumerate(rows):
-                    batch[r, :len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
-                    mask[r, :len(ids[i])] = True
-                pooled = self._pooled(batch, mask)
-                out[rows] = pooled.numpy()
+            for rows, batch, mask in padded_batches(ids, batch_size, pad_to_multiple_of):
+                out[rows] = self._pooled(batch, mask).numpy()
         out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
 
@@ -215,17 +205,8 @@ class MiniLM:
                        for e, text_spans in zip(encodings, spans, strict=True)]
         out = np.zeros((len(ids), self.hidden), dtype=np.float32)
         pooled: list[np.ndarray] = [np.zeros((len(s), self.hidden), dtype=np.float32) for s in spans]
-        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
         with torch.inference_mode():
-            for first in range(0, len(order), batch_size):
-                rows = order[first:first + batch_size]
-                width = max(len(ids[i]) for i in rows)
-                width = -(-width // pad_to_multiple_of) * pad_to_multiple_of if pad_to_multiple_of > 1 else width
-                batch = torch.zeros((len(rows), width), dtype=torch.long)
-                mask = torch.zeros((len(rows), width), dtype=torch.bool)
-                for r, i in enumerate(rows):
-                    batch[r, :len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
-                    mask[r, :len(ids[i])] = True
+            for rows, batch, mask in padded_batches(ids, batch_size, pad_to_multiple_of):
                 x = self._hidden(batch, mask).float() * mask.unsqueeze(-1)
                 text_vectors = x.sum(dim=1) / mask.sum(dim=1, keepdim=True).clamp(min=1)
                 out[rows] = text_vectors.numpy()
@@ -239,6 +220,25 @@ class MiniLM:
             vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return out, pooled
 
+
+
+def padded_batches(ids: Sequence[Sequence[int]], batch_size: int, pad_to_multiple_of: int
+                   ) -> Iterator[tuple[list[int], Any, Any]]:
+    """(row indices, token ids, mask) batches, longest texts first, each padded to a multiple of
+    ``pad_to_multiple_of`` (a few input shapes keep oneDNN's kernel caches small)."""
+    import torch
+
+    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+    for first in range(0, len(order), batch_size):
+        rows = order[first:first + batch_size]
+        width = max(len(ids[i]) for i in rows)
+        width = -(-width // pad_to_multiple_of) * pad_to_multiple_of if pad_to_multiple_of > 1 else width
+        batch = torch.zeros((len(rows), width), dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.bool)
+        for r, i in enumerate(rows):
+            batch[r, :len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
+            mask[r, :len(ids[i])] = True
+        yield rows, batch, mask
 
 def token_ranges(offsets: Sequence[tuple[int, int]], special: Sequence[int], spans: Sequence[tuple[int, int]]
                   ) -> list[tuple[int, int]]:

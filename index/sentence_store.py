@@ -40,7 +40,7 @@ import numpy as np
 from index.embedding import SpanEmbedder
 from index.errors import UsageError
 from index.records import Chunk
-from index.store import chunk_from_record
+from index.store import chunk_from_record, source_filter
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ class SentenceStore:
             return {}
         try:  # one round trip: Chroma 1.x returns what it has when asked for more than it holds
             got = collection.query(query_embeddings=[vector.tolist()], n_results=n_sentences,
-                                   where=_source_filter(sources), include=["metadatas", "distances"])
+                                   where=source_filter(sources), include=["metadatas", "distances"])
         except Exception:  # deleted by a writer rebuilding it: do without, look again next time
             self._ready = None
             return {}
@@ -309,11 +309,3 @@ class SentenceStore:
                 return ids
             ids.update(str(m["chunk_id"]) for m in got["metadatas"] or [])
             offset += len(got["ids"])
-
-
-def _source_filter(sources: Sequence[str] | None) -> dict[str, Any] | None:
-    if not sources:
-        return None
-    if len(sources) == 1:
-        return {"source": sources[0]}
-    return {"source": {"$in": list(sources)}}

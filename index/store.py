@@ -349,7 +349,7 @@ class ChunkStore:
         it first reloads the vectors if the last ``generation()`` read saw another process's write;
         a row deleted under a stale segment comes back without its record and is skipped."""
         self._see_other_writers()
-        where = _source_filter(sources)
+        where = source_filter(sources)
         got = self.collection.query(query_embeddings=[vector.tolist()], n_results=k, where=where,
                                     include=["metadatas", "documents", "distances"])
         out = []
@@ -448,7 +448,8 @@ class ChunkStore:
             self._vectors_at = seen + 1
 
 
-def _source_filter(sources: Sequence[str] | None) -> dict[str, Any] | None:
+def source_filter(sources: Sequence[str] | None) -> dict[str, Any] | None:
+    """Chroma's ``where`` for chunks (or sentences) of the given source files; None: all."""
     if not sources:
         return None
     if len(sources) == 1:
