@@ -5,7 +5,7 @@ only the question."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -15,25 +15,9 @@ from index.sentence_store import sentences_collection
 from index.store import chunk_from_record
 from rag.assistant import Assistant
 from rag.sentence_vectors import sentence_units
+from tests.fakes import RecordingEmbedder
 
 OpenAssistant = Callable[..., Assistant]
-
-
-class CountingEmbedder:
-    """The real model, recording every text it is asked to embed."""
-
-    def __init__(self, inner: MiniLMEmbedder) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.dimension = inner.dimension
-        self.embedded: list[str] = []
-
-    def count_tokens(self, text: str) -> int:
-        return self.inner.count_tokens(text)
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        self.embedded.extend(texts)
-        return self.inner.embed(texts)
 
 
 def expected_sentences(a: Assistant) -> dict[str, str]:
@@ -117,7 +101,7 @@ def test_orphan_sentences_are_never_returned_and_are_swept(index_copy: Path, exa
 
 def test_an_answer_embeds_only_the_question(examples_index: Path, embedder: MiniLMEmbedder,
                                             settings_for: Callable[..., object]) -> None:
-    counting = CountingEmbedder(embedder)
+    counting = RecordingEmbedder(embedder)
     a = Assistant(examples_index, embedder=counting, settings=settings_for(examples_index.parent))  # type: ignore[arg-type]
     for question in ("what did Zelenskyy reject?", "how long should sourdough rise?"):
         counting.embedded.clear()
