@@ -66,13 +66,9 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                     stop = gr.Button("■ Stop", variant="secondary", size="sm", min_width=80, elem_id="rag-stop")
                     regenerate = gr.Button("↻ Regenerate", variant="secondary", size="sm", min_width=110,
                                            elem_id="rag-regenerate")
-                    new_chat = gr.Button("＋ New chat", variant="secondary", size="sm", min_width=110,
+                    new_chat = gr.Button("+ New chat", variant="secondary", size="sm", min_width=110,
                                          elem_id="rag-new-chat")
             with gr.Column(scale=2, min_width=300, elem_id="rag-side"), gr.Tabs():
-                with gr.Tab("Chats", elem_id="rag-chats-tab"):
-                    chats = gr.Radio([], value=None, label="Conversations kept in this browser", elem_id="rag-chats")
-                    delete_chat = gr.Button("Delete this conversation", variant="stop", size="sm",
-                                            elem_id="rag-delete-chat")
                 with gr.Tab("Documents", elem_id="rag-documents-tab"):
                     upload = gr.File(label="Add documents (drag and drop, several at once)",
                                      file_count="multiple", file_types=sorted(SUPPORTED_SUFFIXES),
@@ -96,6 +92,10 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                         confirm_btn = gr.Button("Yes, remove it", variant="stop", size="sm",
                                                 elem_id="rag-confirm-remove")
                         cancel_btn = gr.Button("Cancel", size="sm", elem_id="rag-cancel-remove")
+                with gr.Tab("Chats", elem_id="rag-chats-tab"):
+                    chats = gr.Radio([], value=None, label="Conversations kept in this browser", elem_id="rag-chats")
+                    delete_chat = gr.Button("Delete this conversation", variant="stop", size="sm",
+                                            elem_id="rag-delete-chat")
                 with gr.Tab("Settings", elem_id="rag-settings-tab"):
                     gr.HTML("<div class='rag-hint'>These settings apply to this page only.</div>", padding=False)
                     k = gr.Slider(1, 20, value=s.k, step=1, label="Passages to retrieve (k)")

@@ -85,10 +85,14 @@ HEAD = """
   }, true);
   document.addEventListener('focusout', (e) => {
     const t = e.target;
-    if (!(t instanceof HTMLInputElement) || !t.closest('.gradio-dropdown, [data-testid="dropdown"]')) return;
+    if (!(t instanceof HTMLInputElement) || t.getAttribute('role') !== 'combobox') return;
     const next = e.relatedTarget;
-    if (next instanceof Element && next.closest('ul.options')) return;  // a click on the list itself
-    t.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}));
+    if (next instanceof Element && next.closest('[role=listbox]')) return;  // a click on the list itself
+    setTimeout(() => {  // after Gradio's own blur handling, which opens the list again
+      if (document.activeElement !== t && t.getAttribute('aria-expanded') === 'true') {
+        t.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}));
+      }
+    }, 100);
   });
 })();
 </script>
