@@ -260,13 +260,13 @@ class Controller:
         new = SessionSettings(backend, collection, base_url if llm and base_url else None,
                               model if llm and model else None, key if llm else None,
                               gguf_path if backend == "gguf" and gguf_path else None)
+        exists = collection in self.assistants.collections()  # before the assistant creates it
         try:
             self._check(new.apply_to(self.settings))
             self.assistant(new)
         except Exception as exc:
             return Notice("error", (f"The {backend} backend did not answer; this page keeps its previous "
                                     "settings.", _sentence(exc))), current
-        exists = collection in self.assistants.collections()
         return Notice("ok", (f"This page answers with the {backend} backend from collection {collection!r}"
                              + ("." if exists else " (new: add documents to it)."),)), new
 

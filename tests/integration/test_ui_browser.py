@@ -121,9 +121,10 @@ def browser() -> Iterator[Browser]:
 class Page:
     """A page that records every request and lets only loopback ones through."""
 
-    def __init__(self, browser: Browser, url: str) -> None:
+    def __init__(self, browser: Browser, url: str, width: int = 1400, height: int = 950) -> None:
         self.requests: list[str] = []
-        self.page = browser.new_page(viewport={"width": 1400, "height": 950})
+        self.page = browser.new_page(viewport={"width": width, "height": height},
+                                     permissions=["clipboard-read", "clipboard-write"])
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.route("**/*", lambda route: route.continue_() if _local(route.request.url) else route.abort())
         self.page.set_default_timeout(60_000)
@@ -217,6 +218,7 @@ def test_upload_ask_and_open_the_highlighted_source(server: tuple[str, Path], br
     expect(refusal).to_have_class(re.compile("rag-refused"))
     expect(refusal).to_contain_text("The documents do not say.")
     expect(refusal.locator(".rag-related .rag-related-card").first).to_contain_text(re.compile(r"\.(md|txt)"))
+    expect(refusal.locator("details.rag-related")).not_to_have_attribute("open", "")  # folded: they do not answer
     ui.shot("ui-3-refusal.png")
 
     assert page.locator(f"img[src*='{OUTSIDE}']").count() == 0
@@ -230,6 +232,12 @@ def test_upload_ask_and_open_the_highlighted_source(server: tuple[str, Path], br
     page.locator("#rag-remove-choice input").click()
     page.get_by_role("option", name="axolotl-facts.md").click()
     page.locator("#rag-remove").click()
+    expect(page.locator("#rag-confirm")).to_contain_text("Remove axolotl-facts.md from the index?")
+    page.locator("#rag-cancel-remove").click()  # asks first; Cancel keeps the document
+    expect(page.locator("#rag-confirm")).to_be_hidden()
+    expect(page.locator("#rag-docs")).to_contain_text("axolotl-facts.md")
+    page.locator("#rag-remove").click()
+    page.locator("#rag-confirm-remove").click()
     expect(page.locator("#rag-notice")).to_contain_text("Removed axolotl-facts.md")
     expect(page.locator("#rag-docs")).not_to_contain_text("axolotl-facts.md")
     expect(page.locator("#rag-docs tbody tr")).to_have_count(1)
@@ -263,6 +271,131 @@ def test_rejected_uploads_and_bad_settings_say_why(server: tuple[str, Path], bro
     expect(page.locator("#rag-status")).to_contain_text("backend extractive")
     ui.shot("ui-6-settings-error.png")
     assert ui.outside_requests() == []
+
+
+# ---- each page its own settings, conversations kept in the browser -------------------------------
+
+def _apply(page: Any, backend: str, collection: str, base_url: str = "", model: str = "") -> None:
+    page.get_by_role("tab", name="Settings").click()
+    page.get_by_label(backend).check()
+    if base_url:
+        page.locator("#rag-base-url textarea").fill(base_url)
+        page.locator("#rag-model textarea").fill(model)
+    page.locator("#rag-collection input").fill(collection)
+    page.locator("#rag-apply").click()
+
+
+def test_two_pages_with_different_backends_and_collections_do_not_affect_each_other(
+        server: tuple[str, Path], browser: Browser) -> None:
+    url, _ = server
+    first, second = Page(browser, url), Page(browser, url)
+    a, b = first.page, second.page
+
+    # Apply asks the server for real: one that is down is reported and nothing changes.
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    _apply(a, "OpenAI-compatible server (vLLM, Ollama, llama.cpp, OpenAI)", "docs", dead, "qwen2.5:3b")
+    expect(a.locator("#rag-settings-notice")).to_contain_text("did not answer", timeout=60_000)
+    expect(a.locator("#rag-settings-notice")).to_contain_text("cannot reach the LLM server")
+    expect(a.locator("#rag-status")).to_contain_text("backend extractive")
+
+    _apply(a, "Extractive: quotes the passages, no model", "scratch-notes")
+    expect(a.locator("#rag-settings-notice")).to_contain_text("collection 'scratch-notes' (new", timeout=60_000)
+    expect(a.locator("#rag-status")).to_contain_text("collection scratch-notes")
+    expect(a.locator("#rag-status")).to_contain_text("0 documents")
+    b.reload()
+    b.wait_for_selector("#rag-docs .rag-docs")
+    expect(b.locator("#rag-status")).to_contain_text("collection docs")  # the other page is not switched
+    expect(b.locator("#rag-docs")).to_contain_text("tides.txt")
+
+    question = "How many high tides do most coasts see each lunar day?"
+    on_b = second.ask(question)
+    expect(on_b).to_contain_text("two high tides")
+    expect(on_b.locator(".rag-file").first).to_have_text("tides.txt")
+    on_a = first.ask(question)  # the same question on the empty collection
+    expect(on_a).to_have_class(re.compile("rag-refused"))
+    expect(on_a).not_to_contain_text("tides.txt")
+    first.shot("ui-8-two-pages-a.png")
+    assert first.outside_requests() == [] and second.outside_requests() == []
+    for ui in (first, second):
+        ui.page.context.close()
+
+
+def test_conversations_survive_a_reload_and_answers_copy_with_their_sources(server: tuple[str, Path],
+                                                                            browser: Browser) -> None:
+    url, _ = server
+    ui = Page(browser, url)
+    page = ui.page
+    answer = ui.ask("What causes tides?")
+    expect(answer).to_contain_text("gravity of the Moon")
+    answer.locator(".rag-copy").click()
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert "gravity of the Moon" in copied and re.search(r"\[1\] tides\.txt: \u201c.*Moon", copied), copied
+    ui.ask("How long is a lunar day?")
+
+    page.locator("#rag-regenerate").click()  # asks the last question again in its place
+    expect(page.locator(".rag-question")).to_have_count(2)
+    ui.answer(1)
+    expect(page.locator(".rag-answer").nth(1)).to_contain_text("24 hours and 50 minutes")
+
+    page.reload()
+    page.wait_for_selector("#rag-docs .rag-docs")
+    expect(page.locator(".rag-question")).to_have_text(["What causes tides?", "How long is a lunar day?"])
+    expect(page.locator(".rag-answer").nth(1)).to_contain_text("24 hours and 50 minutes")
+    page.locator("#rag-new-chat").click()
+    expect(page.locator(".rag-answer")).to_have_count(0)
+    ui.ask("What is a tide?")
+    page.get_by_role("tab", name="Chats").click()
+    chats = page.locator("#rag-chats label")
+    expect(chats).to_have_text(["What is a tide?", "What causes tides?"])
+    ui.shot("ui-9-chats.png")
+    chats.nth(1).click()  # reopen the first conversation
+    expect(page.locator(".rag-question")).to_have_text(["What causes tides?", "How long is a lunar day?"])
+    page.locator("#rag-delete-chat").click()
+    expect(page.locator(".rag-answer")).to_have_count(0)
+    expect(chats).to_have_text(["What is a tide?"])
+    page.reload()
+    page.wait_for_selector("#rag-docs .rag-docs")
+    page.get_by_role("tab", name="Chats").click()
+    expect(page.locator("#rag-chats label")).to_have_text(["What is a tide?"])  # the deletion is kept too
+    assert ui.outside_requests() == []
+    page.context.close()
+
+
+def test_phone_layout_has_no_horizontal_scroll_and_works_from_the_keyboard(server: tuple[str, Path],
+                                                                           browser: Browser) -> None:
+    url, _ = server
+    ui = Page(browser, url, width=390, height=844)
+    page = ui.page
+    width = "() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
+    for question in ("What causes tides?", "How many low tides are there each day?",
+                     "What is the boiling point of tungsten in kelvin?"):
+        answer = ui.ask(question)
+        for card in answer.locator("details.rag-source, details.rag-related").all():
+            card.evaluate("d => { d.open = true; }")  # the widest state: every card open
+        assert page.evaluate(width) <= 390, f"the page is {page.evaluate(width)} px wide after {question!r}"
+    page.evaluate("() => window.scrollTo(0, 0)")
+    ui.shot("ui-10-phone.png")
+
+    skip = page.locator(".rag-skip")
+    skip.focus()
+    expect(skip).to_be_in_viewport()  # shown when focused
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement === [...document.querySelectorAll('.rag-answer')].pop()")
+
+    page.locator("#rag-remove-choice input").click()
+    expect(page.get_by_role("option").first).to_be_visible()
+    page.keyboard.press("Tab")  # focus leaves the dropdown: its list closes
+    expect(page.get_by_role("option")).to_have_count(0)
+
+    dark = "() => document.body.classList.contains('dark')"
+    before = page.evaluate(dark)
+    page.locator("#rag-dark").click()
+    page.wait_for_function(f"() => document.body.classList.contains('dark') === {str(not before).lower()}")
+    page.reload()
+    page.wait_for_selector("#rag-docs .rag-docs")
+    page.wait_for_function(f"() => document.body.classList.contains('dark') === {str(not before).lower()}")
+    assert ui.outside_requests() == []
+    page.context.close()
 
 
 # ---- several pages at once -----------------------------------------------------------------------
