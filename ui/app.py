@@ -153,6 +153,8 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
             return [], ChatState(), "", gr.update(value=None)
 
         new_chat.click(fresh, None, [chatbot, chat_state, question, chats], api_visibility="private", queue=False)
+        chatbot.clear(lambda: (ChatState(), gr.update(value=None)), None, [chat_state, chats],
+                      api_visibility="private", queue=False)
 
         def open_chat(chat_id: str | None, stored: Any) -> Any:
             state = history.find(stored, chat_id)

@@ -475,6 +475,61 @@ def test_three_pages_asking_at_once_each_get_their_own_answer(examples_server: s
         ui.page.context.close()
 
 
+def test_a_question_limited_to_one_document_cites_only_it(examples_server: str, browser: Browser) -> None:
+    """Coral reefs and sourdough both give temperatures: unfiltered the answer quotes the reef document;
+    limited to the sourdough page, it answers from that page alone."""
+    ui = Page(browser, examples_server)
+    page = ui.page
+    question = "What temperature is best, in degrees Celsius?"
+    everywhere = ui.ask(question)
+    assert "coral-reefs.txt" in everywhere.locator(".rag-file").all_text_contents()
+    _new_chat(ui)
+    page.locator("#rag-filter input").click()
+    page.get_by_role("option", name="sourdough-baking.html").click()
+    page.keyboard.press("Escape")
+    limited = ui.ask(question)
+    expect(limited).not_to_have_class(re.compile("rag-refused"))
+    files = limited.locator(".rag-file").all_text_contents()
+    assert files and set(files) == {"sourdough-baking.html"}, files
+    ui.shot("ui-11-filtered.png")
+    assert ui.outside_requests() == []
+    page.context.close()
+
+
+def test_upload_progress_moves_to_100_percent(server: tuple[str, Path], browser: Browser) -> None:
+    url, work = server
+    files = []
+    for i, topic in enumerate(("herons", "otters", "beavers")):
+        path = work / f"progress-{topic}.md"
+        path.write_text(f"# {topic.title()}\n\n" + "".join(
+            f"Paragraph {n} about {topic}: they live near rivers, eat fish number {n * 7 + i}, and rest at dusk.\n\n"
+            for n in range(60)))
+        files.append(path)
+    ui = Page(browser, url)
+    page = ui.page
+    # Every text the progress display shows, recorded as it changes.
+    page.evaluate("""() => {
+        window.__progress = [];
+        const target = document.querySelector('#rag-notice');
+        new MutationObserver(() => window.__progress.push(target.innerText))
+            .observe(target, {subtree: true, childList: true, characterData: true});
+    }""")
+    ui.upload(*files)
+    expect(page.locator("#rag-notice .rag-notice")).to_contain_text("Indexed 3 of 3 files", timeout=120_000)
+    seen = page.evaluate("() => window.__progress")
+    percents = sorted({float(m) for text in seen for m in re.findall(r"(\d+(?:\.\d+)?)%", text)})
+    assert any(0 < p < 100 for p in percents) and max(percents) == 100, (percents, seen[-5:])
+    assert any("Embedded and stored 3/3" in text for text in seen), seen[-5:]
+    assert all(text.count("%") <= 1 for text in seen), "the progress is shown once"
+    for path in files:
+        page.locator("#rag-remove-choice input").click()
+        page.get_by_role("option", name=path.name).click()
+        page.locator("#rag-remove").click()
+        page.locator("#rag-confirm-remove").click()
+        expect(page.locator("#rag-notice")).to_contain_text(f"Removed {path.name}")
+    page.context.close()
+
+
 # ---- the server's own settings, without a browser or a model --------------------------------------
 
 @dataclass
