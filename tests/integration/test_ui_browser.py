@@ -9,6 +9,7 @@ requested. Every request that would leave the machine is aborted and recorded. S
 from __future__ import annotations
 
 import http.cookiejar
+import http.server
 import json
 import os
 import re
@@ -318,6 +319,84 @@ def test_two_pages_with_different_backends_and_collections_do_not_affect_each_ot
     assert first.outside_requests() == [] and second.outside_requests() == []
     for ui in (first, second):
         ui.page.context.close()
+
+
+class _SlowLLM(http.server.BaseHTTPRequestHandler):
+    """An OpenAI-compatible server with one model that streams a fixed answer a word at a time."""
+
+    ANSWER = "Tides are caused by the gravity of the Moon and the Sun. [1]"
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        if self.path.rstrip("/").endswith("/models"):
+            self._json({"object": "list", "data": [{"id": "fake-model", "object": "model", "owned_by": "test"}]})
+        else:
+            self.send_error(404)
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        words = self.ANSWER.split(" ")
+        for i, word in enumerate(words):
+            delta = {"role": "assistant", "content": word + ("" if i == len(words) - 1 else " ")}
+            self._event({"choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+            threading.Event().wait(0.25)  # slow enough for the page to show each piece
+        self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        self.wfile.write(b"data: [DONE]\n\n")
+
+    def _event(self, body: dict[str, Any]) -> None:
+        body = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "fake-model", **body}
+        self.wfile.write(f"data: {json.dumps(body)}\n\n".encode())
+        self.wfile.flush()
+
+    def _json(self, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_page_on_an_llm_backend_streams_while_another_stays_extractive(server: tuple[str, Path],
+                                                                         browser: Browser) -> None:
+    url, _ = server
+    llm = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowLLM)
+    threading.Thread(target=llm.serve_forever, daemon=True).start()
+    first, second = Page(browser, url), Page(browser, url)
+    a, b = first.page, second.page
+    try:
+        _apply(a, "OpenAI-compatible server (vLLM, Ollama, llama.cpp, OpenAI)", "docs",
+               f"http://127.0.0.1:{llm.server_port}/v1", "fake-model")
+        expect(a.locator("#rag-settings-notice")).to_contain_text("answers with the openai backend", timeout=60_000)
+        expect(a.locator("#rag-status")).to_contain_text("backend openai")
+        expect(b.locator("#rag-status")).to_contain_text("backend extractive")
+
+        a.evaluate("""() => {
+            window.__streamed = [];
+            new MutationObserver(() => {
+                const body = document.querySelector('#rag-chat .rag-pending .rag-body');
+                if (body) window.__streamed.push(body.textContent);
+            }).observe(document.querySelector('#rag-chat'), {subtree: true, childList: true, characterData: true});
+        }""")
+        answer = first.ask("What causes tides?")
+        expect(answer).to_contain_text("gravity of the Moon")
+        expect(answer.locator(".rag-meta")).to_contain_text("answered by openai:fake-model")
+        streamed = [t for t in dict.fromkeys(a.evaluate("() => window.__streamed")) if t.strip()]
+        assert len(streamed) >= 3 and all(streamed[i] in streamed[i + 1] or streamed[i + 1].startswith(
+            streamed[i].rstrip()) for i in range(len(streamed) - 1)), streamed  # growing text, piece by piece
+        first.shot("ui-12-llm-backend.png")
+
+        other = second.ask("What causes tides?")
+        expect(other.locator(".rag-meta")).to_contain_text("answered by extractive")
+    finally:
+        llm.shutdown()
+        for ui in (first, second):
+            ui.page.context.close()
 
 
 def test_conversations_survive_a_reload_and_answers_copy_with_their_sources(server: tuple[str, Path],
