@@ -16,7 +16,7 @@ import gradio as gr
 from rag import SUPPORTED_SUFFIXES
 from rag.llm.registry import BACKENDS
 from ui import history, render
-from ui.assets import CSS, HEAD, RESTORE_DARK, TOGGLE_DARK, make_theme
+from ui.assets import CSS, HEAD, RESTORE_DARK, SHOW_VIEWER, TOGGLE_DARK, make_theme
 from ui.controller import ChatState, Controller, Notice, browser_secret, temp_dir_for
 from ui.session import SessionSettings
 
@@ -62,6 +62,17 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                     allow_file_downloads=False, layout="bubble")
                 question = gr.Textbox(show_label=False, placeholder="Ask a question about your documents…",
                                       lines=1, max_lines=6, submit_btn="Ask", elem_id="rag-question", autofocus=True)
+                with gr.Column(visible=False, elem_id="rag-viewer") as viewer:
+                    with gr.Row(equal_height=True):
+                        gr.HTML("<div class='rag-label'>The cited place in its document</div>", padding=False)
+                        close_viewer = gr.Button("Close", size="sm", scale=0, min_width=80,
+                                                 elem_id="rag-viewer-close")
+                    viewer_text = gr.HTML("", padding=False, elem_id="rag-viewer-text")
+                    viewer_page = gr.Image(None, type="pil", interactive=False, show_label=False, visible=False,
+                                           buttons=["fullscreen"], elem_id="rag-viewer-page", format="png")
+                # The page script writes "answer:marker" here when "Show in document" is pressed.
+                view_request = gr.Textbox("", elem_id="rag-view-request", elem_classes=["rag-hidden"],
+                                          show_label=False, container=False)
                 with gr.Row(equal_height=True, elem_id="rag-chat-actions"):
                     stop = gr.Button("■ Stop", variant="secondary", size="sm", min_width=80, elem_id="rag-stop")
                     regenerate = gr.Button("↻ Regenerate", variant="secondary", size="sm", min_width=110,
@@ -168,6 +179,20 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
 
         delete_chat.click(forget, [chat_state, store], [chatbot, chat_state, store, chats],
                           api_visibility="private", queue=False)
+
+        def on_view(request: str, state: ChatState, sess: SessionSettings) -> Any:
+            try:
+                turn, n = (int(x) for x in request.split(":")[:2])
+            except ValueError:
+                return gr.update(), gr.update(), gr.update()
+            html, image = ctl.view(state, turn, n, sess)
+            return gr.update(visible=True), html, gr.update(value=image, visible=image is not None)
+
+        view_request.change(on_view, [view_request, chat_state, session], [viewer, viewer_text, viewer_page],
+                            api_visibility="private", concurrency_id="answer",
+                            concurrency_limit=ANSWER_CONCURRENCY).then(
+            None, js=SHOW_VIEWER)
+        close_viewer.click(lambda: gr.update(visible=False), None, viewer, api_visibility="private", queue=False)
 
         # ---- documents: writes to the index run one at a time ----
         doc_outputs = [docs, doc_choice, doc_filter, status]

@@ -22,6 +22,7 @@ def make_theme() -> Any:
 # carries no script):
 # - a [n] marker (click, Enter or Space) opens card n of its answer and scrolls to it;
 # - "Copy answer" puts the answer and its sources, as text, on the clipboard;
+# - "Show in document" asks the server for the citation viewer (through a hidden textbox);
 # - the skip link moves focus to the latest answer;
 # - a dropdown whose list is open closes when focus leaves it (Tab used to leave it open over the page).
 HEAD = """
@@ -57,6 +58,16 @@ HEAD = """
     if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done, fallback);
     else fallback();
   };
+  const view = (button) => {
+    const answer = button.closest('.rag-answer');
+    const card = button.closest('.rag-source');
+    const cls = card && [...card.classList].find((c) => /^s-\\d+$/.test(c));
+    const box = document.querySelector('#rag-view-request textarea');
+    if (!answer || !cls || !box) return;
+    const turn = [...document.querySelectorAll('#rag-chat .rag-answer')].indexOf(answer);
+    box.value = turn + ':' + cls.slice(2) + ':' + Date.now();
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+  };
   const skip = () => {
     const answers = document.querySelectorAll('#rag-chat .rag-answer');
     const target = answers[answers.length - 1] || document.querySelector('#rag-question textarea');
@@ -72,6 +83,8 @@ HEAD = """
     if (marker) { open(marker); return true; }
     const button = t.closest('.rag-copy');
     if (button) { copy(button); return true; }
+    const viewer = t.closest('.rag-view');
+    if (viewer) { view(viewer); return true; }
     if (t.closest('.rag-skip')) { skip(); return true; }
     return false;
   };
@@ -79,7 +92,7 @@ HEAD = """
   document.addEventListener('keydown', (e) => {
     const t = e.target;
     if ((e.key === 'Enter' || e.key === ' ') && t instanceof Element
-        && (t.classList.contains('rag-cite') || t.classList.contains('rag-copy'))) {
+        && ['rag-cite', 'rag-copy', 'rag-view'].some((c) => t.classList.contains(c))) {
       if (act(e)) e.preventDefault();
     }
   }, true);
@@ -101,6 +114,14 @@ HEAD = """
 # The dark-mode toggle: Gradio puts the ``dark`` class on <body>; the choice is kept in the browser.
 TOGGLE_DARK = ("() => { const dark = document.body.classList.toggle('dark'); "
                "localStorage.setItem('rag-theme', dark ? 'dark' : 'light'); }")
+# After the viewer opens: bring it into view, and scroll its text panel to the highlighted quote.
+SHOW_VIEWER = """() => {
+  const viewer = document.querySelector('#rag-viewer');
+  const panel = viewer?.querySelector('.rag-context');
+  const mark = panel?.querySelector('mark.rag-quote');
+  if (panel && mark) panel.scrollTop = Math.max(0, mark.offsetTop - panel.offsetTop - 48);
+  viewer?.scrollIntoView({block: 'nearest'});
+}"""
 RESTORE_DARK = ("() => { const theme = localStorage.getItem('rag-theme'); "
                 "if (theme) document.body.classList.toggle('dark', theme === 'dark'); }")
 
@@ -229,7 +250,14 @@ mark.rag-quote.v-unsupported { background: var(--bad-bg); box-shadow: inset 0 -2
 .rag-copy { font-size: 0.78rem; cursor: pointer; padding: 1px 8px; border-radius: 6px;
   border: 1px solid var(--border-color-primary); color: var(--body-text-color-subdued); }
 .rag-copy:hover, .rag-copy:focus { border-color: var(--color-accent); color: var(--color-accent); outline: none; }
-.rag-copy-text { display: none; }
+.rag-copy-text, .rag-hidden { display: none !important; }
+.rag-view { display: inline-block; margin-top: 6px; font-size: 0.8rem; cursor: pointer; color: var(--color-accent);
+  text-decoration: underline; }
+.rag-view:focus { outline: 2px solid var(--color-accent); outline-offset: 2px; }
+#rag-viewer { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px; }
+.rag-viewer-head { display: flex; flex-wrap: wrap; gap: 4px 8px; align-items: center; }
+.rag-context { max-height: 24em; position: relative; }
+#rag-viewer-page img { max-width: 100%; height: auto; }
 .rag-skip { position: absolute; left: -9999px; top: 4px; z-index: 100; padding: 6px 12px; border-radius: 6px;
   background: var(--color-accent); color: white !important; }
 .rag-skip:focus { left: 8px; }

@@ -25,6 +25,7 @@ from rag.records import Answer
 from rag.settings import Settings, SettingsError
 from ui import render
 from ui.session import Assistants, MakeAssistant, SessionSettings, check_backend_live
+from ui.viewer import Cited, render_context, render_pdf_page
 
 Message = dict[str, str]
 PageProgress = Callable[[float, str], None]
@@ -38,6 +39,7 @@ class Turn:
     question: str
     html: str
     asked: str | None = None
+    cited: list[dict[str, Any]] = field(default_factory=list)  # what the citation viewer needs (ui.viewer.Cited)
 
 
 @dataclass
@@ -68,8 +70,8 @@ class ChatState:
     def from_json(cls, value: Any) -> ChatState:
         """A conversation from the browser's storage; anything malformed becomes an empty chat."""
         try:
-            turns = [Turn(str(t["question"]), str(t["html"]), t.get("asked") and str(t["asked"]))
-                     for t in value["turns"]]
+            turns = [Turn(str(t["question"]), str(t["html"]), t.get("asked") and str(t["asked"]),
+                          [c for c in t.get("cited") or [] if isinstance(c, dict)]) for t in value["turns"]]
             return cls(turns, str(value["id"]))
         except (KeyError, TypeError, AttributeError):
             return cls()
@@ -152,6 +154,8 @@ class Controller:
         else:
             turn.html = render.render_answer(answer)
             turn.asked = answer.asked
+            turn.cited = [{f: getattr(c, f) for f in ("n", "source", "page", "quote", "start", "end", "support")}
+                          for c in answer.citations]
         yield state.messages, state
 
     def regenerate(self, state: ChatState, k: int | None = None, strict: bool | None = None,
@@ -172,6 +176,25 @@ class Controller:
             state.turns[-1].html = render.render_error("Stopped: the answer was not finished.",
                                                        "Ask again or press Regenerate.")
         return state
+
+    def view(self, state: ChatState, turn: int, n: int, session: SessionSettings | None = None
+             ) -> tuple[str, Any]:
+        """Citation ``n`` of answer ``turn`` in its document: the context as HTML, and for a PDF the page
+        as an image (else None). Only a file indexed in this page's collection is read."""
+        found = [c for c in (state.turns[turn].cited if 0 <= turn < len(state.turns) else [])
+                 if isinstance(c, dict) and c.get("n") == n]
+        cited = Cited.from_json(found[0]) if found else None
+        if cited is None:
+            return Notice("warn", ("That citation is not in this conversation.",)).html(), None
+        assistant = self.assistant(session)
+        if cited.source not in assistant.sources():
+            return Notice("warn", (f"{render.display_name(cited.source)} is not in collection "
+                                   f"{assistant.settings.collection!r} any more.",)).html(), None
+        html = render_context(cited, assistant.document_chunks(cited.source))
+        image = None
+        if cited.page and cited.source.lower().endswith(".pdf"):
+            image = render_pdf_page(Path(cited.source), cited.page, cited.quote)
+        return html, image
 
     # ---- documents -----------------------------------------------------------------------------
 

@@ -214,10 +214,13 @@ def _render_card(n: int, group: Sequence[Citation]) -> str:
     body = _passage_window(first.passage, spans) if spans else ""
     body += "".join(f'<div class="rag-passage rag-quote-only"><mark class="rag-quote v-{_verdict(c.support)}">'
                     f'{escape_text(c.quote)}</mark></div>' for c in unplaced)
+    on_page = f" (page {first.page})" if first.page else ""
+    view = ('<span class="rag-view" role="button" tabindex="0" title="Open the quote in its document">'
+            f'Show in document{on_page}</span>')
     return (f'<details class="rag-source s-{n} v-{verdict}"><summary>'
             f'<span class="rag-num">[{n}]</span>'
             f'{_file(first.source)}{_page(first.page)}{badge(verdict)}'
-            f'<span class="rag-preview">{escape_text(_clip(preview, 140))}</span></summary>{body}</details>')
+            f'<span class="rag-preview">{escape_text(_clip(preview, 140))}</span></summary>{body}{view}</details>')
 
 
 def _passage_window(passage: str, spans: Sequence[Span]) -> str:

@@ -326,13 +326,13 @@ class _SlowLLM(http.server.BaseHTTPRequestHandler):
 
     ANSWER = "Tides are caused by the gravity of the Moon and the Sun. [1]"
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         if self.path.rstrip("/").endswith("/models"):
             self._json({"object": "list", "data": [{"id": "fake-model", "object": "model", "owned_by": "test"}]})
         else:
             self.send_error(404)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -571,6 +571,60 @@ def test_a_question_limited_to_one_document_cites_only_it(examples_server: str, 
     files = limited.locator(".rag-file").all_text_contents()
     assert files and set(files) == {"sourdough-baking.html"}, files
     ui.shot("ui-11-filtered.png")
+    assert ui.outside_requests() == []
+    page.context.close()
+
+
+def test_a_pdf_citation_opens_the_page_with_the_quote_marked(examples_server: str, examples_dir: Path,
+                                                            browser: Browser) -> None:
+    import base64
+    import io
+
+    import numpy as np
+    import pypdfium2 as pdfium
+    from PIL import Image
+
+    from ui.viewer import PDF_SCALE
+
+    ui = Page(browser, examples_server)
+    page = ui.page
+    answer = ui.ask("How much does a home solar system cost?")
+    marker = answer.locator(".rag-cite").first
+    n = re.sub(r"\D", "", marker.inner_text())
+    marker.click()
+    card = answer.locator(f".rag-source.s-{n}")
+    expect(card.locator(".rag-file")).to_have_text("home-solar-guide.pdf")
+    expect(card.locator(".rag-page")).to_have_text("p. 4")
+    quote = card.locator("mark.rag-quote").first.inner_text()
+    card.locator(".rag-view").click()
+
+    viewer = page.locator("#rag-viewer")
+    expect(viewer.locator(".rag-viewer-head")).to_contain_text("home-solar-guide.pdf")
+    expect(viewer.locator(".rag-context mark.rag-quote")).to_have_text(quote)  # highlighted in its surroundings
+    assert len(viewer.locator(".rag-context").inner_text()) > len(quote) + 200
+    image = viewer.locator("#rag-viewer-page img")
+    expect(image).to_be_visible()
+    ui.shot("ui-13-citation-viewer.png")
+    data = page.evaluate("""async (src) => {
+        const bytes = new Uint8Array(await (await fetch(src)).arrayBuffer());
+        let s = ''; for (const b of bytes) s += String.fromCharCode(b); return btoa(s);
+    }""", image.get_attribute("src"))
+    shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB")).astype(int)
+
+    pdf = pdfium.PdfDocument(str(examples_dir / "home-solar-guide.pdf"))
+    try:
+        pages = [np.asarray(pdf[i].render(scale=PDF_SCALE).to_pil().convert("RGB")).astype(int)
+                 for i in range(len(pdf))]
+    finally:
+        pdf.close()
+    differs = [np.abs(shown - p).sum(axis=2) > 30 if p.shape == shown.shape else None for p in pages]
+    changed = [int(d.sum()) if d is not None else 10**9 for d in differs]
+    best = int(np.argmin(changed))
+    assert best == 3, f"the image is closest to page {best + 1}, not page 4 ({changed})"
+    marked = differs[3]
+    assert marked is not None and 0 < marked.mean() < 0.1  # the page itself, with a mark on it
+    rows = np.flatnonzero(marked.any(axis=1))
+    assert rows.size and rows.max() - rows.min() < shown.shape[0] / 3  # one place on the page, not all over it
     assert ui.outside_requests() == []
     page.context.close()
 

@@ -265,6 +265,11 @@ class FakeAssistant:
     def collections(self) -> list[str]:
         return [self.settings.collection]
 
+    def document_chunks(self, source: str) -> list[Chunk]:
+        text = "Axolotls are salamanders.\n\nThey live in Xochimilco. They eat worms."
+        return [Chunk("c0", "d", source, text[:25], 0, 25, 0),
+                Chunk("c1", "d", source, text[27:], 27, len(text), 1, gap_before="\n\n")]
+
 
 @pytest.fixture
 def fake(tmp_path: Path) -> FakeAssistant:
@@ -458,3 +463,27 @@ def test_a_refusal_says_why() -> None:
                  refused=True, hits=(), backend="extractive", judge="heuristic",
                  refusal_reason="your documents never mention 'bcrypt'")
     assert "(your documents never mention &#39;bcrypt&#39;)" in render_answer(ans)
+
+
+def test_the_citation_viewer_shows_the_quote_in_its_document_and_reads_only_indexed_files(
+        fake: FakeAssistant, tmp_path: Path) -> None:
+    from ui.viewer import document_window
+
+    source = str(tmp_path / "axolotl.md")
+    fake.indexed[source] = 2
+    chunks = fake.document_chunks(source)
+    text, offset = document_window(chunks, 27, 51, chars=1000)
+    assert (text, offset) == ("Axolotls are salamanders.\n\nThey live in Xochimilco. They eat worms.", 0)
+    assert document_window(chunks, 55, 60, chars=3)[1] == 52  # a window starts inside a chunk
+    ctl = Controller(fake)
+    *_, (_, state) = ctl.respond("where do axolotls live?", ChatState())
+    state.turns[0].cited = [{"n": 1, "source": source, "page": None, "quote": "They live in Xochimilco.",
+                             "start": 27, "end": 51, "support": "supported"}]
+    html, image = ctl.view(state, 0, 1)
+    assert image is None and '<mark class="rag-quote v-supported">They live in Xochimilco.</mark>' in html
+    assert "salamanders" in html and "worms" in html  # the surrounding text, not only the quote
+    # A conversation comes back from the browser, which may have been edited: its path is not trusted.
+    state.turns[0].cited[0]["source"] = "/etc/passwd"
+    html, image = ctl.view(state, 0, 1)
+    assert image is None and "is not in collection" in html and "root" not in html
+    assert "not in this conversation" in ctl.view(state, 5, 1)[0]
