@@ -161,17 +161,19 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                    api_visibility="private", queue=False)
 
         def fresh() -> Any:
-            return [], ChatState(), "", gr.update(value=None)
+            return [], ChatState(), "", gr.update(value=None), gr.update(visible=False)
 
-        new_chat.click(fresh, None, [chatbot, chat_state, question, chats], api_visibility="private", queue=False)
+        new_chat.click(fresh, None, [chatbot, chat_state, question, chats, viewer], api_visibility="private",
+                       queue=False)
         chatbot.clear(lambda: (ChatState(), gr.update(value=None)), None, [chat_state, chats],
                       api_visibility="private", queue=False)
 
         def open_chat(chat_id: str | None, stored: Any) -> Any:
             state = history.find(stored, chat_id)
-            return state.messages, state
+            return state.messages, state, gr.update(visible=False)
 
-        chats.input(open_chat, [chats, store], [chatbot, chat_state], api_visibility="private", queue=False)
+        chats.input(open_chat, [chats, store], [chatbot, chat_state, viewer], api_visibility="private",
+                    queue=False)
 
         def forget(state: ChatState, stored: Any) -> Any:
             saved = history.delete(stored, state.id)

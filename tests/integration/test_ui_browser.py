@@ -674,6 +674,9 @@ class _IdleAssistant:
     def sources(self) -> dict[str, int]:
         return {}
 
+    def collections(self) -> list[str]:
+        return []
+
 
 def test_server_requires_login_serves_nothing_else_and_caps_uploads(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
