@@ -391,6 +391,15 @@ def test_a_page_on_an_llm_backend_streams_while_another_stays_extractive(server:
             streamed[i].rstrip()) for i in range(len(streamed) - 1)), streamed  # growing text, piece by piece
         first.shot("ui-12-llm-backend.png")
 
+        box = a.locator("#rag-question textarea")  # Stop while the model is writing
+        box.fill("What else causes tides?")
+        box.press("Enter")
+        expect(a.locator("#rag-chat .rag-caret")).to_have_count(1)
+        a.locator("#rag-stop").click()
+        stopped = a.locator(".rag-answer").nth(1)
+        expect(stopped).to_contain_text("Stopped: the answer was not finished.")
+        expect(a.locator(".rag-caret")).to_have_count(0)
+
         other = second.ask("What causes tides?")
         expect(other.locator(".rag-meta")).to_contain_text("answered by extractive")
     finally:
