@@ -133,6 +133,10 @@ class Assistant:
         """Every indexed passage (paged from the store; order unspecified)."""
         return self.store.iter_chunks()
 
+    def document_chunks(self, source: str) -> list[Chunk]:
+        """The indexed passages of one file in document order (to show a citation in its context)."""
+        return self.store.chunks_of(source)
+
     def _make_generator(self) -> Generator:
         if self.settings.backend == "extractive":
             return ExtractiveGenerator(self.query_embedder, stored=self.sentences.vectors_for)

@@ -15,9 +15,10 @@ import gradio as gr
 
 from rag import SUPPORTED_SUFFIXES
 from rag.llm.registry import BACKENDS
-from ui import render
-from ui.assets import CSS, HEAD, make_theme
-from ui.controller import ChatState, Controller, Notice, temp_dir_for
+from ui import history, render
+from ui.assets import CSS, HEAD, RESTORE_DARK, SHOW_VIEWER, TOGGLE_DARK, make_theme
+from ui.controller import ChatState, Controller, Notice, browser_secret, temp_dir_for
+from ui.session import SessionSettings
 
 QUEUE_SIZE = 32  # pending events beyond this are refused with "queue full"
 ANSWER_CONCURRENCY = 4  # answers run side by side; writes to the index run one at a time
@@ -31,32 +32,54 @@ _PLACEHOLDER = ("<div class='rag-empty' style='text-align:center'><strong>Ask a 
 def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
     """The whole UI around ``assistant``; launch it with ``launch_app``.
 
-    Uploads arrive in ``<index>/ui-tmp`` (Gradio's temporary folder, unless ``GRADIO_TEMP_DIR`` is
-    set) and are kept in ``<index>/uploads/<collection>/``, which is never served.
+    Every page has its own settings (backend, collection, k, strict mode, document filter) and
+    conversation; the server's settings are where each page starts. Conversations are kept in the
+    browser (localStorage, encrypted with a key kept in the index folder). Uploads arrive in
+    ``<index>/ui-tmp`` (Gradio's temporary folder, unless ``GRADIO_TEMP_DIR`` is set) and are kept
+    in ``<index>/uploads/<collection>/``, which is never served.
     """
     os.environ.setdefault("GRADIO_TEMP_DIR", str(temp_dir_for(assistant.settings.index_dir)))
     ctl = Controller(assistant, upload_root=upload_root)
     s = assistant.settings
 
     with gr.Blocks(title="rag · ask your documents", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+        session = gr.State(ctl.defaults)
         chat_state = gr.State(ChatState())
-        gr.HTML("<div id='rag-header'><h1>Ask your documents</h1><span class='rag-tagline'>Answers quoted from "
-                "your own files: every sentence cited, every citation checked.</span></div>", padding=False)
-        status = gr.HTML(_status(ctl), padding=False, elem_id="rag-status")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3, min_width=480):
+        store = gr.BrowserState([], storage_key="rag-chats", secret=browser_secret(s.index_dir))
+        gr.HTML("<a class='rag-skip' href='#rag-chat'>Skip to the latest answer</a>", padding=False)
+        with gr.Row(elem_id="rag-top", equal_height=True):
+            gr.HTML("<div id='rag-header'><h1>Ask your documents</h1><span class='rag-tagline'>Answers quoted from "
+                    "your own files: every sentence cited, every citation checked.</span></div>", padding=False)
+            dark = gr.Button("◐ Dark mode", size="sm", scale=0, min_width=120, variant="secondary",
+                             elem_id="rag-dark")
+        status = gr.HTML(_status(ctl, ctl.defaults), padding=False, elem_id="rag-status")
+        with gr.Row(equal_height=False, elem_id="rag-main"):
+            with gr.Column(scale=3, min_width=300, elem_id="rag-chat-column"):
                 chatbot = gr.Chatbot(
                     value=[], show_label=False, elem_id="rag-chat", height="calc(100vh - 250px)", min_height=420,
                     render_markdown=False, sanitize_html=True, latex_delimiters=[], allow_tags=False, buttons=[],
                     feedback_options=None, group_consecutive_messages=False, placeholder=_PLACEHOLDER,
                     allow_file_downloads=False, layout="bubble")
-                with gr.Row(equal_height=True):
-                    question = gr.Textbox(show_label=False, placeholder="Ask a question about your documents…",
-                                          lines=1, max_lines=6, submit_btn="Ask", scale=8, elem_id="rag-question",
-                                          autofocus=True)
-                    new_chat = gr.Button("New chat", variant="secondary", scale=0, min_width=130,
+                question = gr.Textbox(show_label=False, placeholder="Ask a question about your documents…",
+                                      lines=1, max_lines=6, submit_btn="Ask", elem_id="rag-question", autofocus=True)
+                with gr.Column(visible=False, elem_id="rag-viewer") as viewer:
+                    with gr.Row(equal_height=True):
+                        gr.HTML("<div class='rag-label'>The cited place in its document</div>", padding=False)
+                        close_viewer = gr.Button("Close", size="sm", scale=0, min_width=80,
+                                                 elem_id="rag-viewer-close")
+                    viewer_text = gr.HTML("", padding=False, elem_id="rag-viewer-text")
+                    viewer_page = gr.Image(None, type="pil", interactive=False, show_label=False, visible=False,
+                                           buttons=["fullscreen"], elem_id="rag-viewer-page", format="png")
+                # The page script writes "answer:marker" here when "Show in document" is pressed.
+                view_request = gr.Textbox("", elem_id="rag-view-request", elem_classes=["rag-hidden"],
+                                          show_label=False, container=False)
+                with gr.Row(equal_height=True, elem_id="rag-chat-actions"):
+                    stop = gr.Button("■ Stop", variant="secondary", size="sm", min_width=80, elem_id="rag-stop")
+                    regenerate = gr.Button("↻ Regenerate", variant="secondary", size="sm", min_width=110,
+                                           elem_id="rag-regenerate")
+                    new_chat = gr.Button("+ New chat", variant="secondary", size="sm", min_width=110,
                                          elem_id="rag-new-chat")
-            with gr.Column(scale=2, min_width=340, elem_id="rag-side"), gr.Tabs():
+            with gr.Column(scale=2, min_width=300, elem_id="rag-side"), gr.Tabs():
                 with gr.Tab("Documents", elem_id="rag-documents-tab"):
                     upload = gr.File(label="Add documents (drag and drop, several at once)",
                                      file_count="multiple", file_types=sorted(SUPPORTED_SUFFIXES),
@@ -65,70 +88,170 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                             f"{s.max_file_mb:g} MB each · indexed as soon as they arrive</div>", padding=False)
                     notice = gr.HTML("", elem_id="rag-notice", padding=False)
                     docs = gr.HTML(render.render_documents(ctl.sources()), elem_id="rag-docs", padding=False)
+                    doc_filter = gr.Dropdown(choices=_doc_choices(ctl, ctl.defaults), value=[], multiselect=True,
+                                             label="Ask only these documents (none chosen: all)",
+                                             elem_id="rag-filter")
                     gr.HTML("<div class='rag-label'>Remove a document</div>", padding=False)
                     with gr.Group(elem_id="rag-remove-group"), gr.Row(equal_height=True):
-                        doc_choice = gr.Dropdown(choices=_doc_choices(ctl), value=None, show_label=False,
-                                                 container=False, scale=4, elem_id="rag-remove-choice")
-                        remove_btn = gr.Button("Remove document", variant="stop", scale=2, min_width=150,
-                                               size="md", elem_id="rag-remove")
+                        doc_choice = gr.Dropdown(choices=_doc_choices(ctl, ctl.defaults), value=None,
+                                                 show_label=False, container=False, scale=4,
+                                                 elem_id="rag-remove-choice")
+                        remove_btn = gr.Button("Remove…", variant="stop", scale=2, min_width=110, size="md",
+                                               elem_id="rag-remove")
+                    with gr.Row(visible=False, elem_id="rag-confirm") as confirm_row:
+                        confirm_text = gr.HTML("", padding=False)
+                        confirm_btn = gr.Button("Yes, remove it", variant="stop", size="sm",
+                                                elem_id="rag-confirm-remove")
+                        cancel_btn = gr.Button("Cancel", size="sm", elem_id="rag-cancel-remove")
+                with gr.Tab("Chats", elem_id="rag-chats-tab"):
+                    chats = gr.Radio([], value=None, label="Conversations kept in this browser", elem_id="rag-chats")
+                    delete_chat = gr.Button("Delete this conversation", variant="stop", size="sm",
+                                            elem_id="rag-delete-chat")
                 with gr.Tab("Settings", elem_id="rag-settings-tab"):
+                    gr.HTML("<div class='rag-hint'>These settings apply to this page only.</div>", padding=False)
                     k = gr.Slider(1, 20, value=s.k, step=1, label="Passages to retrieve (k)")
                     strict = gr.Checkbox(value=s.strict, label="Strict mode: drop sentences the sources do "
                                          "not support")
-                    backend = gr.Radio(_BACKEND_CHOICES, value=s.backend, label="Answer backend")
+                    backend = gr.Radio(_BACKEND_CHOICES, value=s.backend, label="Answer backend",
+                                       elem_id="rag-backend")
                     llm = s.backend == "openai"
                     base_url = gr.Textbox(s.llm_base_url or "", label="Server URL", visible=llm,
-                                          placeholder="http://127.0.0.1:11434/v1")
+                                          placeholder="http://127.0.0.1:11434/v1", elem_id="rag-base-url")
                     model = gr.Textbox(s.llm_model or "", label="Model name", visible=llm,
-                                       placeholder="e.g. qwen2.5:3b")
+                                       placeholder="e.g. qwen2.5:3b", elem_id="rag-model")
                     api_key = gr.Textbox("", label="API key (leave empty to keep the current one)",
                                          type="password", visible=llm)
                     gguf = gr.Textbox(s.gguf_path or "", label="GGUF file (empty: the bundled SmolLM2)",
                                       visible=s.backend == "gguf", placeholder="/path/to/model.gguf")
-                    collection = gr.Textbox(s.collection, label="Collection")
+                    collection = gr.Dropdown(ctl.assistants.collections(), value=s.collection,
+                                             allow_custom_value=True, elem_id="rag-collection",
+                                             label="Collection (pick one, or type a new name to create it)")
                     apply_btn = gr.Button("Apply backend and collection", variant="primary",
                                           elem_id="rag-apply")
                     settings_notice = gr.HTML("", elem_id="rag-settings-notice", padding=False)
 
-        # ---- events: answering runs concurrently, writes to the index one at a time ----
-        def respond(q: str, state: ChatState, k_value: float, strict_value: bool) -> Any:
-            for messages, new_state in ctl.respond(q, state, int(k_value), bool(strict_value)):
+        # ---- chat: answering runs concurrently; each finished turn is saved in the browser ----
+        def respond(q: str, state: ChatState, k_value: float, strict_value: bool, sess: SessionSettings,
+                    only: list[str] | None) -> Any:
+            for messages, new_state in ctl.respond(q, state, int(k_value), bool(strict_value), sess, only):
                 yield messages, "", new_state
 
-        question.submit(respond, [question, chat_state, k, strict], [chatbot, question, chat_state],
-                        api_visibility="private", concurrency_id="answer", concurrency_limit=ANSWER_CONCURRENCY)
-        new_chat.click(lambda: ([], ChatState(), ""), None, [chatbot, chat_state, question],
-                       api_visibility="private", queue=False)
-        chatbot.clear(lambda: ChatState(), None, chat_state, api_visibility="private", queue=False)
+        def again(state: ChatState, k_value: float, strict_value: bool, sess: SessionSettings,
+                  only: list[str] | None) -> Any:
+            yield from ctl.regenerate(state, int(k_value), bool(strict_value), sess, only)
 
-        def on_upload(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008
-            result = ctl.upload(files, progress=lambda f, d: progress(f, desc=d))
-            return (None, result.html(), *_documents_view(ctl))
+        def keep(state: ChatState, stored: Any) -> Any:
+            saved = history.save(stored, state)
+            return saved, gr.update(choices=history.choices(saved), value=state.id if state.turns else None)
 
-        doc_outputs = [docs, doc_choice, status]
-        upload.upload(on_upload, upload, [upload, notice, *doc_outputs], api_visibility="private",
-                      concurrency_id="writer", concurrency_limit=1, show_progress_on=[notice, docs])
+        answer_inputs = [chat_state, k, strict, session, doc_filter]
+        asked = question.submit(respond, [question, *answer_inputs], [chatbot, question, chat_state],
+                                api_visibility="private", concurrency_id="answer",
+                                concurrency_limit=ANSWER_CONCURRENCY)
+        asked.then(keep, [chat_state, store], [store, chats], api_visibility="private", queue=False)
+        redone = regenerate.click(again, answer_inputs, [chatbot, chat_state], api_visibility="private",
+                                  concurrency_id="answer", concurrency_limit=ANSWER_CONCURRENCY)
+        redone.then(keep, [chat_state, store], [store, chats], api_visibility="private", queue=False)
 
-        def on_remove(source: str | None) -> Any:
-            return (ctl.remove(source).html(), *_documents_view(ctl))
+        def on_stop(state: ChatState, stored: Any) -> Any:
+            state = ctl.stopped(state)
+            return (state.messages, state, *keep(state, stored))
 
-        remove_btn.click(on_remove, doc_choice, [notice, *doc_outputs], api_visibility="private",
-                         concurrency_id="writer", concurrency_limit=1)
+        stop.click(on_stop, [chat_state, store], [chatbot, chat_state, store, chats], cancels=[asked, redone],
+                   api_visibility="private", queue=False)
 
+        def fresh() -> Any:
+            return [], ChatState(), "", gr.update(value=None), gr.update(visible=False)
+
+        new_chat.click(fresh, None, [chatbot, chat_state, question, chats, viewer], api_visibility="private",
+                       queue=False)
+        chatbot.clear(lambda: (ChatState(), gr.update(value=None)), None, [chat_state, chats],
+                      api_visibility="private", queue=False)
+
+        def open_chat(chat_id: str | None, stored: Any) -> Any:
+            state = history.find(stored, chat_id)
+            return state.messages, state, gr.update(visible=False)
+
+        chats.input(open_chat, [chats, store], [chatbot, chat_state, viewer], api_visibility="private",
+                    queue=False)
+
+        def forget(state: ChatState, stored: Any) -> Any:
+            saved = history.delete(stored, state.id)
+            return [], ChatState(), saved, gr.update(choices=history.choices(saved), value=None)
+
+        delete_chat.click(forget, [chat_state, store], [chatbot, chat_state, store, chats],
+                          api_visibility="private", queue=False)
+
+        def on_view(request: str, state: ChatState, sess: SessionSettings) -> Any:
+            try:
+                turn, n = (int(x) for x in request.split(":")[:2])
+            except ValueError:
+                return gr.update(), gr.update(), gr.update()
+            html, image = ctl.view(state, turn, n, sess)
+            return gr.update(visible=True), html, gr.update(value=image, visible=image is not None)
+
+        view_request.change(on_view, [view_request, chat_state, session], [viewer, viewer_text, viewer_page],
+                            api_visibility="private", concurrency_id="answer",
+                            concurrency_limit=ANSWER_CONCURRENCY).then(
+            None, js=SHOW_VIEWER)
+        close_viewer.click(lambda: gr.update(visible=False), None, viewer, api_visibility="private", queue=False)
+
+        # ---- documents: writes to the index run one at a time ----
+        doc_outputs = [docs, doc_choice, doc_filter, status]
+
+        def on_upload(files: list[str] | None, sess: SessionSettings,
+                      progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008
+            result = ctl.upload(files, progress=lambda f, d: progress(f, desc=d), session=sess)
+            return (None, result.html(), *_documents_view(ctl, sess))
+
+        upload.upload(on_upload, [upload, session], [upload, notice, *doc_outputs], api_visibility="private",
+                      concurrency_id="writer", concurrency_limit=1, show_progress_on=[notice])
+
+        def ask_confirm(source: str | None) -> Any:
+            if not source:
+                return gr.update(visible=False), "", Notice("warn", ("Choose a document to remove.",)).html()
+            return (gr.update(visible=True), f"<div class='rag-confirm-text'>Remove <strong>"
+                    f"{render.escape_text(render.display_name(source))}</strong> from the index?</div>", "")
+
+        remove_btn.click(ask_confirm, doc_choice, [confirm_row, confirm_text, notice], api_visibility="private",
+                         queue=False)
+        cancel_btn.click(lambda: gr.update(visible=False), None, confirm_row, api_visibility="private", queue=False)
+
+        def on_remove(source: str | None, sess: SessionSettings) -> Any:
+            return (gr.update(visible=False), ctl.remove(source, sess).html(), *_documents_view(ctl, sess))
+
+        confirm_btn.click(on_remove, [doc_choice, session], [confirm_row, notice, *doc_outputs],
+                          api_visibility="private", concurrency_id="writer", concurrency_limit=1)
+
+        # ---- settings: this page's only ----
         def on_backend(choice: str) -> Any:
             return (gr.update(visible=choice == "openai"), gr.update(visible=choice == "openai"),
                     gr.update(visible=choice == "openai"), gr.update(visible=choice == "gguf"))
 
         backend.change(on_backend, backend, [base_url, model, api_key, gguf], api_visibility="private", queue=False)
 
-        def on_apply(*values: str) -> Any:
-            result: Notice = ctl.apply_settings(*values)
-            return (result.html(), *_documents_view(ctl))
+        def on_apply(choice: str, url: str, name: str, key: str, path: str, coll: str | None,
+                     sess: SessionSettings) -> Any:
+            result, sess = ctl.apply_settings(choice, url, name, key, path, coll or "", sess)
+            return (result.html(), sess, gr.update(choices=ctl.assistants.collections(), value=sess.collection),
+                    *_documents_view(ctl, sess))
 
-        apply_btn.click(on_apply, [backend, base_url, model, api_key, gguf, collection],
-                        [settings_notice, *doc_outputs], api_visibility="private", concurrency_id="writer",
-                        concurrency_limit=1)
-        demo.load(lambda: _documents_view(ctl), None, doc_outputs, api_visibility="private")
+        apply_btn.click(on_apply, [backend, base_url, model, api_key, gguf, collection, session],
+                        [settings_notice, session, collection, *doc_outputs], api_visibility="private",
+                        concurrency_id="settings", concurrency_limit=ANSWER_CONCURRENCY)
+
+        def on_load(stored: Any, sess: SessionSettings) -> Any:
+            saved = history.chats(stored)
+            state = history.find(saved, saved[0]["id"]) if saved else ChatState()
+            return (state.messages, state, gr.update(choices=history.choices(saved), value=state.id if saved
+                                                     else None),
+                    gr.update(choices=ctl.assistants.collections(), value=sess.collection),
+                    *_documents_view(ctl, sess))
+
+        demo.load(on_load, [store, session], [chatbot, chat_state, chats, collection, *doc_outputs],
+                  api_visibility="private")
+        dark.click(None, js=TOGGLE_DARK)
+        demo.load(None, js=RESTORE_DARK)
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=ANSWER_CONCURRENCY)
     return demo
 
@@ -156,17 +279,19 @@ def mount_app(app: Any, demo: gr.Blocks, *, path: str = "/ui", auth: tuple[str, 
         footer_links=[], theme=make_theme(), css=CSS, head=HEAD, favicon_path=None, pwa=False)
 
 
-def _doc_choices(ctl: Controller) -> list[tuple[str, str]]:
-    sources = ctl.sources()
+def _doc_choices(ctl: Controller, session: SessionSettings) -> list[tuple[str, str]]:
+    sources = ctl.sources(session)
     names = [render.display_name(s) for s in sources]
     return [(f"{name} ({Path(src).parent.name})" if names.count(name) > 1 else name, src)
             for name, src in zip(names, sources, strict=True)]
 
 
-def _status(ctl: Controller) -> str:
-    sources = ctl.sources()
-    return render.render_status(len(sources), sum(sources.values()), ctl.settings.backend, ctl.settings.collection)
+def _status(ctl: Controller, session: SessionSettings) -> str:
+    sources = ctl.sources(session)
+    return render.render_status(len(sources), sum(sources.values()), session.backend, session.collection)
 
 
-def _documents_view(ctl: Controller) -> tuple[str, Any, str]:
-    return (render.render_documents(ctl.sources()), gr.update(choices=_doc_choices(ctl), value=None), _status(ctl))
+def _documents_view(ctl: Controller, session: SessionSettings) -> tuple[str, Any, Any, str]:
+    choices = _doc_choices(ctl, session)
+    return (render.render_documents(ctl.sources(session)), gr.update(choices=choices, value=None),
+            gr.update(choices=choices, value=[]), _status(ctl, session))

@@ -18,7 +18,13 @@ def make_theme() -> Any:
                           font_mono=mono, radius_size="md")
 
 
-# Clicking (or pressing Enter on) a [n] marker opens card n in the same answer and scrolls to it.
+# Page behaviour Gradio has no setting for, by event delegation (answers arrive as HTML, which
+# carries no script):
+# - a [n] marker (click, Enter or Space) opens card n of its answer and scrolls to it;
+# - "Copy answer" puts the answer and its sources, as text, on the clipboard;
+# - "Show in document" asks the server for the citation viewer (through a hidden textbox);
+# - the skip link moves focus to the latest answer;
+# - a dropdown whose list is open closes when focus leaves it (Tab used to leave it open over the page).
 HEAD = """
 <script>
 (() => {
@@ -36,19 +42,88 @@ HEAD = """
     card.classList.add('rag-flash');
     card.scrollIntoView({block: 'nearest', behavior: 'smooth'});
   };
-  document.addEventListener('click', (e) => {
-    const marker = e.target instanceof Element ? e.target.closest('.rag-cite') : null;
-    if (marker) { e.preventDefault(); e.stopPropagation(); open(marker); }
-  }, true);
+  const copy = (button) => {
+    const source = button.closest('.rag-actions')?.querySelector('.rag-copy-text');
+    if (!source) return;
+    const text = source.textContent;
+    const done = () => {
+      button.textContent = 'Copied';
+      setTimeout(() => { button.textContent = 'Copy answer'; }, 1500);
+    };
+    const fallback = () => {
+      const area = document.createElement('textarea');
+      area.value = text; area.style.position = 'fixed'; area.style.opacity = '0';
+      document.body.appendChild(area); area.select(); document.execCommand('copy'); area.remove(); done();
+    };
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(done, fallback);
+    else fallback();
+  };
+  const view = (button) => {
+    const answer = button.closest('.rag-answer');
+    const card = button.closest('.rag-source');
+    const cls = card && [...card.classList].find((c) => /^s-\\d+$/.test(c));
+    const box = document.querySelector('#rag-view-request textarea');
+    if (!answer || !cls || !box) return;
+    const turn = [...document.querySelectorAll('#rag-chat .rag-answer')].indexOf(answer);
+    box.value = turn + ':' + cls.slice(2) + ':' + Date.now();
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+  };
+  const skip = () => {
+    const answers = document.querySelectorAll('#rag-chat .rag-answer');
+    const target = answers[answers.length - 1] || document.querySelector('#rag-question textarea');
+    if (!target) return;
+    if (target.classList.contains('rag-answer')) target.setAttribute('tabindex', '-1');
+    target.scrollIntoView({block: 'start'});
+    target.focus({preventScroll: true});
+  };
+  const act = (e) => {
+    const t = e.target instanceof Element ? e.target : null;
+    if (!t) return false;
+    const marker = t.closest('.rag-cite');
+    if (marker) { open(marker); return true; }
+    const button = t.closest('.rag-copy');
+    if (button) { copy(button); return true; }
+    const viewer = t.closest('.rag-view');
+    if (viewer) { view(viewer); return true; }
+    if (t.closest('.rag-skip')) { skip(); return true; }
+    return false;
+  };
+  document.addEventListener('click', (e) => { if (act(e)) { e.preventDefault(); e.stopPropagation(); } }, true);
   document.addEventListener('keydown', (e) => {
     const t = e.target;
-    if ((e.key === 'Enter' || e.key === ' ') && t instanceof Element && t.classList.contains('rag-cite')) {
-      e.preventDefault(); open(t);
+    if ((e.key === 'Enter' || e.key === ' ') && t instanceof Element
+        && ['rag-cite', 'rag-copy', 'rag-view'].some((c) => t.classList.contains(c))) {
+      if (act(e)) e.preventDefault();
     }
   }, true);
+  document.addEventListener('focusout', (e) => {
+    const t = e.target;
+    if (!(t instanceof HTMLInputElement) || t.getAttribute('role') !== 'combobox') return;
+    const next = e.relatedTarget;
+    if (next instanceof Element && next.closest('[role=listbox]')) return;  // a click on the list itself
+    setTimeout(() => {  // after Gradio's own blur handling, which opens the list again
+      if (document.activeElement !== t && t.getAttribute('aria-expanded') === 'true') {
+        t.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}));
+      }
+    }, 100);
+  });
 })();
 </script>
 """
+
+# The dark-mode toggle: Gradio puts the ``dark`` class on <body>; the choice is kept in the browser.
+TOGGLE_DARK = ("() => { const dark = document.body.classList.toggle('dark'); "
+               "localStorage.setItem('rag-theme', dark ? 'dark' : 'light'); }")
+# After the viewer opens: bring it into view, and scroll its text panel to the highlighted quote.
+SHOW_VIEWER = """() => {
+  const viewer = document.querySelector('#rag-viewer');
+  const panel = viewer?.querySelector('.rag-context');
+  const mark = panel?.querySelector('mark.rag-quote');
+  if (panel && mark) panel.scrollTop = Math.max(0, mark.offsetTop - panel.offsetTop - 48);
+  viewer?.scrollIntoView({block: 'nearest'});
+}"""
+RESTORE_DARK = ("() => { const theme = localStorage.getItem('rag-theme'); "
+                "if (theme) document.body.classList.toggle('dark', theme === 'dark'); }")
 
 CSS = """
 .gradio-container { max-width: 1320px !important; margin: 0 auto; }
@@ -117,8 +192,9 @@ footer { display: none !important; }
 .rag-file { font-weight: 600; overflow-wrap: anywhere; }
 .rag-page, .rag-heading { font-size: 0.8rem; color: var(--body-text-color-subdued); }
 .rag-badge { font-size: 0.74rem; font-weight: 600; padding: 1px 8px; border-radius: 999px; white-space: nowrap; }
-.rag-preview { flex-basis: 100%; font-size: 0.85rem; color: var(--body-text-color-subdued);
-  white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.rag-preview { flex-basis: 100%; min-width: 0; font-size: 0.85rem; color: var(--body-text-color-subdued);
+  overflow: hidden; overflow-wrap: anywhere; display: -webkit-box; -webkit-line-clamp: 2;
+  -webkit-box-orient: vertical; }
 .rag-source[open] .rag-preview { display: none; }
 .rag-card-head { display: flex; flex-wrap: wrap; gap: 4px 8px; align-items: baseline; }
 .rag-passage { margin-top: 6px; padding: 8px 10px; font-size: 0.88rem; line-height: 1.55; white-space: pre-wrap;
@@ -170,4 +246,32 @@ mark.rag-quote.v-unsupported { background: var(--bad-bg); box-shadow: inset 0 -2
 #rag-upload { min-height: 120px; }
 .rag-hint { font-size: 0.8rem; color: var(--body-text-color-subdued); }
 .rag-label { font-size: 0.85rem; font-weight: 600; margin-top: 6px; }
+.rag-actions { margin-top: 6px; }
+.rag-copy { font-size: 0.78rem; cursor: pointer; padding: 1px 8px; border-radius: 6px;
+  border: 1px solid var(--border-color-primary); color: var(--body-text-color-subdued); }
+.rag-copy:hover, .rag-copy:focus { border-color: var(--color-accent); color: var(--color-accent); outline: none; }
+.rag-copy-text, .rag-hidden { display: none !important; }
+.rag-view { display: inline-block; margin-top: 6px; font-size: 0.8rem; cursor: pointer; color: var(--color-accent);
+  text-decoration: underline; }
+.rag-view:focus { outline: 2px solid var(--color-accent); outline-offset: 2px; }
+#rag-viewer { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px; }
+.rag-viewer-head { display: flex; flex-wrap: wrap; gap: 4px 8px; align-items: center; }
+.rag-context { max-height: 24em; position: relative; }
+#rag-viewer-page img { max-width: 100%; height: auto; }
+.rag-skip { position: absolute; left: -9999px; top: 4px; z-index: 100; padding: 6px 12px; border-radius: 6px;
+  background: var(--color-accent); color: white !important; }
+.rag-skip:focus { left: 8px; }
+#rag-top { align-items: center; }
+#rag-chat-actions { flex-wrap: wrap; gap: 6px; }
+#rag-chat-actions > button { flex: 0 1 auto; }
+.rag-confirm-text { font-size: 0.9rem; align-self: center; }
+/* Phone: one column, nothing wider than the screen (long names, quotes and tables wrap). */
+.rag-answer, .rag-source, .rag-cards, .rag-docs, #rag-chat .message, #rag-chat .bubble-wrap { min-width: 0;
+  max-width: 100%; }
+@media (max-width: 640px) {
+  .gradio-container { padding: 0 6px !important; }
+  #rag-main { flex-direction: column; }
+  #rag-main > .column { min-width: 0 !important; width: 100%; }
+  #rag-header .rag-tagline { display: none; }
+}
 """

@@ -7,18 +7,25 @@ tested with a fake assistant. ``ui.app`` wires them to Gradio components.
 from __future__ import annotations
 
 import dataclasses
+import os
+import secrets
 import shutil
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rag import SUPPORTED_SUFFIXES
+from rag.documents import valid_collection_name
+from rag.errors import RagError
 from rag.llm.registry import configuration_problem
 from rag.records import Answer
 from rag.settings import Settings, SettingsError
 from ui import render
+from ui.session import Assistants, MakeAssistant, SessionSettings, check_backend_live
+from ui.viewer import Cited, render_context, render_pdf_page
 
 Message = dict[str, str]
 PageProgress = Callable[[float, str], None]
@@ -26,11 +33,48 @@ PageProgress = Callable[[float, str], None]
 
 
 @dataclass
-class ChatState:
-    """One browser session's conversation: rendered messages and the questions asked so far."""
+class Turn:
+    """One question and its answer as shown; ``asked`` (the standalone question) once it was answered."""
 
-    messages: list[Message] = field(default_factory=list)
-    history: list[str] = field(default_factory=list)
+    question: str
+    html: str
+    asked: str | None = None
+    cited: list[dict[str, Any]] = field(default_factory=list)  # what the citation viewer needs (ui.viewer.Cited)
+
+
+@dataclass
+class ChatState:
+    """One conversation: its turns, as kept in the page's session and in the browser's history."""
+
+    turns: list[Turn] = field(default_factory=list)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+    @property
+    def messages(self) -> list[Message]:
+        return [m for t in self.turns for m in ({"role": "user", "content": render.render_user(t.question)},
+                                                 {"role": "assistant", "content": t.html})]
+
+    @property
+    def history(self) -> list[str]:
+        """The questions answered so far, for follow-ups."""
+        return [t.asked for t in self.turns if t.asked]
+
+    @property
+    def title(self) -> str:
+        return self.turns[0].question if self.turns else "New chat"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "turns": [dataclasses.asdict(t) for t in self.turns]}
+
+    @classmethod
+    def from_json(cls, value: Any) -> ChatState:
+        """A conversation from the browser's storage; anything malformed becomes an empty chat."""
+        try:
+            turns = [Turn(str(t["question"]), str(t["html"]), t.get("asked") and str(t["asked"]),
+                          [c for c in t.get("cited") or [] if isinstance(c, dict)]) for t in value["turns"]]
+            return cls(turns, str(value["id"]))
+        except (KeyError, TypeError, AttributeError):
+            return cls()
 
 
 @dataclass(frozen=True)
@@ -45,86 +89,137 @@ class Notice:
 
 
 class Controller:
-    """Holds the current ``Assistant`` and serialises every write to the index.
+    """The shared assistants and the lock that serialises every write to the index.
 
-    Answering runs concurrently; uploads, removals and settings changes take ``write_lock``.
+    Each call names its page's ``SessionSettings``: one page switching backend or collection
+    never changes another's. Answering runs concurrently; uploads and removals take ``write_lock``.
     """
 
     def __init__(self, assistant: Any, upload_root: Path | None = None,
-                 make_assistant: Callable[[Settings, Any], Any] | None = None) -> None:
-        self.assistant = assistant
+                 make_assistant: MakeAssistant | None = None) -> None:
+        self.assistants = Assistants(assistant, make_assistant)
         self.upload_root = Path(upload_root or Path(assistant.settings.index_dir) / "uploads")
         self.write_lock = threading.Lock()
-        self._make_assistant = make_assistant or _default_make_assistant
 
     @property
     def settings(self) -> Settings:
-        settings: Settings = self.assistant.settings
+        """The server's settings: every new page starts from them."""
+        settings: Settings = self.assistants.default.settings
         return settings
 
     @property
-    def upload_dir(self) -> Path:
+    def defaults(self) -> SessionSettings:
+        return self.assistants.defaults
+
+    def assistant(self, session: SessionSettings | None = None) -> Any:
+        return self.assistants.get(session or self.defaults)
+
+    def upload_dir(self, session: SessionSettings | None = None) -> Path:
         """Where uploaded files are kept: one folder per collection, inside the index folder."""
-        return self.upload_root / _safe_name(self.settings.collection)
+        return self.upload_root / _safe_name((session or self.defaults).collection)
 
     # ---- chat --------------------------------------------------------------------------------
 
-    def respond(self, question: str, state: ChatState, k: int | None = None,
-                strict: bool | None = None) -> Iterator[tuple[list[Message], ChatState]]:
+    def respond(self, question: str, state: ChatState, k: int | None = None, strict: bool | None = None,
+                session: SessionSettings | None = None, sources: Sequence[str] | None = None
+                ) -> Iterator[tuple[list[Message], ChatState]]:
         """Stream one answer: the question and a placeholder first, growing text, then the checked answer."""
         question = (question or "").strip()
         if not question:
-            yield list(state.messages), state
+            yield state.messages, state
             return
-        assistant = self.assistant  # a settings change mid-answer must not switch assistants under us
-        state.messages = [*state.messages, {"role": "user", "content": render.render_user(question)},
-                          {"role": "assistant", "content": render.render_pending()}]
-        yield list(state.messages), state
+        assistant = self.assistant(session)
+        history = state.history
+        turn = Turn(question, render.render_pending())
+        state.turns = [*state.turns, turn]
+        yield state.messages, state
         text = ""
         answer: Answer | None = None
         try:
             for item in assistant.ask_stream(question, k=int(k) if k else None, strict=strict,
-                                             history=list(state.history)):
+                                             sources=list(sources) if sources else None, history=history):
                 if isinstance(item, Answer):
                     answer = item
                 else:
                     text += item
-                    state.messages[-1] = {"role": "assistant", "content": render.render_streaming(text)}
-                    yield list(state.messages), state
+                    turn.html = render.render_streaming(text)
+                    yield state.messages, state
         except Exception as exc:  # shown in the chat: a broken backend must not break the page
-            state.messages[-1] = {"role": "assistant", "content": render.render_error(
-                f"Could not answer with the {assistant.settings.backend} backend.",
-                f"{type(exc).__name__}: {exc}\nCheck the backend under Settings.")}
-            yield list(state.messages), state
+            turn.html = render.render_error(f"Could not answer with the {assistant.settings.backend} backend.",
+                                            f"{type(exc).__name__}: {exc}\nCheck the backend under Settings.")
+            yield state.messages, state
             return
         if answer is None:
-            state.messages[-1] = {"role": "assistant", "content": render.render_error("No answer was produced.")}
+            turn.html = render.render_error("No answer was produced.")
         else:
-            state.messages[-1] = {"role": "assistant", "content": render.render_answer(answer)}
-            state.history = [*state.history, answer.asked]
-        yield list(state.messages), state
+            turn.html = render.render_answer(answer)
+            turn.asked = answer.asked
+            turn.cited = [{f: getattr(c, f) for f in ("n", "source", "page", "quote", "start", "end", "support")}
+                          for c in answer.citations]
+        yield state.messages, state
+
+    def regenerate(self, state: ChatState, k: int | None = None, strict: bool | None = None,
+                   session: SessionSettings | None = None, sources: Sequence[str] | None = None
+                   ) -> Iterator[tuple[list[Message], ChatState]]:
+        """Ask the last question again (an LLM may write a better answer; the extractive one is the same)."""
+        if not state.turns:
+            yield state.messages, state
+            return
+        last = state.turns[-1]
+        state.turns = state.turns[:-1]
+        yield from self.respond(last.question, state, k, strict, session, sources)
+
+    @staticmethod
+    def stopped(state: ChatState) -> ChatState:
+        """After Stop: an unfinished answer says so (and is not used for follow-ups)."""
+        if state.turns and state.turns[-1].asked is None and "rag-pending" in state.turns[-1].html:
+            state.turns[-1].html = render.render_error("Stopped: the answer was not finished.",
+                                                       "Ask again or press Regenerate.")
+        return state
+
+    def view(self, state: ChatState, turn: int, n: int, session: SessionSettings | None = None
+             ) -> tuple[str, Any]:
+        """Citation ``n`` of answer ``turn`` in its document: the context as HTML, and for a PDF the page
+        as an image (else None). Only a file indexed in this page's collection is read."""
+        found = [c for c in (state.turns[turn].cited if 0 <= turn < len(state.turns) else [])
+                 if isinstance(c, dict) and c.get("n") == n]
+        cited = Cited.from_json(found[0]) if found else None
+        if cited is None:
+            return Notice("warn", ("That citation is not in this conversation.",)).html(), None
+        assistant = self.assistant(session)
+        if cited.source not in assistant.sources():
+            return Notice("warn", (f"{render.display_name(cited.source)} is not in collection "
+                                   f"{assistant.settings.collection!r} any more.",)).html(), None
+        html = render_context(cited, assistant.document_chunks(cited.source))
+        image = None
+        if cited.page and cited.source.lower().endswith(".pdf"):
+            image = render_pdf_page(Path(cited.source), cited.page, cited.quote)
+        return html, image
 
     # ---- documents -----------------------------------------------------------------------------
 
-    def sources(self) -> dict[str, int]:
-        return dict(self.assistant.sources())
+    def sources(self, session: SessionSettings | None = None) -> dict[str, int]:
+        return dict(self.assistant(session).sources())
 
-    def upload(self, files: Sequence[str | Path] | None, progress: PageProgress | None = None) -> Notice:
+    def upload(self, files: Sequence[str | Path] | None, progress: PageProgress | None = None,
+               session: SessionSettings | None = None) -> Notice:
         """Copy accepted files into the upload folder and index them; every failure is named."""
         paths = [Path(f) for f in files or []]
         if not paths:
             return Notice("warn", ("No file received.",))
+        assistant = self.assistant(session)
+        upload_dir = self.upload_dir(session)
         max_bytes = self.settings.max_bytes
         accepted: list[Path] = []
         problems: list[str] = []
         with self.write_lock:
-            self.upload_dir.mkdir(parents=True, exist_ok=True)
+            upload_dir.mkdir(parents=True, exist_ok=True)
             for path in paths:
                 reason = check_upload(path, max_bytes)
                 if reason:
                     problems.append(f"{path.name}: {reason}")
                     continue
-                target = self.upload_dir / _safe_name(path.name)
+                target = upload_dir / _safe_name(path.name)
                 shutil.copyfile(path, target)
                 accepted.append(target)
             for path in paths:  # Gradio's temporary copy is no longer needed
@@ -132,14 +227,16 @@ class Controller:
             if not accepted:
                 return Notice("error", ("Nothing was indexed.", *problems))
             try:
-                report = self.assistant.add(accepted, progress=_ingest_progress(progress))
+                report = assistant.add(accepted, progress=_ingest_progress(progress))
             except Exception as exc:
                 return Notice("error", (f"Indexing failed: {exc}", *problems))
-            indexed = self.sources()
+            if progress is not None:
+                progress(1.0, "Indexed")
+            indexed = dict(assistant.sources())
             for failure in report.files_failed:
                 problems.append(f"{render.display_name(failure.path)}: {failure.error}")
                 failed = Path(failure.path)
-                if failed.parent == self.upload_dir and str(failed) not in indexed:
+                if failed.parent == upload_dir and str(failed) not in indexed:
                     failed.unlink(missing_ok=True)
         done = report.files_added + report.files_updated
         lines = [f"Indexed {done} of {_count(len(paths), 'file')}: {_count(report.chunks_added, 'new passage')} "
@@ -150,42 +247,54 @@ class Controller:
             return Notice("error" if not done and not report.files_unchanged else "warn", (*lines, *problems))
         return Notice("ok", tuple(lines))
 
-    def remove(self, source: str | None) -> Notice:
+    def remove(self, source: str | None, session: SessionSettings | None = None) -> Notice:
         if not source:
             return Notice("warn", ("Choose a document to remove.",))
         with self.write_lock:
-            removed = self.assistant.remove(source)
+            removed = self.assistant(session).remove(source)
             copy = Path(source)
-            if copy.parent == self.upload_dir:
+            if copy.parent == self.upload_dir(session):
                 copy.unlink(missing_ok=True)
         if not removed:
             return Notice("warn", (f"{render.display_name(source)} was not in the index.",))
-        return Notice("ok", (f"Removed {render.display_name(source)} ({removed} passages).",))
+        return Notice("ok", (f"Removed {render.display_name(source)} ({removed} passages); upload it again to "
+                             "undo.",))
 
     # ---- settings ------------------------------------------------------------------------------
 
     def apply_settings(self, backend: str, base_url: str = "", model: str = "", api_key: str = "",
-                       gguf_path: str = "", collection: str = "") -> Notice:
-        """Switch backend or collection: a new Assistant that reuses the loaded embedding model."""
+                       gguf_path: str = "", collection: str = "", session: SessionSettings | None = None
+                       ) -> tuple[Notice, SessionSettings]:
+        """This page's new backend and collection, once the backend answered for real; on any problem
+        the notice says why and the page keeps ``session``. Other pages are not affected."""
+        current = session or self.defaults
         base_url, model, gguf_path = base_url.strip(), model.strip(), gguf_path.strip()
-        collection = collection.strip() or self.settings.collection
-        problem = configuration_problem(backend, model=model, base_url=base_url,
-                                        api_key=api_key.strip() or self.settings.llm_api_key, gguf_path=gguf_path)
+        collection = collection.strip() or current.collection
+        if not valid_collection_name(collection):
+            return Notice("error", ("The settings were not applied.", f"{collection[:80]!r} is not a collection "
+                                    "name: use 3 to 512 letters, digits, '.', '_' or '-', starting and ending with "
+                                    "a letter or digit.")), current
+        # An empty key field keeps the current key, but only for the same server: never send it elsewhere.
+        key = api_key.strip() or (current.llm_api_key if base_url == (current.llm_base_url or "") else None)
+        problem = configuration_problem(backend, model=model, base_url=base_url, api_key=key, gguf_path=gguf_path)
         if problem:
-            return Notice("error", ("The settings were not applied.", problem))
-        new_settings = dataclasses.replace(
-            self.settings, backend=backend, collection=collection, llm_base_url=base_url or None,
-            llm_model=model or None, llm_api_key=api_key.strip() or self.settings.llm_api_key,
-            gguf_path=gguf_path or None)
-        with self.write_lock:
-            try:
-                assistant = self._make_assistant(new_settings, self.assistant.embedder)
-            except Exception as exc:
-                return Notice("error", (f"The {backend} backend could not be started; the previous settings "
-                                        "stay in force.", f"{type(exc).__name__}: {exc}"))
-            self.assistant = assistant
-        return Notice("ok", (f"Answering with the {backend} backend from collection {collection!r}.",))
+            return Notice("error", ("The settings were not applied.", problem)), current
+        llm = backend == "openai"
+        new = SessionSettings(backend, collection, base_url if llm and base_url else None,
+                              model if llm and model else None, key if llm else None,
+                              gguf_path if backend == "gguf" and gguf_path else None)
+        exists = collection in self.assistants.collections()  # before the assistant creates it
+        try:
+            self._check(new.apply_to(self.settings))
+            self.assistant(new)
+        except Exception as exc:
+            return Notice("error", (f"The {backend} backend did not answer; this page keeps its previous "
+                                    "settings.", _sentence(exc))), current
+        return Notice("ok", (f"This page answers with the {backend} backend from collection {collection!r}"
+                             + ("." if exists else " (new: add documents to it)."),)), new
 
+    def _check(self, settings: Settings) -> None:
+        check_backend_live(settings)
 
 def check_upload(path: Path, max_bytes: int) -> str | None:
     """Why ``path`` cannot be indexed (type or size), or None."""
@@ -217,19 +326,22 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
     return user, password
 
 
-def _default_make_assistant(settings: Settings, embedder: Any) -> Any:
-    from rag.assistant import Assistant
-
-    return Assistant(settings=settings, embedder=embedder).warm_up()  # a backend that cannot start fails here
-
-
 def _ingest_progress(progress: PageProgress | None) -> Callable[[str, str, int, int], None] | None:
     if progress is None:
         return None
 
+    written = 0
+
     def report(stage: str, path: str, done: int, total: int) -> None:
-        if stage == "read" and total:
-            progress((done - 1) / total, f"Indexing {render.display_name(path)} ({done}/{total})")
+        # Reading and chunking is the first half of the bar, embedding and writing the second.
+        nonlocal written
+        if not total:
+            return
+        if stage == "read":
+            progress(0.5 * (done - 1) / total, f"Reading {render.display_name(path)} ({done}/{total})")
+        elif stage in ("done", "failed"):
+            written += 1
+            progress(0.5 + 0.5 * min(written, total) / total, f"Embedded and stored {written}/{total}")
 
     return report
 
@@ -242,3 +354,27 @@ def _safe_name(name: str) -> str:
     """A file or folder name that stays inside its parent (no separators, no leading dots)."""
     cleaned = "".join(c if c.isalnum() or c in "-_. " else "_" for c in Path(name).name).strip(" .")
     return cleaned or "file"
+
+
+def _sentence(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if isinstance(exc, RagError) else f"{type(exc).__name__}: {text}"
+
+
+def browser_secret(index_dir: str | Path) -> str:
+    """The key that encrypts conversations kept in the browser: made once per index folder (mode 0600),
+    so they stay readable after the server restarts."""
+    path = Path(index_dir).expanduser() / "ui-browser-secret"
+    try:
+        return path.read_text(encoding="ascii").strip() or _new_secret(path)
+    except FileNotFoundError:
+        return _new_secret(path)
+
+
+def _new_secret(path: Path) -> str:
+    secret = secrets.token_urlsafe(24)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(secret)
+    return secret

@@ -142,8 +142,33 @@ def render_answer(answer: Answer) -> str:
                      f'removed (strict mode)</summary><ul>{items}</ul></details>')
     parts.append(render_sources(answer.citations))
     parts.append(_render_meta(answer))
+    parts.append(_render_copy(answer))
     parts.append("</div>")
     return "".join(parts)
+
+
+def answer_as_text(answer: Answer) -> str:
+    """The answer as plain text with its ``[n]`` markers, then one line per source with its quote."""
+    if answer.refused:
+        return answer.text
+    body = " ".join(s.text + "".join(f" [{n}]" for n in s.citations) for s in answer.sentences)
+    lines = [body, "", "Sources:"]
+    seen: set[int] = set()
+    for c in sorted(answer.citations, key=lambda c: c.n):
+        if c.n in seen:
+            continue
+        seen.add(c.n)
+        page = f", p. {c.page}" if c.page else ""
+        lines.append(f"[{c.n}] {display_name(c.source)}{page}: \u201c{' '.join(c.quote.split())}\u201d "
+                     f"({VERDICT_LABELS[_verdict(c.support)][2:].lower()})")
+    return "\n".join(lines)
+
+
+def _render_copy(answer: Answer) -> str:
+    # The text to copy travels escaped in a hidden element; the page script puts it on the clipboard.
+    return ('<div class="rag-actions"><span class="rag-copy" role="button" tabindex="0" '
+            'title="Copy the answer and its sources as text">Copy answer</span>'
+            f'<span class="rag-copy-text">{escape_text(answer_as_text(answer))}</span></div>')
 
 
 def _render_sentence(index: int, sentence: AnswerSentence, verdicts: Mapping[tuple[int, int], str]) -> str:
@@ -189,10 +214,13 @@ def _render_card(n: int, group: Sequence[Citation]) -> str:
     body = _passage_window(first.passage, spans) if spans else ""
     body += "".join(f'<div class="rag-passage rag-quote-only"><mark class="rag-quote v-{_verdict(c.support)}">'
                     f'{escape_text(c.quote)}</mark></div>' for c in unplaced)
+    on_page = f" (page {first.page})" if first.page else ""
+    view = ('<span class="rag-view" role="button" tabindex="0" title="Open the quote in its document">'
+            f'Show in document{on_page}</span>')
     return (f'<details class="rag-source s-{n} v-{verdict}"><summary>'
             f'<span class="rag-num">[{n}]</span>'
             f'{_file(first.source)}{_page(first.page)}{badge(verdict)}'
-            f'<span class="rag-preview">{escape_text(_clip(preview, 140))}</span></summary>{body}</details>')
+            f'<span class="rag-preview">{escape_text(_clip(preview, 140))}</span></summary>{body}{view}</details>')
 
 
 def _passage_window(passage: str, spans: Sequence[Span]) -> str:
@@ -227,7 +255,7 @@ def _render_refusal(answer: Answer) -> str:
                      f'</summary><div class="rag-body">{body}</div></details>')
     if answer.related:
         cards = "".join(_render_related(i, h) for i, h in enumerate(answer.related, 1))
-        parts.append(f'<details class="rag-sources rag-related" open><summary>Possibly related · '
+        parts.append(f'<details class="rag-sources rag-related"><summary>Possibly related · '
                      f'{_count(len(answer.related), "passage")}</summary>'
                      f'<div class="rag-cards">{cards}</div></details>')
     parts.append(_render_meta(answer))

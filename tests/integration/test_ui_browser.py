@@ -9,6 +9,7 @@ requested. Every request that would leave the machine is aborted and recorded. S
 from __future__ import annotations
 
 import http.cookiejar
+import http.server
 import json
 import os
 import re
@@ -121,9 +122,10 @@ def browser() -> Iterator[Browser]:
 class Page:
     """A page that records every request and lets only loopback ones through."""
 
-    def __init__(self, browser: Browser, url: str) -> None:
+    def __init__(self, browser: Browser, url: str, width: int = 1400, height: int = 950) -> None:
         self.requests: list[str] = []
-        self.page = browser.new_page(viewport={"width": 1400, "height": 950})
+        self.page = browser.new_page(viewport={"width": width, "height": height},
+                                     permissions=["clipboard-read", "clipboard-write"])
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.route("**/*", lambda route: route.continue_() if _local(route.request.url) else route.abort())
         self.page.set_default_timeout(60_000)
@@ -217,6 +219,7 @@ def test_upload_ask_and_open_the_highlighted_source(server: tuple[str, Path], br
     expect(refusal).to_have_class(re.compile("rag-refused"))
     expect(refusal).to_contain_text("The documents do not say.")
     expect(refusal.locator(".rag-related .rag-related-card").first).to_contain_text(re.compile(r"\.(md|txt)"))
+    expect(refusal.locator("details.rag-related")).not_to_have_attribute("open", "")  # folded: they do not answer
     ui.shot("ui-3-refusal.png")
 
     assert page.locator(f"img[src*='{OUTSIDE}']").count() == 0
@@ -230,6 +233,12 @@ def test_upload_ask_and_open_the_highlighted_source(server: tuple[str, Path], br
     page.locator("#rag-remove-choice input").click()
     page.get_by_role("option", name="axolotl-facts.md").click()
     page.locator("#rag-remove").click()
+    expect(page.locator("#rag-confirm")).to_contain_text("Remove axolotl-facts.md from the index?")
+    page.locator("#rag-cancel-remove").click()  # asks first; Cancel keeps the document
+    expect(page.locator("#rag-confirm")).to_be_hidden()
+    expect(page.locator("#rag-docs")).to_contain_text("axolotl-facts.md")
+    page.locator("#rag-remove").click()
+    page.locator("#rag-confirm-remove").click()
     expect(page.locator("#rag-notice")).to_contain_text("Removed axolotl-facts.md")
     expect(page.locator("#rag-docs")).not_to_contain_text("axolotl-facts.md")
     expect(page.locator("#rag-docs tbody tr")).to_have_count(1)
@@ -263,6 +272,218 @@ def test_rejected_uploads_and_bad_settings_say_why(server: tuple[str, Path], bro
     expect(page.locator("#rag-status")).to_contain_text("backend extractive")
     ui.shot("ui-6-settings-error.png")
     assert ui.outside_requests() == []
+
+
+# ---- each page its own settings, conversations kept in the browser -------------------------------
+
+def _apply(page: Any, backend: str, collection: str, base_url: str = "", model: str = "") -> None:
+    page.get_by_role("tab", name="Settings").click()
+    page.get_by_label(backend).check()
+    if base_url:
+        page.locator("#rag-base-url textarea").fill(base_url)
+        page.locator("#rag-model textarea").fill(model)
+    page.locator("#rag-collection input").fill(collection)
+    page.locator("#rag-apply").click()
+
+
+def test_two_pages_with_different_backends_and_collections_do_not_affect_each_other(
+        server: tuple[str, Path], browser: Browser) -> None:
+    url, _ = server
+    first, second = Page(browser, url), Page(browser, url)
+    a, b = first.page, second.page
+
+    # Apply asks the server for real: one that is down is reported and nothing changes.
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    _apply(a, "OpenAI-compatible server (vLLM, Ollama, llama.cpp, OpenAI)", "docs", dead, "qwen2.5:3b")
+    expect(a.locator("#rag-settings-notice")).to_contain_text("did not answer", timeout=60_000)
+    expect(a.locator("#rag-settings-notice")).to_contain_text("cannot reach the LLM server")
+    expect(a.locator("#rag-status")).to_contain_text("backend extractive")
+
+    _apply(a, "Extractive: quotes the passages, no model", "scratch-notes")
+    expect(a.locator("#rag-settings-notice")).to_contain_text("collection 'scratch-notes' (new", timeout=60_000)
+    expect(a.locator("#rag-status")).to_contain_text("collection scratch-notes")
+    expect(a.locator("#rag-status")).to_contain_text("0 documents")
+    b.reload()
+    b.wait_for_selector("#rag-docs .rag-docs")
+    expect(b.locator("#rag-status")).to_contain_text("collection docs")  # the other page is not switched
+    expect(b.locator("#rag-docs")).to_contain_text("tides.txt")
+
+    question = "How many high tides do most coasts see each lunar day?"
+    on_b = second.ask(question)
+    expect(on_b).to_contain_text("two high tides")
+    expect(on_b.locator(".rag-file").first).to_have_text("tides.txt")
+    on_a = first.ask(question)  # the same question on the empty collection
+    expect(on_a).to_have_class(re.compile("rag-refused"))
+    expect(on_a).not_to_contain_text("tides.txt")
+    first.shot("ui-8-two-pages-a.png")
+    assert first.outside_requests() == [] and second.outside_requests() == []
+    for ui in (first, second):
+        ui.page.context.close()
+
+
+class _SlowLLM(http.server.BaseHTTPRequestHandler):
+    """An OpenAI-compatible server with one model that streams a fixed answer a word at a time."""
+
+    ANSWER = "Tides are caused by the gravity of the Moon and the Sun. [1]"
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/").endswith("/models"):
+            self._json({"object": "list", "data": [{"id": "fake-model", "object": "model", "owned_by": "test"}]})
+        else:
+            self.send_error(404)
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        words = self.ANSWER.split(" ")
+        for i, word in enumerate(words):
+            delta = {"role": "assistant", "content": word + ("" if i == len(words) - 1 else " ")}
+            self._event({"choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+            threading.Event().wait(0.25)  # slow enough for the page to show each piece
+        self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        self.wfile.write(b"data: [DONE]\n\n")
+
+    def _event(self, body: dict[str, Any]) -> None:
+        body = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "fake-model", **body}
+        self.wfile.write(f"data: {json.dumps(body)}\n\n".encode())
+        self.wfile.flush()
+
+    def _json(self, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_page_on_an_llm_backend_streams_while_another_stays_extractive(server: tuple[str, Path],
+                                                                         browser: Browser) -> None:
+    url, _ = server
+    llm = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowLLM)
+    threading.Thread(target=llm.serve_forever, daemon=True).start()
+    first, second = Page(browser, url), Page(browser, url)
+    a, b = first.page, second.page
+    try:
+        _apply(a, "OpenAI-compatible server (vLLM, Ollama, llama.cpp, OpenAI)", "docs",
+               f"http://127.0.0.1:{llm.server_port}/v1", "fake-model")
+        expect(a.locator("#rag-settings-notice")).to_contain_text("answers with the openai backend", timeout=60_000)
+        expect(a.locator("#rag-status")).to_contain_text("backend openai")
+        expect(b.locator("#rag-status")).to_contain_text("backend extractive")
+
+        a.evaluate("""() => {
+            window.__streamed = [];
+            new MutationObserver(() => {
+                const body = document.querySelector('#rag-chat .rag-pending .rag-body');
+                if (body) window.__streamed.push(body.textContent);
+            }).observe(document.querySelector('#rag-chat'), {subtree: true, childList: true, characterData: true});
+        }""")
+        answer = first.ask("What causes tides?")
+        expect(answer).to_contain_text("gravity of the Moon")
+        expect(answer.locator(".rag-meta")).to_contain_text("answered by openai:fake-model")
+        streamed = [t for t in dict.fromkeys(a.evaluate("() => window.__streamed")) if t.strip()]
+        assert len(streamed) >= 3 and all(streamed[i] in streamed[i + 1] or streamed[i + 1].startswith(
+            streamed[i].rstrip()) for i in range(len(streamed) - 1)), streamed  # growing text, piece by piece
+        first.shot("ui-12-llm-backend.png")
+
+        box = a.locator("#rag-question textarea")  # Stop while the model is writing
+        box.fill("What else causes tides?")
+        box.press("Enter")
+        expect(a.locator("#rag-chat .rag-caret")).to_have_count(1)
+        a.locator("#rag-stop").click()
+        stopped = a.locator(".rag-answer").nth(1)
+        expect(stopped).to_contain_text("Stopped: the answer was not finished.")
+        expect(a.locator(".rag-caret")).to_have_count(0)
+
+        other = second.ask("What causes tides?")
+        expect(other.locator(".rag-meta")).to_contain_text("answered by extractive")
+    finally:
+        llm.shutdown()
+        for ui in (first, second):
+            ui.page.context.close()
+
+
+def test_conversations_survive_a_reload_and_answers_copy_with_their_sources(server: tuple[str, Path],
+                                                                            browser: Browser) -> None:
+    url, _ = server
+    ui = Page(browser, url)
+    page = ui.page
+    answer = ui.ask("What causes tides?")
+    expect(answer).to_contain_text("gravity of the Moon")
+    answer.locator(".rag-copy").click()
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert "gravity of the Moon" in copied and re.search(r"\[1\] tides\.txt: \u201c.*Moon", copied), copied
+    ui.ask("How long is a lunar day?")
+
+    page.locator("#rag-regenerate").click()  # asks the last question again in its place
+    expect(page.locator(".rag-question")).to_have_count(2)
+    ui.answer(1)
+    expect(page.locator(".rag-answer").nth(1)).to_contain_text("24 hours and 50 minutes")
+
+    page.reload()
+    page.wait_for_selector("#rag-docs .rag-docs")
+    expect(page.locator(".rag-question")).to_have_text(["What causes tides?", "How long is a lunar day?"])
+    expect(page.locator(".rag-answer").nth(1)).to_contain_text("24 hours and 50 minutes")
+    page.locator("#rag-new-chat").click()
+    expect(page.locator(".rag-answer")).to_have_count(0)
+    ui.ask("What is a tide?")
+    page.get_by_role("tab", name="Chats").click()
+    chats = page.locator("#rag-chats label")
+    expect(chats).to_have_text(["What is a tide?", "What causes tides?"])
+    ui.shot("ui-9-chats.png")
+    chats.nth(1).click()  # reopen the first conversation
+    expect(page.locator(".rag-question")).to_have_text(["What causes tides?", "How long is a lunar day?"])
+    page.locator("#rag-delete-chat").click()
+    expect(page.locator(".rag-answer")).to_have_count(0)
+    expect(chats).to_have_text(["What is a tide?"])
+    page.reload()
+    page.wait_for_selector("#rag-docs .rag-docs")
+    page.get_by_role("tab", name="Chats").click()
+    expect(page.locator("#rag-chats label")).to_have_text(["What is a tide?"])  # the deletion is kept too
+    assert ui.outside_requests() == []
+    page.context.close()
+
+
+def test_phone_layout_has_no_horizontal_scroll_and_works_from_the_keyboard(server: tuple[str, Path],
+                                                                           browser: Browser) -> None:
+    url, _ = server
+    ui = Page(browser, url, width=390, height=844)
+    page = ui.page
+    width = "() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
+    for question in ("What causes tides?", "How many low tides are there each day?",
+                     "What is the boiling point of tungsten in kelvin?"):
+        answer = ui.ask(question)
+        for card in answer.locator("details.rag-source, details.rag-related").all():
+            card.evaluate("d => { d.open = true; }")  # the widest state: every card open
+        assert page.evaluate(width) <= 390, f"the page is {page.evaluate(width)} px wide after {question!r}"
+    page.evaluate("() => window.scrollTo(0, 0)")
+    ui.shot("ui-10-phone.png")
+
+    skip = page.locator(".rag-skip")
+    skip.focus()
+    expect(skip).to_be_in_viewport()  # shown when focused
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement === [...document.querySelectorAll('.rag-answer')].pop()")
+
+    page.locator("#rag-remove-choice input").click()
+    expect(page.get_by_role("option").first).to_be_visible()
+    page.keyboard.press("Tab")  # focus leaves the dropdown: its list closes
+    expect(page.get_by_role("option")).to_have_count(0)
+
+    dark = "() => document.body.classList.contains('dark')"
+    before = page.evaluate(dark)
+    page.locator("#rag-dark").click()
+    page.wait_for_function(f"() => document.body.classList.contains('dark') === {str(not before).lower()}")
+    page.reload()
+    page.wait_for_selector("#rag-docs .rag-docs")
+    page.wait_for_function(f"() => document.body.classList.contains('dark') === {str(not before).lower()}")
+    assert ui.outside_requests() == []
+    page.context.close()
 
 
 # ---- several pages at once -----------------------------------------------------------------------
@@ -342,6 +563,115 @@ def test_three_pages_asking_at_once_each_get_their_own_answer(examples_server: s
         ui.page.context.close()
 
 
+def test_a_question_limited_to_one_document_cites_only_it(examples_server: str, browser: Browser) -> None:
+    """Coral reefs and sourdough both give temperatures: unfiltered the answer quotes the reef document;
+    limited to the sourdough page, it answers from that page alone."""
+    ui = Page(browser, examples_server)
+    page = ui.page
+    question = "What temperature is best, in degrees Celsius?"
+    everywhere = ui.ask(question)
+    assert "coral-reefs.txt" in everywhere.locator(".rag-file").all_text_contents()
+    _new_chat(ui)
+    page.locator("#rag-filter input").click()
+    page.get_by_role("option", name="sourdough-baking.html").click()
+    page.keyboard.press("Escape")
+    limited = ui.ask(question)
+    expect(limited).not_to_have_class(re.compile("rag-refused"))
+    files = limited.locator(".rag-file").all_text_contents()
+    assert files and set(files) == {"sourdough-baking.html"}, files
+    ui.shot("ui-11-filtered.png")
+    assert ui.outside_requests() == []
+    page.context.close()
+
+
+def test_a_pdf_citation_opens_the_page_with_the_quote_marked(examples_server: str, examples_dir: Path,
+                                                            browser: Browser) -> None:
+    import base64
+    import io
+
+    import numpy as np
+    import pypdfium2 as pdfium
+    from PIL import Image
+
+    from ui.viewer import PDF_SCALE
+
+    ui = Page(browser, examples_server)
+    page = ui.page
+    answer = ui.ask("How much does a home solar system cost?")
+    marker = answer.locator(".rag-cite").first
+    n = re.sub(r"\D", "", marker.inner_text())
+    marker.click()
+    card = answer.locator(f".rag-source.s-{n}")
+    expect(card.locator(".rag-file")).to_have_text("home-solar-guide.pdf")
+    expect(card.locator(".rag-page")).to_have_text("p. 4")
+    quote = card.locator("mark.rag-quote").first.inner_text()
+    card.locator(".rag-view").click()
+
+    viewer = page.locator("#rag-viewer")
+    expect(viewer.locator(".rag-viewer-head")).to_contain_text("home-solar-guide.pdf")
+    expect(viewer.locator(".rag-context mark.rag-quote")).to_have_text(quote)  # highlighted in its surroundings
+    assert len(viewer.locator(".rag-context").inner_text()) > len(quote) + 200
+    image = viewer.locator("#rag-viewer-page img")
+    expect(image).to_be_visible()
+    ui.shot("ui-13-citation-viewer.png")
+    data = page.evaluate("""async (src) => {
+        const bytes = new Uint8Array(await (await fetch(src)).arrayBuffer());
+        let s = ''; for (const b of bytes) s += String.fromCharCode(b); return btoa(s);
+    }""", image.get_attribute("src"))
+    shown = np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB")).astype(int)
+
+    pdf = pdfium.PdfDocument(str(examples_dir / "home-solar-guide.pdf"))
+    try:
+        pages = [np.asarray(pdf[i].render(scale=PDF_SCALE).to_pil().convert("RGB")).astype(int)
+                 for i in range(len(pdf))]
+    finally:
+        pdf.close()
+    differs = [np.abs(shown - p).sum(axis=2) > 30 if p.shape == shown.shape else None for p in pages]
+    changed = [int(d.sum()) if d is not None else 10**9 for d in differs]
+    best = int(np.argmin(changed))
+    assert best == 3, f"the image is closest to page {best + 1}, not page 4 ({changed})"
+    marked = differs[3]
+    assert marked is not None and 0 < marked.mean() < 0.1  # the page itself, with a mark on it
+    rows = np.flatnonzero(marked.any(axis=1))
+    assert rows.size and rows.max() - rows.min() < shown.shape[0] / 3  # one place on the page, not all over it
+    assert ui.outside_requests() == []
+    page.context.close()
+
+
+def test_upload_progress_moves_to_100_percent(server: tuple[str, Path], browser: Browser) -> None:
+    url, work = server
+    files = []
+    for i, topic in enumerate(("herons", "otters", "beavers")):
+        path = work / f"progress-{topic}.md"
+        path.write_text(f"# {topic.title()}\n\n" + "".join(
+            f"Paragraph {n} about {topic}: they live near rivers, eat fish number {n * 7 + i}, and rest at dusk.\n\n"
+            for n in range(60)))
+        files.append(path)
+    ui = Page(browser, url)
+    page = ui.page
+    # Every text the progress display shows, recorded as it changes.
+    page.evaluate("""() => {
+        window.__progress = [];
+        const target = document.querySelector('#rag-notice');
+        new MutationObserver(() => window.__progress.push(target.innerText))
+            .observe(target, {subtree: true, childList: true, characterData: true});
+    }""")
+    ui.upload(*files)
+    expect(page.locator("#rag-notice .rag-notice")).to_contain_text("Indexed 3 of 3 files", timeout=120_000)
+    seen = page.evaluate("() => window.__progress")
+    percents = sorted({float(m) for text in seen for m in re.findall(r"(\d+(?:\.\d+)?)%", text)})
+    assert any(0 < p < 100 for p in percents) and max(percents) == 100, (percents, seen[-5:])
+    assert any("Embedded and stored 3/3" in text for text in seen), seen[-5:]
+    assert all(text.count("%") <= 1 for text in seen), "the progress is shown once"
+    for path in files:
+        page.locator("#rag-remove-choice input").click()
+        page.get_by_role("option", name=path.name).click()
+        page.locator("#rag-remove").click()
+        page.locator("#rag-confirm-remove").click()
+        expect(page.locator("#rag-notice")).to_contain_text(f"Removed {path.name}")
+    page.context.close()
+
+
 # ---- the server's own settings, without a browser or a model --------------------------------------
 
 @dataclass
@@ -352,6 +682,9 @@ class _IdleAssistant:
 
     def sources(self) -> dict[str, int]:
         return {}
+
+    def collections(self) -> list[str]:
+        return []
 
 
 def test_server_requires_login_serves_nothing_else_and_caps_uploads(tmp_path: Path,

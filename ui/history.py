@@ -1,0 +1,62 @@
+"""Conversations kept in the browser (Gradio ``BrowserState``, i.e. the page's localStorage).
+
+The store is a JSON list of ``ChatState.to_json()`` values, newest first, bounded so it stays well
+inside the browser's ~5 MB localStorage.
+
+>>> from ui.controller import ChatState, Turn
+>>> store = save([], ChatState([Turn("where do axolotls live?", "<div>…</div>", "where do axolotls live?")], "a1"))
+>>> choices(store), find(store, "a1").history
+([('where do axolotls live?', 'a1')], ['where do axolotls live?'])
+>>> delete(store, "a1")
+[]
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ui.controller import ChatState
+
+MAX_CHATS = 30
+MAX_CHARS = 1_500_000  # the stored JSON, before Gradio encrypts and base64-encodes it (~4/3 larger)
+_TITLE_CHARS = 60
+
+
+def chats(store: Any) -> list[dict[str, Any]]:
+    """The stored conversations; anything that is not one (an older or tampered value) is dropped."""
+    if not isinstance(store, list):
+        return []
+    return [c for c in store if isinstance(c, dict) and isinstance(c.get("id"), str) and c.get("turns")]
+
+
+def save(store: Any, chat: ChatState) -> list[dict[str, Any]]:
+    """``store`` with ``chat`` first (replacing its older copy); an empty chat is not kept."""
+    kept = [c for c in chats(store) if c["id"] != chat.id]
+    if chat.turns:
+        kept.insert(0, chat.to_json())
+    kept = kept[:MAX_CHATS]
+    while len(kept) > 1 and len(json.dumps(kept)) > MAX_CHARS:
+        kept.pop()
+    return kept
+
+
+def delete(store: Any, chat_id: str | None) -> list[dict[str, Any]]:
+    return [c for c in chats(store) if c["id"] != chat_id]
+
+
+def find(store: Any, chat_id: str | None) -> ChatState:
+    """The stored conversation ``chat_id``, or a new empty one."""
+    for c in chats(store):
+        if c["id"] == chat_id:
+            return ChatState.from_json(c)
+    return ChatState()
+
+
+def choices(store: Any) -> list[tuple[str, str]]:
+    """(title, id) for the conversations list: each titled by its first question."""
+    out = []
+    for c in chats(store):
+        title = " ".join(ChatState.from_json(c).title.split())
+        out.append((title if len(title) <= _TITLE_CHARS else title[: _TITLE_CHARS - 1] + "…", c["id"]))
+    return out
