@@ -128,3 +128,24 @@ def test_pooled_sentence_vectors_come_from_the_chunk_pass_and_stand_for_their_se
     # too, so a neighbour it points to, "this option", may come close).
     assert all(similar[i, i] > float(vectors[0] @ alone[i]) + 0.05 for i in range(len(sentences)))
     assert np.trace(similar) / len(sentences) > similar[~np.eye(len(sentences), dtype=bool)].mean() + 0.2
+
+
+def test_each_served_collection_answers_from_its_own_sentence_vectors(
+        tmp_path: Path, examples_copy: Path, embedder: MiniLMEmbedder,
+        settings_for: Callable[..., object]) -> None:
+    """`rag serve` opens one Assistant per collection: each must look up its own collection's
+    stored sentence vectors (sharing the first one's extractive generator embedded every passage
+    sentence of the other collections again)."""
+    from ui.serve.collections import Collections
+
+    index = tmp_path / "index"
+    settings = settings_for(tmp_path)
+    Assistant(index, embedder=embedder, settings=settings).add(examples_copy / "coral-reefs.txt")  # type: ignore[arg-type]
+    talks = settings.replace(collection="talks")  # type: ignore[attr-defined]
+    Assistant(index, embedder=embedder, settings=talks).add(examples_copy / "ukraine-security-talks.md")
+    counting = RecordingEmbedder(embedder)  # ingest needs the model's own span pooling; asking does not
+    served = Collections(Assistant(index, embedder=counting, settings=settings))  # type: ignore[arg-type]
+    for name, question in (("docs", "why do corals bleach?"), ("talks", "what did Zelenskyy reject?")):
+        counting.embedded.clear()
+        answer = served.get(name).ask(question)
+        assert not answer.refused and counting.embedded == [question], name

@@ -1,7 +1,8 @@
 """One ``Assistant`` per collection, made on first use and shared by every request of this worker.
 
-They share the loaded embedding model and the answer generator (an LLM backend or a GGUF model
-is started once). ``Assistant`` keeps no per-call state, so sharing is safe (README "Many questions
+They share the loaded embedding model and an LLM backend's generator (a GGUF model is started
+once); the extractive generator looks up its own collection's sentence vectors, so each
+collection gets its own. ``Assistant`` keeps no per-call state, so sharing is safe (README "Many questions
 at once").
 """
 
@@ -47,7 +48,8 @@ class Collections:
         from rag.assistant import Assistant
 
         first = self._first
+        shared = first.generator if first.settings.backend != "extractive" else None
         made = Assistant(settings=first.settings.replace(collection=name), embedder=first.embedder,
-                         generator=first.generator)
+                         generator=shared)
         with self._lock:
             return self._open.setdefault(name, made)  # a racing request may have made it first: keep one
