@@ -14,10 +14,13 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+import regex
+
 from index.embedding import is_common_word
 from rag.records import Hit, Retrieval
 from rag.retrieve.hybrid import HybridRetriever
 from rag.text import QUESTION_WORDS, STOPWORDS, initialisms, name_present, names_in, numbers_in, stem
+from rag.words import clitic_bases, fold, is_unspaced, surface_words, words
 
 # Calibrated on evals/datasets/examples.jsonl: the top hit's dense cosine below this means the
 # documents do not cover the question (see README "Refusal threshold").
@@ -100,9 +103,12 @@ def names_a_match(question: str, hits: Sequence[Hit]) -> bool:
     top = next((h for h in hits if h.keyword_rank == 1), None)
     if top is None:
         return False
-    text = top.chunk.text.lower()
-    words = {w.lower() for w in re.findall(r"[A-Za-z][\w-]+", question)}
-    specific = {w for w in words if len(w) >= 4 and not is_common_word(w)} | \
+    text = fold(top.chunk.text)
+    found = {w.lower() for w in re.findall(r"[A-Za-z][\w-]+", question)} | \
+        {w for w in words(question) if not w.isascii() and not w[0].isdigit()}
+    # A bigram of Chinese or Japanese is as specific as a rare word (MiniLM's vocabulary holds
+    # single characters only).
+    specific = {w for w in found if (len(w) >= 4 or is_unspaced(w)) and not is_common_word(w)} | \
         {n for n in names_in(question) if len(n) >= 4}
     return any(w in text for w in specific)
 
@@ -119,10 +125,9 @@ def unmatched_terms(question: str, passages: Sequence[str]) -> list[str]:
     ['crimea']
     """
     joined = " ".join(passages)
-    words = {stem(w) for w in re.findall(r"[A-Za-z][A-Za-z'’-]*", joined)} | initialisms(joined)
-    missing_stems = {n for n in names_in(question) if len(n) > 1 and not name_present(n, words)}
-    surface = list(dict.fromkeys(w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'’-]*", question)
-                                 if stem(w) in missing_stems))
+    present = {stem(w) for w in words(joined) if not w[0].isdigit()} | initialisms(joined)
+    missing_stems = {n for n in names_in(question) if len(n) > 1 and not name_present(n, present)}
+    surface = list(dict.fromkeys(fold(w) for w in surface_words(question) if stem(fold(w)) in missing_stems))
     numbers = [n for n in sorted(numbers_in(question) - numbers_in(joined))
                if len(n.replace(".", "").lstrip("0")) >= 2 and _standalone_number(n, question)]
     return surface + numbers
@@ -147,7 +152,7 @@ def unknown_terms(question: str, corpus_knows: Callable[[str], bool], is_common:
     ['bcrypt']
     """
     out: list[str] = []
-    for token in re.findall(r"\w+", question):
+    for token in _terms(question):
         word = token.strip("_").lower()
         ordinary = word in STOPWORDS or word in QUESTION_WORDS
         if len(word) < 4 or not word.replace("_", "").isalpha() or ordinary or word in out:
@@ -165,8 +170,8 @@ def absent_words(question: str, corpus_knows: Callable[[str], bool]) -> list[str
     >>> absent_words("How much does a home wind turbine cost?", {"home", "cost"}.__contains__)
     ['wind', 'turbine']
     """
-    words = dict.fromkeys(w.lower() for w in re.findall(r"[A-Za-z]+", question))
-    return [w for w in words if len(w) >= 4 and w not in STOPWORDS and w not in QUESTION_WORDS
+    found = dict.fromkeys(fold(w) for w in regex.findall(r"\p{L}+", question) if not is_unspaced(w))
+    return [w for w in found if len(w) >= 4 and w not in STOPWORDS and w not in QUESTION_WORDS
             and w not in _QUANTITY_WORDS and not any(corpus_knows(b) for b in _word_bases(w))]
 
 
@@ -175,9 +180,20 @@ _SUFFIXES = ("ability", "able", "ible", "ers", "ing", "ed", "es", "s", "ly")
 _PREFIXES = ("sub", "non", "un", "re", "pre", "multi", "super")
 
 
+def _terms(question: str) -> list[str]:
+    """The question's ``\\w+`` runs, folded, where a run of Chinese or Japanese counts as its
+    bigrams: without a dictionary a bigram may straddle two words, so those are never terms here."""
+    out: list[str] = []
+    for token in regex.findall(r"\w+", fold(question)):
+        out.extend(piece for piece in regex.split(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\u30fc]+", token)
+                   if piece)
+    return out
+
+
 def _word_bases(word: str) -> list[str]:
-    """The word and what it is built on: "sortable" -> sort, "subfolder" -> folder, "ints" -> int."""
-    bases = [word]
+    """The word and what it is built on: "sortable" -> sort, "subfolder" -> folder, "ints" -> int,
+    "האחריות" -> "אחריות" (particles written joined to a Hebrew or Arabic word)."""
+    bases = [word, *clitic_bases(word)]
     for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             bases += [word[: -len(suffix)], word[: -len(suffix)] + "e"]
