@@ -164,3 +164,28 @@ def clitic_bases(word: str) -> list[str]:
     elif regex.match(r"\p{Arabic}", word):
         out = [word[len(p):] for p in _ARABIC_PREFIXES if word.startswith(p) and len(word) - len(p) >= 3]
     return out
+
+
+_GRAMMAR_KANA = regex.compile(r"[\p{Hiragana}\u30fc]+")
+
+
+def telling_grams(run: str) -> list[str]:
+    """The bigrams of an unspaced run that can carry meaning: those of hiragana alone ("ます",
+    "から") are Japanese grammar, found in any Japanese text.
+
+    >>> telling_grams("駐車場はありますか")
+    ['駐車', '車場', '場は']
+    """
+    return [g for g in grams(run) if not _GRAMMAR_KANA.fullmatch(g)]
+
+
+_UNSPACED_SPLIT = regex.compile(rf"([{_UNSPACED}]+)")
+
+
+def unspaced_apart(token: str) -> list[str]:
+    """``token`` cut where an unspaced script starts or ends.
+
+    >>> unspaced_apart("iphone的价格")
+    ['iphone', '的价格']
+    """
+    return [piece for piece in _UNSPACED_SPLIT.split(token) if piece]

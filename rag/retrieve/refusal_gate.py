@@ -19,8 +19,8 @@ import regex
 from index.embedding import is_common_word
 from rag.records import Hit, Retrieval
 from rag.retrieve.hybrid import HybridRetriever
-from rag.text import QUESTION_WORDS, STOPWORDS, initialisms, name_present, names_in, numbers_in, stem
-from rag.words import clitic_bases, fold, is_unspaced, surface_words, words
+from rag.text import OPENING_WORDS, QUESTION_WORDS, STOPWORDS, initialisms, name_present, names_in, numbers_in, stem
+from rag.words import clitic_bases, fold, is_unspaced, surface_words, telling_grams, unspaced_apart, words
 
 # Calibrated on evals/datasets/examples.jsonl: the top hit's dense cosine below this means the
 # documents do not cover the question (see README "Refusal threshold").
@@ -150,11 +150,19 @@ def unknown_terms(question: str, corpus_knows: Callable[[str], bool], is_common:
     >>> unknown_terms("how do I hash passwords with bcrypt?", {"hash", "passwords"}.__contains__,
     ...               {"how", "do", "hash", "passwords", "with"}.__contains__)
     ['bcrypt']
+
+    A run of Chinese or Japanese counts when none of its bigrams that can carry meaning is in any
+    document (without a dictionary its words are unknown; "火车站在哪里" asked of a tea garden's page).
     """
     out: list[str] = []
     for token in _terms(question):
+        if is_unspaced(token):
+            telling = telling_grams(token)
+            if telling and not any(corpus_knows(g) for g in telling) and token not in out:
+                out.append(token)
+            continue
         word = token.strip("_").lower()
-        ordinary = word in STOPWORDS or word in QUESTION_WORDS
+        ordinary = word in STOPWORDS or word in QUESTION_WORDS or word in OPENING_WORDS
         if len(word) < 4 or not word.replace("_", "").isalpha() or ordinary or word in out:
             continue
         if corpus_knows(token.lower()) or any(is_common(b) or corpus_knows(b) for b in _word_bases(word)):
@@ -171,8 +179,8 @@ def absent_words(question: str, corpus_knows: Callable[[str], bool]) -> list[str
     ['wind', 'turbine']
     """
     found = dict.fromkeys(fold(w) for w in regex.findall(r"\p{L}+", question) if not is_unspaced(w))
-    return [w for w in found if len(w) >= 4 and w not in STOPWORDS and w not in QUESTION_WORDS
-            and w not in _QUANTITY_WORDS and not any(corpus_knows(b) for b in _word_bases(w))]
+    ordinary = STOPWORDS | QUESTION_WORDS | OPENING_WORDS | _QUANTITY_WORDS
+    return [w for w in found if len(w) >= 4 and w not in ordinary and not any(corpus_knows(b) for b in _word_bases(w))]
 
 
 _QUANTITY_WORDS = {"many", "much", "long", "often", "best", "good", "exactly", "really", "actually"}
@@ -181,13 +189,9 @@ _PREFIXES = ("sub", "non", "un", "re", "pre", "multi", "super")
 
 
 def _terms(question: str) -> list[str]:
-    """The question's ``\\w+`` runs, folded, where a run of Chinese or Japanese counts as its
-    bigrams: without a dictionary a bigram may straddle two words, so those are never terms here."""
-    out: list[str] = []
-    for token in regex.findall(r"\w+", fold(question)):
-        out.extend(piece for piece in regex.split(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\u30fc]+", token)
-                   if piece)
-    return out
+    """The question's ``\\w+`` runs, folded, a run of an unspaced script (Chinese, Japanese, ...)
+    apart from the letters or digits written against it."""
+    return [piece for token in regex.findall(r"\w+", fold(question)) for piece in unspaced_apart(token)]
 
 
 def _word_bases(word: str) -> list[str]:
