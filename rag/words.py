@@ -18,6 +18,7 @@ Uses ``regex`` (already installed with tiktoken) for Unicode script classes, whi
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import regex
@@ -36,7 +37,12 @@ _TOKEN = regex.compile(rf"(?V1)(?P<run>[{_UNSPACED}]+)"
 _IGNORED = regex.compile(r"[\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7"
                          r"\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed\u0640]")
 _ARABIC_LETTERS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه"})
-_OTHER_DIGIT = regex.compile(r"[^\x00-\x7f]")
+_OTHER_DIGIT = regex.compile(r"(?![0-9])\d")
+# Text with no letter or digit beyond ASCII (curly quotes and dashes allowed) takes ``re`` patterns
+# that give the same words three times faster: most questions and passages are such text.
+_BEYOND_ASCII = re.compile(r"[^\x00-\x7f\W]")
+_ASCII_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+(?:[.,]\d+)*%?")
+_ASCII_TERM = re.compile(r"\w\w+")
 
 
 def fold(text: str) -> str:
@@ -81,8 +87,11 @@ def words(text: str) -> list[str]:
     >>> words("L'été à Zürich: 保証期間は5年 (שָׁלוֹם)")
     ["l'été", 'à', 'zürich', '保証', '証期', '期間', '間は', '5', '年', 'שלום']
     """
+    folded = fold(text)
+    if not _BEYOND_ASCII.search(folded):
+        return _ASCII_WORD.findall(folded)
     out: list[str] = []
-    for match in _TOKEN.finditer(fold(text)):
+    for match in _TOKEN.finditer(folded):
         if match.group("run"):
             out.extend(grams(match.group("run")))
         else:
@@ -97,7 +106,10 @@ def surface_words(text: str) -> list[str]:
     >>> surface_words("Émile met Zoë in 2021 at 東京")
     ['Émile', 'met', 'Zoë', 'in', 'at', '東京']
     """
-    return [m.group() for m in _TOKEN.finditer(unicodedata.normalize("NFKC", text)) if not m.group()[0].isdigit()]
+    text = unicodedata.normalize("NFKC", text)
+    if not _BEYOND_ASCII.search(text):
+        return [w for w in _ASCII_WORD.findall(text) if not w[0].isdigit()]
+    return [m.group() for m in _TOKEN.finditer(text) if not m.group()[0].isdigit()]
 
 
 _TERM = regex.compile(r"\w+")
@@ -111,8 +123,11 @@ def index_terms(text: str) -> list[str]:
     >>> index_terms("Set max_tokens to 256 in Köln; 東京の天気")
     ['set', 'max_tokens', 'to', '256', 'in', 'köln', '東京', '京の', 'の天', '天気']
     """
+    folded = fold(text)
+    if not _BEYOND_ASCII.search(folded):
+        return _ASCII_TERM.findall(folded)
     out: list[str] = []
-    for match in _TERM.finditer(fold(text)):
+    for match in _TERM.finditer(folded):
         term = match.group()
         if term.isascii() or not _UNSPACED_RUN.search(term):
             if len(term) >= 2:
