@@ -11,6 +11,7 @@ holds gets a second, keyword-led pass instead of a refusal. Calibrated on both e
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -155,19 +156,19 @@ def unknown_terms(question: str, corpus_knows: Callable[[str], bool], is_common:
     document (without a dictionary its words are unknown; "火车站在哪里" asked of a tea garden's page).
     """
     out: list[str] = []
-    for token in _terms(question):
+    for shown, token in _pieces(r"\w+", question):
         if is_unspaced(token):
             telling = telling_grams(token)
-            if telling and not any(corpus_knows(g) for g in telling) and token not in out:
-                out.append(token)
+            if telling and not any(corpus_knows(g) for g in telling) and shown not in out:
+                out.append(shown)
             continue
-        word = token.strip("_").lower()
+        word = token.strip("_")
         ordinary = word in STOPWORDS or word in QUESTION_WORDS or word in OPENING_WORDS
-        if len(word) < 4 or not word.replace("_", "").isalpha() or ordinary or word in out:
+        if len(word) < 4 or not word.replace("_", "").isalpha() or ordinary or shown.strip("_") in out:
             continue
-        if corpus_knows(token.lower()) or any(is_common(b) or corpus_knows(b) for b in _word_bases(word)):
+        if corpus_knows(token) or any(is_common(b) or corpus_knows(b) for b in _word_bases(word)):
             continue
-        out.append(word)
+        out.append(shown.strip("_"))
     return out
 
 
@@ -178,9 +179,13 @@ def absent_words(question: str, corpus_knows: Callable[[str], bool]) -> list[str
     >>> absent_words("How much does a home wind turbine cost?", {"home", "cost"}.__contains__)
     ['wind', 'turbine']
     """
-    found = dict.fromkeys(fold(w) for w in regex.findall(r"\p{L}+", question) if not is_unspaced(w))
+    found: dict[str, str] = {}
+    for shown, word in _pieces(r"[\p{L}\p{M}]+", question):
+        if not is_unspaced(word):
+            found.setdefault(word, shown)
     ordinary = STOPWORDS | QUESTION_WORDS | OPENING_WORDS | _QUANTITY_WORDS
-    return [w for w in found if len(w) >= 4 and w not in ordinary and not any(corpus_knows(b) for b in _word_bases(w))]
+    return [shown for w, shown in found.items()
+            if len(w) >= 4 and w not in ordinary and not any(corpus_knows(b) for b in _word_bases(w))]
 
 
 _QUANTITY_WORDS = {"many", "much", "long", "often", "best", "good", "exactly", "really", "actually"}
@@ -188,10 +193,12 @@ _SUFFIXES = ("ability", "able", "ible", "ers", "ing", "ed", "es", "s", "ly")
 _PREFIXES = ("sub", "non", "un", "re", "pre", "multi", "super")
 
 
-def _terms(question: str) -> list[str]:
-    """The question's ``\\w+`` runs, folded, a run of an unspaced script (Chinese, Japanese, ...)
-    apart from the letters or digits written against it."""
-    return [piece for token in regex.findall(r"\w+", fold(question)) for piece in unspaced_apart(token)]
+def _pieces(pattern: str, question: str) -> list[tuple[str, str]]:
+    """Runs of ``pattern`` in the question, a run of an unspaced script (Chinese, Japanese, ...)
+    apart from the letters written against it: each as the user wrote it (lower-cased, for
+    messages) and folded (for matching)."""
+    runs = regex.findall(pattern, unicodedata.normalize("NFKC", question))
+    return [(piece.lower(), fold(piece)) for run in runs for piece in unspaced_apart(run)]
 
 
 def _word_bases(word: str) -> list[str]:

@@ -169,3 +169,10 @@ def test_a_cjk_bigram_or_a_hebrew_word_the_top_keyword_hit_holds_names_a_match()
     assert names_a_match("茶园几点开门？", [_top_keyword_hit("茶园每天早上八点开门。")])
     assert not names_a_match("火车站在哪里？", [_top_keyword_hit("茶园每天早上八点开门。")])
     assert names_a_match("כמה עולה תיקון?", [_top_keyword_hit("תיקון של פנצ'ר עולה חמישים שקלים.")])
+
+
+def test_refusal_words_are_shown_as_the_user_wrote_them() -> None:
+    # Matched folded (ta marbuta as ha, points dropped), quoted back as typed.
+    assert unknown_terms("هل يبيع المخبز الكعك بالشوكولاتة؟", KNOWN.__contains__, lambda w: False) == \
+        ["يبيع", "الكعك", "بالشوكولاتة"]
+    assert absent_words("Wo ist der Bahnhof?", KNOWN.__contains__) == ["bahnhof"]
