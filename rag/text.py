@@ -10,12 +10,19 @@ from __future__ import annotations
 import functools
 import re
 
+import regex
+
+from rag.words import fold, surface_words, words
+
 _ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "fig",
                   "no",
                   "u.s", "u.k", "e.u", "inc", "ltd", "co", "approx", "dept", "est", "jan", "feb", "mar", "apr",
                   "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "p", "pp", "vol", "cf", "al", "a.m", "p.m"}
 # A sentence's citation markers after its full stop stay with it: "[1]", "[1, 2]", "[2-4]", "[1; 3]".
-_BOUNDARY = re.compile(r"[.!?]+[\"'”’)\]]*(?:\s*\[\d+(?:\s*[,;\-–]\s*\d+)*\])*(?=\s+|$)"
+# CJK full stops (。！？, half-width ｡) end a sentence with no space after them; the Arabic question
+# mark ؟, the Urdu full stop ۔ and the danda । are followed by a space like Latin ones.
+_BOUNDARY = re.compile(r"[.!?؟۔।]+[\"'”’)\]]*(?:\s*\[\d+(?:\s*[,;\-–]\s*\d+)*\])*(?=\s+|$)"
+                       r"|[。！？｡]+[」』）\"'”’)\]]*(?:\s*\[\d+(?:\s*[,;\-–]\s*\d+)*\])*"
                        r"|\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)"
                        r"|^#{1,6} [^\n]*$|(?P<line>\n)(?=[A-Z0-9])", re.MULTILINE)
 # A short, unpunctuated, title-case line of its own before a capitalised one is a title (PDF text
@@ -95,7 +102,7 @@ STOPWORDS = frozenset((
     "must", "shall",
 ))
 _NEGATIONS = frozenset({"not", "no", "never", "without", "neither", "nor", "none", "nothing", "cannot", "n't"})
-_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+(?:[.,]\d+)*%?")
+_LOWER = regex.compile(r"\p{Ll}[\p{Ll}\p{M}'’-]*")  # "[a-z][a-z'’-]*" in any cased script
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 NUMBER_WORDS = {"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
                  "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
@@ -105,6 +112,22 @@ _COMMON_INITIALS = {"most", "many", "some", "each", "every", "under", "after", "
                     "although", "because", "however", "instead", "despite", "around", "about", "roughly", "only",
                     "in", "on", "at", "for", "with", "without", "if", "when", "once", "unlike", "like", "new", "old",
                     "typical", "typically", "usually", "often", "overall", "today", "yes", "no"}
+# Articles, pronouns and question words of other Latin-script languages (German, French, Spanish,
+# Italian, Portuguese, Dutch) that open a sentence: capitalised there, never names ("Wie lange …",
+# "Quelle est …", "¿Cuánto …"). Folded forms; kept apart from STOPWORDS, which hold English words
+# ("die", "war", "also") that would stop counting.
+OPENING_WORDS = frozenset((
+    "der", "die", "das", "den", "dem", "des", "ein", "eine", "einen", "wie", "was", "wer", "wo", "wann", "warum",
+    "welche", "welcher", "welches", "wieviel", "wieviele", "gibt", "ist", "sind", "kann", "muss", "darf", "hat",
+    "haben", "wird", "werden", "ich", "du", "er", "sie", "es", "wir", "ihr", "und", "oder", "aber", "im", "am",
+    "le", "la", "les", "l'", "un", "une", "des", "du", "quel", "quelle", "quels", "quelles", "combien", "comment",
+    "où", "qui", "que", "qu'est-ce", "quand", "pourquoi", "est-ce", "est", "sont", "il", "elle", "ils", "elles",
+    "nous", "vous", "je", "et", "ou", "mais", "dans", "pour", "avec", "el", "los", "las", "una", "uno", "cuál",
+    "cuáles", "cuánto", "cuánta", "cuántos", "cuántas", "qué", "dónde", "cuándo", "cómo", "por", "para", "quién",
+    "quiénes", "hay", "es", "son", "lo", "gli", "il", "quanto", "quanta", "quale", "quali", "dove", "quando",
+    "perché", "chi", "come", "o", "os", "as", "uma", "quantos", "quantas", "onde", "porque", "qual", "quais",
+    "het", "een", "hoe", "wat", "waar", "wanneer", "waarom", "welk", "welke",
+))
 # Words that open questions and requests; never names, whatever their case.
 QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "where", "when", "why", "how", "is", "are", "was",
                    "were", "do", "does", "did", "can", "could", "should", "would", "will", "shall", "may", "might",
@@ -147,14 +170,22 @@ def stem(word: str) -> str:
 
 
 def content_words(text: str) -> set[str]:
-    """Lower-cased, lightly stemmed words that carry meaning (stopwords and markers dropped)."""
+    """Folded, lightly stemmed words that carry meaning (stopwords and markers dropped); any
+    script, with Chinese, Japanese and Korean as character bigrams (``rag.words``).
+
+    >>> sorted(content_words("The Bäckerei opens at 6 [1]."))
+    ['bäckerei', 'open']
+    >>> sorted(content_words("保証期間は五年です。"))
+    ['です', 'は五', '五年', '保証', '年で', '期間', '証期', '間は']
+    """
     text = re.sub(r"\[\d[\d,\s-]*\]", " ", text)
-    return {stem(w) for w in _WORD.findall(text) if w.lower() not in STOPWORDS and not w[0].isdigit()}
+    return {stem(w) for w in words(text) if w not in STOPWORDS and not w[0].isdigit()}
 
 
 def numbers_in(text: str) -> set[str]:
-    """Numbers in canonical form ("1,200" -> "1200", "3.50" -> "3.5"; small number words too)."""
-    text = re.sub(r"\[\d[\d,\s-]*\]", " ", text)
+    """Numbers in canonical form ("1,200" -> "1200", "3.50" -> "3.5"; small number words too;
+    full-width and Arabic-Indic digits as ASCII)."""
+    text = re.sub(r"\[\d[\d,\s-]*\]", " ", fold(text))
     found = set()
     for raw in _NUMBER.findall(text):
         value = raw.replace(",", "")
@@ -171,10 +202,10 @@ def names_in(text: str) -> list[str]:
     """Capitalised words that are not sentence-initial, plus months and weekdays: likely names."""
     text = re.sub(r"\[\d[\d,\s-]*\]", " ", text)
     names: list[str] = []
-    lowercase_words = {w for w in re.findall(r"[a-z][a-z'’-]*", text)} | _COMMON_INITIALS
+    # Lower-case runs of any cased script (Chinese, Hebrew, Arabic have no case: never names).
+    lowercase_words = {w for w in _LOWER.findall(text)} | _COMMON_INITIALS
     for _, _, sentence in split_sentences(text):
-        words = re.findall(r"[A-Za-z][A-Za-z'’-]*", sentence)
-        for i, word in enumerate(words):
+        for i, word in enumerate(surface_words(sentence)):
             lower = word.lower()
             # "What's", "I'm", "I've", "Don't": a contraction of a stopword is never a name.
             base = re.split(r"['’]", lower)[0]
@@ -182,9 +213,10 @@ def names_in(text: str) -> list[str]:
                 continue
             # The first word is capitalised anyway; it counts as a name only when it is not an
             # ordinary word elsewhere in the language we see (stopword or lower-case use in the text).
-            initial_name = i == 0 and word[0].isupper() and lower not in lowercase_words
+            initial_name = i == 0 and word[0].isupper() and lower not in lowercase_words \
+                and fold(lower) not in OPENING_WORDS
             if lower in _MONTHS or initial_name or (i > 0 and word[0].isupper()):
-                base_form = stem(word)
+                base_form = stem(fold(word))
                 if base_form not in names:
                     names.append(base_form)
     return names

@@ -25,6 +25,7 @@ from rag.answer.question_kinds import QuestionKind, carries_answer, question_kin
 from rag.check.injection import looks_like_instruction
 from rag.records import DraftSentence, Hit, QuoteSpan
 from rag.text import content_words, split_sentences
+from rag.words import word_count as count_words
 
 
 @dataclass(frozen=True)
@@ -85,15 +86,14 @@ _REFERS_BACK = re.compile(
 _POINTS_BACK_EARLY = re.compile(r"^(?:[\w'’,-]+\s+){0,4}(?:this|these|those|such|the above|the same|either|"
                                 r"both of them|the former|the latter)\b", re.IGNORECASE)
 _SETS_UP = re.compile(r"(?::|\bas follows\.?|\bfor example\.?|\bsuch as\.?)$", re.IGNORECASE)
-_WORDS = re.compile(r"\w+")
 
 
 def is_fragment(text: str) -> bool:
     """Headings, table header rows and scraps are not answers."""
-    words = _WORDS.findall(text)
-    if text.lstrip().startswith("#") or len(words) < 4:
+    words = count_words(text)
+    if text.lstrip().startswith("#") or words < 4:
         return True
-    return not re.search(r"[.!?:;)\]\"”]$", text.strip()) and len(words) < 9
+    return not re.search(r"[.!?:;)\]\"”。！？؟]$", text.strip()) and words < 9
 
 
 def passage_sentences(text: str) -> list[PassageSentence]:
@@ -133,7 +133,7 @@ def sets_up(text: str) -> bool:
 
 
 def word_count(text: str) -> int:
-    return len(_WORDS.findall(text))
+    return count_words(text)
 
 
 def heading_context(heading: str, sentence: str) -> str:

@@ -30,6 +30,7 @@ from rag.text import (
     split_sentences,
     stem,
 )
+from rag.words import words as words_of
 
 Similarity = Callable[[Sequence[tuple[str, str]]], list[float]]
 """Cosine similarity for each (sentence, passage sentence) pair."""
@@ -162,7 +163,7 @@ class HeuristicJudge:
         if missing_numbers:
             hard_fail = True
             reasons.append("number not in the cited passage: " + ", ".join(missing_numbers))
-        passage_lower = {stem(w) for w in re.findall(r"[A-Za-z][A-Za-z'’-]*", passage)} | initialisms(passage)
+        passage_lower = {stem(w) for w in words_of(passage) if not w[0].isdigit()} | initialisms(passage)
         sentence_names = names_in(sentence)
         missing_names = [n for n in sentence_names if len(n) > 1 and not name_present(n, passage_lower)]
         if missing_names:

@@ -1,4 +1,5 @@
-"""BM25 keyword index over the chunks in Chroma (English stopwords, no stemming).
+"""BM25 keyword index over the chunks in Chroma (English stopwords, no stemming; words of any
+script, CJK as character bigrams: ``rag.words.index_terms``).
 
 Built from the store itself, so it cannot drift from it: it is rebuilt whenever the store's
 write generation changes (``ChunkStore`` bumps it around every write, including writes by other
@@ -35,9 +36,17 @@ from bm25s.tokenization import Tokenizer
 from index.lock import writer_active
 from index.records import Chunk
 from index.store import ChunkStore, chunk_from_record
+from rag.words import fold, index_terms
 
-FORMAT = 1
+# 2: terms from rag.words.index_terms (folded, CJK bigrams); an index saved by format 1 holds
+# other terms and is rebuilt, never used.
+FORMAT = 2
 _STOPWORDS = "en"
+
+
+def _tokenizer() -> Tokenizer:
+    """bm25s's tokenizer with our terms: its own lower-casing is off, ``index_terms`` folds."""
+    return Tokenizer(lower=False, splitter=index_terms, stopwords=_STOPWORDS, stemmer=None)
 
 
 def saved_path(folder: Path, collection: str) -> Path:
@@ -72,7 +81,7 @@ class Vocabulary:
         """Whether any indexed chunk holds ``word`` (case-insensitive; a word of five or more
         letters also matches the words sharing its first five: "sortable" and "sorting";
         identifiers match exactly)."""
-        word = word.lower()
+        word = fold(word)
         return word in self.words or (len(word) >= 5 and word.isalpha() and word[:5] in self.prefixes)
 
 
@@ -158,7 +167,7 @@ class KeywordIndex:
         records = list(self.store.iter_records())
         after = self._store_key()
         chunks = [chunk_from_record(cid, text, meta) for cid, text, meta in records]
-        tokenizer = Tokenizer(stopwords=_STOPWORDS, stemmer=None)
+        tokenizer = _tokenizer()
         retriever: bm25s.BM25 | None = None
         if chunks:
             tokens = tokenizer.tokenize([c.embed_text for c in chunks], update_vocab=True, return_as="ids",
@@ -223,7 +232,7 @@ class KeywordIndex:
                 records = [(str(cid), str(text), dict(m)) for cid, text, m in meta["records"]]
                 if len(records) != key["count"]:
                     return None
-                tokenizer = Tokenizer(stopwords=_STOPWORDS, stemmer=None)
+                tokenizer = _tokenizer()
                 vocab = meta["tokenizer"]
                 tokenizer.word_to_stem, tokenizer.stem_to_sid = vocab["word_to_stem"], vocab["stem_to_sid"]
                 tokenizer.word_to_id = vocab["word_to_id"]

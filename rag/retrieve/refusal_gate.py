@@ -11,13 +11,17 @@ holds gets a second, keyword-led pass instead of a refusal. Calibrated on both e
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+
+import regex
 
 from index.embedding import is_common_word
 from rag.records import Hit, Retrieval
 from rag.retrieve.hybrid import HybridRetriever
-from rag.text import QUESTION_WORDS, STOPWORDS, initialisms, name_present, names_in, numbers_in, stem
+from rag.text import OPENING_WORDS, QUESTION_WORDS, STOPWORDS, initialisms, name_present, names_in, numbers_in, stem
+from rag.words import clitic_bases, fold, is_unspaced, surface_words, telling_grams, unspaced_apart, words
 
 # Calibrated on evals/datasets/examples.jsonl: the top hit's dense cosine below this means the
 # documents do not cover the question (see README "Refusal threshold").
@@ -100,9 +104,12 @@ def names_a_match(question: str, hits: Sequence[Hit]) -> bool:
     top = next((h for h in hits if h.keyword_rank == 1), None)
     if top is None:
         return False
-    text = top.chunk.text.lower()
-    words = {w.lower() for w in re.findall(r"[A-Za-z][\w-]+", question)}
-    specific = {w for w in words if len(w) >= 4 and not is_common_word(w)} | \
+    text = fold(top.chunk.text)
+    found = {w.lower() for w in re.findall(r"[A-Za-z][\w-]+", question)} | \
+        {w for w in words(question) if not w.isascii() and not w[0].isdigit()}
+    # A bigram of Chinese or Japanese is as specific as a rare word (MiniLM's vocabulary holds
+    # single characters only).
+    specific = {w for w in found if (len(w) >= 4 or is_unspaced(w)) and not is_common_word(w)} | \
         {n for n in names_in(question) if len(n) >= 4}
     return any(w in text for w in specific)
 
@@ -119,10 +126,9 @@ def unmatched_terms(question: str, passages: Sequence[str]) -> list[str]:
     ['crimea']
     """
     joined = " ".join(passages)
-    words = {stem(w) for w in re.findall(r"[A-Za-z][A-Za-z'’-]*", joined)} | initialisms(joined)
-    missing_stems = {n for n in names_in(question) if len(n) > 1 and not name_present(n, words)}
-    surface = list(dict.fromkeys(w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'’-]*", question)
-                                 if stem(w) in missing_stems))
+    present = {stem(w) for w in words(joined) if not w[0].isdigit()} | initialisms(joined)
+    missing_stems = {n for n in names_in(question) if len(n) > 1 and not name_present(n, present)}
+    surface = list(dict.fromkeys(fold(w) for w in surface_words(question) if stem(fold(w)) in missing_stems))
     numbers = [n for n in sorted(numbers_in(question) - numbers_in(joined))
                if len(n.replace(".", "").lstrip("0")) >= 2 and _standalone_number(n, question)]
     return surface + numbers
@@ -145,16 +151,24 @@ def unknown_terms(question: str, corpus_knows: Callable[[str], bool], is_common:
     >>> unknown_terms("how do I hash passwords with bcrypt?", {"hash", "passwords"}.__contains__,
     ...               {"how", "do", "hash", "passwords", "with"}.__contains__)
     ['bcrypt']
+
+    A run of Chinese or Japanese counts when none of its bigrams that can carry meaning is in any
+    document (without a dictionary its words are unknown; "火车站在哪里" asked of a tea garden's page).
     """
     out: list[str] = []
-    for token in re.findall(r"\w+", question):
-        word = token.strip("_").lower()
-        ordinary = word in STOPWORDS or word in QUESTION_WORDS
-        if len(word) < 4 or not word.replace("_", "").isalpha() or ordinary or word in out:
+    for shown, token in _pieces(r"\w+", question):
+        if is_unspaced(token):
+            telling = telling_grams(token)
+            if telling and not any(corpus_knows(g) for g in telling) and shown not in out:
+                out.append(shown)
             continue
-        if corpus_knows(token.lower()) or any(is_common(b) or corpus_knows(b) for b in _word_bases(word)):
+        word = token.strip("_")
+        ordinary = word in STOPWORDS or word in QUESTION_WORDS or word in OPENING_WORDS
+        if len(word) < 4 or not word.replace("_", "").isalpha() or ordinary or shown.strip("_") in out:
             continue
-        out.append(word)
+        if corpus_knows(token) or any(is_common(b) or corpus_knows(b) for b in _word_bases(word)):
+            continue
+        out.append(shown.strip("_"))
     return out
 
 
@@ -165,9 +179,13 @@ def absent_words(question: str, corpus_knows: Callable[[str], bool]) -> list[str
     >>> absent_words("How much does a home wind turbine cost?", {"home", "cost"}.__contains__)
     ['wind', 'turbine']
     """
-    words = dict.fromkeys(w.lower() for w in re.findall(r"[A-Za-z]+", question))
-    return [w for w in words if len(w) >= 4 and w not in STOPWORDS and w not in QUESTION_WORDS
-            and w not in _QUANTITY_WORDS and not any(corpus_knows(b) for b in _word_bases(w))]
+    found: dict[str, str] = {}
+    for shown, word in _pieces(r"[\p{L}\p{M}]+", question):
+        if not is_unspaced(word):
+            found.setdefault(word, shown)
+    ordinary = STOPWORDS | QUESTION_WORDS | OPENING_WORDS | _QUANTITY_WORDS
+    return [shown for w, shown in found.items()
+            if len(w) >= 4 and w not in ordinary and not any(corpus_knows(b) for b in _word_bases(w))]
 
 
 _QUANTITY_WORDS = {"many", "much", "long", "often", "best", "good", "exactly", "really", "actually"}
@@ -175,9 +193,18 @@ _SUFFIXES = ("ability", "able", "ible", "ers", "ing", "ed", "es", "s", "ly")
 _PREFIXES = ("sub", "non", "un", "re", "pre", "multi", "super")
 
 
+def _pieces(pattern: str, question: str) -> list[tuple[str, str]]:
+    """Runs of ``pattern`` in the question, a run of an unspaced script (Chinese, Japanese, ...)
+    apart from the letters written against it: each as the user wrote it (lower-cased, for
+    messages) and folded (for matching)."""
+    runs = regex.findall(pattern, unicodedata.normalize("NFKC", question))
+    return [(piece.lower(), fold(piece)) for run in runs for piece in unspaced_apart(run)]
+
+
 def _word_bases(word: str) -> list[str]:
-    """The word and what it is built on: "sortable" -> sort, "subfolder" -> folder, "ints" -> int."""
-    bases = [word]
+    """The word and what it is built on: "sortable" -> sort, "subfolder" -> folder, "ints" -> int,
+    "האחריות" -> "אחריות" (particles written joined to a Hebrew or Arabic word)."""
+    bases = [word, *clitic_bases(word)]
     for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             bases += [word[: -len(suffix)], word[: -len(suffix)] + "e"]

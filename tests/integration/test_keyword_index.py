@@ -152,3 +152,28 @@ def test_no_temporary_files_are_left_behind(store: ChunkStore) -> None:
     KeywordIndex(store).refresh()
     assert store.folder is not None
     assert not [p.name for p in store.folder.iterdir() if p.name.endswith(".tmp")]
+
+
+def _rewrite_key(path: Path, **changes: object) -> None:
+    """Rewrite the key of a saved index file, arrays untouched (as an older build would have keyed it)."""
+    with np.load(path, allow_pickle=False) as saved:
+        arrays = {name: saved[name] for name in saved.files}
+    meta = json.loads(arrays["meta"].tobytes().decode("utf-8"))
+    meta["key"].update(changes)
+    arrays["meta"] = np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
+    with path.open("wb") as f:
+        np.savez(f, **arrays)
+
+
+def test_cjk_text_is_searched_by_bigrams_and_a_file_of_the_previous_format_is_rebuilt(store: ChunkStore) -> None:
+    write(store, "tea.txt", ["茶园每天早上八点开门。", "参观者可以在茶室品尝绿茶。"])
+    first = KeywordIndex(store)
+    assert [t for t, _ in ranked(first, "茶园几点开门？")] == ["茶园每天早上八点开门。"]
+    assert store.folder is not None
+    path = saved_path(store.folder, "docs")
+    _rewrite_key(path, format=1)  # saved by format 1: whole CJK runs as terms
+    old = KeywordIndex(store)
+    assert [t for t, _ in ranked(old, "茶园几点开门？")] == ["茶园每天早上八点开门。"]
+    assert not old.loaded_from_file  # rebuilt, and saved again in the current format
+    again = KeywordIndex(store)
+    assert [t for t, _ in ranked(again, "品尝绿茶")] == ["参观者可以在茶室品尝绿茶。"] and again.loaded_from_file
