@@ -14,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 
 from index.errors import RagError
+from index.storage import translate
 
 LOCK_NAME = "rag-writer.lock"
 
@@ -52,8 +53,14 @@ class WriterLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.index_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a read-only or full disk: said in one sentence, as Chroma's own failures are
+            error = translate(exc, self.index_dir, "")
+            if error is None:
+                raise
+            raise error from None
         deadline = time.monotonic() + self.timeout
         while True:
             try:
