@@ -74,8 +74,11 @@ class WriterLock:
                         f"the index {self.index_dir} is being written by {holder}; "
                         "wait for it to finish, or stop it, then try again") from None
                 time.sleep(0.05)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"process {os.getpid()} ({' '.join(sys.argv)[:200]})".encode(), 0)
+        try:  # who holds it, for the message above; a full disk only loses that courtesy
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"process {os.getpid()} ({' '.join(sys.argv)[:200]})".encode(), 0)
+        except OSError:
+            pass
         self._fd = fd
 
     def release(self) -> None:
