@@ -31,8 +31,8 @@ from index.storage import (
     DiskFullError,
     IndexDamagedError,
     IndexReadOnlyError,
-    check_space,
     free_bytes,
+    short_of_space,
 )
 from index.store import STOPPING_ERRORS, ChunkStore, FileWrite, StoreUnavailableError
 
@@ -232,7 +232,8 @@ def _embed_and_write(store: ChunkStore, embedder: Embedder, pending: Sequence[_P
         else:
             vectors = embedder.embed([c.embed_text for c in new]) if new else np.zeros((0, embedder.dimension))
     by_id = {c.chunk_id: vectors[i] for i, c in enumerate(new)}
-    fits = _files_that_fit(store, pending, rows)
+    free = free_bytes(store.folder) if store.folder is not None else 0  # a Chroma server minds its own disk
+    fits = _files_that_fit(store, pending, rows, free)
     if fits:
         written = {c.chunk_id for p in pending[:fits] for c in p.new}
         with sentences.changing() if sentences is not None else nullcontext():
@@ -242,8 +243,9 @@ def _embed_and_write(store: ChunkStore, embedder: Embedder, pending: Sequence[_P
             _write_pending(store, pending[:fits], by_id, report, progress, total, sentences)
     if fits < len(pending):  # says how much the rest needs; the report counts what was written
         rest = pending[fits:]
-        check_space(store.folder or Path("."), _bytes_needed(rest, rows), f"indexing the next {len(rest)} "
-                    f"{'file' if len(rest) == 1 else 'files'} ({sum(len(p.new) for p in rest)} new passages)")
+        raise short_of_space(store.folder or Path("."), free, _bytes_needed(rest, rows), f"indexing the next "
+                             f"{len(rest)} {'file' if len(rest) == 1 else 'files'} "
+                             f"({sum(len(p.new) for p in rest)} new passages)")
 
 
 def _bytes_needed(pending: Sequence[_Pending], rows: Sequence[SentenceRow]) -> int:
@@ -252,12 +254,12 @@ def _bytes_needed(pending: Sequence[_Pending], rows: Sequence[SentenceRow]) -> i
     return len(ids) * BYTES_PER_CHUNK + sum(r.chunk_id in ids for r in rows) * BYTES_PER_SENTENCE
 
 
-def _files_that_fit(store: ChunkStore, pending: Sequence[_Pending], rows: Sequence[SentenceRow]) -> int:
-    """How many of ``pending`` (in order) the index's disk has room for, with the reserve kept free:
-    a write the disk cannot hold is not started, so Chroma never runs out half-way through its files."""
+def _files_that_fit(store: ChunkStore, pending: Sequence[_Pending], rows: Sequence[SentenceRow], free: int) -> int:
+    """How many of ``pending`` (in order) fit in ``free`` bytes with the reserve kept free: a write the
+    disk cannot hold is not started, so Chroma never runs out half-way through its files."""
     if store.folder is None:
-        return len(pending)  # a Chroma server minds its own disk
-    room = free_bytes(store.folder) - RESERVE
+        return len(pending)
+    room = free - RESERVE
     per_chunk = Counter(r.chunk_id for r in rows)
     for n, item in enumerate(pending):
         room -= sum(BYTES_PER_CHUNK + per_chunk[c.chunk_id] * BYTES_PER_SENTENCE for c in item.new)

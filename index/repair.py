@@ -60,6 +60,17 @@ def segment_folder(index_dir: Path, collection: str) -> Path | None:
     return index_dir / str(row[0]) if row else None
 
 
+def stored_count(index_dir: Path, collection: str) -> int:
+    """The number of records of ``collection`` in Chroma's sqlite (``count()`` fails while its vectors
+    cannot be read)."""
+    uri = f"file:{index_dir / 'chroma.sqlite3'}?mode=ro"
+    with sqlite3.connect(uri, uri=True) as db:
+        row = db.execute("SELECT count(*) FROM embeddings e JOIN segments s ON e.segment_id = s.id "
+                         "JOIN collections c ON s.collection = c.id WHERE c.name = ? AND s.scope = 'METADATA'",
+                         (collection,)).fetchone()
+    return int(row[0])
+
+
 def vector_problem(client: Any, name: str) -> str | None:
     """Why the vectors of collection ``name`` cannot be read (None: they can, or there is no such
     collection). A count and a one-result query load the segment as every reader does."""
@@ -91,18 +102,20 @@ def repair(store: ChunkStore, sentences: SentenceStore, embedder: Embedder) -> R
     sentences_bad = vector_problem(store.client, sentences.name) is not None
     if not (chunks_bad or sentences_bad):
         return RepairReport(False, False, 0, 0, time.perf_counter() - started)
+    n = stored_count(store.folder, store.name)
+    rebuild_sentences = sentences_bad and isinstance(embedder, SpanEmbedder)
+    # A passage has ~12 sentences in the measured corpus; the sentences cannot be counted while unreadable.
+    check_space(store.folder, n * BYTES_PER_CHUNK + (n * 12 * BYTES_PER_SENTENCE if rebuild_sentences else 0),
+                f"rebuilding the vectors of {n} passages")
+    if chunks_bad:
+        _mark(store, True)  # before the folder goes: a stop from here on is seen by doctor and finished by repair
     aside = [_move_aside(store.folder, name) for name, bad in ((store.name, chunks_bad),
                                                                 (sentences.name, sentences_bad)) if bad]
     store.reopen()  # a fresh client: the old one may hold the moved folder's files
     if sentences_bad:
         sentences.drop()  # rebuilt whole below; readers do without meanwhile
-    n = store.count()
-    rebuild_sentences = sentences_bad and isinstance(embedder, SpanEmbedder)
-    check_space(store.folder or Path("."), n * BYTES_PER_CHUNK + (n * 12 * BYTES_PER_SENTENCE if rebuild_sentences
-                                                                   else 0), f"rebuilding the vectors of {n} passages")
     done, written = 0, 0
     if chunks_bad:
-        _mark(store, True)
         done, written = _reembed(store, sentences if rebuild_sentences else None, embedder)
         _mark(store, False)
     elif rebuild_sentences:

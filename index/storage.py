@@ -119,13 +119,18 @@ def short_detail(detail: str) -> str:
     return ": ".join(detail.split(": ")[-3:])[:200]
 
 
+def short_of_space(folder: Path, free: int, needed: int, what: str) -> DiskFullError:
+    """The error for ``what`` needing ``needed`` bytes (the reserve is added) where ``free`` are free."""
+    return DiskFullError(f"the disk holding the index {folder} has {megabytes(free)} free, but {what} needs about "
+                         f"{megabytes(needed + RESERVE)}; free some space (or give --index a folder on a larger "
+                         "disk) and run the command again")
+
+
 def check_space(folder: Path, needed: int, what: str) -> None:
     """Raise ``DiskFullError`` saying how much ``what`` needs unless ``needed`` bytes plus the reserve are free."""
     free = free_bytes(folder)
     if free < needed + RESERVE:
-        raise DiskFullError(f"the disk holding the index {folder} has {megabytes(free)} free, but {what} needs about "
-                            f"{megabytes(needed + RESERVE)}; free some space (or give --index a folder on a larger "
-                            "disk) and run the command again")
+        raise short_of_space(folder, free, needed, what)
 
 
 def translate(exc: BaseException, folder: Path, collection: str) -> RagError | None:

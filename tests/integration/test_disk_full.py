@@ -87,6 +87,12 @@ def _stored(index: Path) -> dict[str, list[str]]:
     return out
 
 
+def _chunks(index: Path) -> dict[str, tuple[str, dict[str, object]]]:
+    """Every stored passage's text and metadata by id, read by a fresh client."""
+    store = ChunkStore(make_client(index, create=False), "docs", "all-MiniLM-L6-v2", 384, create=False)
+    return {cid: (text, meta) for cid, text, meta in store.iter_records()}
+
+
 def _answer(out: subprocess.CompletedProcess[str]) -> dict[str, object]:
     """An answer's JSON without its timings (the only part allowed to differ between runs)."""
     assert out.returncode == 0, out.stderr
@@ -159,7 +165,7 @@ def test_a_damaged_vector_segment_is_found_by_doctor_and_rebuilt_by_repair(
         tmp_path: Path, index_copy: Path, rag_cli: Cli) -> None:
     index = index_copy
     before = _answer(rag_cli(["ask", QUESTION, "--index", str(index), "--json"], cwd=tmp_path, timeout=TIMEOUT))
-    sources = rag_cli(["sources", "--index", str(index)], cwd=tmp_path, timeout=TIMEOUT).stdout
+    chunks = _chunks(index)
     segments = [p for p in index.iterdir() if (p / "data_level0.bin").exists()]
     assert len(segments) == 2  # the passages' and the sentences' vectors
     for segment in segments:  # what a compaction that ran out of space left: a 0-byte id map, cut data
@@ -183,9 +189,7 @@ def test_a_damaged_vector_segment_is_found_by_doctor_and_rebuilt_by_repair(
     assert "ok    vector index" in doctor.stdout and doctor.returncode == 0, doctor.stdout
     assert _answer(rag_cli(["ask", QUESTION, "--index", str(index), "--json"], cwd=tmp_path,
                            timeout=TIMEOUT)) == before
-    assert rag_cli(["sources", "--index", str(index)], cwd=tmp_path, timeout=TIMEOUT).stdout == sources
-    nothing = rag_cli(["repair", "--index", str(index)], cwd=tmp_path, timeout=TIMEOUT)
-    assert nothing.returncode == 0 and "nothing to repair" in nothing.stdout
+    assert _chunks(index) == chunks  # the same passages, text and metadata, under the same ids
 
 
 def test_a_read_only_index_gets_its_own_sentence_and_is_kept(
