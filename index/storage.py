@@ -91,8 +91,19 @@ def read_only(folder: Path) -> bool:
 
 
 def disk_full(folder: Path) -> DiskFullError:
-    return DiskFullError(f"the disk holding the index {folder} is full ({megabytes(free_bytes(folder))} free); free "
+    free = free_bytes(folder)
+    if free >= RESERVE:  # SQLite also writes large temporary files to TMPDIR (chroma-core/chroma#2247)
+        return DiskFullError(f"SQLite reports a full disk, but the disk holding the index {folder} has "
+                             f"{megabytes(free)} free, so its temporary folder ({_sqlite_temp()}) is likely "
+                             "full; free some space there (or set SQLITE_TMPDIR to a larger disk) and run the "
+                             "command again")
+    return DiskFullError(f"the disk holding the index {folder} is full ({megabytes(free)} free); free "
                          "some space (or give --index a folder on a larger disk) and run the command again")
+
+
+def _sqlite_temp() -> str:
+    """The folder SQLite puts its temporary files in on Unix (its own order of choices)."""
+    return os.environ.get("SQLITE_TMPDIR") or os.environ.get("TMPDIR") or "/var/tmp"
 
 
 def index_read_only(folder: Path) -> IndexReadOnlyError:

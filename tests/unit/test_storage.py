@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from index import ingest as ingest_module
+from index import storage
 from index.ingest import IngestInterrupted, ingest
 from index.server_guard import translated
 from index.storage import (
@@ -32,10 +33,14 @@ DAMAGED = ("Error executing plan: Error sending backfill request to compactor: E
            "EOF while parsing")
 
 
-def test_chromas_storage_messages_become_their_own_sentences(tmp_path: Path) -> None:
-    full = translate(RuntimeError(FULL), tmp_path, "docs")
+def test_chromas_storage_messages_become_their_own_sentences(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    full = translate(RuntimeError(FULL), tmp_path, "docs")  # the test machine's disk has room: SQLite's temp folder
     assert isinstance(full, DiskFullError) and full.exit_code == 4
-    assert str(full).startswith(f"the disk holding the index {tmp_path} is full (") and "damaged" not in str(full)
+    assert "its temporary folder" in str(full) and "SQLITE_TMPDIR" in str(full) and "damaged" not in str(full)
+    monkeypatch.setattr(storage, "free_bytes", lambda folder: 1000)
+    full = translate(RuntimeError(FULL), tmp_path, "docs")
+    assert str(full).startswith(f"the disk holding the index {tmp_path} is full (0.0 MB free)")
+    monkeypatch.undo()
     read_only = translate(RuntimeError(READ_ONLY), tmp_path, "docs")
     assert isinstance(read_only, IndexReadOnlyError) and "not damaged" in str(read_only)
     damaged = translate(RuntimeError(DAMAGED), tmp_path, "docs")
@@ -105,7 +110,7 @@ def test_a_failed_write_on_a_full_disk_stops_ingest_at_once(tmp_path: Path) -> N
     with pytest.raises(IngestInterrupted) as info:
         ingest(store, WordEmbedder(), [tmp_path / "docs"])
     assert failing.writes == 1  # not retried file by file: every further write would fail the same way
-    assert info.value.exit_code == 4 and "is full" in str(info.value) and "0 files were indexed" in str(info.value)
+    assert info.value.exit_code == 4 and "full disk" in str(info.value) and "0 files were indexed" in str(info.value)
     assert info.value.report.files_failed == [] and info.value.report.files_added == 0
 
 
