@@ -3,8 +3,8 @@
 Embedded Chroma (1.5) reports every storage failure as a flattened string (an ``InternalError``
 such as "database or disk is full", "Error in compaction: Failed to apply logs to the metadata
 segment", or "attempt to write a readonly database"), with no errno to look at. So an error is
-classified by the folder's state first (is the file system read-only? is the disk nearly full?)
-and by the message second; only what matches neither is left as it was. "Damaged" is said only
+classified by its message and by the folder's state (is the file system read-only? is the disk
+nearly full?); what matches neither is left as it was (a bug, with its traceback). "Damaged" is said only
 when the vector segment's files fail to load, never for a full or read-only disk.
 """
 
@@ -33,8 +33,8 @@ _FULL = ("database or disk is full", "no space left", "disk is full", "os error 
          "disk quota exceeded", "os error 122")
 _READ_ONLY = ("readonly database", "read-only database", "read-only file system", "os error 30",
               "permission denied", "os error 13", "sqlite_readonly")
-_DAMAGED = ("index_metadata", "hnsw", "data_level0", "link_lists", "header.bin", "length.bin", "pickle",
-            "failed to load", "error loading", "unexpected eof", "corrupt", "malformed")
+# Only the HNSW segment's files: a damaged chroma.sqlite3 ("malformed") is not what ``rag repair`` mends.
+_DAMAGED = ("index_metadata", "hnsw", "data_level0", "link_lists", "header.bin", "length.bin", "pickle")
 
 
 class IndexWriteError(RagError, OSError):

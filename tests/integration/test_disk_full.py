@@ -104,7 +104,7 @@ def _answer(out: subprocess.CompletedProcess[str]) -> dict[str, object]:
 def test_ingest_on_a_small_disk_stops_with_a_truthful_report_and_completes_once_space_is_freed(
         tmp_path: Path, small_disk: Path, rag_cli: Cli, embedder: MiniLMEmbedder) -> None:
     notes, index = tmp_path / "notes", small_disk / "index"
-    _write_notes(notes, 60)
+    _write_notes(notes, 40)
     expected = _expected(notes, embedder)
 
     out = rag_cli(["ingest", str(notes), "--index", str(index), "--json"], cwd=tmp_path, timeout=TIMEOUT)
@@ -147,7 +147,7 @@ def test_a_full_disk_is_said_to_be_full_never_damaged_and_nothing_is_lost(
     extra = examples_copy / "extra.txt"
     extra.write_text("The lighthouse keeper of Varne is Mara Olsen. She lights the lamp at dusk.\n")
 
-    for args in (["ingest", str(extra)], ["remove", str(examples_copy / "coral-reefs.txt")], ["ask", QUESTION]):
+    for args in (["ingest", str(extra)], ["sources"], ["ask", QUESTION]):
         out = rag_cli([*args, "--index", str(index)], cwd=tmp_path, timeout=TIMEOUT)
         sentence = _one_sentence(out, args[0])
         assert out.returncode == 4, (args, out.stderr)
