@@ -27,11 +27,11 @@ from index.sentence_store import SentenceRow, SentenceStore
 from index.storage import (
     BYTES_PER_CHUNK,
     BYTES_PER_SENTENCE,
-    RESERVE,
     DiskFullError,
     IndexDamagedError,
     IndexReadOnlyError,
     free_bytes,
+    reserve,
     short_of_space,
 )
 from index.store import STOPPING_ERRORS, ChunkStore, FileWrite, StoreUnavailableError
@@ -102,6 +102,17 @@ class IngestInterrupted(RagError, RuntimeError):
         self.report = report
 
 
+class ServerStoppedIngest(IngestInterrupted, StoreUnavailableError):
+    """Ingest stopped because the Chroma server stopped answering (still a ``StoreUnavailableError``,
+    as callers such as ``rag serve`` map it)."""
+
+
+def interrupted(cause: RagError, report: IngestReport) -> IngestInterrupted:
+    """The ``IngestInterrupted`` for ``cause``, of the server kind when the server stopped answering."""
+    kind = ServerStoppedIngest if isinstance(cause, StoreUnavailableError) else IngestInterrupted
+    return kind(cause, report)
+
+
 def _what_and_advice(cause: RagError) -> tuple[str, str]:
     """The cause's sentence without its advice, and the advice for an ingest that stopped there."""
     what, _, own = str(cause).rpartition("; ")
@@ -143,7 +154,7 @@ def ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], *
     except STOPPING_ERRORS as exc:
         report.chunks_total = None if isinstance(exc, StoreUnavailableError) else _count(store)
         report.seconds = time.perf_counter() - started
-        raise IngestInterrupted(exc, report) from None
+        raise interrupted(exc, report) from None
 
 
 def _count(store: ChunkStore) -> int | None:
@@ -259,7 +270,7 @@ def _files_that_fit(store: ChunkStore, pending: Sequence[_Pending], rows: Sequen
     disk cannot hold is not started, so Chroma never runs out half-way through its files."""
     if store.folder is None:
         return len(pending)
-    room = free - RESERVE
+    room = free - reserve(store.folder)
     per_chunk = Counter(r.chunk_id for r in rows)
     for n, item in enumerate(pending):
         room -= sum(BYTES_PER_CHUNK + per_chunk[c.chunk_id] * BYTES_PER_SENTENCE for c in item.new)

@@ -28,6 +28,9 @@ BYTES_PER_CHUNK = 10_000
 BYTES_PER_SENTENCE = 5_500
 # Headroom on top: sqlite's journal and a compaction that rewrites the HNSW metadata file.
 RESERVE = 4 * 1024 * 1024
+# hnswlib grows a full index by a fifth of its elements at once (Chroma's resize factor 1.2), so a
+# batch that fills one grows its data file by that much, however few elements it adds.
+HNSW_GROWTH = 0.25
 
 _FULL = ("database or disk is full", "no space left", "disk is full", "os error 28", "sqlite_full",
          "disk quota exceeded", "os error 122")
@@ -130,17 +133,27 @@ def short_detail(detail: str) -> str:
     return ": ".join(detail.split(": ")[-3:])[:200]
 
 
+def reserve(folder: Path) -> int:
+    """Bytes to keep free beyond the estimate: ``RESERVE`` plus room for the HNSW files to grow.
+
+    >>> reserve(Path("/no/such/index")) == RESERVE
+    True
+    """
+    hnsw = sum(f.stat().st_size for f in folder.glob("*/data_level0.bin")) if folder.is_dir() else 0
+    return RESERVE + int(hnsw * HNSW_GROWTH)
+
+
 def short_of_space(folder: Path, free: int, needed: int, what: str) -> DiskFullError:
     """The error for ``what`` needing ``needed`` bytes (the reserve is added) where ``free`` are free."""
     return DiskFullError(f"the disk holding the index {folder} has {megabytes(free)} free, but {what} needs about "
-                         f"{megabytes(needed + RESERVE)}; free some space (or give --index a folder on a larger "
-                         "disk) and run the command again")
+                         f"{megabytes(needed + reserve(folder))}; free some space (or give --index a folder on a "
+                         "larger disk) and run the command again")
 
 
 def check_space(folder: Path, needed: int, what: str) -> None:
     """Raise ``DiskFullError`` saying how much ``what`` needs unless ``needed`` bytes plus the reserve are free."""
     free = free_bytes(folder)
-    if free < needed + RESERVE:
+    if free < needed + reserve(folder):
         raise short_of_space(folder, free, needed, what)
 
 

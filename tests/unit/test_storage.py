@@ -16,11 +16,11 @@ from index.ingest import IngestInterrupted, ingest
 from index.server_guard import translated
 from index.storage import (
     BYTES_PER_CHUNK,
-    RESERVE,
     DiskFullError,
     IndexDamagedError,
     IndexReadOnlyError,
     check_space,
+    reserve,
     translate,
 )
 from index.store import ChunkStore, make_client
@@ -72,7 +72,7 @@ def test_ingest_writes_the_files_that_fit_then_stops_with_a_truthful_report(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _notes(tmp_path / "docs", 5)
     store = ChunkStore(make_client(tmp_path / "index"), "docs", WordEmbedder.name, 128)
-    monkeypatch.setattr(ingest_module, "free_bytes", lambda folder: RESERVE + 2 * BYTES_PER_CHUNK + 1)
+    monkeypatch.setattr(ingest_module, "free_bytes", lambda folder: reserve(folder) + 2 * BYTES_PER_CHUNK + 1)
     with pytest.raises(IngestInterrupted) as info:
         ingest(store, WordEmbedder(), [tmp_path / "docs"])
     stopped = info.value
@@ -137,3 +137,15 @@ def test_repair_rebuilds_unreadable_vectors_from_the_stored_passages(tmp_path: P
     after = [(h.chunk.chunk_id, round(h.dense_score or 0.0, 5)) for h in assistant.retrieve("lantern number 4")]
     assert after == before
     assert not [p for p in (tmp_path / "index").iterdir() if p.name.startswith("damaged-")]  # moved aside, then gone
+
+
+def test_an_ingest_stopped_by_a_dead_server_is_still_a_store_unavailable_error() -> None:
+    from index.ingest import IngestReport, interrupted
+    from index.server_guard import StoreUnavailableError, unavailable
+
+    stopped = interrupted(unavailable("http://127.0.0.1:9", OSError("refused")), IngestReport(files_added=1))
+    assert isinstance(stopped, StoreUnavailableError) and stopped.exit_code == 3
+    assert str(stopped).endswith("after 1 file was indexed; start it again and re-run 'rag ingest' to index the rest")
+    full = interrupted(DiskFullError("the disk holding the index /i is full (0.0 MB free); free some space"),
+                       IngestReport())
+    assert not isinstance(full, StoreUnavailableError) and full.exit_code == 4
