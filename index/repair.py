@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from index.embedding import Embedder, SpanEmbedder
+from index.errors import UsageError
 from index.sentence_store import SentenceStore
 from index.storage import BYTES_PER_CHUNK, BYTES_PER_SENTENCE, IndexDamagedError, check_space, short_detail
 from index.store import ChunkStore, chunk_from_record
@@ -97,7 +98,7 @@ def repair(store: ChunkStore, sentences: SentenceStore, embedder: Embedder) -> R
     lock. Returns what was done; nothing when all is readable."""
     started = time.perf_counter()
     if store.folder is None:
-        raise IndexDamagedError("'rag repair' rebuilds an index folder; a Chroma server repairs its own storage")
+        raise UsageError("'rag repair' rebuilds an index folder; a Chroma server keeps its own storage")
     chunks_bad = vector_problem(store.client, store.name) is not None
     sentences_bad = vector_problem(store.client, sentences.name) is not None
     if not (chunks_bad or sentences_bad):

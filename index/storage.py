@@ -37,7 +37,8 @@ _FULL = ("database or disk is full", "no space left", "disk is full", "os error 
 _READ_ONLY = ("readonly database", "read-only database", "read-only file system", "os error 30",
               "permission denied", "os error 13", "sqlite_readonly")
 # Only the HNSW segment's files: a damaged chroma.sqlite3 ("malformed") is not what ``rag repair`` mends.
-_DAMAGED = ("index_metadata", "hnsw", "data_level0", "link_lists", "header.bin", "length.bin", "pickle")
+_DAMAGED = ("hnsw segment", "index_metadata.pickle", "pickle file", "data_level0.bin", "link_lists.bin",
+            "header.bin", "length.bin")
 
 
 class IndexWriteError(RagError, OSError):
