@@ -9,6 +9,7 @@ file is written and completed on its own, so one bad file costs only itself.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
@@ -19,10 +20,21 @@ import numpy as np
 
 from index.chunking import ChunkingConfig, chunk_document
 from index.embedding import Embedder, SpanEmbedder
+from index.errors import RagError
 from index.loaders import DEFAULT_MAX_BYTES, content_hash, discover, load_bytes, read_bytes
 from index.records import Chunk, Document, LoadError
 from index.sentence_store import SentenceRow, SentenceStore
-from index.store import ChunkStore, FileWrite, StoreUnavailableError
+from index.storage import (
+    BYTES_PER_CHUNK,
+    BYTES_PER_SENTENCE,
+    DiskFullError,
+    IndexDamagedError,
+    IndexReadOnlyError,
+    free_bytes,
+    reserve,
+    short_of_space,
+)
+from index.store import STOPPING_ERRORS, ChunkStore, FileWrite, StoreUnavailableError
 
 IngestProgress = Callable[[str, str, int, int], None]
 """progress(stage, path, files_done, files_total); stage is "read", then "done" or "failed" per file."""
@@ -76,15 +88,43 @@ class IngestReport:
         return not self.files_failed
 
 
-class IngestInterrupted(StoreUnavailableError):
-    """The store stopped answering mid-ingest; ``report`` is what was written before (the next run finishes)."""
+class IngestInterrupted(RagError, RuntimeError):
+    """Ingest stopped at a failure no further write could pass (the Chroma server stopped answering, the
+    disk is full or read-only, a vector segment cannot be read); ``report`` is what was written before,
+    ``cause`` the failure, whose exit code this keeps. The next run, once the cause is fixed, finishes."""
 
-    def __init__(self, cause: StoreUnavailableError, report: IngestReport) -> None:
+    def __init__(self, cause: RagError, report: IngestReport) -> None:
         done = report.files_added + report.files_updated
-        what = str(cause).rsplit("; ", 1)[0]  # the cause without its advice, which is replaced here
-        super().__init__(f"{what} after {done} {'file was' if done == 1 else 'files were'} indexed; "
-                         "start it again and re-run 'rag ingest' to index the rest")
+        what, advice = _what_and_advice(cause)
+        super().__init__(f"{what} after {done} {'file was' if done == 1 else 'files were'} indexed; {advice}")
+        self.cause = cause
+        self.exit_code = cause.exit_code
         self.report = report
+
+
+class ServerStoppedIngest(IngestInterrupted, StoreUnavailableError):
+    """Ingest stopped because the Chroma server stopped answering (still a ``StoreUnavailableError``,
+    as callers such as ``rag serve`` map it)."""
+
+
+def interrupted(cause: RagError, report: IngestReport) -> IngestInterrupted:
+    """The ``IngestInterrupted`` for ``cause``, of the server kind when the server stopped answering."""
+    kind = ServerStoppedIngest if isinstance(cause, StoreUnavailableError) else IngestInterrupted
+    return kind(cause, report)
+
+
+def _what_and_advice(cause: RagError) -> tuple[str, str]:
+    """The cause's sentence without its advice, and the advice for an ingest that stopped there."""
+    what, _, own = str(cause).rpartition("; ")
+    if isinstance(cause, StoreUnavailableError):
+        return what, "start it again and re-run 'rag ingest' to index the rest"
+    if isinstance(cause, DiskFullError):
+        return what, "free some space (or use a folder on a larger disk) and re-run 'rag ingest' to index the rest"
+    if isinstance(cause, IndexReadOnlyError):
+        return what, "make it writable and re-run 'rag ingest'"
+    if isinstance(cause, IndexDamagedError):
+        return what, f"{own}, then re-run 'rag ingest'"
+    return what or own, "re-run 'rag ingest' to index the rest"
 
 
 @dataclass
@@ -104,15 +144,25 @@ def ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], *
     With ``sentences``, every chunk's sentence vectors are kept beside it (written before the chunk,
     deleted after it), and an index that lacks them gets them first. They are pooled from the
     chunks' own forward pass (``index.sentence_store``); an embedder that cannot pool drops them.
-    Raises ``IngestInterrupted`` (with the report of what was written) if the store stops answering."""
+    Before each batch is written, the disk must have room for it (an estimate, said in the error).
+    Raises ``IngestInterrupted`` (with the report of what was written) at the first failure that stops
+    every write: the store stopped answering, the disk is full or read-only, a vector segment is damaged."""
     started = time.perf_counter()
     report = IngestReport()
     try:
         return _ingest(store, embedder, paths, report, started, prune, max_bytes, chunking, progress, sentences)
-    except StoreUnavailableError as exc:
-        report.chunks_total = None
+    except STOPPING_ERRORS as exc:
+        report.chunks_total = None if isinstance(exc, StoreUnavailableError) else _count(store)
         report.seconds = time.perf_counter() - started
-        raise IngestInterrupted(exc, report) from None
+        raise interrupted(exc, report) from None
+
+
+def _count(store: ChunkStore) -> int | None:
+    """The store's chunk count, or None when it cannot be read either."""
+    try:
+        return store.count()
+    except STOPPING_ERRORS:
+        return None
 
 
 def _ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], report: IngestReport,
@@ -193,11 +243,40 @@ def _embed_and_write(store: ChunkStore, embedder: Embedder, pending: Sequence[_P
         else:
             vectors = embedder.embed([c.embed_text for c in new]) if new else np.zeros((0, embedder.dimension))
     by_id = {c.chunk_id: vectors[i] for i, c in enumerate(new)}
-    with sentences.changing() if sentences is not None else nullcontext():
-        if sentences is not None:
-            with report.timing("write"):
-                sentences.write(rows)  # before the chunks: a stored chunk always has its sentences
-        _write_pending(store, pending, by_id, report, progress, total, sentences)
+    free = free_bytes(store.folder) if store.folder is not None else 0  # a Chroma server minds its own disk
+    fits = _files_that_fit(store, pending, rows, free)
+    if fits:
+        written = {c.chunk_id for p in pending[:fits] for c in p.new}
+        with sentences.changing() if sentences is not None else nullcontext():
+            if sentences is not None:
+                with report.timing("write"):  # before the chunks: a stored chunk always has its sentences
+                    sentences.write([r for r in rows if r.chunk_id in written])
+            _write_pending(store, pending[:fits], by_id, report, progress, total, sentences)
+    if fits < len(pending):  # says how much the rest needs; the report counts what was written
+        rest = pending[fits:]
+        raise short_of_space(store.folder or Path("."), free, _bytes_needed(rest, rows), f"indexing the next "
+                             f"{len(rest)} {'file' if len(rest) == 1 else 'files'} "
+                             f"({sum(len(p.new) for p in rest)} new passages)")
+
+
+def _bytes_needed(pending: Sequence[_Pending], rows: Sequence[SentenceRow]) -> int:
+    """Estimated bytes the new chunks of ``pending`` and their sentence rows take on disk."""
+    ids = {c.chunk_id for p in pending for c in p.new}
+    return len(ids) * BYTES_PER_CHUNK + sum(r.chunk_id in ids for r in rows) * BYTES_PER_SENTENCE
+
+
+def _files_that_fit(store: ChunkStore, pending: Sequence[_Pending], rows: Sequence[SentenceRow], free: int) -> int:
+    """How many of ``pending`` (in order) fit in ``free`` bytes with the reserve kept free: a write the
+    disk cannot hold is not started, so Chroma never runs out half-way through its files."""
+    if store.folder is None:
+        return len(pending)
+    room = free - reserve(store.folder)
+    per_chunk = Counter(r.chunk_id for r in rows)
+    for n, item in enumerate(pending):
+        room -= sum(BYTES_PER_CHUNK + per_chunk[c.chunk_id] * BYTES_PER_SENTENCE for c in item.new)
+        if room < 0:
+            return n
+    return len(pending)
 
 
 def _write_pending(store: ChunkStore, pending: Sequence[_Pending], by_id: dict[str, Any], report: IngestReport,
@@ -207,8 +286,8 @@ def _write_pending(store: ChunkStore, pending: Sequence[_Pending], by_id: dict[s
             FileWrite(item.chunks, {c.chunk_id: by_id[c.chunk_id] for c in item.new}, item.doc.content_hash,
                       item.doc.title, item.stale) for item in pending])
     for item, error in zip(pending, outcomes, strict=True):
-        if isinstance(error, StoreUnavailableError):
-            continue  # not a bad file: the store is gone (raised below, once the written files are counted)
+        if isinstance(error, STOPPING_ERRORS):
+            continue  # not a bad file: no write can pass (raised below, once the written files are counted)
         if error is not None:  # a store error on one file must not lose the others
             report.files_failed.append(FileError(item.doc.source, f"could not write to the index: {error}"))
             if progress:
@@ -225,7 +304,7 @@ def _write_pending(store: ChunkStore, pending: Sequence[_Pending], by_id: dict[s
             report.files_updated += 1
         else:
             report.files_added += 1
-    gone = next((e for e in outcomes if isinstance(e, StoreUnavailableError)), None)
+    gone = next((e for e in outcomes if isinstance(e, STOPPING_ERRORS)), None)
     if gone is not None:
         raise gone
 

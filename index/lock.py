@@ -14,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 
 from index.errors import RagError
+from index.storage import translate
 
 LOCK_NAME = "rag-writer.lock"
 
@@ -52,8 +53,14 @@ class WriterLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.index_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a read-only or full disk: said in one sentence, as Chroma's own failures are
+            error = translate(exc, self.index_dir, "")
+            if error is None:
+                raise
+            raise error from None
         deadline = time.monotonic() + self.timeout
         while True:
             try:
@@ -67,8 +74,11 @@ class WriterLock:
                         f"the index {self.index_dir} is being written by {holder}; "
                         "wait for it to finish, or stop it, then try again") from None
                 time.sleep(0.05)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"process {os.getpid()} ({' '.join(sys.argv)[:200]})".encode(), 0)
+        try:  # who holds it, for the message above; a full disk only loses that courtesy
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"process {os.getpid()} ({' '.join(sys.argv)[:200]})".encode(), 0)
+        except OSError:
+            pass
         self._fd = fd
 
     def release(self) -> None:

@@ -2,8 +2,8 @@
 
 Chroma's HTTP client lets ``httpx`` errors through from every call (a server killed mid-ingest gave
 a 28-frame ``httpx.ConnectError``). ``guarded`` wraps the client and the collection objects of a
-server-mode store so that every call turns those errors into ``StoreUnavailableError``; embedded
-stores are left as they are.
+server-mode store so that every call turns those errors into ``StoreUnavailableError``; ``translated``
+does the same with any translation (an embedded store's disk errors, see ``index.storage``).
 """
 
 from __future__ import annotations
@@ -35,12 +35,16 @@ def unavailable(url: str, exc: BaseException) -> StoreUnavailableError:
                                  "and re-run the command")
 
 
-class _Guarded:
-    """Forwards attribute access to ``target``; calls that fail in transport raise ``StoreUnavailableError``."""
+Translate = Callable[[Exception], "RagError | None"]
+"""The one-sentence error for a failed call, or None to let the exception through as it is."""
 
-    def __init__(self, target: Any, url: str) -> None:
+
+class _Guarded:
+    """Forwards attribute access to ``target``; a call that fails is re-raised as ``translate`` says."""
+
+    def __init__(self, target: Any, translate: Translate) -> None:
         self._target = target
-        self._url = url
+        self._translate = translate
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._target, name)
@@ -53,14 +57,27 @@ class _Guarded:
         def guarded_call(*args: Any, **kwargs: Any) -> Any:
             try:
                 result = call(*args, **kwargs)
-            except httpx.TransportError as exc:  # refused, reset, timed out: the server is gone
-                raise unavailable(self._url, exc) from None
-            # A collection handed out by the client talks to the same server.
-            return _Guarded(result, self._url) if type(result).__name__ == "Collection" else result
+            except Exception as exc:
+                error = self._translate(exc)
+                if error is None:
+                    raise
+                raise error from None
+            # A collection handed out by the client is stored in the same place.
+            return _Guarded(result, self._translate) if type(result).__name__ == "Collection" else result
 
         return guarded_call
 
 
 def guarded(target: Any, url: str) -> Any:
     """``target`` with every call's transport errors turned into ``StoreUnavailableError``."""
-    return _Guarded(target, url)
+
+    def transport(exc: Exception) -> RagError | None:  # refused, reset, timed out: the server is gone
+        return unavailable(url, exc) if isinstance(exc, httpx.TransportError) else None
+
+    return _Guarded(target, transport)
+
+
+def translated(target: Any, translate: Translate) -> Any:
+    """``target`` (a client or collection) with every call's failures re-raised as ``translate`` says
+    (an embedded store: a full or read-only disk, a damaged vector segment; ``index.storage``)."""
+    return _Guarded(target, translate)

@@ -22,10 +22,14 @@ import numpy as np
 
 from index.errors import RagError, UsageError
 from index.records import Chunk
-from index.server_guard import StoreUnavailableError, guarded, server_url
+from index.server_guard import StoreUnavailableError, guarded, server_url, translated
+from index.storage import IndexDamagedError, IndexWriteError
+from index.storage import translate as storage_error
 
 SCHEMA_VERSION = 1
 _PAGE_SIZE = 2000
+# After one of these no further write can succeed: a writer stops instead of trying each file.
+STOPPING_ERRORS = (StoreUnavailableError, IndexWriteError, IndexDamagedError)
 
 
 class IndexMismatchError(RagError, RuntimeError):
@@ -79,6 +83,9 @@ def make_client(index_dir: str | Path | None = None, chroma_url: str | None = No
     try:
         return chromadb.PersistentClient(path=str(index_dir), settings=settings)
     except Exception as exc:  # Chroma raises many types for a damaged or foreign folder
+        storage = storage_error(exc, folder, "")
+        if isinstance(storage, IndexWriteError):  # a full or read-only disk is not a damaged index
+            raise storage from None
         raise IndexMismatchError(
             f"Chroma {chromadb.__version__} cannot open the index {index_dir} ({type(exc).__name__}: {exc}); "
             "it may be damaged or written by an incompatible Chroma version: move it aside and run "
@@ -132,6 +139,16 @@ def _attempt(action: Callable[[FileWrite], None], write: FileWrite) -> Exception
     return None
 
 
+def _each(action: Callable[[FileWrite], None], writes: Sequence[FileWrite]) -> list[Exception | None]:
+    """``action`` on each write in turn, until one fails in a way that stops every write (the rest get that)."""
+    outcomes: list[Exception | None] = []
+    for write in writes:
+        outcomes.append(_attempt(action, write))
+        if isinstance(outcomes[-1], STOPPING_ERRORS):  # the rest are not done either
+            return outcomes + [outcomes[-1]] * (len(writes) - len(outcomes))
+    return outcomes
+
+
 _COLLECTION_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{1,510})[A-Za-z0-9]")
 
 
@@ -158,21 +175,22 @@ class ChunkStore:
     """
 
     def __init__(self, client: Any, collection: str, model_name: str, dimension: int, *, create: bool = True) -> None:
-        if not client.get_settings().is_persistent:
-            client = guarded(client, server_url(client.get_settings()))
-        self.client = client
+        settings = client.get_settings()
+        # Local files (embedded mode) live here; None for a Chroma server.
+        self.folder: Path | None = Path(settings.persist_directory) if settings.is_persistent else None
         self.name = collection
+        self.client = self._guard(client)
         self.model_name = model_name
         self.dimension = dimension
         if not valid_collection_name(collection):
             raise UsageError(f"bad collection name {collection!r}: use 3-512 letters, digits, '.', '_' or '-', "
                              "starting and ending with a letter or digit")
-        if not create and collection not in {c.name for c in client.list_collections()}:
-            have = ", ".join(rag_collections(client)) or "none"
+        if not create and collection not in {c.name for c in self.client.list_collections()}:
+            have = ", ".join(rag_collections(self.client)) or "none"
             raise IndexMissingError(f"the index has no collection {collection!r} (it has: {have}); build it with "
                                     f"'rag ingest PATH --collection {collection}'")
         try:
-            self.collection = client.get_or_create_collection(
+            self.collection = self.client.get_or_create_collection(
                 name=collection,
                 embedding_function=None,
                 configuration={"hnsw": {"space": "cosine"}},
@@ -186,14 +204,19 @@ class ChunkStore:
                 raise StoreUnavailableError(f"cannot reach the Chroma server ({exc})") from None
             raise
         self._check_compatible()
-        settings = client.get_settings()
-        # Local files (embedded mode) live here; None for a Chroma server.
-        self.folder: Path | None = Path(settings.persist_directory) if settings.is_persistent else None
         # The write generation the vector segment in memory reflects (embedded mode; see ``_see_other_writers``).
         self._generation_seen = 0
         self._vectors_at = self.generation() if self.folder is not None else 0
         self._reopen_lock = threading.Lock()
         self._on_reopen: list[Callable[[Any], None]] = []
+
+    def _guard(self, client: Any) -> Any:
+        """``client`` with its failures said in one sentence: a server that stopped answering, or (embedded)
+        a full or read-only disk and a damaged vector segment."""
+        if self.folder is None:
+            return guarded(client, server_url(client.get_settings()))
+        folder, name = self.folder, self.name
+        return translated(client, lambda exc: storage_error(exc, folder, name))
 
     @property
     def collection_id(self) -> str:
@@ -254,16 +277,21 @@ class ChunkStore:
         with self._reopen_lock:
             if generation == self._vectors_at:
                 return
-            from chromadb.api.shared_system_client import SharedSystemClient
-
-            path = self.client.get_settings().persist_directory
-            with SharedSystemClient._refcount_lock:
-                SharedSystemClient._identifier_to_system.pop(path, None)
-            self.client = make_client(path)
-            self.collection = self.client.get_collection(self.name, embedding_function=None)
-            for follow in self._on_reopen:
-                follow(self.client)
+            self.reopen()
             self._vectors_at = generation
+
+    def reopen(self) -> None:
+        """Open the folder with a new Chroma client (embedded mode), dropping the one Chroma caches per
+        path with its in-memory vector segments; followers (``follow_reopen``) get the new client."""
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        path = self.client.get_settings().persist_directory
+        with SharedSystemClient._refcount_lock:
+            SharedSystemClient._identifier_to_system.pop(path, None)
+        self.client = self._guard(make_client(path))
+        self.collection = self.client.get_collection(self.name, embedding_function=None)
+        for follow in self._on_reopen:
+            follow(self.client)
 
     def follow_reopen(self, callback: Callable[[Any], None]) -> None:
         """Call ``callback(client)`` whenever this store reopens its client to see other processes'
@@ -387,16 +415,11 @@ class ChunkStore:
         self.bump_generation()  # before writing: see the module docstring
         try:
             self._upsert_new(writes)
-        except StoreUnavailableError as exc:  # no file can be written: retrying each would only repeat it
+        except STOPPING_ERRORS as exc:  # no file can be written: retrying each would only repeat it
             return [exc] * len(writes)
         except Exception:
-            return [_attempt(self._write_one, w) for w in writes]
-        outcomes: list[Exception | None] = []
-        for write in writes:
-            outcomes.append(_attempt(self._finish, write))
-            if isinstance(outcomes[-1], StoreUnavailableError):  # the rest are not done either
-                return outcomes + [outcomes[-1]] * (len(writes) - len(outcomes))
-        return outcomes
+            return _each(self._write_one, writes)
+        return _each(self._finish, writes)
 
     def _write_one(self, write: FileWrite) -> None:
         self.bump_generation()

@@ -15,6 +15,7 @@ from index.embedding import Embedder, MiniLMEmbedder
 from index.errors import UsageError
 from index.ingest import IngestProgress, IngestReport, ingest
 from index.lock import WriterLock
+from index.repair import RepairReport, repair
 from index.sentence_store import SentenceStore
 from index.store import ChunkStore, make_client, rag_collections
 from rag.answer.generators import ExtractiveGenerator
@@ -191,6 +192,18 @@ class Assistant:
                 self.store.bump_generation()
         self.retriever.keyword.refresh()
         return removed
+
+    def repair(self) -> RepairReport:
+        """Rebuild unreadable vector segments from the stored chunks (their text embedded again; the
+        source files are not read); nothing is done when every segment reads. Holds the writer lock.
+
+        >>> a.repair().chunks_reembedded  # doctest: +SKIP
+        0
+        """
+        with self._writer():
+            report = repair(self.store, self.sentences, self.embedder)
+        self.retriever.keyword.refresh()
+        return report
 
     def _writer(self) -> WriterLock | _NoLock:
         if self.settings.chroma_url:

@@ -244,6 +244,21 @@ def _cmd_remove(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _cmd_repair(args: argparse.Namespace, out: TextIO) -> int:
+    report = open_assistant(args, create=False).repair()
+    if args.json:
+        out.write(json.dumps(report.to_dict(), indent=2) + "\n")
+    elif not (report.chunks_damaged or report.sentences_damaged):
+        out.write("every vector index reads: nothing to repair\n")
+    else:
+        rebuilt = [name for name, bad in (("passages", report.chunks_damaged), ("sentences", report.sentences_damaged))
+                   if bad]
+        out.write(f"rebuilt the vectors of the {' and '.join(rebuilt)} from the stored text: "
+                  f"{report.chunks_reembedded} passages and {report.sentences_written} sentences embedded again "
+                  f"({report.seconds:.1f} s)\n")
+    return EXIT_OK
+
+
 def _cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
     from rag.doctor import run_checks
 
@@ -294,6 +309,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", help="path as listed by 'rag sources'")
     add_common_options(p)
     p.set_defaults(handler=_cmd_remove)
+
+    p = sub.add_parser("repair", help="rebuild an unreadable vector index from the stored passages (no files read)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_common_options(p)
+    p.set_defaults(handler=_cmd_repair)
 
     p = sub.add_parser("doctor", help="check that everything works offline (nothing will be downloaded)")
     add_common_options(p)

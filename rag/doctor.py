@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from rag.settings import Settings
 
@@ -44,6 +45,7 @@ def run_checks(settings: Settings) -> list[Check]:
         client = make_client(settings.index_dir, settings.chroma_url)
         store = ChunkStore(client, settings.collection, "all-MiniLM-L6-v2", 384)
         where = settings.chroma_url or str(settings.index_dir)
+        checks.append(_vectors_check(store))
         checks.append(Check("index", True, f"{where} collection {settings.collection!r}: {store.count()} chunks, "
                             "own embedding function (Chroma's default is never used)"))
     except Exception as exc:
@@ -58,3 +60,18 @@ def run_checks(settings: Settings) -> list[Check]:
     else:
         checks.append(Check("backend", True, "extractive (no model needed)"))
     return checks
+
+
+def _vectors_check(store: Any) -> Check:
+    """Whether the collection's and its sentence vectors' segments can be read (a full disk can leave
+    one truncated); the way out is ``rag repair``."""
+    from index.repair import vector_problem
+    from index.sentence_store import sentences_collection
+
+    names = (store.name, sentences_collection(store.name))
+    problems = [f"{name!r}: {problem}" for name in names if (problem := vector_problem(store.client, name))]
+    if not problems:
+        return Check("vector index", True, f"the vectors of {' and '.join(map(repr, names))} read")
+    where = f" --index {store.folder}" if store.folder is not None else ""
+    return Check("vector index", False, f"cannot be read ({'; '.join(problems)[:300]}); rebuild it from the stored "
+                 f"passages with 'rag repair{where} --collection {store.name}'")
