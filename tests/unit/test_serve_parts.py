@@ -10,7 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from rag.errors import IndexBusyError, StoreUnavailableError
+from rag.errors import DiskFullError, IndexBusyError, IndexDamagedError, IndexReadOnlyError, StoreUnavailableError
 from rag.records import Answer, Citation
 from rag.settings import Settings, SettingsError
 from ui.serve import openai_chat
@@ -132,3 +132,7 @@ def test_known_failures_keep_their_sentence() -> None:
     err = as_api_error(StoreUnavailableError("cannot reach the Chroma server at http://h:1"))
     assert (err.status, err.message) == (503, "cannot reach the Chroma server at http://h:1")
     assert as_api_error(RuntimeError("boom")).status == 500
+    full = as_api_error(DiskFullError("the disk holding ./index has 2 MB free"))
+    assert (full.status, full.message) == (507, "the disk holding ./index has 2 MB free")
+    assert as_api_error(IndexReadOnlyError("./index is read-only")).status == 503
+    assert as_api_error(IndexDamagedError("run rag repair")).status == 500

@@ -12,7 +12,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rag.errors import BackendError, IndexBusyError, IndexMismatchError, RagError, StoreUnavailableError, UsageError
+from rag.errors import (
+    BackendError,
+    DiskFullError,
+    IndexBusyError,
+    IndexDamagedError,
+    IndexMismatchError,
+    IndexReadOnlyError,
+    RagError,
+    StoreUnavailableError,
+    UsageError,
+)
 
 log = logging.getLogger("rag.serve")
 
@@ -23,6 +33,9 @@ _STATUS: tuple[tuple[type[Exception], int, str], ...] = (
     (StoreUnavailableError, 503, "store_unavailable"),
     (BackendError, 502, "backend_error"),
     (IndexMismatchError, 500, "index_mismatch"),
+    (DiskFullError, 507, "insufficient_storage"),  # the server's disk: nothing the request can change
+    (IndexReadOnlyError, 503, "index_read_only"),
+    (IndexDamagedError, 500, "index_damaged"),  # the operator runs `rag repair`
     (RagError, 400, "invalid_request_error"),  # any other problem the user can fix, in its own sentence
 )
 
