@@ -14,8 +14,9 @@ Verdict = Literal["supported", "weak", "unsupported"]
 
 @dataclass(frozen=True)
 class Hit:
-    """A retrieved passage with its scores and ranks (rank 0 = absent from that list); the sentence
-    score is the cosine of the chunk's best sentence among those nearest to the question."""
+    """A retrieved passage with its scores and ranks (rank 0 = absent from that list); the dense
+    score is the chunk's cosine to the question (also for a chunk only another list found); the
+    sentence score is the cosine of the chunk's best sentence among those nearest to the question."""
 
     chunk: Chunk
     score: float
@@ -26,6 +27,9 @@ class Hit:
     keyword_rank: int = 0
     sentence_score: float | None = None
     sentence_rank: int = 0
+    # A widened passage (``RAG_WIDEN``): the chunks retrieval found inside it, as (chunk id, start,
+    # end) offsets into the document; empty when the passage is the chunk found.
+    anchors: tuple[tuple[str, int, int], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

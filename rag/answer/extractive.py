@@ -142,11 +142,19 @@ def heading_context(heading: str, sentence: str) -> str:
 
 
 def score_candidates(question: str, question_vector: np.ndarray, passages: Sequence[Sequence[PassageSentence]],
-                     embedder: Embedder, config: ExtractiveConfig, headings: Sequence[str] = ()) -> list[Candidate]:
-    """Score every non-fragment sentence: MiniLM similarity, question-word overlap, answer type, rank."""
+                     embedder: Embedder, config: ExtractiveConfig, headings: Sequence[str] = (),
+                     anchors: Sequence[Sequence[tuple[int, int]]] = ()) -> list[Candidate]:
+    """Score every non-fragment sentence: MiniLM similarity, question-word overlap, answer type, rank.
+    ``anchors``: per passage, the (start, end) ranges retrieval found in a widened passage; only
+    sentences there are candidates (none given: the whole passage)."""
     kind = question_kind(question)
+
+    def found(number: int, s: PassageSentence) -> bool:
+        ranges = anchors[number - 1] if number <= len(anchors) else ()
+        return not ranges or any(s.start < end and start < s.end for start, end in ranges)
+
     rows = [(number, position, s) for number, sentences in enumerate(passages, 1)
-            for position, s in enumerate(sentences) if not s.fragment]
+            for position, s in enumerate(sentences) if not s.fragment and found(number, s)]
     if not rows:
         return []
     if config.heading_context and headings:
@@ -224,7 +232,11 @@ def draft_excerpts(question: str, question_vector: np.ndarray, hits: Sequence[Hi
     config = config or ExtractiveConfig()
     passages = [passage_sentences(hit.chunk.text) for hit in hits[:config.passages]]
     headings = [hit.chunk.heading[-1] if hit.chunk.heading else "" for hit in hits[:config.passages]]
-    candidates = score_candidates(question, question_vector, passages, embedder, config, headings)
+    # A widened passage is quoted from the chunks retrieval found; its neighbours only complete an excerpt
+    # (measured: choosing among the neighbours' sentences too quoted the answer less often, README).
+    anchors = [[(a - hit.chunk.start, b - hit.chunk.start) for _, a, b in hit.anchors]
+               for hit in hits[:config.passages]]
+    candidates = score_candidates(question, question_vector, passages, embedder, config, headings, anchors)
     if not candidates or candidates[0].similarity < config.min_similarity:
         return []
     kind = question_kind(question)

@@ -40,7 +40,9 @@ class ExtractiveGenerator:
         vector = question_vector if question_vector is not None else self.embedder.embed([question])[0]
         embedder = self.embedder
         if self.stored is not None:
-            embedder = KnownVectors(embedder, self.stored([h.chunk.chunk_id for h in passages[:self.config.passages]]))
+            top = passages[:self.config.passages]
+            ids = [cid for h in top for cid in ([a[0] for a in h.anchors] or [h.chunk.chunk_id])]
+            embedder = KnownVectors(embedder, self.stored(ids))
         excerpts = draft_excerpts(question, vector, passages, embedder, self.config)
         text = render(excerpts)
         if text:
