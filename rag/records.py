@@ -13,6 +13,17 @@ Verdict = Literal["supported", "weak", "unsupported"]
 
 
 @dataclass(frozen=True)
+class Anchor:
+    """A chunk retrieval found, inside a widened passage: its id, its offsets into the document and
+    its place in the fused ranking (1 = best)."""
+
+    chunk_id: str
+    start: int
+    end: int
+    rank: int
+
+
+@dataclass(frozen=True)
 class Hit:
     """A retrieved passage with its scores and ranks (rank 0 = absent from that list); the dense
     score is the chunk's cosine to the question (also for a chunk only another list found); the
@@ -27,9 +38,9 @@ class Hit:
     keyword_rank: int = 0
     sentence_score: float | None = None
     sentence_rank: int = 0
-    # A widened passage (``RAG_WIDEN``): the chunks retrieval found inside it, as (chunk id, start,
-    # end) offsets into the document; empty when the passage is the chunk found.
-    anchors: tuple[tuple[str, int, int], ...] = ()
+    # A widened passage (``RAG_WIDEN``): the chunks retrieval found inside it; empty when the
+    # passage is the chunk found.
+    anchors: tuple[Anchor, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -12,7 +12,7 @@ from index.embedding import Embedder
 from index.records import Chunk
 from index.sentence_store import SentenceStore
 from index.store import ChunkStore
-from rag.records import Hit, Retrieval
+from rag.records import Anchor, Hit, Retrieval
 from rag.retrieve.fusion import distinct_texts, minmax_fusion, mmr, rrf
 from rag.retrieve.keyword import KeywordIndex, KeywordSnapshot
 from rag.settings import SettingsError
@@ -126,13 +126,15 @@ class HybridRetriever:
             c = hit.chunk
             overlap = next((m for m in merged if m.chunk.source == c.source
                             and c.start <= m.chunk.end and m.chunk.start <= c.end), None)
+            anchor = Anchor(c.chunk_id, c.start, c.end, hit.rank)
             if overlap is not None and overlap.chunk.start <= c.start and c.end <= overlap.chunk.end:
+                merged[merged.index(overlap)] = replace(overlap, anchors=(*overlap.anchors, anchor))
                 continue  # already inside a passage taken
             if overlap is None and len(merged) >= k:
                 break
             around = [i for i in range(c.index - width, c.index + width + 1) if i >= 0 and i != c.index]
             parts = sorted([c, *self.store.neighbours(c.source, around)], key=lambda x: x.start)
-            grown = replace(hit, chunk=merge_chunks(parts, c), anchors=((c.chunk_id, c.start, c.end),))
+            grown = replace(hit, chunk=merge_chunks(parts, c), anchors=(anchor,))
             overlap = next((m for m in merged if m.chunk.source == c.source
                             and grown.chunk.start <= m.chunk.end and m.chunk.start <= grown.chunk.end), None)
             if overlap is None:
