@@ -14,13 +14,14 @@ Verdict = Literal["supported", "weak", "unsupported"]
 
 @dataclass(frozen=True)
 class Anchor:
-    """A chunk retrieval found, inside a widened passage: its id, its offsets into the document and
-    its place in the fused ranking (1 = best)."""
+    """A chunk retrieval found, inside a widened passage: its id, its offsets into the document, its
+    place in the fused ranking (1 = best) and its own heading path (the passage carries the first's)."""
 
     chunk_id: str
     start: int
     end: int
     rank: int
+    heading: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -143,22 +143,30 @@ def heading_context(heading: str, sentence: str) -> str:
 
 def score_candidates(question: str, question_vector: np.ndarray, passages: Sequence[Sequence[PassageSentence]],
                      embedder: Embedder, config: ExtractiveConfig, headings: Sequence[str] = (),
-                     anchors: Sequence[Sequence[tuple[int, int]] | None] = ()) -> list[Candidate]:
+                     anchors: Sequence[Sequence[tuple[int, int, str]] | None] = ()) -> list[Candidate]:
     """Score every non-fragment sentence: MiniLM similarity, question-word overlap, answer type, rank.
-    ``anchors``: per passage, the (start, end) ranges of a widened passage whose sentences are
-    candidates (None or not given: the whole passage)."""
+    ``anchors``: per passage, the (start, end, heading) of each chunk of a widened passage whose
+    sentences are candidates, each read under its own chunk's heading (None or not given: the whole
+    passage, under the passage's heading)."""
     kind = question_kind(question)
 
-    def found(number: int, s: PassageSentence) -> bool:
+    def anchor_of(number: int, s: PassageSentence) -> tuple[int, int, str] | None:
         ranges = anchors[number - 1] if number <= len(anchors) else None
-        return ranges is None or any(s.start < end and start < s.end for start, end in ranges)
+        return next((r for r in ranges or () if s.start < r[1] and r[0] < s.end), None)
+
+    def found(number: int, s: PassageSentence) -> bool:
+        return number > len(anchors) or anchors[number - 1] is None or anchor_of(number, s) is not None
+
+    def heading(number: int, s: PassageSentence) -> str:
+        anchor = anchor_of(number, s)
+        return anchor[2] if anchor is not None else headings[number - 1]
 
     rows = [(number, position, s) for number, sentences in enumerate(passages, 1)
             for position, s in enumerate(sentences) if not s.fragment and found(number, s)]
     if not rows:
         return []
     if config.heading_context and headings:
-        texts = [heading_context(headings[n - 1], s.text) for n, _, s in rows]
+        texts = [heading_context(heading(n, s), s.text) for n, _, s in rows]
     else:
         texts = [s.text for _, _, s in rows]
     similarities = embedder.embed(texts) @ question_vector
@@ -246,8 +254,8 @@ def draft_excerpts(question: str, question_vector: np.ndarray, hits: Sequence[Hi
     # A widened passage is quoted from the chunks retrieval found (``quoted_anchors``); its neighbours
     # only complete an excerpt.
     quoted = quoted_anchors(hits, config.passages)
-    anchors = [None if not hit.anchors else [(a.start - hit.chunk.start, a.end - hit.chunk.start)
-                                            for n, a in quoted if n == number]
+    anchors = [None if not hit.anchors else [(a.start - hit.chunk.start, a.end - hit.chunk.start,
+                                             a.heading[-1] if a.heading else "") for n, a in quoted if n == number]
                for number, hit in enumerate(hits[:config.passages], 1)]
     candidates = score_candidates(question, question_vector, passages, embedder, config, headings, anchors)
     if not candidates or candidates[0].similarity < config.min_similarity:

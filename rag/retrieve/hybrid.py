@@ -126,7 +126,7 @@ class HybridRetriever:
             c = hit.chunk
             overlap = next((m for m in merged if m.chunk.source == c.source
                             and c.start <= m.chunk.end and m.chunk.start <= c.end), None)
-            anchor = Anchor(c.chunk_id, c.start, c.end, hit.rank)
+            anchor = Anchor(c.chunk_id, c.start, c.end, hit.rank, c.heading)
             if overlap is not None and overlap.chunk.start <= c.start and c.end <= overlap.chunk.end:
                 merged[merged.index(overlap)] = replace(overlap, anchors=(*overlap.anchors, anchor))
                 continue  # already inside a passage taken
