@@ -21,14 +21,13 @@ from rag.settings import SettingsError
 @dataclass(frozen=True)
 class RetrievalConfig:
     """``candidates`` per retriever before fusion; ``sentences`` nearest stored sentences looked at
-    (a chunk scores by its best one; 0 turns the sentence list off); ``weights`` of the dense,
-    keyword and sentence lists in min-max fusion; ``widen`` neighbours on each side of a hit."""
+    (a chunk scores by its best one; 0 turns the sentence list off); ``widen`` neighbours on each
+    side of a hit. The lists are fused with equal weights (other weights measured: README)."""
 
     k: int = 5
     candidates: int = 50
     sentences: int = 100
     fusion: Literal["rrf", "minmax"] = "minmax"
-    weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
     mmr: bool = False
     mmr_lambda: float = 0.7
     widen: int = 0
@@ -78,10 +77,8 @@ class HybridRetriever:
         sentence_scores = self._sentence_scores(vector, cfg, sources, chunks)
         sentence_rank = {cid: i for i, cid in enumerate(sentence_scores, 1)}
         lists = [dense_scores, keyword_scores] + ([sentence_scores] if sentence_scores else [])
-        weights = cfg.weights[:len(lists)]
         # Each list is ordered best first, as RRF needs.
-        fused = minmax_fusion(lists, [w / sum(weights) for w in weights]) if cfg.fusion == "minmax" \
-            else rrf([list(scores) for scores in lists])
+        fused = minmax_fusion(lists) if cfg.fusion == "minmax" else rrf([list(scores) for scores in lists])
         order = sorted(fused, key=lambda cid: (-fused[cid], dense_rank.get(cid, 10**9)))
         order = distinct_texts(order, lambda cid: chunks[cid].text)  # identical files: their passage once
         if use_mmr if use_mmr is not None else cfg.mmr:
