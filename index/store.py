@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -350,13 +350,20 @@ class ChunkStore:
 
     def neighbours(self, source: str, indexes: Sequence[int]) -> list[Chunk]:
         """Chunks of ``source`` at the given positions (for widening a hit)."""
-        if not indexes:
+        return self.at_positions({source: indexes})
+
+    def at_positions(self, positions: Mapping[str, Sequence[int]]) -> list[Chunk]:
+        """Chunks at the given positions of several sources, in one round trip (widening every hit
+        of a question at once); sorted by source and position."""
+        clauses = [{"$and": [{"source": source}, {"index": {"$in": list(indexes)}}]}
+                   for source, indexes in positions.items() if indexes]
+        if not clauses:
             return []
-        got = self.collection.get(where={"$and": [{"source": source}, {"index": {"$in": list(indexes)}}]},
+        got = self.collection.get(where=clauses[0] if len(clauses) == 1 else {"$or": clauses},
                                   include=["metadatas", "documents"])
         return sorted((chunk_from_record(cid, text or "", dict(meta)) for cid, text, meta in
                        zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)),
-                      key=lambda c: c.index)
+                      key=lambda c: (c.source, c.index))
 
     def chunks_of(self, source: str) -> list[Chunk]:
         got = self.collection.get(where={"source": source}, include=["metadatas", "documents"])

@@ -118,6 +118,13 @@ class HybridRetriever:
     def _widen(self, hits: list[Hit], width: int, k: int) -> list[Hit]:
         """Grow hits by their neighbours, best first, merging those whose passages overlap (best rank
         kept), until ``k`` passages are found or ``hits`` run out."""
+        wanted: dict[str, set[int]] = {}
+        for hit in hits:
+            c = hit.chunk
+            wanted.setdefault(c.source, set()).update(i for i in range(c.index - width, c.index + width + 1)
+                                                      if i >= 0 and i != c.index)
+        # One read for every neighbour a widened hit may need (a few more than those used).
+        stored = {(n.source, n.index): n for n in self.store.at_positions({s: sorted(i) for s, i in wanted.items()})}
         merged: list[Hit] = []
         for hit in hits:
             c = hit.chunk
@@ -129,8 +136,9 @@ class HybridRetriever:
                 continue  # already inside a passage taken
             if overlap is None and len(merged) >= k:
                 break
-            around = [i for i in range(c.index - width, c.index + width + 1) if i >= 0 and i != c.index]
-            parts = sorted([c, *self.store.neighbours(c.source, around)], key=lambda x: x.start)
+            around = [stored[c.source, i] for i in range(c.index - width, c.index + width + 1)
+                      if (c.source, i) in stored and i != c.index]
+            parts = sorted([c, *around], key=lambda x: x.start)
             grown = replace(hit, chunk=merge_chunks(parts, c), anchors=(anchor,))
             overlap = next((m for m in merged if m.chunk.source == c.source
                             and grown.chunk.start <= m.chunk.end and m.chunk.start <= grown.chunk.end), None)
