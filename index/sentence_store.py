@@ -40,7 +40,7 @@ import numpy as np
 from index.embedding import SpanEmbedder
 from index.errors import UsageError
 from index.records import Chunk
-from index.store import chunk_from_record, source_filter
+from index.store import HNSW_CONFIGURATION, chunk_from_record, source_filter, widen_search_beam
 
 
 @dataclass(frozen=True)
@@ -168,9 +168,11 @@ class SentenceStore:
             self._check_ours(dict(existing.metadata or {}))
             self.client.delete_collection(self.name)
             self._ready = None
-        return self.client.get_or_create_collection(
-            name=self.name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
+        collection = self.client.get_or_create_collection(
+            name=self.name, embedding_function=None, configuration={"hnsw": HNSW_CONFIGURATION},
             metadata={**self._expected, "complete": False})
+        widen_search_beam(collection)  # one made before the wider beam gets it from its next writer
+        return collection
 
     def fill(self, records: Iterable[tuple[str, str, dict[str, Any]]], embedder: SpanEmbedder) -> int:
         """Make the collection complete and clean for the chunks in ``records`` (all the store's):

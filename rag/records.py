@@ -13,9 +13,22 @@ Verdict = Literal["supported", "weak", "unsupported"]
 
 
 @dataclass(frozen=True)
+class Anchor:
+    """A chunk retrieval found, inside a widened passage: its id, its offsets into the document, its
+    place in the fused ranking (1 = best) and its own heading path (the passage carries the first's)."""
+
+    chunk_id: str
+    start: int
+    end: int
+    rank: int
+    heading: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Hit:
-    """A retrieved passage with its scores and ranks (rank 0 = absent from that list); the sentence
-    score is the cosine of the chunk's best sentence among those nearest to the question."""
+    """A retrieved passage with its scores and ranks (rank 0 = absent from that list); the dense
+    score is the chunk's cosine to the question (also for a chunk only another list found); the
+    sentence score is the cosine of the chunk's best sentence among those nearest to the question."""
 
     chunk: Chunk
     score: float
@@ -26,6 +39,9 @@ class Hit:
     keyword_rank: int = 0
     sentence_score: float | None = None
     sentence_rank: int = 0
+    # A widened passage (``RAG_WIDEN``): the chunks retrieval found inside it; empty when the
+    # passage is the chunk found.
+    anchors: tuple[Anchor, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

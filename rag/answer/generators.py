@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from index.embedding import Embedder
-from rag.answer.extractive import ExtractiveConfig, draft_excerpts, render
+from rag.answer.extractive import ExtractiveConfig, draft_excerpts, quoted_anchors, render
 from rag.records import Draft, Hit
 from rag.sentence_vectors import KnownVectors
 
@@ -40,7 +40,9 @@ class ExtractiveGenerator:
         vector = question_vector if question_vector is not None else self.embedder.embed([question])[0]
         embedder = self.embedder
         if self.stored is not None:
-            embedder = KnownVectors(embedder, self.stored([h.chunk.chunk_id for h in passages[:self.config.passages]]))
+            ids = [a.chunk_id for _, a in quoted_anchors(passages, self.config.passages)] or \
+                [h.chunk.chunk_id for h in passages[:self.config.passages]]
+            embedder = KnownVectors(embedder, self.stored(ids))
         excerpts = draft_excerpts(question, vector, passages, embedder, self.config)
         text = render(excerpts)
         if text:

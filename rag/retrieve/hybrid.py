@@ -12,7 +12,7 @@ from index.embedding import Embedder
 from index.records import Chunk
 from index.sentence_store import SentenceStore
 from index.store import ChunkStore
-from rag.records import Hit, Retrieval
+from rag.records import Anchor, Hit, Retrieval
 from rag.retrieve.fusion import distinct_texts, minmax_fusion, mmr, rrf
 from rag.retrieve.keyword import KeywordIndex, KeywordSnapshot
 from rag.settings import SettingsError
@@ -22,7 +22,7 @@ from rag.settings import SettingsError
 class RetrievalConfig:
     """``candidates`` per retriever before fusion; ``sentences`` nearest stored sentences looked at
     (a chunk scores by its best one; 0 turns the sentence list off); ``widen`` neighbours on each
-    side of a hit."""
+    side of a hit. The lists are fused with equal weights (other weights measured: README)."""
 
     k: int = 5
     candidates: int = 50
@@ -87,13 +87,22 @@ class HybridRetriever:
             order = mmr(pool, {c: fused[c] / (max(fused.values()) or 1.0) for c in pool},
                         lambda a, b: float(vectors[a] @ vectors[b]) if a in vectors and b in vectors else 0.0,
                         k=k, lambda_=cfg.mmr_lambda)
+        width = cfg.widen if widen is None else widen
+        # Widened passages can merge: look further down the ranking so k passages are returned.
+        top = order[:k * (2 * width + 1)] if width > 0 else order[:k]
+        cosines = self._cosines(vector, [cid for cid in top if cid not in dense_scores])
         hits = [Hit(chunk=chunks[cid], score=round(fused[cid], 6), rank=i,
-                    dense_score=dense_scores.get(cid), dense_rank=dense_rank.get(cid, 0),
+                    dense_score=dense_scores.get(cid, cosines.get(cid)), dense_rank=dense_rank.get(cid, 0),
                     keyword_score=keyword_scores.get(cid), keyword_rank=keyword_rank.get(cid, 0),
                     sentence_score=sentence_scores.get(cid), sentence_rank=sentence_rank.get(cid, 0))
-                for i, cid in enumerate(order[:k], 1)]
-        width = cfg.widen if widen is None else widen
-        return Retrieval(question, tuple(self._widen(hits, width) if width > 0 else hits), vector)
+                for i, cid in enumerate(top, 1)]
+        return Retrieval(question, tuple(self._widen(hits, width, k) if width > 0 else hits), vector)
+
+    def _cosines(self, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
+        """The dense cosine of hits that only the keyword or sentence list found, from their stored
+        vectors: the refusal gate weighs every passage it is shown, not only the dense candidates."""
+        stored = self.store.vectors(ids)
+        return {cid: round(float(v @ vector), 6) for cid, v in stored.items()}
 
     def _sentence_scores(self, vector: np.ndarray, cfg: RetrievalConfig, sources: Sequence[str] | None,
                          chunks: dict[str, Chunk]) -> dict[str, float]:
@@ -106,24 +115,42 @@ class HybridRetriever:
         chunks.update((c.chunk_id, c) for c in self.store.get([cid for cid in best if cid not in chunks]))
         return {cid: score for cid, score in best.items() if cid in chunks}
 
-    def _widen(self, hits: list[Hit], width: int) -> list[Hit]:
-        """Grow each hit by its neighbours, then merge hits whose passages overlap (best rank kept)."""
-        widened: list[Hit] = []
+    def _widen(self, hits: list[Hit], width: int, k: int) -> list[Hit]:
+        """Grow hits by their neighbours, best first, merging those whose passages overlap (best rank
+        kept), until ``k`` passages are found or ``hits`` run out."""
+        wanted: dict[str, set[int]] = {}
         for hit in hits:
             c = hit.chunk
-            around = [i for i in range(c.index - width, c.index + width + 1) if i >= 0 and i != c.index]
-            parts = sorted([c, *self.store.neighbours(c.source, around)], key=lambda x: x.start)
-            widened.append(replace(hit, chunk=merge_chunks(parts, c)))
+            wanted.setdefault(c.source, set()).update(i for i in range(c.index - width, c.index + width + 1)
+                                                      if i >= 0 and i != c.index)
+        # One read for every neighbour a widened hit may need (a few more than those used).
+        stored = {(n.source, n.index): n for n in self.store.at_positions({s: sorted(i) for s, i in wanted.items()})}
         merged: list[Hit] = []
-        for hit in widened:
-            overlap = next((m for m in merged if m.chunk.source == hit.chunk.source
-                            and hit.chunk.start <= m.chunk.end and m.chunk.start <= hit.chunk.end), None)
+        for hit in hits:
+            c = hit.chunk
+            overlap = next((m for m in merged if m.chunk.source == c.source
+                            and c.start <= m.chunk.end and m.chunk.start <= c.end), None)
+            anchor = Anchor(c.chunk_id, c.start, c.end, hit.rank, c.heading)
+            if overlap is not None and overlap.chunk.start <= c.start and c.end <= overlap.chunk.end:
+                merged[merged.index(overlap)] = replace(overlap, anchors=(*overlap.anchors, anchor))
+                continue  # already inside a passage taken
+            if overlap is None and len(merged) >= k:
+                break
+            around = [stored[c.source, i] for i in range(c.index - width, c.index + width + 1)
+                      if (c.source, i) in stored and i != c.index]
+            parts = sorted([c, *around], key=lambda x: x.start)
+            grown = replace(hit, chunk=merge_chunks(parts, c), anchors=(anchor,))
+            overlap = next((m for m in merged if m.chunk.source == c.source
+                            and grown.chunk.start <= m.chunk.end and m.chunk.start <= grown.chunk.end), None)
             if overlap is None:
-                merged.append(hit)
+                if len(merged) >= k:
+                    break
+                merged.append(grown)
             else:
                 index = merged.index(overlap)
-                parts = sorted([overlap.chunk, hit.chunk], key=lambda x: x.start)
-                merged[index] = replace(overlap, chunk=merge_chunks(parts, overlap.chunk))
+                parts = sorted([overlap.chunk, grown.chunk], key=lambda x: x.start)
+                merged[index] = replace(overlap, chunk=merge_chunks(parts, overlap.chunk),
+                                        anchors=overlap.anchors + grown.anchors)
         return [replace(h, rank=i) for i, h in enumerate(merged, 1)]
 
 

@@ -74,6 +74,8 @@ def test_written_chunks_come_back_exactly(open_store: OpenStore) -> None:
     assert store.get([solar[1].chunk_id, reefs[0].chunk_id]) == [solar[1], reefs[0]]  # in the order asked
     assert store.chunks_of("reefs.txt") == reefs
     assert store.neighbours("reefs.txt", [0, 2]) == [reefs[0], reefs[2]]
+    # Widening reads every hit's neighbours at once: positions of several files in one call.
+    assert store.at_positions({"solar.pdf": [1, 5], "reefs.txt": [1]}) == [reefs[1], solar[1]]
     state = store.file_state("solar.pdf")
     assert state.complete and state.content_hash == "h2" and set(state.chunk_ids) == {c.chunk_id for c in solar}
     vectors = store.vectors([reefs[1].chunk_id])

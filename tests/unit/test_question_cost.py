@@ -1,7 +1,7 @@
 """What one question costs the store and the sentence splitter: one metadata read (is the keyword
-index current?), one dense query, one query of the stored sentence vectors and one read of the
-top passages' sentence vectors (instead of embedding ~20 sentences), and each passage split into
-sentences once."""
+index current?), one dense query, one read of the hits' neighbours (widening), one query of the
+stored sentence vectors and one read of the top passages' sentence vectors (instead of embedding
+~20 sentences), and each passage split into sentences once."""
 
 from __future__ import annotations
 
@@ -59,7 +59,8 @@ def test_a_question_makes_one_metadata_read_one_dense_query_and_two_sentence_cal
     monkeypatch.setattr(assistant.sentences, "ready", lambda: CountingCollection(ready(), sentence_calls))
     answer = assistant.ask("why do coral reefs bleach?")
     assert not answer.refused
-    assert calls == Counter({"get_collection": 1, "query": 1})
+    # Widened passages (RAG_WIDEN=1, the default): one more read, of every hit's neighbours at once.
+    assert calls == Counter({"get_collection": 1, "query": 1, "get": 1})
     # Deliberately two more round trips since sentence vectors are stored (README "Sentence vectors"):
     # the nearest sentences (a third retrieval list) and the top passages' sentence vectors for the
     # answerer, which then embeds nothing. A chunk found only by its sentence would add one read.

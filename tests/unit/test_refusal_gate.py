@@ -7,7 +7,17 @@ from pathlib import Path
 import pytest
 
 from rag.assistant import Assistant
-from rag.retrieve.refusal_gate import absent_words, gate, unknown_terms, unmatched_terms
+from rag.retrieve.hybrid import HybridRetriever, RetrievalConfig
+from rag.retrieve.refusal_gate import (
+    DEFAULT_REFUSAL_THRESHOLD,
+    absent_words,
+    gate,
+    keyword_holds_question,
+    names_a_match,
+    unknown_terms,
+    unmatched_terms,
+    unwritten_literals,
+)
 from rag.settings import Settings
 from rag.text import names_in
 from tests.fakes import WordEmbedder
@@ -77,3 +87,64 @@ def test_a_name_no_document_holds_is_refused(assistant: Assistant) -> None:
     assert answer.refused and answer.sentences == ()
     assert answer.refusal_reason == "your documents never mention 'dropbox'"
     assert answer.to_dict()["refusal_reason"] == answer.refusal_reason
+
+
+def test_dotted_names_and_versions_no_document_writes_are_unwritten() -> None:
+    texts = ["The http module and xmlrpc.server ...", "Path.glob(pattern) yields ...", "New in version 3.11."]
+    assert unwritten_literals("what port does http.server listen on?", texts) == ["http.server"]
+    assert unwritten_literals("is pathlib.Path.glob recursive?", texts) == []  # its last two parts are written
+    assert unwritten_literals("when was 3.11.0 released? what is new in 3.11?", texts) == ["3.11.0"]
+    assert unwritten_literals("why does proc.wait() hang?", texts) == []  # a call on the user's own variable
+
+
+@pytest.fixture
+def long_report(tmp_path: Path) -> Assistant:
+    """Many passages on one topic, and one fact buried in a long passage about other things."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(12):
+        (docs / f"backup{i}.txt").write_text(
+            f"Backup guide part {i}. Nightly backups copy the home folders to the backup disk and rotate "
+            f"old backups every week so the backup disk never fills up.")
+    filler = " ".join(f"Section {n} lists shelf {n} stock levels, pallet counts and inventory audits for "
+                      f"warehouse aisle {n}." for n in range(12))
+    (docs / "report.txt").write_text(filler + " Ingrid Nakamura holds the vault combination for the cold storage room.")
+    settings = Settings.load(env={}, config_file=tmp_path / "none.toml")  # the default refusal threshold
+    helper = Assistant(tmp_path / "index", embedder=WordEmbedder(), settings=settings)
+    helper.add(docs)
+    return helper
+
+
+def test_a_question_whose_only_evidence_bm25_ranks_first_is_not_refused(long_report: Assistant) -> None:
+    question = "who holds the vault combination for the cold storage room?"
+    retrieval = long_report.retriever.search(question, k=3)
+    first = next(h for h in retrieval.hits if h.keyword_rank == 1)
+    assert "Ingrid Nakamura" in first.chunk.text
+    # Far from the question by its chunk vector: the dense score alone would refuse it.
+    assert first.dense_score is not None and first.dense_score < DEFAULT_REFUSAL_THRESHOLD
+    assert max(h.dense_score or 0.0 for h in retrieval.hits) < DEFAULT_REFUSAL_THRESHOLD
+    assert not names_a_match(question, retrieval.hits)  # no rare name to rescue it either
+    assert keyword_holds_question(question, retrieval.hits)
+    answer = long_report.ask(question, k=3)
+    assert not answer.refused, answer.refusal_reason
+    assert "Ingrid Nakamura" in answer.text
+
+
+def test_keyword_evidence_needs_every_word_of_the_question(long_report: Assistant) -> None:
+    question = "who holds the vault combination for the cold storage boats?"  # "boats": in no passage
+    retrieval = long_report.retriever.search(question, k=3)
+    assert not keyword_holds_question(question, retrieval.hits)
+    assert keyword_holds_question("who holds the vault combination?", retrieval.hits)
+
+
+def test_every_hit_carries_its_dense_cosine(long_report: Assistant) -> None:
+    # One dense candidate only: the other hits come from the keyword and sentence lists.
+    narrow = HybridRetriever(long_report.store, long_report.query_embedder, RetrievalConfig(candidates=1),
+                             sentences=long_report.sentences)
+    retrieval = narrow.search("who holds the vault combination for the cold storage room?", k=5)
+    vector = retrieval.query_vector
+    assert vector is not None
+    assert any(h.dense_rank == 0 for h in retrieval.hits)
+    stored = long_report.store.vectors([h.chunk.chunk_id for h in retrieval.hits])
+    for hit in retrieval.hits:
+        assert hit.dense_score == pytest.approx(float(stored[hit.chunk.chunk_id] @ vector), abs=1e-4)

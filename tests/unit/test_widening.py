@@ -1,0 +1,57 @@
+"""Neighbour widening (``RAG_WIDEN``): k passages even when hits merge, and quotes from the chunks found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.assistant import Assistant
+from rag.settings import Settings
+from tests.fakes import WordEmbedder
+
+
+def _section(i: int, fact: str = "") -> str:
+    filler = " ".join(f"term{i}x{j}" for j in range(160))  # words no other section has
+    return f"# Section {i}\n\nSection {i} covers {filler}. {fact}\n\n"
+
+
+@pytest.fixture
+def widened(tmp_path: Path) -> Assistant:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    sections = [_section(i) for i in range(8)]
+    sections[3] = _section(3, "Glacier melt rates doubled in the northern valley.")
+    sections[4] = _section(4, "Glacier melt rates were measured by drones every spring.")
+    (docs / "manual.md").write_text("".join(sections))
+    (docs / "other.md").write_text(_section(9, "Glacier tours leave the river towns at noon."))
+    settings = Settings.load(env={"RAG_WIDEN": "1", "RAG_REFUSAL_THRESHOLD": "0.0"}, config_file=tmp_path / "none")
+    helper = Assistant(tmp_path / "index", embedder=WordEmbedder(), settings=settings)
+    helper.add(docs)
+    return helper
+
+
+def test_merged_neighbours_leave_room_for_k_passages(widened: Assistant) -> None:
+    question = "glacier melt rates?"
+    plain = widened.retriever.search(question, k=3, widen=0).hits
+    assert {Path(h.chunk.source).name for h in plain[:2]} == {"manual.md"}  # the two best are neighbours
+    hits = widened.retriever.search(question, k=2).hits
+    assert len(hits) == 2  # the neighbours merged into one passage; the next hit fills the second place
+    first, second = hits
+    # Every chunk found inside a passage is one of its anchors, with its place in the ranking.
+    assert [a.chunk_id for a in first.anchors][:2] == [plain[0].chunk.chunk_id, plain[1].chunk.chunk_id]
+    assert [a.rank for a in first.anchors][:2] == [1, 2]
+    assert Path(second.chunk.source).name == "other.md"
+    assert {a.rank for a in first.anchors + second.anchors} == set(range(1, len(first.anchors) + 2))
+    text = Path(first.chunk.source).read_text()
+    assert first.chunk.text == text[first.chunk.start:first.chunk.end]  # verbatim, neighbours included
+    assert "Section 2" in first.chunk.text and "Section 5" in first.chunk.text
+
+
+def test_the_answer_quotes_the_chunks_retrieval_found(widened: Assistant) -> None:
+    answer = widened.ask("glacier melt rates?", k=2)
+    assert not answer.refused and answer.citations
+    for citation in answer.citations:
+        hit = answer.hits[citation.n - 1]
+        assert citation.focus_start is not None and citation.focus_end is not None
+        assert any(a.start <= citation.focus_start and citation.focus_end <= a.end for a in hit.anchors)
