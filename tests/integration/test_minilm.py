@@ -75,3 +75,22 @@ def test_loading_does_not_import_sentence_transformers(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[2]
     run = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_packed_span_vectors_equal_the_padded_ones(examples_dir: Path, precision: str) -> None:
+    """Ingest pools sentence vectors from the packed pass; the padded pass is the reference."""
+    texts = _texts(examples_dir)
+    # Sentence-like spans of each text, a blank one and one past the window (gets the text's vector).
+    spans = [[(0, min(len(t), 40)), (len(t) // 2, len(t)), (len(t), len(t))] for t in texts]
+    spans[-3].append((1990, 2000))  # "word " * 400: past the 256-piece window
+    model = MiniLMEmbedder(precision=precision).load()
+    packed, packed_spans = model.encode_spans(texts, spans, batch_size=8)
+    padded, padded_spans = model.encode_spans_padded(texts, spans, batch_size=8)
+    floor = 0.9999 if precision == "float32" else 0.999
+    assert float(np.einsum("ij,ij->i", packed, padded).min()) > floor
+    cosines = np.concatenate([np.einsum("ij,ij->i", a, b) for a, b in zip(packed_spans, padded_spans, strict=True)])
+    assert len(cosines) == sum(len(s) for s in spans) and float(cosines.min()) > floor
+    # The text vectors are encode()'s, and a span with no word piece falls back to its text's vector.
+    assert float(np.einsum("ij,ij->i", packed, model.encode(texts)).min()) > floor
+    assert float(packed_spans[-3][-1] @ packed[-3]) > 0.9999
