@@ -24,7 +24,7 @@ def cls_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from sentence_transformers.models import Normalize, Pooling
 
     base = SentenceTransformer(str(minilm_path()), device="cpu", local_files_only=True)
-    model = SentenceTransformer(modules=[base[0], Pooling(base[0].get_word_embedding_dimension(), "cls"),
+    model = SentenceTransformer(modules=[base[0], Pooling(base[0].auto_model.config.hidden_size, "cls"),
                                          Normalize()], device="cpu")
     folder = tmp_path_factory.mktemp("models") / "minilm-cls"
     model.save(str(folder))
