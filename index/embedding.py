@@ -63,9 +63,10 @@ def load_embedder(model: str | None = None, precision: str = "auto", batch_size:
     info = model_info(model)
     if info.name == DEFAULT_MODEL:
         return MiniLMEmbedder(info.folder, batch_size=batch_size, precision=precision)
-    from index.st_embedder import SentenceTransformerEmbedder
+    from index.st_embedder import SentenceTransformerEmbedder, SpanSentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder(info, batch_size=batch_size, precision=precision)
+    kind = SpanSentenceTransformerEmbedder if info.plain_pooling else SentenceTransformerEmbedder
+    return kind(info, batch_size=batch_size, precision=precision)
 
 
 def embed_query(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:

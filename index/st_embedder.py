@@ -3,8 +3,12 @@
 The packaged MiniLM keeps its own fast path (``index.minilm``: no sentence-transformers import);
 any other model runs through sentence-transformers itself, loaded from its folder on first use
 (``local_files_only``: nothing is downloaded). Questions and passages get the model's prefixes
-(``index.models.prompts``). Sentence vectors (pooled spans) are not made for these models: they
-have no ``embed_spans``, so ingest drops the sentence collection and the extractive answerer embeds
+(``index.models.prompts``).
+
+Sentence vectors (pooled spans, ``index.sentence_store``) are made for mean-pooled models only
+(Transformer, mean Pooling, Normalize: ``SpanSentenceTransformerEmbedder``): there a span's mean
+token vector lives in the space of the text vectors. Any other model (CLS pooling, a Dense layer)
+has no ``embed_spans``, so ingest drops the sentence collection and the extractive answerer embeds
 its passages' sentences at question time (README "Models and the offline rule").
 """
 
@@ -17,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from index.minilm import token_ranges
 from index.models import ModelInfo
 
 
@@ -29,6 +34,21 @@ def _tokenizer(folder: str) -> Any:
     tokenizer.no_truncation()
     tokenizer.no_padding()
     return tokenizer
+
+
+@functools.cache
+def _window_tokenizer(folder: str, max_tokens: int) -> Any:
+    """The model's tokenizer as the model sees text: special tokens, cut to its window."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(f"{folder}/tokenizer.json")
+    tokenizer.enable_truncation(max_length=max_tokens)
+    tokenizer.no_padding()
+    return tokenizer
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
 
 
 class SentenceTransformerEmbedder:
@@ -100,3 +120,32 @@ class SentenceTransformerEmbedder:
     def embed_query(self, texts: Sequence[str]) -> np.ndarray:
         """Questions, with the model's query prefix."""
         return self._encode(texts, self.info.query_prefix)
+
+
+class SpanSentenceTransformerEmbedder(SentenceTransformerEmbedder):
+    """A mean-pooled model that also pools spans of each text from the same pass (late chunking)."""
+
+    def embed_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+                    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """``embed(texts)`` and a unit vector per character span: the mean of the token vectors of
+        the word pieces inside it (a span with none inside the window gets its text's vector)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        prefix = self.info.passage_prefix
+        full = [prefix + t for t in texts]
+        tokens = self.load().encode(full, output_value="token_embeddings", batch_size=self.batch_size,
+                                    convert_to_numpy=False)
+        encodings = _window_tokenizer(str(self.model_path), self.info.max_tokens).encode_batch(full)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        pooled: list[np.ndarray] = []
+        for i, (emb, enc, text_spans) in enumerate(zip(tokens, encodings, spans, strict=True)):
+            x = emb.float().numpy()
+            if len(x) != len(enc.ids):  # sentence-transformers tokenized otherwise: no sound span
+                raise RuntimeError(f"{self.name}: {len(x)} token vectors for {len(enc.ids)} word pieces")
+            out[i] = x.mean(axis=0)
+            ranges = token_ranges(enc.offsets, enc.special_tokens_mask,
+                                  [(s + len(prefix), e + len(prefix)) for s, e in text_spans])
+            rows = [x[a:b].mean(axis=0) if b > a else out[i] for a, b in ranges]
+            pooled.append(_unit(np.stack(rows)).astype(np.float32) if rows
+                          else np.zeros((0, self.dimension), dtype=np.float32))
+        return _unit(out).astype(np.float32), pooled
