@@ -110,9 +110,12 @@ def model_info(name: str | None) -> ModelInfo:
     kinds = [str(m.get("type", "")).rsplit(".", 1)[-1] for m in modules]
     pooling_dir = next((folder / m["path"] for m in modules if str(m.get("type", "")).endswith("Pooling")), None)
     pooling_config = _json(pooling_dir / "config.json") if pooling_dir else {}
-    mode = next((k.removeprefix("pooling_mode_").removesuffix("_token").removesuffix("_tokens")
-                 for k, v in pooling_config.items() if k.startswith("pooling_mode_") and v is True), "mean")
-    dimension = int(pooling_config.get("word_embedding_dimension") or config.get("hidden_size") or 0)
+    # sentence-transformers 6 writes "pooling_mode": "cls"; older versions "pooling_mode_cls_token": true.
+    mode = str(pooling_config.get("pooling_mode") or next(
+        (k.removeprefix("pooling_mode_").removesuffix("_token").removesuffix("_tokens")
+         for k, v in pooling_config.items() if k.startswith("pooling_mode_") and v is True), "mean"))
+    dimension = int(pooling_config.get("embedding_dimension") or pooling_config.get("word_embedding_dimension")
+                    or config.get("hidden_size") or 0)
     for m in modules:  # a Dense layer after pooling changes the dimension
         if str(m.get("type", "")).endswith("Dense"):
             dimension = int(_json(folder / m["path"] / "config.json").get("out_features", dimension))
@@ -121,7 +124,9 @@ def model_info(name: str | None) -> ModelInfo:
                      or config.get("max_position_embeddings") or 512)
     max_tokens = min(max_tokens, int(config.get("max_position_embeddings") or max_tokens))
     query, passage = prompts(folder, shown)
-    plain = not modules or set(kinds) <= {"Transformer", "Pooling", "Normalize"}
+    # Spans are pooled over all token vectors, so the text vector must be that mean too (prompt included).
+    plain = (not modules or set(kinds) <= {"Transformer", "Pooling", "Normalize"}) \
+        and pooling_config.get("include_prompt", True) is not False
     return ModelInfo(shown, folder, dimension, max_tokens, mode, plain and mode == "mean", query, passage)
 
 

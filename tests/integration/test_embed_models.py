@@ -74,3 +74,25 @@ def test_the_default_model_by_package_name_is_minilms_fast_path() -> None:
     assert isinstance(e, MiniLMEmbedder) and e.name == "all-MiniLM-L6-v2" and e.window == 256
     v = e.embed(["hello"])
     assert v.shape == (1, 384) and np.isclose(np.linalg.norm(v), 1.0)
+
+
+def test_a_mean_pooled_model_pools_sentence_spans_like_minilm(tmp_path: Path) -> None:
+    """MiniLM saved under another name runs through sentence-transformers; its span vectors (ingest's
+    sentence vectors) match our own MiniLM's late-chunking ones, so it keeps sentence vectors."""
+    from sentence_transformers import SentenceTransformer
+
+    from index.st_embedder import SpanSentenceTransformerEmbedder
+
+    folder = tmp_path / "minilm-mean"
+    SentenceTransformer(str(minilm_path()), device="cpu", local_files_only=True).save(str(folder))
+    theirs = load_embedder(str(folder), precision="float32")
+    assert isinstance(theirs, SpanSentenceTransformerEmbedder) and theirs.name == "minilm-mean"
+    texts = ["Coral reefs grow slowly. Warm water bleaches them.", "word " * 400, "Short."]
+    spans = [[(0, 24), (25, 51)], [(0, 20), (1990, 2000)], [(0, 6), (6, 6)]]
+    ours = MiniLMEmbedder(precision="float32")
+    vectors, pooled = theirs.embed_spans(texts, spans)
+    ref_vectors, ref_pooled = ours.embed_spans(texts, spans)
+    assert float(np.einsum("ij,ij->i", vectors, ref_vectors).min()) > 0.9999
+    for got, want in zip(pooled, ref_pooled, strict=True):
+        assert got.shape == want.shape and float(np.einsum("ij,ij->i", got, want).min()) > 0.9999
+    assert float(pooled[0][0] @ pooled[0][1]) < 0.95  # two sentences, two vectors

@@ -110,3 +110,14 @@ def test_the_collection_pins_the_weights_fingerprint(tmp_path: Path) -> None:
     with pytest.raises(IndexMismatchError, match="other weights of the embedding model 'my-model'") as caught:
         ChunkStore(client, "docs", "my-model", 128, fingerprint="bbbb")
     assert "\n" not in str(caught.value)
+
+
+def test_sentence_transformers_6_pooling_config_is_read(tmp_path: Path) -> None:
+    folder = _folder(tmp_path, "st6")
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps(
+        {"embedding_dimension": 768, "pooling_mode": "cls", "include_prompt": True}))
+    info = model_info(str(folder))
+    assert (info.dimension, info.pooling, info.plain_pooling) == (768, "cls", False)
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps(
+        {"embedding_dimension": 384, "pooling_mode": "mean", "include_prompt": False}))
+    assert model_info(str(folder)).pooling == "mean" and not model_info(str(folder)).plain_pooling
