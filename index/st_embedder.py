@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from index.errors import UsageError
 from index.minilm import token_ranges
 from index.models import ModelInfo
 
@@ -100,7 +101,12 @@ class SentenceTransformerEmbedder:
                 torch = import_torch()
                 from sentence_transformers import SentenceTransformer
 
-                model = SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
+                try:
+                    model = SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
+                except Exception as exc:  # a damaged or partial folder: one sentence, not a traceback
+                    raise UsageError(f"cannot load the embedding model in {self.model_path} ({type(exc).__name__}: "
+                                     f"{str(exc).splitlines()[0] if str(exc) else ''}); copy the whole model "
+                                     "folder again") from None
                 if self.precision == "bfloat16":
                     model = model.to(torch.bfloat16)
                 self._model = model

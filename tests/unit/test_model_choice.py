@@ -121,3 +121,15 @@ def test_sentence_transformers_6_pooling_config_is_read(tmp_path: Path) -> None:
     (folder / "1_Pooling" / "config.json").write_text(json.dumps(
         {"embedding_dimension": 384, "pooling_mode": "mean", "include_prompt": False}))
     assert model_info(str(folder)).pooling == "mean" and not model_info(str(folder)).plain_pooling
+
+
+def test_a_damaged_model_folder_is_one_sentence(tmp_path: Path) -> None:
+    pytest.importorskip("sentence_transformers")
+    from index.embedding import load_embedder
+    from index.errors import UsageError
+
+    folder = _folder(tmp_path, "broken", weights=b"not safetensors")
+    (folder / "tokenizer.json").write_text("{}")
+    with pytest.raises(UsageError, match="cannot load the embedding model") as caught:
+        load_embedder(str(folder)).embed(["x"])
+    assert "\n" not in str(caught.value)
