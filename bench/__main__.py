@@ -37,6 +37,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "memoised token counting, Chroma write batches, embed batch sizes")
     p.add_argument("--experiments-only", action="store_true",
                    help="run only the experiments, against the index kept by an earlier --keep DIR run")
+    p.add_argument("--precisions", action="store_true",
+                   help="also ingest (with its encode floor) in each other precision this CPU runs fast: float32, "
+                        "and bfloat16 where it has AMX or AVX512-BF16 (adds one ingest per precision)")
     p.add_argument("--scales", type=int, nargs="*", default=None,
                    help="chunk counts for the retrieval-latency figure (quick 10000, full 10000 100000)")
     p.add_argument("--limit", type=int, default=None, help="only the first N corpus files (smoke tests)")
@@ -89,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"  ingest {system} #{r + 1} …")
                 if system == "ours":
                     result = run_task("ours_ingest", scratch, files=names, index_dir=str(scratch / f"ours-{r}"))
-                    result["floor_s"] = run_task("ours_floor", scratch,
-                                                 texts_file=result["embedded_texts_file"])["floor_s"]
+                    floor = run_task("ours_floor", scratch, texts_file=result["embedded_texts_file"])
+                    result["floor_s"], result["floor_precision"] = floor["floor_s"], floor.get("precision")
                     log(f"    {result['chunks']} chunks in {result['ingest_s']} s (floor {result.get('floor_s')} s)")
                     raw["ours_ingest"].append(result)
                     raw["ours_reingest"].append(run_task("ours_reingest", scratch, files=names,
@@ -99,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                     result = run_task("peer_ingest", scratch, files=names, persist_dir=str(scratch / f"peer-{r}"))
                     log(f"    {result['chunks']} chunks in {result['ingest_s']} s")
                     raw["peer_ingest"].append(result)
+        if args.precisions:
+            raw["ours_ingest_by_precision"] = _other_precisions(scratch, names, raw, log)
         ours_index, peer_index = str(scratch / "ours-0"), str(scratch / "peer-0")
         log("  queries (hit@5, latency on the corpus, extractive answers) …")
         raw["ours_query"] = run_task("ours_query", scratch, index_dir=ours_index, questions=questions, rounds=2)
@@ -180,6 +185,25 @@ def _experiments_only(args: argparse.Namespace, files: list[Path]) -> int:
     target.with_suffix(".md").write_text(text + "\n", encoding="utf-8")
     print(json.dumps(exp) if args.json else text + f"\n\nSaved {target}")
     return 0
+
+
+def _other_precisions(scratch: Path, names: list[str], raw: dict[str, Any], log: Any) -> dict[str, Any]:
+    """One more ingest (and its encode floor) in each fast precision the default run did not use."""
+    flags = raw["machine"].get("cpu_flags") or {}
+    fast = ["float32"] + (["bfloat16"] if flags.get("amx_tile") or flags.get("avx512_bf16") else [])
+    out: dict[str, Any] = {}
+    for precision in fast:
+        if precision == raw["ours_ingest"][0].get("embed_precision"):
+            continue
+        log(f"  ingest ours in {precision} …")
+        kind = f"torch-{precision}"
+        result = run_task("ours_ingest", scratch, files=names, index_dir=str(scratch / f"ours-{precision}"),
+                          embedder_kind=kind)
+        result["floor_s"] = run_task("ours_floor", scratch, texts_file=result["embedded_texts_file"],
+                                     embedder_kind=kind)["floor_s"]
+        log(f"    {result['chunks']} chunks in {result['ingest_s']} s (floor {result['floor_s']} s)")
+        out[precision] = result
+    return out
 
 
 def _beside_busy_process(scratch: Path, index_dir: str, questions: list[dict[str, str]]) -> dict[str, Any]:

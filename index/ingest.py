@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from index.chunking import ChunkingConfig, chunk_document
-from index.embedding import Embedder, SpanEmbedder
+from index.embedding import Embedder, SpanEmbedder, chunking_for
 from index.errors import RagError
 from index.loaders import DEFAULT_MAX_BYTES, content_hash, discover, load_bytes, read_bytes
 from index.records import Chunk, Document, LoadError
@@ -174,6 +174,7 @@ def _ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], 
     if sentences is not None:
         with report.timing("sentences"):
             sentences.fill(store.iter_records(), embedder)  # type: ignore[arg-type]
+    chunking = chunking or chunking_for(embedder)  # chunks fit the model's own window
     paths = list(paths)
     with report.timing("discover"):
         files, errors = discover(paths)

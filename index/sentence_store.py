@@ -13,8 +13,11 @@ embedded at ingest for a retrieval gain the pooled vectors nearly match (README 
 An embedder that cannot pool (a remote embedding server) writes no sentence vectors: the writer
 drops the collection, and readers do without.
 
-One record per sentence: id ``<chunk_id>:<n>``, the text it is looked up by as the document, and
-metadata ``chunk_id``, ``source`` and ``start``/``end`` (offsets into the chunk text). Which
+One record per sentence: id ``<chunk_id>:<n>``, its vector and metadata ``chunk_id``, ``source``
+and ``start``/``end`` (offsets into the chunk text). The text it is looked up by is not stored (a
+Chroma document costs a quarter of a sentence write: README "Speed"): readers rebuild it from the
+chunk with ``units``, which ``units_version`` pins; rows written with a document (before) still
+answer with it. Which
 sentences are stored and the lookup text of each are the caller's choice (``SentenceUnits``), so
 this package needs nothing from ``rag``; readers look vectors up by that exact text, so a unit that
 changed since ingest is simply embedded at question time.
@@ -146,14 +149,36 @@ class SentenceStore:
             return {}
         try:
             got = collection.get(where={"chunk_id": {"$in": list(chunk_ids)}}, include=["documents", "embeddings"])
+            embeddings = got.get("embeddings")
+            if embeddings is None:
+                return {}
+            texts = self._texts(got["ids"], got.get("documents"))
         except Exception:
             self._ready = None
             return {}
-        embeddings = got.get("embeddings")
-        if embeddings is None:
-            return {}
-        return {text: np.asarray(vec, dtype=np.float32)
-                for text, vec in zip(got["documents"] or [], embeddings, strict=True) if text}
+        return {text: np.asarray(vec, dtype=np.float32) for text, vec in zip(texts, embeddings, strict=True) if text}
+
+    def _texts(self, ids: Sequence[str], documents: Sequence[str | None] | None) -> list[str]:
+        """The lookup text of each sentence id: its stored document, else rebuilt from its chunk by
+        ``units`` (the chunk read from the chunk collection; "" when the chunk is gone)."""
+        docs = list(documents) if documents is not None else [None] * len(ids)
+        need = sorted({sid.rsplit(":", 1)[0] for sid, doc in zip(ids, docs, strict=True) if not doc})
+        units: dict[str, Sequence[tuple[int, int, str]]] = {}
+        if need:
+            chunks = self.client.get_collection(self._expected["sentences_of"], embedding_function=None).get(
+                ids=need, include=["documents", "metadatas"])
+            units = {cid: self.units(chunk_from_record(cid, text or "", dict(meta)))
+                     for cid, text, meta in zip(chunks["ids"], chunks["documents"] or [], chunks["metadatas"] or [],
+                                                strict=True)}
+        out = []
+        for sid, doc in zip(ids, docs, strict=True):
+            if doc:
+                out.append(doc)
+                continue
+            cid, n = sid.rsplit(":", 1)
+            unit = units.get(cid, ())
+            out.append(unit[int(n)][2] if int(n) < len(unit) else "")
+        return out
 
     # ---- writes (callers hold the writer lock) ---------------------------------------------------
 
@@ -215,8 +240,9 @@ class SentenceStore:
             got = collection.get(include=["metadatas", "documents", "embeddings"], limit=_PAGE_SIZE, offset=offset)
             if not got["ids"]:
                 return
-            for sid, meta, text, vector in zip(got["ids"], got["metadatas"] or [], got["documents"] or [],
-                                               got["embeddings"], strict=True):
+            texts = self._texts(got["ids"], got.get("documents"))
+            for sid, meta, text, vector in zip(got["ids"], got["metadatas"] or [], texts, got["embeddings"],
+                                               strict=True):
                 yield SentenceRow(str(meta["chunk_id"]), int(sid.rsplit(":", 1)[1]), str(meta["source"]),
                                   int(meta["start"]), int(meta["end"]), text or "", np.asarray(vector, np.float32))
             offset += len(got["ids"])
@@ -284,7 +310,6 @@ class SentenceStore:
             collection.upsert(
                 ids=[f"{r.chunk_id}:{r.n}" for r in part],
                 embeddings=np.stack([r.vector for r in part]),
-                documents=[r.text for r in part],
                 metadatas=[{"chunk_id": r.chunk_id, "source": r.source, "start": r.start, "end": r.end} for r in part],
             )
         return len(rows)

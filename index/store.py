@@ -194,7 +194,8 @@ class ChunkStore:
     >>> store = ChunkStore(make_client("./index"), "docs", "all-MiniLM-L6-v2", 384)  # doctest: +SKIP
     """
 
-    def __init__(self, client: Any, collection: str, model_name: str, dimension: int, *, create: bool = True) -> None:
+    def __init__(self, client: Any, collection: str, model_name: str, dimension: int, *, create: bool = True,
+                 fingerprint: str | None = None) -> None:
         settings = client.get_settings()
         # Local files (embedded mode) live here; None for a Chroma server.
         self.folder: Path | None = Path(settings.persist_directory) if settings.is_persistent else None
@@ -202,6 +203,7 @@ class ChunkStore:
         self.client = self._guard(client)
         self.model_name = model_name
         self.dimension = dimension
+        self.fingerprint = fingerprint  # of the model's weights (``index.models.weights_fingerprint``)
         if not valid_collection_name(collection):
             raise UsageError(f"bad collection name {collection!r}: use 3-512 letters, digits, '.', '_' or '-', "
                              "starting and ending with a letter or digit")
@@ -215,6 +217,7 @@ class ChunkStore:
                 embedding_function=None,
                 configuration={"hnsw": HNSW_CONFIGURATION},
                 metadata={"embedding_model": model_name, "dimension": dimension,
+                          **({"embedding_fingerprint": fingerprint} if fingerprint else {}),
                           "rag_schema": SCHEMA_VERSION, "chroma_major": _chroma_major(), "generation": 0},
             )
         except StoreUnavailableError:
@@ -255,8 +258,15 @@ class ChunkStore:
             raise IndexMismatchError(
                 f"collection {self.name!r} was built with the embedding model {model!r} "
                 f"({meta.get('dimension')} dimensions), but this run uses {self.model_name!r} "
-                f"({self.dimension}); rebuild it: delete the index folder (or choose a new --collection) "
-                "and run 'rag ingest' again")
+                f"({self.dimension}); pass that model with --embed-model (RAG_EMBED_MODEL) or rebuild it: delete "
+                "the index folder (or choose a new --collection) and run 'rag ingest' again")
+        pinned = meta.get("embedding_fingerprint")
+        if pinned and self.fingerprint and pinned != self.fingerprint:  # same name, other weights (a fine-tune)
+            raise IndexMismatchError(
+                f"collection {self.name!r} was built with other weights of the embedding model {model!r} "
+                f"(fingerprint {pinned}, this run's {self.fingerprint}); use the model folder that built it "
+                "(--embed-model) or rebuild: delete the index folder (or choose a new --collection) and run "
+                "'rag ingest' again")
         written_by = meta.get("chroma_major")
         if written_by is not None and int(written_by) != _chroma_major():
             raise IndexMismatchError(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from index.embedding import Embedder, MiniLMEmbedder
+from index.embedding import Embedder, embed_query, load_embedder
 from index.errors import UsageError
 from index.ingest import IngestProgress, IngestReport, ingest
 from index.lock import WriterLock
@@ -43,7 +43,8 @@ def default_embedder(settings: Settings | None = None) -> Embedder:
     >>> shared = default_embedder()                                     # doctest: +SKIP
     >>> a, b = Assistant("./a", embedder=shared), Assistant("./b", embedder=shared)  # doctest: +SKIP
     """
-    return MiniLMEmbedder(precision=(settings or Settings.load()).embed_precision)
+    settings = settings or Settings.load()
+    return load_embedder(settings.embed_model, precision=settings.embed_precision)
 
 
 class Assistant:
@@ -72,7 +73,7 @@ class Assistant:
         # ``create=False``: an index that does not exist is an error, not a new empty one (read-only commands).
         client = make_client(self.settings.index_dir, self.settings.chroma_url, create=create)
         self.store = ChunkStore(client, self.settings.collection, self.embedder.name, self.embedder.dimension,
-                                create=create)
+                                create=create, fingerprint=getattr(self.embedder, "fingerprint", None))
         # Sentence vectors stored at ingest: a third retrieval list, and the answerer's sentence vectors.
         # The store's client: with a Chroma server it turns a server that stopped answering into one sentence.
         self.sentences = SentenceStore(self.store.client, self.settings.collection, self.embedder.name,
@@ -299,7 +300,7 @@ class Assistant:
         else:
             vector = retrieval.query_vector
             if vector is None:
-                vector = self.query_embedder.embed([question])[0]
+                vector = embed_query(self.query_embedder, [question])[0]
             similarity = float(np.max(self.query_embedder.embed([s.text for s in checked.sentences]) @ vector))
         headings = [" ".join(h.chunk.heading) for h in retrieval.hits]
         return judge_relevance(question, [s.text for s in checked.sentences], similarity, headings)

@@ -49,6 +49,7 @@ class Settings:
     llm_max_tokens: int | None = None  # RAG_LLM_MAX_TOKENS (default 512)
     llm_temperature: float | None = None  # RAG_LLM_TEMPERATURE (default 0)
     judge: str = "heuristic"  # RAG_JUDGE: heuristic | llm (asks the configured model)
+    embed_model: str | None = None  # RAG_EMBED_MODEL: a sentence-transformers folder or package (default MiniLM)
     embed_precision: str = "auto"  # RAG_EMBED_PRECISION: auto (bfloat16 where the CPU has it) | float32 | bfloat16
     ui_auth: str | None = None  # RAG_UI_AUTH=user:password
     ui_host: str = "127.0.0.1"  # RAG_UI_HOST

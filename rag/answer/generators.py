@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from index.embedding import Embedder
+from index.embedding import Embedder, embed_query
 from rag.answer.extractive import ExtractiveConfig, draft_excerpts, quoted_anchors, render
 from rag.records import Draft, Hit
 from rag.sentence_vectors import KnownVectors
@@ -37,7 +37,7 @@ class ExtractiveGenerator:
 
     def stream(self, question: str, passages: Sequence[Hit], question_vector: np.ndarray | None = None
                ) -> Iterator[str | Draft]:
-        vector = question_vector if question_vector is not None else self.embedder.embed([question])[0]
+        vector = question_vector if question_vector is not None else embed_query(self.embedder, [question])[0]
         embedder = self.embedder
         if self.stored is not None:
             ids = [a.chunk_id for _, a in quoted_anchors(passages, self.config.passages)] or \

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -34,20 +34,33 @@ class CachingEmbedder:
     def count_tokens(self, text: str) -> int:
         return self.inner.count_tokens(text)
 
+    def embed_query(self, texts: Sequence[str]) -> np.ndarray:
+        """Question vectors (the model's query prefix, ``index.embedding.embed_query``), cached apart
+        from passages' when the model has such a prefix."""
+        query = getattr(self.inner, "embed_query", None)
+        if not callable(query):
+            return self.embed(texts)
+        return self._cached(texts, query, "query\x00")
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors for ``texts``; safe from many threads at once.
+        """Vectors for ``texts``; safe from many threads at once."""
+        return self._cached(texts, self.inner.embed, "")
+
+    def _cached(self, texts: Sequence[str], embed: Callable[[Sequence[str]], np.ndarray], tag: str) -> np.ndarray:
+        """``embed(texts)`` through the cache, keys tagged by ``tag``.
 
         Every vector a call returns is taken into local values before anything is evicted, so a
         batch that pushes older entries out (a small cache, or another thread's batch) can never
         lose a row this call already counted on.
         """
+        texts = [tag + t for t in texts] if tag else texts
         with self._lock:
             known = {t: self._cache[t] for t in texts if t in self._cache}
             for t in known:
                 self._cache.move_to_end(t)
         missing = [t for t in dict.fromkeys(texts) if t not in known]
         if missing:
-            vectors = self.inner.embed(missing)
+            vectors = embed([t.removeprefix(tag) for t in missing] if tag else missing)
             fresh = dict(zip(missing, vectors, strict=True))
             known.update(fresh)
             with self._lock:

@@ -8,7 +8,7 @@ from typing import Literal
 
 import numpy as np
 
-from index.embedding import Embedder
+from index.embedding import Embedder, embed_query
 from index.records import Chunk
 from index.sentence_store import SentenceStore
 from index.store import ChunkStore
@@ -65,7 +65,7 @@ class HybridRetriever:
         already read it (one freshness check per question)."""
         cfg = self.config
         k = k or cfg.k
-        vector = query_vector if query_vector is not None else self.embedder.embed([question])[0]
+        vector = query_vector if query_vector is not None else embed_query(self.embedder, [question])[0]
         keyword = keyword or self.keyword.snapshot()  # first: its generation read also freshens the dense side
         dense = self.store.query(vector, cfg.candidates, sources)
         keyword_hits = keyword.search(keyword_query or question, cfg.candidates, sources)
