@@ -331,17 +331,26 @@ def _ingest_progress(progress: PageProgress | None) -> Callable[[str, str, int, 
         return None
 
     written = 0
+    shown = 0.0
+
+    def show(fraction: float, description: str) -> None:
+        nonlocal shown
+        shown = max(shown, fraction)  # several embedding batches must not move the bar back
+        progress(shown, description)
 
     def report(stage: str, path: str, done: int, total: int) -> None:
-        # Reading and chunking is the first half of the bar, embedding and writing the second.
+        # Reading and chunking is the first half of the bar; embedding the passages fills most of
+        # the second (a big file moves too), storing them the rest.
         nonlocal written
         if not total:
             return
         if stage == "read":
-            progress(0.5 * (done - 1) / total, f"Reading {render.display_name(path)} ({done}/{total})")
+            show(0.5 * (done - 1) / total, f"Reading {render.display_name(path)} ({done}/{total})")
+        elif stage == "embedded":
+            show(0.5 + 0.45 * done / total, f"Embedded {done}/{total} passages")
         elif stage in ("done", "failed"):
             written += 1
-            progress(0.5 + 0.5 * min(written, total) / total, f"Embedded and stored {written}/{total}")
+            show(0.95 + 0.05 * min(written, total) / total, f"Stored {written}/{total} files")
 
     return report
 

@@ -661,7 +661,8 @@ def test_upload_progress_moves_to_100_percent(server: tuple[str, Path], browser:
     seen = page.evaluate("() => window.__progress")
     percents = sorted({float(m) for text in seen for m in re.findall(r"(\d+(?:\.\d+)?)%", text)})
     assert any(0 < p < 100 for p in percents) and max(percents) == 100, (percents, seen[-5:])
-    assert any("Embedded and stored 3/3" in text for text in seen), seen[-5:]
+    assert any("Stored 3/3 files" in text for text in seen), seen[-5:]
+    assert any(re.search(r"Embedded \d+/\d+ passages", text) for text in seen), seen[-5:]
     assert all(text.count("%") <= 1 for text in seen), "the progress is shown once"
     for path in files:
         page.locator("#rag-remove-choice input").click()
