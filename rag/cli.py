@@ -103,9 +103,13 @@ def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
             bar.n = done
             bar.set_postfix_str(Path(path).name[-40:])
             bar.refresh()
+        elif bar is not None and stage == "embedded":  # a big batch of passages: show it moving
+            bar.set_postfix_str(f"embedded {done}/{total} passages")
+            bar.refresh()
 
+    watched = bar is not None or args.verbose  # unwatched, ingest embeds each batch in one call
     try:
-        report = assistant.add(args.paths, prune=args.prune, progress=progress)
+        report = assistant.add(args.paths, prune=args.prune, progress=progress if watched else None)
     except IngestInterrupted as stopped:  # say what was written, then the one sentence (in main)
         if bar is not None:
             bar.close()
