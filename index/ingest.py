@@ -19,8 +19,10 @@ import numpy as np
 
 from index.chunking import ChunkingConfig, chunk_document
 from index.embedding import Embedder, SpanEmbedder
+from index.errors import RagError
 from index.loaders import DEFAULT_MAX_BYTES, content_hash, discover, load_bytes, read_bytes
 from index.records import Chunk, Document, LoadError
+from index.remote_embedding import EmbeddingServerError
 from index.sentence_store import SentenceRow, SentenceStore
 from index.store import ChunkStore, FileWrite, StoreUnavailableError
 
@@ -77,9 +79,10 @@ class IngestReport:
 
 
 class IngestInterrupted(StoreUnavailableError):
-    """The store stopped answering mid-ingest; ``report`` is what was written before (the next run finishes)."""
+    """The store or the embedding server stopped answering mid-ingest; ``report`` is what was written
+    before (the next run finishes)."""
 
-    def __init__(self, cause: StoreUnavailableError, report: IngestReport) -> None:
+    def __init__(self, cause: RagError, report: IngestReport) -> None:
         done = report.files_added + report.files_updated
         what = str(cause).rsplit("; ", 1)[0]  # the cause without its advice, which is replaced here
         super().__init__(f"{what} after {done} {'file was' if done == 1 else 'files were'} indexed; "
@@ -104,13 +107,15 @@ def ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], *
     With ``sentences``, every chunk's sentence vectors are kept beside it (written before the chunk,
     deleted after it), and an index that lacks them gets them first. They are pooled from the
     chunks' own forward pass (``index.sentence_store``); an embedder that cannot pool drops them.
-    Raises ``IngestInterrupted`` (with the report of what was written) if the store stops answering."""
+    Raises ``IngestInterrupted`` (with the report of what was written) if the store or the embedding
+    server stops answering (a batch that could not be embedded was not written: the next run does it)."""
     started = time.perf_counter()
     report = IngestReport()
     try:
         return _ingest(store, embedder, paths, report, started, prune, max_bytes, chunking, progress, sentences)
-    except StoreUnavailableError as exc:
-        report.chunks_total = None
+    except (StoreUnavailableError, EmbeddingServerError) as exc:
+        # The store still answers when only the embedding server is gone: the report can count it.
+        report.chunks_total = store.count() if isinstance(exc, EmbeddingServerError) else None
         report.seconds = time.perf_counter() - started
         raise IngestInterrupted(exc, report) from None
 

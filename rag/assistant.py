@@ -42,7 +42,14 @@ def default_embedder(settings: Settings | None = None) -> Embedder:
     >>> shared = default_embedder()                                     # doctest: +SKIP
     >>> a, b = Assistant("./a", embedder=shared), Assistant("./b", embedder=shared)  # doctest: +SKIP
     """
-    return MiniLMEmbedder(precision=(settings or Settings.load()).embed_precision)
+    settings = settings or Settings.load()
+    local = MiniLMEmbedder(precision=settings.embed_precision)
+    if settings.embed_url:  # embedding server: vectors from it, chunk windows still from the local tokenizer
+        from index.remote_embedding import RemoteEmbedder
+
+        return RemoteEmbedder.connect(settings.embed_url, local, model=settings.embed_server_model,
+                                      api_key=settings.embed_api_key, concurrency=settings.embed_concurrency)
+    return local
 
 
 class Assistant:
