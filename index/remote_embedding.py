@@ -18,7 +18,6 @@ so this embedder is not a ``SpanEmbedder`` and ingest through it keeps no senten
 from __future__ import annotations
 
 import random
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -99,7 +98,7 @@ class RemoteEmbedder:
         self.base_url = check_url(base_url)
         self.model = model
         self.name = model_label(model)
-        self.dimension = 0  # set by ``connect``'s probe (or the first call)
+        self.dimension = 0  # set by ``connect``'s probe; 0 accepts any
         self.counter = counter
         offsets = getattr(counter, "token_offsets", None)
         if offsets is not None:  # the local tokenizer's offsets make chunking faster (``SpanCounter``)
@@ -109,10 +108,10 @@ class RemoteEmbedder:
         self.retries = retries
         self._sleep = sleep
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        # The connection limit bounds the requests in flight across threads too (``rag serve``, the UI).
         self._client = httpx.Client(base_url=self.base_url, headers=headers, transport=transport,
                                     timeout=httpx.Timeout(timeout, connect=10.0),
                                     limits=httpx.Limits(max_connections=concurrency))
-        self._probe_lock = threading.Lock()
 
     @classmethod
     def connect(cls, base_url: str, counter: TokenCounter, *, model: str | None = None, **options: Any

@@ -15,6 +15,7 @@ from index.embedding import MiniLMEmbedder, minilm_path
 from index.remote_embedding import RemoteEmbedder
 from rag import cli
 from rag.assistant import Assistant
+from rag.doctor import run_checks
 from tests.integration.conftest import EXAMPLE_FILES, clean_settings
 from tests.integration.servers import EmbedServer, start_embed_server
 
@@ -83,6 +84,8 @@ def test_a_local_index_opens_and_answers_through_the_server(embed_server: EmbedS
                        create=False)
     for question in QUESTIONS:
         assert answer_key(opened, question) == answer_key(examples_assistant, question), question
+    server_check = next(c for c in run_checks(opened.settings) if c.name == "embedding server")
+    assert server_check.ok and "'all-MiniLM-L6-v2' (384 dimensions)" in server_check.detail
 
 
 def test_a_server_killed_mid_ingest_stops_in_one_sentence_and_the_next_run_completes(

@@ -217,3 +217,21 @@ def test_ingest_stops_at_a_dead_server_with_a_truthful_report_and_the_next_run_f
     again = ingest(store, embedder, [docs])
     assert (again.files_added, again.files_unchanged) == (2, 2)
     assert len(store.sources()) == 4
+
+
+def test_a_bad_url_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="RAG_EMBED_URL"):
+        RemoteEmbedder("127.0.0.1:7997", "m", WordEmbedder())
+
+
+def test_settings_and_the_cli_flag_name_the_server(tmp_path: Path) -> None:
+    from rag.cli import build_parser, settings_from
+    from rag.settings import Settings, SettingsError
+
+    loaded = Settings.load(env={"RAG_EMBED_URL": "http://h:1/v1", "RAG_EMBED_API_KEY": "k",
+                                "RAG_EMBED_CONCURRENCY": "8"}, config_file=tmp_path / "none.toml")
+    assert (loaded.embed_url, loaded.embed_api_key, loaded.embed_concurrency) == ("http://h:1/v1", "k", 8)
+    with pytest.raises(SettingsError, match="embed_concurrency"):
+        Settings.load(env={"RAG_EMBED_CONCURRENCY": "0"}, config_file=tmp_path / "none.toml")
+    args = build_parser().parse_args(["ingest", "docs", "--embed-url", "http://h:2/v1"])
+    assert settings_from(args).embed_url == "http://h:2/v1"
