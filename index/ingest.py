@@ -90,6 +90,14 @@ class IngestInterrupted(StoreUnavailableError):
         self.report = report
 
 
+def _count_if_up(store: ChunkStore) -> int | None:
+    """The store's chunk count for the report when only the embedding server is gone (None if it is too)."""
+    try:
+        return store.count()
+    except StoreUnavailableError:
+        return None
+
+
 @dataclass
 class _Pending:
     doc: Document
@@ -114,8 +122,7 @@ def ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], *
     try:
         return _ingest(store, embedder, paths, report, started, prune, max_bytes, chunking, progress, sentences)
     except (StoreUnavailableError, EmbeddingServerError) as exc:
-        # The store still answers when only the embedding server is gone: the report can count it.
-        report.chunks_total = store.count() if isinstance(exc, EmbeddingServerError) else None
+        report.chunks_total = _count_if_up(store) if isinstance(exc, EmbeddingServerError) else None
         report.seconds = time.perf_counter() - started
         raise IngestInterrupted(exc, report) from None
 
