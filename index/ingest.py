@@ -23,6 +23,7 @@ from index.embedding import Embedder, SpanEmbedder, chunking_for
 from index.errors import RagError
 from index.loaders import DEFAULT_MAX_BYTES, content_hash, discover, load_bytes, read_bytes
 from index.records import Chunk, Document, LoadError
+from index.remote_embedding import EmbeddingServerError
 from index.sentence_store import SentenceRow, SentenceStore
 from index.storage import (
     BYTES_PER_CHUNK,
@@ -121,7 +122,7 @@ def interrupted(cause: RagError, report: IngestReport) -> IngestInterrupted:
 def _what_and_advice(cause: RagError) -> tuple[str, str]:
     """The cause's sentence without its advice, and the advice for an ingest that stopped there."""
     what, _, own = str(cause).rpartition("; ")
-    if isinstance(cause, StoreUnavailableError):
+    if isinstance(cause, (StoreUnavailableError, EmbeddingServerError)):
         return what, "start it again and re-run 'rag ingest' to index the rest"
     if isinstance(cause, DiskFullError):
         return what, "free some space (or use a folder on a larger disk) and re-run 'rag ingest' to index the rest"
@@ -151,12 +152,14 @@ def ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], *
     chunks' own forward pass (``index.sentence_store``); an embedder that cannot pool drops them.
     Before each batch is written, the disk must have room for it (an estimate, said in the error).
     Raises ``IngestInterrupted`` (with the report of what was written) at the first failure that stops
-    every write: the store stopped answering, the disk is full or read-only, a vector segment is damaged."""
+    every write: the store or the embedding server stopped answering (a batch that could not be
+    embedded was not written: the next run does it), the disk is full or read-only, a vector segment
+    is damaged."""
     started = time.perf_counter()
     report = IngestReport()
     try:
         return _ingest(store, embedder, paths, report, started, prune, max_bytes, chunking, progress, sentences)
-    except STOPPING_ERRORS as exc:
+    except (*STOPPING_ERRORS, EmbeddingServerError) as exc:
         report.chunks_total = None if isinstance(exc, StoreUnavailableError) else _count(store)
         report.seconds = time.perf_counter() - started
         raise interrupted(exc, report) from None

@@ -44,7 +44,13 @@ def default_embedder(settings: Settings | None = None) -> Embedder:
     >>> a, b = Assistant("./a", embedder=shared), Assistant("./b", embedder=shared)  # doctest: +SKIP
     """
     settings = settings or Settings.load()
-    return load_embedder(settings.embed_model, precision=settings.embed_precision)
+    local = load_embedder(settings.embed_model, precision=settings.embed_precision)
+    if settings.embed_url:  # embedding server: vectors from it, chunk windows still from the local tokenizer
+        from index.remote_embedding import RemoteEmbedder
+
+        return RemoteEmbedder.connect(settings.embed_url, local, model=settings.embed_server_model,
+                                      api_key=settings.embed_api_key, concurrency=settings.embed_concurrency)
+    return local
 
 
 class Assistant:

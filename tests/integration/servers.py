@@ -77,3 +77,71 @@ def start_rag_serve(args: Sequence[str], folder: Path, env: dict[str, str], read
         time.sleep(0.2)
     server.stop()
     raise RuntimeError(f"rag serve did not become healthy in {timeout:.0f} s:\n{server.log_tail()}")
+
+
+# ---- an OpenAI-compatible embedding server (infinity-emb, in .venv-infinity: .ci/setup --with-embed-server)
+
+INFINITY = Path(__file__).resolve().parents[2] / ".venv-infinity"
+INFINITY_READY = INFINITY / ".rag-installed"
+
+
+@dataclass
+class EmbedServer:
+    """infinity-emb serving the packaged MiniLM folder on 127.0.0.1:``port`` as ``all-MiniLM-L6-v2``;
+    ``start()`` again after ``kill()`` restarts it on the same port."""
+
+    model_path: Path
+    folder: Path
+    port: int
+    server: Server | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def pid(self) -> int:
+        assert self.server is not None
+        return self.server.process.pid
+
+    def start(self, timeout: float = 300) -> EmbedServer:
+        log = self.folder / f"infinity-{self.port}-{time.monotonic_ns()}.log"
+        # Offline (the model is a local folder), no usage statistics, no torch.compile warm-up.
+        env = serve_env(DO_NOT_TRACK="1", INFINITY_ANONYMOUS_USAGE_STATS="0")
+        process = _start([str(INFINITY / "bin" / "infinity_emb"), "v2", "--model-id", str(self.model_path),
+                          "--served-model-name", "all-MiniLM-L6-v2", "--engine", "torch", "--device", "cpu",
+                          "--no-compile", "--no-bettertransformer", "--host", "127.0.0.1",
+                          "--port", str(self.port), "--url-prefix", "/v1", "--log-level", "warning"],
+                         log, env, self.folder)
+        self.server = Server(process, self.url, log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"infinity_emb exited with {process.returncode}:\n{self.server.log_tail()}")
+            try:
+                if httpx.get(f"{self.url}/models", timeout=5).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"infinity_emb did not answer in {timeout:.0f} s:\n{self.server.log_tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL the server by its process id, as a crash would end it."""
+        assert self.server is not None
+        os.kill(self.server.process.pid, signal.SIGKILL)
+        self.server.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+
+def start_embed_server(model_path: Path, folder: Path) -> EmbedServer:
+    """A running ``EmbedServer`` (the caller stops it); skips the test when infinity-emb is not installed."""
+    import pytest
+
+    if not INFINITY_READY.is_file():
+        pytest.skip("infinity-emb is not installed in .venv-infinity: run 'bash .ci/setup --with-embed-server'")
+    return EmbedServer(model_path, folder, free_port()).start()
