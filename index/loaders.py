@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -253,7 +254,29 @@ def pdf_inflated_size(data: bytes, limit: int = MAX_PDF_INFLATED) -> int:
     return total
 
 
+PDFIUM_LOCK = threading.RLock()
+"""Held around every pdfium call in this process: PDFium is not thread-safe, not even across
+documents (pypdfium2's docs: concurrent calls may crash the process), and uploads, the UI's page
+viewer and `rag serve` can all reach it at once."""
+
+
 def load_pdf(path: Path, data: bytes) -> Document:
+    with PDFIUM_LOCK:
+        pages = _pdf_pages(path, data)
+    pages = _drop_running_lines(pages)
+    starts: list[int] = []
+    offset = 0
+    for page_text in pages:
+        starts.append(offset)
+        offset += len(page_text) + 2
+    text = "\n\n".join(pages)
+    if not text.strip():
+        raise LoadError(str(path), "PDF has no extractable text (scanned images need OCR first)")
+    return Document(_doc_id(str(path)), str(path), path.stem, text, content_hash(data), pages=tuple(starts))
+
+
+def _pdf_pages(path: Path, data: bytes) -> list[str]:
+    """Each page's text (call with ``PDFIUM_LOCK`` held)."""
     import pypdfium2 as pdfium
 
     inflated = pdf_inflated_size(data)
@@ -287,16 +310,7 @@ def load_pdf(path: Path, data: bytes) -> Document:
         raise LoadError(str(path), f"damaged PDF page ({exc})") from None
     finally:
         pdf.close()
-    pages = _drop_running_lines(pages)
-    starts: list[int] = []
-    offset = 0
-    for page_text in pages:
-        starts.append(offset)
-        offset += len(page_text) + 2
-    text = "\n\n".join(pages)
-    if not text.strip():
-        raise LoadError(str(path), "PDF has no extractable text (scanned images need OCR first)")
-    return Document(_doc_id(str(path)), str(path), path.stem, text, content_hash(data), pages=tuple(starts))
+    return pages
 
 
 def _drop_running_lines(pages: list[str]) -> list[str]:

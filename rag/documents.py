@@ -6,8 +6,8 @@ and what a collection may be called.
 True
 """
 
-from index.loaders import SUPPORTED_SUFFIXES, load_file
+from index.loaders import PDFIUM_LOCK, SUPPORTED_SUFFIXES, load_file
 from index.records import Chunk, Document
 from index.store import valid_collection_name
 
-__all__ = ["SUPPORTED_SUFFIXES", "Chunk", "Document", "load_file", "valid_collection_name"]
+__all__ = ["PDFIUM_LOCK", "SUPPORTED_SUFFIXES", "Chunk", "Document", "load_file", "valid_collection_name"]

@@ -4,7 +4,7 @@ Everything shown comes from the index: the passages of the cited file (``Assista
 and, for a PDF, the file the index read, rendered with pypdfium2. A request names only an answer and
 a marker number; the file is looked up among the indexed sources, never taken from the request.
 
->>> from rag.documents import Chunk
+>>> from rag.documents import PDFIUM_LOCK, Chunk
 >>> parts = [Chunk("a", "d", "f.md", "Tides rise.", 0, 11, 0), Chunk("b", "d", "f.md", "They fall.", 12, 22, 1)]
 >>> document_window(parts, 12, 22, chars=5)
 ('ise. They fall.', 7)
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.documents import Chunk
+from rag.documents import PDFIUM_LOCK, Chunk
 from ui import render
 
 CONTEXT_CHARS = 1200  # document text shown on each side of the quote
@@ -90,6 +90,11 @@ def render_context(cited: Cited, chunks: Sequence[Chunk]) -> str:
 def render_pdf_page(path: Path, page: int, quote: str) -> Any:
     """Page ``page`` (1-based) of the PDF at ``path`` as a PIL image with the quote's lines boxed,
     or None when the file is not a readable PDF any more."""
+    with PDFIUM_LOCK:  # PDFium is not thread-safe: one call at a time in this process
+        return _render_pdf_page(path, page, quote)
+
+
+def _render_pdf_page(path: Path, page: int, quote: str) -> Any:
     import pypdfium2 as pdfium
     from PIL import ImageDraw
 
