@@ -10,7 +10,15 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from rag.errors import DiskFullError, IndexBusyError, IndexDamagedError, IndexReadOnlyError, StoreUnavailableError
+from index.ingest import IngestReport, interrupted
+from rag.errors import (
+    DiskFullError,
+    EmbeddingServerError,
+    IndexBusyError,
+    IndexDamagedError,
+    IndexReadOnlyError,
+    StoreUnavailableError,
+)
 from rag.records import Answer, Citation
 from rag.settings import Settings, SettingsError
 from ui.serve import openai_chat
@@ -136,3 +144,6 @@ def test_known_failures_keep_their_sentence() -> None:
     assert (full.status, full.message) == (507, "the disk holding ./index has 2 MB free")
     assert as_api_error(IndexReadOnlyError("./index is read-only")).status == 503
     assert as_api_error(IndexDamagedError("run rag repair")).status == 500
+    stopped = as_api_error(interrupted(DiskFullError("the disk is full; free some space"), IngestReport()))
+    assert stopped.status == 507 and "after 0 files were indexed" in stopped.message
+    assert as_api_error(EmbeddingServerError("the embedding server at http://h:1 stopped answering")).status == 503

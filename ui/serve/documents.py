@@ -89,7 +89,13 @@ def index_files(assistant: Any, accepted: Accepted) -> Outcomes:
         if stage == "done":
             written.add(path)
 
-    report = assistant.add([path for _, _, path in accepted], progress=progress)
+    try:
+        report = assistant.add([path for _, _, path in accepted], progress=progress)
+    except Exception:  # stopped part-way (a full disk, a dead server): keep only the copies it indexed
+        for _, _, path in accepted:
+            if str(path) not in written and str(path.resolve()) not in written:
+                path.unlink(missing_ok=True)
+        raise
     failed = {str(Path(f.path).resolve()): f.error for f in report.files_failed}
     counts = assistant.sources()
     outcomes: Outcomes = []

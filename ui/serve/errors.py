@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from rag.errors import (
     BackendError,
     DiskFullError,
+    EmbeddingServerError,
     IndexBusyError,
     IndexDamagedError,
     IndexMismatchError,
@@ -31,6 +32,7 @@ _STATUS: tuple[tuple[type[Exception], int, str], ...] = (
     (UsageError, 400, "invalid_request_error"),  # a bad setting or k, "the question is empty", a bad name
     (IndexBusyError, 409, "index_busy"),
     (StoreUnavailableError, 503, "store_unavailable"),
+    (EmbeddingServerError, 503, "embedding_server_unavailable"),
     (BackendError, 502, "backend_error"),
     (IndexMismatchError, 500, "index_mismatch"),
     (DiskFullError, 507, "insufficient_storage"),  # the server's disk: nothing the request can change
@@ -62,8 +64,11 @@ def as_api_error(exc: Exception) -> ApiError:
     """The ``ApiError`` for any exception: known failures keep their sentence, others become a 500."""
     if isinstance(exc, ApiError):
         return exc
+    # An interrupted ingest says what was written; its cause (a full disk, a dead server) sets the status.
+    cause = getattr(exc, "cause", None)
+    decides = cause if isinstance(cause, RagError) else exc
     for kind, status, name in _STATUS:
-        if isinstance(exc, kind):
+        if isinstance(decides, kind):
             return ApiError(status, str(exc), name)
     log.exception("unexpected error", exc_info=exc)
     return ApiError(500, f"the server failed ({type(exc).__name__}); the server log has the details",
