@@ -132,7 +132,7 @@ class HybridRetriever:
                             and c.start <= m.chunk.end and m.chunk.start <= c.end), None)
             anchor = Anchor(c.chunk_id, c.start, c.end, hit.rank, c.heading)
             if overlap is not None and overlap.chunk.start <= c.start and c.end <= overlap.chunk.end:
-                merged[merged.index(overlap)] = replace(overlap, anchors=(*overlap.anchors, anchor))
+                merged[merged.index(overlap)] = replace(_fold_scores(overlap, hit), anchors=(*overlap.anchors, anchor))
                 continue  # already inside a passage taken
             if overlap is None and len(merged) >= k:
                 break
@@ -149,9 +149,28 @@ class HybridRetriever:
             else:
                 index = merged.index(overlap)
                 parts = sorted([overlap.chunk, grown.chunk], key=lambda x: x.start)
-                merged[index] = replace(overlap, chunk=merge_chunks(parts, overlap.chunk),
+                merged[index] = replace(_fold_scores(overlap, grown), chunk=merge_chunks(parts, overlap.chunk),
                                         anchors=overlap.anchors + grown.anchors)
         return [replace(h, rank=i) for i, h in enumerate(merged, 1)]
+
+
+def _fold_scores(passage: Hit, found: Hit) -> Hit:
+    """``passage`` (its fused score and rank kept) with the best list scores and ranks of a hit merged
+    into it: the refusal gate reads them ("the keyword list's first passage holds the question",
+    the best dense cosine), and a merged hit must not take its evidence away."""
+    def best_rank(a: int, b: int) -> int:
+        return min(r for r in (a, b) if r) if a or b else 0
+
+    def best_score(a: float | None, b: float | None) -> float | None:
+        return max(x for x in (a, b) if x is not None) if a is not None or b is not None else None
+
+    return replace(passage,
+                   dense_score=best_score(passage.dense_score, found.dense_score),
+                   dense_rank=best_rank(passage.dense_rank, found.dense_rank),
+                   keyword_score=best_score(passage.keyword_score, found.keyword_score),
+                   keyword_rank=best_rank(passage.keyword_rank, found.keyword_rank),
+                   sentence_score=best_score(passage.sentence_score, found.sentence_score),
+                   sentence_rank=best_rank(passage.sentence_rank, found.sentence_rank))
 
 
 def check_k(k: int, size: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,17 @@ def test_the_answer_quotes_the_chunks_retrieval_found(widened: Assistant) -> Non
         hit = answer.hits[citation.n - 1]
         assert citation.focus_start is not None and citation.focus_end is not None
         assert any(a.start <= citation.focus_start and citation.focus_end <= a.end for a in hit.anchors)
+
+
+
+def test_a_widened_passage_keeps_the_best_evidence_of_every_chunk_merged_into_it(widened: Assistant) -> None:
+    first, second, *_ = widened.retriever.search("glacier melt rates?", k=3, widen=0).hits
+    assert first.chunk.source == second.chunk.source  # neighbours: widening merges them
+    # The passage's representative is weak on both lists; the chunk merged into it is the keyword
+    # list's first and the best dense match. The refusal gate must still see that evidence.
+    weak = replace(first, dense_score=0.1, dense_rank=7, keyword_score=None, keyword_rank=0)
+    strong = replace(second, dense_score=0.5, dense_rank=1, keyword_score=3.0, keyword_rank=1)
+    passage = widened.retriever._widen([weak, strong], 1, 2)[0]
+    assert {a.chunk_id for a in passage.anchors} >= {first.chunk.chunk_id, second.chunk.chunk_id}
+    assert (passage.dense_score, passage.dense_rank, passage.keyword_rank) == (0.5, 1, 1)
+    assert passage.rank == 1 and passage.chunk.chunk_id == first.chunk.chunk_id
