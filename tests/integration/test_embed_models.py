@@ -12,6 +12,7 @@ from index.embedding import MiniLMEmbedder, load_embedder, minilm_path
 from index.st_embedder import SentenceTransformerEmbedder
 from index.store import IndexMismatchError
 from rag.assistant import Assistant
+from rag.doctor import run_checks
 from tests.integration.conftest import clean_settings, run_rag
 
 pytest.importorskip("sentence_transformers")
@@ -47,6 +48,11 @@ def test_a_model_folder_indexes_and_answers_and_its_index_refuses_minilm(
     assert meta["embedding_model"] == "minilm-cls" and meta["embedding_fingerprint"] == a.embedder.fingerprint
     # No sentence vectors for a model that cannot pool spans: the answerer embeds sentences itself.
     assert a.sentences.ready() is None
+
+    # rag doctor checks the configured model and opens the index with it (it used to assume MiniLM).
+    checks = {c.name: c for c in run_checks(settings)}
+    assert checks["embedding model"].ok and "minilm-cls" in checks["embedding model"].detail
+    assert checks["index"].ok and checks["vector index"].ok, checks
 
     with pytest.raises(IndexMismatchError) as caught:
         Assistant(settings=clean_settings(tmp_path, index_dir=tmp_path / "index"))
@@ -96,3 +102,12 @@ def test_a_mean_pooled_model_pools_sentence_spans_like_minilm(tmp_path: Path) ->
     for got, want in zip(pooled, ref_pooled, strict=True):
         assert got.shape == want.shape and float(np.einsum("ij,ij->i", got, want).min()) > 0.9999
     assert float(pooled[0][0] @ pooled[0][1]) < 0.95  # two sentences, two vectors
+
+
+def test_doctor_never_creates_an_index_nor_pins_a_model(cls_model: Path, tmp_path: Path) -> None:
+    settings = clean_settings(tmp_path, index_dir=tmp_path / "fresh", embed_model=str(cls_model))
+    checks = {c.name: c for c in run_checks(settings)}
+    assert checks["index"].ok and "not built yet" in checks["index"].detail
+    assert not (tmp_path / "fresh").exists()
+    a = Assistant(settings=settings)  # the model chosen later still builds it
+    assert a.store.collection.metadata["embedding_model"] == "minilm-cls"
