@@ -88,6 +88,7 @@ class RemoteEmbedder:
     """
 
     token_offsets: Callable[[str], tuple[list[tuple[int, int]], list[int | None]]]  # only if ``counter`` has it
+    window: int  # only if ``counter`` has it
 
     def __init__(self, base_url: str, model: str, counter: TokenCounter, *, api_key: str | None = None,
                  batch_size: int = DEFAULT_BATCH, concurrency: int = DEFAULT_CONCURRENCY,
@@ -100,6 +101,14 @@ class RemoteEmbedder:
         self.name = model_label(model)
         self.dimension = 0  # set by ``connect``'s probe; 0 accepts any
         self.counter = counter
+        # The local model's window and prefixes (e5's "query: "/"passage: ", bge's instruction): the
+        # server embeds exactly the texts we send, so chunks and vectors match a local index's.
+        window = getattr(counter, "window", None)
+        if window:  # MiniLM has none: ``chunking_for`` takes its default window
+            self.window = int(window)
+        info = getattr(counter, "info", None)
+        self.passage_prefix = str(getattr(info, "passage_prefix", "") or "")
+        self.query_prefix = str(getattr(info, "query_prefix", "") or "")
         offsets = getattr(counter, "token_offsets", None)
         if offsets is not None:  # the local tokenizer's offsets make chunking faster (``SpanCounter``)
             self.token_offsets = offsets
@@ -132,7 +141,15 @@ class RemoteEmbedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text, in order. Stops at the first batch that
-        fails for good: the batches still queued are not sent, and the error names the server."""
+        fails for good: the batches still queued are not sent, and the error names the server.
+        Passages get the model's passage prefix, as local embedding does."""
+        return self._embed([self.passage_prefix + t for t in texts] if self.passage_prefix else texts)
+
+    def embed_query(self, texts: Sequence[str]) -> np.ndarray:
+        """Questions, with the model's query prefix."""
+        return self._embed([self.query_prefix + t for t in texts] if self.query_prefix else texts)
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         batches = [list(texts[i:i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]

@@ -235,3 +235,24 @@ def test_settings_and_the_cli_flag_name_the_server(tmp_path: Path) -> None:
         Settings.load(env={"RAG_EMBED_CONCURRENCY": "0"}, config_file=tmp_path / "none.toml")
     args = build_parser().parse_args(["ingest", "docs", "--embed-url", "http://h:2/v1"])
     assert settings_from(args).embed_url == "http://h:2/v1"
+
+
+
+def test_the_local_models_window_and_prefixes_travel_to_the_server() -> None:
+    from index.embedding import chunking_for, embed_query
+
+    class E5Counter(WordEmbedder):
+        window = 128
+
+        class info:
+            passage_prefix, query_prefix = "passage: ", "query: "
+
+    server = FakeServer()
+    e = RemoteEmbedder.connect(URL, E5Counter(), transport=httpx.MockTransport(server))  # type: ignore[arg-type]
+    e.embed(["Coral reefs grow slowly."])
+    embed_query(e, ["how fast do reefs grow?"])
+    assert [r["input"] for r in server.requests[-2:]] == [["passage: Coral reefs grow slowly."],
+                                                         ["query: how fast do reefs grow?"]]
+    assert chunking_for(e).window == 128
+    assert chunking_for(RemoteEmbedder.connect(URL, WordEmbedder(), transport=httpx.MockTransport(server))) \
+        == chunking_for(WordEmbedder())  # no window of its own: MiniLM's default, as locally
