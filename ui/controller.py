@@ -145,8 +145,11 @@ class Controller:
                     turn.html = render.render_streaming(text)
                     yield state.messages, state
         except Exception as exc:  # shown in the chat: a broken backend must not break the page
+            # A RagError is its own sentence (a Chroma server gone, a backend that refused); anything
+            # else is a bug, named by its class.
+            advice = "" if isinstance(exc, RagError) else "\nCheck the backend under Settings."
             turn.html = render.render_error(f"Could not answer with the {assistant.settings.backend} backend.",
-                                            f"{type(exc).__name__}: {exc}\nCheck the backend under Settings.")
+                                            _sentence(exc) + advice)
             yield state.messages, state
             return
         if answer is None:
