@@ -61,6 +61,21 @@ class Chunk:
     heading: tuple[str, ...] = field(default_factory=tuple)
     n_tokens: int = 0
     gap_before: str = ""  # the (whitespace) text between the previous chunk and this one, for exact merging
+    # A passage merged from neighbouring chunks (``RAG_WIDEN``) that crosses PDF pages: where each
+    # page begins in it, as (document offset, page); empty when ``page`` holds for all of it.
+    page_starts: tuple[tuple[int, int], ...] = ()
+
+    def page_at(self, offset: int) -> int | None:
+        """The page of document offset ``offset`` inside this passage.
+
+        >>> Chunk("c", "d", "a.pdf", "x" * 20, 100, 120, 0, page=2, page_starts=((100, 2), (110, 3))).page_at(112)
+        3
+        """
+        page = self.page
+        for start, number in self.page_starts:
+            if start <= offset:
+                page = number
+        return page
 
     @property
     def embed_text(self) -> str:

@@ -116,7 +116,7 @@ def check_draft(draft: Draft, passages: Sequence[Hit], judge: Judge, strict: boo
             base = hit.chunk.start
             citations.append(Citation(
                 n=mapping[n], sentence_index=index, chunk_id=hit.chunk.chunk_id, source=hit.chunk.source,
-                page=hit.chunk.page, quote=passage[start:end], start=base + start, end=base + end,
+                page=hit.chunk.page_at(base + start), quote=passage[start:end], start=base + start, end=base + end,
                 support=support.verdict, score=support.score, passage=passage, passage_start=base,
                 focus_start=base + focus[0] if focus else None, focus_end=base + focus[1] if focus else None))
         sentences.append(AnswerSentence(sentence.text, tuple(mapping[n] for n in sentence.citations),

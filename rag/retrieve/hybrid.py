@@ -208,4 +208,8 @@ def merge_chunks(parts: Sequence[Chunk], anchor: Chunk) -> Chunk:
         else:
             text += part.text[end - part.start:]
         end = part.end
-    return replace(anchor, text=text, start=start, end=end, n_tokens=sum(p.n_tokens for p in parts))
+    # Where each page begins, merged passages' own page starts included (a bridge merges merged ones).
+    pages = sorted((s, n) for p in parts for s, n in (p.page_starts or ((p.start, p.page),)) if n is not None)
+    page_starts = tuple((s, n) for i, (s, n) in enumerate(pages) if i == 0 or n != pages[i - 1][1])
+    return replace(anchor, text=text, start=start, end=end, n_tokens=sum(p.n_tokens for p in parts),
+                   page_starts=page_starts if len(page_starts) > 1 else ())

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from index.records import Chunk
 from rag.assistant import Assistant
+from rag.retrieve.hybrid import merge_chunks
 from rag.settings import Settings
 from tests.fakes import WordEmbedder
 
@@ -70,3 +73,17 @@ def test_a_widened_passage_keeps_the_best_evidence_of_every_chunk_merged_into_it
     assert {a.chunk_id for a in passage.anchors} >= {first.chunk.chunk_id, second.chunk.chunk_id}
     assert (passage.dense_score, passage.dense_rank, passage.keyword_rank) == (0.5, 1, 1)
     assert passage.rank == 1 and passage.chunk.chunk_id == first.chunk.chunk_id
+
+
+def test_a_passage_merged_across_pdf_pages_cites_the_page_of_the_quote() -> None:
+    text = "Pumps need oil. " * 3 + "Valves open at dawn. " * 3 + "Filters last a year. " * 3
+    cuts = [0, 48, 111, len(text)]
+    parts = [Chunk(f"c{i}", "d", "manual.pdf", text[a:b], a, b, i, page=i + 2)
+             for i, (a, b) in enumerate(itertools.pairwise(cuts))]
+    passage = merge_chunks(parts[:2], parts[0])
+    assert passage.text == text[0:111] and passage.page == 2
+    assert (passage.page_at(10), passage.page_at(60)) == (2, 3)
+    bridged = merge_chunks([passage, parts[2]], passage)  # a merged passage merged again keeps its pages
+    assert [bridged.page_at(x) for x in (10, 60, 120)] == [2, 3, 4]
+    pageless = [replace(p, page=None) for p in parts]  # not a PDF
+    assert merge_chunks(pageless, pageless[0]).page_at(60) is None
