@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rag.settings import Settings
@@ -61,19 +62,19 @@ def run_checks(settings: Settings) -> list[Check]:
     return checks
 
 
-def _vectors_check(store: Any) -> Check:
+def _vectors_check(client: Any, collection: str, folder: Path | None) -> Check:
     """Whether the collection's and its sentence vectors' segments can be read (a full disk can leave
     one truncated); the way out is ``rag repair``."""
     from index.repair import vector_problem
     from index.sentence_store import sentences_collection
 
-    names = (store.name, sentences_collection(store.name))
-    problems = [f"{name!r}: {problem}" for name in names if (problem := vector_problem(store.client, name))]
+    names = (collection, sentences_collection(collection))
+    problems = [f"{name!r}: {problem}" for name in names if (problem := vector_problem(client, name))]
     if not problems:
         return Check("vector index", True, f"the vectors of {' and '.join(map(repr, names))} read")
-    where = f" --index {store.folder}" if store.folder is not None else ""
+    where = f" --index {folder}" if folder is not None else ""
     return Check("vector index", False, f"cannot be read ({'; '.join(problems)[:300]}); rebuild it from the stored "
-                 f"passages with 'rag repair{where} --collection {store.name}'")
+                 f"passages with 'rag repair{where} --collection {collection}'")
 
 
 def _index_checks(settings: Settings, embedder: Any) -> list[Check]:
@@ -83,17 +84,28 @@ def _index_checks(settings: Settings, embedder: Any) -> list[Check]:
     if embedder is None:
         return [Check("index", False, f"{where}: not checked, the embedding model did not load")]
     try:
+        from index.storage import IndexDamagedError
         from index.store import ChunkStore, IndexMissingError, make_client
 
+        folder = None if settings.chroma_url else Path(settings.index_dir)
         try:
             client = make_client(settings.index_dir, settings.chroma_url, create=False)
+        except IndexMissingError as missing:
+            return [Check("index", True, f"not built yet ({missing})")]
+        try:
             store = ChunkStore(client, settings.collection, embedder.name, embedder.dimension, create=False,
                                fingerprint=getattr(embedder, "fingerprint", None))
         except IndexMissingError as missing:
             return [Check("index", True, f"not built yet ({missing})")]
-        return [_vectors_check(store),
-                Check("index", True, f"{where} collection {settings.collection!r}: {store.count()} chunks, "
-                      "own embedding function (Chroma's default is never used)")]
+        except IndexDamagedError:  # opening it reads the vectors: say which, and the way out
+            return [_vectors_check(client, settings.collection, folder)]
+        vectors = _vectors_check(client, store.name, store.folder)
+        try:
+            count = store.count()
+        except IndexDamagedError:  # the vector check above says what and how to repair it
+            return [vectors]
+        return [vectors, Check("index", True, f"{where} collection {settings.collection!r}: {count} chunks, "
+                               "own embedding function (Chroma's default is never used)")]
     except Exception as exc:
         return [Check("index", False, str(exc))]
 
