@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from index.chunking import MAX_CHUNK_CHARS, MODEL_WINDOW
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +34,7 @@ def _rag(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], 
     return run, int(peak.read_text())
 
 
-def test_a_giant_line_is_cut_counted_and_printed_within_bounds(tmp_path: Path) -> None:
+def test_a_giant_line_is_cut_counted_and_printed_within_bounds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     rng = random.Random(7)
     block = "".join(rng.choice("0123456789abcdef") for _ in range(4000))  # one [UNK] to MiniLM
     run_text = (block * (RUN_CHARS // len(block) + 1))[:RUN_CHARS]
@@ -53,7 +55,14 @@ def test_a_giant_line_is_cut_counted_and_printed_within_bounds(tmp_path: Path) -
     assert ask.returncode == 0, ask.stderr
     assert len(ask.stdout) < 100_000, f"rag ask --json printed {len(ask.stdout):,} characters"  # was 2x the file
     answer = json.loads(ask.stdout)
+    # A passage is its chunk and, widened (the default), neighbours; merged passages can bridge a
+    # few. Each chunk is bounded on its own, and so is the whole output (above).
     for hit in [*answer["hits"], *answer["related"]]:
-        assert len(hit["chunk"]["text"]) <= MAX_CHUNK_CHARS
-        assert hit["chunk"]["n_tokens"] <= MODEL_WINDOW - 2
+        assert hit["anchors"] or len(hit["chunk"]["text"]) <= MAX_CHUNK_CHARS
+        for anchor in hit["anchors"]:
+            assert anchor["end"] - anchor["start"] <= MAX_CHUNK_CHARS
+    monkeypatch.setenv("RAG_WIDEN", "0")  # unwidened, a passage is one chunk: bounded in characters and pieces
+    plain, _ = _rag(tmp_path, "ask", "How long does the warranty last?", "--index", index, "--json")
+    for hit in [*json.loads(plain.stdout)["hits"]]:
+        assert len(hit["chunk"]["text"]) <= MAX_CHUNK_CHARS and hit["chunk"]["n_tokens"] <= MODEL_WINDOW - 2
     assert ask_kb < 1_500_000, f"ask peaked at {ask_kb / 1e6:.2f} GB"
