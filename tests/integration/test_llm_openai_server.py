@@ -74,8 +74,9 @@ def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _settings(base_url: str, model: str = "smollm2") -> Settings:
+    # The server's real window (n_ctx above): widened passages fill the 8192 assumed by default.
     return Settings.load(env={}, config_file="/nonexistent.toml", backend="openai", llm_base_url=base_url,
-                         llm_model=model)
+                         llm_model=model, llm_context=2048)
 
 
 @needs_model
