@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -17,6 +16,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 RAG = str(Path(sys.executable).with_name("rag"))
+# Runs a command in a child and writes that child's own peak resident size (kB) to argv[1]: this
+# process's RUSAGE_CHILDREN also counts earlier children (an embedding server of another test).
+_PEAK = ("import resource, subprocess, sys\n"
+         "r = subprocess.run(sys.argv[2:], capture_output=True, text=True)\n"
+         "sys.stdout.write(r.stdout); sys.stderr.write(r.stderr)\n"
+         "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+         "sys.exit(r.returncode)\n")
 
 
 def _pdf(path: Path, content_stream: bytes) -> None:
@@ -97,11 +103,11 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
 def test_each_hostile_file_gets_its_own_error_and_good_files_are_indexed(
         batch: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     folder, expected = batch
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    run = subprocess.run([RAG, "ingest", str(folder), "--index", str(tmp_path / "index"), "--json"],
-                         capture_output=True, text=True, timeout=300,
+    peak = tmp_path / "peak-kb"
+    run = subprocess.run([sys.executable, "-c", _PEAK, str(peak), RAG, "ingest", str(folder), "--index",
+                          str(tmp_path / "index"), "--json"], capture_output=True, text=True, timeout=300,
                          env={**os.environ, "RAG_MAX_FILE_MB": "3"})
-    peak_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    peak_mb = int(peak.read_text()) / 1024
     assert run.returncode == 1, run.stderr  # some files failed, the rest indexed
     report = json.loads(run.stdout)
     errors = {Path(f["path"]).name: f["error"] for f in report["files_failed"]}
