@@ -111,6 +111,18 @@ def settings_for() -> Callable[..., Settings]:
     return clean_settings
 
 
+def expected_chunk_ids(folder: Path, embedder: MiniLMEmbedder) -> dict[str, set[str]]:
+    """The chunk ids each file of ``folder`` should have in the index, computed from the files."""
+    from index.chunking import chunk_document
+    from index.loaders import load_file
+
+    out = {}
+    for path in sorted(folder.iterdir()):
+        doc = load_file(path)
+        out[doc.source] = {c.chunk_id for c in chunk_document(doc, embedder.count_tokens)}
+    return out
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from index.chunking import chunk_document
 from index.embedding import MiniLMEmbedder
-from index.loaders import load_file
 from index.store import ChunkStore, make_client
+from tests.integration.conftest import expected_chunk_ids
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 WORDS = ("river", "harbour", "lantern", "copper", "meadow", "signal", "orchard", "thunder", "violet", "granite",
@@ -70,14 +69,6 @@ def _write_notes(folder: Path, n: int) -> None:
         (folder / f"note-{i:03d}.txt").write_text("\n\n".join(paragraphs) + f"\n\nThe serial of note {i} is {i}.\n")
 
 
-def _expected(folder: Path, embedder: MiniLMEmbedder) -> dict[str, set[str]]:
-    out = {}
-    for path in sorted(folder.iterdir()):
-        doc = load_file(path)
-        out[doc.source] = {c.chunk_id for c in chunk_document(doc, embedder.count_tokens)}
-    return out
-
-
 def _stored(index: Path) -> dict[str, list[str]]:
     """Chunk ids per source as a fresh client reads them (a list, so a duplicate would show)."""
     store = ChunkStore(make_client(index, create=False), "docs", "all-MiniLM-L6-v2", 384, create=False)
@@ -105,7 +96,7 @@ def test_ingest_on_a_small_disk_stops_with_a_truthful_report_and_completes_once_
         tmp_path: Path, small_disk: Path, rag_cli: Cli, embedder: MiniLMEmbedder) -> None:
     notes, index = tmp_path / "notes", small_disk / "index"
     _write_notes(notes, 40)
-    expected = _expected(notes, embedder)
+    expected = expected_chunk_ids(notes, embedder)
 
     out = rag_cli(["ingest", str(notes), "--index", str(index), "--json"], cwd=tmp_path, timeout=TIMEOUT)
     assert out.returncode == 4, out.stderr

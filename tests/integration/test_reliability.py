@@ -15,12 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from index.chunking import chunk_document
 from index.embedding import MiniLMEmbedder
-from index.loaders import content_hash, load_file
+from index.loaders import content_hash
 from index.lock import IndexBusyError, WriterLock
 from index.store import ChunkStore, make_client
-from tests.integration.conftest import free_port
+from tests.integration.conftest import expected_chunk_ids, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 RAG = str(Path(sys.executable).with_name("rag"))
@@ -43,14 +42,6 @@ def _write_corpus(folder: Path, n_files: int, seed: int) -> None:
         suffix = ".md" if i % 3 == 0 else ".txt"
         head = f"# Note {i}\n\n" if suffix == ".md" else ""
         (folder / f"note-{i:03d}{suffix}").write_text(head + "\n\n".join(paragraphs) + f"\n\nSerial {seed}-{i}.\n")
-
-
-def _expected_ids(folder: Path, embedder: MiniLMEmbedder) -> dict[str, set[str]]:
-    out = {}
-    for path in sorted(folder.iterdir()):
-        doc = load_file(path)
-        out[doc.source] = {c.chunk_id for c in chunk_document(doc, embedder.count_tokens)}
-    return out
 
 
 def _store_ids(index: Path, embedder: MiniLMEmbedder) -> dict[str, set[str]]:
@@ -133,7 +124,7 @@ def test_sigkill_during_ingest_never_loses_or_duplicates(tmp_path: Path, embedde
                               capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stderr
     assert killed_mid_run >= trials // 2, "kills mostly missed the run; the test proves nothing"
-    assert _store_ids(index, embedder) == _expected_ids(corpus, embedder)  # nothing lost, stale or duplicated
+    assert _store_ids(index, embedder) == expected_chunk_ids(corpus, embedder)  # nothing lost, stale or duplicated
     assert _sentence_gaps(index) == (0, 0)  # and every chunk has exactly its sentences
     again = json.loads(subprocess.run([RAG, "ingest", str(corpus), "--index", str(index), "--json"],
                                       capture_output=True, text=True, check=True).stdout)

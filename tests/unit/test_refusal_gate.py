@@ -56,15 +56,20 @@ def test_absent_words_count_every_form() -> None:
     assert absent_words("how many sorted things?", corpus) == ["things"]
 
 
+def _backup_guides(docs: Path, n: int) -> None:
+    """``n`` near-identical passages about backups: many on one topic, none of them the answer."""
+    for i in range(n):
+        (docs / f"backup{i}.txt").write_text(
+            f"Backup guide part {i}. Nightly backups copy the home folders to the backup disk and rotate "
+            f"old backups every week so the backup disk never fills up.")
+
+
 @pytest.fixture
 def assistant(tmp_path: Path) -> Assistant:
     docs = tmp_path / "docs"
     docs.mkdir()
     # Many passages about backups; only one mentions TLS, in words unlike the question's.
-    for i in range(8):
-        (docs / f"backup{i}.txt").write_text(
-            f"Backup guide part {i}. Nightly backups copy the home folders to the backup disk and rotate "
-            f"old backups every week so the backup disk never fills up.")
+    _backup_guides(docs, 8)
     (docs / "mail.txt").write_text("The mail relay only accepts TLS connections on port 465 from the office.")
     settings = Settings.load(env={"RAG_REFUSAL_THRESHOLD": "0.0"}, config_file=tmp_path / "none.toml")
     helper = Assistant(tmp_path / "index", embedder=WordEmbedder(), settings=settings)
@@ -102,10 +107,7 @@ def long_report(tmp_path: Path) -> Assistant:
     """Many passages on one topic, and one fact buried in a long passage about other things."""
     docs = tmp_path / "docs"
     docs.mkdir()
-    for i in range(12):
-        (docs / f"backup{i}.txt").write_text(
-            f"Backup guide part {i}. Nightly backups copy the home folders to the backup disk and rotate "
-            f"old backups every week so the backup disk never fills up.")
+    _backup_guides(docs, 12)
     filler = " ".join(f"Section {n} lists shelf {n} stock levels, pallet counts and inventory audits for "
                       f"warehouse aisle {n}." for n in range(12))
     (docs / "report.txt").write_text(filler + " Ingrid Nakamura holds the vault combination for the cold storage room.")
