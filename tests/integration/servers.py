@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +53,23 @@ def serve_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def wait_ready(server: Server, name: str, ready: Callable[[], bool], timeout: float, pause: float) -> None:
+    """Poll ``ready`` until it is true; the server's log in the error when it exits or the time is up
+    (then it is stopped)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {server.process.returncode}:\n{server.log_tail()}")
+        try:
+            if ready():
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(pause)
+    server.stop()
+    raise RuntimeError(f"{name} did not become ready in {timeout:.0f} s:\n{server.log_tail()}")
+
+
 def start_rag_serve(args: Sequence[str], folder: Path, env: dict[str, str], ready_workers: int = 1,
                     timeout: float = 180) -> Server:
     """``rag serve ARGS --port <free>`` in ``folder``; returns once /healthz answers (from every worker)."""
@@ -60,23 +77,17 @@ def start_rag_serve(args: Sequence[str], folder: Path, env: dict[str, str], read
     log = folder / f"rag-serve-{port}.log"
     process = _start([RAG, "serve", *args, "--host", "127.0.0.1", "--port", str(port)], log, env, folder)
     server = Server(process, f"http://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + timeout
     seen: set[str] = set()
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"rag serve exited with {process.returncode}:\n{server.log_tail()}")
-        try:
-            # A new connection each time, so that every worker gets a chance to answer.
-            reply = httpx.get(f"{server.url}/healthz", timeout=5, headers={"Connection": "close"})
-            if reply.status_code == 200:
-                seen.add(reply.headers["x-rag-worker"])
-                if len(seen) >= ready_workers:
-                    return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    server.stop()
-    raise RuntimeError(f"rag serve did not become healthy in {timeout:.0f} s:\n{server.log_tail()}")
+
+    def every_worker_healthy() -> bool:
+        # A new connection each time, so that every worker gets a chance to answer.
+        reply = httpx.get(f"{server.url}/healthz", timeout=5, headers={"Connection": "close"})
+        if reply.status_code == 200:
+            seen.add(reply.headers["x-rag-worker"])
+        return len(seen) >= ready_workers
+
+    wait_ready(server, "rag serve", every_worker_healthy, timeout, 0.2)
+    return server
 
 
 # ---- an OpenAI-compatible embedding server (infinity-emb, in .venv-infinity: .ci/setup --with-embed-server)
@@ -114,18 +125,9 @@ class EmbedServer:
                           "--port", str(self.port), "--url-prefix", "/v1", "--log-level", "warning"],
                          log, env, self.folder)
         self.server = Server(process, self.url, log)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"infinity_emb exited with {process.returncode}:\n{self.server.log_tail()}")
-            try:
-                if httpx.get(f"{self.url}/models", timeout=5).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        self.stop()
-        raise RuntimeError(f"infinity_emb did not answer in {timeout:.0f} s:\n{self.server.log_tail()}")
+        wait_ready(self.server, "infinity_emb", lambda: httpx.get(f"{self.url}/models", timeout=5).status_code == 200,
+                   timeout, 0.5)
+        return self
 
     def kill(self) -> None:
         """SIGKILL the server by its process id, as a crash would end it."""
