@@ -53,7 +53,7 @@ class MiniLM:
     def load(cls, folder: Path, precision: str = "float32") -> MiniLM:
         """Read config, tokenizer and weights from a sentence-transformers model folder."""
         import torch
-        from safetensors.numpy import load_file
+        from safetensors.torch import load_file
         from tokenizers import Tokenizer
 
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
@@ -65,9 +65,11 @@ class MiniLM:
         tokenizer.enable_truncation(max_length=max_tokens)
         tokenizer.no_padding()
         dtype = torch.bfloat16 if precision == "bfloat16" else torch.float32
+        # Straight into torch tensors: through numpy arrays first, loading took ~40 ms more CPU of a
+        # cold ``rag ask`` (the same values: both read the file's float32 and convert it alike).
         raw = load_file(str(folder / "model.safetensors"))
-        weights = {name.removeprefix("bert."): torch.from_numpy(array).to(dtype)
-                   for name, array in raw.items() if array.dtype != np.int64}
+        weights = {name.removeprefix("bert."): tensor.to(dtype)
+                   for name, tensor in raw.items() if tensor.dtype != torch.int64}
         return cls(weights, config, tokenizer, max_tokens)
 
     def tokenize(self, texts: Sequence[str]) -> list[list[int]]:

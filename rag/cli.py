@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from index.errors import RagError
 from rag.llm.registry import BACKEND_NAMES
 from rag.settings import Settings
+from rag.short_lived import collector_paused, skip_final_collection
 
 if TYPE_CHECKING:
     from index.ingest import IngestReport
@@ -302,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the Answer as JSON")
     add_common_options(p)
     add_answer_options(p)
-    p.set_defaults(handler=_cmd_ask)
+    p.set_defaults(handler=_cmd_ask, short_lived=True)  # one answer, then the process exits
 
     p = sub.add_parser("chat", help="chat in the terminal (follow-up questions use the history)")
     add_common_options(p)
@@ -339,8 +341,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
+    short_lived = getattr(args, "short_lived", False)
+    if short_lived:  # ``rag.short_lived``: the collector only costs time in a process that answers once
+        skip_final_collection()
     try:
-        return handler(args, out)
+        with collector_paused() if short_lived else nullcontext():
+            return handler(args, out)
     except RagError as exc:  # a problem the user can fix: its sentence, no traceback; anything else is a bug
         print(f"rag {args.command}: {exc}", file=sys.stderr)
         return exc.exit_code

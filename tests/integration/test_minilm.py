@@ -119,3 +119,27 @@ def padded_encode_spans(model: MiniLM, texts: list[str], spans: list[list[tuple[
     for vectors in pooled:
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     return out, pooled
+
+
+def test_the_whole_word_list_is_the_tokenizers_vocabulary() -> None:
+    """``is_common_word`` reads the vocabulary from tokenizer.json, not from a Tokenizer object."""
+    from index.embedding import _whole_words, is_common_word, word_piece_tokenizer
+
+    path = str(minilm_path())
+    listed = frozenset(w for w in word_piece_tokenizer(path).get_vocab() if w.isalpha())
+    assert _whole_words(path) == listed and len(listed) > 20000
+    assert is_common_word("Folder") and not is_common_word("bcrypt")
+
+
+def test_weights_load_as_they_did_through_numpy() -> None:
+    """``MiniLM.load`` reads safetensors straight into torch: the same tensors, in both precisions."""
+    import torch
+    from safetensors.numpy import load_file
+
+    raw = load_file(str(minilm_path() / "model.safetensors"))
+    for precision, dtype in (("float32", torch.float32), ("bfloat16", torch.bfloat16)):
+        weights = MiniLM.load(minilm_path(), precision).w
+        via_numpy = {n.removeprefix("bert."): torch.from_numpy(a).to(dtype)
+                     for n, a in raw.items() if a.dtype != np.int64}
+        assert weights.keys() == via_numpy.keys()
+        assert all(weights[n].dtype == dtype and torch.equal(weights[n], via_numpy[n]) for n in weights)
