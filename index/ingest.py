@@ -3,7 +3,8 @@
 Unchanged files are skipped by content hash (read from the store itself: one source of
 truth); changed files have only their stale chunks replaced; chunks already embedded are
 never embedded again. Files are embedded in batches across files for throughput, but each
-file is written and completed on its own, so one bad file costs only itself.
+file is written and completed on its own, so one bad file costs only itself. A batch is
+written in a background thread while the next one is read, parsed and embedded (``_Writer``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,9 +44,10 @@ IngestProgress = Callable[[str, str, int, int], None]
 count files); "embedded" as passages are embedded (``path`` empty, ``done``/``total`` count the
 passages of the batch being embedded, which may cover several files)."""
 
-# Chunks embedded per call across files: the embedder sorts each call by length, so big
-# calls pad less (in the full bench, 32 calls of 512 took 1.5x the one-call encode floor).
-_EMBED_BATCH_CHUNKS = 2048
+# New chunks per batch (embedded together, then written while the next batch is embedded).
+# MiniLM packs each call's texts without padding, so a call of 512 costs what a part of a bigger
+# call does (README "Speed"); smaller batches let the writes of one hide behind the next's work.
+_EMBED_BATCH_CHUNKS = 512
 # With someone watching progress, a batch is embedded in steps of this many passages of similar
 # length (sorted first, so a step pads about as little as the whole batch would).
 _PROGRESS_STEP_CHUNKS = 128
@@ -71,7 +74,8 @@ class IngestReport:
     tokens_embedded: int = 0
     seconds: float = 0.0
     # Seconds per stage (discover, read, lookup, parse, chunk, embed, write, prune), so callers and
-    # the bench can see where the time went without wrapping our functions.
+    # the bench can see where the time went without wrapping our functions. "write" runs beside the
+    # next batch's reading and embedding, so the stages may add up to more than ``seconds``.
     stages: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -187,12 +191,30 @@ def _ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], 
     with report.timing("discover"):
         files, errors = discover(paths)
     report.files_failed.extend(FileError(e.path, e.reason) for e in errors)
+    with _Writer() as writer:
+        _read_embed_write(store, embedder, files, report, max_bytes, chunking, progress, sentences, writer)
+    if prune:
+        with report.timing("prune"):
+            report.files_removed, report.chunks_removed = _prune(store, paths, {str(f) for f in files},
+                                                                 report.chunks_removed, sentences)
+    if report.files_added or report.files_updated or report.files_removed:
+        store.bump_generation()
+    report.chunks_total = store.count()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _read_embed_write(store: ChunkStore, embedder: Embedder, files: Sequence[Path], report: IngestReport,
+                      max_bytes: int, chunking: ChunkingConfig, progress: IngestProgress | None,
+                      sentences: SentenceStore | None, writer: _Writer) -> None:
+    """Read, parse and chunk the files in order; embed their new chunks in batches, each written by
+    ``writer`` while the next is prepared."""
     pending: list[_Pending] = []
     pending_new = 0
 
     def flush() -> None:
         nonlocal pending, pending_new
-        _embed_and_write(store, embedder, pending, report, progress, len(files), sentences)
+        _embed_and_write(store, embedder, pending, report, progress, len(files), sentences, writer)
         pending, pending_new = [], 0
 
     for done, path in enumerate(files, 1):
@@ -229,39 +251,131 @@ def _ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], 
             flush()
     flush()
 
-    if prune:
-        with report.timing("prune"):
-            report.files_removed, report.chunks_removed = _prune(store, paths, {str(f) for f in files},
-                                                                 report.chunks_removed, sentences)
-    if report.files_added or report.files_updated or report.files_removed:
-        store.bump_generation()
-    report.chunks_total = store.count()
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 def _embed_and_write(store: ChunkStore, embedder: Embedder, pending: Sequence[_Pending], report: IngestReport,
-                     progress: IngestProgress | None, total: int, sentences: SentenceStore | None = None) -> None:
+                     progress: IngestProgress | None, total: int, sentences: SentenceStore | None,
+                     writer: _Writer) -> None:
+    """Embed the batch here, then hand its write to ``writer`` (after the previous batch's write
+    finished and was accounted: batches are written in order, one at a time)."""
     if not pending:
         return
     new = [c for p in pending for c in p.new]
     with report.timing("embed"):
         vectors, rows = _embed_new(new, embedder, sentences, progress)
     by_id = {c.chunk_id: vectors[i] for i, c in enumerate(new)}
+    writer.submit(lambda: _write_batch(store, pending, by_id, rows, sentences),
+                  lambda written: _account(written, pending, rows, store, report, progress, total))
+
+
+@dataclass(frozen=True)
+class _Written:
+    """What writing one batch did: how many of its files (in order) there was room for, the outcome
+    of each of those (None: written), the free bytes it measured, and the seconds it took."""
+
+    fits: int
+    outcomes: list[Exception | None]
+    free: int
+    seconds: float
+
+
+def _write_batch(store: ChunkStore, pending: Sequence[_Pending], by_id: dict[str, Any], rows: Sequence[SentenceRow],
+                 sentences: SentenceStore | None) -> _Written:
+    """Write the files of ``pending`` that the disk has room for, each sentence before its chunk;
+    runs in the writer thread, so it only writes (``_account`` reports)."""
+    started = time.perf_counter()
     free = free_bytes(store.folder) if store.folder is not None else 0  # a Chroma server minds its own disk
     fits = _files_that_fit(store, pending, rows, free)
+    outcomes: list[Exception | None] = []
     if fits:
         written = {c.chunk_id for p in pending[:fits] for c in p.new}
         with sentences.changing() if sentences is not None else nullcontext():
-            if sentences is not None:
-                with report.timing("write"):  # before the chunks: a stored chunk always has its sentences
-                    sentences.write([r for r in rows if r.chunk_id in written])
-            _write_pending(store, pending[:fits], by_id, report, progress, total, sentences)
-    if fits < len(pending):  # says how much the rest needs; the report counts what was written
-        rest = pending[fits:]
-        raise short_of_space(store.folder or Path("."), free, _bytes_needed(rest, rows), f"indexing the next "
-                             f"{len(rest)} {'file' if len(rest) == 1 else 'files'} "
+            if sentences is not None:  # before the chunks: a stored chunk always has its sentences
+                sentences.write([r for r in rows if r.chunk_id in written])
+            outcomes = store.write_files([
+                FileWrite(item.chunks, {c.chunk_id: by_id[c.chunk_id] for c in item.new}, item.doc.content_hash,
+                          item.doc.title, item.stale) for item in pending[:fits]])
+            for item, error in zip(pending, outcomes, strict=False):
+                if error is None and sentences is not None and (item.is_update or item.stale):
+                    sentences.keep_only(item.doc.source, [c.chunk_id for c in item.chunks])
+    return _Written(fits, outcomes, free, time.perf_counter() - started)
+
+
+def _account(written: _Written, pending: Sequence[_Pending], rows: Sequence[SentenceRow], store: ChunkStore,
+             report: IngestReport, progress: IngestProgress | None, total: int) -> None:
+    """Report a written batch (in the ingesting thread, so ``progress`` is never called from two);
+    raise what stops every later write: a store that stopped answering, a disk without room."""
+    report.stages["write"] = report.stages.get("write", 0.0) + written.seconds
+    for item, error in zip(pending, written.outcomes, strict=False):
+        if isinstance(error, STOPPING_ERRORS):
+            continue  # not a bad file: no write can pass (raised below, once the written files are counted)
+        if error is not None:  # a store error on one file must not lose the others
+            report.files_failed.append(FileError(item.doc.source, f"could not write to the index: {error}"))
+            if progress:
+                progress("failed", f"{item.doc.source}: could not write to the index: {error}", 0, total)
+            continue
+        if progress:
+            progress("done", item.doc.source, 0, total)
+        report.chunks_added += len(item.new)
+        report.chunks_removed += len(item.stale)
+        report.tokens_embedded += sum(c.n_tokens for c in item.new)
+        if item.is_update:
+            report.files_updated += 1
+        else:
+            report.files_added += 1
+    gone = next((e for e in written.outcomes if isinstance(e, STOPPING_ERRORS)), None)
+    if gone is not None:
+        raise gone
+    if written.fits < len(pending):  # says how much the rest needs; the report counts what was written
+        rest = pending[written.fits:]
+        raise short_of_space(store.folder or Path("."), written.free, _bytes_needed(rest, rows), f"indexing the "
+                             f"next {len(rest)} {'file' if len(rest) == 1 else 'files'} "
                              f"({sum(len(p.new) for p in rest)} new passages)")
+
+
+class _Writer:
+    """Writes batches in one background thread, one at a time and in order, while the ingesting
+    thread reads, parses and embeds the next batch.
+
+    Why a thread: Chroma writes (its SQLite log and vector graph, in Rust) release the GIL, so they
+    run beside the model's forward pass; measured, a write costs a fraction of its own time that way
+    (README "Speed"). Each batch's write is crash-safe on its own, as before. ``submit`` and leaving
+    the ``with`` block wait for the write in flight and run its ``then`` here, in the ingesting
+    thread; an error raised by the write comes out there too (so the next batch is never written
+    after a write that stopped ingest). Leaving by an error (the embedding server died, Ctrl-C) still
+    waits for the write in flight and reports it, so no write outlives the ingest or goes uncounted.
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-ingest-write")
+        self._in_flight: tuple[Future[_Written], Callable[[_Written], None]] | None = None
+
+    def submit(self, write: Callable[[], _Written], then: Callable[[_Written], None]) -> None:
+        self.wait()
+        self._in_flight = (self._pool.submit(write), then)
+
+    def wait(self) -> None:
+        """Wait for the write in flight, then account it (or raise its error)."""
+        if self._in_flight is None:
+            return
+        future, then = self._in_flight
+        self._in_flight = None
+        then(future.result())
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        try:
+            if kind is None:
+                self.wait()
+            else:  # leaving by an error: the write in flight finishes and is reported; the first error wins
+                try:
+                    self.wait()
+                except Exception:
+                    pass
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 def _embed_new(new: Sequence[Chunk], embedder: Embedder, sentences: SentenceStore | None,
@@ -310,36 +424,6 @@ def _files_that_fit(store: ChunkStore, pending: Sequence[_Pending], rows: Sequen
         if room < 0:
             return n
     return len(pending)
-
-
-def _write_pending(store: ChunkStore, pending: Sequence[_Pending], by_id: dict[str, Any], report: IngestReport,
-                   progress: IngestProgress | None, total: int, sentences: SentenceStore | None) -> None:
-    with report.timing("write"):
-        outcomes = store.write_files([
-            FileWrite(item.chunks, {c.chunk_id: by_id[c.chunk_id] for c in item.new}, item.doc.content_hash,
-                      item.doc.title, item.stale) for item in pending])
-    for item, error in zip(pending, outcomes, strict=True):
-        if isinstance(error, STOPPING_ERRORS):
-            continue  # not a bad file: no write can pass (raised below, once the written files are counted)
-        if error is not None:  # a store error on one file must not lose the others
-            report.files_failed.append(FileError(item.doc.source, f"could not write to the index: {error}"))
-            if progress:
-                progress("failed", f"{item.doc.source}: could not write to the index: {error}", 0, total)
-            continue
-        if sentences is not None and (item.is_update or item.stale):
-            sentences.keep_only(item.doc.source, [c.chunk_id for c in item.chunks])
-        if progress:
-            progress("done", item.doc.source, 0, total)
-        report.chunks_added += len(item.new)
-        report.chunks_removed += len(item.stale)
-        report.tokens_embedded += sum(c.n_tokens for c in item.new)
-        if item.is_update:
-            report.files_updated += 1
-        else:
-            report.files_added += 1
-    gone = next((e for e in outcomes if isinstance(e, STOPPING_ERRORS)), None)
-    if gone is not None:
-        raise gone
 
 
 def _prune(store: ChunkStore, paths: Sequence[str | Path], present: set[str], removed: int,

@@ -13,11 +13,11 @@ embedded at ingest for a retrieval gain the pooled vectors nearly match (README 
 An embedder that cannot pool (a remote embedding server) writes no sentence vectors: the writer
 drops the collection, and readers do without.
 
-One record per sentence: id ``<chunk_id>:<n>``, its vector and metadata ``chunk_id``, ``source``
-and ``start``/``end`` (offsets into the chunk text). The text it is looked up by is not stored (a
-Chroma document costs a quarter of a sentence write: README "Speed"): readers rebuild it from the
-chunk with ``units``, which ``units_version`` pins; rows written with a document (before) still
-answer with it. Which
+One record per sentence: id ``<chunk_id>:<n>``, its vector and metadata ``chunk_id`` and ``source``
+(for the sources filter). Neither the text it is looked up by nor its offsets are stored (a Chroma
+document costs a quarter of a sentence write, two integer fields another fifth: README "Speed"):
+readers rebuild both from the chunk with ``units``, which ``units_version`` pins; rows written with
+a document or offsets (before) still answer with them. Which
 sentences are stored and the lookup text of each are the caller's choice (``SentenceUnits``), so
 this package needs nothing from ``rag``; readers look vectors up by that exact text, so a unit that
 changed since ingest is simply embedded at question time.
@@ -44,6 +44,13 @@ from index.embedding import SpanEmbedder
 from index.errors import UsageError
 from index.records import Chunk
 from index.store import HNSW_CONFIGURATION, chunk_from_record, source_filter, widen_search_beam
+
+SENTENCE_HNSW: dict[str, Any] = {**HNSW_CONFIGURATION, "ef_construction": 50}
+"""The sentence collection's graph: built with half Chroma's default construction beam (100).
+Sentences are five times as many rows as chunks, and building their graph was most of an ingest's
+write time; searches still use the wide ``SEARCH_EF`` beam, and the eval sets answered the same
+(README "Speed"). A collection made before keeps its own graph settings (Chroma fixes them at
+creation)."""
 
 
 @dataclass(frozen=True)
@@ -152,17 +159,20 @@ class SentenceStore:
             embeddings = got.get("embeddings")
             if embeddings is None:
                 return {}
-            texts = self._texts(got["ids"], got.get("documents"))
+            texts = [text for _, _, text in self._units(got["ids"], got.get("documents"), None)]
         except Exception:
             self._ready = None
             return {}
         return {text: np.asarray(vec, dtype=np.float32) for text, vec in zip(texts, embeddings, strict=True) if text}
 
-    def _texts(self, ids: Sequence[str], documents: Sequence[str | None] | None) -> list[str]:
-        """The lookup text of each sentence id: its stored document, else rebuilt from its chunk by
-        ``units`` (the chunk read from the chunk collection; "" when the chunk is gone)."""
+    def _units(self, ids: Sequence[str], documents: Sequence[str | None] | None,
+               metadatas: Sequence[Any] | None) -> list[tuple[int, int, str]]:
+        """(start, end, lookup text) of each sentence id: what its row stored, the rest rebuilt from
+        its chunk by ``units`` (the chunk read from the chunk collection; (0, 0, "") when it is gone)."""
         docs = list(documents) if documents is not None else [None] * len(ids)
-        need = sorted({sid.rsplit(":", 1)[0] for sid, doc in zip(ids, docs, strict=True) if not doc})
+        metas = [dict(m or {}) for m in metadatas] if metadatas is not None else [{"start": 0, "end": 0}] * len(ids)
+        stored = [doc if doc and "start" in meta else None for doc, meta in zip(docs, metas, strict=True)]
+        need = sorted({sid.rsplit(":", 1)[0] for sid, text in zip(ids, stored, strict=True) if text is None})
         units: dict[str, Sequence[tuple[int, int, str]]] = {}
         if need:
             chunks = self.client.get_collection(self._expected["sentences_of"], embedding_function=None).get(
@@ -171,13 +181,14 @@ class SentenceStore:
                      for cid, text, meta in zip(chunks["ids"], chunks["documents"] or [], chunks["metadatas"] or [],
                                                 strict=True)}
         out = []
-        for sid, doc in zip(ids, docs, strict=True):
-            if doc:
-                out.append(doc)
+        for sid, text, meta in zip(ids, stored, metas, strict=True):
+            if text is not None:
+                out.append((int(meta["start"]), int(meta["end"]), text))
                 continue
             cid, n = sid.rsplit(":", 1)
             unit = units.get(cid, ())
-            out.append(unit[int(n)][2] if int(n) < len(unit) else "")
+            start, end, text = unit[int(n)] if int(n) < len(unit) else (0, 0, "")
+            out.append((start, end, text))
         return out
 
     # ---- writes (callers hold the writer lock) ---------------------------------------------------
@@ -194,7 +205,7 @@ class SentenceStore:
             self.client.delete_collection(self.name)
             self._ready = None
         collection = self.client.get_or_create_collection(
-            name=self.name, embedding_function=None, configuration={"hnsw": HNSW_CONFIGURATION},
+            name=self.name, embedding_function=None, configuration={"hnsw": SENTENCE_HNSW},
             metadata={**self._expected, "complete": False})
         widen_search_beam(collection)  # one made before the wider beam gets it from its next writer
         return collection
@@ -240,11 +251,11 @@ class SentenceStore:
             got = collection.get(include=["metadatas", "documents", "embeddings"], limit=_PAGE_SIZE, offset=offset)
             if not got["ids"]:
                 return
-            texts = self._texts(got["ids"], got.get("documents"))
-            for sid, meta, text, vector in zip(got["ids"], got["metadatas"] or [], texts, got["embeddings"],
-                                               strict=True):
+            units = self._units(got["ids"], got.get("documents"), got["metadatas"])
+            for sid, meta, (start, end, text), vector in zip(got["ids"], got["metadatas"] or [], units,
+                                                             got["embeddings"], strict=True):
                 yield SentenceRow(str(meta["chunk_id"]), int(sid.rsplit(":", 1)[1]), str(meta["source"]),
-                                  int(meta["start"]), int(meta["end"]), text or "", np.asarray(vector, np.float32))
+                                  start, end, text, np.asarray(vector, np.float32))
             offset += len(got["ids"])
 
     def drop(self) -> None:
@@ -310,7 +321,7 @@ class SentenceStore:
             collection.upsert(
                 ids=[f"{r.chunk_id}:{r.n}" for r in part],
                 embeddings=np.stack([r.vector for r in part]),
-                metadatas=[{"chunk_id": r.chunk_id, "source": r.source, "start": r.start, "end": r.end} for r in part],
+                metadatas=[{"chunk_id": r.chunk_id, "source": r.source} for r in part],
             )
         return len(rows)
 

@@ -32,8 +32,9 @@ def expected_sentences(a: Assistant) -> dict[str, str]:
 def stored_sentences(a: Assistant) -> dict[str, str]:
     """Sentence id -> lookup text as readers see it (rebuilt from the chunk: no document is stored;
     "" for a sentence whose chunk is gone)."""
-    got = a.store.client.get_collection(sentences_collection(a.store.name)).get(include=["documents"])
-    return dict(zip(got["ids"], a.sentences._texts(got["ids"], got["documents"]), strict=True))
+    got = a.store.client.get_collection(sentences_collection(a.store.name)).get(include=["documents", "metadatas"])
+    units = a.sentences._units(got["ids"], got["documents"], got["metadatas"])
+    return dict(zip(got["ids"], [text for _, _, text in units], strict=True))
 
 
 def collection_meta(a: Assistant) -> dict[str, object]:

@@ -135,6 +135,32 @@ def test_ingest_embeds_each_chunk_once_and_stores_its_sentences_pooled_from_that
     assert any(h.sentence_rank for h in answer.hits)
 
 
+def test_rows_store_only_their_chunk_and_source_and_rows_of_earlier_layouts_still_read(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "backups.md").write_text("# Backups\n\n" + BACKUPS + "\n")
+    settings = Settings.load(env={}, config_file=tmp_path / "x")
+    a = Assistant(tmp_path / "index", embedder=WordEmbedder(), settings=settings)
+    a.add(docs)
+    collection = a.sentences.ready()
+    stored = collection.get(include=["metadatas", "documents", "embeddings"])
+    assert {tuple(sorted(m)) for m in stored["metadatas"]} == {("chunk_id", "source")}
+    assert not any(stored["documents"])
+    expected = {(r.chunk_id, r.n): (r.start, r.end, r.text) for r in a.sentences.rows()}
+    assert all(text for _, _, text in expected.values())
+    # Rewrite the rows as earlier builds wrote them: half with the text and offsets (the first
+    # layout), half with offsets only (the second); readers answer the same for each.
+    ids = stored["ids"]
+    metas = [{**m, "start": expected[(m["chunk_id"], int(i.rsplit(":", 1)[1]))][0],
+              "end": expected[(m["chunk_id"], int(i.rsplit(":", 1)[1]))][1]} for i, m in zip(ids, stored["metadatas"])]
+    documents = [expected[(m["chunk_id"], int(i.rsplit(":", 1)[1]))][2] if n % 2 else ""
+                 for n, (i, m) in enumerate(zip(ids, metas))]
+    collection.upsert(ids=ids, embeddings=stored["embeddings"], metadatas=metas, documents=documents)
+    assert {(r.chunk_id, r.n): (r.start, r.end, r.text) for r in a.sentences.rows()} == expected
+    by_text = a.sentences.vectors_for([c.chunk_id for c in a.chunks()])
+    assert sorted(by_text) == sorted(text for _, _, text in expected.values())
+
+
 def test_an_embedder_that_cannot_pool_drops_the_sentence_vectors_and_retrieval_does_without(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
