@@ -132,12 +132,12 @@ def _cmd_eval_judge(args: argparse.Namespace, out: TextIO) -> int:
     from evals.dataset import load_judge_dataset
     from evals.judge_eval import DEFAULT_JUDGE_DATASET, evaluate_judge, format_judge_report, similarity_from
     from rag.assistant import default_embedder
-    from rag.check.support import HeuristicJudge
+    from rag.check.support import offline_judge
 
     try:
         cases = load_judge_dataset(args.dataset or DEFAULT_JUDGE_DATASET)
     except DatasetError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
-    report = evaluate_judge(cases, HeuristicJudge(similarity_from(default_embedder())))
+    report = evaluate_judge(cases, offline_judge(similarity_from(default_embedder())))
     out.write((json.dumps(report.to_dict(), indent=2) if args.json else format_judge_report(report)) + "\n")
     return 0
