@@ -114,6 +114,7 @@ def run_all(workdir: Path) -> tuple[dict[str, EvalRun], JudgeReport]:
 
     embedder = default_embedder()
     runs = {name: run_gated(name, workdir, embedder) for name in GATED}
+    # The default judge (rules only): the opt-in entailment model is never gated (README "The support judge").
     judge = evaluate_judge(load_judge_dataset(DEFAULT_JUDGE_DATASET), offline_judge(similarity_from(embedder)))
     return runs, judge
 

