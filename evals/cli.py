@@ -17,7 +17,7 @@ from evals.dataset import DatasetError
 from rag.cli import EXIT_USAGE, CommandError, add_answer_options, settings_from
 
 OFFLINE_JUDGES = ("heuristic", "nli")
-"""The judges ``rag eval-judge`` can score (the llm judge needs a model and is scored by ``rag eval``)."""
+"""The judges ``rag eval-judge`` can score: the offline ones (the llm judge needs a model)."""
 
 
 def register(sub: Any) -> None:

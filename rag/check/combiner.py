@@ -3,9 +3,10 @@
 For the opted-in ``nli`` judge (``RAG_JUDGE=nli``: the entailment model of ``nli.py``), the
 judge's score is the probability that the passage supports the sentence, from the numbers the
 rules already compute plus the model's logit difference. The weights live in
-``judge_weights.json``, written by ``python -m evals.fit_judge`` from the development pairs of ``evals/datasets/judge.jsonl`` only
-(the held-out pairs are never read); the same script prints the cross-validated figures. Inference
-is a dot product, so no learning library is needed at run time.
+``judge_weights.json``, written by ``python -m evals.fit_judge`` from the development pairs of
+``evals/datasets/judge.jsonl`` only (the held-out pairs are never read); the same script prints
+the cross-validated figures. Inference is a dot product, so no learning library is needed at run
+time.
 """
 
 from __future__ import annotations
