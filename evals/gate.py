@@ -110,11 +110,12 @@ def run_all(workdir: Path) -> tuple[dict[str, EvalRun], JudgeReport]:
     from evals.dataset import load_judge_dataset
     from evals.judge_eval import evaluate_judge, similarity_from
     from rag.assistant import default_embedder
-    from rag.check.support import HeuristicJudge
+    from rag.check.support import offline_judge
 
     embedder = default_embedder()
     runs = {name: run_gated(name, workdir, embedder) for name in GATED}
-    judge = evaluate_judge(load_judge_dataset(DEFAULT_JUDGE_DATASET), HeuristicJudge(similarity_from(embedder)))
+    # The default judge (rules only): the opt-in entailment model is never gated (README "The support judge").
+    judge = evaluate_judge(load_judge_dataset(DEFAULT_JUDGE_DATASET), offline_judge(similarity_from(embedder)))
     return runs, judge
 
 

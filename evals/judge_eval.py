@@ -184,7 +184,8 @@ def evaluate_judge(cases: Sequence[JudgeCase], judge: HeuristicJudge) -> JudgeRe
     fit = [r for r in rows if r.split == "dev"] or list(rows)
     f1, acc = best_thresholds([r.supported for r in fit], [r.support.score for r in fit])
     return JudgeReport(judge=judge.name, overall=everything.overall, per_kind=everything.per_kind,
-                       supported_threshold=judge.thresholds.supported, best_f1_threshold=f1,
+                       supported_threshold=judge.weights.supported if judge.weights else judge.thresholds.supported,
+                       best_f1_threshold=f1,
                        best_accuracy_threshold=acc, rows=rows, splits=splits)
 
 

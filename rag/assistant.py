@@ -21,7 +21,7 @@ from index.store import ChunkStore, make_client, rag_collections
 from rag.answer.generators import ExtractiveGenerator
 from rag.check.checker import REFUSAL_TEXT, CheckedText, check_draft, draft_from_text
 from rag.check.relevance import judge_relevance
-from rag.check.support import HeuristicJudge
+from rag.check.support import offline_judge
 from rag.followup import condense
 from rag.llm.registry import check_llm_settings
 from rag.protocols import Generator, Judge
@@ -92,6 +92,10 @@ class Assistant:
         self.refusal_threshold = DEFAULT_REFUSAL_THRESHOLD if threshold is None else threshold
         if generator is None and self.settings.backend != "extractive":
             check_llm_settings(self.settings)  # a missing model or URL fails here, in one sentence
+        if self.settings.judge == "nli":
+            from rag.check.nli import NliModel
+
+            NliModel.required()  # the opted-in judge without its package fails here too, not at the first answer
         self._generator = generator
         self._judge: Judge | None = None
         self._backend_lock = threading.Lock()
@@ -153,7 +157,7 @@ class Assistant:
         return make_llm_generator(self.settings)
 
     def _make_judge(self, generator: Generator) -> Judge:
-        heuristic = HeuristicJudge(self._similarity)
+        heuristic = offline_judge(self._similarity, nli=self.settings.judge == "nli")
         if self.settings.judge != "llm":
             return heuristic
         from rag.llm.backends import make_llm_judge

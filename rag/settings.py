@@ -18,6 +18,10 @@ from index.embedding import PRECISIONS
 from index.errors import UsageError
 from rag.llm.registry import BACKEND_NAMES
 
+JUDGE_NAMES = ("heuristic", "nli", "llm")
+"""The support judges ``RAG_JUDGE`` / ``--judge`` can name: the rules (default), the rules with the
+optional entailment model (only when named: README "The support judge"), or the configured LLM."""
+
 
 class SettingsError(UsageError):
     """A setting has a value we cannot use; the message names it."""
@@ -48,7 +52,7 @@ class Settings:
     llm_context: int | None = None  # RAG_LLM_CONTEXT (default 8192 openai, 4096 gguf)
     llm_max_tokens: int | None = None  # RAG_LLM_MAX_TOKENS (default 512)
     llm_temperature: float | None = None  # RAG_LLM_TEMPERATURE (default 0)
-    judge: str = "heuristic"  # RAG_JUDGE: heuristic | llm (asks the configured model)
+    judge: str = "heuristic"  # RAG_JUDGE: heuristic (rules) | nli (rules + the opt-in entailment model) | llm
     embed_model: str | None = None  # RAG_EMBED_MODEL: a sentence-transformers folder or package (default MiniLM)
     embed_precision: str = "auto"  # RAG_EMBED_PRECISION: auto (bfloat16 where the CPU has it) | float32 | bfloat16
     # An OpenAI-compatible embedding server instead of the local model (index.remote_embedding).
@@ -144,8 +148,8 @@ def _coerce(name: str, value: Any) -> Any:
         raise SettingsError(f"setting {name} (RAG_{name.upper()}) has the bad value {value!r}") from None
     if name == "backend" and value not in BACKEND_NAMES:
         raise SettingsError(f"unknown backend {value!r}; choose one of: {', '.join(BACKEND_NAMES)}")
-    if name == "judge" and value not in ("heuristic", "llm"):
-        raise SettingsError(f"unknown judge {value!r}; choose heuristic or llm")
+    if name == "judge" and value not in JUDGE_NAMES:
+        raise SettingsError(f"unknown judge {value!r}; choose heuristic, nli or llm")
     if name == "embed_precision" and value not in PRECISIONS:
         raise SettingsError(f"unknown embed_precision {value!r}; choose {', '.join(PRECISIONS[:-1])} or "
                             f"{PRECISIONS[-1]}")

