@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -370,10 +370,8 @@ class _Writer:
             if kind is None:
                 self.wait()
             else:  # leaving by an error: the write in flight finishes and is reported; the first error wins
-                try:
+                with suppress(Exception):
                     self.wait()
-                except Exception:
-                    pass
         finally:
             self._pool.shutdown(wait=True)
 

@@ -151,10 +151,9 @@ def test_rows_store_only_their_chunk_and_source_and_rows_of_earlier_layouts_stil
     # Rewrite the rows as earlier builds wrote them: half with the text and offsets (the first
     # layout), half with offsets only (the second); readers answer the same for each.
     ids = stored["ids"]
-    metas = [{**m, "start": expected[(m["chunk_id"], int(i.rsplit(":", 1)[1]))][0],
-              "end": expected[(m["chunk_id"], int(i.rsplit(":", 1)[1]))][1]} for i, m in zip(ids, stored["metadatas"])]
-    documents = [expected[(m["chunk_id"], int(i.rsplit(":", 1)[1]))][2] if n % 2 else ""
-                 for n, (i, m) in enumerate(zip(ids, metas))]
+    units = [expected[(m["chunk_id"], int(i.rsplit(":", 1)[1]))] for i, m in zip(ids, stored["metadatas"], strict=True)]
+    metas = [{**m, "start": start, "end": end} for m, (start, end, _) in zip(stored["metadatas"], units, strict=True)]
+    documents = [text if n % 2 else "" for n, (_, _, text) in enumerate(units)]
     collection.upsert(ids=ids, embeddings=stored["embeddings"], metadatas=metas, documents=documents)
     assert {(r.chunk_id, r.n): (r.start, r.end, r.text) for r in a.sentences.rows()} == expected
     by_text = a.sentences.vectors_for([c.chunk_id for c in a.chunks()])
