@@ -4,7 +4,8 @@ Unchanged files are skipped by content hash (read from the store itself: one sou
 truth); changed files have only their stale chunks replaced; chunks already embedded are
 never embedded again. Files are embedded in batches across files for throughput, but each
 file is written and completed on its own, so one bad file costs only itself. A batch is
-written in a background thread while the next one is read, parsed and embedded (``_Writer``).
+written in a background thread while the next one's files are read, parsed and chunked
+(``_Writer``), never while one is embedded.
 """
 
 from __future__ import annotations
@@ -44,10 +45,9 @@ IngestProgress = Callable[[str, str, int, int], None]
 count files); "embedded" as passages are embedded (``path`` empty, ``done``/``total`` count the
 passages of the batch being embedded, which may cover several files)."""
 
-# New chunks per batch (embedded together, then written while the next batch is embedded).
-# MiniLM packs each call's texts without padding, so a call of 512 costs what a part of a bigger
-# call does (README "Speed"); smaller batches let the writes of one hide behind the next's work.
-_EMBED_BATCH_CHUNKS = 512
+# Chunks embedded per call across files: the embedder sorts each call by length, so big
+# calls pad less (in the full bench, 32 calls of 512 took 1.5x the one-call encode floor).
+_EMBED_BATCH_CHUNKS = 2048
 # With someone watching progress, a batch is embedded in steps of this many passages of similar
 # length (sorted first, so a step pads about as little as the whole batch would).
 _PROGRESS_STEP_CHUNKS = 128
@@ -75,7 +75,7 @@ class IngestReport:
     seconds: float = 0.0
     # Seconds per stage (discover, read, lookup, parse, chunk, embed, write, prune), so callers and
     # the bench can see where the time went without wrapping our functions. "write" runs beside the
-    # next batch's reading and embedding, so the stages may add up to more than ``seconds``.
+    # next batch's reading and parsing, so the stages may add up to more than ``seconds``.
     stages: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -256,10 +256,11 @@ def _read_embed_write(store: ChunkStore, embedder: Embedder, files: Sequence[Pat
 def _embed_and_write(store: ChunkStore, embedder: Embedder, pending: Sequence[_Pending], report: IngestReport,
                      progress: IngestProgress | None, total: int, sentences: SentenceStore | None,
                      writer: _Writer) -> None:
-    """Embed the batch here, then hand its write to ``writer`` (after the previous batch's write
-    finished and was accounted: batches are written in order, one at a time)."""
+    """Embed the batch here, then hand its write to ``writer``. The previous batch's write is waited
+    for (and accounted) first: batches are written in order, and never while the model runs."""
     if not pending:
         return
+    writer.wait()
     new = [c for p in pending for c in p.new]
     with report.timing("embed"):
         vectors, rows = _embed_new(new, embedder, sentences, progress)
@@ -335,11 +336,13 @@ def _account(written: _Written, pending: Sequence[_Pending], rows: Sequence[Sent
 
 class _Writer:
     """Writes batches in one background thread, one at a time and in order, while the ingesting
-    thread reads, parses and embeds the next batch.
+    thread reads, parses and chunks the next batch's files.
 
     Why a thread: Chroma writes (its SQLite log and vector graph, in Rust) release the GIL, so they
-    run beside the model's forward pass; measured, a write costs a fraction of its own time that way
-    (README "Speed"). Each batch's write is crash-safe on its own, as before. ``submit`` and leaving
+    run beside our Python parsing. Not beside the model: its OpenMP threads take every core, and a
+    write beside them stalled them far beyond the write's own time (README "Speed"), so the
+    ingesting thread waits for the write before it embeds. Each batch's write is crash-safe on its
+    own, as before. ``submit`` and leaving
     the ``with`` block wait for the write in flight and run its ``then`` here, in the ingesting
     thread; an error raised by the write comes out there too (so the next batch is never written
     after a write that stopped ingest). Leaving by an error (the embedding server died, Ctrl-C) still

@@ -1,6 +1,7 @@
-"""Ingest writes a batch in a background thread while it embeds the next one: writes still happen
-one at a time and in order, progress is reported from the ingesting thread only, a write that stops
-ingest stops every later one, and nothing written goes unreported."""
+"""Ingest writes a batch in a background thread while it reads and parses the next one's files, never
+while it embeds: writes still happen one at a time and in order, progress is reported from the
+ingesting thread only, a write that stops ingest stops every later one, and nothing written goes
+unreported."""
 
 from __future__ import annotations
 
@@ -57,24 +58,45 @@ def one_file_per_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(index.ingest, "_EMBED_BATCH_CHUNKS", 1)
 
 
-def test_a_batch_is_written_while_the_next_one_is_embedded_and_progress_stays_in_the_callers_thread(
+def test_a_batch_is_written_while_the_next_files_are_read_never_while_embedding_and_progress_stays_here(
         tmp_path: Path) -> None:
     embedder = Spans()
     a = _assistant(tmp_path, embedder)
     real = a.store.write_files
-    seen: list[tuple[int, bool]] = []
+    read = threading.Condition()
+    files_read: list[str] = []
+    writing = threading.Event()
+    embedded_while_writing: list[int] = []
+    seen: list[bool] = []
 
     def write_files(writes: Sequence[Any]) -> list[Exception | None]:
-        n = len(seen) + 1
-        # The first batch's write holds until the second batch is being embedded: with writes
-        # made in the ingesting thread that never happens, and the wait times out.
-        seen.append((n, embedder.wait_for_call(n + 1, timeout=20) if n == 1 else True))
-        return real(writes)
+        writing.set()
+        try:
+            # The first batch's write holds until the next file is being read: with writes made in
+            # the ingesting thread that never happens, and the wait times out.
+            with read:
+                seen.append(read.wait_for(lambda: len(files_read) >= 2, timeout=20) if not seen else True)
+            return real(writes)
+        finally:
+            writing.clear()
+
+    def spans(texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]) -> Any:
+        if writing.is_set():
+            embedded_while_writing.append(len(texts))
+        return Spans.embed_spans(embedder, texts, spans)
+
+    def progress(stage: str, path: str, done: int, total: int) -> None:
+        threads.add(threading.current_thread().name)
+        if stage == "read":
+            with read:
+                files_read.append(path)
+                read.notify_all()
 
     a.store.write_files = write_files  # type: ignore[method-assign]
+    embedder.embed_spans = spans  # type: ignore[method-assign]
     threads: set[str] = set()
-    report = a.add(_docs(tmp_path, 3), progress=lambda *_: threads.add(threading.current_thread().name))
-    assert seen == [(1, True), (2, True), (3, True)]
+    report = a.add(_docs(tmp_path, 3), progress=progress)
+    assert seen == [True, True, True] and embedded_while_writing == []
     assert (report.files_added, report.chunks_total) == (3, a.store.count())
     assert threads == {threading.current_thread().name}
     assert "sea otters number 2" in a.ask("where do sea otters number 2 float?").text.lower()
