@@ -109,8 +109,9 @@ def passage_sentences(text: str) -> list[PassageSentence]:
     return out
 
 
-_CODE_START = re.compile(r"^\s*(?:>>>|\.\.\.|\$ |#!|Traceback|[\w.]+\s*=\s*\S|(?:def|class|import|from|for|if|"
-                         r"while|with|return|print)\b[^.]*[:(]\s*$)")
+# An assignment starts code, but a capitalised word before " = " is prose ("The = specifier expands…").
+_CODE_START = re.compile(r"^\s*(?:>>>|\.\.\.|\$ |#!|Traceback|(?![A-Z][a-z]+\s+=)[\w.]+\s*=\s*\S|"
+                         r"(?:def|class|import|from|for|if|while|with|return|print)\b[^.]*[:(]\s*$)")
 _SYMBOLS = re.compile(r"[=(){}\[\]<>:;#@*/\\|'\"]")
 
 

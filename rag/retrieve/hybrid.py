@@ -117,15 +117,18 @@ class HybridRetriever:
 
     def _widen(self, hits: list[Hit], width: int, k: int) -> list[Hit]:
         """Grow hits by their neighbours, best first, merging those whose passages overlap (best rank
-        kept), until ``k`` passages are found or ``hits`` run out."""
+        kept), until ``k`` passages are found or ``hits`` run out. Two passages of one document
+        that only one chunk keeps apart are joined through it: text found on both sides of a
+        chunk is read with it (the evidence often sits between two matching chunks)."""
         wanted: dict[str, set[int]] = {}
         for hit in hits:
             c = hit.chunk
-            wanted.setdefault(c.source, set()).update(i for i in range(c.index - width, c.index + width + 1)
+            wanted.setdefault(c.source, set()).update(i for i in range(c.index - width - 1, c.index + width + 2)
                                                       if i >= 0 and i != c.index)
         # One read for every neighbour a widened hit may need (a few more than those used).
         stored = {(n.source, n.index): n for n in self.store.at_positions({s: sorted(i) for s, i in wanted.items()})}
         merged: list[Hit] = []
+        spans: list[tuple[int, int]] = []  # chunk indices each merged passage covers
         for hit in hits:
             c = hit.chunk
             overlap = next((m for m in merged if m.chunk.source == c.source
@@ -140,18 +143,31 @@ class HybridRetriever:
                       if (c.source, i) in stored and i != c.index]
             parts = sorted([c, *around], key=lambda x: x.start)
             grown = replace(hit, chunk=merge_chunks(parts, c), anchors=(anchor,))
-            overlap = next((m for m in merged if m.chunk.source == c.source
-                            and grown.chunk.start <= m.chunk.end and m.chunk.start <= grown.chunk.end), None)
-            if overlap is None:
+            span = (min(p.index for p in parts), max(p.index for p in parts))
+            joined = [n for n, m in enumerate(merged) if m.chunk.source == c.source and (
+                (grown.chunk.start <= m.chunk.end and m.chunk.start <= grown.chunk.end)
+                or _bridge(spans[n], span, c.source, stored) is not None)]
+            if not joined:
                 if len(merged) >= k:
                     break
                 merged.append(grown)
-            else:
-                index = merged.index(overlap)
-                parts = sorted([overlap.chunk, grown.chunk], key=lambda x: x.start)
-                merged[index] = replace(_fold_scores(overlap, grown), chunk=merge_chunks(parts, overlap.chunk),
-                                        anchors=overlap.anchors + grown.anchors)
+                spans.append(span)
+                continue
+            index = joined[0]
+            overlap = merged[index]
+            gap = _bridge(spans[index], span, c.source, stored)
+            parts = sorted([overlap.chunk, grown.chunk, *([gap] if gap is not None else [])], key=lambda x: x.start)
+            merged[index] = replace(_fold_scores(overlap, grown), chunk=merge_chunks(parts, overlap.chunk),
+                                    anchors=overlap.anchors + grown.anchors)
+            spans[index] = (min(spans[index][0], span[0]), max(spans[index][1], span[1]))
         return [replace(h, rank=i) for i, h in enumerate(merged, 1)]
+
+
+def _bridge(a: tuple[int, int], b: tuple[int, int], source: str, stored: dict[tuple[str, int], Chunk]) -> Chunk | None:
+    """The one chunk between two passages' chunk ranges ``a`` and ``b`` of ``source``, if exactly one
+    lies between them and it was read."""
+    gap = b[0] - 1 if a[1] + 2 == b[0] else a[0] - 1 if b[1] + 2 == a[0] else None
+    return stored.get((source, gap)) if gap is not None else None
 
 
 def _fold_scores(passage: Hit, found: Hit) -> Hit:
