@@ -116,10 +116,12 @@ class HybridRetriever:
         return {cid: score for cid, score in best.items() if cid in chunks}
 
     def _widen(self, hits: list[Hit], width: int, k: int) -> list[Hit]:
-        """Grow hits by their neighbours, best first, merging those whose passages overlap (best rank
-        kept), until ``k`` passages are found or ``hits`` run out. Two passages of one document
-        that only one chunk keeps apart are joined through it: text found on both sides of a
-        chunk is read with it (the evidence often sits between two matching chunks)."""
+        """Grow hits by their neighbours, best first, into at most ``k`` passages (best rank kept).
+        A hit whose grown passage overlaps or adjoins one already taken, or that only one chunk
+        keeps apart from it (joined through that chunk), extends that passage, also once ``k``
+        passages are found: all of ``hits`` is read. Text the ranking finds next to a passage is
+        read with it, since the evidence often sits beside or between matching chunks (measured:
+        README "Evaluations")."""
         wanted: dict[str, set[int]] = {}
         for hit in hits:
             c = hit.chunk
@@ -137,8 +139,6 @@ class HybridRetriever:
             if overlap is not None and overlap.chunk.start <= c.start and c.end <= overlap.chunk.end:
                 merged[merged.index(overlap)] = replace(_fold_scores(overlap, hit), anchors=(*overlap.anchors, anchor))
                 continue  # already inside a passage taken
-            if overlap is None and len(merged) >= k:
-                break
             around = [stored[c.source, i] for i in range(c.index - width, c.index + width + 1)
                       if (c.source, i) in stored and i != c.index]
             parts = sorted([c, *around], key=lambda x: x.start)
@@ -146,21 +146,32 @@ class HybridRetriever:
             span = (min(p.index for p in parts), max(p.index for p in parts))
             joined = [n for n, m in enumerate(merged) if m.chunk.source == c.source and (
                 (grown.chunk.start <= m.chunk.end and m.chunk.start <= grown.chunk.end)
-                or _bridge(spans[n], span, c.source, stored) is not None)]
+                or _next_to(spans[n], span) or _bridge(spans[n], span, c.source, stored) is not None)]
             if not joined:
                 if len(merged) >= k:
-                    break
+                    continue  # no new passage, but a hit further down may still extend one taken
                 merged.append(grown)
                 spans.append(span)
                 continue
-            index = joined[0]
-            overlap = merged[index]
-            gap = _bridge(spans[index], span, c.source, stored)
-            parts = sorted([overlap.chunk, grown.chunk, *([gap] if gap is not None else [])], key=lambda x: x.start)
-            merged[index] = replace(_fold_scores(overlap, grown), chunk=merge_chunks(parts, overlap.chunk),
-                                    anchors=overlap.anchors + grown.anchors)
-            spans[index] = (min(spans[index][0], span[0]), max(spans[index][1], span[1]))
+            # The grown hit joins every passage it reaches (it may close the gap between two).
+            first = merged[joined[0]]
+            gaps = [g for n in joined if (g := _bridge(spans[n], span, c.source, stored)) is not None]
+            parts = sorted([*(merged[n].chunk for n in joined), grown.chunk, *gaps], key=lambda x: x.start)
+            passage = first
+            for n in joined[1:]:
+                passage = replace(_fold_scores(passage, merged[n]), anchors=passage.anchors + merged[n].anchors)
+            merged[joined[0]] = replace(_fold_scores(passage, grown), chunk=merge_chunks(parts, first.chunk),
+                                        anchors=passage.anchors + grown.anchors)
+            reach = [span, *(spans[n] for n in joined)]
+            spans[joined[0]] = (min(r[0] for r in reach), max(r[1] for r in reach))
+            for n in reversed(joined[1:]):
+                del merged[n], spans[n]
         return [replace(h, rank=i) for i, h in enumerate(merged, 1)]
+
+
+def _next_to(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Whether chunk ranges ``a`` and ``b`` of one document are adjacent (no chunk between them)."""
+    return a[1] + 1 == b[0] or b[1] + 1 == a[0]
 
 
 def _bridge(a: tuple[int, int], b: tuple[int, int], source: str, stored: dict[tuple[str, int], Chunk]) -> Chunk | None:
@@ -212,7 +223,8 @@ def check_k(k: int, size: int) -> int:
 
 def merge_chunks(parts: Sequence[Chunk], anchor: Chunk) -> Chunk:
     """One chunk spanning ``parts`` (sorted by start); the text between them is restored from
-    ``gap_before``, so the merged text is the document's text at [start:end]."""
+    ``gap_before``, so the merged text is the document's text at [start:end]. The result's own
+    ``gap_before`` is its first part's (a passage merged again is restored exactly too)."""
     text = parts[0].text
     start, end = parts[0].start, parts[0].end
     for part in parts[1:]:
@@ -228,4 +240,4 @@ def merge_chunks(parts: Sequence[Chunk], anchor: Chunk) -> Chunk:
     pages = sorted((s, n) for p in parts for s, n in (p.page_starts or ((p.start, p.page),)) if n is not None)
     page_starts = tuple((s, n) for i, (s, n) in enumerate(pages) if i == 0 or n != pages[i - 1][1])
     return replace(anchor, text=text, start=start, end=end, n_tokens=sum(p.n_tokens for p in parts),
-                   page_starts=page_starts if len(page_starts) > 1 else ())
+                   page_starts=page_starts if len(page_starts) > 1 else (), gap_before=parts[0].gap_before)

@@ -95,6 +95,34 @@ def test_two_passages_one_chunk_apart_are_joined_through_it(widened: Assistant) 
                                                              (chunks[5].start, chunks[7].end)]
 
 
+def test_a_hit_next_to_a_passage_extends_it_after_k_passages_are_found(widened: Assistant) -> None:
+    plain = widened.retriever.search("glacier melt rates?", k=1, widen=0).hits[0]
+    chunks = widened.document_chunks(plain.chunk.source)
+
+    def found(*indices: int) -> list[Hit]:
+        return [replace(plain, chunk=chunks[i], rank=r) for r, i in enumerate(indices, 1)]
+
+    assert len(chunks) == 8
+    # k=1: chunk 1 gives the passage 0-2; chunk 4 (3-5) adjoins it and is read with it, and chunk 7
+    # (6-7) then adjoins that; a hit further away would need a second passage and is left out.
+    (passage,) = widened.retriever._widen(found(1, 4, 7), 1, 1)
+    assert (passage.chunk.start, passage.chunk.end) == (chunks[0].start, chunks[7].end)
+    assert [a.rank for a in passage.anchors] == [1, 2, 3]
+    assert widened.retriever._widen(found(1, 7), 1, 1)[0].chunk.end == chunks[2].end  # 3 chunks from 0-2
+
+
+def test_a_hit_between_two_passages_joins_them_into_one(widened: Assistant) -> None:
+    plain = widened.retriever.search("glacier melt rates?", k=1, widen=0).hits[0]
+    chunks = widened.document_chunks(plain.chunk.source)
+    hits = [replace(plain, chunk=chunks[i], rank=r) for r, i in enumerate((1, 7, 4), 1)]
+    # 0-2 and 6-7 are two passages; chunk 4 grows to 3-5, which adjoins both: one passage.
+    (passage,) = widened.retriever._widen(hits, 1, 2)
+    assert (passage.chunk.start, passage.chunk.end) == (chunks[0].start, chunks[7].end)
+    assert sorted(a.rank for a in passage.anchors) == [1, 2, 3]
+    text = Path(passage.chunk.source).read_text()
+    assert passage.chunk.text == text[passage.chunk.start:passage.chunk.end]
+
+
 def test_a_passage_merged_across_pdf_pages_cites_the_page_of_the_quote() -> None:
     text = "Pumps need oil. " * 3 + "Valves open at dawn. " * 3 + "Filters last a year. " * 3
     cuts = [0, 48, 111, len(text)]
