@@ -89,14 +89,16 @@ class HybridRetriever:
                         k=k, lambda_=cfg.mmr_lambda)
         width = cfg.widen if widen is None else widen
         # Widened passages can merge: look further down the ranking so k passages are returned.
-        top = order[:k * (2 * width + 1)] if width > 0 else order[:k]
+        # the first k*(2*width+1) may extend passages; as many again may only start new ones.
+        reach = k * (2 * width + 1)
+        top = order[:2 * reach] if width > 0 else order[:k]
         cosines = self._cosines(vector, [cid for cid in top if cid not in dense_scores])
         hits = [Hit(chunk=chunks[cid], score=round(fused[cid], 6), rank=i,
                     dense_score=dense_scores.get(cid, cosines.get(cid)), dense_rank=dense_rank.get(cid, 0),
                     keyword_score=keyword_scores.get(cid), keyword_rank=keyword_rank.get(cid, 0),
                     sentence_score=sentence_scores.get(cid), sentence_rank=sentence_rank.get(cid, 0))
                 for i, cid in enumerate(top, 1)]
-        return Retrieval(question, tuple(self._widen(hits, width, k) if width > 0 else hits), vector)
+        return Retrieval(question, tuple(self._widen(hits, width, k, reach) if width > 0 else hits), vector)
 
     def _cosines(self, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
         """The dense cosine of hits that only the keyword or sentence list found, from their stored
@@ -115,13 +117,15 @@ class HybridRetriever:
         chunks.update((c.chunk_id, c) for c in self.store.get([cid for cid in best if cid not in chunks]))
         return {cid: score for cid, score in best.items() if cid in chunks}
 
-    def _widen(self, hits: list[Hit], width: int, k: int) -> list[Hit]:
+    def _widen(self, hits: list[Hit], width: int, k: int, reach: int | None = None) -> list[Hit]:
         """Grow hits by their neighbours, best first, into at most ``k`` passages (best rank kept).
-        A hit whose grown passage overlaps or adjoins one already taken, or that only one chunk
-        keeps apart from it (joined through that chunk), extends that passage, also once ``k``
-        passages are found: all of ``hits`` is read. Text the ranking finds next to a passage is
-        read with it, since the evidence often sits beside or between matching chunks (measured:
-        README "Evaluations")."""
+        Among the first ``reach`` hits (all by default), one whose grown passage overlaps or adjoins
+        a passage already taken, or that only one chunk keeps apart from it (joined through that
+        chunk), extends that passage, also once ``k`` passages are found: text the ranking finds
+        next to a passage is read with it, since the evidence often sits beside or between matching
+        chunks (measured: README "Evaluations"). Hits after ``reach`` only start new passages
+        that overlap none taken, until there are ``k``."""
+        reach = len(hits) if reach is None else reach
         wanted: dict[str, set[int]] = {}
         for hit in hits:
             c = hit.chunk
@@ -131,10 +135,15 @@ class HybridRetriever:
         stored = {(n.source, n.index): n for n in self.store.at_positions({s: sorted(i) for s, i in wanted.items()})}
         merged: list[Hit] = []
         spans: list[tuple[int, int]] = []  # chunk indices each merged passage covers
-        for hit in hits:
+        for position, hit in enumerate(hits):
+            deep = position >= reach
+            if deep and len(merged) >= k:
+                break
             c = hit.chunk
             overlap = next((m for m in merged if m.chunk.source == c.source
                             and c.start <= m.chunk.end and m.chunk.start <= c.end), None)
+            if deep and overlap is not None:
+                continue
             anchor = Anchor(c.chunk_id, c.start, c.end, hit.rank, c.heading)
             if overlap is not None and overlap.chunk.start <= c.start and c.end <= overlap.chunk.end:
                 merged[merged.index(overlap)] = replace(_fold_scores(overlap, hit), anchors=(*overlap.anchors, anchor))
@@ -146,7 +155,9 @@ class HybridRetriever:
             span = (min(p.index for p in parts), max(p.index for p in parts))
             joined = [n for n, m in enumerate(merged) if m.chunk.source == c.source and (
                 (grown.chunk.start <= m.chunk.end and m.chunk.start <= grown.chunk.end)
-                or _next_to(spans[n], span) or _bridge(spans[n], span, c.source, stored) is not None)]
+                or (not deep and (_next_to(spans[n], span) or _bridge(spans[n], span, c.source, stored) is not None)))]
+            if deep and joined:
+                continue  # it would repeat text of a passage taken
             if not joined:
                 if len(merged) >= k:
                     continue  # no new passage, but a hit further down may still extend one taken
@@ -162,8 +173,8 @@ class HybridRetriever:
                 passage = replace(_fold_scores(passage, merged[n]), anchors=passage.anchors + merged[n].anchors)
             merged[joined[0]] = replace(_fold_scores(passage, grown), chunk=merge_chunks(parts, first.chunk),
                                         anchors=passage.anchors + grown.anchors)
-            reach = [span, *(spans[n] for n in joined)]
-            spans[joined[0]] = (min(r[0] for r in reach), max(r[1] for r in reach))
+            covered = [span, *(spans[n] for n in joined)]
+            spans[joined[0]] = (min(r[0] for r in covered), max(r[1] for r in covered))
             for n in reversed(joined[1:]):
                 del merged[n], spans[n]
         return [replace(h, rank=i) for i, h in enumerate(merged, 1)]
