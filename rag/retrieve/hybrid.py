@@ -89,14 +89,16 @@ class HybridRetriever:
                         k=k, lambda_=cfg.mmr_lambda)
         width = cfg.widen if widen is None else widen
         # Widened passages can merge: look further down the ranking so k passages are returned.
-        top = order[:k * (2 * width + 1)] if width > 0 else order[:k]
+        # the first k*(2*width+1) may extend passages; as many again may only start new ones.
+        reach = k * (2 * width + 1)
+        top = order[:2 * reach] if width > 0 else order[:k]
         cosines = self._cosines(vector, [cid for cid in top if cid not in dense_scores])
         hits = [Hit(chunk=chunks[cid], score=round(fused[cid], 6), rank=i,
                     dense_score=dense_scores.get(cid, cosines.get(cid)), dense_rank=dense_rank.get(cid, 0),
                     keyword_score=keyword_scores.get(cid), keyword_rank=keyword_rank.get(cid, 0),
                     sentence_score=sentence_scores.get(cid), sentence_rank=sentence_rank.get(cid, 0))
                 for i, cid in enumerate(top, 1)]
-        return Retrieval(question, tuple(self._widen(hits, width, k) if width > 0 else hits), vector)
+        return Retrieval(question, tuple(self._widen(hits, width, k, reach) if width > 0 else hits), vector)
 
     def _cosines(self, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
         """The dense cosine of hits that only the keyword or sentence list found, from their stored
@@ -115,43 +117,79 @@ class HybridRetriever:
         chunks.update((c.chunk_id, c) for c in self.store.get([cid for cid in best if cid not in chunks]))
         return {cid: score for cid, score in best.items() if cid in chunks}
 
-    def _widen(self, hits: list[Hit], width: int, k: int) -> list[Hit]:
-        """Grow hits by their neighbours, best first, merging those whose passages overlap (best rank
-        kept), until ``k`` passages are found or ``hits`` run out."""
+    def _widen(self, hits: list[Hit], width: int, k: int, reach: int | None = None) -> list[Hit]:
+        """Grow hits by their neighbours, best first, into at most ``k`` passages (best rank kept).
+        Among the first ``reach`` hits (all by default), one whose grown passage overlaps or adjoins
+        a passage already taken, or that only one chunk keeps apart from it (joined through that
+        chunk), extends that passage, also once ``k`` passages are found: text the ranking finds
+        next to a passage is read with it, since the evidence often sits beside or between matching
+        chunks (measured: README "Evaluations"). Hits after ``reach`` only start new passages
+        that overlap none taken, until there are ``k``."""
+        reach = len(hits) if reach is None else reach
         wanted: dict[str, set[int]] = {}
         for hit in hits:
             c = hit.chunk
-            wanted.setdefault(c.source, set()).update(i for i in range(c.index - width, c.index + width + 1)
+            wanted.setdefault(c.source, set()).update(i for i in range(c.index - width - 1, c.index + width + 2)
                                                       if i >= 0 and i != c.index)
         # One read for every neighbour a widened hit may need (a few more than those used).
         stored = {(n.source, n.index): n for n in self.store.at_positions({s: sorted(i) for s, i in wanted.items()})}
         merged: list[Hit] = []
-        for hit in hits:
+        spans: list[tuple[int, int]] = []  # chunk indices each merged passage covers
+        for position, hit in enumerate(hits):
+            deep = position >= reach
+            if deep and len(merged) >= k:
+                break
             c = hit.chunk
             overlap = next((m for m in merged if m.chunk.source == c.source
                             and c.start <= m.chunk.end and m.chunk.start <= c.end), None)
+            if deep and overlap is not None:
+                continue
             anchor = Anchor(c.chunk_id, c.start, c.end, hit.rank, c.heading)
             if overlap is not None and overlap.chunk.start <= c.start and c.end <= overlap.chunk.end:
                 merged[merged.index(overlap)] = replace(_fold_scores(overlap, hit), anchors=(*overlap.anchors, anchor))
                 continue  # already inside a passage taken
-            if overlap is None and len(merged) >= k:
-                break
             around = [stored[c.source, i] for i in range(c.index - width, c.index + width + 1)
                       if (c.source, i) in stored and i != c.index]
             parts = sorted([c, *around], key=lambda x: x.start)
             grown = replace(hit, chunk=merge_chunks(parts, c), anchors=(anchor,))
-            overlap = next((m for m in merged if m.chunk.source == c.source
-                            and grown.chunk.start <= m.chunk.end and m.chunk.start <= grown.chunk.end), None)
-            if overlap is None:
+            span = (min(p.index for p in parts), max(p.index for p in parts))
+            joined = [n for n, m in enumerate(merged) if m.chunk.source == c.source and (
+                (grown.chunk.start <= m.chunk.end and m.chunk.start <= grown.chunk.end)
+                or (not deep and (_next_to(spans[n], span) or _bridge(spans[n], span, c.source, stored) is not None)))]
+            if deep and joined:
+                continue  # it would repeat text of a passage taken
+            if not joined:
                 if len(merged) >= k:
-                    break
+                    continue  # no new passage, but a hit further down may still extend one taken
                 merged.append(grown)
-            else:
-                index = merged.index(overlap)
-                parts = sorted([overlap.chunk, grown.chunk], key=lambda x: x.start)
-                merged[index] = replace(_fold_scores(overlap, grown), chunk=merge_chunks(parts, overlap.chunk),
-                                        anchors=overlap.anchors + grown.anchors)
+                spans.append(span)
+                continue
+            # The grown hit joins every passage it reaches (it may close the gap between two).
+            first = merged[joined[0]]
+            gaps = [g for n in joined if (g := _bridge(spans[n], span, c.source, stored)) is not None]
+            parts = sorted([*(merged[n].chunk for n in joined), grown.chunk, *gaps], key=lambda x: x.start)
+            passage = first
+            for n in joined[1:]:
+                passage = replace(_fold_scores(passage, merged[n]), anchors=passage.anchors + merged[n].anchors)
+            merged[joined[0]] = replace(_fold_scores(passage, grown), chunk=merge_chunks(parts, first.chunk),
+                                        anchors=passage.anchors + grown.anchors)
+            covered = [span, *(spans[n] for n in joined)]
+            spans[joined[0]] = (min(r[0] for r in covered), max(r[1] for r in covered))
+            for n in reversed(joined[1:]):
+                del merged[n], spans[n]
         return [replace(h, rank=i) for i, h in enumerate(merged, 1)]
+
+
+def _next_to(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Whether chunk ranges ``a`` and ``b`` of one document are adjacent (no chunk between them)."""
+    return a[1] + 1 == b[0] or b[1] + 1 == a[0]
+
+
+def _bridge(a: tuple[int, int], b: tuple[int, int], source: str, stored: dict[tuple[str, int], Chunk]) -> Chunk | None:
+    """The one chunk between two passages' chunk ranges ``a`` and ``b`` of ``source``, if exactly one
+    lies between them and it was read."""
+    gap = b[0] - 1 if a[1] + 2 == b[0] else a[0] - 1 if b[1] + 2 == a[0] else None
+    return stored.get((source, gap)) if gap is not None else None
 
 
 def _fold_scores(passage: Hit, found: Hit) -> Hit:
@@ -196,7 +234,8 @@ def check_k(k: int, size: int) -> int:
 
 def merge_chunks(parts: Sequence[Chunk], anchor: Chunk) -> Chunk:
     """One chunk spanning ``parts`` (sorted by start); the text between them is restored from
-    ``gap_before``, so the merged text is the document's text at [start:end]."""
+    ``gap_before``, so the merged text is the document's text at [start:end]. The result's own
+    ``gap_before`` is its first part's (a passage merged again is restored exactly too)."""
     text = parts[0].text
     start, end = parts[0].start, parts[0].end
     for part in parts[1:]:
@@ -212,4 +251,4 @@ def merge_chunks(parts: Sequence[Chunk], anchor: Chunk) -> Chunk:
     pages = sorted((s, n) for p in parts for s, n in (p.page_starts or ((p.start, p.page),)) if n is not None)
     page_starts = tuple((s, n) for i, (s, n) in enumerate(pages) if i == 0 or n != pages[i - 1][1])
     return replace(anchor, text=text, start=start, end=end, n_tokens=sum(p.n_tokens for p in parts),
-                   page_starts=page_starts if len(page_starts) > 1 else ())
+                   page_starts=page_starts if len(page_starts) > 1 else (), gap_before=parts[0].gap_before)

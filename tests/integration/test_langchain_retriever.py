@@ -50,7 +50,12 @@ class TestRagRetrieverStandard(RetrieversIntegrationTests):
 def test_k_per_call_and_validation(examples_assistant: Assistant) -> None:
     retriever = examples_assistant.as_langchain_retriever()
     size = examples_assistant.store.count()
-    assert [len(retriever.invoke(QUESTION, k=k)) for k in (1, 3, 7)] == [1, 3, 7]
+    assert [len(retriever.invoke(QUESTION, k=k)) for k in (1, 3)] == [1, 3]
+    # k passages, or fewer when fewer hold every chunk: a hit beside a passage extends it (22 chunks
+    # here, so seven widened passages may join into whole documents).
+    seven = [d.page_content for d in retriever.invoke(QUESTION, k=7)]
+    assert len(seven) == 7 or (len(seven) < 7 and all(any(c.text in text for text in seven)
+                                                       for c in examples_assistant.chunks()))
     # k = every chunk: the widened passages (RAG_WIDEN=1, merged where they overlap) hold them all.
     everything = [d.page_content for d in retriever.invoke(QUESTION, k=size)]
     assert all(any(c.text in text for text in everything) for c in examples_assistant.chunks())

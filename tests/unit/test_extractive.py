@@ -73,6 +73,9 @@ def test_excerpts_stay_within_the_word_budget_and_do_not_repeat() -> None:
 def test_code_listings_are_not_preferred_as_the_answer() -> None:
     assert looks_like_code(">>> word[0] = 'J'\nTraceback (most recent call last):")
     assert not looks_like_code("Python strings cannot be changed, they are immutable.")
+    # An assignment starts code; a capitalised word before " = " is prose naming the operator.
+    assert looks_like_code("total = compute(a, b)") and looks_like_code("Total = 3")
+    assert not looks_like_code("The = specifier can be used to expand an expression to the text of the expression.")
     assert refers_back("This option keeps boot going.") and not refers_back("Backups run nightly.")
 
 

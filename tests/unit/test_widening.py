@@ -10,6 +10,7 @@ import pytest
 
 from index.records import Chunk
 from rag.assistant import Assistant
+from rag.records import Hit
 from rag.retrieve.hybrid import merge_chunks
 from rag.settings import Settings
 from tests.fakes import WordEmbedder
@@ -73,6 +74,53 @@ def test_a_widened_passage_keeps_the_best_evidence_of_every_chunk_merged_into_it
     assert {a.chunk_id for a in passage.anchors} >= {first.chunk.chunk_id, second.chunk.chunk_id}
     assert (passage.dense_score, passage.dense_rank, passage.keyword_rank) == (0.5, 1, 1)
     assert passage.rank == 1 and passage.chunk.chunk_id == first.chunk.chunk_id
+
+
+def test_two_passages_one_chunk_apart_are_joined_through_it(widened: Assistant) -> None:
+    plain = widened.retriever.search("glacier melt rates?", k=1, widen=0).hits[0]
+    chunks = widened.document_chunks(plain.chunk.source)
+    assert len(chunks) >= 8
+
+    def found(*indices: int) -> list[Hit]:
+        return [replace(plain, chunk=chunks[i], rank=r) for r, i in enumerate(indices, 1)]
+
+    # Chunks 1 and 5 widen to 0-2 and 4-6: only chunk 3 keeps them apart, so it joins them.
+    (passage,) = widened.retriever._widen(found(1, 5), 1, 2)
+    assert (passage.chunk.start, passage.chunk.end) == (chunks[0].start, chunks[6].end)
+    assert chunks[3].text in passage.chunk.text
+    assert [a.chunk_id for a in passage.anchors] == [chunks[1].chunk_id, chunks[5].chunk_id]
+    # Two chunks apart (0-2 and 5-7): two passages.
+    apart = widened.retriever._widen(found(1, 6), 1, 2)
+    assert [(p.chunk.start, p.chunk.end) for p in apart] == [(chunks[0].start, chunks[2].end),
+                                                             (chunks[5].start, chunks[7].end)]
+
+
+def test_a_hit_next_to_a_passage_extends_it_after_k_passages_are_found(widened: Assistant) -> None:
+    plain = widened.retriever.search("glacier melt rates?", k=1, widen=0).hits[0]
+    chunks = widened.document_chunks(plain.chunk.source)
+
+    def found(*indices: int) -> list[Hit]:
+        return [replace(plain, chunk=chunks[i], rank=r) for r, i in enumerate(indices, 1)]
+
+    assert len(chunks) == 8
+    # k=1: chunk 1 gives the passage 0-2; chunk 4 (3-5) adjoins it and is read with it, and chunk 7
+    # (6-7) then adjoins that; a hit further away would need a second passage and is left out.
+    (passage,) = widened.retriever._widen(found(1, 4, 7), 1, 1)
+    assert (passage.chunk.start, passage.chunk.end) == (chunks[0].start, chunks[7].end)
+    assert [a.rank for a in passage.anchors] == [1, 2, 3]
+    assert widened.retriever._widen(found(1, 7), 1, 1)[0].chunk.end == chunks[2].end  # 3 chunks from 0-2
+
+
+def test_a_hit_between_two_passages_joins_them_into_one(widened: Assistant) -> None:
+    plain = widened.retriever.search("glacier melt rates?", k=1, widen=0).hits[0]
+    chunks = widened.document_chunks(plain.chunk.source)
+    hits = [replace(plain, chunk=chunks[i], rank=r) for r, i in enumerate((1, 7, 4), 1)]
+    # 0-2 and 6-7 are two passages; chunk 4 grows to 3-5, which adjoins both: one passage.
+    (passage,) = widened.retriever._widen(hits, 1, 2)
+    assert (passage.chunk.start, passage.chunk.end) == (chunks[0].start, chunks[7].end)
+    assert sorted(a.rank for a in passage.anchors) == [1, 2, 3]
+    text = Path(passage.chunk.source).read_text()
+    assert passage.chunk.text == text[passage.chunk.start:passage.chunk.end]
 
 
 def test_a_passage_merged_across_pdf_pages_cites_the_page_of_the_quote() -> None:
