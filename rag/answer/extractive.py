@@ -30,12 +30,17 @@ from rag.words import word_count as count_words
 
 @dataclass(frozen=True)
 class PassageSentence:
-    """One sentence of a passage: offsets into the passage text; ``fragment`` for headings and scraps."""
+    """One sentence of a passage: offsets into the passage text; ``fragment`` for headings and scraps;
+    ``heading_line`` for a short line of its own that ends without a full stop, such as a question
+    used as a heading ("Why It's Important?"): it may be quoted when it is the best sentence, but an
+    excerpt never grows into it (``grow_excerpt``). Kept apart from ``fragment``, which also decides
+    the sentences stored at ingest (``rag.sentence_vectors``)."""
 
     start: int
     end: int
     text: str
     fragment: bool
+    heading_line: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,8 +110,18 @@ def passage_sentences(text: str) -> list[PassageSentence]:
         marker = _LIST_MARKER.match(sentence)
         if marker:
             start, sentence = start + marker.end(), sentence[marker.end():]
-        out.append(PassageSentence(start, end, sentence, is_fragment(sentence) or looks_like_instruction(sentence)))
+        out.append(PassageSentence(start, end, sentence, is_fragment(sentence) or looks_like_instruction(sentence),
+                                   is_heading_line(text, start, end)))
     return out
+
+
+def is_heading_line(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is a short line of its own ending without a full stop: a heading,
+    often a question ("Why It's Important?", "What's Next?"), that an excerpt should not run into."""
+    own_line = text[:start].rstrip(" \t").endswith("\n") or not text[:start].strip()
+    line_ends = text[end:].lstrip(" \t")[:1] in ("\n", "")
+    sentence = text[start:end].strip()
+    return own_line and line_ends and count_words(sentence) < 9 and not sentence.endswith((".", ":", ";", "。"))
 
 
 # An assignment starts code, but a capitalised word before " = " is prose ("The = specifier expands…").
@@ -192,7 +207,7 @@ def grow_excerpt(best: Candidate, sentences: Sequence[PassageSentence], scores: 
     words = word_count(best.text)
 
     def usable(i: int) -> bool:
-        return 0 <= i < len(sentences) and not sentences[i].fragment
+        return 0 <= i < len(sentences) and not sentences[i].fragment and not sentences[i].heading_line
 
     def fits(i: int) -> bool:
         return words + word_count(sentences[i].text) <= word_budget

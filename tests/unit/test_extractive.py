@@ -84,6 +84,18 @@ def test_passage_sentences_mark_headings_as_fragments() -> None:
     assert [s.fragment for s in sentences] == [True, False]
 
 
+def test_an_excerpt_never_runs_into_a_question_used_as_a_heading() -> None:
+    text = ("Talks resumed in the spring.\nThe minister rejected any deal that would give up the northern "
+            "valleys.\nWhy It's Important?\nThe shift could change the region's security for years.")
+    sentences = passage_sentences(text)
+    assert [s.heading_line for s in sentences] == [False, False, True, False]
+    assert not any(s.heading_line for s in passage_sentences("Is it safe? Yes. The tank holds 40 litres.\n"))
+    hits = [hit(text)]
+    vector = WordEmbedder().embed(["what did the minister reject?"])[0]
+    excerpt = draft_excerpts("what did the minister reject?", vector, hits, WordEmbedder())[0].text
+    assert "rejected any deal" in excerpt and "Why It" not in excerpt
+
+
 @pytest.mark.parametrize(("question", "kind"), [
     ("Which mount option stops boot hanging?", "name"),
     ("How long are daily backups kept?", "number"),
