@@ -167,12 +167,12 @@ class SentenceStore:
 
     def _units(self, ids: Sequence[str], documents: Sequence[str | None] | None,
                metadatas: Sequence[Any] | None) -> list[tuple[int, int, str]]:
-        """(start, end, lookup text) of each sentence id: what its row stored, the rest rebuilt from
-        its chunk by ``units`` (the chunk read from the chunk collection; (0, 0, "") when it is gone)."""
-        docs = list(documents) if documents is not None else [None] * len(ids)
-        metas = [dict(m or {}) for m in metadatas] if metadatas is not None else [{"start": 0, "end": 0}] * len(ids)
-        stored = [doc if doc and "start" in meta else None for doc, meta in zip(docs, metas, strict=True)]
-        need = sorted({sid.rsplit(":", 1)[0] for sid, text in zip(ids, stored, strict=True) if text is None})
+        """(start, end, lookup text) of each sentence id: a row of the first layout stored its text and
+        offsets (offsets read as 0 when ``metadatas`` is not given); any other is rebuilt from its
+        chunk by ``units`` (the chunk read from the chunk collection; (0, 0, "") when it is gone)."""
+        stored = list(documents) if documents is not None else [None] * len(ids)
+        metas = [dict(m or {}) for m in metadatas] if metadatas is not None else [{}] * len(ids)
+        need = sorted({sid.rsplit(":", 1)[0] for sid, text in zip(ids, stored, strict=True) if not text})
         units: dict[str, Sequence[tuple[int, int, str]]] = {}
         if need:
             chunks = self.client.get_collection(self._expected["sentences_of"], embedding_function=None).get(
@@ -182,8 +182,8 @@ class SentenceStore:
                                                 strict=True)}
         out = []
         for sid, text, meta in zip(ids, stored, metas, strict=True):
-            if text is not None:
-                out.append((int(meta["start"]), int(meta["end"]), text))
+            if text:
+                out.append((int(meta.get("start", 0)), int(meta.get("end", 0)), text))
                 continue
             cid, n = sid.rsplit(":", 1)
             unit = units.get(cid, ())
