@@ -127,9 +127,10 @@ class HybridRetriever:
         that overlap none taken, until there are ``k``."""
         reach = len(hits) if reach is None else reach
         wanted: dict[str, set[int]] = {}
-        for hit in hits:
+        for position, hit in enumerate(hits):
             c = hit.chunk
-            wanted.setdefault(c.source, set()).update(i for i in range(c.index - width - 1, c.index + width + 2)
+            reach_out = width + 1 if position < reach else width  # one more for a bridge: only hits that may join
+            wanted.setdefault(c.source, set()).update(i for i in range(c.index - reach_out, c.index + reach_out + 1)
                                                       if i >= 0 and i != c.index)
         # One read for every neighbour a widened hit may need (a few more than those used).
         stored = {(n.source, n.index): n for n in self.store.at_positions({s: sorted(i) for s, i in wanted.items()})}
