@@ -25,7 +25,7 @@ import numpy as np
 
 from evals.dataset import JudgeCase, load_judge_dataset
 from evals.judge_eval import DEFAULT_JUDGE_DATASET, JudgeStats, similarity_from, stats
-from rag.check.combiner import FEATURES, NEW_WORDS_CAP, WEIGHTS_FILE, CombinerWeights, Features
+from rag.check.combiner import FEATURES, WEIGHTS_FILE, CombinerWeights, Features
 from rag.check.nli import NliModel
 from rag.check.support import HeuristicJudge
 from rag.errors import UsageError
@@ -99,9 +99,8 @@ class Measured:
 
 
 def predict(rows: Sequence[Measured], weights: CombinerWeights) -> list[bool]:
-    return [r.rules_supported if r.features is None else
-            (not r.features.hard_fail and r.features.new_words < NEW_WORDS_CAP
-             and weights.probability(r.features) >= weights.supported) for r in rows]
+    return [r.rules_supported if r.features is None else weights.score(r.features) >= weights.supported
+            for r in rows]
 
 
 def cross_validate(rows: Sequence[Measured]) -> tuple[JudgeStats, dict[str, JudgeStats]]:

@@ -57,6 +57,16 @@ class CombinerWeights:
         z = self.intercept + sum(w * x for w, x in zip(self.coef, features.vector(), strict=True))
         return 1.0 / (1.0 + math.exp(-z))
 
+    def score(self, features: Features) -> float:
+        """The judge's score: the probability, held under "supported" with ``NEW_WORDS_CAP`` new
+        words and under "weak" when a hard rule fired (the rules still win)."""
+        score = self.probability(features)
+        if features.new_words >= NEW_WORDS_CAP:
+            score = min(score, self.supported - 0.01)
+        if features.hard_fail:
+            score = min(score, self.weak - 0.01)
+        return score
+
     def to_dict(self) -> dict[str, object]:
         return {"features": list(FEATURES), "coef": list(self.coef), "intercept": self.intercept,
                 "supported": self.supported, "weak": self.weak, "nli_model": self.nli_model}

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from index.tokens import get_encoding
 from rag.check.antonyms import antonym_flips
-from rag.check.combiner import NEW_WORDS_CAP, CombinerWeights, Features
+from rag.check.combiner import CombinerWeights, Features
 from rag.check.injection import injection_problems
 from rag.check.roles import mirrored, subject_moved, tokens
 from rag.records import Support, Verdict
@@ -223,10 +223,8 @@ class HeuristicJudge:
     def _verdict(self, rules: _Rules, similarity: float | None, feats: Features | None) -> Support:
         reasons = list(rules.reasons)
         if feats is not None and self.weights is not None:
-            score = self.weights.probability(feats)
+            score = self.weights.score(feats)
             supported, weak = self.weights.supported, self.weights.weak
-            if feats.new_words >= NEW_WORDS_CAP:
-                score = min(score, supported - 0.01)
             if feats.nli >= _NLI_REASON:
                 reasons.append(f"the entailment model reads it as not following from the passage ({feats.nli:.1f})")
         else:
