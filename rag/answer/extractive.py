@@ -6,7 +6,9 @@ offsets. An excerpt is the best sentence plus the neighbours it needs to make se
 sentence before when the best one refers back ("this option", "To prevent this"), the one after
 when it only sets up (ends with a colon) and whenever it fits (documentation tends to restate the
 question, then answer it), and neighbours that carry what the question asks for (a name for
-"which", a number for "how many", a reason for "why"). Measured on both eval sets (README).
+"which", a number for "how many", a reason for "why"). The first excerpt's optional neighbours leave
+room for the runner-up excerpt, and an API signature standing alone counts less than the sentence
+describing it. Measured on both eval sets (README).
 
 Written by hand because no library quotes extractively with exact offsets; sentence vectors come
 from the shared embedder (MiniLM), everything else is pure.
