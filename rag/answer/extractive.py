@@ -92,6 +92,11 @@ _REFERS_BACK = re.compile(
     r"|(?:the|this|that|these|those) (?:option|command|setting|method|function|file|value|approach|module|"
     r"parameter|argument|way|case|behaviou?r|feature|one|package|tool))\b", re.IGNORECASE)
 # "Without this option, …", "Unlike these tools, …": a demonstrative early in the sentence.
+# "Equivalent to td / timedelta(seconds=1).", "Like quote(), but also …", "For example, on Linux …":
+# no subject of their own, so the sentence before says what they are about (reference pages write
+# a function's description this way: "Return the total number of seconds …" and then these).
+_ELLIPTICAL = re.compile(r"^(?:(?:equivalent|identical|similar|analogous) to|(?:the )?same as|like \S[^,]{0,40}, but"
+                         r"|for (?:example|instance)\b|e\.g\.)", re.IGNORECASE)
 _POINTS_BACK_EARLY = re.compile(r"^(?:[\w'’,-]+\s+){0,4}(?:this|these|those|such|the above|the same|either|"
                                 r"both of them|the former|the latter)\b", re.IGNORECASE)
 _SETS_UP = re.compile(r"(?::|\bas follows\.?|\bfor example\.?|\bsuch as\.?)$", re.IGNORECASE)
@@ -168,9 +173,10 @@ def is_signature(text: str) -> bool:
 
 
 def refers_back(text: str) -> bool:
-    """Whether the sentence points at the one before ("To prevent this", "Without this option")."""
+    """Whether the sentence points at the one before ("To prevent this", "Without this option"), or
+    has no subject of its own ("Equivalent to …", "Like quote(), but …", "For example, …")."""
     text = text.lstrip("\"'“(")
-    return bool(_REFERS_BACK.match(text) or _POINTS_BACK_EARLY.match(text))
+    return bool(_REFERS_BACK.match(text) or _POINTS_BACK_EARLY.match(text) or _ELLIPTICAL.match(text))
 
 
 def sets_up(text: str) -> bool:

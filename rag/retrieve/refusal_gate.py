@@ -144,26 +144,41 @@ def keyword_holds_question(question: str, hits: Sequence[Hit]) -> bool:
 _LITERAL = re.compile(r"(?<![\w.])(?:[A-Za-z_]\w+(?:\.[A-Za-z_]\w+)+|\d+\.\d+\.\d+)(?![\w(])")
 
 
+# An address given as an example ("www.example.com", "docs.python.org"): data the question is about,
+# not a module or a file the documents would have to name.
+_HOSTNAME = re.compile(r"^www\.|\.(?:com|org|net|io|edu|gov|co\.uk)$", re.IGNORECASE)
+
+
 def unwritten_literals(question: str, texts: Sequence[str]) -> list[str]:
     """Dotted names and three-part versions of the question that no indexed text contains, as
     written: a module, file or release the documents never name ("http.server" asked of pages that
     only mention "http", "3.11.0" of pages that say "3.11") cannot be answered from them. A name of
     three parts or more also counts when its last two are written ("Path.glob" for
-    "pathlib.Path.glob").
+    "pathlib.Path.glob"), and a class's method when one text holds the class and "method(" (pages
+    document "Template.substitute" as "substitute(mapping)" under class Template). A host name
+    ("www.example.com") is the user's data, never a term to find.
 
     >>> unwritten_literals("what port does http.server use? is pathlib.Path.glob recursive?",
     ...                    ["The http module ...", "Path.glob(pattern) globs ..."])
     ['http.server']
     """
-    terms = list(dict.fromkeys(m.group(0).lower() for m in _LITERAL.finditer(question)))
+    found = [m.group(0) for m in _LITERAL.finditer(question) if not _HOSTNAME.search(m.group(0))]
+    terms = list(dict.fromkeys(m.lower() for m in found))
     if not terms:
         return []
     lowered = [t.lower() for t in texts]
+    classes = {m.lower() for m in found if m[0].isupper() and m.count(".") == 1}
     out = []
     for term in terms:
         forms = {term} | ({".".join(term.split(".")[-2:])} if term.count(".") >= 2 and term[0].isalpha() else set())
-        if not any(form in text for text in lowered for form in forms):
-            out.append(term)
+        if any(form in text for text in lowered for form in forms):
+            continue
+        if term in classes:
+            # "Template.substitute": reference pages document a method under its class, as "substitute(…)".
+            owner, method = term.split(".")
+            if any(owner in text and f"{method}(" in text for text in lowered):
+                continue
+        out.append(term)
     return out
 
 

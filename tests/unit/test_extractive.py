@@ -86,6 +86,22 @@ def test_code_listings_are_not_preferred_as_the_answer() -> None:
     assert refers_back("This option keeps boot going.") and not refers_back("Backups run nightly.")
 
 
+def test_a_sentence_without_a_subject_of_its_own_refers_back() -> None:
+    assert refers_back("Equivalent to td / timedelta(seconds=1).")
+    assert refers_back("Like quote(), but also replace spaces with plus signs.")
+    assert refers_back("For example, on Linux it's usually /dev/log.") and refers_back("Same as date.strftime().")
+    assert not refers_back("Like most tools, grep reads its standard input.")
+    assert not refers_back("Equivalence classes are compared by their canonical value.")
+
+
+def test_an_excerpt_opening_without_a_subject_brings_the_sentence_it_completes() -> None:
+    text = ("Durations are stored as days, seconds and microseconds. "
+            "Return the total number of seconds contained in the duration. "
+            "Equivalent to td divided by timedelta(seconds=1).")
+    [first, *_] = excerpts("what is equivalent to td divided by timedelta?", [hit(text)], follow=0, max_excerpts=1)
+    assert first.text.startswith("Return the total number of seconds")  # what "Equivalent to" is about
+
+
 def test_api_signatures_are_recognised() -> None:
     assert is_signature("copy.deepcopy(x[, memo])")
     assert is_signature("class zipfile.ZipFile(file, mode='r', compression=ZIP_STORED, *, strict_timestamps=True)")

@@ -102,6 +102,22 @@ def test_dotted_names_and_versions_no_document_writes_are_unwritten() -> None:
     assert unwritten_literals("why does proc.wait() hang?", texts) == []  # a call on the user's own variable
 
 
+def test_a_host_name_in_the_question_is_data_not_a_term_to_find() -> None:
+    texts = ["urlparse recognizes a netloc only if it is properly introduced by '//'."]
+    assert unwritten_literals("urlparse puts www.example.com in the path, why?", texts) == []
+    assert unwritten_literals("why does docs.python.org end up in path?", texts) == []
+    assert unwritten_literals("what port does http.server listen on?", texts) == ["http.server"]
+
+
+def test_a_method_named_with_its_class_is_written_when_its_class_documents_it() -> None:
+    texts = ["class string.Template(template)\n\nsubstitute(mapping={}, /, **kwds)\n\nPerforms the substitution.",
+             "The render module draws pages."]
+    assert unwritten_literals("Template.substitute raises KeyError; can it keep the placeholder?", texts) == []
+    # A method the class's text never documents, or a lower-case module path, is still unwritten.
+    assert unwritten_literals("what does Template.render return?", texts) == ["template.render"]
+    assert unwritten_literals("what does string.render return?", texts) == ["string.render"]
+
+
 @pytest.fixture
 def long_report(tmp_path: Path) -> Assistant:
     """Many passages on one topic, and one fact buried in a long passage about other things."""
