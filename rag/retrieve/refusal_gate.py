@@ -86,7 +86,7 @@ def _retrieve_checking_terms(retriever: HybridRetriever, question: str, k: int, 
     retrieval = retriever.search(question, k=k, sources=sources, keyword=keyword)
     vocabulary = keyword.vocabulary
     unknown = unknown_terms(question, vocabulary.knows, is_common_word) + \
-        unwritten_literals(question, [c.embed_text for c in keyword.chunks])
+        unwritten_literals(question, keyword.contains)
     if unknown:
         return retrieval, unknown
     absent = absent_words(question, vocabulary.knows)
@@ -144,25 +144,26 @@ def keyword_holds_question(question: str, hits: Sequence[Hit]) -> bool:
 _LITERAL = re.compile(r"(?<![\w.])(?:[A-Za-z_]\w+(?:\.[A-Za-z_]\w+)+|\d+\.\d+\.\d+)(?![\w(])")
 
 
-def unwritten_literals(question: str, texts: Sequence[str]) -> list[str]:
+def unwritten_literals(question: str, written: Callable[[str], bool]) -> list[str]:
     """Dotted names and three-part versions of the question that no indexed text contains, as
     written: a module, file or release the documents never name ("http.server" asked of pages that
     only mention "http", "3.11.0" of pages that say "3.11") cannot be answered from them. A name of
     three parts or more also counts when its last two are written ("Path.glob" for
     "pathlib.Path.glob").
 
+    ``written(text)`` says whether any indexed text contains ``text`` (lower-cased) as written
+    (``KeywordSnapshot.contains``).
+
+    >>> texts = ["The http module ...", "Path.glob(pattern) globs ..."]
     >>> unwritten_literals("what port does http.server use? is pathlib.Path.glob recursive?",
-    ...                    ["The http module ...", "Path.glob(pattern) globs ..."])
+    ...                    lambda form: any(form in t.lower() for t in texts))
     ['http.server']
     """
     terms = list(dict.fromkeys(m.group(0).lower() for m in _LITERAL.finditer(question)))
-    if not terms:
-        return []
-    lowered = [t.lower() for t in texts]
     out = []
     for term in terms:
         forms = {term} | ({".".join(term.split(".")[-2:])} if term.count(".") >= 2 and term[0].isalpha() else set())
-        if not any(form in text for text in lowered for form in forms):
+        if not any(written(form) for form in forms):
             out.append(term)
     return out
 

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from index.records import Chunk
 from rag.assistant import Assistant
 from rag.retrieve.hybrid import HybridRetriever, RetrievalConfig
+from rag.retrieve.keyword import KeywordSnapshot, Vocabulary
 from rag.retrieve.refusal_gate import (
     DEFAULT_REFUSAL_THRESHOLD,
     absent_words,
@@ -95,11 +97,13 @@ def test_a_name_no_document_holds_is_refused(assistant: Assistant) -> None:
 
 
 def test_dotted_names_and_versions_no_document_writes_are_unwritten() -> None:
-    texts = ["The http module and xmlrpc.server ...", "Path.glob(pattern) yields ...", "New in version 3.11."]
-    assert unwritten_literals("what port does http.server listen on?", texts) == ["http.server"]
-    assert unwritten_literals("is pathlib.Path.glob recursive?", texts) == []  # its last two parts are written
-    assert unwritten_literals("when was 3.11.0 released? what is new in 3.11?", texts) == ["3.11.0"]
-    assert unwritten_literals("why does proc.wait() hang?", texts) == []  # a call on the user's own variable
+    chunks = [Chunk(str(n), "d", "a.txt", text, 0, len(text), n) for n, text in enumerate(
+        ["The http module and xmlrpc.server ...", "Path.glob(pattern) yields ...", "New in version 3.11."])]
+    written = KeywordSnapshot(chunks, None, None, Vocabulary.of(())).contains
+    assert unwritten_literals("what port does http.server listen on?", written) == ["http.server"]
+    assert unwritten_literals("is pathlib.Path.glob recursive?", written) == []  # its last two parts are written
+    assert unwritten_literals("when was 3.11.0 released? what is new in 3.11?", written) == ["3.11.0"]
+    assert unwritten_literals("why does proc.wait() hang?", written) == []  # a call on the user's own variable
 
 
 @pytest.fixture
