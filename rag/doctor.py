@@ -89,7 +89,8 @@ def _index_checks(settings: Settings, embedder: Any) -> list[Check]:
 
         folder = None if settings.chroma_url else Path(settings.index_dir)
         try:
-            client = make_client(settings.index_dir, settings.chroma_url, create=False)
+            client = make_client(settings.index_dir, settings.chroma_url, create=False,
+                                 timeout=settings.chroma_timeout)
         except IndexMissingError as missing:
             return [Check("index", True, f"not built yet ({missing})")]
         try:
