@@ -224,9 +224,11 @@ class Assistant:
 
     # ---- questions -----------------------------------------------------------------------------
 
-    def retrieve(self, question: str, k: int | None = None, sources: Sequence[str] | None = None) -> list[Hit]:
-        """The passages hybrid retrieval finds for ``question``, best first."""
-        return self.retriever.retrieve(question, k=k or self.settings.k, sources=sources)
+    def retrieve(self, question: str, k: int | None = None, sources: Sequence[str] | None = None,
+                 widen: int | None = None) -> list[Hit]:
+        """The passages hybrid retrieval finds for ``question``, best first (``widen``: neighbouring
+        chunks added on each side of a hit, default ``RAG_WIDEN``; 0 ranks the chunks themselves)."""
+        return self.retriever.retrieve(question, k=k or self.settings.k, sources=sources, widen=widen)
 
     def ask(self, question: str, k: int | None = None, strict: bool | None = None,
             sources: Sequence[str] | None = None, history: Sequence[str] = ()) -> Answer:
