@@ -58,6 +58,14 @@ class IndexMissingError(RagError, FileNotFoundError):
     """A command that only reads was pointed at an index (folder or collection) that does not exist."""
 
 
+def require_index(index_dir: str | Path) -> None:
+    """``IndexMissingError`` unless ``index_dir`` holds an embedded index: a command that would
+    otherwise make an empty one there (a typo in ``--index``) says how to build it instead."""
+    folder = Path(index_dir)
+    if not (folder / "chroma.sqlite3").is_file():
+        raise IndexMissingError(f"there is no index in {folder}; build one with 'rag ingest PATH --index {folder}'")
+
+
 def make_client(index_dir: str | Path | None = None, chroma_url: str | None = None, *, create: bool = True,
                 timeout: float = DEFAULT_TIMEOUT) -> Any:
     """An embedded ``PersistentClient`` in ``index_dir``, or an ``HttpClient`` for ``chroma_url`` whose
@@ -77,8 +85,8 @@ def make_client(index_dir: str | Path | None = None, chroma_url: str | None = No
     folder = Path(index_dir)
     if any(p.exists() and not p.is_dir() for p in (folder, *folder.parents)):
         raise UsageError(f"the index folder {folder} is a file (or inside one): give --index a folder")
-    if not create and not (folder / "chroma.sqlite3").is_file():
-        raise IndexMissingError(f"there is no index in {folder}; build one with 'rag ingest PATH --index {folder}'")
+    if not create:
+        require_index(folder)
     folder.mkdir(parents=True, exist_ok=True)
     try:
         return chromadb.PersistentClient(path=str(index_dir), settings=settings)
