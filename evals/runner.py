@@ -130,7 +130,7 @@ def _locate_miss(assistant: Assistant, question: str, holding: Sequence[str]) ->
     the k the answer had, so "the passage ranks #1" would name a passage the answer never saw, under
     the id of the chunk found rather than the one holding the evidence."""
     if not holding:
-        return "no single chunk holds the evidence, so where it ranks is not located"
+        return f"the evidence is not in the fused top {DEEP_K} chunks (no single chunk holds it)"
     for hit in assistant.retrieve(question, k=DEEP_K, widen=0):
         if hit.chunk.chunk_id in holding:
             dense = f"dense #{hit.dense_rank}" if hit.dense_rank else "not in the dense top 50"
