@@ -137,7 +137,7 @@ def _print_report(report: IngestReport, as_json: bool, out: TextIO) -> None:
               f"chunks: +{report.chunks_added} -{report.chunks_removed}, {total} in the index "
               f"({report.seconds:.1f} s)\n")
     for failure in report.files_failed:
-        out.write(f"  failed: {failure.path}: {failure.path}: {failure.error}\n")
+        out.write(f"  failed: {printable(failure.path)}: {printable(failure.error)}\n")
 
 
 def printable(text: str) -> str:

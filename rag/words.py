@@ -28,9 +28,11 @@ import regex
 _UNSPACED = r"\p{Han}\p{Hiragana}\p{Katakana}\u30fc\uff70\p{Hangul}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
 _UNSPACED_RUN = regex.compile(rf"[{_UNSPACED}]+")
 # A word: a letter, then letters, marks, apostrophes and hyphens ("don't", "sixty-five",
-# "aujourd'hui"), never crossing into an unspaced script; or a run of an unspaced script; or a number.
+# "aujourd'hui"), ending in a letter or mark (a closing quote or a possessive's apostrophe is not
+# part of it: 'nofail' is "nofail"), never crossing into an unspaced script; or a run of an
+# unspaced script; or a number.
 _TOKEN = regex.compile(rf"(?V1)(?P<run>[{_UNSPACED}]+)"
-                       rf"|[\p{{L}}--[{_UNSPACED}]][[\p{{L}}\p{{M}}'’-]--[{_UNSPACED}]]*"
+                       rf"|[\p{{L}}--[{_UNSPACED}]](?:[[\p{{L}}\p{{M}}'’-]--[{_UNSPACED}]]*[[\p{{L}}\p{{M}}]--[{_UNSPACED}]])?"
                        r"|\d+(?:[.,]\d+)*%?")
 # Hebrew points and cantillation marks (not maqaf U+05BE or sof pasuq), Arabic harakat, Quranic
 # marks, superscript alef, and tatweel (a stretching stroke): none changes which word it is.
@@ -41,7 +43,7 @@ _OTHER_DIGIT = regex.compile(r"(?![0-9])\d")
 # Text with no letter or digit beyond ASCII (curly quotes and dashes allowed) takes ``re`` patterns
 # that give the same words three times faster: most questions and passages are such text.
 _BEYOND_ASCII = re.compile(r"[^\x00-\x7f\W]")
-_ASCII_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+(?:[.,]\d+)*%?")
+_ASCII_WORD = re.compile(r"[A-Za-z](?:[A-Za-z'’-]*[A-Za-z])?|\d+(?:[.,]\d+)*%?")
 _ASCII_TERM = re.compile(r"\w\w+")
 
 

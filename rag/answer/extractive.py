@@ -6,7 +6,9 @@ offsets. An excerpt is the best sentence plus the neighbours it needs to make se
 sentence before when the best one refers back ("this option", "To prevent this"), the one after
 when it only sets up (ends with a colon) and whenever it fits (documentation tends to restate the
 question, then answer it), and neighbours that carry what the question asks for (a name for
-"which", a number for "how many", a reason for "why"). Measured on both eval sets (README).
+"which", a number for "how many", a reason for "why"). The first excerpt's optional neighbours leave
+room for the runner-up excerpt, and an API signature standing alone counts less than the sentence
+describing it. Measured on both eval sets (README).
 
 Written by hand because no library quotes extractively with exact offsets; sentence vectors come
 from the shared embedder (MiniLM), everything else is pure.
@@ -74,9 +76,11 @@ class ExtractiveConfig:
     answer_bonus: float = 0.08  # for a sentence that carries what the question asks for
     follow: int = 1  # sentences after the best one quoted whenever they fit (the answer often follows its setup)
     code_penalty: float = 0.1  # a code listing or a traceback is rarely the answer itself
+    signature_penalty: float = 0.1  # nor an API signature; added to the code penalty when it looks like code too
     overlap_weight: float = 0.25  # share of the question's content words the sentence holds
     rank_prior: float = 0.06  # divided by the passage's rank (measured on both halves of the Python docs: README)
     heading_context: bool = True  # embed "section: sentence", as chunks are embedded with their heading path
+    room_for_runner_up: bool = True  # the first excerpt's optional growth leaves room for the second excerpt
 
 
 _LIST_MARKER = re.compile(r"^(?:[-*•+]|\d{1,2}[.)])\s+")
@@ -138,6 +142,31 @@ def looks_like_code(text: str) -> bool:
     return letters == 0 or len(_SYMBOLS.findall(text)) / letters > 0.12
 
 
+_SIGNATURE_START = re.compile(r"^(?:(?:class|def|async|exception|coroutine|abstractmethod|classmethod|staticmethod|"
+                              r"awaitable|property)\s+)*[A-Za-z_][\w.]*\(")
+
+
+def is_signature(text: str) -> bool:
+    """An API signature standing alone ("copy.deepcopy(x[, memo])", "class zipfile.ZipFile(file,
+    mode='r')"): it names what the question names but says nothing about it. Only a name and its
+    bracketed parameters, optionally "-> type"; prose that starts with a call does not count.
+
+    >>> is_signature("itertools.groupby(iterable, key=None)"), is_signature("sorted(x) returns a new list.")
+    (True, False)
+    """
+    text = text.strip()
+    start = _SIGNATURE_START.match(text)
+    if not start:
+        return False
+    depth = 0
+    for i in range(start.end() - 1, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        if depth == 0:
+            rest = text[i + 1:].strip()
+            return not rest or (rest.startswith("->") and " " not in rest[2:].strip())
+    return False
+
+
 def refers_back(text: str) -> bool:
     """Whether the sentence points at the one before ("To prevent this", "Without this option")."""
     text = text.lstrip("\"'“(")
@@ -193,24 +222,28 @@ def score_candidates(question: str, question_vector: np.ndarray, passages: Seque
         answer = carries_answer(kind, s.text)
         score = ((1 - config.overlap_weight) * float(sim) + config.overlap_weight * overlap
                  + config.rank_prior / number + (config.answer_bonus if answer else 0.0)
-                 - (config.code_penalty if looks_like_code(s.text) else 0.0))
+                 - (config.code_penalty if looks_like_code(s.text) else 0.0)
+                 - (config.signature_penalty if is_signature(s.text) else 0.0))
         out.append(Candidate(number, position, s.start, s.end, s.text, round(score, 4), round(float(sim), 4),
                              answer))
     return sorted(out, key=lambda c: (-c.score, c.hit_number, c.position))
 
 
 def grow_excerpt(best: Candidate, sentences: Sequence[PassageSentence], scores: dict[int, float], kind: QuestionKind,
-                 word_budget: int, config: ExtractiveConfig) -> tuple[int, int]:
+                 word_budget: int, config: ExtractiveConfig, reserved: int = 0) -> tuple[int, int]:
     """Indices ``lo..hi`` (inclusive) of the sentences quoted around ``best`` (in a widened passage
-    an excerpt may reach into the neighbours: the sentence a quote points back to is often there)."""
+    an excerpt may reach into the neighbours: the sentence a quote points back to is often there).
+    ``reserved`` words of the budget are kept for a later excerpt: only the optional neighbours
+    (those scoring nearly as well, or carrying the answer) respect it; the context the best sentence
+    needs and the sentence after it do not."""
     lo = hi = best.position
     words = word_count(best.text)
 
     def usable(i: int) -> bool:
         return 0 <= i < len(sentences) and not sentences[i].fragment and not sentences[i].heading_line
 
-    def fits(i: int) -> bool:
-        return words + word_count(sentences[i].text) <= word_budget
+    def fits(i: int, keep: int = 0) -> bool:
+        return words + word_count(sentences[i].text) <= word_budget - keep
 
     if refers_back(best.text) and usable(lo - 1):
         lo -= 1  # needed to understand the best sentence, whatever the budget
@@ -227,7 +260,7 @@ def grow_excerpt(best: Candidate, sentences: Sequence[PassageSentence], scores: 
     while changed:
         changed = False
         for i, step in ((hi + 1, 1), (lo - 1, -1)):
-            if not usable(i) or not fits(i):
+            if not usable(i) or not fits(i, reserved):
                 continue
             strong = scores.get(i, 0.0) >= config.neighbour_cutoff * best.score
             needed = not best.carries_answer and carries_answer(kind, sentences[i].text) and \
@@ -255,6 +288,22 @@ def quoted_anchors(hits: Sequence[Hit], passages: int) -> list[tuple[int, Anchor
     against 0.673, and needs their vectors at question time; README "Evaluations")."""
     return [(number, anchor) for number, hit in enumerate(hits[:passages], 1)
             for anchor in hit.anchors if anchor.rank <= passages]
+
+
+def first_runner_up(best: Candidate, candidates: Sequence[Candidate], budget: int,
+                    config: ExtractiveConfig) -> Candidate | None:
+    """The sentence that would open the second excerpt if the first left room for it: the next one
+    scoring within ``relative_cutoff`` of the best, not beside it, saying something new, and short
+    enough to fit next to it. The best excerpt's optional growth leaves its words free (measured on
+    the Python docs, README "Evaluations": the runner-up often holds the answer the best sentence's
+    neighbours do not)."""
+    if not config.room_for_runner_up or config.max_excerpts < 2:
+        return None
+    words = content_words(best.text)
+    return next((c for c in candidates if c is not best and c.score >= config.relative_cutoff * best.score
+                 and not (c.hit_number == best.hit_number and abs(c.position - best.position) <= 1)
+                 and not content_words(c.text) <= words
+                 and word_count(c.text) <= budget - word_count(best.text)), None)
 
 
 def draft_excerpts(question: str, question_vector: np.ndarray, hits: Sequence[Hit], embedder: Embedder,
@@ -293,9 +342,11 @@ def draft_excerpts(question: str, question_vector: np.ndarray, hits: Sequence[Hi
         budget = config.max_words - used_words
         if out and word_count(cand.text) > budget:
             continue
+        runner_up = first_runner_up(cand, candidates, budget, config) if not out else None
         sentences = passages[cand.hit_number - 1]
         by_position = {pos: score for (number, pos), score in scores.items() if number == cand.hit_number}
-        lo, hi = grow_excerpt(cand, sentences, by_position, kind, max(budget, word_count(cand.text)), config)
+        lo, hi = grow_excerpt(cand, sentences, by_position, kind, max(budget, word_count(cand.text)), config,
+                              word_count(runner_up.text) if runner_up else 0)
         ranges.append((lo, hi))
         text = hits[cand.hit_number - 1].chunk.text
         start, end = sentences[lo].start, sentences[hi].end

@@ -22,7 +22,7 @@ import re
 
 from rag.text import NUMBER_WORDS, STOPWORDS, split_sentences, stem
 
-_TOKEN = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+(?:[.,]\d+)*|[,;:]")
+_TOKEN = re.compile(r"[A-Za-z](?:[A-Za-z'’-]*[A-Za-z])?|\d+(?:[.,]\d+)*|[,;:]")
 _BE = frozenset({"is", "are", "was", "were", "be", "been", "being", "get", "gets", "got", "gotten"})
 # Between a subject and its verb only these may stand ("Witkoff, who serves", "Panels usually
 # need", "William was defeated"); a preposition or an article means the word is no subject.

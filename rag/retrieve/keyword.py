@@ -24,8 +24,9 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -87,15 +88,34 @@ class Vocabulary:
 
 @dataclass(frozen=True)
 class KeywordSnapshot:
-    """The keyword index as it was at one moment: every check of one question reads the same one."""
+    """The keyword index as it was at one moment: every check of one question reads the same one.
+    It holds every chunk of the store as of write ``generation`` (None: never built)."""
 
     chunks: Sequence[Chunk]
     retriever: bm25s.BM25 | None
     tokenizer: Tokenizer | None
     vocabulary: Vocabulary
+    generation: int | None = None
     # bm25s's tokenizer records words it meets even when asked not to grow the vocabulary: one
     # search at a time per tokenizer.
     lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
+
+    @cached_property
+    def _positions(self) -> dict[tuple[str, int], Chunk]:
+        # Built on first use (a widened question); two threads building it at once build the same map.
+        return {(c.source, c.index): c for c in self.chunks}
+
+    def at_positions(self, positions: Mapping[str, Iterable[int]]) -> dict[tuple[str, int], Chunk]:
+        """The chunks it holds at the given positions of each source, by (source, position).
+
+        >>> a, b = Chunk("a", "d", "f.txt", "A.", 0, 2, 0), Chunk("b", "d", "f.txt", "B.", 3, 5, 1)
+        >>> snapshot = KeywordSnapshot((a, b), None, None, Vocabulary.of(()), generation=1)
+        >>> [c.chunk_id for c in snapshot.at_positions({"f.txt": [1, 2]}).values()]
+        ['b']
+        """
+        positions_map = self._positions
+        return {(source, i): positions_map[source, i] for source, indexes in positions.items()
+                for i in indexes if (source, i) in positions_map}
 
     def search(self, query: str, k: int, sources: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
         """Top ``k`` chunks by BM25 score (> 0), best first."""
@@ -150,7 +170,7 @@ class KeywordIndex:
             if built is None:
                 built = self._build()
             self._snapshot = KeywordSnapshot(built.chunks, built.retriever, built.tokenizer,
-                                             Vocabulary.of(built.tokenizer.word_to_id))
+                                             Vocabulary.of(built.tokenizer.word_to_id), int(built.key["generation"]))
             self._key = built.key
             return self._snapshot
 

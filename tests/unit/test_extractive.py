@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from index.records import Chunk
-from rag.answer.extractive import ExtractiveConfig, draft_excerpts, looks_like_code, passage_sentences, refers_back
+from rag.answer.extractive import (
+    ExtractiveConfig,
+    draft_excerpts,
+    is_signature,
+    looks_like_code,
+    passage_sentences,
+    refers_back,
+)
 from rag.answer.generators import ExtractiveGenerator
 from rag.answer.question_kinds import carries_answer, question_kind
 from rag.check.checker import check_draft, draft_from_text
@@ -77,6 +84,49 @@ def test_code_listings_are_not_preferred_as_the_answer() -> None:
     assert looks_like_code("total = compute(a, b)") and looks_like_code("Total = 3")
     assert not looks_like_code("The = specifier can be used to expand an expression to the text of the expression.")
     assert refers_back("This option keeps boot going.") and not refers_back("Backups run nightly.")
+
+
+def test_api_signatures_are_recognised() -> None:
+    assert is_signature("copy.deepcopy(x[, memo])")
+    assert is_signature("class zipfile.ZipFile(file, mode='r', compression=ZIP_STORED, *, strict_timestamps=True)")
+    assert is_signature("coroutine asyncio.sleep(delay, result=None)") and is_signature("str.split(sep=None) -> list")
+    assert not is_signature("sorted(iterable) returns a new sorted list (see below).")
+    assert not is_signature("The key (a function) is called once per element.")
+
+
+def test_the_sentence_describing_a_function_is_preferred_over_its_signature() -> None:
+    text = ("itertools.groupby(iterable, key=None)\n\nMake an iterator that returns consecutive keys and groups "
+            "from the iterable. The key is a function computing a key value for each element.")
+    question = "what iterator does itertools.groupby make?"
+
+    def focus(penalty: float) -> str:
+        [first] = excerpts(question, [hit(text)], signature_penalty=penalty, follow=0, max_excerpts=1)
+        assert first.quote is not None
+        return text[first.quote.focus_start:first.quote.focus_end]
+
+    assert focus(0.0) == "itertools.groupby(iterable, key=None)"  # it repeats the question's words best
+    assert focus(0.1).startswith("Make an iterator that returns consecutive keys")
+
+
+def test_the_first_excerpt_leaves_room_for_the_runner_up() -> None:
+    first = ("Backups are written to the external disk. Nightly backups rotate the snapshots kept on the external "
+             "disk. Each snapshot moves into the weekly set after seven nights on the external disk. Nightly backups "
+             "also rotate the weekly snapshots into the monthly set on the external disk.")
+    runner_up = "Nightly backups rotate snapshots with hard links to the previous snapshot."
+    question = "how do nightly backups rotate snapshots?"
+
+    def drafted(room: bool) -> list[str]:
+        return [d.text for d in excerpts(question, [hit(first), hit(runner_up, 2)], room_for_runner_up=room,
+                                         max_words=45)]
+
+    # Without room, the best excerpt's optional neighbour (it scores nearly as well) takes the last words.
+    assert drafted(False) == [first.split(". ", 1)[1]]
+    # With room, the sentence after the best one is still quoted, and the runner-up gets the rest.
+    kept = drafted(True)
+    assert kept[0].startswith("Nightly backups rotate the snapshots") and kept[0].endswith("seven nights on the "
+                                                                                           "external disk.")
+    assert kept[1] == runner_up
+    assert sum(len(t.split()) for t in kept) <= 45
 
 
 def test_passage_sentences_mark_headings_as_fragments() -> None:

@@ -178,3 +178,24 @@ def test_widened_passages_count_their_tokens_once(widened: Assistant) -> None:
     assert (passage.chunk.start, passage.chunk.end) == (chunks[1].start, chunks[5].end)
     assert passage.chunk.n_tokens == sum(c.n_tokens for c in chunks[1:6])
     assert passage.chunk.n_tokens == widened.embedder.count_tokens(passage.chunk.text)
+
+
+def test_neighbours_come_from_the_keyword_snapshot_until_the_store_is_written(
+        widened: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A filtered Chroma read per question cost ~20 ms at 10,000 chunks: the snapshot holds every
+    # chunk, so widening reads none while no process wrote since it was taken.
+    question = "glacier melt rates?"
+    store = widened.retriever.store
+    reads: list[object] = []
+    real = store.at_positions
+    monkeypatch.setattr(store, "at_positions", lambda positions: reads.append(positions) or real(positions))
+    snapshot = widened.retriever.keyword.snapshot()
+    via_snapshot = widened.retriever.search(question, k=2).hits
+    assert reads == []
+    assert "Section 2" in via_snapshot[0].chunk.text and "Section 5" in via_snapshot[0].chunk.text
+    # A snapshot older than the store's last write is not trusted: the store is read, with the same result.
+    older = replace(snapshot, generation=(snapshot.generation or 0) - 1)
+    via_store = widened.retriever.search(question, k=2, keyword=older).hits
+    assert len(reads) == 1
+    assert [(h.chunk.chunk_id, h.chunk.start, h.chunk.end, h.chunk.text) for h in via_snapshot] == [
+        (h.chunk.chunk_id, h.chunk.start, h.chunk.end, h.chunk.text) for h in via_store]
