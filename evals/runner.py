@@ -26,7 +26,7 @@ from evals.alce import judge_citations
 from evals.calibrate import Calibration, ScoredCase, calibrate
 from evals.claims import UNAVAILABLE, ClaimJudge, claim_faithfulness
 from evals.dataset import EvalCase
-from evals.metrics import contains_span, letters_and_digits
+from evals.metrics import letters_and_digits
 from evals.scoring import CaseResult, score_case, summarise
 from rag import IngestProgress
 from rag.assistant import Assistant
@@ -124,15 +124,20 @@ def _missing_span_note(span: str, chunks: Sequence[Chunk]) -> str:
             f"extracts from the case's source file")
 
 
-def _locate_miss(assistant: Assistant, question: str, evidence: Sequence[str]) -> str:
-    """Where the evidence ranks when retrieval looks deeper than k."""
-    for hit in assistant.retrieve(question, k=DEEP_K):
-        if contains_span(hit.chunk.text, evidence):
+def _locate_miss(assistant: Assistant, question: str, holding: Sequence[str]) -> str:
+    """Where the chunk holding the evidence (``holding``: ids) ranks when retrieval looks deeper than
+    k. Chunks are ranked unwidened: a widened passage read 50 deep joins more neighbours than one of
+    the k the answer had, so "the passage ranks #1" would name a passage the answer never saw, under
+    the id of the chunk found rather than the one holding the evidence."""
+    if not holding:
+        return f"the evidence is not in the fused top {DEEP_K} chunks (no single chunk holds it)"
+    for hit in assistant.retrieve(question, k=DEEP_K, widen=0):
+        if hit.chunk.chunk_id in holding:
             dense = f"dense #{hit.dense_rank}" if hit.dense_rank else "not in the dense top 50"
             keyword = f"keyword #{hit.keyword_rank}" if hit.keyword_rank else "not in the keyword top 50"
-            return (f"the evidence passage ({Path(hit.chunk.source).name}, chunk {hit.chunk.index}) ranks "
-                    f"#{hit.rank} after fusion ({dense}, {keyword})")
-    return f"the evidence passage is not in the fused top {DEEP_K}"
+            return (f"the chunk holding the evidence ({Path(hit.chunk.source).name}, chunk {hit.chunk.index}) "
+                    f"ranks #{hit.rank} of the chunks after fusion, before widening ({dense}, {keyword})")
+    return f"the chunk holding the evidence is not in the fused top {DEEP_K} chunks"
 
 
 def _progress(total: int, enabled: bool, stream: TextIO | None) -> Any:
@@ -189,8 +194,7 @@ def run_eval(cases: Sequence[EvalCase], docs: str | Path, *, index_dir: str | Pa
                                 claim_faithfulness=claim_faithfulness(answer, assistant.judge))
             result.notes.extend(notes)
             if result.metrics["hit_at_k"] == 0.0:
-                result.notes.append(_locate_miss(assistant, answer.asked,
-                                                 case.evidence))
+                result.notes.append(_locate_miss(assistant, answer.asked, holding))
             results.append(result)
             answers.append(answer)
             bar.update(1)

@@ -12,11 +12,15 @@ files are never read. A damaged sentence-vector collection is rebuilt from the s
 
 Finding a collection's segment folder reads Chroma's ``segments`` table: Chroma has no API for it.
 A repair stopped half-way leaves the ``repairing`` mark on the collection; readers and ``rag
-doctor`` say so, and running the repair again finishes it.
+doctor`` say so, and running the repair again finishes it. It may also leave the moved-aside
+``damaged-<collection>-<time>`` folders: ``rag doctor`` lists them, and the next repair deletes them
+once every vector index of the collection reads. That loses nothing: they hold only vectors that
+could not be read, and those have been embedded again from the stored text by then.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 import time
@@ -45,11 +49,26 @@ class RepairReport:
     chunks_reembedded: int
     sentences_written: int
     seconds: float
+    leftovers_removed: tuple[str, ...] = ()  # folders an earlier, stopped repair left (names)
+    leftover_bytes: int = 0  # what they took on disk
 
     def to_dict(self) -> dict[str, Any]:
         return {"chunks_damaged": self.chunks_damaged, "sentences_damaged": self.sentences_damaged,
                 "chunks_reembedded": self.chunks_reembedded, "sentences_written": self.sentences_written,
+                "leftovers_removed": list(self.leftovers_removed), "leftover_bytes": self.leftover_bytes,
                 "seconds": round(self.seconds, 3)}
+
+
+def leftovers(index_dir: Path, collections: tuple[str, ...]) -> list[Path]:
+    """The ``damaged-<collection>-<time>`` folders a stopped repair of ``collections`` left in
+    ``index_dir`` (exactly that pattern: any other folder is the user's and never touched)."""
+    pattern = re.compile(r"damaged-(?:" + "|".join(map(re.escape, collections)) + r")-\d+")
+    return sorted(p for p in index_dir.iterdir() if p.is_dir() and not p.is_symlink() and pattern.fullmatch(p.name))
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the files under ``folder``."""
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink())
 
 
 def segment_folder(index_dir: Path, collection: str) -> Path | None:
@@ -99,10 +118,12 @@ def repair(store: ChunkStore, sentences: SentenceStore, embedder: Embedder) -> R
     started = time.perf_counter()
     if store.folder is None:
         raise UsageError("'rag repair' rebuilds an index folder; a Chroma server keeps its own storage")
+    left = leftovers(store.folder, (store.name, sentences.name))  # before this run moves anything aside
     chunks_bad = vector_problem(store.client, store.name) is not None
     sentences_bad = vector_problem(store.client, sentences.name) is not None
     if not (chunks_bad or sentences_bad):
-        return RepairReport(False, False, 0, 0, time.perf_counter() - started)
+        removed, freed = _remove(left)
+        return RepairReport(False, False, 0, 0, time.perf_counter() - started, removed, freed)
     n = stored_count(store.folder, store.name)
     rebuild_sentences = sentences_bad and isinstance(embedder, SpanEmbedder)
     # A passage has ~12 sentences in the measured corpus; the sentences cannot be counted while unreadable.
@@ -126,13 +147,23 @@ def repair(store: ChunkStore, sentences: SentenceStore, embedder: Embedder) -> R
     store.bump_generation()  # readers reload their segment
     for folder in aside:
         shutil.rmtree(folder, ignore_errors=True)
-    return RepairReport(chunks_bad, sentences_bad, done, written, time.perf_counter() - started)
+    removed, freed = _remove(left)  # every vector index reads again: what they held is rebuilt
+    return RepairReport(chunks_bad, sentences_bad, done, written, time.perf_counter() - started, removed, freed)
+
+
+def _remove(folders: list[Path]) -> tuple[tuple[str, ...], int]:
+    """Delete ``folders``; their names and the bytes they took."""
+    freed = 0
+    for folder in folders:
+        freed += folder_bytes(folder)
+        shutil.rmtree(folder)
+    return tuple(f.name for f in folders), freed
 
 
 def _move_aside(index_dir: Path, name: str) -> Path:
     """Rename the collection's segment folder (no disk space needed); Chroma starts an empty one."""
     folder = segment_folder(index_dir, name)
-    target = index_dir / f"damaged-{name}-{int(time.time())}"
+    target = index_dir / f"damaged-{name}-{time.time_ns()}"  # unique: an earlier run's may still be there
     if folder is not None and folder.exists():
         folder.rename(target)
     return target

@@ -29,6 +29,17 @@ def server_url(settings: Any) -> str:
     return f"{scheme}://{settings.chroma_server_host}:{settings.chroma_server_http_port}"
 
 
+class StoreTimeoutError(StoreUnavailableError):
+    """The Chroma server took a connection but did not answer in time (hung or overloaded; exit code 3)."""
+
+
+def timed_out(url: str, timeout: float | None, exc: BaseException) -> StoreTimeoutError:
+    within = f"within {timeout:g} s" if timeout is not None else "in time"
+    return StoreTimeoutError(f"the Chroma server at {url} did not answer {within} ({type(exc).__name__}); check "
+                             "that it is running and not overloaded (or raise RAG_CHROMA_TIMEOUT) and re-run "
+                             "the command")
+
+
 def unavailable(url: str, exc: BaseException) -> StoreUnavailableError:
     reason = str(exc) or type(exc).__name__
     return StoreUnavailableError(f"the Chroma server at {url} stopped answering ({reason}); start it again "
@@ -68,11 +79,14 @@ class _Guarded:
         return guarded_call
 
 
-def guarded(target: Any, url: str) -> Any:
-    """``target`` with every call's transport errors turned into ``StoreUnavailableError``."""
+def guarded(target: Any, url: str, timeout: float | None = None) -> Any:
+    """``target`` with every call's transport errors turned into ``StoreUnavailableError`` (a request
+    that ran past its ``timeout`` seconds into ``StoreTimeoutError``)."""
 
-    def transport(exc: Exception) -> RagError | None:  # refused, reset, timed out: the server is gone
-        return unavailable(url, exc) if isinstance(exc, httpx.TransportError) else None
+    def transport(exc: Exception) -> RagError | None:
+        if isinstance(exc, httpx.TimeoutException):  # hung: it took the request and said nothing
+            return timed_out(url, timeout, exc)
+        return unavailable(url, exc) if isinstance(exc, httpx.TransportError) else None  # refused, reset
 
     return _Guarded(target, transport)
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from index.chroma_http import DEFAULT_TIMEOUT, http_client, request_timeout
 from index.errors import RagError, UsageError
 from index.records import Chunk
 from index.server_guard import StoreUnavailableError, guarded, server_url, translated
@@ -57,8 +58,18 @@ class IndexMissingError(RagError, FileNotFoundError):
     """A command that only reads was pointed at an index (folder or collection) that does not exist."""
 
 
-def make_client(index_dir: str | Path | None = None, chroma_url: str | None = None, *, create: bool = True) -> Any:
-    """An embedded ``PersistentClient`` in ``index_dir``, or an ``HttpClient`` for ``chroma_url``.
+def require_index(index_dir: str | Path) -> None:
+    """``IndexMissingError`` unless ``index_dir`` holds an embedded index: a command that would
+    otherwise make an empty one there (a typo in ``--index``) says how to build it instead."""
+    folder = Path(index_dir)
+    if not (folder / "chroma.sqlite3").is_file():
+        raise IndexMissingError(f"there is no index in {folder}; build one with 'rag ingest PATH --index {folder}'")
+
+
+def make_client(index_dir: str | Path | None = None, chroma_url: str | None = None, *, create: bool = True,
+                timeout: float = DEFAULT_TIMEOUT) -> Any:
+    """An embedded ``PersistentClient`` in ``index_dir``, or an ``HttpClient`` for ``chroma_url`` whose
+    requests give up after ``timeout`` seconds (``index.chroma_http``).
 
     ``create=False`` (commands that only read) refuses a folder that holds no index instead of
     making one there."""
@@ -68,25 +79,14 @@ def make_client(index_dir: str | Path | None = None, chroma_url: str | None = No
 
     settings = Settings(anonymized_telemetry=False, allow_reset=False)
     if chroma_url:
-        from urllib.parse import urlparse
-
-        url = urlparse(chroma_url)
-        if url.scheme not in {"http", "https"} or not url.hostname:
-            raise UsageError(f"bad Chroma URL {chroma_url!r}: expected http://HOST:PORT")
-        try:
-            return chromadb.HttpClient(host=url.hostname, port=url.port or (443 if url.scheme == "https" else 8000),
-                                       ssl=url.scheme == "https", settings=settings)
-        except Exception as exc:
-            raise StoreUnavailableError(
-                f"cannot reach the Chroma server at {chroma_url} ({exc}); start it with "
-                f"'chroma run --host 127.0.0.1 --port {url.port or 8000}' or unset RAG_CHROMA_URL") from None
+        return http_client(chroma_url, settings, timeout)
     if index_dir is None:
         raise UsageError("give an index folder or a Chroma URL")
     folder = Path(index_dir)
     if any(p.exists() and not p.is_dir() for p in (folder, *folder.parents)):
         raise UsageError(f"the index folder {folder} is a file (or inside one): give --index a folder")
-    if not create and not (folder / "chroma.sqlite3").is_file():
-        raise IndexMissingError(f"there is no index in {folder}; build one with 'rag ingest PATH --index {folder}'")
+    if not create:
+        require_index(folder)
     folder.mkdir(parents=True, exist_ok=True)
     try:
         return chromadb.PersistentClient(path=str(index_dir), settings=settings)
@@ -239,7 +239,7 @@ class ChunkStore:
         """``client`` with its failures said in one sentence: a server that stopped answering, or (embedded)
         a full or read-only disk and a damaged vector segment."""
         if self.folder is None:
-            return guarded(client, server_url(client.get_settings()))
+            return guarded(client, server_url(client.get_settings()), request_timeout(client))
         folder, name = self.folder, self.name
         return translated(client, lambda exc: storage_error(exc, folder, name))
 

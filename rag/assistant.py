@@ -77,7 +77,8 @@ class Assistant:
         # Question-time embeddings go through a cache: the judge re-embeds the quoted sentences.
         self.query_embedder = CachingEmbedder(self.embedder)
         # ``create=False``: an index that does not exist is an error, not a new empty one (read-only commands).
-        client = make_client(self.settings.index_dir, self.settings.chroma_url, create=create)
+        client = make_client(self.settings.index_dir, self.settings.chroma_url, create=create,
+                             timeout=self.settings.chroma_timeout)
         self.store = ChunkStore(client, self.settings.collection, self.embedder.name, self.embedder.dimension,
                                 create=create, fingerprint=getattr(self.embedder, "fingerprint", None))
         # Sentence vectors stored at ingest: a third retrieval list, and the answerer's sentence vectors.
@@ -223,9 +224,11 @@ class Assistant:
 
     # ---- questions -----------------------------------------------------------------------------
 
-    def retrieve(self, question: str, k: int | None = None, sources: Sequence[str] | None = None) -> list[Hit]:
-        """The passages hybrid retrieval finds for ``question``, best first."""
-        return self.retriever.retrieve(question, k=k or self.settings.k, sources=sources)
+    def retrieve(self, question: str, k: int | None = None, sources: Sequence[str] | None = None,
+                 widen: int | None = None) -> list[Hit]:
+        """The passages hybrid retrieval finds for ``question``, best first (``widen``: neighbouring
+        chunks added on each side of a hit, default ``RAG_WIDEN``; 0 ranks the chunks themselves)."""
+        return self.retriever.retrieve(question, k=k or self.settings.k, sources=sources, widen=widen)
 
     def ask(self, question: str, k: int | None = None, strict: bool | None = None,
             sources: Sequence[str] | None = None, history: Sequence[str] = ()) -> Answer:

@@ -260,7 +260,8 @@ def _cmd_repair(args: argparse.Namespace, out: TextIO) -> int:
     report = open_assistant(args, create=False).repair()
     if args.json:
         out.write(json.dumps(report.to_dict(), indent=2) + "\n")
-    elif not (report.chunks_damaged or report.sentences_damaged):
+        return EXIT_OK
+    if not (report.chunks_damaged or report.sentences_damaged):
         out.write("every vector index reads: nothing to repair\n")
     else:
         rebuilt = [name for name, bad in (("passages", report.chunks_damaged), ("sentences", report.sentences_damaged))
@@ -268,6 +269,9 @@ def _cmd_repair(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"rebuilt the vectors of the {' and '.join(rebuilt)} from the stored text: "
                   f"{report.chunks_reembedded} passages and {report.sentences_written} sentences embedded again "
                   f"({report.seconds:.1f} s)\n")
+    if report.leftovers_removed:
+        out.write(f"deleted {len(report.leftovers_removed)} folder(s) of unreadable vectors a stopped repair had "
+                  f"left ({', '.join(report.leftovers_removed)}; {report.leftover_bytes / 1e6:.1f} MB)\n")
     return EXIT_OK
 
 

@@ -77,6 +77,21 @@ def _vectors_check(client: Any, collection: str, folder: Path | None) -> Check:
                  f"passages with 'rag repair{where} --collection {collection}'")
 
 
+def _leftovers_check(folder: Path, collection: str) -> Check | None:
+    """The folders a stopped ``rag repair`` left beside the index (None: there are none); the next
+    repair deletes them once every vector index reads."""
+    from index.repair import folder_bytes, leftovers
+    from index.sentence_store import sentences_collection
+
+    left = leftovers(folder, (collection, sentences_collection(collection)))
+    if not left:
+        return None
+    size = sum(folder_bytes(f) for f in left) / 1e6
+    return Check("repair leftovers", False, f"{len(left)} folder(s) of unreadable vectors left by a stopped repair "
+                 f"({', '.join(f.name for f in left)[:200]}; {size:.1f} MB): run 'rag repair --index {folder} "
+                 f"--collection {collection}' to finish it and delete them")
+
+
 def _index_checks(settings: Settings, embedder: Any) -> list[Check]:
     """The index opened as the commands open it (the configured model's pin), never created: a
     missing one is no failure, and doctor must not pin a collection to a model the user did not choose."""
@@ -89,7 +104,8 @@ def _index_checks(settings: Settings, embedder: Any) -> list[Check]:
 
         folder = None if settings.chroma_url else Path(settings.index_dir)
         try:
-            client = make_client(settings.index_dir, settings.chroma_url, create=False)
+            client = make_client(settings.index_dir, settings.chroma_url, create=False,
+                                 timeout=settings.chroma_timeout)
         except IndexMissingError as missing:
             return [Check("index", True, f"not built yet ({missing})")]
         try:
@@ -98,13 +114,15 @@ def _index_checks(settings: Settings, embedder: Any) -> list[Check]:
         except IndexMissingError as missing:
             return [Check("index", True, f"not built yet ({missing})")]
         except IndexDamagedError:  # opening it reads the vectors: say which, and the way out
-            return [_vectors_check(client, settings.collection, folder)]
+            left = [c for c in (_leftovers_check(folder, settings.collection),) if c] if folder else []
+            return [_vectors_check(client, settings.collection, folder), *left]
         vectors = _vectors_check(client, store.name, store.folder)
+        left = [c for c in (_leftovers_check(store.folder, store.name),) if c] if store.folder else []
         try:
             count = store.count()
         except IndexDamagedError:  # the vector check above says what and how to repair it
-            return [vectors]
-        return [vectors, Check("index", True, f"{where} collection {settings.collection!r}: {count} chunks, "
+            return [vectors, *left]
+        return [vectors, *left, Check("index", True, f"{where} collection {settings.collection!r}: {count} chunks, "
                                "own embedding function (Chroma's default is never used)")]
     except Exception as exc:
         return [Check("index", False, str(exc))]

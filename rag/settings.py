@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from index.chroma_http import DEFAULT_TIMEOUT
 from index.embedding import PRECISIONS
 from index.errors import UsageError
 from rag.llm.registry import BACKEND_NAMES
@@ -38,6 +39,7 @@ class Settings:
     index_dir: Path = Path(".rag-index")  # RAG_INDEX_DIR
     collection: str = "docs"  # RAG_COLLECTION
     chroma_url: str | None = None  # RAG_CHROMA_URL: use a Chroma server instead of the embedded store
+    chroma_timeout: float = DEFAULT_TIMEOUT  # RAG_CHROMA_TIMEOUT: seconds to wait for the Chroma server's answer
     k: int = 5  # RAG_K
     strict: bool = False  # RAG_STRICT: drop unsupported sentences
     backend: str = "extractive"  # RAG_BACKEND: extractive | openai | gguf
@@ -100,7 +102,7 @@ class Settings:
 
 
 _MINIMUM = {"k": 1, "widen": 0, "max_file_mb": 0.001, "ui_port": 0, "refusal_threshold": -1.0, "llm_context": 256,
-            "llm_max_tokens": 1, "llm_temperature": 0.0, "embed_concurrency": 1}
+            "llm_max_tokens": 1, "llm_temperature": 0.0, "embed_concurrency": 1, "chroma_timeout": 0.01}
 
 
 def is_loopback_host(host: str) -> bool:

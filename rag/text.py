@@ -159,7 +159,9 @@ def dates_in(text: str) -> set[tuple[str, str]]:
     return out
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
+    # Cached: the checks of one answer stem ~8,000 words, most of them many times over.
     word = word.lower().replace("’", "'")
     if word.endswith("'s"):
         word = word[:-2]

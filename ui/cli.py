@@ -43,7 +43,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
     from rag.assistant import Assistant
+    from rag.documents import require_index
 
+    if not args.paths and not settings.chroma_url:
+        require_index(settings.index_dir)  # nothing to index: a folder without an index is a typo, not a new one
     _say(out, f"opening the index in {settings.index_dir} (collection {settings.collection})")
     assistant = Assistant(settings=settings)
     if args.paths:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -162,7 +162,7 @@ class HybridRetriever:
             around = [stored[c.source, i] for i in range(c.index - width, c.index + width + 1)
                       if (c.source, i) in stored and i != c.index]
             parts = sorted([c, *around], key=lambda x: x.start)
-            grown = replace(hit, chunk=merge_chunks(parts, c), anchors=(anchor,))
+            grown = replace(hit, chunk=merge_chunks(parts, c, self.embedder.count_tokens), anchors=(anchor,))
             span = (min(p.index for p in parts), max(p.index for p in parts))
             joined = [n for n, m in enumerate(merged) if m.chunk.source == c.source and (
                 (grown.chunk.start <= m.chunk.end and m.chunk.start <= grown.chunk.end)
@@ -182,7 +182,8 @@ class HybridRetriever:
             passage = first
             for n in joined[1:]:
                 passage = replace(_fold_scores(passage, merged[n]), anchors=passage.anchors + merged[n].anchors)
-            merged[joined[0]] = replace(_fold_scores(passage, grown), chunk=merge_chunks(parts, first.chunk),
+            passage_chunk = merge_chunks(parts, first.chunk, self.embedder.count_tokens)
+            merged[joined[0]] = replace(_fold_scores(passage, grown), chunk=passage_chunk,
                                         anchors=passage.anchors + grown.anchors)
             covered = [span, *(spans[n] for n in joined)]
             spans[joined[0]] = (min(r[0] for r in covered), max(r[1] for r in covered))
@@ -243,23 +244,39 @@ def check_k(k: int, size: int) -> int:
     return k
 
 
-def merge_chunks(parts: Sequence[Chunk], anchor: Chunk) -> Chunk:
+def merge_chunks(parts: Sequence[Chunk], anchor: Chunk, count: Callable[[str], int]) -> Chunk:
     """One chunk spanning ``parts`` (sorted by start); the text between them is restored from
     ``gap_before``, so the merged text is the document's text at [start:end]. The result's own
-    ``gap_before`` is its first part's (a passage merged again is restored exactly too)."""
+    ``gap_before`` is its first part's (a passage merged again is restored exactly too).
+
+    Its ``n_tokens`` counts the merged text's word pieces once. No word piece spans whitespace, so
+    a part that whitespace separates from the text before it adds its own count; a part that
+    overlaps it (the splitter's overlap, a passage and a hit grown into it) adds only the tokens of
+    its new tail, found by ``count`` (the embedding model's tokenizer) on the tail or on the shared
+    text, whichever is shorter (measured: ~1 ms a question instead of ~4 ms counting whole
+    passages). Parts that touch without whitespace are counted whole."""
     text = parts[0].text
     start, end = parts[0].start, parts[0].end
+    tokens, additive = parts[0].n_tokens, True
     for part in parts[1:]:
         if part.end <= end:
-            continue
+            continue  # inside the text already: nothing new
         if part.start >= end:
             gap = part.gap_before if len(part.gap_before) == part.start - end else " " * (part.start - end)
             text += gap + part.text
+            tokens += part.n_tokens
+            additive = additive and gap != "" and gap.isspace()
         else:
-            text += part.text[end - part.start:]
+            shared, tail = part.text[:end - part.start], part.text[end - part.start:]
+            text += tail
+            if tail[:1].isspace():  # the shared text ends between words: its tokens are the part's first ones
+                tokens += count(tail) if len(tail) < len(shared) else part.n_tokens - count(shared)
+            else:
+                additive = False
         end = part.end
+    n_tokens = tokens if additive else count(text)
     # Where each page begins, merged passages' own page starts included (a bridge merges merged ones).
     pages = sorted((s, n) for p in parts for s, n in (p.page_starts or ((p.start, p.page),)) if n is not None)
     page_starts = tuple((s, n) for i, (s, n) in enumerate(pages) if i == 0 or n != pages[i - 1][1])
-    return replace(anchor, text=text, start=start, end=end, n_tokens=sum(p.n_tokens for p in parts),
+    return replace(anchor, text=text, start=start, end=end, n_tokens=n_tokens,
                    page_starts=page_starts if len(page_starts) > 1 else (), gap_before=parts[0].gap_before)

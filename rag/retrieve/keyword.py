@@ -105,6 +105,22 @@ class KeywordSnapshot:
         # Built on first use (a widened question); two threads building it at once build the same map.
         return {(c.source, c.index): c for c in self.chunks}
 
+    @cached_property
+    def _lowered(self) -> str:
+        # Every chunk (heading path included) lower-cased in one string, built on first use: a
+        # substring test is then one C scan, where lower-casing every chunk again for each question
+        # cost ~10 ms a question at 10,000 chunks.
+        return "\x00".join(c.embed_text.lower() for c in self.chunks)
+
+    def contains(self, text: str) -> bool:
+        """Whether any chunk it holds (heading path included) contains ``text``, ignoring case.
+
+        >>> KeywordSnapshot((Chunk("a", "d", "f.txt", "Use http.server", 0, 15, 0),), None, None,
+        ...                 Vocabulary.of(())).contains("HTTP.server")
+        True
+        """
+        return "\x00" not in text and text.lower() in self._lowered
+
     def at_positions(self, positions: Mapping[str, Iterable[int]]) -> dict[tuple[str, int], Chunk]:
         """The chunks it holds at the given positions of each source, by (source, position).
 

@@ -86,7 +86,7 @@ def _retrieve_checking_terms(retriever: HybridRetriever, question: str, k: int, 
     retrieval = retriever.search(question, k=k, sources=sources, keyword=keyword)
     vocabulary = keyword.vocabulary
     unknown = unknown_terms(question, vocabulary.knows, is_common_word) + \
-        unwritten_literals(question, [c.embed_text for c in keyword.chunks])
+        unwritten_literals(question, keyword.contains)
     if unknown:
         return retrieval, unknown
     absent = absent_words(question, vocabulary.knows)
@@ -149,34 +149,36 @@ _LITERAL = re.compile(r"(?<![\w.])(?:[A-Za-z_]\w+(?:\.[A-Za-z_]\w+)+|\d+\.\d+\.\
 _HOSTNAME = re.compile(r"^www\.|\.(?:com|org|net|io|edu|gov|co\.uk)$", re.IGNORECASE)
 
 
-def unwritten_literals(question: str, texts: Sequence[str]) -> list[str]:
+def unwritten_literals(question: str, written: Callable[[str], bool]) -> list[str]:
     """Dotted names and three-part versions of the question that no indexed text contains, as
     written: a module, file or release the documents never name ("http.server" asked of pages that
     only mention "http", "3.11.0" of pages that say "3.11") cannot be answered from them. A name of
     three parts or more also counts when its last two are written ("Path.glob" for
-    "pathlib.Path.glob"), and a class's method when one text holds the class and "method(" (pages
-    document "Template.substitute" as "substitute(mapping)" under class Template). A host name
-    ("www.example.com") is the user's data, never a term to find.
+    "pathlib.Path.glob"), and a class's method when the documents write "Class(" and "method("
+    (pages document "Template.substitute" as "substitute(mapping)" under "class
+    string.Template(template)"). A host name ("www.example.com") is the user's data, never a term
+    to find.
 
+    ``written(text)`` says whether any indexed text contains ``text`` (lower-cased) as written
+    (``KeywordSnapshot.contains``).
+
+    >>> texts = ["The http module ...", "Path.glob(pattern) globs ..."]
     >>> unwritten_literals("what port does http.server use? is pathlib.Path.glob recursive?",
-    ...                    ["The http module ...", "Path.glob(pattern) globs ..."])
+    ...                    lambda form: any(form in t.lower() for t in texts))
     ['http.server']
     """
     found = [m.group(0) for m in _LITERAL.finditer(question) if not _HOSTNAME.search(m.group(0))]
-    terms = list(dict.fromkeys(m.lower() for m in found))
-    if not terms:
-        return []
-    lowered = [t.lower() for t in texts]
     classes = {m.lower() for m in found if m[0].isupper() and m.count(".") == 1}
     out = []
-    for term in terms:
+    for term in dict.fromkeys(m.lower() for m in found):
         forms = {term} | ({".".join(term.split(".")[-2:])} if term.count(".") >= 2 and term[0].isalpha() else set())
-        if any(form in text for text in lowered for form in forms):
+        if any(written(form) for form in forms):
             continue
         if term in classes:
-            # "Template.substitute": reference pages document a method under its class, as "substitute(…)".
+            # "Template.substitute": reference pages document a method under its class's signature
+            # ("class string.Template(template)") as "substitute(mapping)".
             owner, method = term.split(".")
-            if any(owner in text and f"{method}(" in text for text in lowered):
+            if written(f"{owner}(") and written(f"{method}("):
                 continue
         out.append(term)
     return out

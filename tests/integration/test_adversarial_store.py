@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -240,6 +241,26 @@ def test_reading_commands_never_create_an_index(tmp_path: Path, small_index: Pat
     client = make_client(small_index)
     assert rag_collections(client) == ["docs"]  # nothing was created for "other" (docs-sentences is docs')
     assert not {"other", "other-sentences"} & {c.name for c in client.list_collections()}
+
+
+def test_serve_and_ui_never_serve_a_new_empty_index(tmp_path: Path) -> None:
+    missing = tmp_path / "no-index-here"  # a typo in --index
+    for args, command in ((["serve", "--port", "0"], "serve"), (["ui", "--no-browser", "--port", "0"], "ui")):
+        out = rag([*args, "--index", str(missing)], cwd=tmp_path, timeout=120)
+        assert out.returncode == 1, out.stderr
+        assert (f"there is no index in {missing}; build one with 'rag ingest PATH --index {missing}'"
+                in one_sentence_error(out, command))
+        assert not missing.exists()
+    docs = tmp_path / "notes"  # 'rag ui PATH' still indexes PATH into a new index first
+    docs.mkdir()
+    (docs / "tides.txt").write_text("The tide at Varne turns twice a day.")
+    with socket.create_server(("127.0.0.1", 0)) as taken:  # its port is in use: the UI stops once indexed
+        port = str(taken.getsockname()[1])
+        out = rag(["ui", str(docs), "--index", str(missing), "--no-browser", "--port", port], cwd=tmp_path,
+                  timeout=300)
+    assert "[1/1] tides.txt" in out.stdout and "1 added" in out.stdout, out.stdout + out.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in one_sentence_error(out, "ui")
+    assert (missing / "chroma.sqlite3").is_file()
 
 
 def test_an_invalid_collection_name_is_one_sentence(tmp_path: Path, small_index: Path) -> None:

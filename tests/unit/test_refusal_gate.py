@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from index.records import Chunk
 from rag.assistant import Assistant
 from rag.retrieve.hybrid import HybridRetriever, RetrievalConfig
+from rag.retrieve.keyword import KeywordSnapshot, Vocabulary
 from rag.retrieve.refusal_gate import (
     DEFAULT_REFUSAL_THRESHOLD,
     absent_words,
@@ -95,23 +98,30 @@ def test_a_name_no_document_holds_is_refused(assistant: Assistant) -> None:
 
 
 def test_dotted_names_and_versions_no_document_writes_are_unwritten() -> None:
-    texts = ["The http module and xmlrpc.server ...", "Path.glob(pattern) yields ...", "New in version 3.11."]
-    assert unwritten_literals("what port does http.server listen on?", texts) == ["http.server"]
-    assert unwritten_literals("is pathlib.Path.glob recursive?", texts) == []  # its last two parts are written
-    assert unwritten_literals("when was 3.11.0 released? what is new in 3.11?", texts) == ["3.11.0"]
-    assert unwritten_literals("why does proc.wait() hang?", texts) == []  # a call on the user's own variable
+    chunks = [Chunk(str(n), "d", "a.txt", text, 0, len(text), n) for n, text in enumerate(
+        ["The http module and xmlrpc.server ...", "Path.glob(pattern) yields ...", "New in version 3.11."])]
+    written = KeywordSnapshot(chunks, None, None, Vocabulary.of(())).contains
+    assert unwritten_literals("what port does http.server listen on?", written) == ["http.server"]
+    assert unwritten_literals("is pathlib.Path.glob recursive?", written) == []  # its last two parts are written
+    assert unwritten_literals("when was 3.11.0 released? what is new in 3.11?", written) == ["3.11.0"]
+    assert unwritten_literals("why does proc.wait() hang?", written) == []  # a call on the user's own variable
+
+
+def _written(*texts: str) -> Callable[[str], bool]:
+    chunks = [Chunk(str(n), "d", "a.txt", text, 0, len(text), n) for n, text in enumerate(texts)]
+    return KeywordSnapshot(chunks, None, None, Vocabulary.of(())).contains
 
 
 def test_a_host_name_in_the_question_is_data_not_a_term_to_find() -> None:
-    texts = ["urlparse recognizes a netloc only if it is properly introduced by '//'."]
+    texts = _written("urlparse recognizes a netloc only if it is properly introduced by '//'.")
     assert unwritten_literals("urlparse puts www.example.com in the path, why?", texts) == []
     assert unwritten_literals("why does docs.python.org end up in path?", texts) == []
     assert unwritten_literals("what port does http.server listen on?", texts) == ["http.server"]
 
 
 def test_a_method_named_with_its_class_is_written_when_its_class_documents_it() -> None:
-    texts = ["class string.Template(template)\n\nsubstitute(mapping={}, /, **kwds)\n\nPerforms the substitution.",
-             "The render module draws pages."]
+    texts = _written("class string.Template(template)\n\nsubstitute(mapping={}, /, **kwds)\n\nSubstitutes.",
+                     "The render module draws pages.")
     assert unwritten_literals("Template.substitute raises KeyError; can it keep the placeholder?", texts) == []
     # A method the class's text never documents, or a lower-case module path, is still unwritten.
     assert unwritten_literals("what does Template.render return?", texts) == ["template.render"]

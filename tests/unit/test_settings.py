@@ -21,12 +21,13 @@ def test_environment_values_are_coerced() -> None:
     settings = Settings.load(env={"RAG_K": "8", "RAG_STRICT": "yes", "RAG_MAX_FILE_MB": "1.5",
                                   "RAG_INDEX_DIR": "~/idx", "RAG_REFUSAL_THRESHOLD": "0.42",
                                   "RAG_FUSION": "rrf", "RAG_CHROMA_URL": "http://127.0.0.1:8000",
-                                  "RAG_UNRELATED": "ignored", "OTHER": "x"})
+                                  "RAG_CHROMA_TIMEOUT": "2.5", "RAG_UNRELATED": "ignored", "OTHER": "x"})
     assert settings.k == 8 and settings.strict is True
     assert settings.max_bytes == int(1.5 * 1024 * 1024)
     assert settings.index_dir == Path("~/idx").expanduser()
     assert settings.refusal_threshold == 0.42
     assert settings.fusion == "rrf" and settings.chroma_url == "http://127.0.0.1:8000"
+    assert settings.chroma_timeout == 2.5
 
 
 @pytest.mark.parametrize(("raw", "value"), [("1", True), ("true", True), ("ON", True), ("0", False),
@@ -84,7 +85,8 @@ def test_replace_ignores_none() -> None:
     assert base.replace(k=None, collection="c") == Settings(k=9, collection="c")
 
 
-@pytest.mark.parametrize("env", [{"RAG_K": "-1"}, {"RAG_MAX_FILE_MB": "-3"}, {"RAG_WIDEN": "-2"}])
+@pytest.mark.parametrize("env", [{"RAG_K": "-1"}, {"RAG_MAX_FILE_MB": "-3"}, {"RAG_WIDEN": "-2"},
+                                 {"RAG_CHROMA_TIMEOUT": "0"}])
 def test_out_of_range_values_are_refused(env: dict[str, str]) -> None:
     with pytest.raises(SettingsError):
         Settings.load(env=env)

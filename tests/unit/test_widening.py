@@ -21,6 +21,11 @@ def _section(i: int, fact: str = "") -> str:
     return f"# Section {i}\n\nSection {i} covers {filler}. {fact}\n\n"
 
 
+def _words(text: str) -> int:
+    """A tokenizer whose pieces never span whitespace, as word pieces do."""
+    return len(text.split())
+
+
 @pytest.fixture
 def widened(tmp_path: Path) -> Assistant:
     docs = tmp_path / "docs"
@@ -128,13 +133,51 @@ def test_a_passage_merged_across_pdf_pages_cites_the_page_of_the_quote() -> None
     cuts = [0, 48, 111, len(text)]
     parts = [Chunk(f"c{i}", "d", "manual.pdf", text[a:b], a, b, i, page=i + 2)
              for i, (a, b) in enumerate(itertools.pairwise(cuts))]
-    passage = merge_chunks(parts[:2], parts[0])
+    passage = merge_chunks(parts[:2], parts[0], _words)
     assert passage.text == text[0:111] and passage.page == 2
     assert (passage.page_at(10), passage.page_at(60)) == (2, 3)
-    bridged = merge_chunks([passage, parts[2]], passage)  # a merged passage merged again keeps its pages
+    bridged = merge_chunks([passage, parts[2]], passage, _words)  # a merged passage merged again keeps its pages
     assert [bridged.page_at(x) for x in (10, 60, 120)] == [2, 3, 4]
     pageless = [replace(p, page=None) for p in parts]  # not a PDF
-    assert merge_chunks(pageless, pageless[0]).page_at(60) is None
+    assert merge_chunks(pageless, pageless[0], _words).page_at(60) is None
+
+
+def test_a_merged_passage_counts_each_token_once() -> None:
+    names = [f"w{i}" for i in range(30)]
+    text = " ".join(names)
+    words = [len(" ".join(names[:i])) + (1 if i else 0) for i in range(30)] + [len(text) + 1]
+
+    def part(i: int, first: int, last: int) -> Chunk:  # words first..last-1, one space before each
+        a, b = words[first], words[last] - 1
+        return Chunk(f"c{i}", "d", "doc.md", text[a:b], a, b, i, n_tokens=last - first,
+                     gap_before=" " if first else "")
+
+    # Disjoint parts, whitespace between: the counts add up.
+    separate = [part(0, 0, 10), part(1, 10, 20), part(2, 20, 30)]
+    assert merge_chunks(separate, separate[0], _words).n_tokens == 30
+    # The splitter's overlap: words 8-9 are in both parts.
+    overlapping = [part(0, 0, 10), part(1, 8, 20)]
+    merged = merge_chunks(overlapping, overlapping[0], _words)
+    assert merged.text == text[words[0]:words[20] - 1] and merged.n_tokens == 20
+    # A passage merged again with a hit grown into it (parts 1-2 in both), and a part inside it.
+    passage = merge_chunks(separate[:2], separate[0], _words)
+    grown = merge_chunks(separate[1:], separate[1], _words)
+    again = merge_chunks([passage, separate[1], grown], passage, _words)
+    assert again.text == text and again.n_tokens == _words(text) == 30
+    # Parts that touch without whitespace may split a word: the merged text is counted whole.
+    touching = [Chunk("a", "d", "doc.md", "abc", 0, 3, 0, n_tokens=1),
+                Chunk("b", "d", "doc.md", "def", 3, 6, 1, n_tokens=1)]
+    assert merge_chunks(touching, touching[0], _words).n_tokens == 1
+
+
+def test_widened_passages_count_their_tokens_once(widened: Assistant) -> None:
+    plain = widened.retriever.search("glacier melt rates?", k=1, widen=0).hits[0]
+    chunks = widened.document_chunks(plain.chunk.source)
+    hits = [replace(plain, chunk=chunks[i], rank=r) for r, i in enumerate((2, 4), 1)]
+    (passage,) = widened.retriever._widen(hits, 1, 2)  # 1-3 and 3-5 share chunk 3
+    assert (passage.chunk.start, passage.chunk.end) == (chunks[1].start, chunks[5].end)
+    assert passage.chunk.n_tokens == sum(c.n_tokens for c in chunks[1:6])
+    assert passage.chunk.n_tokens == widened.embedder.count_tokens(passage.chunk.text)
 
 
 def test_neighbours_come_from_the_keyword_snapshot_until_the_store_is_written(

@@ -58,6 +58,10 @@ def build_config(args: argparse.Namespace, env: dict[str, str] | os._Environ[str
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     config = build_config(args, os.environ)
+    if not config.settings.chroma_url:  # a Chroma server's collection is made on first use and filled by uploads
+        from rag.documents import require_index
+
+        require_index(config.settings.index_dir)  # a typo in --index must not serve a new, empty index
     from ui.controller import temp_dir_for
     from ui.serve.config import CONFIG_ENV
 
