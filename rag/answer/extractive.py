@@ -3,7 +3,8 @@
 Needs no language model, answers instantly, and cannot hallucinate: every excerpt it returns is
 a verbatim span of a retrieved passage, located once here and handed to the checker with its
 offsets. An excerpt is the best sentence plus the neighbours it needs to make sense: the
-sentence before when the best one refers back ("this option", "To prevent this"), the one after
+sentence before when the best one refers back ("this option", "To prevent this") or has no subject
+of its own ("Equivalent to …", "For example, …"), the one after
 when it only sets up (ends with a colon) and whenever it fits (documentation tends to restate the
 question, then answer it), and neighbours that carry what the question asks for (a name for
 "which", a number for "how many", a reason for "why"). The first excerpt's optional neighbours leave
