@@ -49,8 +49,8 @@ def http_client(chroma_url: str, settings: Any, timeout: float = DEFAULT_TIMEOUT
 def session(client: Any) -> httpx.Client:
     """The httpx session of a ``chromadb.HttpClient`` (private in chromadb: checked, so that a chromadb
     that moves it fails here and in ``tests/integration/test_chroma_timeout.py``, not by hanging)."""
-    found = getattr(getattr(client, "_server", None), "_session", None)
-    if not isinstance(found, httpx.Client):
+    found = _session_of(client)
+    if found is None:
         raise RuntimeError("chromadb no longer keeps its httpx session at client._server._session: "
                            "update index/chroma_http.py to set its timeout")
     return found
@@ -58,5 +58,10 @@ def session(client: Any) -> httpx.Client:
 
 def request_timeout(client: Any) -> float | None:
     """The read deadline of a client made by ``http_client`` (None: another client, or none set)."""
+    found = _session_of(client)
+    return found.timeout.read if found is not None else None
+
+
+def _session_of(client: Any) -> httpx.Client | None:
     found = getattr(getattr(client, "_server", None), "_session", None)
-    return found.timeout.read if isinstance(found, httpx.Client) else None
+    return found if isinstance(found, httpx.Client) else None

@@ -77,19 +77,19 @@ def _vectors_check(client: Any, collection: str, folder: Path | None) -> Check:
                  f"passages with 'rag repair{where} --collection {collection}'")
 
 
-def _leftovers_check(folder: Path, collection: str) -> Check | None:
-    """The folders a stopped ``rag repair`` left beside the index (None: there are none); the next
-    repair deletes them once every vector index reads."""
+def _leftovers_check(folder: Path | None, collection: str) -> list[Check]:
+    """The folders a stopped ``rag repair`` left beside an index folder, as one failed check (none:
+    no such folders, or a Chroma server); the next repair deletes them once every vector index reads."""
     from index.repair import folder_bytes, leftovers
     from index.sentence_store import sentences_collection
 
-    left = leftovers(folder, (collection, sentences_collection(collection)))
+    left = leftovers(folder, (collection, sentences_collection(collection))) if folder is not None else []
     if not left:
-        return None
+        return []
     size = sum(folder_bytes(f) for f in left) / 1e6
-    return Check("repair leftovers", False, f"{len(left)} folder(s) of unreadable vectors left by a stopped repair "
-                 f"({', '.join(f.name for f in left)[:200]}; {size:.1f} MB): run 'rag repair --index {folder} "
-                 f"--collection {collection}' to finish it and delete them")
+    return [Check("repair leftovers", False, f"{len(left)} folder(s) of unreadable vectors left by a stopped repair "
+                  f"({', '.join(f.name for f in left)[:200]}; {size:.1f} MB): run 'rag repair --index {folder} "
+                  f"--collection {collection}' to finish it and delete them")]
 
 
 def _index_checks(settings: Settings, embedder: Any) -> list[Check]:
@@ -114,10 +114,9 @@ def _index_checks(settings: Settings, embedder: Any) -> list[Check]:
         except IndexMissingError as missing:
             return [Check("index", True, f"not built yet ({missing})")]
         except IndexDamagedError:  # opening it reads the vectors: say which, and the way out
-            left = [c for c in (_leftovers_check(folder, settings.collection),) if c] if folder else []
-            return [_vectors_check(client, settings.collection, folder), *left]
+            return [_vectors_check(client, settings.collection, folder), *_leftovers_check(folder, settings.collection)]
         vectors = _vectors_check(client, store.name, store.folder)
-        left = [c for c in (_leftovers_check(store.folder, store.name),) if c] if store.folder else []
+        left = _leftovers_check(store.folder, store.name)
         try:
             count = store.count()
         except IndexDamagedError:  # the vector check above says what and how to repair it

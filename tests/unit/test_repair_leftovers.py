@@ -65,8 +65,8 @@ def test_a_repair_stopped_half_way_leaves_folders_doctor_lists_and_the_next_repa
     left = [n for n in _damaged_folders(index) if n not in ("damaged-notes", "damaged-docs-keep")]
     assert left  # the unreadable segments, moved aside
 
-    check = _leftovers_check(index, "docs")
-    assert check is not None and not check.ok
+    [check] = _leftovers_check(index, "docs")
+    assert not check.ok
     assert all(name in check.detail for name in left) and "damaged-notes" not in check.detail
     assert f"'rag repair --index {index} --collection docs'" in check.detail
 
@@ -75,7 +75,7 @@ def test_a_repair_stopped_half_way_leaves_folders_doctor_lists_and_the_next_repa
     assert sorted(report.leftovers_removed) == left and report.leftover_bytes > 0
     assert _damaged_folders(index) == ["damaged-docs-keep", "damaged-notes"]
     assert (index / "damaged-notes" / "mine.txt").read_text() == "mine"
-    assert _leftovers_check(index, "docs") is None
+    assert _leftovers_check(index, "docs") == []
     assert _stored(assistant) == stored  # nothing stored was lost
     assert [(h.chunk.chunk_id, round(h.dense_score or 0.0, 5)) for h in assistant.retrieve("lantern number 4")] \
         == ranking
