@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,16 +30,21 @@ def expected_sentences(a: Assistant) -> dict[str, str]:
     return out
 
 
+def sentence_collection(a: Assistant) -> Any:
+    """The sentence collection, opened as rag opens it (no embedding function of Chroma's)."""
+    return a.store.client.get_collection(sentences_collection(a.store.name), embedding_function=None)
+
+
 def stored_sentences(a: Assistant) -> dict[str, str]:
     """Sentence id -> lookup text as readers see it (rebuilt from the chunk: no document is stored;
     "" for a sentence whose chunk is gone)."""
-    got = a.store.client.get_collection(sentences_collection(a.store.name)).get(include=["documents", "metadatas"])
+    got = sentence_collection(a).get(include=["documents", "metadatas"])
     units = a.sentences._units(got["ids"], got["documents"], got["metadatas"])
     return dict(zip(got["ids"], [text for _, _, text in units], strict=True))
 
 
 def collection_meta(a: Assistant) -> dict[str, object]:
-    return dict(a.store.client.get_collection(sentences_collection(a.store.name)).metadata or {})
+    return dict(sentence_collection(a).metadata or {})
 
 
 def test_sentences_follow_their_chunks(tmp_path: Path, examples_copy: Path, open_assistant: OpenAssistant) -> None:
@@ -61,7 +67,7 @@ def test_sentences_follow_their_chunks(tmp_path: Path, examples_copy: Path, open
     a.add(examples_copy, prune=True)
     assert stored_sentences(a) == expected_sentences(a)
     assert not any("coral" in meta["source"] for meta in  # type: ignore[operator]
-                   a.store.client.get_collection(sentences_collection("docs")).get(include=["metadatas"])["metadatas"])
+                   sentence_collection(a).get(include=["metadatas"])["metadatas"])
     a.remove(str((examples_copy / "remote-work-policy.docx").resolve()))
     assert stored_sentences(a) == expected_sentences(a)
 
@@ -96,7 +102,7 @@ def test_orphan_sentences_are_never_returned_and_are_swept(index_copy: Path, exa
     hits = a.retrieve("what are the glaciers on Mars made of?", k=50)
     assert "gone" not in {h.chunk.chunk_id for h in hits}
 
-    collection = a.store.client.get_collection(sentences_collection("docs"))
+    collection = sentence_collection(a)
     collection.modify(metadata={**(collection.metadata or {}), "clean": False})  # died while writing
     a.add(examples_dir)
     assert stored_sentences(a) == expected_sentences(a) and collection_meta(a)["clean"]
