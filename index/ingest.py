@@ -223,7 +223,7 @@ def _read_embed_write(store: ChunkStore, embedder: Embedder, files: Sequence[Pat
         try:
             with report.timing("read"):
                 data = read_bytes(path, max_bytes)
-                digest = content_hash(data)
+                digest = content_hash(data, path.suffix)
             with report.timing("lookup"):
                 state = store.file_state(str(path))
             if state.complete and state.content_hash == digest:

@@ -27,6 +27,13 @@ MAX_PDF_INFLATED = 512 * 1024 * 1024
 _PDF_STREAM = re.compile(rb"stream\r?\n")
 
 _SOFT_HYPHEN = "\u00ad"
+# pdfium reports a word hyphenated at the end of a line ("distri-" / "bution") as U+FFFE and joins
+# the two lines: dropping it gives back the word ("distribution"), for keyword search and quotes.
+_LINE_END_HYPHEN = "\ufffe"
+# What a format's parser extracts changed: files of that format whose bytes did not change are
+# read again by the next ingest (the stored hash carries the revision). Revision 1 adds nothing,
+# so the hashes of formats never revised stay as they were.
+PARSER_REVISIONS = {".pdf": 2}  # 2: line-end hyphens joined (U+FFFE)
 _MAX_RUNNING_LINES = 2  # running header/footer lines dropped at each end of a PDF page
 
 
@@ -172,8 +179,16 @@ def _checked(text: str, path: str) -> str:
     return text
 
 
-def content_hash(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def content_hash(data: bytes, suffix: str = "") -> str:
+    """The file's fingerprint as ingest compares it: its bytes' SHA-256, plus the revision of the
+    parser for ``suffix`` when that parser has changed since the first (``PARSER_REVISIONS``).
+
+    >>> content_hash(b"x", ".txt") == content_hash(b"x"), content_hash(b"x", ".PDF").endswith("+parser2")
+    (True, True)
+    """
+    digest = hashlib.sha256(data).hexdigest()
+    revision = PARSER_REVISIONS.get(suffix.lower(), 1)
+    return digest if revision == 1 else f"{digest}+parser{revision}"
 
 
 def _doc_id(source: str) -> str:
@@ -204,7 +219,7 @@ def load_text(path: Path, data: bytes) -> Document:
     text = decode_text(data, str(path))
     headings = _markdown_headings(text) if path.suffix.lower() in {".md", ".markdown"} else ()
     title = headings[0][1][-1] if headings else path.stem
-    return Document(_doc_id(str(path)), str(path), title, text, content_hash(data), headings=headings)
+    return Document(_doc_id(str(path)), str(path), title, text, content_hash(data, path.suffix), headings=headings)
 
 
 def load_html(path: Path, data: bytes) -> Document:
@@ -222,7 +237,7 @@ def load_html(path: Path, data: bytes) -> Document:
     text = "\n\n".join(parts)
     if not text.strip():
         raise LoadError(str(path), "no text: the page has no visible content")
-    return Document(_doc_id(str(path)), str(path), title or path.stem, text, content_hash(data),
+    return Document(_doc_id(str(path)), str(path), title or path.stem, text, content_hash(data, path.suffix),
                     headings=tuple(headings))
 
 
@@ -272,7 +287,8 @@ def load_pdf(path: Path, data: bytes) -> Document:
     text = "\n\n".join(pages)
     if not text.strip():
         raise LoadError(str(path), "PDF has no extractable text (scanned images need OCR first)")
-    return Document(_doc_id(str(path)), str(path), path.stem, text, content_hash(data), pages=tuple(starts))
+    return Document(_doc_id(str(path)), str(path), path.stem, text, content_hash(data, path.suffix),
+                    pages=tuple(starts))
 
 
 def _pdf_pages(path: Path, data: bytes) -> list[str]:
@@ -299,7 +315,8 @@ def _pdf_pages(path: Path, data: bytes) -> list[str]:
             page = pdf[index]
             textpage = page.get_textpage()
             page_text = textpage.get_text_range().replace("\r\n", "\n").replace("\r", "\n")
-            page_text = page_text.replace(_SOFT_HYPHEN, "").replace("\x02", "").replace("\x00", "")
+            for mark in (_SOFT_HYPHEN, _LINE_END_HYPHEN, "\x02", "\x00"):
+                page_text = page_text.replace(mark, "")
             textpage.close()
             page.close()
             total += len(page_text)
@@ -392,7 +409,8 @@ def load_docx(path: Path, data: bytes) -> Document:
     if not text.strip():
         raise LoadError(str(path), "the .docx has no text")
     title = headings[0][1][-1] if headings else path.stem
-    return Document(_doc_id(str(path)), str(path), title, text, content_hash(data), headings=tuple(headings))
+    return Document(_doc_id(str(path)), str(path), title, text, content_hash(data, path.suffix),
+                    headings=tuple(headings))
 
 
 def _table_lines(table: Any) -> Iterator[str]:
