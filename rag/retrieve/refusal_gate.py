@@ -84,12 +84,11 @@ def _retrieve_checking_terms(retriever: HybridRetriever, question: str, k: int, 
     """
     keyword = retriever.keyword.snapshot()  # every check of this question reads the same index
     retrieval = retriever.search(question, k=k, sources=sources, keyword=keyword)
-    vocabulary = keyword.vocabulary
-    unknown = unknown_terms(question, vocabulary.knows, is_common_word) + \
-        unwritten_literals(question, keyword.contains)
+    knows = knows_as_a_term(keyword.vocabulary.knows, keyword.vocabulary.words.__contains__, is_common_word)
+    unknown = unknown_terms(question, knows, is_common_word) + unwritten_literals(question, keyword.contains)
     if unknown:
         return retrieval, unknown
-    absent = absent_words(question, vocabulary.knows)
+    absent = absent_words(question, knows)
     top_dense = max((h.dense_score or 0.0 for h in retrieval.hits), default=0.0)
     if len(absent) >= ABSENT_WORDS_LIMIT and top_dense < ABSENT_WORDS_TOP_DENSE:
         return retrieval, absent
@@ -242,6 +241,33 @@ def unknown_terms(question: str, corpus_knows: Callable[[str], bool], is_common:
     return out
 
 
+# Endings that make a word of a word ("passwordless", "usefulness"), not a second word run into the first.
+_DERIVATIONS = frozenset({"less", "ness", "ment", "ments", "able", "ible", "ship", "wise", "ward", "like", "tion",
+                          "tions", "ally", "ings"})
+
+
+def knows_as_a_term(knows: Callable[[str], bool], holds: Callable[[str], bool], is_common: Callable[[str], bool]
+                    ) -> Callable[[str], bool]:
+    """``knows`` (a word the documents hold, or one sharing its first five letters with one of
+    theirs: "configured" for "configuration"), except for a word the documents hold run together
+    with another whole word of four letters or more: "mysqldump" is a tool of its own, not "mysql",
+    and counts only when the documents write it (``holds``: written as is).
+
+    >>> corpus = {"mysql", "configuration", "password", "files"}
+    >>> knows = knows_as_a_term(lambda w: w in corpus or w[:5] in {c[:5] for c in corpus}, corpus.__contains__,
+    ...                         {"dump", "less", "system"}.__contains__)
+    >>> knows("mysqldump"), knows("configured"), knows("passwordless"), knows("filesystem")
+    (False, True, True, True)
+    """
+    def known(word: str) -> bool:
+        folded = fold(word)
+        if holds(folded) or not knows(word):
+            return holds(folded)
+        return not any(holds(folded[:cut]) and folded[cut:] not in _DERIVATIONS and is_common(folded[cut:])
+                       for cut in range(5, len(folded) - 3) if folded.isalpha())
+    return known
+
+
 def absent_words(question: str, corpus_knows: Callable[[str], bool]) -> list[str]:
     """The question's content words (four letters or more) that no indexed document holds, in any
     form ("sortable" counts as present where "sort" is).
@@ -278,7 +304,7 @@ def _word_bases(word: str) -> list[str]:
     for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             bases += [word[: -len(suffix)], word[: -len(suffix)] + "e"]
-    for prefix in _PREFIXES:
-        if word.startswith(prefix) and len(word) - len(prefix) >= 4:
+    for prefix in _PREFIXES:  # "rerun" -> run, "subfolder" -> folder
+        if word.startswith(prefix) and len(word) - len(prefix) >= 3:
             bases.append(word[len(prefix):])
     return bases

@@ -16,6 +16,7 @@ from rag.retrieve.refusal_gate import (
     absent_words,
     gate,
     keyword_holds_question,
+    knows_as_a_term,
     names_a_match,
     unknown_terms,
     unmatched_terms,
@@ -51,6 +52,26 @@ def test_unknown_terms_are_rare_words_no_document_holds() -> None:
     assert unknown_terms("how do I hash passwords with bcrypt?", corpus, common) == ["bcrypt"]
     assert unknown_terms("why bother with a folder?", corpus, common) == []
     assert unknown_terms("are sortable files a thing?", corpus, common) == []  # "sortable" is built on "sort"
+
+
+def test_a_prefix_makes_a_word_of_an_ordinary_one() -> None:
+    corpus = {"watch", "command", "runs"}.__contains__
+    common = {"run", "often", "command"}.__contains__
+    assert unknown_terms("how often does watch rerun the command?", corpus, common) == []
+    assert unknown_terms("can I rerun it with bcrypt?", corpus, common) == ["bcrypt"]
+
+
+def test_a_known_word_run_into_another_word_is_a_term_of_its_own() -> None:
+    """The Debian handbook mentions MySQL but never mysqldump: a question about it must not be
+    answered from the MySQL passages."""
+    words = {"mysql", "backup", "database", "password", "files", "configure"}
+    vocabulary = Vocabulary.of(words)
+    knows = knows_as_a_term(vocabulary.knows, words.__contains__, {"dump", "less", "system", "backup"}.__contains__)
+    assert vocabulary.knows("mysqldump")  # the five-letter match alone would take it for "mysql"
+    assert unknown_terms("how do I make a mysql database backup with mysqldump?", knows, {"make"}.__contains__) == \
+        ["mysqldump"]
+    assert [knows(w) for w in ("passwordless", "filesystem", "configuration", "mysqlbackup")] == \
+        [True, True, True, False]
 
 
 def test_absent_words_count_every_form() -> None:
