@@ -29,6 +29,10 @@ _MAX_HEADING_TOKENS = 40
 MAX_CHUNK_CHARS = 2000  # the longest chunk of both eval corpora is 1,098 characters
 MAX_WORD_CHARS = 100  # BERT WordPiece's max_input_chars_per_word: a longer word is one [UNK]
 _SEPARATORS = [r"\n\n+", r"\n", r"(?<=[.!?])\s+", r"(?<=[;:,])\s+", r"\s+", ""]
+# A PDF's text comes as hard-wrapped lines, often with no blank line between paragraphs: a line that
+# ends a sentence is where a paragraph most likely ends, so it is cut there before any other line end
+# (cutting at any line end split sentences in two: the Debian Reference).
+_PDF_SEPARATORS = [r"\n\n+", r"(?<=[.!?:])\n", *_SEPARATORS[1:]]
 
 
 @dataclass(frozen=True)
@@ -238,7 +242,7 @@ def chunk_document(doc: Document, count: TokenCounter, config: ChunkingConfig | 
 
         splitter = RecursiveCharacterTextSplitter(
             chunk_size=limit, chunk_overlap=min(config.overlap_tokens, limit // 4), length_function=length,
-            separators=_SEPARATORS, is_separator_regex=True, keep_separator="end",
+            separators=_PDF_SEPARATORS if doc.pages else _SEPARATORS, is_separator_regex=True, keep_separator="end",
         )
         cursor, previous_end = start, start
         for piece in splitter.split_text(text[start:end]):
