@@ -31,8 +31,8 @@ _SOFT_HYPHEN = "\u00ad"
 # the two lines: dropping it gives back the word ("distribution"), for keyword search and quotes.
 _LINE_END_HYPHEN = "\ufffe"
 # What a format's parser extracts, or how its text is chunked, changed: files of that format whose
-# bytes did not change are read again by the next ingest (the stored hash carries the revision). Revision 1 adds nothing,
-# so the hashes of formats never revised stay as they were.
+# bytes did not change are read again by the next ingest (the stored hash carries the revision).
+# Revision 1 adds nothing, so the hashes of formats never revised stay as they were.
 # PDF 2: line-end hyphens joined (U+FFFE); chunks cut first at lines that end a sentence.
 PARSER_REVISIONS = {".pdf": 2}
 _MAX_RUNNING_LINES = 2  # running header/footer lines dropped at each end of a PDF page
