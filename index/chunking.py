@@ -8,6 +8,7 @@ locating each piece in the document (the splitter's ``add_start_index`` is wrong
 
 from __future__ import annotations
 
+import bisect
 import functools
 import hashlib
 import itertools
@@ -85,7 +86,6 @@ class SpanCounter:
         self.text = text
         self.exact = exact
         bounds = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
-        self.starts = bounds[:, 0]
         # Pre-token spans: the first token's start to the last token's end of each word index.
         ids = np.asarray([-1 if w is None else w for w in words], dtype=np.int64)
         new_word = np.ones(len(ids), dtype=bool)
@@ -93,27 +93,29 @@ class SpanCounter:
         first = np.flatnonzero(new_word)
         last = np.append(first[1:], len(ids))[: len(first)] - 1
         # Sorted and disjoint, so "inside a pre-token" is one binary search (no array per character:
-        # that was 0.5 GB for a 30 MB document).
-        self.word_start, self.word_end = bounds[first, 0], bounds[last, 1]
+        # that was 0.5 GB for a 30 MB document). Searched as lists with ``bisect``: a span costs a
+        # few scalar searches, and numpy's per-call overhead was most of chunking's own time.
+        self.starts = bounds[:, 0].tolist()
+        self.word_start, self.word_end = bounds[first, 0].tolist(), bounds[last, 1].tolist()
         # Words the tokenizer reads as one [UNK] (over MAX_WORD_CHARS): counted by what they hold.
         unknown = (bounds[:, 1] - bounds[:, 0]) > MAX_WORD_CHARS
-        self.unknown_start, self.unknown_end = bounds[unknown, 0], bounds[unknown, 1]
+        self.unknown_start, self.unknown_end = bounds[unknown, 0].tolist(), bounds[unknown, 1].tolist()
 
     def _inside(self, position: int) -> bool:
         """Some pre-token has characters on both sides of ``position``."""
-        j = int(np.searchsorted(self.word_start, position, side="left")) - 1
-        return j >= 0 and int(self.word_end[j]) > position
+        j = bisect.bisect_left(self.word_start, position) - 1
+        return j >= 0 and self.word_end[j] > position
 
     def span(self, start: int, end: int) -> int:
         """Word pieces in ``text[start:end]``, an over-long word counted as the pieces it holds."""
         if self._inside(start) or self._inside(end):
             pieces = self.exact(self.text[start:end])
         else:
-            pieces = int(np.searchsorted(self.starts, end) - np.searchsorted(self.starts, start))
-        first = int(np.searchsorted(self.unknown_end, start, side="right"))
-        last = int(np.searchsorted(self.unknown_start, end, side="left"))
+            pieces = bisect.bisect_left(self.starts, end) - bisect.bisect_left(self.starts, start)
+        first = bisect.bisect_right(self.unknown_end, start)
+        last = bisect.bisect_left(self.unknown_start, end)
         for a, b in zip(self.unknown_start[first:last], self.unknown_end[first:last], strict=True):
-            a, b = max(int(a), start), min(int(b), end)
+            a, b = max(a, start), min(b, end)
             if b - a > MAX_WORD_CHARS:  # shorter clips were tokenized for real above
                 pieces += unknown_pieces(self.text[a:b], self.exact) - 1
         return pieces

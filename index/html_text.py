@@ -48,6 +48,11 @@ class _BlockParser(HTMLParser):
         self._path: list[tuple[int, str]] = []
         self._dl_levels: list[int] = []  # for each open <dl>: the API heading level its <dt>s get (0: none)
 
+    def updatepos(self, i: int, j: int) -> int:
+        """Skip the base class's line and column bookkeeping (``getpos``, never read here): it
+        counted the newlines of every piece of the page, a tenth of parsing."""
+        return j
+
     # -- helpers
     def _flush(self) -> None:
         raw = "".join(self._buffer)
@@ -59,9 +64,10 @@ class _BlockParser(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         # A stray "<" before a tag hides it in this tag's name ("<word<script>") or in an attribute
         # name ("<word\n<script>"); obey the last tag so hidden scripts and navigation stay dropped.
-        hidden = [*tag.split("<")[1:], *(name.lstrip("<") for name, _ in attrs if name.startswith("<"))]
-        if hidden and hidden[-1].isalnum():
-            tag = hidden[-1].lower()
+        if "<" in tag or any(name.startswith("<") for name, _ in attrs):  # rare: look only then
+            hidden = [*tag.split("<")[1:], *(name.lstrip("<") for name, _ in attrs if name.startswith("<"))]
+            if hidden and hidden[-1].isalnum():
+                tag = hidden[-1].lower()
         if tag == "title" and not self._skip_depth_excluding_head():
             self._in_title = True
         if self._skip == ["head"] and tag not in _HEAD_CONTENT:

@@ -241,8 +241,10 @@ def _read_embed_write(store: ChunkStore, embedder: Embedder, files: Sequence[Pat
                 progress("failed", f"{exc.path}: {exc.reason}", done, len(files))
             continue
         wanted = {c.chunk_id for c in chunks}
+        # A chunk's id hashes its file's path, which its row stores as ``source``: a file with no rows
+        # has none of its chunks stored, so a new file (every file of a first ingest) needs no look-up.
         with report.timing("lookup"):
-            existing = store.existing_ids(list(wanted))
+            existing = store.existing_ids(list(wanted)) if state.chunk_ids else set()
         new = [c for c in chunks if c.chunk_id not in existing]
         pending.append(_Pending(doc, chunks, [i for i in state.chunk_ids if i not in wanted], new,
                                 is_update=bool(state.chunk_ids)))
