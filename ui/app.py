@@ -24,6 +24,9 @@ QUEUE_SIZE = 32  # pending events beyond this are refused with "queue full"
 ANSWER_CONCURRENCY = 4  # answers run side by side; writes to the index run one at a time
 
 _BACKEND_CHOICES = [(spec.label, spec.name) for spec in BACKENDS.values()]
+_ASK = "Ask a question about your documents…"
+_LOADING = "Loading your documents…"
+_FOCUS_QUESTION = "() => { document.querySelector('#rag-question textarea')?.focus(); }"
 _PLACEHOLDER = ("<div class='rag-empty' style='text-align:center'><strong>Ask a question about your documents."
                 "</strong><br>Every sentence of the answer cites the passage it comes from, and every citation is "
                 "checked. Add files under Documents.</div>")
@@ -60,7 +63,10 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                     render_markdown=False, sanitize_html=True, latex_delimiters=[], allow_tags=False, buttons=[],
                     feedback_options=None, group_consecutive_messages=False, placeholder=_PLACEHOLDER,
                     allow_file_downloads=False, layout="bubble")
-                question = gr.Textbox(show_label=False, placeholder="Ask a question about your documents…",
+                # Closed until the page's load handler has restored its chat: that handler writes the
+                # chat, so a question asked before it finished vanished with its answer (measured: every
+                # question asked the moment the box appeared, on a 127-document index).
+                question = gr.Textbox(show_label=False, placeholder=_LOADING, interactive=False,
                                       lines=1, max_lines=6, submit_btn="Ask", elem_id="rag-question", autofocus=True)
                 with gr.Column(visible=False, elem_id="rag-viewer") as viewer:
                     with gr.Row(equal_height=True):
@@ -246,10 +252,11 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
             return (state.messages, state, gr.update(choices=history.choices(saved), value=state.id if saved
                                                      else None),
                     gr.update(choices=ctl.assistants.collections(), value=sess.collection),
-                    *_documents_view(ctl, sess))
+                    *_documents_view(ctl, sess), gr.update(interactive=True, placeholder=_ASK))
 
-        demo.load(on_load, [store, session], [chatbot, chat_state, chats, collection, *doc_outputs],
-                  api_visibility="private")
+        loaded = demo.load(on_load, [store, session], [chatbot, chat_state, chats, collection, *doc_outputs, question],
+                           api_visibility="private")
+        loaded.then(None, js=_FOCUS_QUESTION)
         dark.click(None, js=TOGGLE_DARK)
         demo.load(None, js=RESTORE_DARK)
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=ANSWER_CONCURRENCY)

@@ -563,6 +563,35 @@ def test_three_pages_asking_at_once_each_get_their_own_answer(examples_server: s
         ui.page.context.close()
 
 
+def test_the_question_box_opens_once_the_page_has_restored_its_chat(examples_server: str, browser: Browser) -> None:
+    """The page's load handler restores its chat (and writes it); a question asked before it finished
+    vanished with its answer (3 of 3 asked the moment the box appeared, on a 127-document index). The
+    load's request is held here: the box stays closed meanwhile, and a question asked the moment it
+    opens is answered and stays."""
+    page = browser.new_page()
+    held: list[Any] = []
+    opened = threading.Event()
+    page.route("**/queue/join*", lambda route: route.continue_() if opened.is_set() else held.append(route))
+    page.goto(examples_server)
+    box = page.locator("#rag-question textarea")
+    box.wait_for()
+    page.wait_for_timeout(1000)
+    assert held, "the page's load handler was never called"
+    assert box.is_disabled(), "the question box accepts a question before the page's chat is restored"
+    opened.set()  # the load handler's call goes on, and every later one
+    for route in held:
+        route.continue_()
+    box.fill("what did Zelenskyy reject?")  # waits until the box opens, as a user's typing would
+    box.press("Enter")
+    expect(page.locator(".rag-question")).to_have_text(["what did Zelenskyy reject?"], timeout=60_000)
+    expect(page.locator(".rag-answer").first.locator(".rag-badge").first).to_have_text(re.compile("Supported"),
+                                                                                       timeout=60_000)
+    page.wait_for_timeout(1000)  # nothing replaces the chat afterwards
+    expect(page.locator(".rag-answer")).to_have_count(1)
+    expect(box).to_be_focused()
+    page.context.close()
+
+
 def test_a_question_limited_to_one_document_cites_only_it(examples_server: str, browser: Browser) -> None:
     """Coral reefs and sourdough both give temperatures: unfiltered the answer quotes the reef document;
     limited to the sourdough page, it answers from that page alone."""
