@@ -84,7 +84,9 @@ class ExtractiveConfig:
     room_for_runner_up: bool = True  # the first excerpt's optional growth leaves room for the second excerpt
 
 
-_LIST_MARKER = re.compile(r"^(?:[-*•+]|\d{1,2}[.)])\s+")
+# Bullets as Markdown, word processors and PDFs write them ("– " opens a second-level item in
+# LaTeX and DocBook PDFs: the Debian Reference).
+_LIST_MARKER = re.compile(r"^(?:[-*•+–—◦▪‣○■□➢►]|\d{1,2}[.)])\s+")
 # A sentence that points back at the one before cannot be understood alone.
 _REFERS_BACK = re.compile(
     r"^(?:this|that|these|those|it|its|they|them|such|there|here|so|thus|therefore|hence|otherwise|instead|"

@@ -150,6 +150,16 @@ def test_passage_sentences_mark_headings_as_fragments() -> None:
     assert [s.fragment for s in sentences] == [True, False]
 
 
+def test_a_pdf_sub_item_is_quoted_without_its_dash_and_brings_what_it_refers_to() -> None:
+    """LaTeX and DocBook PDFs open a second-level list item with "– ": the dash hid "This" from the
+    refers-back check, and was quoted ("– This can be resolved by …", the Debian Reference)."""
+    text = "• Type su from any user shell prompt.\n– This preserves some of the environment of the current user."
+    sentences = passage_sentences(text)
+    assert [s.text for s in sentences] == ["Type su from any user shell prompt.",
+                                           "This preserves some of the environment of the current user."]
+    assert refers_back(sentences[1].text)
+
+
 def test_an_excerpt_never_runs_into_a_question_used_as_a_heading() -> None:
     text = ("Talks resumed in the spring.\nThe minister rejected any deal that would give up the northern "
             "valleys.\nWhy It's Important?\nThe shift could change the region's security for years.")
