@@ -7,7 +7,8 @@ rounding (cosine ~0.994 to float32: README "Speed"). On one thread it encodes ~1
 float32 torch; where the CPU multiplies bfloat16 in hardware, torch in bfloat16 is faster still.
 
 sentence-transformers' own ``backend="onnx"`` needs ``optimum-onnx``, which pins an older
-transformers than ours, hence the few lines of export here.
+transformers than ours, hence the few lines of export here (``torch.onnx``, then
+``onnxruntime.quantization``).
 """
 
 from __future__ import annotations
@@ -30,8 +31,7 @@ from index.models import weights_fingerprint
 
 # Part of the cache file's name: bump it when the export or the quantisation changes, so an old
 # file is never taken for the new one.
-FORMAT = 1
-INSTALL_HINT = "pip install 'rag[int8]'"
+FORMAT = 2
 
 
 class Int8UnavailableError(UsageError):
@@ -57,7 +57,7 @@ def _require(module: str) -> Any:
         return importlib.import_module(module)
     except ImportError:
         raise Int8UnavailableError(f"the int8 embedding precision needs the {module} package; install it with "
-                                   f"{INSTALL_HINT} or choose RAG_EMBED_PRECISION=float32") from None
+                                   f"'pip install {module}' or choose RAG_EMBED_PRECISION=float32") from None
 
 
 def int8_model_file(folder: Path, cache: Path | None = None) -> Path:
@@ -98,40 +98,37 @@ def _quiet() -> Iterator[None]:
 
 
 def export_onnx(folder: Path, target: Path) -> None:
-    """MiniLM's transformer as ONNX (``last_hidden_state``), traced from transformers' BERT (our
-    torch MiniLM gives the same vectors: ``tests/integration/test_minilm.py``)."""
+    """Our torch MiniLM (``index.minilm``) as ONNX: token ids and mask in, last hidden states out.
+
+    Traced from our own code rather than transformers' BERT (whose vectors it matches): no
+    transformers import, which a cold process avoids (``index.minilm``).
+    """
     from index.embedding import import_torch
 
     import_torch()  # with the OpenMP setting of question-serving processes, if it is the first
     import torch
-    from transformers import AutoModel
-    from transformers.utils import logging as transformers_logging
 
-    bar = transformers_logging.is_progress_bar_enabled()
-    transformers_logging.disable_progress_bar()  # "Loading weights" of a local folder: nothing to wait for
-    try:
-        model = AutoModel.from_pretrained(str(folder), local_files_only=True).eval()
-    finally:
-        if bar:
-            transformers_logging.enable_progress_bar()
+    from index.minilm import MiniLM
+
+    model = MiniLM.load(folder, "float32")
 
     class LastHidden(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.model = model
+            # The weights as the module's own tensors: the exporter stores them as initializers, which
+            # the quantiser turns into int8 (traced as plain tensors they became constants it skips).
+            for name, tensor in model.w.items():
+                self.register_buffer(name.replace(".", "__"), tensor)
 
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            return self.model(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return model._hidden(input_ids, attention_mask.bool())
 
     ids = torch.ones((2, 16), dtype=torch.long)
-    axes = {0: "batch", 1: "tokens"}
+    axes = {0: "texts", 1: "tokens"}
     with _quiet(), torch.inference_mode():
-        torch.onnx.export(LastHidden(), (ids, ids, torch.zeros_like(ids)), str(target),
-                          input_names=["input_ids", "attention_mask", "token_type_ids"],
-                          output_names=["last_hidden_state"],
-                          dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes,
-                                        "last_hidden_state": axes},
+        torch.onnx.export(LastHidden(), (ids, torch.ones_like(ids)), str(target),
+                          input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"],
+                          dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes},
                           opset_version=17, dynamo=False)
 
 
@@ -143,22 +140,29 @@ def quantize_int8(source: Path, target: Path) -> None:
         quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True)
 
 
+def default_workers() -> int:
+    """Texts embedded at once in a bulk call: one per CPU this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 class OnnxMiniLM:
     """MiniLM's int8 ONNX model with ``index.minilm.MiniLM``'s ``encode`` and ``encode_spans``.
 
-    Shared and thread-safe: onnxruntime sessions may run from several threads at once, and each
-    call keeps its arrays to itself.
+    Each text runs alone, on one thread of one shared session; a bulk call runs ``workers`` texts
+    at once from a pool of its own. Shared and thread-safe: onnxruntime sessions may run from
+    several threads at once, and each call keeps its arrays and its pool to itself.
 
     >>> model = OnnxMiniLM.load(minilm_path())  # doctest: +SKIP
     >>> model.encode(["hello"]).shape  # doctest: +SKIP
     (1, 384)
     """
 
-    def __init__(self, model_file: Path, tokenizer: Any, hidden: int = 384) -> None:
+    def __init__(self, model_file: Path, tokenizer: Any, hidden: int = 384, workers: int | None = None) -> None:
         self.model_file = model_file
         self.tokenizer = tokenizer
         self.hidden = hidden
-        self._sessions: dict[bool, Any] = {}
+        self.workers = workers or default_workers()
+        self._session: Any = None
         self._lock = threading.Lock()
 
     @property
@@ -169,46 +173,60 @@ class OnnxMiniLM:
     def load(cls, folder: Path, cache: Path | None = None) -> OnnxMiniLM:
         """Convert (first use only) and open the int8 model of the MiniLM in ``folder``."""
         model = cls(int8_model_file(folder, cache), window_tokenizer(folder)[0])
-        model._session(single=False)
+        model.session()
         return model
 
-    def _session(self, single: bool) -> Any:
-        """The batch session (onnxruntime's default threads), or a one-thread session that does
-        not spin for one question: beside a busy process, a question on every thread of torch was
-        ~15x slower than on one (``index.embedding.SMALL_CALL_TEXTS``)."""
+    def session(self) -> Any:
+        """The one onnxruntime session (made once), on one intra-op thread.
+
+        Parallel texts rather than parallel matrix products: with onnxruntime's default two threads
+        per text, beside another busy process on two cores, 150 chunks took 8.0 s wall and 8.3 s
+        CPU against 3.7 s and 3.7 s on one thread (its threads wait for each other at every
+        operator), and a question on every thread of torch was ~15x slower than on one.
+        """
         with self._lock:
-            if single not in self._sessions:
+            if self._session is None:
                 ort = _require("onnxruntime")
                 options = ort.SessionOptions()
-                if single:
-                    options.intra_op_num_threads = 1
-                    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                self._sessions[single] = ort.InferenceSession(str(self.model_file), options,
-                                                              providers=["CPUExecutionProvider"])
-            return self._sessions[single]
+                options.intra_op_num_threads = 1
+                options.inter_op_num_threads = 1
+                self._session = ort.InferenceSession(str(self.model_file), options,
+                                                     providers=["CPUExecutionProvider"])
+            return self._session
 
-    def _hidden(self, ids: Sequence[int], single: bool) -> np.ndarray:
+    def _hidden(self, ids: Sequence[int]) -> np.ndarray:
         """Last hidden states (tokens, hidden) of one text, as float32.
 
         Each text runs alone, unpadded. Dynamic quantisation scales each activation tensor by its
         own range, so in a padded batch a text's vector depended on its neighbours and on padding
-        rows (cosine 0.965 between the same text alone and batched); alone, it runs in half the CPU
-        time of padded batches of 64 (README "Speed"), as no padding is computed.
+        rows (cosine 0.965 between the same text alone and batched); alone, it ran in half the CPU
+        time of padded batches of 64, as no padding is computed.
         """
         batch = np.asarray([ids], dtype=np.int64)
-        hidden = self._session(single).run(None, {"input_ids": batch, "attention_mask": np.ones_like(batch),
-                                                  "token_type_ids": np.zeros_like(batch)})[0]
+        hidden = self.session().run(None, {"input_ids": batch, "attention_mask": np.ones_like(batch)})[0]
         return np.asarray(hidden[0], dtype=np.float32)
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64, pad_to_multiple_of: int = 16,
-               single_thread: bool = False) -> np.ndarray:
+    def _all_hidden(self, ids: Sequence[Sequence[int]]) -> Iterator[np.ndarray]:
+        """``_hidden`` of each text in order, ``workers`` at a time (onnxruntime releases the GIL)."""
+        if len(ids) <= 1 or self.workers <= 1:
+            yield from map(self._hidden, ids)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        # A few texts per worker in flight: results waiting for an earlier, longer text stay few.
+        step = self.workers * 8
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(ids)), thread_name_prefix="int8-embed") as pool:
+            for first in range(0, len(ids), step):
+                yield from pool.map(self._hidden, ids[first:first + step])
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, pad_to_multiple_of: int = 16) -> np.ndarray:
         """Unit-length float32 vectors: the mean of each text's last hidden states ([CLS] and [SEP]
         included, as sentence-transformers). ``batch_size`` and ``pad_to_multiple_of`` are
         ``MiniLM.encode``'s, unused: each text runs alone (``_hidden``)."""
         ids = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
         out = np.zeros((len(ids), self.hidden), dtype=np.float32)
-        for i, t in enumerate(ids):
-            out[i] = self._hidden(t, single_thread).mean(axis=0)
+        for i, hidden in enumerate(self._all_hidden(ids)):
+            out[i] = hidden.mean(axis=0)
         out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
 
@@ -220,8 +238,8 @@ class OnnxMiniLM:
         encodings = self.tokenizer.encode_batch(list(texts))
         out = np.zeros((len(encodings), self.hidden), dtype=np.float32)
         pooled: list[np.ndarray] = [np.zeros((len(s), self.hidden), dtype=np.float32) for s in spans]
-        for i, (encoding, text_spans) in enumerate(zip(encodings, spans, strict=True)):
-            hidden = self._hidden(encoding.ids, single=False)
+        every = self._all_hidden([e.ids for e in encodings])
+        for i, (encoding, text_spans, hidden) in enumerate(zip(encodings, spans, every, strict=True)):
             # Prefix sums: a span's sum is two lookups.
             prefix = np.concatenate([np.zeros((1, self.hidden), dtype=np.float32), hidden.cumsum(axis=0)])
             out[i] = prefix[-1] / len(hidden)
