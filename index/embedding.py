@@ -2,8 +2,9 @@
 any sentence-transformers model folder or package (``load_embedder``).
 
 The constructor is cheap (it imports nothing heavy); the model loads on first use (or
-``load()``), once per process, from the package folder with torch alone (``index.minilm``):
-nothing is downloaded and sentence-transformers is not imported for the default model.
+``load()``), once per process, from the package folder with torch alone (``index.minilm``), or
+in int8 with onnxruntime (``index.onnx_minilm``): nothing is downloaded and sentence-transformers
+is not imported for the default model.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class SpanEmbedder(Protocol):
 def load_embedder(model: str | None = None, precision: str = "auto", batch_size: int = 64) -> Embedder:
     """The embedder for ``model`` (a folder path or an installed package; None: the packaged MiniLM).
 
-    The packaged MiniLM runs on our own torch code (``MiniLMEmbedder``); any other model through
+    The packaged MiniLM runs on our own torch code or in int8 (``MiniLMEmbedder``); any other model through
     sentence-transformers (``index.st_embedder``). Nothing is loaded until first use.
     """
     info = model_info(model)
@@ -243,7 +244,8 @@ def resolve_precision(precision: str, device: str = "cpu", int8: bool = False) -
 
 
 class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 (``index.minilm``: torch only, no sentence-transformers), normalised, batched.
+    """all-MiniLM-L6-v2 (``index.minilm``: torch only, no sentence-transformers; in int8
+    ``index.onnx_minilm``), normalised, batched.
 
     >>> e = MiniLMEmbedder()
     >>> e.embed(["hello"]).shape  # doctest: +SKIP
