@@ -120,3 +120,15 @@ def test_an_assistant_in_int8_answers_with_a_supported_citation(tmp_path: Path, 
     first = answer.citations[0]
     assert Path(first.source).name == "ukraine-security-talks.md" and first.support == "supported"
     assert any("refused to give up any Ukrainian land" in c.quote for c in answer.citations)
+
+
+def test_every_matrix_product_but_the_first_feed_forward_output_is_int8(int8: MiniLMEmbedder,
+                                                                        int8_cache: Path) -> None:
+    import onnx
+
+    graph = onnx.load(str(next(int8_cache.glob("*.onnx")))).graph
+    weights = {i.name: tuple(i.dims) for i in graph.initializer}
+    float_products = [[weights[x] for x in n.input if x in weights] for n in graph.node
+                      if n.op_type == "MatMul" and any(x in weights for x in n.input)]
+    assert float_products == [[(1536, 384)]]
+    assert sum(n.op_type == "MatMulInteger" for n in graph.node) == 6 * 6 - 1  # 6 layers of 6 products
