@@ -73,12 +73,17 @@ def int8_model_file(folder: Path, cache: Path | None = None) -> Path:
         return target
     _require("onnx")
     _require("onnxruntime")
-    cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache, prefix=".convert-") as work:
-        fp32, int8 = Path(work) / "fp32.onnx", Path(work) / "int8.onnx"
-        export_onnx(folder, fp32)
-        quantize_int8(fp32, int8)
-        os.replace(int8, target)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=cache, prefix=".convert-") as work:
+            fp32, int8 = Path(work) / "fp32.onnx", Path(work) / "int8.onnx"
+            export_onnx(folder, fp32)
+            quantize_int8(fp32, int8)
+            os.replace(int8, target)
+    except OSError as exc:  # a read-only or full disk: the user can point the cache elsewhere
+        raise Int8UnavailableError(f"cannot write the int8 model into {cache} ({exc.strerror or exc}); set "
+                                   "XDG_CACHE_HOME to a writable folder or choose RAG_EMBED_PRECISION=float32"
+                                   ) from None
     return target
 
 

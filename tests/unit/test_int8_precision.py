@@ -143,3 +143,12 @@ def test_int8_is_refused_for_another_model_in_one_sentence(monkeypatch: pytest.M
     monkeypatch.setattr(embedding, "model_info", lambda model: info)
     with pytest.raises(RagError, match="int8 embedding precision is for the packaged all-MiniLM-L6-v2 only"):
         embedding.load_embedder("/models/bge-small-en-v1.5", precision="int8")
+
+
+def test_a_cache_folder_that_cannot_be_written_is_one_sentence(monkeypatch: pytest.MonkeyPatch,
+                                                                model_folder: Path, tmp_path: Path) -> None:
+    _fake_conversion(monkeypatch, [])
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(Int8UnavailableError, match=r"cannot write the int8 model into .*a-file/models .*; set "
+                                                   r"XDG_CACHE_HOME to a writable folder"):
+        int8_model_file(model_folder, tmp_path / "a-file" / "models")
