@@ -31,10 +31,11 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL = DEFAULT_NAME
 PRECISIONS = ("auto", "float32", "bfloat16", "int8")
-# Whether ``auto`` picks int8 (``index.onnx_minilm``) on a CPU without hardware bfloat16. The rule
-# (issue 16): only a path that loses at most 0.01 hit@5 against float32 on both eval sets. It lost
-# none (examples 1.000 both; Python docs 1.000 vs 0.994) at ~2.4x float32's speed: README "Speed".
-AUTO_INT8 = True
+# Whether ``auto`` picks int8 (``index.onnx_minilm``) on a CPU without hardware bfloat16. Off: it
+# passes issue 16's rule for a default (at most 0.01 hit@5 lost against float32 on both eval sets:
+# 0.000 and 0.007), but the answers lose more (Python-docs evidence answered 0.723 -> 0.698, under
+# issue 12's 0.70 and beyond the eval gate's 0.02 tolerance), so it stays ``RAG_EMBED_PRECISION=int8``.
+AUTO_INT8 = False
 
 
 class Embedder(Protocol):
