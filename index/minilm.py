@@ -54,16 +54,9 @@ class MiniLM:
         """Read config, tokenizer and weights from a sentence-transformers model folder."""
         import torch
         from safetensors.torch import load_file
-        from tokenizers import Tokenizer
 
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-        st_config = folder / "sentence_bert_config.json"
-        max_tokens = MAX_TOKENS
-        if st_config.is_file():
-            max_tokens = int(json.loads(st_config.read_text(encoding="utf-8")).get("max_seq_length", MAX_TOKENS))
-        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        tokenizer.enable_truncation(max_length=max_tokens)
-        tokenizer.no_padding()
+        tokenizer, max_tokens = window_tokenizer(folder)
         dtype = torch.bfloat16 if precision == "bfloat16" else torch.float32
         # Straight into torch tensors: through numpy arrays first, loading took ~40 ms more CPU of a
         # cold ``rag ask`` (the same values: both read the file's float32 and convert it alike).
@@ -240,6 +233,20 @@ class MiniLM:
         for vectors in pooled:
             vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return out, pooled
+
+
+def window_tokenizer(folder: Path) -> tuple[Any, int]:
+    """The model's tokenizer cutting each text to its window (``max_seq_length``), and the window."""
+    from tokenizers import Tokenizer
+
+    st_config = folder / "sentence_bert_config.json"
+    max_tokens = MAX_TOKENS
+    if st_config.is_file():
+        max_tokens = int(json.loads(st_config.read_text(encoding="utf-8")).get("max_seq_length", MAX_TOKENS))
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer.enable_truncation(max_length=max_tokens)
+    tokenizer.no_padding()
+    return tokenizer, max_tokens
 
 
 def packed_rows_multiple(total: int) -> int:

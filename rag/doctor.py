@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from index.onnx_minilm import Int8UnavailableError
 from rag.settings import Settings
 
 
@@ -33,6 +34,9 @@ def run_checks(settings: Settings) -> list[Check]:
         checks.append(Check("embedding model", True, f"{info.name} from {info.folder}, {vector.shape[1]} dimensions, "
                             f"{getattr(embedder, 'precision', 'float32')} "
                             f"(RAG_EMBED_PRECISION={settings.embed_precision})"))
+    except Int8UnavailableError as exc:  # says its own fix: the package to install
+        embedder = None
+        checks.append(Check("embedding model", False, str(exc)))
     except Exception as exc:
         embedder = None
         fix = "check RAG_EMBED_MODEL / --embed-model" if settings.embed_model else \

@@ -56,7 +56,8 @@ class Settings:
     llm_temperature: float | None = None  # RAG_LLM_TEMPERATURE (default 0)
     judge: str = "heuristic"  # RAG_JUDGE: heuristic (rules) | nli (rules + the opt-in entailment model) | llm
     embed_model: str | None = None  # RAG_EMBED_MODEL: a sentence-transformers folder or package (default MiniLM)
-    embed_precision: str = "auto"  # RAG_EMBED_PRECISION: auto (bfloat16 where the CPU has it) | float32 | bfloat16
+    # RAG_EMBED_PRECISION: auto (bfloat16 where the CPU has it) | float32 | bfloat16 | int8 (ONNX Runtime)
+    embed_precision: str = "auto"
     # An OpenAI-compatible embedding server instead of the local model (index.remote_embedding).
     embed_url: str | None = None  # RAG_EMBED_URL, e.g. http://127.0.0.1:7997/v1
     embed_api_key: str | None = None  # RAG_EMBED_API_KEY

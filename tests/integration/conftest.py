@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from index.embedding import MiniLMEmbedder
+from index.embedding import MiniLMEmbedder, cpu_has_fast_bfloat16
 from rag.assistant import Assistant
 from rag.settings import Settings
 
@@ -48,8 +48,10 @@ def run_rag(args: Sequence[str], cwd: Path, timeout: float = 300,
 
 @pytest.fixture(scope="session")
 def embedder() -> MiniLMEmbedder:
-    """The real all-MiniLM-L6-v2, loaded once and shared by every integration test."""
-    model = MiniLMEmbedder()
+    """The real all-MiniLM-L6-v2 on torch, loaded once and shared by every integration test: in
+    bfloat16 where ``auto`` picks it, else float32 (``auto``'s int8 there has its own tests,
+    ``test_int8_embedding.py``, and these reach into the torch model)."""
+    model = MiniLMEmbedder(precision="bfloat16" if cpu_has_fast_bfloat16() else "float32")
     model.load()
     return model
 

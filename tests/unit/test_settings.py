@@ -61,7 +61,7 @@ def test_config_file_from_rag_config_variable_and_flat_keys(tmp_path: Path) -> N
     ({"RAG_STRICT": "maybe"}, "setting strict (RAG_STRICT) has the bad value 'maybe'"),
     ({"RAG_BACKEND": "gpt"}, "unknown backend 'gpt'; choose one of: extractive, openai, gguf"),
     ({"RAG_FUSION": "sum"}, "unknown fusion 'sum'; choose rrf or minmax"),
-    ({"RAG_EMBED_PRECISION": "fp8"}, "unknown embed_precision 'fp8'; choose auto, float32 or bfloat16"),
+    ({"RAG_EMBED_PRECISION": "fp8"}, "unknown embed_precision 'fp8'; choose auto, float32, bfloat16 or int8"),
     ({"RAG_UI_PORT": "http"}, "setting ui_port (RAG_UI_PORT) has the bad value 'http'"),
 ])
 def test_bad_values_name_the_setting(env: dict[str, str], message: str) -> None:
