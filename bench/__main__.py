@@ -39,7 +39,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="run only the experiments, against the index kept by an earlier --keep DIR run")
     p.add_argument("--precisions", action="store_true",
                    help="also ingest (with its encode floor) in each other precision this CPU runs fast: float32, "
-                        "and bfloat16 where it has AMX or AVX512-BF16 (adds one ingest per precision)")
+                        "bfloat16 where it has AMX or AVX512-BF16, and int8 on ONNX Runtime (adds one ingest "
+                        "per precision)")
     p.add_argument("--scales", type=int, nargs="*", default=None,
                    help="chunk counts for the retrieval-latency figure (quick 10000, full 10000 100000)")
     p.add_argument("--limit", type=int, default=None, help="only the first N corpus files (smoke tests)")
@@ -187,14 +188,29 @@ def _experiments_only(args: argparse.Namespace, files: list[Path]) -> int:
     return 0
 
 
+def extra_precisions(cpu_flags: dict[str, Any], used: str | None, int8: bool) -> list[str]:
+    """The precisions ``--precisions`` ingests in besides the one the default run ``used``: float32,
+    bfloat16 where the CPU multiplies it in hardware, int8 (ONNX Runtime) where its packages are
+    installed.
+
+    >>> extra_precisions({"avx512_bf16": True}, "bfloat16", int8=True)
+    ['float32', 'int8']
+    >>> extra_precisions({}, "float32", int8=False)
+    []
+    """
+    fast = ["float32"] + (["bfloat16"] if cpu_flags.get("amx_tile") or cpu_flags.get("avx512_bf16") else []) + \
+        (["int8"] if int8 else [])
+    return [p for p in fast if p != used]
+
+
 def _other_precisions(scratch: Path, names: list[str], raw: dict[str, Any], log: Any) -> dict[str, Any]:
-    """One more ingest (and its encode floor) in each fast precision the default run did not use."""
-    flags = raw["machine"].get("cpu_flags") or {}
-    fast = ["float32"] + (["bfloat16"] if flags.get("amx_tile") or flags.get("avx512_bf16") else [])
+    """One more ingest (and its encode floor) in each fast precision the default run did not use
+    (int8's one-off conversion happens while the model loads, before the timed ingest)."""
+    from index.onnx_minilm import int8_available
+
     out: dict[str, Any] = {}
-    for precision in fast:
-        if precision == raw["ours_ingest"][0].get("embed_precision"):
-            continue
+    for precision in extra_precisions(raw["machine"].get("cpu_flags") or {},
+                                      raw["ours_ingest"][0].get("embed_precision"), int8_available()):
         log(f"  ingest ours in {precision} …")
         kind = f"torch-{precision}"
         result = run_task("ours_ingest", scratch, files=names, index_dir=str(scratch / f"ours-{precision}"),

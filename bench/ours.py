@@ -57,8 +57,9 @@ def _assistant(index_dir: str, embedder: Any = None) -> Any:
 
 
 def make_embedder(kind: str, work: str) -> Any:
-    """``torch`` (the default MiniLMEmbedder), ``torch-float32`` / ``torch-bfloat16`` (a forced
-    precision) or an ONNX variant from ``bench.embedders``."""
+    """``torch`` (the default MiniLMEmbedder), ``torch-float32`` / ``torch-bfloat16`` / ``torch-int8``
+    (``MiniLMEmbedder`` at a forced precision; int8 runs on ONNX Runtime) or an ONNX variant from
+    ``bench.embedders``."""
     if kind == "torch":
         return None
     if kind.startswith("torch-"):

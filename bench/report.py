@@ -180,7 +180,7 @@ def headline_table(s: dict[str, Any]) -> str:
          met("ingest_ratio_vs_peer")],
         *[[f"  the same in {p} (`--precisions`)", _fmt(s[f"ingest_s_{p}"]), _fmt(s["peer_ingest_s"]),
            f"ours/peer {_fmt(s[f'ingest_ratio_vs_peer_{p}'])}; over floor {_fmt(s.get(f'overhead_vs_floor_{p}'))}",
-           None, None] for p in ("float32", "bfloat16") if f"ingest_s_{p}" in s],
+           None, None] for p in ("float32", "bfloat16", "int8") if f"ingest_s_{p}" in s],
         ["encode floor (s)", _fmt(s["floor_s"]), None, f"ours/floor {_fmt(s['ingest_vs_floor'])}",
          "≤ 1.2×", met("overhead_vs_floor")],
         ["re-ingest unchanged (s)", _fmt(s["reingest_s"]), None, f"re/first {_fmt(s['reingest_ratio'])}", "≤ 0.05",

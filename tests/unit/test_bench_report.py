@@ -46,3 +46,18 @@ def test_each_extra_precision_gets_its_own_ratio() -> None:
     assert summary["ingest_ratio_vs_peer_float32"] == 0.8 and summary["overhead_vs_floor_float32"] == 0.25
     assert summary["ingest_ratio_vs_peer"] == 0.5
     assert "the same in float32" in headline_table(summary)
+
+
+def test_precisions_ingests_in_every_other_fast_precision_int8_included_where_installed() -> None:
+    from bench.__main__ import extra_precisions
+
+    assert extra_precisions({"avx512_bf16": True}, "bfloat16", int8=True) == ["float32", "int8"]
+    assert extra_precisions({"amx_tile": True}, "int8", int8=True) == ["float32", "bfloat16"]
+    assert extra_precisions({"avx2": True}, "float32", int8=True) == ["int8"]
+    assert extra_precisions({"avx2": True}, "float32", int8=False) == []
+
+
+def test_the_table_has_a_row_for_each_extra_precision() -> None:
+    runs = {"float32": {"ingest_s": 80.0, "floor_s": 64.0}, "int8": {"ingest_s": 30.0, "floor_s": 25.0}}
+    table = headline_table(summarise(_raw(ours_ingest_by_precision=runs)))
+    assert "the same in float32" in table and "the same in int8" in table
