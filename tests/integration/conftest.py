@@ -25,6 +25,16 @@ EXAMPLE_FILES = ("README.md", "coral-reefs.txt", "home-solar-guide.pdf", "remote
                  "sourdough-baking.html", "ukraine-security-talks.md")
 
 
+def example_paragraphs(examples_dir: Path) -> list[str]:
+    """The prose paragraphs (over 80 characters) of the text and Markdown example files."""
+    paragraphs = []
+    for name in EXAMPLE_FILES:
+        path = examples_dir / name
+        if path.suffix in {".txt", ".md"}:
+            paragraphs += [p.strip() for p in path.read_text().split("\n\n") if len(p.strip()) > 80]
+    return paragraphs
+
+
 def clean_settings(folder: Path, **overrides: object) -> Settings:
     """Settings from defaults only: the developer's RAG_* variables and rag.toml must not leak in."""
     return Settings.load(env={}, config_file=folder / "no-such-config.toml", **overrides)

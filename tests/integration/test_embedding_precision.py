@@ -7,20 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from index.embedding import PAD_TO_MULTIPLE_OF, SMALL_CALL_TEXTS, MiniLMEmbedder
-from tests.integration.conftest import EXAMPLE_FILES
-
-
-def _example_paragraphs(examples_dir: Path) -> list[str]:
-    paragraphs = []
-    for name in EXAMPLE_FILES:
-        path = examples_dir / name
-        if path.suffix in {".txt", ".md"}:
-            paragraphs += [p.strip() for p in path.read_text().split("\n\n") if len(p.strip()) > 80]
-    return paragraphs
+from tests.integration.conftest import example_paragraphs
 
 
 def test_bfloat16_vectors_match_float32(examples_dir: Path, embedder: MiniLMEmbedder) -> None:
-    texts = _example_paragraphs(examples_dir)
+    texts = example_paragraphs(examples_dir)
     assert len(texts) >= 10
     questions = ["What did Zelenskyy reject?", "How much power can rooftop panels make?", "Why do corals bleach?"]
     full = MiniLMEmbedder(precision="float32")

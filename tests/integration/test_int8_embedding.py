@@ -14,7 +14,7 @@ from index import onnx_minilm
 from index.embedding import MiniLMEmbedder
 from index.minilm import token_ranges
 from rag.assistant import Assistant
-from tests.integration.conftest import EXAMPLE_FILES, clean_settings
+from tests.integration.conftest import clean_settings, example_paragraphs
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
@@ -33,15 +33,6 @@ def int8(int8_cache: Path) -> MiniLMEmbedder:
     return model
 
 
-def _paragraphs(examples_dir: Path) -> list[str]:
-    paragraphs = []
-    for name in EXAMPLE_FILES:
-        path = examples_dir / name
-        if path.suffix in {".txt", ".md"}:
-            paragraphs += [p.strip() for p in path.read_text().split("\n\n") if len(p.strip()) > 80]
-    return paragraphs
-
-
 def _sentence_spans(text: str) -> list[tuple[int, int]]:
     spans, start = [], 0
     for end in [i + 1 for i, c in enumerate(text) if c == "."] + [len(text)]:
@@ -56,7 +47,7 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def test_int8_vectors_are_close_to_float32_for_texts_and_spans(examples_dir: Path, int8: MiniLMEmbedder) -> None:
-    texts = [*_paragraphs(examples_dir), "What did Zelenskyy reject?", "Why do corals bleach?"]
+    texts = [*example_paragraphs(examples_dir), "What did Zelenskyy reject?", "Why do corals bleach?"]
     spans = [_sentence_spans(t) for t in texts]
     full = MiniLMEmbedder(precision="float32")
     f_texts, f_spans = full.embed_spans(texts, spans)
@@ -71,7 +62,7 @@ def test_int8_vectors_are_close_to_float32_for_texts_and_spans(examples_dir: Pat
 
 
 def test_span_vectors_are_pooled_from_the_texts_own_pass(examples_dir: Path, int8: MiniLMEmbedder) -> None:
-    texts = [*_paragraphs(examples_dir)[:6], "word " * 400]  # the last one is cut at the window
+    texts = [*example_paragraphs(examples_dir)[:6], "word " * 400]  # the last one is cut at the window
     spans = [[*_sentence_spans(t), (0, len(t))] for t in texts]
     spans[-1].append((len(texts[-1]) - 10, len(texts[-1])))  # past the window: the text's own vector
     vectors, pooled = int8.embed_spans(texts, spans)
@@ -102,7 +93,7 @@ def test_the_converted_model_is_reused(int8: MiniLMEmbedder, int8_cache: Path,
 
 
 def test_several_threads_embed_at_once(examples_dir: Path, int8: MiniLMEmbedder) -> None:
-    texts = _paragraphs(examples_dir)
+    texts = example_paragraphs(examples_dir)
     expected = int8.embed(texts)
     calls = [texts[i::4] for i in range(4)] + [[t] for t in texts[:8]]
     with ThreadPoolExecutor(max_workers=6) as pool:
