@@ -3,12 +3,14 @@
 Chroma's HTTP client lets ``httpx`` errors through from every call (a server killed mid-ingest gave
 a 28-frame ``httpx.ConnectError``). ``guarded`` wraps the client and the collection objects of a
 server-mode store so that every call turns those errors into ``StoreUnavailableError``; ``translated``
-does the same with any translation (an embedded store's disk errors, see ``index.storage``).
+does the same with any translation (an embedded store's disk errors, see ``index.storage``). Both
+run a call again, after a short pause, while SQLite says the database is locked (``is_busy``).
 """
 
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -46,6 +48,20 @@ def unavailable(url: str, exc: BaseException) -> StoreUnavailableError:
                                  "and re-run the command")
 
 
+BUSY_RETRY_DELAYS: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+"""Pauses before each retry of a call SQLite refused as busy (about 3 s in all)."""
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether Chroma's SQLite refused the call because another connection held its lock (SQLITE_BUSY).
+
+    Chroma 1.5.9 says so as ``InternalError: ... (code: 5) database is locked``, even inside one
+    process: right after a collection is created, modifying it failed this way about 1 time in 120
+    with the other core busy. The statement did not run, so running it again is safe."""
+    text = str(exc)
+    return "database is locked" in text or "database table is locked" in text
+
+
 Translate = Callable[[Exception], "RagError | None"]
 """The one-sentence error for a failed call, or None to let the exception through as it is."""
 
@@ -67,7 +83,7 @@ class _Guarded:
         @functools.wraps(call)
         def guarded_call(*args: Any, **kwargs: Any) -> Any:
             try:
-                result = call(*args, **kwargs)
+                result = _retry_when_busy(call, args, kwargs)
             except Exception as exc:
                 error = self._translate(exc)
                 if error is None:
@@ -77,6 +93,19 @@ class _Guarded:
             return _Guarded(result, self._translate) if type(result).__name__ == "Collection" else result
 
         return guarded_call
+
+
+def _retry_when_busy(call: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """``call(*args, **kwargs)``, run again after a pause while SQLite says it is busy (``is_busy``);
+    every call rag makes through a store is idempotent (upsert, update, delete, modify, reads)."""
+    for delay in BUSY_RETRY_DELAYS:
+        try:
+            return call(*args, **kwargs)
+        except Exception as exc:
+            if not is_busy(exc):
+                raise
+        time.sleep(delay)
+    return call(*args, **kwargs)
 
 
 def guarded(target: Any, url: str, timeout: float | None = None) -> Any:
