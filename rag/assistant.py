@@ -20,7 +20,7 @@ from index.sentence_store import SentenceStore
 from index.store import ChunkStore, make_client, rag_collections
 from rag.answer.generators import ExtractiveGenerator
 from rag.check.checker import REFUSAL_TEXT, CheckedText, check_draft, draft_from_text
-from rag.check.relevance import judge_relevance
+from rag.check.relevance import VALUE_NAMES, judge_relevance
 from rag.check.support import offline_judge
 from rag.followup import condense
 from rag.llm.registry import check_llm_settings
@@ -288,14 +288,10 @@ class Assistant:
         relevance = self._relevance(standalone, retrieval, draft, checked) if checked.sentences else None
         timings["check"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
-        # An answer that may not address the question is flagged (``relevance``), not refused: refusing
-        # it was measured and refused answerable questions (README "What an answer is").
-        if not draft.text.strip() or checked.refused or draft.declined:
+        reason = _refusal_reason(draft, checked, relevance)
+        if reason is not None:
             # The answer as a whole is a refusal, but what the answerer wrote stays inspectable: its
             # sentences keep their verdicts (strict mode has already moved them to ``removed``).
-            reason = ("the answerer found nothing to quote" if not draft.text.strip() else
-                      "the model said the passages do not answer the question" if draft.declined else
-                      "no sentence of the drafted answer is supported by the passage it cites")
             yield Answer(text=REFUSAL_TEXT, sentences=checked.sentences, citations=checked.citations, refused=True,
                          related=tuple(hits[:3]), removed=checked.removed, timings=timings, relevance=relevance,
                          refusal_reason=reason, **base)  # type: ignore[arg-type]
@@ -372,3 +368,21 @@ class _NoLock:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+def _refusal_reason(draft: Draft, checked: CheckedText, relevance: Relevance | None) -> str | None:
+    """Why the drafted answer is refused as a whole, or None to show it.
+
+    An answer that may not address the question is flagged (``relevance``), not refused: refusing it
+    was measured and refused answerable questions (README "What an answer is"). The exception: asked
+    for a date, a duration, a size…, the answer gives no value of that type (``missing_value``).
+    """
+    if not draft.text.strip():
+        return "the answerer found nothing to quote"
+    if draft.declined:
+        return "the model said the passages do not answer the question"
+    if checked.refused:
+        return "no sentence of the drafted answer is supported by the passage it cites"
+    if relevance is not None and relevance.missing_value is not None:
+        return f"the question asks for {VALUE_NAMES[relevance.missing_value]} and the answer found gives none"
+    return None

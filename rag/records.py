@@ -104,6 +104,10 @@ class Relevance:
     score: float
     answers: bool
     reasons: tuple[str, ...] = ()
+    missing_value: str | None = None
+    """The typed value the question asks for ("date", "duration", "size", "port", "money", "count")
+    when the answer gives none of that type (``rag.answer.question_kinds.gives_value``): such an
+    answer is refused."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -84,3 +84,72 @@ def carries_answer(kind: QuestionKind, text: str) -> bool:
     if kind == "name":
         return bool(_HAS_NAME.search(text))
     return True
+
+
+# A question that asks for one typed value (a date, a duration, a size, a price, a port, a count) is
+# answered only by a text that gives a value of that type: "on what date…" by a year or a month, not
+# by "5 years". Stricter than ``carries_answer("number", …)``, which any figure or time word satisfies.
+ValueKind = Literal["date", "duration", "size", "money", "port", "count"]
+
+_TIME_UNITS = r"(?:milliseconds?|ms|seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?|decades?)"
+_SIZE_UNITS = r"(?:bytes?|[kKMGTP]i?B|[kKMGT]b|kilobytes?|megabytes?|gigabytes?|terabytes?|octets?|blocks?|pages?)"
+_CARDINALS = (r"(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+              r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|"
+              r"thousand|million|billion|dozen|a couple|a few|several|a single|no)")
+_MONTHS = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
+           r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?")
+_ASKS = (
+    ("money", re.compile(r"\bhow much (?:\w+ ){0,6}(?:cost|costs|charge|pay)\b|\bhow expensive\b|\bwhat(?:'s| is| are|"
+                         r" does)? (?:the |it )?(?:price|cost)\b|\bcost of\b", re.IGNORECASE)),
+    ("date", re.compile(r"\b(?:on |in )?(?:what|which) (?:exact |precise )?(?:date|year|day of the month)\b"
+                        r"|^\s*(?:\w+ )?when (?:was|were|did) \w+(?: \w+){0,6} (?:released|signed|founded|born|"
+                        r"published|introduced|launched|first|agreed|announced)\b", re.IGNORECASE)),
+    ("port", re.compile(r"\b(?:what|which) (?:\w+ )?port\b|\bport number\b", re.IGNORECASE)),
+    ("size", re.compile(r"\bin (?:KB|MB|GB|KiB|MiB|GiB|bytes|kilobytes|megabytes|gigabytes)\b|\bhow much (?:memory|"
+                        r"ram|disk space|space|storage)\b|\b(?:cache|disk|file|message|buffer|memory|partition|"
+                        r"heap|stack|page|block|swap) size\b|\bsize of (?:the |a |an )?(?:cache|disk|file|message|"
+                        r"buffer|partition|swap)\b", re.IGNORECASE)),
+    # "how long" opening the question or a clause: "…to measure how long code takes" asks for a clock
+    # function, and "how long should the salt be" for a length.
+    ("duration", re.compile(rf"(?:^|[,;:]|\b(?:roughly|about|approximately|so|and|but))\s*how long\b"
+                            r"(?!\s+(?:should|must|can|will|would|needs?|has to|have to|is|are)\s+(?:\w+\s+){1,4}be\b)"
+                            rf"|\bhow many {_TIME_UNITS}\b|\bhow often\b", re.IGNORECASE)),
+    ("count", re.compile(r"\bhow many\b", re.IGNORECASE)),
+)
+_NUMERAL = rf"(?:\d[\d,.]*|{_CARDINALS}|an?)"
+_GIVES: dict[str, re.Pattern[str]] = {
+    "money": re.compile(r"[$€£¥]\s?\d|\d\s?(?:dollars?|euros?|pounds?|cents?|USD|EUR|GBP)\b", re.IGNORECASE),
+    "date": re.compile(rf"\b(?:1[5-9]|20)\d\d\b|\b{_MONTHS}\s+\d|\d\s+{_MONTHS}|\d{{4}}-\d\d-\d\d"),
+    "port": re.compile(r"\bports?\s+\d{2,5}\b|:\d{2,5}\b|\b\d{2,5}/(?:tcp|udp)\b", re.IGNORECASE),
+    "size": re.compile(rf"\d\s?{_SIZE_UNITS}\b|\d\s?%|\b{_CARDINALS}\s+{_SIZE_UNITS}\b|\bunlimited\b|\bno limit\b",
+                       re.IGNORECASE),
+    "duration": re.compile(rf"\b{_NUMERAL}\s*-?\s*{_TIME_UNITS}\b|\b\d+\s?[smhd]\b|\b(?:daily|weekly|hourly|"
+                           r"monthly|yearly|annually|nightly|every|once|twice|forever|indefinitely|until|"
+                           r"immediately)\b", re.IGNORECASE),
+    "count": re.compile(rf"\d|\b{_CARDINALS}\b|\b(?:once|twice|unlimited|none|all)\b", re.IGNORECASE),
+}
+
+
+def asked_value(question: str) -> ValueKind | None:
+    """The typed value a question asks for, or None.
+
+    >>> asked_value("On what date was Python 3.11.0 released?"), asked_value("How long are backups kept?")
+    ('date', 'duration')
+    >>> asked_value("How do I keep backups?") is None
+    True
+    """
+    for kind, pattern in _ASKS:
+        if pattern.search(question):
+            return kind  # type: ignore[return-value]
+    return None
+
+
+def gives_value(kind: ValueKind, text: str) -> bool:
+    """Whether ``text`` gives a value of ``kind``.
+
+    >>> gives_value("date", "Support lasts at least 5 years."), gives_value("date", "It ended on 14 August 2024.")
+    (False, True)
+    >>> gives_value("duration", "Other daily backups are kept for 15 days."), gives_value("size", "It is quick.")
+    (True, False)
+    """
+    return bool(_GIVES[kind].search(text))
