@@ -20,7 +20,7 @@ from index.sentence_store import SentenceStore
 from index.store import ChunkStore, make_client, rag_collections
 from rag.answer.generators import ExtractiveGenerator
 from rag.check.checker import REFUSAL_TEXT, CheckedText, check_draft, draft_from_text
-from rag.check.relevance import VALUE_NAMES, judge_relevance
+from rag.check.relevance import judge_relevance
 from rag.check.support import offline_judge
 from rag.followup import condense
 from rag.llm.registry import check_llm_settings
@@ -383,6 +383,6 @@ def _refusal_reason(draft: Draft, checked: CheckedText, relevance: Relevance | N
         return "the model said the passages do not answer the question"
     if checked.refused:
         return "no sentence of the drafted answer is supported by the passage it cites"
-    if relevance is not None and relevance.missing_value is not None:
-        return f"the question asks for {VALUE_NAMES[relevance.missing_value]} and the answer found gives none"
+    if relevance is not None and relevance.missing_value_name is not None:
+        return f"the question asks for {relevance.missing_value_name} and the answer found gives none"
     return None

@@ -159,7 +159,10 @@ def format_answer(answer: Any) -> str:
         if getattr(answer, "refusal_reason", ""):
             lines[0] += f" ({answer.refusal_reason})"
         if answer.sentences:
-            lines.append("\nWithdrawn draft (not supported by the sources):")
+            relevance = getattr(answer, "relevance", None)
+            missing = relevance.missing_value_name if relevance is not None else None
+            why = f"it gives no {missing.split(' ', 1)[1]}" if missing else "not supported by the sources"
+            lines.append(f"\nWithdrawn draft ({why}):")
             for s in answer.sentences:
                 lines.append(f"  ! {s.support}: \"{printable(s.text[:80])}\" "
                              f"({'; '.join(s.reasons[:2]) or 'low score'})")

@@ -109,8 +109,17 @@ class Relevance:
     when the answer gives none of that type (``rag.answer.question_kinds.gives_value``): such an
     answer is refused."""
 
+    @property
+    def missing_value_name(self) -> str | None:
+        """``missing_value`` in words: "a date", "a port number", "a price"…"""
+        return VALUE_NAMES.get(self.missing_value, self.missing_value) if self.missing_value else None
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+VALUE_NAMES: dict[str, str] = {"date": "a date", "duration": "a duration", "size": "a size", "port": "a port number",
+                               "money": "a price", "count": "a count"}
 
 
 @dataclass(frozen=True)

@@ -225,10 +225,16 @@ def names_in(text: str) -> list[str]:
 
 
 def initialisms(text: str) -> set[str]:
-    """Initials of runs of capitalised words: "United States" -> "us", so "US" counts as present."""
+    """Initials of runs of capitalised words and dotted abbreviations: "United States" and "U.S."
+    -> "us", so a question's "US" counts as present.
+
+    >>> sorted(initialisms("The U.S. and the United Kingdom met in the E.U. capital."))
+    ['eu', 'uk', 'us']
+    """
     out = set()
     for run in re.findall(r"(?:\b[A-Z][a-z]+(?:\s+(?:of\s+)?|$)){2,}", text):
         out.add("".join(w[0] for w in run.split() if w[0].isupper()).lower())
+    out.update(m.replace(".", "").lower() for m in re.findall(r"\b(?:[A-Z]\.){2,}", text))
     return out
 
 

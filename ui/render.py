@@ -250,8 +250,11 @@ def _render_refusal(answer: Answer) -> str:
         verdicts = {(c.sentence_index, c.n): c.support for c in answer.citations}
         body = " ".join(_render_sentence(i, s, verdicts) if answer.sentences else escape_text(s.text)
                         for i, s in enumerate(draft))
+        missing = answer.relevance.missing_value_name if answer.relevance is not None else None
+        why = (f"it does not give {missing}, which the question asks for" if missing
+               else "its sources did not support it")
         parts.append(f'<details class="rag-removed rag-draft"><summary>A draft answer of '
-                     f'{_count(len(draft), "sentence")} was withdrawn because its sources did not support it'
+                     f'{_count(len(draft), "sentence")} was withdrawn because {escape_text(why)}'
                      f'</summary><div class="rag-body">{body}</div></details>')
     if answer.related:
         cards = "".join(_render_related(i, h) for i, h in enumerate(answer.related, 1))

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.answer.question_kinds import asked_value, carries_answer, gives_value, question_kind
-from rag.records import Relevance
+from rag.records import VALUE_NAMES, Relevance
 from rag.text import content_words
 
 
@@ -59,6 +59,3 @@ def judge_relevance(question: str, sentences: Sequence[str], similarity: float, 
     return Relevance(score, has_kind and missing_value is None and score >= thresholds.answers,
                      tuple(r for r in reasons if r), missing_value)
 
-
-VALUE_NAMES: dict[str, str] = {"date": "a date", "duration": "a duration", "size": "a size", "port": "a port number",
-                "money": "a price", "count": "a count"}

@@ -14,8 +14,10 @@ import pytest
 from rag.answer.question_kinds import asked_value, gives_value
 from rag.assistant import Assistant
 from rag.check.relevance import judge_relevance
+from rag.cli import format_answer
 from rag.settings import Settings
 from tests.fakes import ScriptedGenerator, WordEmbedder
+from ui.render import render_answer
 
 
 @pytest.mark.parametrize(("question", "kind"), [
@@ -94,6 +96,11 @@ def test_an_answer_without_the_date_asked_for_is_refused_with_its_reason(tmp_pat
     assert asked.refused and asked.related
     assert asked.refusal_reason == "the question asks for a date and the answer found gives none"
     assert asked.sentences and asked.sentences[0].support == "supported"  # what was drafted stays inspectable
+    # Presenters say why the supported draft was withdrawn, not that its sources failed it.
+    assert "Withdrawn draft (it gives no date)" in format_answer(asked)
+    shown = render_answer(asked)
+    assert "withdrawn because it does not give a date, which the question asks for" in shown
+    assert "did not support" not in shown
 
 
 def test_an_answer_with_the_value_asked_for_is_shown(tmp_path: Path) -> None:
