@@ -47,7 +47,8 @@ _HAS_REASON = re.compile(
     r"otherwise|due to|as a result|reason|purpose|this (?:means|prevents|allows|ensures|avoids|way)|"
     r"which (?:means|prevents|allows|ensures)|so (?:as|it|that|you)|would (?:allow|let|be able)|could (?:allow|"
     r"let)|can (?:be used to|prevent|allow|lead)|helps?|useful|benefit|advantage|risk|danger|unless|"
-    r"caused by|leads? to|results? in)\b", re.IGNORECASE)
+    r"caused by|leads? to|results? in|aims? to|seeks? to|intends? to|"
+    r"in exchange for|as a (?:compromise|way|means|safeguard|precaution) to)\b", re.IGNORECASE)
 # Names as they appear in technical text: f(), --flag, -x, a.b, snake_case, /paths, CamelCase, ALLCAPS, `code`.
 _HAS_NAME = re.compile(
     r"\w\(|(?<![\w-])--?[A-Za-z][\w-]*|\b[a-z_]\w*\.[a-z_]\w*|\b\w+_\w+\b|(?:^|\s)[/~][\w./-]+"

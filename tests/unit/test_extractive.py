@@ -189,6 +189,8 @@ def test_carries_answer_by_kind() -> None:
     assert carries_answer("number", "They are kept for two weeks.")
     assert not carries_answer("number", "They are kept on a separate disk.")
     assert carries_answer("reason", "This prevents anyone from editing the entries.")
+    # A purpose is a reason: "Why does Ukraine want guarantees?" was flagged "gives no reason".
+    assert carries_answer("reason", "By seeking guarantees outside of NATO, Ukraine aims to secure its sovereignty.")
     assert carries_answer("name", "Add the nofail option to the fstab line.")
     assert carries_answer("other", "anything at all")
 
