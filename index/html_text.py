@@ -13,9 +13,13 @@ from html.parser import HTMLParser
 _SKIP = {"script", "style", "noscript", "template", "svg", "nav", "aside", "footer", "iframe",
          "object", "canvas", "select", "button", "form", "head"}
 _SKIP_ROLES = {"navigation", "banner", "contentinfo", "search", "toc"}
-# Generated-site chrome marked only by class: permalink anchors ("¶") and page footers
-# (Sphinx and MkDocs write <div class="footer">, not <footer>).
-_SKIP_CLASSES = {"headerlink", "footer"}
+# Generated-site chrome marked only by class or id: permalink anchors ("¶"), page footers (Sphinx
+# and MkDocs write <div class="footer">, not <footer>), and the previous/next links of DocBook
+# (navheader, navfooter; Publican's docnav and banner: the Debian Administrator's Handbook) and
+# Texinfo (<div class="header">: "Next: Simple Example, Up: Using libffi [Index]"), which every page
+# of such a manual repeats and which led the first chunk of each page.
+_SKIP_CLASSES = {"headerlink", "footer", "navheader", "navfooter", "docnav", "nav-panel", "header"}
+_SKIP_IDS = {"banner"}
 _API_SIGNATURE = "sig"  # Sphinx: <dl class="py function"><dt class="sig sig-object py" id="...">
 _API_LEVEL = 6  # API entries nest below h6 in the heading path
 _BLOCK = {"p", "div", "section", "article", "main", "header", "blockquote", "li", "ul", "ol",
@@ -80,7 +84,8 @@ class _BlockParser(HTMLParser):
         role = attributes.get("role") or ""
         classes = set((attributes.get("class") or "").split())
         footnotes = tag == "aside" and any(c.startswith("footnote") for c in classes)  # Sphinx's footnotes
-        if (tag in _SKIP and not footnotes) or role.lower() in _SKIP_ROLES or classes & _SKIP_CLASSES:
+        if ((tag in _SKIP and not footnotes) or role.lower() in _SKIP_ROLES or classes & _SKIP_CLASSES
+                or attributes.get("id") in _SKIP_IDS):
             if tag not in _VOID:
                 self._skip.append(tag)
             return

@@ -34,7 +34,8 @@ _LINE_END_HYPHEN = "\ufffe"
 # bytes did not change are read again by the next ingest (the stored hash carries the revision).
 # Revision 1 adds nothing, so the hashes of formats never revised stay as they were.
 # PDF 2: line-end hyphens joined (U+FFFE); chunks cut first at lines that end a sentence.
-PARSER_REVISIONS = {".pdf": 2}
+# HTML 2: the previous/next navigation of DocBook and Texinfo manuals dropped (``index.html_text``).
+PARSER_REVISIONS = {".pdf": 2, ".html": 2, ".htm": 2}
 _MAX_RUNNING_LINES = 2  # running header/footer lines dropped at each end of a PDF page
 
 

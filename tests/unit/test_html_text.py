@@ -28,6 +28,24 @@ def test_invisible_and_navigation_parts_never_reach_the_text(hidden: str) -> Non
     assert blocks == ["before", "after"]
 
 
+def test_the_previous_next_links_of_docbook_and_texinfo_manuals_are_dropped() -> None:
+    # As the Debian Administrator's Handbook (Publican) and GNU manuals (makeinfo) write them: the
+    # links led the first chunk of every page ("Download the ebook Prev The Debian Administrator's
+    # Handbook Next …") and ended its last ("Prev Chapter 6 … Up Home Next 6.3 …").
+    publican = ('<body><div id="banner"><a href="x"><span class="text">Download the ebook</span></a></div>'
+                '<ul class="docnav top"><li class="previous"><a href="a.html"><strong>Prev</strong></a></li>'
+                '<li class="home">The Handbook</li></ul><h2>6.2. APT</h2><div class="para">APT is vast.</div>'
+                '<ul class="docnav"><li class="next"><a href="b.html"><strong>Next</strong>6.3. apt-cache</a></li></ul>'
+                '</body>')
+    assert texts(publican) == ["6.2. APT", "APT is vast."]
+    docbook = ('<div class="navheader"><table><tr><td>Prev</td><td>Next</td></tr></table></div>'
+               '<h1>Intro</h1><p>Body text.</p><div class="navfooter"><p>Up Home</p></div>')
+    assert texts(docbook) == ["Intro", "Body text."]
+    texinfo = ('<div class="header"><p>Next: <a href="s.html">Simple Example</a>, Up: Using libffi</p></div><hr>'
+               '<h3>2.1 The Basics</h3><p>libffi assumes a pointer to the function.</p>')
+    assert texts(texinfo) == ["2.1 The Basics", "libffi assumes a pointer to the function."]
+
+
 def test_title_is_read_from_head_only() -> None:
     title, blocks = html_to_blocks("<html><head><title> The  Page </title></head>"
                                    "<body><svg><title>icon</title></svg><p>body</p></body></html>")

@@ -47,3 +47,5 @@ def test_the_fingerprint_of_a_format_never_revised_is_its_bytes_sha256() -> None
 
     assert content_hash(b"kelp", ".md") == hashlib.sha256(b"kelp").hexdigest()
     assert content_hash(b"kelp", ".PDF") != content_hash(b"kelp", ".md")
+    # HTML 2: the navigation of DocBook and Texinfo manuals is no longer text (index.html_text).
+    assert content_hash(b"kelp", ".html").endswith("+parser2") and content_hash(b"kelp", ".HTM").endswith("+parser2")
