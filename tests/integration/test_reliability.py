@@ -117,7 +117,7 @@ def test_sigkill_during_ingest_never_loses_or_duplicates(tmp_path: Path, embedde
         # Every file the killed run reported done is fully in the index, with its current content.
         for source, (complete, digest) in _file_states(index, done).items():
             assert complete, f"trial {trial}: {source} was reported done but is incomplete"
-            assert digest == content_hash(Path(source).read_bytes())
+            assert digest == content_hash(Path(source).read_bytes(), Path(source).suffix)
         # Sentence vectors are written before their chunk and deleted after it: no chunk lacks them.
         assert _sentence_gaps(index)[0] == 0, f"trial {trial}: a stored chunk lacks its sentence vectors"
     finished = subprocess.run([RAG, "ingest", str(corpus), "--index", str(index), "--json"],
