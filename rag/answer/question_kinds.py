@@ -100,7 +100,8 @@ _CARDINALS = (r"(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|
 _MONTHS = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
            r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?")
 _ASKS = (
-    ("money", re.compile(r"\bhow much (?:\w+ ){0,6}(?:cost|costs|charge|pay)\b|\bhow expensive\b|\bwhat(?:'s| is| are|"
+    ("money", re.compile(r"\bhow much (?:\w+ ){0,6}(?:cost|costs|charge|pay)\b|\bhow much money\b|\bhow expensive\b"
+                         r"|\bwhat(?:'s| is| are|"
                          r" does)? (?:the |it )?(?:price|cost)\b|\bcost of\b", re.IGNORECASE)),
     ("date", re.compile(r"\b(?:on |in )?(?:what|which) (?:exact |precise )?(?:date|year|day of the month)\b"
                         r"|^\s*(?:\w+ )?when (?:was|were|did) \w+(?: \w+){0,6} (?:released|signed|founded|born|"
@@ -118,13 +119,17 @@ _ASKS = (
     ("count", re.compile(r"\bhow many\b", re.IGNORECASE)),
 )
 _NUMERAL = rf"(?:\d[\d,.]*|{_CARDINALS}|an?)"
+_OPENS_WITH_NAME = re.compile(
+    rf"\s*(?:\w+\s+){{0,2}}?(?:which|what)(?:'s| is| are)?(?: [\w-]+){{0,3}} (?:{_NAME_NOUNS})\b", re.IGNORECASE)
 _GIVES: dict[str, re.Pattern[str]] = {
     "money": re.compile(r"[$€£¥]\s?\d|\d\s?(?:dollars?|euros?|pounds?|cents?|USD|EUR|GBP)\b", re.IGNORECASE),
     "date": re.compile(rf"\b(?:1[5-9]|20)\d\d\b|\b{_MONTHS}\s+\d|\d\s+{_MONTHS}|\d{{4}}-\d\d-\d\d"),
     "port": re.compile(r"\bports?\s+\d{2,5}\b|:\d{2,5}\b|\b\d{2,5}/(?:tcp|udp)\b", re.IGNORECASE),
     "size": re.compile(rf"\d\s?{_SIZE_UNITS}\b|\d\s?%|\b{_CARDINALS}\s+{_SIZE_UNITS}\b|\bunlimited\b|\bno limit\b",
                        re.IGNORECASE),
-    "duration": re.compile(rf"\b{_NUMERAL}\s*-?\s*{_TIME_UNITS}\b|\b\d+\s?[smhd]\b|\b(?:daily|weekly|hourly|"
+    # A setting named for a time, with its number: "default-lease-time 600;", "Timeout=30".
+    "duration": re.compile(rf"\b{_NUMERAL}\s*-?\s*{_TIME_UNITS}\b|\b\d+\s?[smhd]\b|[\w.-]*(?:time|timeout|delay|"
+                           r"interval|expir\w*|ttl|lease|age|period|wait)\w*\s*[=:]?\s*[\"']?\d+|\b(?:daily|weekly|hourly|"
                            r"monthly|yearly|annually|nightly|every|once|twice|forever|indefinitely|until|"
                            r"immediately)\b", re.IGNORECASE),
     "count": re.compile(rf"\d|\b{_CARDINALS}\b|\b(?:once|twice|unlimited|none|all)\b", re.IGNORECASE),
@@ -132,13 +137,16 @@ _GIVES: dict[str, re.Pattern[str]] = {
 
 
 def asked_value(question: str) -> ValueKind | None:
-    """The typed value a question asks for, or None.
+    """The typed value a question asks for, or None (also for a question that opens by asking for a
+    name: "which function tells me how much disk space is free?").
 
     >>> asked_value("On what date was Python 3.11.0 released?"), asked_value("How long are backups kept?")
     ('date', 'duration')
     >>> asked_value("How do I keep backups?") is None
     True
     """
+    if _OPENS_WITH_NAME.match(question):
+        return None
     for kind, pattern in _ASKS:
         if pattern.search(question):
             return kind  # type: ignore[return-value]

@@ -40,6 +40,10 @@ from ui.render import render_answer
     ("What size is a typical rooftop solar system?", None),
     ("How do I keep backups for weeks?", None),
     ("when should I use a virtual environment?", None),
+    # A question that opens by asking for a name asks for that name, whatever value words follow:
+    ("Which Python function tells me how much disk space is free on a drive?", None),
+    ("Which config file do I edit to change what port Apache listens on?", None),
+    ("How much money did the crowdfunding campaign raise?", "money"),
 ])
 def test_the_value_a_question_asks_for(question: str, kind: str | None) -> None:
     assert asked_value(question) == kind
@@ -52,6 +56,7 @@ def test_the_value_a_question_asks_for(question: str, kind: str | None) -> None:
     ("duration", "Other daily backups are kept for 15 days.", True),
     ("duration", "The menu is shown for five seconds.", True),
     ("duration", "The timeout is set with the GRUB_TIMEOUT variable.", False),
+    ("duration", "default-lease-time 600; max-lease-time 7200;", True),  # a setting named for a time
     ("size", "The cache holds 100 MB by default.", True),
     ("size", "The maximum message size is set in main.cf.", False),
     ("port", "munin-node listens on port 4949.", True),
