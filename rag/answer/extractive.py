@@ -82,6 +82,9 @@ class ExtractiveConfig:
     rank_prior: float = 0.06  # divided by the passage's rank (measured on both halves of the Python docs: README)
     heading_context: bool = True  # embed "section: sentence", as chunks are embedded with their heading path
     room_for_runner_up: bool = True  # the first excerpt's optional growth leaves room for the second excerpt
+    # A sentence that asks ("1 What is libffi?", an FAQ's question) answers nothing, however like the
+    # question it reads; the one after it still follows it into the excerpt. No eval figure moved.
+    question_penalty: float = 0.1
 
 
 # Bullets as Markdown, word processors and PDFs write them ("– " opens a second-level item in
@@ -232,7 +235,8 @@ def score_candidates(question: str, question_vector: np.ndarray, passages: Seque
         score = ((1 - config.overlap_weight) * float(sim) + config.overlap_weight * overlap
                  + config.rank_prior / number + (config.answer_bonus if answer else 0.0)
                  - (config.code_penalty if looks_like_code(s.text) else 0.0)
-                 - (config.signature_penalty if is_signature(s.text) else 0.0))
+                 - (config.signature_penalty if is_signature(s.text) else 0.0)
+                 - (config.question_penalty if s.text.rstrip().endswith("?") else 0.0))
         out.append(Candidate(number, position, s.start, s.end, s.text, round(score, 4), round(float(sim), 4),
                              answer))
     return sorted(out, key=lambda c: (-c.score, c.hit_number, c.position))

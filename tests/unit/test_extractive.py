@@ -61,6 +61,18 @@ def test_the_answer_after_a_setup_sentence_is_quoted() -> None:
     assert "70 characters" in first.text  # the best sentence ends in a colon: its continuation comes along
 
 
+def test_a_sentence_that_asks_is_not_the_answer() -> None:
+    # libffi's manual: "1 What is libffi?" led the answer to "what is a closure in libffi?".
+    text = ("What is a closure in this library? A closure in libffi is a small piece of code that calls a "
+            "function you supply when it is invoked. Closures need writable executable memory.")
+    [first, *_] = excerpts("what is a closure in libffi?", [hit(text)], follow=0, max_excerpts=1)
+    assert first.quote is not None
+    assert text[first.quote.focus_start:first.quote.focus_end].startswith("A closure in libffi is")
+    [asked, *_] = excerpts("what is a closure in libffi?", [hit(text)], follow=0, max_excerpts=1,
+                           question_penalty=0.0)
+    assert asked.quote is not None and text[asked.quote.focus_start:].startswith("What is a closure")  # before
+
+
 def test_a_number_question_prefers_the_sentence_with_the_number() -> None:
     text = ("Daily backups are a good habit for every server. Daily backups are kept for 15 days on the disk. "
             "Backups of the database are a separate job.")
