@@ -45,9 +45,9 @@ class RagRetriever(BaseRetriever):
         return check_k(k, 0)  # the upper bound needs the collection: checked on each call
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
-                                k: int | None = None, sources: Sequence[str] | None = None) -> list[Document]:
+                                k: int | None = None, sources: str | Sequence[str] | None = None) -> list[Document]:
         k = check_k(self.k if k is None else k, self.hybrid.store.count())
-        wanted = self.sources if sources is None else tuple(sources)
+        wanted = self.sources if sources is None else sources  # checked by ``retrieve``: indexed paths
         return [to_document(hit) for hit in self.hybrid.retrieve(query, k=k, sources=wanted or None)]
 
 

@@ -1,0 +1,101 @@
+"""The Python API checks ``k`` and ``sources`` as the CLI and the HTTP API do (README "Python API"):
+a value it cannot use is one sentence, never a silently different question."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from rag.assistant import Assistant
+from rag.errors import UsageError
+from rag.settings import Settings
+from tests.fakes import WordEmbedder
+
+QUESTION = "what did Zelenskyy reject?"
+
+
+@pytest.fixture
+def assistant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Assistant:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "peace.txt").write_text("Zelenskyy rejected the proposal to cede territory. "
+                                    "He offered a ceasefire along the current line instead.")
+    (docs / "coral.txt").write_text("Coral bleaching happens when the water is too warm. "
+                                    "Zelenskyy visited the reef once, and corals expel their algae.")
+    settings = Settings.load(env={"RAG_REFUSAL_THRESHOLD": "0.0"}, config_file=tmp_path / "none.toml")
+    helper = Assistant(tmp_path / "index", embedder=WordEmbedder(), settings=settings)
+    monkeypatch.chdir(tmp_path)  # the script's folder: it adds and filters by relative paths
+    helper.add("docs/")
+    return helper
+
+
+@pytest.mark.parametrize("k", [0, -3, 2.0])
+def test_a_k_below_one_or_not_whole_is_refused_not_replaced_by_the_default(assistant: Assistant, k: int) -> None:
+    with pytest.raises(UsageError, match=r"^k must be"):
+        assistant.ask(QUESTION, k=k)
+    with pytest.raises(UsageError, match=r"^k must be"):
+        list(assistant.ask_stream(QUESTION, k=k))
+    with pytest.raises(UsageError, match=r"^k must be"):
+        assistant.retrieve(QUESTION, k=k)
+
+
+def test_sources_name_files_by_the_path_they_were_added_with(assistant: Assistant) -> None:
+    answer = assistant.ask(QUESTION, sources=["docs/peace.txt"])
+    assert not answer.refused and answer.citations
+    assert {Path(c.source).name for c in answer.citations} == {"peace.txt"}
+    hits = assistant.retrieve(QUESTION, k=2, sources=["docs/coral.txt"])
+    assert hits and {Path(h.chunk.source).name for h in hits} == {"coral.txt"}
+    lc = assistant.as_langchain_retriever(k=1)
+    assert [Path(d.metadata["source"]).name for d in lc.invoke(QUESTION, sources=["docs/coral.txt"])] == ["coral.txt"]
+
+
+def test_one_source_given_as_a_string_is_one_path(assistant: Assistant) -> None:
+    hits = assistant.retrieve(QUESTION, k=2, sources="docs/coral.txt")
+    assert hits and {Path(h.chunk.source).name for h in hits} == {"coral.txt"}
+
+
+def test_a_source_that_is_not_indexed_is_an_error_not_a_refusal(assistant: Assistant) -> None:
+    with pytest.raises(UsageError, match=r"'docs/paece\.txt' is not an indexed file"):
+        assistant.ask(QUESTION, sources=["docs/peace.txt", "docs/paece.txt"])
+    with pytest.raises(UsageError, match="is not an indexed file"):
+        assistant.retrieve(QUESTION, sources=["/nowhere/peace.txt"])
+
+
+def test_the_langchain_retriever_takes_the_same_k_and_sources(assistant: Assistant) -> None:
+    with pytest.raises(UsageError, match=r"^k must be at least 1"):
+        assistant.as_langchain_retriever(k=0)
+    lc = assistant.as_langchain_retriever(k=1, sources="docs/coral.txt")
+    assert [Path(d.metadata["source"]).name for d in lc.invoke(QUESTION)] == ["coral.txt"]
+    with pytest.raises(UsageError, match="is not an indexed file"):
+        lc.invoke(QUESTION, sources=["docs/nope.txt"])
+
+
+def test_two_threads_adding_at_once_both_index_their_files(assistant: Assistant, tmp_path: Path) -> None:
+    # A script adding folders from a thread pool: the second add waits for the first one in the
+    # same process, instead of failing with "the index is being written by process <its own pid>".
+    (tmp_path / "more").mkdir()
+    (tmp_path / "more" / "solar.txt").write_text("Solar panels turn sunlight into electricity.")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "wind.txt").write_text("Wind turbines turn moving air into electricity.")
+    outcome: list[object] = []
+
+    def second() -> None:
+        try:
+            outcome.append(assistant.add("other/"))
+        except Exception as exc:  # the failure this test is about
+            outcome.append(exc)
+
+    thread = threading.Thread(target=second)
+
+    def progress(stage: str, path: str, done: int, total: int) -> None:
+        if not thread.is_alive() and not outcome:  # once, while the first add holds the index
+            thread.start()
+            thread.join(timeout=2)  # a second writer that fails does so within the writer lock's 1 s
+
+    first = assistant.add("more/", progress=progress)
+    thread.join()
+    assert first.files_added == 1
+    assert len(outcome) == 1 and not isinstance(outcome[0], Exception), outcome
+    assert {Path(s).name for s in assistant.sources()} >= {"solar.txt", "wind.txt"}
