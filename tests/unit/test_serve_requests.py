@@ -77,3 +77,11 @@ def test_a_good_body_is_answered(app: object) -> None:
     assert response.status_code == 200 and not response.json()["refused"]
     source = response.json()["citations"][0]["source"]
     assert Path(source).name == "peace.txt"
+
+
+def test_a_streamed_chat_with_an_unindexed_source_is_refused_before_the_stream(app: object) -> None:
+    body = (b'{"model": "docs", "stream": true, "sources": ["nope.txt"], '
+            b'"messages": [{"role": "user", "content": "what did Zelenskyy reject?"}]}')
+    response = _post(app, "/v1/chat/completions", body, "application/json")
+    assert response.headers["content-type"].startswith("application/json")  # a status line, not an SSE error
+    assert "'nope.txt' is not an indexed file" in _error(response)
