@@ -72,8 +72,9 @@ class Assistant:
                  settings: Settings | None = None, embedder: Embedder | None = None,
                  generator: Generator | None = None, chroma_url: str | None = None, create: bool = True) -> None:
         base = settings or Settings.load()
-        self.settings = base.replace(index_dir=Path(index_dir) if index_dir else None, collection=collection,
-                                     chroma_url=chroma_url)
+        # ``~`` as RAG_INDEX and --index have it (not a folder named '~' in the current one).
+        self.settings = base.replace(index_dir=Path(index_dir).expanduser() if index_dir else None,
+                                     collection=collection, chroma_url=chroma_url)
         self.embedder: Embedder = embedder or default_embedder(self.settings)
         # Question-time embeddings go through a cache: the judge re-embeds the quoted sentences.
         self.query_embedder = CachingEmbedder(self.embedder)

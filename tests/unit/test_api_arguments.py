@@ -99,3 +99,13 @@ def test_two_threads_adding_at_once_both_index_their_files(assistant: Assistant,
     assert first.files_added == 1
     assert len(outcome) == 1 and not isinstance(outcome[0], Exception), outcome
     assert {Path(s).name for s in assistant.sources()} >= {"solar.txt", "wind.txt"}
+
+
+def test_an_index_folder_under_home_is_the_one_in_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # As RAG_INDEX=~/index is: Assistant("~/index") made a folder named "~" in the current one.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.load(env={}, config_file=tmp_path / "none.toml")
+    helper = Assistant("~/index", embedder=WordEmbedder(), settings=settings)
+    assert helper.settings.index_dir == tmp_path / "home" / "index"
+    assert (tmp_path / "home" / "index").is_dir() and not (tmp_path / "~").exists()
