@@ -268,6 +268,8 @@ class Assistant:
         Safe to call from many threads at once: everything one question needs travels in local
         values (``Retrieval``, ``Draft``, verdicts), never on this object.
         """
+        if not isinstance(question, str):  # a script's missing value: one sentence, not an AttributeError
+            raise UsageError(f"the question must be text, not {type(question).__name__}")
         question = question.strip()
         if not question:
             raise UsageError("the question is empty")

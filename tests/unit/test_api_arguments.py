@@ -109,3 +109,10 @@ def test_an_index_folder_under_home_is_the_one_in_home(tmp_path: Path, monkeypat
     helper = Assistant("~/index", embedder=WordEmbedder(), settings=settings)
     assert helper.settings.index_dir == tmp_path / "home" / "index"
     assert (tmp_path / "home" / "index").is_dir() and not (tmp_path / "~").exists()
+
+
+@pytest.mark.parametrize("question", [None, 42, b"why?"])
+def test_a_question_that_is_not_text_is_one_sentence(assistant: Assistant, question: object) -> None:
+    # e.g. a script passing row.get("question") from a file where a row lacks it
+    with pytest.raises(UsageError, match="the question must be text"):
+        assistant.ask(question)  # type: ignore[arg-type]
