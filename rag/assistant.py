@@ -273,6 +273,8 @@ class Assistant:
         question = question.strip()
         if not question:
             raise UsageError("the question is empty")
+        if isinstance(history, str):  # one earlier question, not a sequence of its characters
+            history = [history]
         strict = self.settings.strict if strict is None else strict
         k = self._k(k)
         timings: dict[str, float] = {}

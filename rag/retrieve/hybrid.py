@@ -10,6 +10,7 @@ from typing import Literal
 import numpy as np
 
 from index.embedding import Embedder, embed_query
+from index.errors import UsageError
 from index.records import Chunk
 from index.sentence_store import SentenceStore
 from index.store import ChunkStore
@@ -56,6 +57,8 @@ class HybridRetriever:
                  use_mmr: bool | None = None, widen: int | None = None) -> list[Hit]:
         """The hits for ``question``, best first (``search`` also returns the question's vector);
         ``sources`` are checked (``check_sources``)."""
+        if not question.strip():
+            raise UsageError("the question is empty")  # as ``ask`` says: no hits for nothing asked
         keyword = self.keyword.snapshot()
         wanted = check_sources(sources, keyword.sources)
         return list(self.search(question, k=k, sources=wanted, use_mmr=use_mmr, widen=widen, keyword=keyword).hits)

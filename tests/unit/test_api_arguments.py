@@ -116,3 +116,25 @@ def test_a_question_that_is_not_text_is_one_sentence(assistant: Assistant, quest
     # e.g. a script passing row.get("question") from a file where a row lacks it
     with pytest.raises(UsageError, match="the question must be text"):
         assistant.ask(question)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("question", ["", "   "])
+def test_retrieving_for_an_empty_question_is_refused_as_asking_is(assistant: Assistant, question: str) -> None:
+    with pytest.raises(UsageError, match="the question is empty"):
+        assistant.retrieve(question)
+    with pytest.raises(UsageError, match="the question is empty"):
+        assistant.as_langchain_retriever(k=1).invoke(question)
+
+
+def test_the_langchain_retrievers_default_k_fits_a_small_collection(assistant: Assistant) -> None:
+    # RAG_K (5) over a two-passage index: the default returns both; a k asked for is still checked.
+    assert assistant.settings.k > assistant.store.count() == 2
+    assert len(assistant.as_langchain_retriever().invoke(QUESTION)) >= 1
+    with pytest.raises(UsageError, match="k must be at most 2"):
+        assistant.as_langchain_retriever().invoke(QUESTION, k=5)
+
+
+def test_one_earlier_question_given_as_a_string_is_one_turn(assistant: Assistant) -> None:
+    as_list = assistant.ask("and what did he offer instead?", history=["what did Zelenskyy reject?"])
+    as_string = assistant.ask("and what did he offer instead?", history="what did Zelenskyy reject?")
+    assert as_string.standalone_question == as_list.standalone_question
