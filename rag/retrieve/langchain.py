@@ -26,8 +26,9 @@ class RagRetriever(BaseRetriever):
 
     ``k`` (at least 1; capped at the collection's passage count) and ``sources`` (indexed paths,
     as ``Assistant.sources()`` lists them or as they were added) are defaults that
-    ``invoke(query, k=…, sources=…)`` overrides per call (there ``k`` must be 1 … the passage count). Each document's metadata holds where the passage is (``source``,
-    ``page``, ``start``, ``end``, ``heading``, ``chunk_id``) and how it was found: the fused
+    ``invoke(query, k=…, sources=…)`` overrides per call (there ``k`` must be 1 … the passage
+    count). Each document's metadata holds where the passage is (``source``, ``page``,
+    ``start``, ``end``, ``heading``, ``chunk_id``) and how it was found: the fused
     ``score`` and ``rank``, ``dense_score`` (cosine) and ``dense_rank``, ``keyword_score`` (BM25)
     and ``keyword_rank``, ``sentence_score`` (its best sentence's cosine) and ``sentence_rank`` (a
     score of None and rank 0 mean that list did not return it).

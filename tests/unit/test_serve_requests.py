@@ -85,3 +85,11 @@ def test_a_streamed_chat_with_an_unindexed_source_is_refused_before_the_stream(a
     response = _post(app, "/v1/chat/completions", body, "application/json")
     assert response.headers["content-type"].startswith("application/json")  # a status line, not an SSE error
     assert "'nope.txt' is not an indexed file" in _error(response)
+
+
+def test_a_chat_with_stream_null_is_answered_whole(app: object) -> None:
+    # OpenAI's API takes "stream": null as false; some clients send every unset option as null.
+    body = b'{"model": "docs", "stream": null, "messages": [{"role": "user", "content": "what did Zelenskyy reject?"}]}'
+    response = _post(app, "/v1/chat/completions", body, "application/json")
+    assert response.status_code == 200, response.text
+    assert response.json()["object"] == "chat.completion"
