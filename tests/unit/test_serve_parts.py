@@ -55,6 +55,17 @@ def test_a_chat_needs_a_user_message() -> None:
         openai_chat.question_and_history([])
 
 
+@pytest.mark.parametrize("last", ["   ", [{"type": "image_url", "image_url": {"url": "data:,"}}]])
+def test_a_last_user_message_without_text_is_not_answered_with_the_one_before(last: object) -> None:
+    # An image sent alone as a follow-up: answering the previous question again would look like an answer to it.
+    from types import SimpleNamespace as M
+
+    messages = [M(role="user", content="what did Zelenskyy reject?"), M(role="assistant", content="Territory [1]."),
+                M(role="user", content=last)]
+    with pytest.raises(ApiError, match="the last user message has no text"):
+        openai_chat.question_and_history(messages)
+
+
 def test_config_travels_to_workers_as_json_and_keys_are_checked(tmp_path: object) -> None:
     config = ServeConfig(SETTINGS.replace(chroma_url="http://127.0.0.1:8000", k=7), api_keys=frozenset({"a" * 16}),
                          max_queue=3, mount_ui=True)
