@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 from typing import Any, TextIO
 
 from rag.cli import CommandError, add_answer_options, add_common_options, settings_from
@@ -62,6 +63,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         from rag.documents import require_index
 
         require_index(config.settings.index_dir)  # a typo in --index must not serve a new, empty index
+    check_can_listen(args.host, args.port)  # before the model loads, in our sentence
     from ui.controller import temp_dir_for
     from ui.serve.config import CONFIG_ENV
 
@@ -90,6 +92,24 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     except OSError as exc:
         raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return 0
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """``CommandError`` in one sentence when ``host:port`` cannot be listened on. uvicorn finds out
+    only after the model has loaded, logs its own line and exits 3, the code that means an
+    unreachable Chroma server. Bound as uvicorn binds (SO_REUSEADDR), then let go.
+
+    >>> check_can_listen("127.0.0.1", 0)
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise CommandError(f"cannot listen on {host}:{port}: {reason}") from None
 
 
 def _say(out: TextIO, line: str) -> None:
