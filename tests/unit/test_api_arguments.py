@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rag.assistant import Assistant
-from rag.errors import UsageError
+from rag.errors import RagError, UsageError
 from rag.settings import Settings
 from tests.fakes import WordEmbedder
 
@@ -138,3 +138,18 @@ def test_one_earlier_question_given_as_a_string_is_one_turn(assistant: Assistant
     as_list = assistant.ask("and what did he offer instead?", history=["what did Zelenskyy reject?"])
     as_string = assistant.ask("and what did he offer instead?", history="what did Zelenskyy reject?")
     assert as_string.standalone_question == as_list.standalone_question
+
+
+def test_an_index_folder_that_cannot_be_made_is_one_sentence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Not root (or on a read-only mount): making the folder fails; it was a bare PermissionError traceback.
+    settings = Settings.load(env={}, config_file=tmp_path / "none.toml")
+    real_mkdir = Path.mkdir
+
+    def refused(self: Path, *args: object, **kwargs: object) -> None:
+        if self.name == "index":
+            raise PermissionError(13, "Permission denied", str(self))
+        real_mkdir(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "mkdir", refused)
+    with pytest.raises(RagError, match=r"index is read-only, and Chroma must be able to write"):
+        Assistant(tmp_path / "index", embedder=WordEmbedder(), settings=settings)
