@@ -72,7 +72,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import uvicorn
 
-    where = f"http://{args.host}:{args.port}"
+    where = base_url(args.host, args.port)
     keys = f"{len(config.api_keys)} API key(s)" if config.api_keys else "no API keys (loopback only)"
     _say(out, f"rag serve: {where} with {args.workers} worker(s), {keys}; docs at {where}/docs"
          + (f", web UI at {where}/ui" if config.mount_ui else ""))
@@ -92,6 +92,15 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     except OSError as exc:
         raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return 0
+
+
+def base_url(host: str, port: int) -> str:
+    """The address a client uses (an IPv6 host in brackets, or the URL does not parse).
+
+    >>> base_url("127.0.0.1", 8080), base_url("::1", 8080)
+    ('http://127.0.0.1:8080', 'http://[::1]:8080')
+    """
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def check_can_listen(host: str, port: int) -> None:
