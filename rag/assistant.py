@@ -243,8 +243,8 @@ class Assistant:
 
     def _k(self, k: int | None) -> int:
         """``k`` when it is a whole number of at least 1 (a 0 is an error, not the default). A ``k``
-        above the collection's size returns every passage here; the CLI and the HTTP API, where
-        it is typed by hand, refuse it."""
+        above the collection's size is accepted here (retrieval returns what it finds); the CLI and
+        the HTTP API, where it is typed by hand, refuse it."""
         return self.settings.k if k is None else check_k(k, 0)
 
     def ask(self, question: str, k: int | None = None, strict: bool | None = None,
