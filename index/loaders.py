@@ -86,6 +86,9 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[LoadError]]:
                 errors.append(LoadError(str(path), f"cannot inspect: {exc.strerror or exc}"))
 
     for raw in paths:
+        if isinstance(raw, str) and not raw.strip():  # Path("") is ".": never index a folder nobody named
+            errors.append(LoadError(raw, "the path is empty; give a file or folder ('.' for this one)"))
+            continue
         path = Path(raw).expanduser()
         if path.is_dir():
             walk(path)

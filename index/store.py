@@ -87,7 +87,13 @@ def make_client(index_dir: str | Path | None = None, chroma_url: str | None = No
         raise UsageError(f"the index folder {folder} is a file (or inside one): give --index a folder")
     if not create:
         require_index(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # not allowed here, a read-only mount, /proc …: one sentence, not a traceback
+        storage = storage_error(exc, folder, "")
+        if storage is not None:
+            raise storage from None
+        raise UsageError(f"cannot make the index folder {folder}: {exc.strerror or exc}") from None
     try:
         return chromadb.PersistentClient(path=str(index_dir), settings=settings)
     except Exception as exc:  # Chroma raises many types for a damaged or foreign folder

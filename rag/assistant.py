@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,7 +28,7 @@ from rag.llm.registry import check_llm_settings
 from rag.protocols import Generator, Judge
 from rag.records import Answer, Chunk, Draft, Hit, Relevance, Retrieval
 from rag.retrieve.embedding_cache import CachingEmbedder
-from rag.retrieve.hybrid import HybridRetriever, RetrievalConfig
+from rag.retrieve.hybrid import HybridRetriever, RetrievalConfig, check_k
 from rag.retrieve.refusal_gate import DEFAULT_REFUSAL_THRESHOLD, gate
 from rag.sentence_vectors import UNITS_VERSION, sentence_units
 from rag.settings import Settings
@@ -71,8 +72,9 @@ class Assistant:
                  settings: Settings | None = None, embedder: Embedder | None = None,
                  generator: Generator | None = None, chroma_url: str | None = None, create: bool = True) -> None:
         base = settings or Settings.load()
-        self.settings = base.replace(index_dir=Path(index_dir) if index_dir else None, collection=collection,
-                                     chroma_url=chroma_url)
+        # ``~`` as RAG_INDEX and --index have it (not a folder named '~' in the current one).
+        self.settings = base.replace(index_dir=Path(index_dir).expanduser() if index_dir else None,
+                                     collection=collection, chroma_url=chroma_url)
         self.embedder: Embedder = embedder or default_embedder(self.settings)
         # Question-time embeddings go through a cache: the judge re-embeds the quoted sentences.
         self.query_embedder = CachingEmbedder(self.embedder)
@@ -100,6 +102,7 @@ class Assistant:
         self._generator = generator
         self._judge: Judge | None = None
         self._backend_lock = threading.Lock()
+        self._write_lock = threading.Lock()  # add, remove and repair from several threads run one at a time
 
     @property
     def generator(self) -> Generator:
@@ -217,21 +220,35 @@ class Assistant:
         self.retriever.keyword.refresh()
         return report
 
-    def _writer(self) -> WriterLock | _NoLock:
-        if self.settings.chroma_url:
-            return _NoLock()  # the Chroma server serialises writes itself
-        return WriterLock(self.settings.index_dir)
+    @contextmanager
+    def _writer(self) -> Iterator[None]:
+        """One write at a time: this object's threads wait for each other (the file lock alone would
+        tell the second thread its own process is writing), other processes hold the file lock."""
+        with self._write_lock:
+            if self.settings.chroma_url:  # the Chroma server serialises writes itself
+                yield
+                return
+            with WriterLock(self.settings.index_dir):
+                yield
 
     # ---- questions -----------------------------------------------------------------------------
 
-    def retrieve(self, question: str, k: int | None = None, sources: Sequence[str] | None = None,
+    def retrieve(self, question: str, k: int | None = None, sources: str | Sequence[str] | None = None,
                  widen: int | None = None) -> list[Hit]:
         """The passages hybrid retrieval finds for ``question``, best first (``widen``: neighbouring
-        chunks added on each side of a hit, default ``RAG_WIDEN``; 0 ranks the chunks themselves)."""
-        return self.retriever.retrieve(question, k=k or self.settings.k, sources=sources, widen=widen)
+        chunks added on each side of a hit, default ``RAG_WIDEN``; 0 ranks the chunks themselves).
+        ``k`` is at least 1; ``sources`` are indexed paths, as ``sources()`` lists them or as they
+        were added."""
+        return self.retriever.retrieve(question, k=self._k(k), sources=sources, widen=widen)
+
+    def _k(self, k: int | None) -> int:
+        """``k`` when it is a whole number of at least 1 (a 0 is an error, not the default). A ``k``
+        above the collection's size is accepted here (retrieval returns what it finds); the CLI and
+        the HTTP API, where it is typed by hand, refuse it."""
+        return self.settings.k if k is None else check_k(k, 0)
 
     def ask(self, question: str, k: int | None = None, strict: bool | None = None,
-            sources: Sequence[str] | None = None, history: Sequence[str] = ()) -> Answer:
+            sources: str | Sequence[str] | None = None, history: Sequence[str] = ()) -> Answer:
         """Answer ``question``; every sentence carries ``[n]`` citations with a support verdict.
 
         >>> ans = a.ask("what did Zelenskyy reject?")  # doctest: +SKIP
@@ -245,22 +262,27 @@ class Assistant:
         return answer
 
     def ask_stream(self, question: str, k: int | None = None, strict: bool | None = None,
-                   sources: Sequence[str] | None = None, history: Sequence[str] = ()) -> Iterator[str | Answer]:
+                   sources: str | Sequence[str] | None = None, history: Sequence[str] = ()) -> Iterator[str | Answer]:
         """Yield answer text as it is generated, then the final checked ``Answer``.
 
         Safe to call from many threads at once: everything one question needs travels in local
         values (``Retrieval``, ``Draft``, verdicts), never on this object.
         """
+        if not isinstance(question, str):  # a script's missing value: one sentence, not an AttributeError
+            raise UsageError(f"the question must be text, not {type(question).__name__}")
         question = question.strip()
         if not question:
             raise UsageError("the question is empty")
+        if isinstance(history, str):  # one earlier question, not a sequence of its characters
+            history = [history]
         strict = self.settings.strict if strict is None else strict
+        k = self._k(k)
         timings: dict[str, float] = {}
         started = time.perf_counter()
         standalone = self._condense(question, history)
         timings["condense"] = time.perf_counter() - started
         t = time.perf_counter()
-        gated = gate(self.retriever, standalone, k or self.settings.k, sources, self.refusal_threshold)
+        gated = gate(self.retriever, standalone, k, sources, self.refusal_threshold)
         retrieval = gated.retrieval
         hits = list(retrieval.hits)
         timings["retrieve"] = time.perf_counter() - t
@@ -329,11 +351,13 @@ class Assistant:
         """
         return ChatSession(self)
 
-    def as_langchain_retriever(self, k: int | None = None, sources: Sequence[str] | None = None) -> RagRetriever:
+    def as_langchain_retriever(self, k: int | None = None, sources: str | Sequence[str] | None = None
+                               ) -> RagRetriever:
         """This index as a LangChain ``BaseRetriever`` (``invoke(query, k=…, sources=…)`` per call)."""
         from rag.retrieve.langchain import RagRetriever
 
-        return RagRetriever(hybrid=self.retriever, k=k or self.settings.k, sources=tuple(sources) if sources else None)
+        wanted = (sources,) if isinstance(sources, str) else tuple(sources or ())
+        return RagRetriever(hybrid=self.retriever, k=self._k(k), sources=wanted or None)
 
 
 @dataclass
@@ -360,14 +384,6 @@ class ChatSession:
 
     def reset(self) -> None:
         self.turns.clear()
-
-
-class _NoLock:
-    def __enter__(self) -> _NoLock:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _refusal_reason(draft: Draft, checked: CheckedText, relevance: Relevance | None) -> str | None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
 from index.embedding import Embedder, embed_query
+from index.errors import UsageError
 from index.records import Chunk
 from index.sentence_store import SentenceStore
 from index.store import ChunkStore
@@ -51,10 +53,15 @@ class HybridRetriever:
         self.keyword = KeywordIndex(store)
         self.config = config or RetrievalConfig()
 
-    def retrieve(self, question: str, k: int | None = None, sources: Sequence[str] | None = None,
+    def retrieve(self, question: str, k: int | None = None, sources: str | Sequence[str] | None = None,
                  use_mmr: bool | None = None, widen: int | None = None) -> list[Hit]:
-        """The hits for ``question``, best first (``search`` also returns the question's vector)."""
-        return list(self.search(question, k=k, sources=sources, use_mmr=use_mmr, widen=widen).hits)
+        """The hits for ``question``, best first (``search`` also returns the question's vector);
+        ``sources`` are checked (``check_sources``)."""
+        if not question.strip():
+            raise UsageError("the question is empty")  # as ``ask`` says: no hits for nothing asked
+        keyword = self.keyword.snapshot()
+        wanted = check_sources(sources, keyword.sources)
+        return list(self.search(question, k=k, sources=wanted, use_mmr=use_mmr, widen=widen, keyword=keyword).hits)
 
     def search(self, question: str, k: int | None = None, sources: Sequence[str] | None = None,
                use_mmr: bool | None = None, widen: int | None = None, keyword_query: str | None = None,
@@ -242,6 +249,38 @@ def check_k(k: int, size: int) -> int:
     if size and k > size:
         raise SettingsError(f"k must be at most {size}, the number of passages in the collection, not {k}")
     return k
+
+
+def check_sources(sources: str | Path | Sequence[str | Path] | None, indexed: Collection[str]
+                  ) -> tuple[str, ...] | None:
+    """The indexed paths ``sources`` names (None: every file), else ``SettingsError`` in one
+    sentence. A source is a path as indexed or one that resolves to it (``docs/a.txt`` as it was
+    added); one path may come as a string. An unknown path is an error: filtering by it would
+    silently leave nothing to answer from and the question would be refused for the wrong reason.
+
+    >>> check_sources(["/docs/a.txt"], {"/docs/a.txt", "/docs/b.txt"})
+    ('/docs/a.txt',)
+    >>> check_sources("/docs/a.txt", {"/docs/a.txt"})
+    ('/docs/a.txt',)
+    >>> check_sources(["/docs/c.txt"], {"/docs/a.txt"})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    rag.settings.SettingsError: '/docs/c.txt' is not an indexed file; give sources as 'rag sources' or ...
+    """
+    if sources is None:
+        return None
+    named = [sources] if isinstance(sources, str | Path) else list(sources)
+    wanted: list[str] = []
+    for source in named:
+        path = str(source)
+        if path not in indexed:
+            resolved = str(Path(path).expanduser().resolve())
+            if resolved not in indexed:
+                raise SettingsError(f"{path!r} is not an indexed file; give sources as 'rag sources' or "
+                                    "GET /v1/documents list them")
+            path = resolved
+        wanted.append(path)
+    return tuple(wanted) or None
 
 
 def merge_chunks(parts: Sequence[Chunk], anchor: Chunk, count: Callable[[str], int]) -> Chunk:

@@ -101,6 +101,11 @@ class KeywordSnapshot:
     lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
 
     @cached_property
+    def sources(self) -> frozenset[str]:
+        """The indexed files it holds chunks of (built on first use: a question filtered by source)."""
+        return frozenset(c.source for c in self.chunks)
+
+    @cached_property
     def _positions(self) -> dict[tuple[str, int], Chunk]:
         # Built on first use (a widened question); two threads building it at once build the same map.
         return {(c.source, c.index): c for c in self.chunks}

@@ -24,10 +24,11 @@ from rag.retrieve.hybrid import HybridRetriever, check_k
 class RagRetriever(BaseRetriever):
     """LangChain view of a ``HybridRetriever``: dense + BM25, fused.
 
-    ``k`` (1 … the collection's passage count) and ``sources`` (indexed paths, as
-    ``Assistant.sources()`` lists them) are defaults that ``invoke(query, k=…, sources=…)``
-    overrides per call. Each document's metadata holds where the passage is (``source``,
-    ``page``, ``start``, ``end``, ``heading``, ``chunk_id``) and how it was found: the fused
+    ``k`` (at least 1; capped at the collection's passage count) and ``sources`` (indexed paths,
+    as ``Assistant.sources()`` lists them or as they were added) are defaults that
+    ``invoke(query, k=…, sources=…)`` overrides per call (there ``k`` must be 1 … the passage
+    count). Each document's metadata holds where the passage is (``source``, ``page``,
+    ``start``, ``end``, ``heading``, ``chunk_id``) and how it was found: the fused
     ``score`` and ``rank``, ``dense_score`` (cosine) and ``dense_rank``, ``keyword_score`` (BM25)
     and ``keyword_rank``, ``sentence_score`` (its best sentence's cosine) and ``sentence_rank`` (a
     score of None and rank 0 mean that list did not return it).
@@ -45,9 +46,12 @@ class RagRetriever(BaseRetriever):
         return check_k(k, 0)  # the upper bound needs the collection: checked on each call
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
-                                k: int | None = None, sources: Sequence[str] | None = None) -> list[Document]:
-        k = check_k(self.k if k is None else k, self.hybrid.store.count())
-        wanted = self.sources if sources is None else tuple(sources)
+                                k: int | None = None, sources: str | Sequence[str] | None = None) -> list[Document]:
+        size = self.hybrid.store.count()
+        # A k asked for in this call is checked; the default (RAG_K, or the k it was made with) is
+        # capped at a small collection's size rather than failing a call that named no k.
+        k = min(self.k, size or self.k) if k is None else check_k(k, size)
+        wanted = self.sources if sources is None else sources  # checked by ``retrieve``: indexed paths
         return [to_document(hit) for hit in self.hybrid.retrieve(query, k=k, sources=wanted or None)]
 
 

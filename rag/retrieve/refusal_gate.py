@@ -19,7 +19,7 @@ import regex
 
 from index.embedding import is_common_word
 from rag.records import Hit, Retrieval
-from rag.retrieve.hybrid import HybridRetriever
+from rag.retrieve.hybrid import HybridRetriever, check_sources
 from rag.text import (
     OPENING_WORDS,
     QUESTION_WORDS,
@@ -56,7 +56,7 @@ class GateResult:
         return self.refusal_reason is not None
 
 
-def gate(retriever: HybridRetriever, question: str, k: int, sources: Sequence[str] | None = None,
+def gate(retriever: HybridRetriever, question: str, k: int, sources: str | Sequence[str] | None = None,
          threshold: float = DEFAULT_REFUSAL_THRESHOLD) -> GateResult:
     """Retrieve for ``question`` and decide whether it can be answered from what was found.
 
@@ -73,7 +73,8 @@ def gate(retriever: HybridRetriever, question: str, k: int, sources: Sequence[st
     return GateResult(retrieval, None)
 
 
-def _retrieve_checking_terms(retriever: HybridRetriever, question: str, k: int, sources: Sequence[str] | None
+def _retrieve_checking_terms(retriever: HybridRetriever, question: str, k: int,
+                             sources: str | Sequence[str] | None
                              ) -> tuple[Retrieval, list[str]]:
     """Hybrid retrieval, and the question's terms that rule an answer out: names and numbers no
     retrieved passage holds, and technical terms no indexed document holds.
@@ -83,6 +84,7 @@ def _retrieve_checking_terms(retriever: HybridRetriever, question: str, k: int, 
     name or number no indexed document contains is returned, and the question is refused.
     """
     keyword = retriever.keyword.snapshot()  # every check of this question reads the same index
+    sources = check_sources(sources, keyword.sources)
     retrieval = retriever.search(question, k=k, sources=sources, keyword=keyword)
     knows = knows_as_a_term(keyword.vocabulary.knows, keyword.vocabulary.words.__contains__, is_common_word)
     unknown = unknown_terms(question, knows, is_common_word) + unwritten_literals(question, keyword.contains)

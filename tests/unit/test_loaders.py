@@ -358,6 +358,16 @@ def test_discover_explicit_paths(tmp_path: Path) -> None:
     assert "unsupported file type '.csv'" in errors[0].reason
 
 
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_an_empty_path_is_an_error_not_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          empty: str) -> None:
+    # Path("") is "."; a script's unset variable (a.add(os.environ.get("DOCS", ""))) indexed the folder it ran in.
+    (tmp_path / "x.html").write_text("<p>x</p>")
+    monkeypatch.chdir(tmp_path)
+    files, errors = discover([empty])
+    assert files == [] and [e.reason for e in errors] == ["the path is empty; give a file or folder ('.' for this one)"]
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can read a chmod 000 folder")
 def test_discover_unreadable_folder(tmp_path: Path) -> None:
     locked = tmp_path / "locked"

@@ -4,7 +4,10 @@ gate's queue and timeout, body limits and error mapping (in-process ASGI, no soc
 from __future__ import annotations
 
 import asyncio
+import io
+import socket
 import threading
+from pathlib import Path
 
 import httpx
 import pytest
@@ -53,6 +56,17 @@ def test_stream_chunks_add_up_to_the_answer_and_end_with_the_citations() -> None
 def test_a_chat_needs_a_user_message() -> None:
     with pytest.raises(ApiError, match="user message"):
         openai_chat.question_and_history([])
+
+
+@pytest.mark.parametrize("last", ["   ", [{"type": "image_url", "image_url": {"url": "data:,"}}]])
+def test_a_last_user_message_without_text_is_not_answered_with_the_one_before(last: object) -> None:
+    # An image sent alone as a follow-up: answering the previous question again would look like an answer to it.
+    from types import SimpleNamespace as M
+
+    messages = [M(role="user", content="what did Zelenskyy reject?"), M(role="assistant", content="Territory [1]."),
+                M(role="user", content=last)]
+    with pytest.raises(ApiError, match="the last user message has no text"):
+        openai_chat.question_and_history(messages)
 
 
 def test_config_travels_to_workers_as_json_and_keys_are_checked(tmp_path: object) -> None:
@@ -147,3 +161,21 @@ def test_known_failures_keep_their_sentence() -> None:
     stopped = as_api_error(interrupted(DiskFullError("the disk is full; free some space"), IngestReport()))
     assert stopped.status == 507 and "after 0 files were indexed" in stopped.message
     assert as_api_error(EmbeddingServerError("the embedding server at http://h:1 stopped answering")).status == 503
+
+
+def test_a_port_in_use_is_one_sentence_and_exit_1_before_the_model_loads(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # uvicorn found it after the model had loaded, logged its own line and exited 3 (the code for a
+    # Chroma server that stopped answering).
+    import ui.serve.app
+    from rag.cli import main
+
+    (tmp_path / "chroma.sqlite3").write_bytes(b"")  # an index folder, as far as the start-up check goes
+    loaded: list[bool] = []
+    monkeypatch.setattr(ui.serve.app, "create_app", lambda *a, **k: loaded.append(True) or FastAPI())
+    monkeypatch.setenv("RAG_API_KEYS", "")
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        code = main(["serve", "--index", str(tmp_path), "--port", str(port)], out=io.StringIO())
+    assert code == 1 and not loaded
+    assert capsys.readouterr().err.strip() == f"rag serve: cannot listen on 127.0.0.1:{port}: Address already in use"

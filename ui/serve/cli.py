@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 from typing import Any, TextIO
 
 from rag.cli import CommandError, add_answer_options, add_common_options, settings_from
@@ -62,6 +63,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         from rag.documents import require_index
 
         require_index(config.settings.index_dir)  # a typo in --index must not serve a new, empty index
+    check_can_listen(args.host, args.port)  # before the model loads, in our sentence
     from ui.controller import temp_dir_for
     from ui.serve.config import CONFIG_ENV
 
@@ -70,7 +72,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import uvicorn
 
-    where = f"http://{args.host}:{args.port}"
+    where = base_url(args.host, args.port)
     keys = f"{len(config.api_keys)} API key(s)" if config.api_keys else "no API keys (loopback only)"
     _say(out, f"rag serve: {where} with {args.workers} worker(s), {keys}; docs at {where}/docs"
          + (f", web UI at {where}/ui" if config.mount_ui else ""))
@@ -90,6 +92,33 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     except OSError as exc:
         raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return 0
+
+
+def base_url(host: str, port: int) -> str:
+    """The address a client uses (an IPv6 host in brackets, or the URL does not parse).
+
+    >>> base_url("127.0.0.1", 8080), base_url("::1", 8080)
+    ('http://127.0.0.1:8080', 'http://[::1]:8080')
+    """
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """``CommandError`` in one sentence when ``host:port`` cannot be listened on. uvicorn finds out
+    only after the model has loaded, logs its own line and exits 3, the code that means an
+    unreachable Chroma server. Bound as uvicorn binds (SO_REUSEADDR), then let go.
+
+    >>> check_can_listen("127.0.0.1", 0)
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise CommandError(f"cannot listen on {host}:{port}: {reason}") from None
 
 
 def _say(out: TextIO, line: str) -> None:

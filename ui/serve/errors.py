@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -80,6 +82,31 @@ def response_for(exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(err.message, err.kind, err.code), status_code=err.status, headers=err.headers)
 
 
+def invalid_sentence(error: Mapping[str, Any], content_type: str | None) -> str:
+    """One sentence for the first problem FastAPI found in a request (``error``: pydantic's shape).
+
+    >>> invalid_sentence({"type": "json_invalid", "loc": ("body", 20), "ctx": {"error": "Expecting value"}}, None)
+    'the request body is not valid JSON (Expecting value at position 20)'
+    >>> invalid_sentence({"type": "model_attributes_type", "loc": ("body",)}, "application/x-www-form-urlencoded")
+    "the request body must be JSON sent with 'Content-Type: application/json', not 'application/x-www-form-urlencoded'"
+    >>> invalid_sentence({"type": "missing", "loc": ("body", "question"), "msg": "Field required"}, None)
+    'question: Field required'
+    """
+    kind, loc = error.get("type"), tuple(error.get("loc", ()))
+    if kind == "json_invalid":
+        reason = (error.get("ctx") or {}).get("error", "JSON decode error")
+        at = f" at position {loc[1]}" if len(loc) > 1 else ""
+        return f"the request body is not valid JSON ({reason}{at})"
+    if kind == "model_attributes_type" and loc == ("body",):
+        # FastAPI reads a body as JSON only when its Content-Type says so (curl -d sends a form's).
+        media = (content_type or "application/json").split(";")[0].strip().lower()
+        if media != "application/json" and not media.endswith("+json"):
+            return f"the request body must be JSON sent with 'Content-Type: application/json', not {media!r}"
+        return "the request body must be a JSON object"
+    where = ".".join(str(p) for p in loc if p != "body") or "the request"
+    return f"{where}: {error.get('msg', 'invalid value')}"
+
+
 def install_handlers(app: FastAPI) -> None:
     """Route every error through ``response_for`` (FastAPI's own ones included)."""
 
@@ -88,12 +115,13 @@ def install_handlers(app: FastAPI) -> None:
 
     async def on_invalid(request: Request, exc: Exception) -> JSONResponse:
         first = exc.errors()[0] if isinstance(exc, RequestValidationError) and exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "the request"
-        return response_for(ApiError(400, f"{where}: {first.get('msg', 'invalid value')}"))
+        return response_for(ApiError(400, invalid_sentence(first, request.headers.get("content-type"))))
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
         detail = exc.detail if isinstance(exc, StarletteHTTPException) else str(exc)
+        if isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI's words: "There was an error parsing the body"
+            detail = f"the request body is not valid JSON: it is not UTF-8 text (byte {exc.__cause__.start})"
         kind = "not_found_error" if status == 404 else "invalid_request_error"
         return response_for(ApiError(status, str(detail), kind))
 

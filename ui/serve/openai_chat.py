@@ -53,10 +53,11 @@ def question_and_history(messages: Sequence[Any]) -> tuple[str, list[str]]:
     ('why?', ['who rejected it?'])
     """
     asked = [message_text(m.content).strip() for m in messages if m.role == "user"]
-    asked = [q for q in asked if q]
     if not asked:
         raise ApiError(400, "messages must contain a user message with text")
-    return asked[-1], asked[:-1]
+    if not asked[-1]:  # an image or blank line alone: not the previous question again
+        raise ApiError(400, "the last user message has no text; rag answers questions written as text")
+    return asked[-1], [q for q in asked[:-1] if q]
 
 
 def rag_extension(answer: Answer) -> dict[str, Any]:

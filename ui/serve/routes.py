@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from rag.retrieve.hybrid import check_k
+from rag.retrieve.hybrid import check_k, check_sources
 from ui.serve import openai_chat
 from ui.serve.collections import Collections
 from ui.serve.config import ServeConfig
@@ -50,10 +50,14 @@ health = APIRouter()
 State = Depends(get_state)
 
 
-def _open(state: ServerState, collection: str | None, k: int | None, create: bool = False) -> tuple[Any, int | None]:
-    """The collection's ``Assistant`` and the checked ``k`` (blocking: Chroma is asked)."""
-    assistant = state.collections.get(collection, create=create)
-    return assistant, (None if k is None else check_k(k, assistant.store.count()))
+def _open(state: ServerState, collection: str | None, k: int | None, sources: list[str] | None = None
+          ) -> tuple[Any, int | None, tuple[str, ...] | None]:
+    """The collection's ``Assistant``, the checked ``k`` and the indexed paths ``sources`` names
+    (blocking: Chroma is asked), so a stream starts only for a request that can be answered."""
+    assistant = state.collections.get(collection)
+    checked_k = None if k is None else check_k(k, assistant.store.count())
+    wanted = None if sources is None else check_sources(sources, assistant.retriever.keyword.snapshot().sources)
+    return assistant, checked_k, wanted
 
 
 # ---- answers -------------------------------------------------------------------------------------
@@ -61,8 +65,8 @@ def _open(state: ServerState, collection: str | None, k: int | None, create: boo
 @api.post("/v1/ask", summary="A checked answer: Answer.to_dict() (text with [n], citations, verdicts)")
 async def ask(body: AskRequest, state: ServerState = State) -> dict[str, Any]:
     def work() -> dict[str, Any]:
-        assistant, k = _open(state, body.collection, body.k)
-        return dict(assistant.ask(body.question, k=k, strict=body.strict, sources=body.sources,
+        assistant, k, sources = _open(state, body.collection, body.k, body.sources)
+        return dict(assistant.ask(body.question, k=k, strict=body.strict, sources=sources,
                                   history=body.history).to_dict())
 
     return await state.answers.run(work, state.config.timeout_s)
@@ -71,8 +75,8 @@ async def ask(body: AskRequest, state: ServerState = State) -> dict[str, Any]:
 @api.post("/v1/retrieve", summary="The passages hybrid retrieval finds, best first, with their scores")
 async def retrieve(body: RetrieveRequest, state: ServerState = State) -> dict[str, Any]:
     def work() -> dict[str, Any]:
-        assistant, k = _open(state, body.collection, body.k)
-        hits = assistant.retrieve(body.question, k=k, sources=body.sources)
+        assistant, k, sources = _open(state, body.collection, body.k, body.sources)
+        hits = assistant.retrieve(body.question, k=k, sources=sources)
         return {"question": body.question, "hits": [h.to_dict() for h in hits]}
 
     return await state.answers.run(work, state.config.timeout_s)
@@ -88,10 +92,11 @@ async def models(state: ServerState = State) -> dict[str, Any]:
           response_model=None)
 async def chat_completions(body: ChatRequest, state: ServerState = State) -> JSONResponse | StreamingResponse:
     question, history = openai_chat.question_and_history(body.messages)
-    assistant, k = await run_in_threadpool(_open, state, body.model, body.k)  # 404 / 400 before any stream
+    # 404 / 400 before any stream
+    assistant, k, sources = await run_in_threadpool(_open, state, body.model, body.k, body.sources)
 
     def work() -> Any:
-        return assistant.ask(question, k=k, strict=body.strict, sources=body.sources, history=history)
+        return assistant.ask(question, k=k, strict=body.strict, sources=sources, history=history)
 
     if not body.stream:
         answer = await state.answers.run(work, state.config.timeout_s)

@@ -45,7 +45,7 @@ class ChatRequest(BaseModel):
 
     model: str = Field(examples=["docs"])
     messages: list[ChatMessage] = Field(min_length=1, max_length=200)
-    stream: bool = False
+    stream: bool | None = False  # null is false, as in OpenAI's API
     k: int | None = None
     strict: bool | None = None
     sources: list[str] | None = None
