@@ -302,7 +302,7 @@ class Controller:
 def check_upload(path: Path, max_bytes: int) -> str | None:
     """Why ``path`` cannot be indexed (type or size), or None."""
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-        return (f"{path.suffix or 'files without an extension'} is not supported; "
+        return (f"{path.suffix or 'a file without an extension'} is not supported; "
                 f"use {', '.join(sorted(SUPPORTED_SUFFIXES))}")
     size = path.stat().st_size
     if size > max_bytes:

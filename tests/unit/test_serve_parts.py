@@ -69,6 +69,18 @@ def test_a_last_user_message_without_text_is_not_answered_with_the_one_before(la
         openai_chat.question_and_history(messages)
 
 
+def test_a_chat_question_is_held_to_the_length_of_an_ask_question() -> None:
+    # An 850 KB chat message took 7 s of CPU before it was refused; /v1/ask caps a question at 4,000.
+    from types import SimpleNamespace as M
+
+    long_history = [M(role="user", content=f"earlier {i} " + "x" * 9000) for i in range(60)]
+    question, history = openai_chat.question_and_history([*long_history, M(role="user", content="why?")])
+    assert question == "why?" and len(history) == 50 and all(len(h) <= 4000 for h in history)
+    assert history[-1].startswith("earlier 59 ")  # the most recent are kept
+    with pytest.raises(ApiError, match="at most 4000"):
+        openai_chat.question_and_history([M(role="user", content="y" * 4001)])
+
+
 def test_config_travels_to_workers_as_json_and_keys_are_checked(tmp_path: object) -> None:
     config = ServeConfig(SETTINGS.replace(chroma_url="http://127.0.0.1:8000", k=7), api_keys=frozenset({"a" * 16}),
                          max_queue=3, mount_ui=True)

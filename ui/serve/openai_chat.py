@@ -24,6 +24,7 @@ from typing import Any
 
 from rag.records import Answer
 from ui.serve.errors import ApiError
+from ui.serve.schemas import MAX_HISTORY, MAX_QUESTION
 
 _PIECE = re.compile(r"\S+\s*|\s+")
 WORDS_PER_CHUNK = 8
@@ -57,7 +58,11 @@ def question_and_history(messages: Sequence[Any]) -> tuple[str, list[str]]:
         raise ApiError(400, "messages must contain a user message with text")
     if not asked[-1]:  # an image or blank line alone: not the previous question again
         raise ApiError(400, "the last user message has no text; rag answers questions written as text")
-    return asked[-1], [q for q in asked[:-1] if q]
+    if len(asked[-1]) > MAX_QUESTION:  # as /v1/ask: an 850 KB message took 7 s of CPU to refuse
+        raise ApiError(400, f"the last user message is {len(asked[-1])} characters long; a question may have at "
+                            f"most {MAX_QUESTION}")
+    # Earlier messages only help condense a follow-up: the last 50, each cut to a question's length.
+    return asked[-1], [q[:MAX_QUESTION] for q in asked[:-1] if q][-MAX_HISTORY:]
 
 
 def rag_extension(answer: Answer) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 MAX_QUESTION = 4000
+MAX_HISTORY = 50
 
 
 class RetrieveRequest(BaseModel):
@@ -23,7 +24,7 @@ class AskRequest(RetrieveRequest):
     """``POST /v1/ask``: a checked answer (``Answer.to_dict()``)."""
 
     strict: bool | None = Field(None, description="drop sentences their passages do not support")
-    history: list[str] = Field(default_factory=list, max_length=50,
+    history: list[str] = Field(default_factory=list, max_length=MAX_HISTORY,
                                description="earlier questions of the conversation, oldest first (for follow-ups)")
 
 
