@@ -82,12 +82,10 @@ class SpanCounter:
     """
 
     def __init__(self, text: str, offsets: TokenOffsets, exact: TokenCounter) -> None:
-        spans, words = offsets(text)
         self.text = text
         self.exact = exact
-        bounds = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
+        bounds, ids = _token_bounds(text, offsets)
         # Pre-token spans: the first token's start to the last token's end of each word index.
-        ids = np.asarray([-1 if w is None else w for w in words], dtype=np.int64)
         new_word = np.ones(len(ids), dtype=bool)
         new_word[1:] = ids[1:] != ids[:-1]
         first = np.flatnonzero(new_word)
@@ -123,12 +121,62 @@ class SpanCounter:
     def within(self, start: int, end: int) -> TokenCounter:
         """A length function for pieces of ``text[start:end]`` (what the splitter measures)."""
 
+        cursor = [start]  # the splitter measures its pieces mostly in order: look on from the last one found
+
         @functools.cache
         def length(piece: str) -> int:
-            found = self.text.find(piece, start, end)
-            return self.exact(piece) if found < 0 else self.span(found, found + len(piece))
+            # Searching from ``start`` every time was quadratic in a long section: chunking a 6 MB
+            # text without headings took 46 s. Any occurrence of ``piece`` counts the same.
+            found = self.text.find(piece, cursor[0], end)
+            if found < 0:
+                found = self.text.find(piece, start, end)
+            if found < 0:
+                return self.exact(piece)
+            cursor[0] = found
+            return self.span(found, found + len(piece))
 
         return length
+
+
+SLICE_CHARS = 100_000
+"""The text is tokenized for ``SpanCounter`` in slices of about this many characters: the tokenizer's
+offsets as Python lists cost ~600 bytes a word piece (960 MB for a 6 MB text), so a 50 MB upload
+needed ~8 GB at once; slices keep that to one slice's worth (``_token_bounds``)."""
+
+
+def _token_bounds(text: str, offsets: TokenOffsets) -> tuple[np.ndarray, np.ndarray]:
+    """Each word piece's (start, end) in ``text`` and its pre-token number, from ``offsets`` run on
+    slices of ``text`` cut where no pre-token is cut: at whitespace, else after punctuation (both
+    end a pre-token for BERT's pre-tokenizer, so the pieces are those of the whole text); a run with
+    neither is one over-long word, read as [UNK] whichever way it is cut."""
+    bounds: list[np.ndarray] = [np.zeros((0, 2), dtype=np.int64)]
+    ids: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
+    start, next_word = 0, 0
+    while start < len(text):
+        end = _slice_end(text, start, SLICE_CHARS)
+        spans, words = offsets(text[start:end])
+        piece_ids = np.asarray([-1 if w is None else w for w in words], dtype=np.int64)
+        known = piece_ids >= 0
+        piece_ids[known] += next_word
+        next_word = int(piece_ids.max()) + 1 if known.any() else next_word
+        bounds.append(np.asarray(spans, dtype=np.int64).reshape(-1, 2) + start)
+        ids.append(piece_ids)
+        start = end
+    return np.concatenate(bounds), np.concatenate(ids)
+
+
+def _slice_end(text: str, start: int, size: int) -> int:
+    """Where the slice from ``start`` ends: after the last whitespace (else punctuation) within its
+    last tenth, else at ``start + size``."""
+    end = start + size
+    if end >= len(text):
+        return len(text)
+    window = text[end - size // 10:end]
+    for pattern in (r"\s", r"[^\w\s]"):
+        found = [m.end() for m in re.finditer(pattern, window)]
+        if found:
+            return end - size // 10 + found[-1]
+    return end
 
 
 def unknown_pieces(word: str, count: TokenCounter) -> int:

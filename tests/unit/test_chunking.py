@@ -291,6 +291,36 @@ def test_chunks_are_the_same_with_or_without_offsets(embedder: MiniLMEmbedder, n
                                                                       for c in plain]
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300),
+       cuts=st.lists(st.integers(min_value=0, max_value=300), min_size=2, max_size=2))
+def test_a_text_tokenized_in_slices_counts_as_tokenized_whole(embedder: MiniLMEmbedder, text: str,
+                                                              cuts: list[int]) -> None:
+    """A 6 MB text's offsets as Python lists took ~1 GB; slices cut where no word piece is cut
+    (whitespace, else punctuation) give the same counts: here slices of 40 characters."""
+    import index.chunking
+
+    start, end = sorted(min(c, len(text)) for c in cuts)
+    saved = index.chunking.SLICE_CHARS
+    index.chunking.SLICE_CHARS = 40  # not monkeypatch: hypothesis reruns the test body
+    try:
+        counter = SpanCounter(text, embedder.token_offsets, embedder.count_tokens)
+    finally:
+        index.chunking.SLICE_CHARS = saved
+    assert counter.span(start, end) == embedder.count_tokens(text[start:end])
+
+
+@pytest.mark.parametrize("name", ["coral-reefs.txt", "sourdough-baking.html", "home-solar-guide.pdf"])
+def test_chunks_are_the_same_when_the_text_is_tokenized_in_slices(embedder: MiniLMEmbedder, name: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = load_file(EXAMPLES / name)
+    small = ChunkingConfig(target_tokens=60, overlap_tokens=8)
+    whole = chunk_document(doc, embedder.count_tokens, small, offsets=embedder.token_offsets)
+    monkeypatch.setattr("index.chunking.SLICE_CHARS", 200)
+    sliced = chunk_document(doc, embedder.count_tokens, small, offsets=embedder.token_offsets)
+    assert [(c.chunk_id, c.n_tokens) for c in sliced] == [(c.chunk_id, c.n_tokens) for c in whole]
+
+
 # ---- giant lines (issue 18 item 4) ----------------------------------------------------------------
 
 def test_a_run_without_spaces_is_cut_and_its_word_pieces_counted_honestly(count: Callable[[str], int]) -> None:
