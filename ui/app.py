@@ -240,12 +240,12 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
         backend.change(on_backend, backend, [base_url, model, api_key, gguf], api_visibility="private", queue=False)
 
         def on_apply(choice: str, url: str, name: str, key: str, path: str, coll: str | None,
-                     sess: SessionSettings) -> Any:
+                     sess: SessionSettings, only: list[str] | None) -> Any:
             result, sess = ctl.apply_settings(choice, url, name, key, path, coll or "", sess)
             return (result.html(), sess, gr.update(choices=ctl.assistants.collections(), value=sess.collection),
-                    *_documents_view(ctl, sess))
+                    *_documents_view(ctl, sess, only))
 
-        apply_btn.click(on_apply, [backend, base_url, model, api_key, gguf, collection, session],
+        apply_btn.click(on_apply, [backend, base_url, model, api_key, gguf, collection, session, doc_filter],
                         [settings_notice, session, collection, *doc_outputs], api_visibility="private",
                         concurrency_id="settings", concurrency_limit=ANSWER_CONCURRENCY)
 

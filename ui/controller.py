@@ -155,7 +155,7 @@ class Controller:
         if answer is None:
             turn.html = render.render_error("No answer was produced.")
         else:
-            turn.html = render.render_answer(answer)
+            turn.html = render.render_answer(answer, only=len(sources or ()))
             turn.asked = answer.asked
             turn.cited = [{f: getattr(c, f) for f in ("n", "source", "page", "quote", "start", "end", "support")}
                           for c in answer.citations]

@@ -736,8 +736,15 @@ def test_files_dropped_while_others_are_indexed_are_indexed_too_and_the_filter_s
         page.locator("#rag-confirm-remove").click()
         expect(page.locator("#rag-notice")).to_contain_text(f"Removed {path.name}")
     expect(page.locator("#rag-filter .token")).to_have_text(["tides.txt"])
+    page.get_by_role("tab", name="Settings").click()
+    page.locator("#rag-apply").click()  # the same collection: the choice still applies
+    expect(page.locator("#rag-settings-notice")).to_contain_text("This page answers")
+    page.get_by_role("tab", name="Documents").click()
+    expect(page.locator("#rag-filter .token")).to_have_text(["tides.txt"])
     answer = ui.ask("When are there two high tides?")
     expect(answer.locator(".rag-source .rag-file").first).to_have_text("tides.txt")
+    refusal = ui.ask("What do puffins carry in their beaks?")  # in late-drop.txt, which was removed
+    expect(refusal).to_contain_text("Only the 1 document chosen")
     page.context.close()
 
 

@@ -205,6 +205,17 @@ def test_refusal_is_rendered_as_such_with_related_passages() -> None:
     assert {t for t, _ in tags.tags} <= OUR_TAGS and "](" not in out
 
 
+def test_a_refusal_limited_to_chosen_documents_says_so_instead_of_asking_to_add_one() -> None:
+    ans = Answer(question="what is a timedelta?", text="The documents do not say.", sentences=(), citations=(),
+                 refused=True, hits=(), backend="extractive", judge="heuristic")
+    everything = html.unescape(re.sub(r"<[^>]+>", "", render_answer(ans)))
+    assert "add the document that covers it" in everything and "chosen" not in everything
+    one = html.unescape(re.sub(r"<[^>]+>", "", render_answer(ans, only=1)))
+    assert "Only the 1 document chosen under “Ask only these documents” was searched" in one
+    assert "add the document" not in one
+    assert "Only the 3 documents chosen" in html.unescape(render_answer(ans, only=3))
+
+
 # ---- documents panel -----------------------------------------------------------------------------
 
 def test_documents_list_shows_names_and_counts_escaped() -> None:
