@@ -205,13 +205,16 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
         # ---- documents: writes to the index run one at a time ----
         doc_outputs = [docs, doc_choice, doc_filter, status]
 
-        def on_upload(files: list[str] | None, sess: SessionSettings,
+        def on_upload(files: list[str] | None, sess: SessionSettings, only: list[str] | None,
                       progress: gr.Progress = gr.Progress()) -> Any:  # noqa: B008
             result = ctl.upload(files, progress=lambda f, d: progress(f, desc=d), session=sess)
-            return (None, result.html(), *_documents_view(ctl, sess))
+            return (None, result.html(), *_documents_view(ctl, sess, only))
 
-        upload.upload(on_upload, [upload, session], [upload, notice, *doc_outputs], api_visibility="private",
-                      concurrency_id="writer", concurrency_limit=1, show_progress_on=[notice])
+        # "multiple": files dropped while an earlier drop is still being indexed queue behind it
+        # (Gradio's default, "once", silently ignored them).
+        upload.upload(on_upload, [upload, session, doc_filter], [upload, notice, *doc_outputs],
+                      api_visibility="private", concurrency_id="writer", concurrency_limit=1,
+                      show_progress_on=[notice], trigger_mode="multiple")
 
         def ask_confirm(source: str | None) -> Any:
             if not source:
@@ -223,10 +226,10 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                          queue=False)
         cancel_btn.click(lambda: gr.update(visible=False), None, confirm_row, api_visibility="private", queue=False)
 
-        def on_remove(source: str | None, sess: SessionSettings) -> Any:
-            return (gr.update(visible=False), ctl.remove(source, sess).html(), *_documents_view(ctl, sess))
+        def on_remove(source: str | None, sess: SessionSettings, only: list[str] | None) -> Any:
+            return (gr.update(visible=False), ctl.remove(source, sess).html(), *_documents_view(ctl, sess, only))
 
-        confirm_btn.click(on_remove, [doc_choice, session], [confirm_row, notice, *doc_outputs],
+        confirm_btn.click(on_remove, [doc_choice, session, doc_filter], [confirm_row, notice, *doc_outputs],
                           api_visibility="private", concurrency_id="writer", concurrency_limit=1)
 
         # ---- settings: this page's only ----
@@ -237,12 +240,12 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
         backend.change(on_backend, backend, [base_url, model, api_key, gguf], api_visibility="private", queue=False)
 
         def on_apply(choice: str, url: str, name: str, key: str, path: str, coll: str | None,
-                     sess: SessionSettings) -> Any:
+                     sess: SessionSettings, only: list[str] | None) -> Any:
             result, sess = ctl.apply_settings(choice, url, name, key, path, coll or "", sess)
             return (result.html(), sess, gr.update(choices=ctl.assistants.collections(), value=sess.collection),
-                    *_documents_view(ctl, sess))
+                    *_documents_view(ctl, sess, only))
 
-        apply_btn.click(on_apply, [backend, base_url, model, api_key, gguf, collection, session],
+        apply_btn.click(on_apply, [backend, base_url, model, api_key, gguf, collection, session, doc_filter],
                         [settings_notice, session, collection, *doc_outputs], api_visibility="private",
                         concurrency_id="settings", concurrency_limit=ANSWER_CONCURRENCY)
 
@@ -298,7 +301,11 @@ def _status(ctl: Controller, session: SessionSettings) -> str:
     return render.render_status(len(sources), sum(sources.values()), session.backend, session.collection)
 
 
-def _documents_view(ctl: Controller, session: SessionSettings) -> tuple[str, Any, Any, str]:
+def _documents_view(ctl: Controller, session: SessionSettings, only: list[str] | None = None
+                    ) -> tuple[str, Any, Any, str]:
+    """The documents panel after a change; the "ask only these" choice keeps the files still indexed
+    (an upload or a removal must not silently widen the next question to every document)."""
     choices = _doc_choices(ctl, session)
+    indexed = {src for _, src in choices}
     return (render.render_documents(ctl.sources(session)), gr.update(choices=choices, value=None),
-            gr.update(choices=choices, value=[]), _status(ctl, session))
+            gr.update(choices=choices, value=[s for s in only or [] if s in indexed]), _status(ctl, session))

@@ -155,7 +155,7 @@ class Controller:
         if answer is None:
             turn.html = render.render_error("No answer was produced.")
         else:
-            turn.html = render.render_answer(answer)
+            turn.html = render.render_answer(answer, only=len(sources or ()))
             turn.asked = answer.asked
             turn.cited = [{f: getattr(c, f) for f in ("n", "source", "page", "quote", "start", "end", "support")}
                           for c in answer.citations]
@@ -207,7 +207,9 @@ class Controller:
     def upload(self, files: Sequence[str | Path] | None, progress: PageProgress | None = None,
                session: SessionSettings | None = None) -> Notice:
         """Copy accepted files into the upload folder and index them; every failure is named."""
-        paths = [Path(f) for f in files or []]
+        # A file already gone was taken by an earlier drop: Gradio's file box keeps the files of a drop
+        # that is still being indexed and sends them again with the next one.
+        paths = [Path(f) for f in files or [] if Path(f).exists()]
         if not paths:
             return Notice("warn", ("No file received.",))
         assistant = self.assistant(session)
@@ -260,8 +262,8 @@ class Controller:
                 copy.unlink(missing_ok=True)
         if not removed:
             return Notice("warn", (f"{render.display_name(source)} was not in the index.",))
-        return Notice("ok", (f"Removed {render.display_name(source)} ({removed} passages); upload it again to "
-                             "undo.",))
+        return Notice("ok", (f"Removed {render.display_name(source)} ({_count(removed, 'passage')}); upload it "
+                             "again to undo.",))
 
     # ---- settings ------------------------------------------------------------------------------
 

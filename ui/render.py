@@ -119,10 +119,13 @@ def render_error(title: str, detail: str = "") -> str:
     return f'<div class="rag-answer rag-error"><strong>{escape_text(title)}</strong>{body}</div>'
 
 
-def render_answer(answer: Answer) -> str:
-    """The checked answer: sentences with ``[n]`` markers and flags, then the sources panel."""
+def render_answer(answer: Answer, only: int = 0) -> str:
+    """The checked answer: sentences with ``[n]`` markers and flags, then the sources panel.
+
+    ``only``: how many documents the question was limited to ("Ask only these documents"; 0: all).
+    """
     if answer.refused:
-        return _render_refusal(answer)
+        return _render_refusal(answer, only)
     verdicts = {(c.sentence_index, c.n): c.support for c in answer.citations}
     body = " ".join(_render_sentence(i, s, verdicts) for i, s in enumerate(answer.sentences))
     parts = [f'<div class="rag-answer"><div class="rag-body">{body}</div>']
@@ -239,12 +242,17 @@ def _passage_window(passage: str, spans: Sequence[Span]) -> str:
     return f'<div class="rag-passage">{head}{inner}{tail}</div>'
 
 
-def _render_refusal(answer: Answer) -> str:
+def _render_refusal(answer: Answer, only: int = 0) -> str:
+    # A question limited to chosen documents must not send the user to add a document that is
+    # already indexed but was left out of the search.
+    hint = (f'Only the {_count(only, "document")} chosen under “Ask only these documents” '
+            f'{"was" if only == 1 else "were"} searched: clear that choice to search them all.' if only
+            else "Try other words, or add the document that covers it.")
     parts = ['<div class="rag-answer rag-refused"><div class="rag-refusal">'
              f'<span class="rag-refusal-icon">⊘</span><div><strong>{escape_text(answer.text)}</strong>'
              '<div class="rag-refusal-detail">No passage in your documents answers this well enough to quote'
              f'{" (" + escape_text(answer.refusal_reason) + ")" if answer.refusal_reason else ""}. '
-             'Try other words, or add the document that covers it.</div></div></div>']
+             f'{escape_text(hint)}</div></div></div>']
     draft = answer.sentences or answer.removed
     if draft:
         verdicts = {(c.sentence_index, c.n): c.support for c in answer.citations}

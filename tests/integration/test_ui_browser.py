@@ -702,6 +702,52 @@ def test_upload_progress_moves_to_100_percent(server: tuple[str, Path], browser:
     page.context.close()
 
 
+def test_files_dropped_while_others_are_indexed_are_indexed_too_and_the_filter_stays(
+        server: tuple[str, Path], browser: Browser) -> None:
+    url, work = server
+    first = []
+    for topic in ("cranes", "storks"):
+        path = work / f"first-{topic}.md"
+        path.write_text(f"# {topic.title()}\n\n" + "".join(
+            f"Paragraph {n} about {topic}: they wade in marshes, eat frog number {n * 3}, and fly south.\n\n"
+            for n in range(90)))
+        first.append(path)
+    late = work / "late-drop.txt"
+    late.write_text("Puffins nest in burrows on sea cliffs and carry several fish crosswise in their beaks.\n")
+    ui = Page(browser, url)
+    page = ui.page
+    page.locator("#rag-filter input").click()
+    page.get_by_role("option", name="tides.txt").click()
+    page.keyboard.press("Escape")
+    expect(page.locator("#rag-filter .token")).to_have_text(["tides.txt"])
+
+    ui.upload(*first)
+    expect(page.locator("#rag-notice")).to_contain_text("%")  # the first drop is being indexed
+    ui.upload(late)  # a second drop before the first finished: it used to be ignored without a word
+    expect(page.locator("#rag-notice .rag-notice")).to_contain_text("Indexed 1 of 1 file", timeout=120_000)
+    for path in (*first, late):
+        expect(page.locator("#rag-docs")).to_contain_text(path.name)
+    # Adding documents keeps "ask only these documents" as chosen, and so does removing one.
+    expect(page.locator("#rag-filter .token")).to_have_text(["tides.txt"])
+    for path in (*first, late):
+        page.locator("#rag-remove-choice input").click()
+        page.get_by_role("option", name=path.name).click()
+        page.locator("#rag-remove").click()
+        page.locator("#rag-confirm-remove").click()
+        expect(page.locator("#rag-notice")).to_contain_text(f"Removed {path.name}")
+    expect(page.locator("#rag-filter .token")).to_have_text(["tides.txt"])
+    page.get_by_role("tab", name="Settings").click()
+    page.locator("#rag-apply").click()  # the same collection: the choice still applies
+    expect(page.locator("#rag-settings-notice")).to_contain_text("This page answers")
+    page.get_by_role("tab", name="Documents").click()
+    expect(page.locator("#rag-filter .token")).to_have_text(["tides.txt"])
+    answer = ui.ask("When are there two high tides?")
+    expect(answer.locator(".rag-source .rag-file").first).to_have_text("tides.txt")
+    refusal = ui.ask("What do puffins carry in their beaks?")  # in late-drop.txt, which was removed
+    expect(refusal).to_contain_text("Only the 1 document chosen")
+    page.context.close()
+
+
 # ---- the server's own settings, without a browser or a model --------------------------------------
 
 @dataclass

@@ -205,6 +205,17 @@ def test_refusal_is_rendered_as_such_with_related_passages() -> None:
     assert {t for t, _ in tags.tags} <= OUR_TAGS and "](" not in out
 
 
+def test_a_refusal_limited_to_chosen_documents_says_so_instead_of_asking_to_add_one() -> None:
+    ans = Answer(question="what is a timedelta?", text="The documents do not say.", sentences=(), citations=(),
+                 refused=True, hits=(), backend="extractive", judge="heuristic")
+    everything = html.unescape(re.sub(r"<[^>]+>", "", render_answer(ans)))
+    assert "add the document that covers it" in everything and "chosen" not in everything
+    one = html.unescape(re.sub(r"<[^>]+>", "", render_answer(ans, only=1)))
+    assert "Only the 1 document chosen under “Ask only these documents” was searched" in one
+    assert "add the document" not in one
+    assert "Only the 3 documents chosen" in html.unescape(render_answer(ans, only=3))
+
+
 # ---- documents panel -----------------------------------------------------------------------------
 
 def test_documents_list_shows_names_and_counts_escaped() -> None:
@@ -319,6 +330,25 @@ def test_upload_checks_type_and_size_and_names_each_failure(fake: FakeAssistant,
     assert ctl.upload([only_bad]).kind == "error"
     removed = ctl.remove(str(kept))
     assert removed.kind == "ok" and not kept.exists() and fake.indexed == {}
+
+
+def test_a_drop_that_repeats_files_an_earlier_drop_took_indexes_only_the_new_ones(fake: FakeAssistant,
+                                                                                   tmp_path: Path) -> None:
+    ctl = Controller(fake)
+    first, second = tmp_path / "first.md", tmp_path / "second.md"
+    first.write_text("# First\nhello")
+    assert ctl.upload([first]).kind == "ok" and not first.exists()  # its temporary copy is gone
+    second.write_text("# Second\nworld")
+    notice = ctl.upload([first, second])  # the file box sends the earlier file again
+    assert notice.kind == "ok" and notice.lines[0].startswith("Indexed 1 of 1 file:")
+    assert sorted(Path(s).name for s in fake.indexed) == ["first.md", "second.md"]
+
+
+def test_removing_a_document_counts_its_passages_in_words(fake: FakeAssistant) -> None:
+    fake.indexed.update({"/docs/one.md": 1, "/docs/two.md": 2})
+    ctl = Controller(fake)
+    assert ctl.remove("/docs/one.md").lines == ("Removed one.md (1 passage); upload it again to undo.",)
+    assert ctl.remove("/docs/two.md").lines == ("Removed two.md (2 passages); upload it again to undo.",)
 
 
 def test_misconfigured_backend_keeps_the_pages_settings(fake: FakeAssistant,
