@@ -102,6 +102,11 @@ class Settings:
         return int(self.max_file_mb * 1024 * 1024)
 
 
+# The most passages one question can get: retrieval fuses each list's best ``MAX_K`` candidates
+# (``RetrievalConfig.candidates``; the fusion was measured over lists of ~50: DESIGN "Retrieval
+# lessons" 4), so a larger k could not be filled and is refused rather than silently cut.
+MAX_K = 50
+_MAXIMUM = {"k": MAX_K}
 _MINIMUM = {"k": 1, "widen": 0, "max_file_mb": 0.001, "ui_port": 0, "refusal_threshold": -1.0, "llm_context": 256,
             "llm_max_tokens": 1, "llm_temperature": 0.0, "embed_concurrency": 1, "chroma_timeout": 0.01}
 
@@ -125,6 +130,9 @@ def _in_range(name: str, value: float) -> Any:
     low = _MINIMUM.get(name)
     if low is not None and value < low:
         raise SettingsError(f"setting {name} (RAG_{name.upper()}) must be at least {low}, not {value}")
+    high = _MAXIMUM.get(name)
+    if high is not None and value > high:
+        raise SettingsError(f"setting {name} (RAG_{name.upper()}) must be at most {high}, not {value}")
     return value
 
 

@@ -17,7 +17,7 @@ from index.store import ChunkStore
 from rag.records import Anchor, Hit, Retrieval
 from rag.retrieve.fusion import distinct_texts, minmax_fusion, mmr, rrf
 from rag.retrieve.keyword import KeywordIndex, KeywordSnapshot
-from rag.settings import SettingsError
+from rag.settings import MAX_K, SettingsError
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class RetrievalConfig:
     side of a hit. The lists are fused with equal weights (other weights measured: README)."""
 
     k: int = 5
-    candidates: int = 50
+    candidates: int = MAX_K
     sentences: int = 100
     fusion: Literal["rrf", "minmax"] = "minmax"
     mmr: bool = False
@@ -231,9 +231,11 @@ def _fold_scores(passage: Hit, found: Hit) -> Hit:
 
 
 def check_k(k: int, size: int) -> int:
-    """``k`` when it is a whole number from 1 to ``size`` (the collection's passage count; no upper
-    bound while the collection is empty), else ``SettingsError`` in one sentence. The CLI, the
-    HTTP API and the LangChain retriever all validate ``k`` here.
+    """``k`` when it is a whole number from 1 to ``size`` (the collection's passage count; ignored
+    while 0) and at most ``MAX_K`` (the candidates each retriever gives fusion: more passages than
+    that cannot be found, so a larger k is refused rather than quietly cut), else
+    ``SettingsError`` in one sentence. The Python API, the CLI, the HTTP API and the LangChain
+    retriever all validate ``k`` here.
 
     >>> check_k(3, 22)
     3
@@ -241,13 +243,20 @@ def check_k(k: int, size: int) -> int:
     Traceback (most recent call last):
     ...
     rag.settings.SettingsError: k must be at least 1, not 0
+    >>> check_k(60, 0)
+    Traceback (most recent call last):
+    ...
+    rag.settings.SettingsError: k must be at most 50 (retrieval ranks the best 50 candidates of each list), not 60
     """
     if isinstance(k, bool) or not isinstance(k, int):
         raise SettingsError(f"k must be a whole number, not {k!r}")
     if k < 1:
         raise SettingsError(f"k must be at least 1, not {k}")
-    if size and k > size:
+    if size and k > size and size <= MAX_K:
         raise SettingsError(f"k must be at most {size}, the number of passages in the collection, not {k}")
+    if k > MAX_K:
+        raise SettingsError(f"k must be at most {MAX_K} (retrieval ranks the best {MAX_K} candidates of each list), "
+                            f"not {k}")
     return k
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from rag.assistant import Assistant
 from rag.errors import RagError, UsageError
-from rag.settings import Settings
+from rag.settings import MAX_K, Settings
 from tests.fakes import WordEmbedder
 
 QUESTION = "what did Zelenskyy reject?"
@@ -39,6 +39,19 @@ def test_a_k_below_one_or_not_whole_is_refused_not_replaced_by_the_default(assis
         list(assistant.ask_stream(QUESTION, k=k))
     with pytest.raises(UsageError, match=r"^k must be"):
         assistant.retrieve(QUESTION, k=k)
+
+
+def test_a_k_above_what_retrieval_can_return_is_refused_everywhere(assistant: Assistant, tmp_path: Path) -> None:
+    # Each retriever gives fusion its best MAX_K candidates: a larger k returned anywhere from MAX_K
+    # passages to k, depending on how much the lists overlapped, and said nothing.
+    expected = rf"^k must be at most {MAX_K} \(retrieval ranks the best {MAX_K} candidates of each list\), not 51$"
+    for call in (lambda: assistant.ask(QUESTION, k=MAX_K + 1), lambda: assistant.retrieve(QUESTION, k=MAX_K + 1),
+                 lambda: assistant.as_langchain_retriever(k=MAX_K + 1)):
+        with pytest.raises(UsageError, match=expected):
+            call()
+    assert len(assistant.retrieve(QUESTION, k=MAX_K)) == 2  # the collection's two passages
+    with pytest.raises(UsageError, match=rf"^setting k \(RAG_K\) must be at most {MAX_K}, not 51$"):
+        Settings.load(env={"RAG_K": str(MAX_K + 1)}, config_file=tmp_path / "none.toml")
 
 
 def test_sources_name_files_by_the_path_they_were_added_with(assistant: Assistant) -> None:

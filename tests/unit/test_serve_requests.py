@@ -4,13 +4,15 @@ to send (the real app over a small index, in-process ASGI, no sockets)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import httpx
 import pytest
 
 from rag.assistant import Assistant
-from rag.settings import Settings
+from rag.settings import MAX_K, Settings
+from rag.tokens import count_tokens
 from tests.fakes import WordEmbedder
 from ui.serve.app import create_app
 from ui.serve.config import ServeConfig
@@ -93,3 +95,74 @@ def test_a_chat_with_stream_null_is_answered_whole(app: object) -> None:
     response = _post(app, "/v1/chat/completions", body, "application/json")
     assert response.status_code == 200, response.text
     assert response.json()["object"] == "chat.completion"
+
+
+def _chat(app: object, **fields: object) -> httpx.Response:
+    body = {"model": "docs", "messages": [{"role": "system", "content": "be brief"},
+                                          {"role": "user", "content": QUESTION}], **fields}
+    return _post(app, "/v1/chat/completions", json.dumps(body).encode(), "application/json")
+
+
+def _events(response: httpx.Response) -> list[dict[str, object]]:
+    lines = [ln[len("data: "):] for ln in response.text.splitlines() if ln.startswith("data: ")]
+    assert lines[-1] == "[DONE]"
+    return [json.loads(ln) for ln in lines[:-1]]
+
+
+def test_a_chat_completion_counts_its_tokens(app: object) -> None:
+    reply = _chat(app)
+    assert reply.status_code == 200, reply.text
+    usage, text = reply.json()["usage"], reply.json()["choices"][0]["message"]["content"]
+    assert usage == {"prompt_tokens": count_tokens("be brief") + count_tokens(QUESTION),
+                     "completion_tokens": count_tokens(text),
+                     "total_tokens": count_tokens("be brief") + count_tokens(QUESTION) + count_tokens(text)}
+    assert usage["completion_tokens"] > 3
+
+
+def test_a_stream_ends_with_its_usage_only_when_asked(app: object) -> None:
+    whole = _chat(app).json()
+    asked = _events(_chat(app, stream=True, stream_options={"include_usage": True}))
+    last = asked[-1]
+    assert last["choices"] == [] and last["usage"] == whole["usage"] and last["id"] == asked[0]["id"]
+    assert all(c["usage"] is None for c in asked[:-1]) and asked[-2]["choices"][0]["finish_reason"] == "stop"
+    assert "".join(c["choices"][0]["delta"].get("content", "") for c in asked[:-1]) == (
+        whole["choices"][0]["message"]["content"])
+    plain = _events(_chat(app, stream=True))
+    assert all("usage" not in c and c["choices"] for c in plain)
+    unasked = _events(_chat(app, stream=True, stream_options={"include_usage": False}))
+    assert len(unasked) == len(plain)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_more_than_one_choice_is_a_400_naming_n(app: object, stream: bool) -> None:
+    reply = _chat(app, n=3, stream=stream)
+    assert reply.headers["content-type"].startswith("application/json")  # before any stream
+    assert _error(reply).startswith("n must be 1, not 3")
+    assert _chat(app, n=1, stream=stream).status_code == 200
+    assert _chat(app, n=None).status_code == 200
+
+
+@pytest.fixture(scope="module")
+def big_app(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """A collection of more passages than one question can get (``MAX_K``)."""
+    folder = tmp_path_factory.mktemp("big")
+    docs = folder / "docs"
+    docs.mkdir()
+    for n in range(MAX_K + 5):
+        (docs / f"note-{n}.txt").write_text(f"Note {n} says the reservoir number {n} holds {n * 7} litres.")
+    settings = Settings.load(env={"RAG_REFUSAL_THRESHOLD": "0.0"}, config_file=folder / "none.toml")
+    assistant = Assistant(settings=settings.replace(index_dir=folder / "index"), embedder=WordEmbedder())
+    assistant.add(docs)
+    return create_app(ServeConfig(settings.replace(index_dir=folder / "index")), assistant=assistant)
+
+
+@pytest.mark.parametrize("path", ["/v1/retrieve", "/v1/ask"])
+def test_k_above_the_most_retrieval_can_return_is_a_400_naming_it(big_app: object, path: str) -> None:
+    body = {"question": "how many litres does reservoir 3 hold?", "k": MAX_K + 1}
+    assert _error(_post(big_app, path, json.dumps(body).encode(), "application/json")) == (
+        f"k must be at most {MAX_K} (retrieval ranks the best {MAX_K} candidates of each list), not {MAX_K + 1}")
+    body["k"] = MAX_K
+    reply = _post(big_app, path, json.dumps(body).encode(), "application/json")
+    assert reply.status_code == 200, reply.text
+    if path == "/v1/retrieve":
+        assert len(reply.json()["hits"]) == MAX_K

@@ -11,6 +11,12 @@ stream chunk), which OpenAI clients keep and other clients ignore::
 
 A stream carries the answer only once it has been checked (a refusal or a strict-mode removal
 cannot be taken back after it was shown), as role, content and finish chunks, then ``[DONE]``.
+
+``usage`` counts tokens as OpenAI does, with tiktoken's ``cl100k_base``: ``prompt_tokens`` the
+text of the request's messages, ``completion_tokens`` the answer's text (the passages rag read
+are not counted: the client sent none of them and received none but the quotes). A stream sends
+it as OpenAI does when asked with ``stream_options: {"include_usage": true}``: ``"usage": null``
+on every chunk, then one more chunk with no choices and the usage, before ``[DONE]``.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from rag.records import Answer
+from rag.tokens import count_tokens
 from ui.serve.errors import ApiError
 from ui.serve.schemas import MAX_HISTORY, MAX_QUESTION
 
@@ -65,6 +72,38 @@ def question_and_history(messages: Sequence[Any]) -> tuple[str, list[str]]:
     return asked[-1], [q[:MAX_QUESTION] for q in asked[:-1] if q][-MAX_HISTORY:]
 
 
+def check_n(n: int | None) -> None:
+    """Refuse ``n`` other than 1 (null is 1, as in OpenAI's API), as llama.cpp's server does.
+
+    Why not return n choices, as OpenAI and vLLM do? Their n samples differ; rag's answer is
+    checked and, with the extractive answerer, deterministic: n choices would be n copies of one
+    answer, which a client asking for alternatives would take for agreement between them. Saying so
+    is more honest than repeating it, and cheaper than answering n times with an LLM backend.
+
+    >>> check_n(None), check_n(1)
+    (None, None)
+    >>> check_n(3)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ui.serve.errors.ApiError: n must be 1, not 3: rag gives one checked answer per question (the same question ...
+    """
+    if n is not None and n != 1:
+        raise ApiError(400, f"n must be 1, not {n}: rag gives one checked answer per question (the same question "
+                            "gets the same answer), so ask again for another")
+
+
+def usage(messages: Sequence[Any], answer: Answer) -> dict[str, int]:
+    """OpenAI's ``usage`` for ``answer`` to ``messages`` (counted with tiktoken's ``cl100k_base``).
+
+    >>> from types import SimpleNamespace as M
+    >>> usage([M(role="user", content="why?")], M(text="Because. [1]"))
+    {'prompt_tokens': 2, 'completion_tokens': 5, 'total_tokens': 7}
+    """
+    prompt = sum(count_tokens(message_text(m.content)) for m in messages)
+    completion = count_tokens(answer.text)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
 def rag_extension(answer: Answer) -> dict[str, Any]:
     """The checked citations and verdicts of ``answer`` (the ``rag`` field)."""
     data = answer.to_dict()
@@ -77,19 +116,25 @@ def new_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex}"
 
 
-def completion(answer: Answer, model: str, completion_id: str | None = None) -> dict[str, Any]:
-    """A ``chat.completion`` object for ``answer``."""
+def completion(answer: Answer, model: str, counted: dict[str, int] | None = None,
+               completion_id: str | None = None) -> dict[str, Any]:
+    """A ``chat.completion`` object for ``answer`` (``counted``: its ``usage``)."""
     return {"id": completion_id or new_id(), "object": "chat.completion", "created": int(time.time()),
             "model": model, "system_fingerprint": None,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.text, "refusal": None},
                          "finish_reason": "stop", "logprobs": None}],
-            "usage": None, "rag": rag_extension(answer)}
+            "usage": counted, "rag": rag_extension(answer)}
 
 
-def chunks(answer: Answer, model: str, completion_id: str | None = None) -> Iterator[dict[str, Any]]:
-    """The ``chat.completion.chunk`` objects of a stream: role, text in pieces, then finish with ``rag``."""
-    base = {"id": completion_id or new_id(), "object": "chat.completion.chunk", "created": int(time.time()),
-            "model": model, "system_fingerprint": None}
+def chunks(answer: Answer, model: str, counted: dict[str, int] | None = None,
+           completion_id: str | None = None) -> Iterator[dict[str, Any]]:
+    """The ``chat.completion.chunk`` objects of a stream: role, text in pieces, then finish with
+    ``rag``; with ``counted`` (the client asked for usage) every chunk has ``"usage": null`` and a
+    last one with no choices carries it."""
+    base: dict[str, Any] = {"id": completion_id or new_id(), "object": "chat.completion.chunk",
+                            "created": int(time.time()), "model": model, "system_fingerprint": None}
+    if counted is not None:
+        base["usage"] = None
 
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
         return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
@@ -100,6 +145,8 @@ def chunks(answer: Answer, model: str, completion_id: str | None = None) -> Iter
     for i in range(0, len(pieces), WORDS_PER_CHUNK):
         yield chunk({"content": "".join(pieces[i:i + WORDS_PER_CHUNK])})
     yield chunk({}, "stop", rag=rag_extension(answer))
+    if counted is not None:
+        yield {**base, "choices": [], "usage": counted}
 
 
 def sse(data: dict[str, Any] | str) -> bytes:

@@ -92,33 +92,36 @@ async def models(state: ServerState = State) -> dict[str, Any]:
           response_model=None)
 async def chat_completions(body: ChatRequest, state: ServerState = State) -> JSONResponse | StreamingResponse:
     question, history = openai_chat.question_and_history(body.messages)
+    openai_chat.check_n(body.n)
     # 404 / 400 before any stream
     assistant, k, sources = await run_in_threadpool(_open, state, body.model, body.k, body.sources)
 
-    def work() -> Any:
-        return assistant.ask(question, k=k, strict=body.strict, sources=sources, history=history)
+    def work() -> tuple[Any, dict[str, int]]:  # counted here too: tiktoken over a 1 MB body is not for the event loop
+        answer = assistant.ask(question, k=k, strict=body.strict, sources=sources, history=history)
+        return answer, openai_chat.usage(body.messages, answer)
 
     if not body.stream:
-        answer = await state.answers.run(work, state.config.timeout_s)
-        return JSONResponse(openai_chat.completion(answer, body.model))
+        answer, usage = await state.answers.run(work, state.config.timeout_s)
+        return JSONResponse(openai_chat.completion(answer, body.model, usage))
     await state.answers.enter()  # a full queue is a 503 status, not an error inside a stream
     task = asyncio.ensure_future(state.answers.run(work, state.config.timeout_s, entered=True))
-    return StreamingResponse(_events(task, body.model), media_type="text/event-stream",
+    wants_usage = bool(body.stream_options and body.stream_options.include_usage)
+    return StreamingResponse(_events(task, body.model, wants_usage), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-async def _events(task: asyncio.Future[Any], model: str) -> Any:
+async def _events(task: asyncio.Future[Any], model: str, wants_usage: bool) -> Any:
     while not task.done():
         done, _ = await asyncio.wait({task}, timeout=KEEP_ALIVE_S)
         if not done:
             yield openai_chat.KEEP_ALIVE
     try:
-        answer = task.result()
+        answer, usage = task.result()
     except Exception as exc:  # the status line is gone: the error travels as an event, as OpenAI sends it
         err = as_api_error(exc)
         yield openai_chat.sse(error_body(err.message, err.kind, err.code))
     else:
-        for chunk in openai_chat.chunks(answer, model):
+        for chunk in openai_chat.chunks(answer, model, usage if wants_usage else None):
             yield openai_chat.sse(chunk)
     yield openai_chat.sse("[DONE]")
 

@@ -14,7 +14,8 @@ class RetrieveRequest(BaseModel):
     """``POST /v1/retrieve``: the passages hybrid retrieval finds."""
 
     question: str = Field(min_length=1, max_length=MAX_QUESTION, examples=["what did Zelenskyy reject?"])
-    k: int | None = Field(None, description="passages to return, 1 … the collection size (default RAG_K)")
+    k: int | None = Field(None, description="passages to return, 1 … 50 and at most the collection size "
+                          "(default RAG_K)")
     sources: list[str] | None = Field(None, description="only these indexed files (paths as GET /v1/documents "
                                       "lists them)")
     collection: str | None = Field(None, description="default: the server's collection")
@@ -37,16 +38,26 @@ class ChatMessage(BaseModel):
     content: str | list[dict[str, Any]] | None = None
 
 
+class StreamOptions(BaseModel):
+    """OpenAI's ``stream_options``; only ``include_usage`` is used."""
+
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: bool | None = None
+
+
 class ChatRequest(BaseModel):
     """``POST /v1/chat/completions`` (OpenAI-compatible). ``model`` names the collection. OpenAI's
-    sampling options (temperature, max_tokens …) are accepted and ignored; ``k``, ``strict`` and
-    ``sources`` are rag's own (``extra_body`` in the openai client)."""
+    sampling options (temperature, max_tokens …) are accepted and ignored; ``n`` must be 1;
+    ``k``, ``strict`` and ``sources`` are rag's own (``extra_body`` in the openai client)."""
 
     model_config = ConfigDict(extra="allow")
 
     model: str = Field(examples=["docs"])
     messages: list[ChatMessage] = Field(min_length=1, max_length=200)
     stream: bool | None = False  # null is false, as in OpenAI's API
-    k: int | None = None
+    stream_options: StreamOptions | None = None
+    n: int | None = Field(None, description="choices to return: 1 (one checked answer per question)")
+    k: int | None = Field(None, description="passages to read, 1 … 50 and at most the collection size")
     strict: bool | None = None
     sources: list[str] | None = None
