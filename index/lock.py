@@ -2,6 +2,11 @@
 
 Chroma's embedded client is not safe with several writing processes. ``fcntl.flock`` is
 released by the kernel when the holder dies, so a killed ingest never leaves a stale lock.
+
+Within one process, writers of one index folder take turns on a thread lock first (keyed by the
+resolved folder): two flocks of one process on two file descriptors exclude each other, so a
+second ``Assistant`` on the same index (or any second ``WriterLock``) in another thread would be
+told after ``timeout`` that its own process is writing. Only other processes get ``IndexBusyError``.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -17,6 +23,21 @@ from index.errors import RagError
 from index.storage import translate
 
 LOCK_NAME = "rag-writer.lock"
+
+_TURNS: dict[str, threading.Lock] = {}  # one per index folder written by this process (a few, never freed)
+_TURNS_LOCK = threading.Lock()
+
+
+def process_turn(index_dir: str | Path) -> threading.Lock:
+    """The thread lock this process's writers of ``index_dir`` take turns on; ``./index`` and its
+    absolute path (or a symlink to it) name the same one.
+
+    >>> process_turn("/tmp/index") is process_turn("/tmp/../tmp/index")
+    True
+    """
+    key = os.path.realpath(Path(index_dir).expanduser())
+    with _TURNS_LOCK:
+        return _TURNS.setdefault(key, threading.Lock())
 
 
 class IndexBusyError(RagError, RuntimeError):
@@ -40,7 +61,8 @@ def writer_active(index_dir: str | Path) -> bool:
 
 
 class WriterLock:
-    """Exclusive writer lock on ``index_dir``; raises ``IndexBusyError`` after ``timeout`` seconds.
+    """Exclusive writer lock on ``index_dir``: waits for this process's other writers of the folder,
+    then raises ``IndexBusyError`` when another process still holds it after ``timeout`` seconds.
 
     >>> with WriterLock("./index"):  # doctest: +SKIP
     ...     pass
@@ -51,8 +73,17 @@ class WriterLock:
         self.path = self.index_dir / LOCK_NAME
         self.timeout = timeout
         self._fd: int | None = None
+        self._turn = process_turn(self.index_dir)
 
     def acquire(self) -> None:
+        self._turn.acquire()  # as long as it takes, as one Assistant's threads wait for each other
+        try:
+            self._acquire_file()
+        except BaseException:
+            self._turn.release()
+            raise
+
+    def _acquire_file(self) -> None:
         try:
             self.index_dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -83,10 +114,13 @@ class WriterLock:
 
     def release(self) -> None:
         if self._fd is not None:
-            os.ftruncate(self._fd, 0)
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+            try:
+                os.ftruncate(self._fd, 0)
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                os.close(self._fd)
+            finally:
+                self._fd = None
+                self._turn.release()
 
     def __enter__(self) -> WriterLock:
         self.acquire()

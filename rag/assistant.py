@@ -222,8 +222,9 @@ class Assistant:
 
     @contextmanager
     def _writer(self) -> Iterator[None]:
-        """One write at a time: this object's threads wait for each other (the file lock alone would
-        tell the second thread its own process is writing), other processes hold the file lock."""
+        """One write at a time: this process's threads wait for each other, through this object or
+        another ``Assistant`` on the same index folder (``WriterLock`` takes a per-folder turn
+        before the file lock); other processes are held off by the file lock."""
         with self._write_lock:
             if self.settings.chroma_url:  # the Chroma server serialises writes itself
                 yield

@@ -114,6 +114,37 @@ def test_two_threads_adding_at_once_both_index_their_files(assistant: Assistant,
     assert {Path(s).name for s in assistant.sources()} >= {"solar.txt", "wind.txt"}
 
 
+def test_two_assistants_on_one_index_adding_from_two_threads_both_index_their_files(tmp_path: Path) -> None:
+    # As above with one Assistant per thread (a script's worker pool making its own): the second
+    # waited 1 s for the file lock its own process held and failed with IndexBusyError.
+    settings = Settings.load(env={}, config_file=tmp_path / "none.toml")
+    for name, text in (("solar", "Solar panels turn sunlight into electricity."),
+                       ("wind", "Wind turbines turn moving air into electricity.")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"{name}.txt").write_text(text)
+    first_assistant = Assistant(tmp_path / "index", embedder=WordEmbedder(), settings=settings)
+    second_assistant = Assistant(str(tmp_path / "index") + "/", embedder=WordEmbedder(), settings=settings)
+    outcome: list[object] = []
+
+    def second() -> None:
+        try:
+            outcome.append(second_assistant.add(tmp_path / "wind"))
+        except Exception as exc:  # the failure this test is about
+            outcome.append(exc)
+
+    thread = threading.Thread(target=second)
+
+    def progress(stage: str, path: str, done: int, total: int) -> None:
+        if not thread.is_alive() and not outcome:  # once, while the first add holds the index
+            thread.start()
+            thread.join(timeout=2)  # a second writer that fails does so within the writer lock's 1 s
+
+    assert first_assistant.add(tmp_path / "solar", progress=progress).files_added == 1
+    thread.join()
+    assert len(outcome) == 1 and not isinstance(outcome[0], Exception), outcome
+    assert {Path(s).name for s in first_assistant.sources()} == {"solar.txt", "wind.txt"}
+
+
 def test_an_index_folder_under_home_is_the_one_in_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # As RAG_INDEX=~/index is: Assistant("~/index") made a folder named "~" in the current one.
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
