@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 
 from index.errors import RagError
-from index.storage import translate
+from index.storage import cannot_create
 
 LOCK_NAME = "rag-writer.lock"
 
@@ -87,11 +87,8 @@ class WriterLock:
         try:
             self.index_dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:  # a read-only or full disk: said in one sentence, as Chroma's own failures are
-            error = translate(exc, self.index_dir, "")
-            if error is None:
-                raise
-            raise error from None
+        except OSError as exc:  # a read-only or full disk, /proc: said in one sentence, as Chroma's own failures are
+            raise cannot_create(exc, self.index_dir) from None
         deadline = time.monotonic() + self.timeout
         while True:
             try:

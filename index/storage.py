@@ -10,6 +10,7 @@ when the vector segment's files fail to load, never for a full or read-only disk
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from pathlib import Path
@@ -54,6 +55,11 @@ class DiskFullError(IndexWriteError):
 
 class IndexReadOnlyError(IndexWriteError):
     """The index folder is read-only (Chroma cannot open it then, not even to read)."""
+
+
+class IndexFolderError(IndexWriteError):
+    """The index folder cannot be made where it was asked for: no permission, a read-only file
+    system, or a virtual one such as /proc (exit code 4, as a read-only index)."""
 
 
 class IndexDamagedError(RagError, RuntimeError):
@@ -108,6 +114,34 @@ def disk_full(folder: Path) -> DiskFullError:
 def _sqlite_temp() -> str:
     """The folder SQLite puts its temporary files in on Unix (its own order of choices)."""
     return os.environ.get("SQLITE_TMPDIR") or os.environ.get("TMPDIR") or "/var/tmp"
+
+
+def cannot_create(exc: OSError, folder: Path) -> IndexWriteError:
+    """The one-sentence error for ``folder`` (the index folder or a file in it) failing to be made
+    with ``exc``. The kernel's errno and the nearest existing folder's file system say why; free
+    space is not guessed at (a virtual file system such as /proc reports 0 bytes free, which read
+    as a full disk).
+
+    >>> print(cannot_create(FileNotFoundError(errno.ENOENT, "No such file"), Path("/proc/x")))  # doctest: +ELLIPSIS
+    cannot create the index folder /proc/x: /proc is a virtual file system of the kernel's, where folders ...
+    """
+    base = next((p for p in (folder, *folder.parents) if p.exists()), Path("/"))
+    where = f"cannot create the index folder {folder}"
+    try:
+        fs = os.statvfs(base)
+    except OSError:
+        fs = None
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return disk_full(folder)
+    if fs is not None and fs.f_blocks == 0:
+        return IndexFolderError(f"{where}: {base} is a virtual file system of the kernel's, where folders cannot be "
+                                "made (as in /proc and /sys); give --index a folder on a disk")
+    if exc.errno == errno.EROFS or (fs is not None and fs.f_flag & os.ST_RDONLY):
+        return IndexFolderError(f"{where}: {base} is on a read-only file system; give --index a folder on a "
+                                "writable disk")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return IndexFolderError(f"{where}: permission denied in {base}; give --index a folder you may write to")
+    return IndexFolderError(f"{where}: {exc.strerror or exc}")
 
 
 def index_read_only(folder: Path) -> IndexReadOnlyError:

@@ -24,7 +24,7 @@ from index.chroma_http import DEFAULT_TIMEOUT, http_client, request_timeout
 from index.errors import RagError, UsageError
 from index.records import Chunk
 from index.server_guard import StoreUnavailableError, guarded, server_url, translated
-from index.storage import IndexDamagedError, IndexWriteError
+from index.storage import IndexDamagedError, IndexWriteError, cannot_create
 from index.storage import translate as storage_error
 
 SCHEMA_VERSION = 1
@@ -90,10 +90,7 @@ def make_client(index_dir: str | Path | None = None, chroma_url: str | None = No
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # not allowed here, a read-only mount, /proc …: one sentence, not a traceback
-        storage = storage_error(exc, folder, "")
-        if storage is not None:
-            raise storage from None
-        raise UsageError(f"cannot make the index folder {folder}: {exc.strerror or exc}") from None
+        raise cannot_create(exc, folder) from None
     try:
         return chromadb.PersistentClient(path=str(index_dir), settings=settings)
     except Exception as exc:  # Chroma raises many types for a damaged or foreign folder

@@ -10,11 +10,11 @@ from index.errors import RagError, UsageError
 from index.lock import IndexBusyError
 from index.records import LoadError
 from index.remote_embedding import EmbeddingServerError
-from index.storage import DiskFullError, IndexDamagedError, IndexReadOnlyError, IndexWriteError
+from index.storage import DiskFullError, IndexDamagedError, IndexFolderError, IndexReadOnlyError, IndexWriteError
 from index.store import IndexMismatchError, StoreUnavailableError
 from rag.llm.errors import BackendError
 from rag.settings import SettingsError
 
 __all__ = ["BackendError", "DiskFullError", "EmbeddingServerError", "IndexBusyError", "IndexDamagedError",
-           "IndexMismatchError", "IndexReadOnlyError", "IndexWriteError", "LoadError", "RagError", "SettingsError",
-           "StoreUnavailableError", "UsageError"]
+           "IndexFolderError", "IndexMismatchError", "IndexReadOnlyError", "IndexWriteError", "LoadError", "RagError",
+           "SettingsError", "StoreUnavailableError", "UsageError"]

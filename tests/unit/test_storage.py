@@ -13,17 +13,20 @@ import pytest
 from index import ingest as ingest_module
 from index import storage
 from index.ingest import IngestInterrupted, ingest
+from index.lock import WriterLock
 from index.server_guard import translated
 from index.storage import (
     BYTES_PER_CHUNK,
     DiskFullError,
     IndexDamagedError,
+    IndexFolderError,
     IndexReadOnlyError,
     check_space,
     reserve,
     translate,
 )
 from index.store import ChunkStore, make_client
+from rag import cli
 from tests.fakes import WordEmbedder
 
 FULL = "InternalError: error returned from database: (code: 13) database or disk is full"
@@ -149,3 +152,17 @@ def test_an_ingest_stopped_by_a_dead_server_is_still_a_store_unavailable_error()
     full = interrupted(DiskFullError("the disk holding the index /i is full (0.0 MB free); free some space"),
                        IngestReport())
     assert not isinstance(full, StoreUnavailableError) and full.exit_code == 4
+
+
+def test_an_index_folder_that_cannot_be_made_is_not_called_a_full_disk(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # /proc reports 0 bytes free, which made "the disk holding the index /proc/rag-test is full".
+    (tmp_path / "a.txt").write_text("Solar panels turn sunlight into electricity.")
+    code = cli.main(["ingest", str(tmp_path / "a.txt"), "--index", "/proc/rag-test"])
+    said = capsys.readouterr().err.strip().splitlines()
+    assert code == IndexFolderError.exit_code == 4
+    assert said == ["rag ingest: cannot create the index folder /proc/rag-test: /proc is a virtual file system of the "
+                    "kernel's, where folders cannot be made (as in /proc and /sys); give --index a folder on a disk"]
+    for _ in range(2):  # the writer lock says the same, and a failed attempt leaves no turn taken
+        with pytest.raises(IndexFolderError, match=r"^cannot create the index folder /proc/rag-test/x: /proc is a "):
+            WriterLock("/proc/rag-test/x").acquire()
