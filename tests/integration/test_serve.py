@@ -56,6 +56,11 @@ def test_chat_completion_with_the_openai_client(client: openai.OpenAI, examples_
     assert [(c["n"], c["start"], c["end"], c["support"]) for c in rag["citations"]] == [
         (c.n, c.start, c.end, c.support) for c in expected.citations]
     assert all(Path(c["source"]).name == "ukraine-security-talks.md" for c in rag["citations"])
+    usage = completion.usage
+    assert usage is not None and usage.completion_tokens > 5 and usage.prompt_tokens > 5
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+    with pytest.raises(openai.BadRequestError, match="n must be 1, not 2"):
+        client.chat.completions.create(model="docs", n=2, messages=[{"role": "user", "content": "What did he reject?"}])
 
 
 def test_streamed_chat_completion_with_the_openai_client(client: openai.OpenAI) -> None:
@@ -71,6 +76,10 @@ def test_streamed_chat_completion_with_the_openai_client(client: openai.OpenAI) 
     citations = last.model_extra["rag"]["citations"]  # type: ignore[index]
     assert citations and all(Path(c["source"]).name == "coral-reefs.txt" for c in citations)
     assert citations == whole.model_extra["rag"]["citations"]  # type: ignore[index]
+    counted = list(client.chat.completions.create(model="docs", messages=question, stream=True,  # type: ignore[arg-type]
+                                                  stream_options={"include_usage": True}))
+    assert counted[-1].choices == [] and counted[-1].usage == whole.usage
+    assert all(c.usage is None for c in counted[:-1]) and all(c.usage is None for c in chunks)
 
 
 def test_follow_up_uses_the_earlier_user_messages(client: openai.OpenAI) -> None:

@@ -21,6 +21,7 @@ from ui.serve.collections import Collections
 from ui.serve.config import CONFIG_ENV, ServeConfig
 from ui.serve.errors import install_handlers
 from ui.serve.gate import Gate
+from ui.serve.jobs import Jobs
 from ui.serve.limits import BodyLimit
 from ui.serve.routes import ServerState, api, health
 
@@ -49,7 +50,7 @@ def create_app(config: ServeConfig, assistant: Any | None = None) -> FastAPI:
     app.state.rag = ServerState(
         config=config, collections=Collections(assistant),
         answers=Gate("answers", config.max_concurrent, config.max_queue),
-        writes=Gate("uploads or removals", 1, WRITE_QUEUE), write_lock=threading.Lock())
+        writes=Gate("uploads or removals", 1, WRITE_QUEUE), write_lock=threading.Lock(), jobs=Jobs())
     install_handlers(app)
     app.include_router(api, dependencies=[Depends(key_checker(config.api_keys))])
     app.include_router(health)

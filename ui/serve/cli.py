@@ -32,6 +32,9 @@ def register(sub: Any) -> None:
     p.add_argument("--ui", action="store_true", help="also serve the web UI at /ui (one worker)")
     p.add_argument("--keys-file", metavar="FILE", help="API keys, one a line (RAG_API_KEYS_FILE)")
     p.add_argument("--timeout", type=float, default=120.0, metavar="S", help="seconds an answer may take (504 after)")
+    p.add_argument("--upload-timeout", type=float, default=900.0, metavar="S",
+                   help="seconds an upload waits for its files to be indexed; past that the reply is 202 with a "
+                        "job whose state GET /v1/documents/jobs/ID gives, and indexing goes on")
     p.add_argument("--max-concurrent", type=int, default=4, metavar="N", help="answers at once per worker")
     p.add_argument("--max-queue", type=int, default=64, metavar="N",
                    help="requests that may wait per worker; more get 503")
@@ -42,7 +45,7 @@ def build_config(args: argparse.Namespace, env: dict[str, str] | os._Environ[str
     """The ``ServeConfig`` for the command line (keys from the environment), or ``CommandError``."""
     from ui.serve.config import ServeConfig, deployment_problem, load_keys
 
-    for name in ("workers", "timeout", "max_concurrent", "max_queue"):
+    for name in ("workers", "timeout", "upload_timeout", "max_concurrent", "max_queue"):
         if getattr(args, name) <= 0:
             raise CommandError(f"--{name.replace('_', '-')} must be above 0", code=2)
     try:
@@ -50,6 +53,7 @@ def build_config(args: argparse.Namespace, env: dict[str, str] | os._Environ[str
     except SettingsError as exc:
         raise CommandError(str(exc), code=2) from None
     config = ServeConfig(settings=settings_from(args), api_keys=keys, timeout_s=args.timeout,
+                         upload_timeout_s=args.upload_timeout,
                          max_concurrent=args.max_concurrent, max_queue=args.max_queue, mount_ui=args.ui)
     problem = deployment_problem(args.host, args.workers, config)
     if problem:

@@ -56,27 +56,54 @@ Accepted = list[tuple[int, str, Path]]
 Outcomes = list[tuple[int, FileOutcome]]
 
 
-def stage(uploads: list[tuple[str, BinaryIO]], upload_dir: Path, max_bytes: int) -> tuple[Accepted, Outcomes]:
-    """Copy acceptable uploads into ``upload_dir``; the others are refused with the UI's reason."""
+@dataclass(frozen=True)
+class Received:
+    """Uploads copied to disk in a private ``folder`` (inside the upload folder, so a move is a
+    rename): the ``files`` to index and the ``refused`` ones. The request's own copies may be
+    closed once it is answered; an ingest that outlives it reads these."""
+
+    folder: Path
+    files: Accepted
+    refused: Outcomes
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def receive(uploads: list[tuple[str, BinaryIO]], upload_dir: Path, max_bytes: int) -> Received:
+    """Copy the uploads to disk; those of a type or size the UI refuses are refused with its reason."""
     upload_dir.mkdir(parents=True, exist_ok=True)
-    accepted: Accepted = []
+    incoming = Path(tempfile.mkdtemp(dir=upload_dir, prefix=".incoming-"))
+    files: Accepted = []
     refused: Outcomes = []
-    with tempfile.TemporaryDirectory(dir=upload_dir, prefix=".incoming-") as incoming:
+    try:
         for index, (name, stream) in enumerate(uploads):
-            clean = safe_name(name or "file")
-            staged = Path(incoming) / str(index)
+            staged = incoming / str(index)
             staged.mkdir()
-            staged = staged / clean
+            staged = staged / safe_name(name or "file")
             with staged.open("wb") as out:
                 shutil.copyfileobj(stream, out, 1024 * 1024)
             reason = check_upload(staged, max_bytes)
             if reason:
+                staged.unlink()
                 refused.append((index, FileOutcome(name, "refused", reason)))
-                continue
-            target = upload_dir / clean
-            staged.replace(target)
-            accepted.append((index, name, target))
-    return accepted, refused
+            else:
+                files.append((index, name, staged))
+    except BaseException:
+        shutil.rmtree(incoming, ignore_errors=True)
+        raise
+    return Received(incoming, files, refused)
+
+
+def place(received: Received, upload_dir: Path) -> Accepted:
+    """Move the received files into ``upload_dir`` (a file of the same name is replaced, as the UI
+    does); the caller holds the write lock, so no ingest is reading them."""
+    accepted: Accepted = []
+    for index, name, staged in received.files:
+        target = upload_dir / staged.name
+        staged.replace(target)
+        accepted.append((index, name, target))
+    return accepted
 
 
 def index_files(assistant: Any, accepted: Accepted) -> Outcomes:

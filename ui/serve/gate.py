@@ -32,16 +32,23 @@ class Gate:
         self._slots = asyncio.Semaphore(limit)
         self._waiting = 0
 
-    async def enter(self) -> None:
-        """Take a slot, waiting in the queue if needed; 503 when the queue is full."""
+    def _reserve(self) -> None:
+        """A place in the queue, or 503 now when it is full."""
         if self._slots.locked() and self._waiting >= self.queue:
             raise ApiError(503, f"the server is busy ({self.limit} {self.name} running, {self._waiting} waiting); "
                            "try again shortly", "server_busy", headers={"Retry-After": "1"})
         self._waiting += 1
+
+    async def _take_slot(self) -> None:
         try:
             await self._slots.acquire()
         finally:
             self._waiting -= 1
+
+    async def enter(self) -> None:
+        """Take a slot, waiting in the queue if needed; 503 when the queue is full."""
+        self._reserve()
+        await self._take_slot()
 
     def leave(self) -> None:
         self._slots.release()
@@ -58,7 +65,28 @@ class Gate:
             raise ApiError(504, f"the request took longer than {timeout:g} s and was abandoned; try a shorter "
                            "question or ask the operator to raise --timeout", "timeout") from None
 
+    def start(self, work: Callable[[], T]) -> asyncio.Future[T]:
+        """``work()`` under this gate in the background (503 now when the queue is full): its future,
+        which a caller may stop waiting for without stopping the work."""
+        self._reserve()
+
+        async def queued() -> T:
+            await self._take_slot()
+            task = asyncio.ensure_future(run_in_threadpool(work))
+            task.add_done_callback(self._finished)
+            return await asyncio.shield(task)
+
+        future = asyncio.ensure_future(queued())
+        future.add_done_callback(_retrieved)
+        return future
+
     def _finished(self, task: asyncio.Future[Any]) -> None:
         self.leave()
         if not task.cancelled():
             task.exception()  # retrieved here, so an abandoned request's error is not logged as unhandled
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """Mark a background future's error as seen (its job reports it), so asyncio does not log it."""
+    if not future.cancelled():
+        future.exception()

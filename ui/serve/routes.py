@@ -21,9 +21,10 @@ from rag.retrieve.hybrid import check_k, check_sources
 from ui.serve import openai_chat
 from ui.serve.collections import Collections
 from ui.serve.config import ServeConfig
-from ui.serve.documents import document_id, index_files, safe_name, stage
+from ui.serve.documents import document_id, index_files, place, receive, safe_name
 from ui.serve.errors import ApiError, as_api_error, error_body
 from ui.serve.gate import Gate
+from ui.serve.jobs import Job, Jobs, new_job_id
 from ui.serve.schemas import AskRequest, ChatRequest, RetrieveRequest
 
 KEEP_ALIVE_S = 10.0
@@ -38,6 +39,7 @@ class ServerState:
     answers: Gate
     writes: Gate
     write_lock: threading.Lock  # writes from this worker's threads go one at a time
+    jobs: Jobs  # uploads whose ingest outlived --upload-timeout
 
 
 def get_state(request: Request) -> ServerState:
@@ -144,29 +146,57 @@ async def list_documents(collection: str | None = None, state: ServerState = Sta
     return await state.answers.run(work, state.config.timeout_s)
 
 
-@api.post("/v1/documents", summary="Upload and index files (multipart 'files'); a result for every file")
+@api.post("/v1/documents", summary="Upload and index files (multipart 'files'); a result for every file, or "
+         "202 with a job when indexing outlives --upload-timeout", response_model=None)
 async def upload_documents(files: list[UploadFile] = File(...), collection: str | None = Form(None),  # noqa: B008
-                           state: ServerState = State) -> dict[str, Any]:
+                           state: ServerState = State) -> dict[str, Any] | JSONResponse:
     limit = state.config.max_upload_files
     if len(files) > limit:
         raise ApiError(400, f"{len(files)} files in one upload; send at most {limit}")
+    assistant = await run_in_threadpool(state.collections.get, collection, True)
+    name = str(assistant.settings.collection)
+    upload_dir = _upload_dir(state, name)
+    # On disk first: the request's files are closed once it is answered, and the ingest may outlive it.
+    received = await run_in_threadpool(receive, [(f.filename or "", f.file) for f in files], upload_dir,
+                                       assistant.settings.max_bytes)
+    started = threading.Event()
 
     def work() -> dict[str, Any]:
-        assistant = state.collections.get(collection, create=True)
-        name = str(assistant.settings.collection)
-        with state.write_lock:
-            accepted, refused = stage([(f.filename or "", f.file) for f in files], _upload_dir(state, name),
-                                      assistant.settings.max_bytes)
-            outcomes = [o for _, o in sorted([*index_files(assistant, accepted), *refused], key=lambda p: p[0])]
+        started.set()
+        try:
+            with state.write_lock:
+                indexed = index_files(assistant, place(received, upload_dir))
+        finally:
+            received.discard()
+        outcomes = [o for _, o in sorted([*indexed, *received.refused], key=lambda p: p[0])]
         ok = sum(o.status in ("indexed", "unchanged") for o in outcomes)
         return {"collection": name, "indexed": ok, "failed": len(outcomes) - ok,
                 "files": [o.to_dict() for o in outcomes]}
 
     try:
-        return await state.writes.run(work, state.config.upload_timeout_s)
-    finally:
-        for f in files:
-            await f.close()
+        future = state.writes.start(work)
+    except ApiError:
+        received.discard()  # 503: never queued
+        raise
+    job = Job(new_job_id(), name, tuple(f.filename or "" for f in files), future, started)
+    try:
+        return await asyncio.wait_for(asyncio.shield(future), state.config.upload_timeout_s)
+    except TimeoutError:  # the ingest goes on: say so, and where to see how it ends
+        state.jobs.add(job)
+        status = job.state()["status"]
+        return JSONResponse(status_code=202, headers={"Location": job.url}, content={
+            **job.state(), "message": f"the upload is still {status} after {state.config.upload_timeout_s:g} s and "
+            f"goes on in the background; GET {job.url} says when it is done and what happened to each file"})
+
+
+@api.get("/v1/documents/jobs/{job_id}", summary="An upload that outlived --upload-timeout: queued, running, done "
+         "(with its result) or failed (with its error)")
+async def upload_job(job_id: str, state: ServerState = State) -> dict[str, Any]:
+    job = state.jobs.get(job_id)
+    if job is None:
+        raise ApiError(404, f"there is no upload job {job_id[:80]!r} in this worker (X-Rag-Worker; the last "
+                            f"{state.jobs.keep} finished jobs are kept)", "not_found_error")
+    return job.state()
 
 
 @api.delete("/v1/documents/{doc_id}", summary="Remove one indexed file (its id from GET /v1/documents)")

@@ -1,0 +1,114 @@
+"""An upload whose indexing outlives ``--upload-timeout`` (a 40 MB file took longer than 900 s): the
+client was told 504 "abandoned" while the ingest went on and indexed the file, and a second upload
+waited behind it with no timeout at all. Now the reply is 202 with a job whose state says how the
+ingest ends, and a queued upload is a job too (in-process ASGI, a small timeout, an embedder held
+back by the test instead of a large file)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from rag.assistant import Assistant
+from rag.settings import Settings
+from tests.fakes import WordEmbedder
+from ui.serve.app import create_app
+from ui.serve.config import ServeConfig
+
+SLOW_WORD = "zephyrite"
+
+
+class HeldEmbedder(WordEmbedder):
+    """A ``WordEmbedder`` that waits for ``release`` before embedding any text with ``SLOW_WORD``:
+    an ingest as slow as the test wants, without a large file or a timing guess."""
+
+    def __init__(self, release: threading.Event) -> None:
+        super().__init__()
+        self.release = release
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if any(SLOW_WORD in t.lower() for t in texts):
+            assert self.release.wait(60), "the test never released the ingest"
+        return super().embed(texts)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> tuple[Any, threading.Event]:
+    release = threading.Event()
+    settings = Settings.load(env={"RAG_REFUSAL_THRESHOLD": "0.0"}, config_file=tmp_path / "none.toml")
+    settings = settings.replace(index_dir=tmp_path / "index")
+    (tmp_path / "peace.txt").write_text("Zelenskyy rejected the proposal to cede territory.")
+    assistant = Assistant(settings=settings, embedder=HeldEmbedder(release))
+    assistant.add(tmp_path / "peace.txt")
+    return create_app(ServeConfig(settings, upload_timeout_s=0.2), assistant=assistant), release
+
+
+async def _until_ended(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
+    for _ in range(600):  # a bound, not a timing assertion: the job ends as soon as its ingest does
+        state: dict[str, Any] = (await client.get(url)).json()
+        if state["status"] in ("done", "failed"):
+            return state
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the job at {url} did not end")
+
+
+def test_an_upload_past_its_timeout_is_a_job_that_ends_indexed(served: tuple[Any, threading.Event]) -> None:
+    app, release = served
+
+    async def scenario() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            slow = await client.post("/v1/documents", files=[
+                ("files", ("zephyrite.md", b"# Zephyrite\n\nThe zephyrite mine produced 40 tonnes of ore.\n",
+                           "text/markdown"))])
+            assert slow.status_code == 202, slow.text
+            job = slow.json()
+            assert job["status"] == "running" and job["files"] == ["zephyrite.md"] and job["result"] is None
+            assert slow.headers["location"] == job["status_url"] == f"/v1/documents/jobs/{job['id']}"
+            assert job["message"] == (f"the upload is still running after 0.2 s and goes on in the background; GET "
+                                      f"{job['status_url']} says when it is done and what happened to each file")
+            # A second upload waits for the first: past its own timeout it is a queued job, not a hung request.
+            queued = await client.post("/v1/documents", files=[
+                ("files", ("solar.md", b"# Solar\n\nSolar panels turn sunlight into electricity.\n", "text/markdown"))])
+            assert queued.status_code == 202 and queued.json()["status"] == "queued", queued.text
+            assert (await client.get(job["status_url"])).json()["status"] == "running"
+            release.set()
+            done = await _until_ended(client, job["status_url"])
+            assert done["status"] == "done" and done["error"] is None
+            [outcome] = done["result"]["files"]
+            assert outcome["status"] == "indexed" and outcome["passages"] == 1
+            second = await _until_ended(client, queued.json()["status_url"])
+            assert [f["status"] for f in second["result"]["files"]] == ["indexed"]
+            listed = {d["name"] for d in (await client.get("/v1/documents")).json()["documents"]}
+            assert {"zephyrite.md", "solar.md"} <= listed
+            uploads = Path(outcome["source"]).parent
+            assert sorted(p.name for p in uploads.iterdir()) == ["solar.md", "zephyrite.md"]  # no staging left
+            answer = (await client.post("/v1/ask", json={"question": "How much ore did the zephyrite mine produce?"}))
+            assert answer.json()["citations"][0]["source"] == outcome["source"]
+            missing = await client.get("/v1/documents/jobs/upload-nope")
+            assert missing.status_code == 404 and missing.json()["error"]["message"].startswith(
+                "there is no upload job 'upload-nope' in this worker")
+
+    asyncio.run(scenario())
+
+
+def test_an_upload_within_its_timeout_is_answered_with_its_result(served: tuple[Any, threading.Event]) -> None:
+    app, _ = served
+
+    async def scenario() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.post("/v1/documents", files=[
+                ("files", ("solar.md", b"# Solar\n\nSolar panels turn sunlight into electricity.\n", "text/markdown")),
+                ("files", ("tool.exe", b"MZ", "application/octet-stream"))])
+
+    reply = asyncio.run(scenario())
+    assert reply.status_code == 200, reply.text
+    assert [f["status"] for f in reply.json()["files"]] == ["indexed", "refused"]
