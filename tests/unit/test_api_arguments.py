@@ -195,5 +195,7 @@ def test_an_index_folder_that_cannot_be_made_is_one_sentence(tmp_path: Path, mon
         real_mkdir(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Path, "mkdir", refused)
-    with pytest.raises(RagError, match=r"index is read-only, and Chroma must be able to write"):
+    with pytest.raises(RagError, match=rf"^cannot create the index folder {tmp_path}/index: permission denied in "
+                                       rf"{tmp_path}; give --index a folder you may write to$") as refused_error:
         Assistant(tmp_path / "index", embedder=WordEmbedder(), settings=settings)
+    assert refused_error.value.exit_code == 4
