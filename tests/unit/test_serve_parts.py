@@ -191,3 +191,16 @@ def test_a_port_in_use_is_one_sentence_and_exit_1_before_the_model_loads(
         code = main(["serve", "--index", str(tmp_path), "--port", str(port)], out=io.StringIO())
     assert code == 1 and not loaded
     assert capsys.readouterr().err.strip() == f"rag serve: cannot listen on 127.0.0.1:{port}: Address already in use"
+
+
+def test_the_upload_timeout_is_a_flag_that_must_be_above_0(tmp_path: Path) -> None:
+    from rag.cli import CommandError, build_parser
+    from ui.serve.cli import build_config
+
+    def config(*flags: str) -> ServeConfig:
+        args = build_parser().parse_args(["serve", "--index", str(tmp_path), *flags])
+        return build_config(args, {})  # type: ignore[no-any-return]
+
+    assert config().upload_timeout_s == 900.0 and config("--upload-timeout", "30").upload_timeout_s == 30.0
+    with pytest.raises(CommandError, match=r"^--upload-timeout must be above 0$"):
+        config("--upload-timeout", "0")
