@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from rag.assistant import Assistant
+from rag.errors import DiskFullError
 from rag.settings import Settings
 from tests.fakes import WordEmbedder
 from ui.serve.app import create_app
@@ -29,25 +30,32 @@ class HeldEmbedder(WordEmbedder):
     """A ``WordEmbedder`` that waits for ``release`` before embedding any text with ``SLOW_WORD``:
     an ingest as slow as the test wants, without a large file or a timing guess."""
 
-    def __init__(self, release: threading.Event) -> None:
+    def __init__(self, release: threading.Event, fails: Exception | None = None) -> None:
         super().__init__()
         self.release = release
+        self.fails = fails  # raised once released, as a disk that filled up meanwhile would
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if any(SLOW_WORD in t.lower() for t in texts):
             assert self.release.wait(60), "the test never released the ingest"
+            if self.fails is not None:
+                raise self.fails
         return super().embed(texts)
+
+
+def _app(folder: Path, embedder: HeldEmbedder) -> Any:
+    settings = Settings.load(env={"RAG_REFUSAL_THRESHOLD": "0.0"}, config_file=folder / "none.toml")
+    settings = settings.replace(index_dir=folder / "index")
+    (folder / "peace.txt").write_text("Zelenskyy rejected the proposal to cede territory.")
+    assistant = Assistant(settings=settings, embedder=embedder)
+    assistant.add(folder / "peace.txt")
+    return create_app(ServeConfig(settings, upload_timeout_s=0.2), assistant=assistant)
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> tuple[Any, threading.Event]:
     release = threading.Event()
-    settings = Settings.load(env={"RAG_REFUSAL_THRESHOLD": "0.0"}, config_file=tmp_path / "none.toml")
-    settings = settings.replace(index_dir=tmp_path / "index")
-    (tmp_path / "peace.txt").write_text("Zelenskyy rejected the proposal to cede territory.")
-    assistant = Assistant(settings=settings, embedder=HeldEmbedder(release))
-    assistant.add(tmp_path / "peace.txt")
-    return create_app(ServeConfig(settings, upload_timeout_s=0.2), assistant=assistant), release
+    return _app(tmp_path, HeldEmbedder(release)), release
 
 
 async def _until_ended(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
@@ -112,3 +120,24 @@ def test_an_upload_within_its_timeout_is_answered_with_its_result(served: tuple[
     reply = asyncio.run(scenario())
     assert reply.status_code == 200, reply.text
     assert [f["status"] for f in reply.json()["files"]] == ["indexed", "refused"]
+
+
+def test_a_job_whose_ingest_fails_says_why_with_the_status_the_upload_would_have_had(tmp_path: Path) -> None:
+    release = threading.Event()
+    app = _app(tmp_path, HeldEmbedder(release, fails=DiskFullError("the disk holding the index is full; free some "
+                                                                   "space and run the command again")))
+
+    async def scenario() -> tuple[httpx.Response, dict[str, Any]]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            reply = await client.post("/v1/documents", files=[
+                ("files", ("zephyrite.md", b"# Zephyrite\n\nThe zephyrite mine made 40 tonnes.\n", "text/markdown"))])
+            release.set()
+            return reply, await _until_ended(client, reply.json()["status_url"])
+
+    reply, state = asyncio.run(scenario())
+    assert reply.status_code == 202 and state["status"] == "failed" and state["result"] is None
+    assert state["error"]["status"] == 507
+    assert state["error"]["message"].startswith("the disk holding the index is full")
+    uploads = tmp_path / "index" / "uploads" / "docs"
+    assert list(uploads.iterdir()) == []  # neither the copy it could not index nor the staging folder is left
