@@ -23,7 +23,7 @@ from rag.answer.generators import ExtractiveGenerator
 from rag.check.checker import REFUSAL_TEXT, CheckedText, check_draft, draft_from_text
 from rag.check.relevance import judge_relevance
 from rag.check.support import offline_judge
-from rag.followup import condense
+from rag.followup import FollowUp, resolve
 from rag.llm.registry import check_llm_settings
 from rag.protocols import Generator, Judge
 from rag.records import Answer, Chunk, Draft, Hit, Relevance, Retrieval
@@ -32,6 +32,7 @@ from rag.retrieve.hybrid import HybridRetriever, RetrievalConfig, check_k
 from rag.retrieve.refusal_gate import DEFAULT_REFUSAL_THRESHOLD, gate
 from rag.sentence_vectors import UNITS_VERSION, sentence_units
 from rag.settings import Settings
+from rag.text import content_words
 
 if TYPE_CHECKING:  # LangChain's retriever module takes ~0.5 s to import: only when asked for
     from rag.retrieve.langchain import RagRetriever
@@ -280,10 +281,14 @@ class Assistant:
         k = self._k(k)
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        standalone = self._condense(question, history)
+        follow_up = self._follow_up(question, history)
+        standalone = follow_up.standalone if follow_up else question
         timings["condense"] = time.perf_counter() - started
         t = time.perf_counter()
-        gated = gate(self.retriever, standalone, k, sources, self.refusal_threshold)
+        # A follow-up searches with the earlier question's words too (the passages stay on the
+        # conversation's topic); it is answered as its standalone form, its own words leading.
+        search = follow_up.search if follow_up else question
+        gated = gate(self.retriever, search, k, sources, self.refusal_threshold)
         retrieval = gated.retrieval
         hits = list(retrieval.hits)
         timings["retrieve"] = time.perf_counter() - t
@@ -297,7 +302,7 @@ class Assistant:
         t = time.perf_counter()
         pieces: list[str] = []
         draft: Draft | None = None
-        for piece in self.generator.stream(standalone, hits, retrieval.query_vector):
+        for piece in self._generate(standalone, hits, retrieval, follow_up):
             if isinstance(piece, Draft):
                 draft = piece
                 continue
@@ -337,11 +342,24 @@ class Assistant:
         headings = [" ".join(h.chunk.heading) for h in retrieval.hits]
         return judge_relevance(question, [s.text for s in checked.sentences], similarity, headings)
 
-    def _condense(self, question: str, history: Sequence[str]) -> str:
+    def _generate(self, question: str, hits: Sequence[Hit], retrieval: Retrieval, follow_up: FollowUp | None
+                  ) -> Iterator[str | Draft]:
+        """The generator's stream. A follow-up's sentences are scored with its own words leading
+        (the search also carried the earlier question's), when the generator can use them."""
+        answer_follow_up = getattr(self.generator, "stream_follow_up", None)
+        if follow_up is None or answer_follow_up is None:
+            return self.generator.stream(question, hits, retrieval.query_vector)
+        words = frozenset(content_words(follow_up.question))
+        return answer_follow_up(question, hits, retrieval.query_vector, words)
+
+    def _follow_up(self, question: str, history: Sequence[str]) -> FollowUp | None:
+        """The question resolved against the conversation: by the LLM backend's condense prompt
+        when it has one, else by the heuristics of ``rag.followup``; None for a first question."""
         condenser = getattr(self.generator, "condense", None)
         if history and condenser is not None:
-            return str(condenser(question, history))
-        return condense(question, history)
+            standalone = str(condenser(question, history))
+            return FollowUp(question, standalone, standalone, history[-1], True)
+        return resolve(question, history)
 
     def chat(self) -> ChatSession:
         """A conversation whose follow-up questions use the earlier turns.

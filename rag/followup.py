@@ -1,17 +1,28 @@
-"""Follow-up questions without a model: resolve pronouns from the earlier turns (heuristic).
+"""Follow-up questions without a model: resolve them against the previous question (heuristic).
 
-"and what did he offer instead?" after "what did Zelenskyy reject?" becomes
-"and what did Zelenskyy offer instead?". With an LLM backend the condense prompt does this.
+"and what did he offer instead?" after "what did Zelenskyy reject?" becomes "and what did
+Zelenskyy offer instead?"; "and how do I write it to a file?" after "how do I serialize a dict to
+JSON?" becomes "and how do I write a dict to a file?"; "what about a deep copy?" after "how do I
+make a shallow copy of a list?" becomes "how do I make a deep copy?". A follow-up that cannot be
+rewritten ("why?") carries the previous question. With an LLM backend the condense prompt does
+this. Written by hand: no library on PyPI resolves a question's ellipsis without a model.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag.text import content_words
 
 _PRONOUNS = {"he", "she", "him", "her", "his", "hers", "they", "them", "their", "it", "its", "this", "that",
              "these", "those", "there"}
 _LEADING = re.compile(r"^\s*(and|also|what about|how about|so|then)\b", re.IGNORECASE)
+# Openers that only make sense after something was asked: "what if the command fails?", "what's the
+# default level?", "what happens when it's full?", "why not?".
+_LEANS_BACK = re.compile(r"^\s*(?:what if|what happens|why not|how so|is that|does that|"
+                         r"what(?:'s|’s| is| are) the defaults?\b|is there a default)", re.IGNORECASE)
 _NAME = re.compile(r"\b[A-Z][a-zA-Z'’-]+(?:\s+[A-Z][a-zA-Z'’-]+)*")
 _QUESTION_WORDS = {"What", "Who", "When", "Where", "Why", "How", "Which", "Did", "Does", "Do", "Is", "Are",
                    "Was", "Were", "Can", "Could", "Should", "Would", "Will", "And", "The", "A", "An", "I", "In"}
@@ -23,16 +34,23 @@ _NO_TOPIC = {"what", "why", "how", "when", "where", "who", "which", "is", "was",
              "else", "so", "then", "more", "really", "and", "or", "but", "about", "instead", "exactly", "again",
              "now", "ok", "okay", "tell", "me", "explain", "elaborate", "details", "example", "examples", "for",
              "go", "on", "the", "a", "an", "of", "yes", "no", "sure", "continue", "further", "why's", "what's",
-             "how's"}
+             "how's", "not"}
+
+
+def _words(question: str) -> list[str]:
+    """Lower-cased words, contractions split ("it's" -> "it", "'s"), curly apostrophes as straight."""
+    return re.findall(r"[a-z]+|'[a-z]+", question.lower().replace("’", "'"))
 
 
 def is_follow_up(question: str) -> bool:
-    """A question that needs the earlier turns: leading "and"/"what about", a pronoun, or a short
-    question with no topic word of its own."""
-    words = re.findall(r"[a-z']+", question.lower())
-    if _LEADING.match(question) or any(w in _PRONOUNS for w in words):
+    """A question that needs the earlier turns: leading "and"/"what about", a pronoun ("it's"
+    included), an opener such as "what if"/"what's the default", or a short question with no topic
+    word of its own."""
+    words = _words(question)
+    if _LEADING.match(question) or _LEANS_BACK.match(question) or any(w in _PRONOUNS for w in words):
         return True
-    return len(words) <= 3 and all(w in _NO_TOPIC for w in words)
+    plain = [w for w in words if not w.startswith("'")]
+    return len(plain) <= 3 and all(w in _NO_TOPIC for w in plain)
 
 
 def last_name(history: Sequence[str]) -> str | None:
@@ -47,19 +65,180 @@ def last_name(history: Sequence[str]) -> str | None:
     return re.sub(r"['’]s?$", "", names[-1]) if names else None
 
 
-def condense(question: str, history: Sequence[str]) -> str:
-    """A standalone version of ``question`` given the earlier user questions (newest last).
+# "how do I <verb> <topic> <preposition …>": the shape of most how-to questions.
+_HOW_TO = re.compile(r"^\s*(?:and\s+)?(?P<frame>(?:how|where|when|why)\s+(?:do|does|can|could|should|would|shall|"
+                     r"will|might|must)\s+(?:i|you|we|one)\s+)(?P<verb>[\w-]+)\s+(?P<rest>.+?)\s*\??\s*$",
+                     re.IGNORECASE)
+_WHAT_IS = re.compile(r"^\s*(?P<frame>(?:what|who)(?:'s|’s|\s+is|\s+are|\s+was|\s+were)\s+)(?P<rest>.+?)\s*\??\s*$",
+                      re.IGNORECASE)
+# Words that end a topic phrase: "a dict | to JSON", "a text file | with pathlib", "a directory | and …".
+_BOUNDARY = {"to", "into", "in", "with", "from", "for", "on", "by", "as", "out", "without", "like", "using", "via",
+             "at", "when", "while", "so", "and", "or", "but", "that", "which", "if", "after", "before", "through",
+             "over", "under", "onto", "inside", "between", "per", "instead"}
+_CLAUSE = {"where", "how", "what", "whether", "if", "which", "who", "when", "why"}
+_OBJECT_PRONOUN = re.compile(r"\b(it|them|this|that|one)\b(?!['’])", re.IGNORECASE)
+_POSSESSIVE = re.compile(r"\b(its|their)\b", re.IGNORECASE)
+_SUBJECT_CONTRACTION = re.compile(r"\b(it|that)['’]s\b", re.IGNORECASE)
+# Where "one"/"that" is not a pronoun: "one of", "one after another", "that is", "so that".
+_NOT_A_PRONOUN = re.compile(r"^(?:one\s+(?:of|after|by|another|more|way)|that\s+(?:is|the|a|an|i|you|we|it))\b",
+                            re.IGNORECASE)
+# "is it safe to …", "it is better to …": an "it" that stands for nothing.
+_DUMMY_IT = re.compile(r"\b(?:is|was|isn't)\s+it\s+(?:not\s+)?\w+\s+to\b|\bit\s+(?:is|was)\s+(?:not\s+)?\w+\s+to\b",
+                       re.IGNORECASE)
+# "one" is a pronoun before a pause or a preposition ("how do I write one?", "one with a header?").
+_ONE_ENDS = re.compile(r"\s*(?:$|[?,.;]|(?:" + "|".join(sorted(_BOUNDARY)) + r")\b)", re.IGNORECASE)
 
-    >>> condense("and what did he offer instead?", ["what did Zelenskyy reject?"])
-    'and what did Zelenskyy offer instead?'
+
+@dataclass(frozen=True)
+class Topic:
+    """The parts of an earlier how-to or what-is question: "how do I " + "serialize" + "a dict" + " to JSON"."""
+
+    frame: str  # "how do I " (question word, auxiliary, subject) or "what is "
+    verb: str  # "serialize" ("" after "what is")
+    phrase: str  # "a dict": what the question is about
+    tail: str  # " to JSON": the rest
+
+
+def topic_of(question: str) -> Topic | None:
+    """The topic phrase of a how-to or what-is question, or None when it has neither shape.
+
+    >>> topic_of("how do I serialize a dict to JSON?")
+    Topic(frame='how do I ', verb='serialize', phrase='a dict', tail=' to JSON')
+    """
+    match = _HOW_TO.match(question)
+    verb = ""
+    if match:
+        verb = match["verb"]
+    else:
+        match = _WHAT_IS.match(question)
+        if not match:
+            return None
+    rest = match["rest"].split()
+    if rest and rest[0].lower() in _CLAUSE:  # "find where an item would go": a clause, not a thing
+        return None
+    if rest and rest[0].lower() in _BOUNDARY:  # a phrasal verb: "loop over several lists"
+        verb, rest = f"{verb} {rest[0]}".strip(), rest[1:]
+    end = next((i for i, w in enumerate(rest) if i > 0 and w.lower() in _BOUNDARY), len(rest))
+    if not rest[:end]:
+        return None
+    tail = " ".join(rest[end:])
+    return Topic(match["frame"], verb, " ".join(rest[:end]), f" {tail}" if tail else "")
+
+
+def _is_gerund(word: str) -> bool:
+    return len(word) > 5 and word.lower().endswith("ing") and word.lower() not in {"string", "something", "anything",
+                                                                                   "nothing", "everything", "thing"}
+
+
+_WHAT_ABOUT = re.compile(r"^\s*(?:and what about|and how about|what about|how about|same for|and|also)\s+"
+                         r"(?P<x>[^?]+?)\s*\??\s*$", re.IGNORECASE)
+
+
+def _substitute(question: str, topic: Topic) -> str | None:
+    """"what about X?" / "and X?" / "how about X?" with X a noun phrase or a prepositional phrase:
+    the earlier question with X in place of its topic phrase (or of its phrase with the same
+    preposition). None when X is something else (a verb, a clause, a gerund)."""
+    match = _WHAT_ABOUT.match(question)
+    if not match:
+        return None
+    x = match["x"]
+    first = x.split()[0].lower()
+    if first in {"how", "what", "why", "when", "where", "who", "which", "is", "are", "does", "do", "did", "can",
+                 "could", "should", "would", "will"} or _is_gerund(first) or first in _PRONOUNS:
+        return None
+    verb = f"{topic.verb} " if topic.verb else ""
+    if first in _BOUNDARY:
+        tail_words = topic.tail.split()
+        if first in (w.lower() for w in tail_words):  # "and as a queue?" after "… a list as a stack?"
+            at = [w.lower() for w in tail_words].index(first)
+            after = next((i for i, w in enumerate(tail_words) if i > at and w.lower() in _BOUNDARY), len(tail_words))
+            tail = " ".join([*tail_words[:at], x, *tail_words[after:]])
+            return f"{topic.frame}{verb}{topic.phrase} {tail}?"
+        return f"{topic.frame}{verb}{topic.phrase}{topic.tail} {x}?"
+    return f"{topic.frame}{verb}{x}{topic.tail}?"
+
+
+def _replace_pronoun(question: str, phrase: str) -> str:
+    """The first pronoun standing for the earlier question's topic replaced by ``phrase``."""
+    question = _SUBJECT_CONTRACTION.sub(lambda m: f"{m[1]} is", question, count=1)
+    dummy = [m.span() for m in _DUMMY_IT.finditer(question)]
+    for match in _OBJECT_PRONOUN.finditer(question):
+        word = match[1].lower()
+        if _NOT_A_PRONOUN.match(question[match.start():]) or any(a <= match.start() < b for a, b in dummy):
+            continue
+        if word == "one" and not _ONE_ENDS.match(question[match.end():]):
+            continue
+        if word == "that" and not re.match(r"\s*(?:$|[?,.;])", question[match.end():]):
+            continue  # "for that?" is a pronoun; "that option" a determiner
+        return question[:match.start()] + phrase + question[match.end():]
+    possessive = _POSSESSIVE.search(question)
+    if possessive:
+        return question[:possessive.start()] + f"{phrase}'s" + question[possessive.end():]
+    return question
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """A follow-up question resolved against the question before it.
+
+    ``standalone`` is what is answered: pronouns and ellipsis resolved where the heuristics can
+    (``rewritten``), else the earlier question and the follow-up joined ("…; why not?").
+    ``search`` is what retrieval searches: the standalone question followed by the earlier
+    question's words it lacks, so the passages stay on the conversation's topic.
+    """
+
+    question: str
+    standalone: str
+    search: str
+    earlier: str
+    rewritten: bool  # the standalone form was rewritten, not just joined to the earlier question
+
+
+def resolve(question: str, history: Sequence[str]) -> FollowUp | None:
+    """The follow-up resolved against the latest earlier question, or None for a question that
+    stands on its own (or has no history).
+
+    >>> resolve("and how do I write it to a file?", ["how do I serialize a dict to JSON?"]).standalone
+    'and how do I write a dict to a file?'
+    >>> resolve("what about a deep copy?", ["how do I make a shallow copy of a list?"]).standalone
+    'how do I make a deep copy?'
     """
     if not history or not is_follow_up(question):
-        return question
+        return None
+    earlier = history[-1].strip()
     name = last_name(history)
     if name:
         replaced, count = re.subn(r"\b(he|she|they|him|her|them)\b", name, question, flags=re.IGNORECASE)
         replaced = re.sub(r"\b(his|her|their)\b", name + "'s", replaced, flags=re.IGNORECASE) \
             if count == 0 else replaced
         if replaced != question:
-            return replaced
-    return f"{history[-1].rstrip(' ?')}; {question}"
+            return FollowUp(question, replaced, _with_missing_words(replaced, earlier), earlier, True)
+    topic = topic_of(earlier)
+    if topic is not None:
+        rewritten = _substitute(question, topic) or _replace_pronoun(question, topic.phrase)
+        if rewritten != question:
+            return FollowUp(question, rewritten, _with_missing_words(rewritten, earlier), earlier, True)
+    joined = _joined(earlier, question)
+    return FollowUp(question, joined, joined, earlier, False)
+
+
+def _with_missing_words(question: str, earlier: str) -> str:
+    """``question`` followed by the words of ``earlier`` it lacks ("and how do I write a dict to a
+    file?" + "serialize JSON"): retrieval stays on the conversation's topic, led by the follow-up."""
+    have = content_words(question)
+    missing = [w for w in re.findall(r"[\w.-]*\w", earlier) if content_words(w) and not content_words(w) <= have]
+    return f"{question} {' '.join(dict.fromkeys(missing))}" if missing else question
+
+
+def _joined(earlier: str, question: str) -> str:
+    return f"{earlier.rstrip(' ?')}; {question}"
+
+
+def condense(question: str, history: Sequence[str]) -> str:
+    """A standalone version of ``question`` given the earlier user questions (newest last).
+
+    >>> condense("and what did he offer instead?", ["what did Zelenskyy reject?"])
+    'and what did Zelenskyy offer instead?'
+    """
+    resolved = resolve(question, history)
+    return question if resolved is None else resolved.standalone

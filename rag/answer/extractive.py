@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import numpy as np
@@ -200,11 +201,13 @@ def heading_context(heading: str, sentence: str) -> str:
 
 def score_candidates(question: str, question_vector: np.ndarray, passages: Sequence[Sequence[PassageSentence]],
                      embedder: Embedder, config: ExtractiveConfig, headings: Sequence[str] = (),
-                     anchors: Sequence[Sequence[tuple[int, int, str]] | None] = ()) -> list[Candidate]:
+                     anchors: Sequence[Sequence[tuple[int, int, str]] | None] = (),
+                     focus_words: AbstractSet[str] = frozenset()) -> list[Candidate]:
     """Score every non-fragment sentence: MiniLM similarity, question-word overlap, answer type, rank.
     ``anchors``: per passage, the (start, end, heading) of each chunk of a widened passage whose
     sentences are candidates, each read under its own chunk's heading (None or not given: the whole
-    passage, under the passage's heading)."""
+    passage, under the passage's heading). ``focus_words``: the words the overlap counts, when not
+    the question's own (a follow-up's: not those the earlier question brought into ``question``)."""
     kind = question_kind(question)
 
     def anchor_of(number: int, s: PassageSentence) -> tuple[int, int, str] | None:
@@ -227,7 +230,7 @@ def score_candidates(question: str, question_vector: np.ndarray, passages: Seque
     else:
         texts = [s.text for _, _, s in rows]
     similarities = embedder.embed(texts) @ question_vector
-    q_words = content_words(question)
+    q_words = set(focus_words) or content_words(question)
     out = []
     for (number, position, s), sim in zip(rows, similarities, strict=True):
         overlap = len(q_words & content_words(s.text)) / len(q_words) if q_words else 0.0
@@ -320,8 +323,10 @@ def first_runner_up(best: Candidate, candidates: Sequence[Candidate], budget: in
 
 
 def draft_excerpts(question: str, question_vector: np.ndarray, hits: Sequence[Hit], embedder: Embedder,
-                   config: ExtractiveConfig | None = None) -> list[DraftSentence]:
-    """The excerpts that answer ``question`` best, each a verbatim span of one passage with its offsets.
+                   config: ExtractiveConfig | None = None, focus_words: AbstractSet[str] = frozenset()
+                   ) -> list[DraftSentence]:
+    """The excerpts that answer ``question`` best, each a verbatim span of one passage with its offsets
+    (``focus_words``: see ``score_candidates``).
 
     >>> draft_excerpts("q", vector, hits, embedder)  # doctest: +SKIP
     [DraftSentence(text='...', passages=(1,), quote=QuoteSpan(start=120, end=310, ...))]
@@ -335,7 +340,8 @@ def draft_excerpts(question: str, question_vector: np.ndarray, hits: Sequence[Hi
     anchors = [None if not hit.anchors else [(a.start - hit.chunk.start, a.end - hit.chunk.start,
                                              a.heading[-1] if a.heading else "") for n, a in quoted if n == number]
                for number, hit in enumerate(hits[:config.passages], 1)]
-    candidates = score_candidates(question, question_vector, passages, embedder, config, headings, anchors)
+    candidates = score_candidates(question, question_vector, passages, embedder, config, headings, anchors,
+                                  focus_words)
     if not candidates or candidates[0].similarity < config.min_similarity:
         return []
     kind = question_kind(question)

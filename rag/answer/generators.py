@@ -11,6 +11,7 @@ questions are answered at once on one ``Assistant``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 
 import numpy as np
 
@@ -37,13 +38,19 @@ class ExtractiveGenerator:
 
     def stream(self, question: str, passages: Sequence[Hit], question_vector: np.ndarray | None = None
                ) -> Iterator[str | Draft]:
+        return self.stream_follow_up(question, passages, question_vector)
+
+    def stream_follow_up(self, question: str, passages: Sequence[Hit], question_vector: np.ndarray | None = None,
+                         words: AbstractSet[str] = frozenset()) -> Iterator[str | Draft]:
+        """``stream`` for a follow-up: ``question`` is its standalone form, ``words`` the follow-up's own
+        words, which lead the sentences' question-word overlap (``draft_excerpts``' ``focus_words``)."""
         vector = question_vector if question_vector is not None else embed_query(self.embedder, [question])[0]
         embedder = self.embedder
         if self.stored is not None:
             ids = [a.chunk_id for _, a in quoted_anchors(passages, self.config.passages)] or \
                 [h.chunk.chunk_id for h in passages[:self.config.passages]]
             embedder = KnownVectors(embedder, self.stored(ids))
-        excerpts = draft_excerpts(question, vector, passages, embedder, self.config)
+        excerpts = draft_excerpts(question, vector, passages, embedder, self.config, words)
         text = render(excerpts)
         if text:
             yield text

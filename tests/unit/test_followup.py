@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.followup import condense, is_follow_up, last_name
+from rag.followup import condense, is_follow_up, last_name, resolve, topic_of
 
 HISTORY = ["what did Zelenskyy reject?"]
 
@@ -68,3 +68,55 @@ def test_short_question_with_its_own_topic_is_standalone() -> None:
 ])
 def test_is_follow_up(question: str, expected: bool) -> None:
     assert is_follow_up(question) is expected
+
+
+@pytest.mark.parametrize(("earlier", "question", "standalone"), [
+    ("how do I serialize a dict to JSON?", "and how do I write it to a file?", "and how do I write a dict to a file?"),
+    ("how do I read a CSV file in Python?", "and how do I write one?", "and how do I write a CSV file?"),
+    ("how do I run an external command from Python?", "and how do I capture its output?",
+     "and how do I capture an external command's output?"),
+    ("how do I create a temporary file?", "is it deleted when I close it?",
+     "is a temporary file deleted when I close it?"),
+    ("how do I compile a regular expression?", "and how do I make it ignore case?",
+     "and how do I make a regular expression ignore case?"),
+])
+def test_a_pronoun_takes_the_earlier_questions_topic_phrase(earlier: str, question: str, standalone: str) -> None:
+    assert condense(question, [earlier]) == standalone
+
+
+@pytest.mark.parametrize(("earlier", "question", "standalone"), [
+    ("how do I make a shallow copy of a list of lists?", "what about a deep copy?", "how do I make a deep copy?"),
+    ("how do I get the smallest item out of a heap?", "and the n largest items?",
+     "how do I get the n largest items out of a heap?"),
+    ("how do I use a list as a stack?", "and as a queue?", "how do I use a list as a queue?"),
+    ("how do I copy a file with shutil?", "what about a whole directory?",
+     "how do I copy a whole directory with shutil?"),
+])
+def test_what_about_x_puts_x_in_place_of_the_earlier_topic(earlier: str, question: str, standalone: str) -> None:
+    assert condense(question, [earlier]) == standalone
+
+
+def test_the_search_adds_the_earlier_questions_words_the_follow_up_lacks() -> None:
+    resolved = resolve("and how do I write it to a file?", ["how do I serialize a dict to JSON?"])
+    assert resolved is not None and resolved.rewritten
+    assert resolved.search == "and how do I write a dict to a file? serialize JSON"
+
+
+def test_what_is_not_a_pronoun_for_the_topic_is_left_alone() -> None:
+    earlier = ["how do I save a Python object to a file with pickle?"]
+    # "is it safe to …": "it" stands for nothing; the follow-up is joined to the earlier question.
+    assert condense("is it safe to load pickles?", earlier) == \
+        "how do I save a Python object to a file with pickle; is it safe to load pickles?"
+    # "find where an item would go": a clause, not a thing "it" could stand for.
+    assert topic_of("how do I find where an item would go in a sorted list?") is None
+    # "one of", "that is": not pronouns.
+    assert condense("and is one of them faster?", ["how do I sort a list?"]) == "and is one of a list faster?"
+
+
+@pytest.mark.parametrize("question", ["what happens when it's full?", "what's the default level?", "why not?",
+                                      "what if the command fails?", "what is the default for the field names?"])
+def test_questions_that_lean_on_the_earlier_one_are_follow_ups(question: str) -> None:
+    """Regression: "it's" was not read as "it", and "why not?" or "what's the default level?" were
+    answered as questions of their own (the follow-up set: README)."""
+    assert is_follow_up(question)
+    assert condense(question, ["how do I log a warning message?"]) != question
