@@ -290,10 +290,7 @@ def mount_app(app: Any, demo: gr.Blocks, *, path: str = "/ui", auth: tuple[str, 
 
 
 def _doc_choices(ctl: Controller, session: SessionSettings) -> list[tuple[str, str]]:
-    sources = ctl.sources(session)
-    names = [render.display_name(s) for s in sources]
-    return [(f"{name} ({Path(src).parent.name})" if names.count(name) > 1 else name, src)
-            for name, src in zip(names, sources, strict=True)]
+    return render.document_choices(ctl.sources(session))
 
 
 def _status(ctl: Controller, session: SessionSettings) -> str:
