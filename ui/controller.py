@@ -63,6 +63,13 @@ class ChatState:
     def title(self) -> str:
         return self.turns[0].question if self.turns else "New chat"
 
+    def end_unfinished(self, title: str, detail: str) -> ChatState:
+        """The last answer, if it was still being written, replaced by ``title``; it stays out of the
+        follow-up history (``asked`` stays None), and Regenerate asks its question again in its place."""
+        if self.turns and self.turns[-1].asked is None and "rag-pending" in self.turns[-1].html:
+            self.turns[-1].html = render.render_error(title, detail)
+        return self
+
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "turns": [dataclasses.asdict(t) for t in self.turns]}
 
@@ -175,10 +182,7 @@ class Controller:
     @staticmethod
     def stopped(state: ChatState) -> ChatState:
         """After Stop: an unfinished answer says so (and is not used for follow-ups)."""
-        if state.turns and state.turns[-1].asked is None and "rag-pending" in state.turns[-1].html:
-            state.turns[-1].html = render.render_error("Stopped: the answer was not finished.",
-                                                       "Ask again or press Regenerate.")
-        return state
+        return state.end_unfinished("Stopped: the answer was not finished.", "Ask again or press ↻ Regenerate.")
 
     def view(self, state: ChatState, turn: int, n: int, session: SessionSettings | None = None
              ) -> tuple[str, Any]:

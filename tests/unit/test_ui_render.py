@@ -491,6 +491,26 @@ def test_stop_marks_the_unfinished_answer_and_regenerate_asks_again(fake: FakeAs
     assert fake.histories == [[], []] and state.history == ["where do axolotls live?"]
 
 
+def test_a_chat_saved_while_its_answer_was_pending_reopens_with_the_question_interrupted(
+        fake: FakeAssistant) -> None:
+    from ui import history
+
+    ctl = Controller(fake)
+    *_, (_, state) = ctl.respond("where do axolotls live?", ChatState())
+    steps = ctl.respond("and what do they eat?", state)
+    _, pending = next(steps)  # the page saves the chat here, with the question and the answer pending
+    store = history.save([], pending)
+    reopened = history.find(store, pending.id)  # the page was reloaded before the answer came
+    assert [t.question for t in reopened.turns] == ["where do axolotls live?", "and what do they eat?"]
+    assert "Interrupted" in reopened.messages[-1]["content"] and "rag-pending" not in reopened.messages[-1]["content"]
+    assert reopened.history == ["where do axolotls live?"]  # not used for follow-ups
+    *_, (messages, again) = ctl.regenerate(reopened)  # asked again in its place, with its follow-up context
+    assert [t.question for t in again.turns] == ["where do axolotls live?", "and what do they eat?"]
+    assert "rag-cite" in messages[-1]["content"] and fake.histories[-1] == ["where do axolotls live?"]
+    finished = history.find(history.save(store, again), again.id)
+    assert "Interrupted" not in finished.messages[-1]["content"]  # a finished answer is kept as it is
+
+
 def test_conversations_kept_in_the_browser_round_trip_and_are_bounded(fake: FakeAssistant) -> None:
     from ui import history
 
