@@ -146,7 +146,7 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                                           elem_id="rag-apply")
                     settings_notice = gr.HTML("", elem_id="rag-settings-notice", padding=False)
 
-        # ---- chat: answering runs concurrently; each finished turn is saved in the browser ----
+        # ---- chat: answering runs concurrently; a chat is saved in the browser when asked and when answered ----
         def keep(state: ChatState, stored: Any) -> Any:
             saved = history.save(stored, state)
             return saved, gr.update(choices=history.choices(saved), value=state.id if state.turns else None)

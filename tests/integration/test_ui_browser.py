@@ -555,6 +555,7 @@ def test_a_reload_while_an_answer_streams_reopens_its_chat_with_the_question(ser
         expect(interrupted).to_contain_text("Interrupted")
         expect(interrupted).to_contain_text("Regenerate")
         expect(page.locator(".rag-pending")).to_have_count(0)
+        expect(page.locator("#rag-status")).to_contain_text("backend extractive")  # settings: the server's again
         page.get_by_role("tab", name="Chats").click()
         expect(page.locator("#rag-chats label")).to_have_text(["What causes tides?", "How long is a lunar day?"])
         page.locator("#rag-regenerate").click()  # one click asks it again, in its place
