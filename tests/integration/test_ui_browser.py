@@ -517,15 +517,20 @@ def test_a_reload_while_an_answer_streams_reopens_its_chat_with_the_question(ser
                                                                             browser: Browser) -> None:
     """The page was in an older chat and asked a follow-up on a slow LLM; reloaded mid-answer, it used to
     reopen the newest saved chat and the question was gone. Now the same chat is reopened with the
-    question marked interrupted, and Regenerate asks it again in its place."""
+    question marked interrupted, and Regenerate asks it again in its place. A question typed while the
+    answer streams stays in the box (every streamed piece used to empty it)."""
     url, _ = server
-    release = threading.Event()
+    typed, release = threading.Event(), threading.Event()
 
     class HeldLLM(_SlowLLM):
         def pause(self, i: int) -> None:
-            # The answer (not the rewrite of the follow-up, asked first) shows a few words, then stays
-            # unfinished until the test is done.
-            if i == 3 and b"Rewrite the follow-up" not in self.body:
+            # The answer (not the rewrite of the follow-up, asked first) shows a few words, waits until the
+            # test typed in the box, shows a few more, then stays unfinished until the test is done.
+            if b"Rewrite the follow-up" in self.body:
+                return
+            if i == 3:
+                typed.wait(60)
+            elif i == 8:
                 release.wait(60)
 
     llm = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HeldLLM)
@@ -546,7 +551,12 @@ def test_a_reload_while_an_answer_streams_reopens_its_chat_with_the_question(ser
         box = page.locator("#rag-question textarea")
         box.fill("And what else causes them?")
         box.press("Enter")
-        expect(page.locator("#rag-chat .rag-pending .rag-body")).to_contain_text("Tides are caused", timeout=60_000)
+        streamed = page.locator("#rag-chat .rag-pending .rag-body")
+        expect(streamed).to_contain_text("Tides are caused", timeout=60_000)
+        box.fill("a next question")
+        typed.set()
+        expect(streamed).to_contain_text("of the Moon")
+        expect(box).to_have_value("a next question")
         page.reload()
         page.wait_for_selector("#rag-docs .rag-docs")
         questions = page.locator(".rag-question")
@@ -568,6 +578,7 @@ def test_a_reload_while_an_answer_streams_reopens_its_chat_with_the_question(ser
         expect(page.locator(".rag-answer").nth(1)).not_to_contain_text("Interrupted")
         assert ui.outside_requests() == []
     finally:
+        typed.set()
         release.set()
         llm.shutdown()
         page.context.close()
