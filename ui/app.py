@@ -16,7 +16,7 @@ import gradio as gr
 from rag import SUPPORTED_SUFFIXES
 from rag.llm.registry import BACKENDS
 from ui import history, render
-from ui.assets import CSS, HEAD, RESTORE_DARK, SHOW_VIEWER, TOGGLE_DARK, make_theme
+from ui.assets import CSS, HEAD, READ_CHAT, REMEMBER_CHAT, RESTORE_DARK, SHOW_VIEWER, TOGGLE_DARK, make_theme
 from ui.controller import ChatState, Controller, Notice, browser_secret, temp_dir_for
 from ui.session import SessionSettings
 
@@ -79,6 +79,9 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                 # The page script writes "answer:marker" here when "Show in document" is pressed.
                 view_request = gr.Textbox("", elem_id="rag-view-request", elem_classes=["rag-hidden"],
                                           show_label=False, container=False)
+                # The id of the chat this page is in, kept in the tab's sessionStorage: a reload reopens it.
+                chat_id = gr.Textbox("", elem_id="rag-chat-id", elem_classes=["rag-hidden"], show_label=False,
+                                     container=False)
                 with gr.Row(equal_height=True, elem_id="rag-chat-actions"):
                     stop = gr.Button("■ Stop", variant="secondary", size="sm", min_width=80, elem_id="rag-stop")
                     regenerate = gr.Button("↻ Regenerate", variant="secondary", size="sm", min_width=110,
@@ -111,8 +114,15 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                         cancel_btn = gr.Button("Cancel", size="sm", elem_id="rag-cancel-remove")
                 with gr.Tab("Chats", elem_id="rag-chats-tab"):
                     chats = gr.Radio([], value=None, label="Conversations kept in this browser", elem_id="rag-chats")
-                    delete_chat = gr.Button("Delete this conversation", variant="stop", size="sm",
+                    delete_chat = gr.Button("Delete this conversation…", variant="stop", size="sm",
                                             elem_id="rag-delete-chat")
+                    # Asked in the page, as "Remove a document" does: Gradio has no confirm dialog or undo
+                    # toast of its own, and the browser's confirm() blocks the whole page.
+                    with gr.Row(visible=False, elem_id="rag-confirm-delete") as delete_row:
+                        delete_text = gr.HTML("", padding=False)
+                        delete_yes = gr.Button("Yes, delete it", variant="stop", size="sm",
+                                               elem_id="rag-confirm-delete-chat")
+                        delete_no = gr.Button("Cancel", size="sm", elem_id="rag-cancel-delete-chat")
                 with gr.Tab("Settings", elem_id="rag-settings-tab"):
                     gr.HTML("<div class='rag-hint'>These settings apply to this page only.</div>", padding=False)
                     k = gr.Slider(1, 20, value=s.k, step=1, label="Passages to retrieve (k)")
@@ -136,28 +146,45 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                                           elem_id="rag-apply")
                     settings_notice = gr.HTML("", elem_id="rag-settings-notice", padding=False)
 
-        # ---- chat: answering runs concurrently; each finished turn is saved in the browser ----
-        def respond(q: str, state: ChatState, k_value: float, strict_value: bool, sess: SessionSettings,
-                    only: list[str] | None) -> Any:
-            for messages, new_state in ctl.respond(q, state, int(k_value), bool(strict_value), sess, only):
-                yield messages, "", new_state
-
-        def again(state: ChatState, k_value: float, strict_value: bool, sess: SessionSettings,
-                  only: list[str] | None) -> Any:
-            yield from ctl.regenerate(state, int(k_value), bool(strict_value), sess, only)
-
+        # ---- chat: answering runs concurrently; a chat is saved in the browser when asked and when answered ----
         def keep(state: ChatState, stored: Any) -> Any:
             saved = history.save(stored, state)
             return saved, gr.update(choices=history.choices(saved), value=state.id if state.turns else None)
 
-        answer_inputs = [chat_state, k, strict, session, doc_filter]
-        asked = question.submit(respond, [question, *answer_inputs], [chatbot, question, chat_state],
-                                api_visibility="private", concurrency_id="answer",
-                                concurrency_limit=ANSWER_CONCURRENCY)
+        def saved_first(steps: Any, stored: Any) -> Any:
+            """``steps`` (messages, state) with the chat saved in the browser at the first one, i.e. with its
+            question and the answer pending: a reload while the answer streams reopens this chat with the
+            question (shown as interrupted, see ``history.find``) instead of losing it. The question box is
+            emptied at that first step only: a next question typed meanwhile stays."""
+            for i, (messages, state) in enumerate(steps):
+                if i == 0:
+                    yield (messages, "", state, *keep(state, stored), state.id)
+                else:
+                    yield messages, gr.skip(), state, gr.skip(), gr.skip(), gr.skip()
+
+        def respond(q: str, state: ChatState, k_value: float, strict_value: bool, sess: SessionSettings,
+                    only: list[str] | None, stored: Any) -> Any:
+            if not (q or "").strip():
+                yield gr.skip()
+                return
+            yield from saved_first(ctl.respond(q, state, int(k_value), bool(strict_value), sess, only), stored)
+
+        def again(state: ChatState, k_value: float, strict_value: bool, sess: SessionSettings,
+                  only: list[str] | None, stored: Any) -> Any:
+            if not state.turns:
+                yield gr.skip()
+                return
+            yield from saved_first(ctl.regenerate(state, int(k_value), bool(strict_value), sess, only), stored)
+
+        answer_inputs = [chat_state, k, strict, session, doc_filter, store]
+        answer_outputs = [chatbot, question, chat_state, store, chats, chat_id]
+        asked = question.submit(respond, [question, *answer_inputs], answer_outputs, api_visibility="private",
+                                concurrency_id="answer", concurrency_limit=ANSWER_CONCURRENCY)
         asked.then(keep, [chat_state, store], [store, chats], api_visibility="private", queue=False)
-        redone = regenerate.click(again, answer_inputs, [chatbot, chat_state], api_visibility="private",
+        redone = regenerate.click(again, answer_inputs, answer_outputs, api_visibility="private",
                                   concurrency_id="answer", concurrency_limit=ANSWER_CONCURRENCY)
         redone.then(keep, [chat_state, store], [store, chats], api_visibility="private", queue=False)
+        chat_id.change(None, chat_id, None, js=REMEMBER_CHAT)
 
         def on_stop(state: ChatState, stored: Any) -> Any:
             state = ctl.stopped(state)
@@ -167,26 +194,43 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                    api_visibility="private", queue=False)
 
         def fresh() -> Any:
-            return [], ChatState(), "", gr.update(value=None), gr.update(visible=False)
+            state = ChatState()
+            return [], state, "", gr.update(value=None), gr.update(visible=False), gr.update(visible=False), state.id
 
-        new_chat.click(fresh, None, [chatbot, chat_state, question, chats, viewer], api_visibility="private",
-                       queue=False)
-        chatbot.clear(lambda: (ChatState(), gr.update(value=None)), None, [chat_state, chats],
-                      api_visibility="private", queue=False)
+        new_chat.click(fresh, None, [chatbot, chat_state, question, chats, viewer, delete_row, chat_id],
+                       api_visibility="private", queue=False)
 
-        def open_chat(chat_id: str | None, stored: Any) -> Any:
-            state = history.find(stored, chat_id)
-            return state.messages, state, gr.update(visible=False)
+        def cleared() -> Any:
+            state = ChatState()
+            return state, gr.update(value=None), state.id
 
-        chats.input(open_chat, [chats, store], [chatbot, chat_state, viewer], api_visibility="private",
-                    queue=False)
+        chatbot.clear(cleared, None, [chat_state, chats, chat_id], api_visibility="private", queue=False)
+
+        def open_chat(chosen: str | None, stored: Any) -> Any:
+            state = history.find(stored, chosen)
+            return state.messages, state, gr.update(visible=False), gr.update(visible=False), state.id
+
+        chats.input(open_chat, [chats, store], [chatbot, chat_state, viewer, delete_row, chat_id],
+                    api_visibility="private", queue=False)
+
+        def ask_delete(state: ChatState) -> Any:
+            if not state.turns:  # nothing saved to delete
+                return gr.update(visible=False), ""
+            title = history.choice_title(state)
+            return (gr.update(visible=True), f"<div class='rag-confirm-text'>Delete the conversation "
+                    f"“{render.escape_text(title)}” from this browser?</div>")
+
+        delete_chat.click(ask_delete, chat_state, [delete_row, delete_text], api_visibility="private", queue=False)
+        delete_no.click(lambda: gr.update(visible=False), None, delete_row, api_visibility="private", queue=False)
 
         def forget(state: ChatState, stored: Any) -> Any:
             saved = history.delete(stored, state.id)
-            return [], ChatState(), saved, gr.update(choices=history.choices(saved), value=None)
+            fresh_state = ChatState()
+            return ([], fresh_state, saved, gr.update(choices=history.choices(saved), value=None),
+                    gr.update(visible=False), fresh_state.id)
 
-        delete_chat.click(forget, [chat_state, store], [chatbot, chat_state, store, chats],
-                          api_visibility="private", queue=False)
+        delete_yes.click(forget, [chat_state, store], [chatbot, chat_state, store, chats, delete_row, chat_id],
+                         api_visibility="private", queue=False)
 
         def on_view(request: str, state: ChatState, sess: SessionSettings) -> Any:
             try:
@@ -249,16 +293,18 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                         [settings_notice, session, collection, *doc_outputs], api_visibility="private",
                         concurrency_id="settings", concurrency_limit=ANSWER_CONCURRENCY)
 
-        def on_load(stored: Any, sess: SessionSettings) -> Any:
+        def on_load(stored: Any, sess: SessionSettings, current: str) -> Any:
+            # The chat this tab was in (a reload), else the latest one (a new tab).
             saved = history.chats(stored)
-            state = history.find(saved, saved[0]["id"]) if saved else ChatState()
-            return (state.messages, state, gr.update(choices=history.choices(saved), value=state.id if saved
-                                                     else None),
+            state = history.find(saved, current or (saved[0]["id"] if saved else None))
+            return (state.messages, state, gr.update(choices=history.choices(saved),
+                                                     value=state.id if state.turns else None),
                     gr.update(choices=ctl.assistants.collections(), value=sess.collection),
-                    *_documents_view(ctl, sess), gr.update(interactive=True, placeholder=_ASK))
+                    *_documents_view(ctl, sess), gr.update(interactive=True, placeholder=_ASK), state.id)
 
-        loaded = demo.load(on_load, [store, session], [chatbot, chat_state, chats, collection, *doc_outputs, question],
-                           api_visibility="private")
+        loaded = demo.load(None, None, chat_id, js=READ_CHAT).then(
+            on_load, [store, session, chat_id], [chatbot, chat_state, chats, collection, *doc_outputs, question,
+                                                 chat_id], api_visibility="private")
         loaded.then(None, js=_FOCUS_QUESTION)
         dark.click(None, js=TOGGLE_DARK)
         demo.load(None, js=RESTORE_DARK)
@@ -290,10 +336,7 @@ def mount_app(app: Any, demo: gr.Blocks, *, path: str = "/ui", auth: tuple[str, 
 
 
 def _doc_choices(ctl: Controller, session: SessionSettings) -> list[tuple[str, str]]:
-    sources = ctl.sources(session)
-    names = [render.display_name(s) for s in sources]
-    return [(f"{name} ({Path(src).parent.name})" if names.count(name) > 1 else name, src)
-            for name, src in zip(names, sources, strict=True)]
+    return render.document_choices(ctl.sources(session))
 
 
 def _status(ctl: Controller, session: SessionSettings) -> str:

@@ -24,10 +24,26 @@ def make_theme() -> Any:
 # - "Copy answer" puts the answer and its sources, as text, on the clipboard;
 # - "Show in document" asks the server for the citation viewer (through a hidden textbox);
 # - the skip link moves focus to the latest answer;
-# - a dropdown whose list is open closes when focus leaves it (Tab used to leave it open over the page).
+# - a dropdown whose list is open closes when focus leaves it (Tab used to leave it open over the page);
+# - Escape closes the citation viewer or cancels a confirmation (through their own Close/Cancel buttons),
+#   and focus goes back to what opened them.
 HEAD = """
 <script>
 (() => {
+  // Panels Escape closes: [panel, its close button, where focus goes back to]. The viewer's opener is
+  // found again by answer and marker, as the chat may have been redrawn since.
+  let viewed = null;
+  const opener = () => {
+    const answer = viewed && document.querySelectorAll('#rag-chat .rag-answer')[viewed[0]];
+    return answer?.querySelector('.rag-source.s-' + viewed[1] + ' .rag-view')
+      || document.querySelector('#rag-question textarea');
+  };
+  const panels = [
+    ['#rag-confirm-delete', '#rag-cancel-delete-chat', () => document.querySelector('#rag-delete-chat')],
+    ['#rag-confirm', '#rag-cancel-remove', () => document.querySelector('#rag-remove')],
+    ['#rag-viewer', '#rag-viewer-close', opener],
+  ];
+  const shown = (el) => !!el && el.getClientRects().length > 0;
   const open = (marker) => {
     const answer = marker.closest('.rag-answer');
     const cls = [...marker.classList].find((c) => /^c-\\d+$/.test(c));
@@ -65,6 +81,7 @@ HEAD = """
     const box = document.querySelector('#rag-view-request textarea');
     if (!answer || !cls || !box) return;
     const turn = [...document.querySelectorAll('#rag-chat .rag-answer')].indexOf(answer);
+    viewed = [turn, cls.slice(2)];
     box.value = turn + ':' + cls.slice(2) + ':' + Date.now();
     box.dispatchEvent(new Event('input', {bubbles: true}));
   };
@@ -96,6 +113,24 @@ HEAD = """
       if (act(e)) e.preventDefault();
     }
   }, true);
+  // Escape in a dropdown only closes its list (Gradio's own handling); elsewhere it closes the panel
+  // that is open, a confirmation before the viewer.
+  document.addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape' || e.defaultPrevented) return;
+    const t = e.target;
+    if (t instanceof Element && (t.getAttribute('role') === 'combobox' || t.closest('[role=listbox]'))) return;
+    const open = panels.find(([panel]) => shown(document.querySelector(panel)));
+    const close = open && document.querySelector(open[1]);
+    if (close) { e.preventDefault(); close.click(); }
+  });
+  // Closing a panel (Escape, or its button) puts focus that was in it back where it was opened from;
+  // focus elsewhere (typing a question) stays.
+  document.addEventListener('click', (e) => {
+    const t = e.target instanceof Element ? e.target : null;
+    const done = t && panels.find(([, close]) => t.closest(close));
+    const focus = document.activeElement;
+    if (done && (!focus || focus === document.body || focus.closest(done[0]))) done[2]()?.focus();
+  });
   document.addEventListener('focusout', (e) => {
     const t = e.target;
     if (!(t instanceof HTMLInputElement) || t.getAttribute('role') !== 'combobox') return;
@@ -121,7 +156,12 @@ SHOW_VIEWER = """() => {
   const mark = panel?.querySelector('mark.rag-quote');
   if (panel && mark) panel.scrollTop = Math.max(0, mark.offsetTop - panel.offsetTop - 48);
   viewer?.scrollIntoView({block: 'nearest'});
+  document.querySelector('#rag-viewer-close')?.focus({preventScroll: true});  // Escape or Enter closes it
 }"""
+# The chat this tab is in, kept in sessionStorage (one per tab, kept across reloads; localStorage
+# would make every tab reopen the chat of the tab that asked last).
+REMEMBER_CHAT = "(id) => { if (id) sessionStorage.setItem('rag-chat', id); }"
+READ_CHAT = "() => sessionStorage.getItem('rag-chat') || ''"
 RESTORE_DARK = ("() => { const theme = localStorage.getItem('rag-theme'); "
                 "if (theme) document.body.classList.toggle('dark', theme === 'dark'); }")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag import SUPPORTED_SUFFIXES
+from rag import SUPPORTED_SUFFIXES, IngestReport
 from rag.documents import valid_collection_name
 from rag.errors import RagError
 from rag.llm.registry import configuration_problem
@@ -62,6 +62,13 @@ class ChatState:
     @property
     def title(self) -> str:
         return self.turns[0].question if self.turns else "New chat"
+
+    def end_unfinished(self, title: str, detail: str) -> ChatState:
+        """The last answer, if it was still being written, replaced by ``title``; it stays out of the
+        follow-up history (``asked`` stays None), and Regenerate asks its question again in its place."""
+        if self.turns and self.turns[-1].asked is None and "rag-pending" in self.turns[-1].html:
+            self.turns[-1].html = render.render_error(title, detail)
+        return self
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "turns": [dataclasses.asdict(t) for t in self.turns]}
@@ -175,10 +182,7 @@ class Controller:
     @staticmethod
     def stopped(state: ChatState) -> ChatState:
         """After Stop: an unfinished answer says so (and is not used for follow-ups)."""
-        if state.turns and state.turns[-1].asked is None and "rag-pending" in state.turns[-1].html:
-            state.turns[-1].html = render.render_error("Stopped: the answer was not finished.",
-                                                       "Ask again or press Regenerate.")
-        return state
+        return state.end_unfinished("Stopped: the answer was not finished.", "Ask again or press ↻ Regenerate.")
 
     def view(self, state: ChatState, turn: int, n: int, session: SessionSettings | None = None
              ) -> tuple[str, Any]:
@@ -216,13 +220,13 @@ class Controller:
         upload_dir = self.upload_dir(session)
         max_bytes = self.settings.max_bytes
         accepted: list[Path] = []
-        problems: list[str] = []
+        problems: list[tuple[str, str]] = []  # (file name, why it was not indexed)
         with self.write_lock:
             upload_dir.mkdir(parents=True, exist_ok=True)
             for path in paths:
                 reason = check_upload(path, max_bytes)
                 if reason:
-                    problems.append(f"{path.name}: {reason}")
+                    problems.append((path.name, reason))
                     continue
                 target = upload_dir / _safe_name(path.name)
                 shutil.copyfile(path, target)
@@ -230,27 +234,24 @@ class Controller:
             for path in paths:  # Gradio's temporary copy is no longer needed
                 path.unlink(missing_ok=True)
             if not accepted:
-                return Notice("error", ("Nothing was indexed.", *problems))
+                return upload_notice(len(paths), problems)
             try:
                 report = assistant.add(accepted, progress=_ingest_progress(progress))
-            except Exception as exc:
-                return Notice("error", (f"Indexing failed: {exc}", *problems))
+            except Exception as exc:  # the whole batch failed (a store gone, a full disk): one reason, said once
+                if len(paths) == 1:
+                    return upload_notice(1, [(accepted[0].name, _sentence(exc))])
+                return Notice("error", (f"None of the {len(paths)} files could be indexed: {_sentence(exc)}",
+                                        *(f"{name}: {why}" for name, why in problems)))
             if progress is not None:
                 progress(1.0, "Indexed")
             indexed = dict(assistant.sources())
             for failure in report.files_failed:
-                problems.append(f"{render.display_name(failure.path)}: {failure.error}")
+                problems.append((render.display_name(failure.path), failure.error))
                 failed = Path(failure.path)
                 if failed.parent == upload_dir and str(failed) not in indexed:
                     failed.unlink(missing_ok=True)
-        done = report.files_added + report.files_updated
-        lines = [f"Indexed {done} of {_count(len(paths), 'file')}: {_count(report.chunks_added, 'new passage')} "
-                 f"in {report.seconds:.1f} s." + (" Ask away." if done else "")]
-        if report.files_unchanged:
-            lines.append(f"{report.files_unchanged} already indexed and unchanged.")
-        if problems:
-            return Notice("error" if not done and not report.files_unchanged else "warn", (*lines, *problems))
-        return Notice("ok", tuple(lines))
+        unchanged = [p.name for p in accepted if str(p) in indexed] if report.files_unchanged else []
+        return upload_notice(len(paths), problems, report, unchanged)
 
     def remove(self, source: str | None, session: SessionSettings | None = None) -> Notice:
         if not source:
@@ -300,6 +301,39 @@ class Controller:
 
     def _check(self, settings: Settings) -> None:
         check_backend_live(settings)
+
+def upload_notice(received: int, problems: Sequence[tuple[str, str]], report: IngestReport | None = None,
+                  unchanged: Sequence[str] = ()) -> Notice:
+    """What an upload of ``received`` files did, headline first; every file not indexed is named with why.
+
+    The headline says what happened rather than counting ("Indexed 0 of 1 file" read as a success):
+
+    >>> upload_notice(1, [("report.pdf", "the file cannot be read: encrypted")]).lines
+    ('Could not index report.pdf: the file cannot be read: encrypted.',)
+    >>> upload_notice(2, [("a.md", "empty"), ("b.exe", ".exe is not supported")]).lines
+    ('None of the 2 files could be indexed.', 'a.md: empty', 'b.exe: .exe is not supported')
+    """
+    done = report.files_added + report.files_updated if report else 0
+    kept = report.files_unchanged if report else 0
+    reasons = tuple(f"{name}: {why}" for name, why in problems)
+    if report is not None and done:
+        head = (f"Indexed {done} of {_count(received, 'file')}: {_count(report.chunks_added, 'new passage')} in "
+                f"{report.seconds:.1f} s. Ask away.")
+        lines = (head, *([f"{kept} already indexed and unchanged."] if kept else []), *reasons)
+        return Notice("warn" if problems else "ok", lines)
+    if kept and not problems:  # nothing new, nothing wrong
+        head = (f"{unchanged[0]} is already indexed and unchanged." if len(unchanged) == 1 and received == 1
+                else f"Nothing new: {_count(kept, 'file')} already indexed and unchanged.")
+        return Notice("ok", (head,))
+    also = (f"{kept} already indexed and unchanged.",) if kept else ()
+    if len(problems) == 1:
+        name, why = problems[0]
+        return Notice("error", (f"Could not index {name}: {why}" + ("" if why.endswith((".", "!", "?")) else "."),
+                                *also))
+    head = (f"None of the {len(problems)} files could be indexed." if not kept
+            else f"{len(problems)} of {_count(received, 'file')} could not be indexed.")
+    return Notice("error", (head, *also, *reasons))
+
 
 def check_upload(path: Path, max_bytes: int) -> str | None:
     """Why ``path`` cannot be indexed (type or size), or None."""

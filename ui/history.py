@@ -21,6 +21,8 @@ from ui.controller import ChatState
 MAX_CHATS = 30
 MAX_CHARS = 1_500_000  # the stored JSON, before Gradio encrypts and base64-encodes it (~4/3 larger)
 _TITLE_CHARS = 60
+INTERRUPTED = ("Interrupted: the page was left or reloaded before this answer was finished.",
+               "Ask it again, or press ↻ Regenerate.")
 
 
 def chats(store: Any) -> list[dict[str, Any]]:
@@ -46,17 +48,27 @@ def delete(store: Any, chat_id: str | None) -> list[dict[str, Any]]:
 
 
 def find(store: Any, chat_id: str | None) -> ChatState:
-    """The stored conversation ``chat_id``, or a new empty one."""
+    """The stored conversation ``chat_id``, or a new empty one.
+
+    A chat is saved as soon as its question is asked, so an answer still pending when it was saved was
+    interrupted (a reload, a closed tab, a lost connection): it is shown as such. The answer is not
+    fetched from the server, which keeps no conversation (they live in the browser) and whose answer
+    went to a page that is gone. Asking again is one click on Regenerate, in the question's own place
+    in the conversation, with its follow-up context; putting the question back in the box instead
+    would show a conversation without the question the user remembers asking.
+    """
     for c in chats(store):
         if c["id"] == chat_id:
-            return ChatState.from_json(c)
+            return ChatState.from_json(c).end_unfinished(*INTERRUPTED)
     return ChatState()
 
 
 def choices(store: Any) -> list[tuple[str, str]]:
     """(title, id) for the conversations list: each titled by its first question."""
-    out = []
-    for c in chats(store):
-        title = " ".join(ChatState.from_json(c).title.split())
-        out.append((title if len(title) <= _TITLE_CHARS else title[: _TITLE_CHARS - 1] + "…", c["id"]))
-    return out
+    return [(choice_title(ChatState.from_json(c)), c["id"]) for c in chats(store)]
+
+
+def choice_title(chat: ChatState) -> str:
+    """The conversation's first question on one line, shortened to a list entry."""
+    title = " ".join(chat.title.split())
+    return title if len(title) <= _TITLE_CHARS else title[: _TITLE_CHARS - 1] + "…"

@@ -13,6 +13,7 @@ ones written in this module, and none of them loads anything (no ``img``, no ``a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -293,13 +294,39 @@ def _render_meta(answer: Answer) -> str:
 
 # ---- documents panel -----------------------------------------------------------------------------
 
+def natural_key(name: str) -> tuple[str | int, ...]:
+    """Sort key for file names as people read them: case-insensitive, numbers by value.
+
+    Written here rather than adding natsort for one key function.
+
+    >>> sorted(["doc10.md", "Doc2.md", "doc1.md", "alpha.txt"], key=natural_key)
+    ['alpha.txt', 'doc1.md', 'Doc2.md', 'doc10.md']
+    """
+    # re.split with a group alternates text and digit runs, so equal positions hold equal types.
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(re.split(r"(\d+)", name.casefold())))
+
+
+def sorted_sources(sources: Iterable[str]) -> list[str]:
+    """Indexed sources in the order the page lists them: by file name (``natural_key``), then by path."""
+    return sorted(sources, key=lambda src: (natural_key(display_name(src)), natural_key(src)))
+
+
+def document_choices(sources: Iterable[str]) -> list[tuple[str, str]]:
+    """(label, source) for the document dropdowns, sorted like the list; a name that two folders share
+    is labelled with its folder. The value stays the source, so a chosen filter survives re-sorting."""
+    ordered = sorted_sources(sources)
+    names = [display_name(s) for s in ordered]
+    return [(f"{name} ({Path(src).parent.name})" if names.count(name) > 1 else name, src)
+            for name, src in zip(names, ordered, strict=True)]
+
+
 def render_documents(sources: Mapping[str, int]) -> str:
-    """The indexed files with their passage counts."""
+    """The indexed files with their passage counts, sorted by name (``sorted_sources``)."""
     if not sources:
         return ('<div class="rag-docs rag-empty">No documents yet. Drop files above: .txt, .md, .html, .pdf '
                 'or .docx.</div>')
     rows = "".join(f'<tr><td class="rag-doc-name" title="{escape_text(src)}">{escape_text(display_name(src))}</td>'
-                   f'<td class="rag-doc-count">{count}</td></tr>' for src, count in sources.items())
+                   f'<td class="rag-doc-count">{sources[src]}</td></tr>' for src in sorted_sources(sources))
     total = sum(sources.values())
     return (f'<div class="rag-docs"><table><thead><tr><th>{_count(len(sources), "document")}</th>'
             f'<th>passages</th></tr></thead><tbody>{rows}</tbody><tfoot><tr><td>total</td><td>{total}</td></tr>'

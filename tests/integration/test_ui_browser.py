@@ -333,7 +333,7 @@ class _SlowLLM(http.server.BaseHTTPRequestHandler):
             self.send_error(404)
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
@@ -341,9 +341,12 @@ class _SlowLLM(http.server.BaseHTTPRequestHandler):
         for i, word in enumerate(words):
             delta = {"role": "assistant", "content": word + ("" if i == len(words) - 1 else " ")}
             self._event({"choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
-            threading.Event().wait(0.25)  # slow enough for the page to show each piece
+            self.pause(i)
         self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         self.wfile.write(b"data: [DONE]\n\n")
+
+    def pause(self, i: int) -> None:
+        threading.Event().wait(0.25)  # slow enough for the page to show each piece
 
     def _event(self, body: dict[str, Any]) -> None:
         body = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "fake-model", **body}
@@ -439,6 +442,7 @@ def test_conversations_survive_a_reload_and_answers_copy_with_their_sources(serv
     chats.nth(1).click()  # reopen the first conversation
     expect(page.locator(".rag-question")).to_have_text(["What causes tides?", "How long is a lunar day?"])
     page.locator("#rag-delete-chat").click()
+    page.locator("#rag-confirm-delete-chat").click()
     expect(page.locator(".rag-answer")).to_have_count(0)
     expect(chats).to_have_text(["What is a tide?"])
     page.reload()
@@ -447,6 +451,137 @@ def test_conversations_survive_a_reload_and_answers_copy_with_their_sources(serv
     expect(page.locator("#rag-chats label")).to_have_text(["What is a tide?"])  # the deletion is kept too
     assert ui.outside_requests() == []
     page.context.close()
+
+
+def test_deleting_a_conversation_asks_first(server: tuple[str, Path], browser: Browser) -> None:
+    url, _ = server
+    ui = Page(browser, url)
+    page = ui.page
+    ui.ask("What causes tides?")
+    page.get_by_role("tab", name="Chats").click()
+    chats, confirm = page.locator("#rag-chats label"), page.locator("#rag-confirm-delete")
+    expect(chats).to_have_text(["What causes tides?"])
+    delete = page.locator("#rag-delete-chat")
+    delete.click()
+    expect(confirm).to_contain_text("Delete the conversation \u201cWhat causes tides?\u201d")
+    page.locator("#rag-cancel-delete-chat").click()  # Cancel keeps it
+    expect(confirm).to_be_hidden()
+    delete.click()
+    expect(confirm).to_be_visible()
+    page.keyboard.press("Escape")  # so does Escape, and focus goes back to the button that asked
+    expect(confirm).to_be_hidden()
+    expect(delete).to_be_focused()
+    expect(page.locator(".rag-question")).to_have_text(["What causes tides?"])
+    expect(chats).to_have_text(["What causes tides?"])
+    delete.click()
+    page.locator("#rag-confirm-delete-chat").click()
+    expect(page.locator(".rag-answer")).to_have_count(0)
+    expect(chats).to_have_count(0)
+    expect(confirm).to_be_hidden()
+    page.context.close()
+
+
+def test_escape_closes_the_source_viewer_and_focus_returns_to_its_link(server: tuple[str, Path],
+                                                                       browser: Browser) -> None:
+    url, _ = server
+    ui = Page(browser, url)
+    page = ui.page
+    answer = ui.ask("What causes tides?")
+    marker = answer.locator(".rag-cite").first
+    n = re.sub(r"\D", "", marker.inner_text())
+    marker.click()
+    link = answer.locator(f".rag-source.s-{n} .rag-view")
+    viewer = page.locator("#rag-viewer")
+    for close in ("Escape", "button"):
+        link.focus()
+        page.keyboard.press("Enter")  # "Show in document" from the keyboard
+        expect(viewer.locator(".rag-viewer-head")).to_contain_text("tides.txt")
+        expect(page.locator("#rag-viewer-close")).to_be_focused()  # focus moves into the viewer
+        if close == "Escape":
+            page.locator("#rag-filter input").click()  # Escape in an open dropdown closes only its list
+            expect(page.get_by_role("option").first).to_be_visible()
+            page.keyboard.press("Escape")
+            expect(page.get_by_role("option")).to_have_count(0)
+            expect(viewer).to_be_visible()
+            page.locator("#rag-viewer-close").focus()
+            page.keyboard.press("Escape")
+        else:
+            page.locator("#rag-viewer-close").click()
+        expect(viewer).to_be_hidden()
+        expect(link).to_be_focused()  # back on the link that opened it
+    assert ui.outside_requests() == []
+    page.context.close()
+
+
+def test_a_reload_while_an_answer_streams_reopens_its_chat_with_the_question(server: tuple[str, Path],
+                                                                            browser: Browser) -> None:
+    """The page was in an older chat and asked a follow-up on a slow LLM; reloaded mid-answer, it used to
+    reopen the newest saved chat and the question was gone. Now the same chat is reopened with the
+    question marked interrupted, and Regenerate asks it again in its place. A question typed while the
+    answer streams stays in the box (every streamed piece used to empty it)."""
+    url, _ = server
+    typed, release = threading.Event(), threading.Event()
+
+    class HeldLLM(_SlowLLM):
+        def pause(self, i: int) -> None:
+            # The answer (not the rewrite of the follow-up, asked first) shows a few words, waits until the
+            # test typed in the box, shows a few more, then stays unfinished until the test is done.
+            if b"Rewrite the follow-up" in self.body:
+                return
+            if i == 3:
+                typed.wait(60)
+            elif i == 8:
+                release.wait(60)
+
+    llm = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HeldLLM)
+    threading.Thread(target=llm.serve_forever, daemon=True).start()
+    ui = Page(browser, url)
+    page = ui.page
+    try:
+        ui.ask("What causes tides?")
+        _new_chat(ui)
+        ui.ask("How long is a lunar day?")  # now the newest saved chat
+        page.get_by_role("tab", name="Chats").click()
+        page.locator("#rag-chats label").nth(1).click()  # back in the first one
+        expect(page.locator(".rag-question")).to_have_text(["What causes tides?"])
+        _apply(page, "OpenAI-compatible server (vLLM, Ollama, llama.cpp, OpenAI)", "docs",
+               f"http://127.0.0.1:{llm.server_port}/v1", "fake-model")
+        expect(page.locator("#rag-settings-notice")).to_contain_text("answers with the openai backend",
+                                                                     timeout=60_000)
+        box = page.locator("#rag-question textarea")
+        box.fill("And what else causes them?")
+        box.press("Enter")
+        streamed = page.locator("#rag-chat .rag-pending .rag-body")
+        expect(streamed).to_contain_text("Tides are caused", timeout=60_000)
+        box.fill("a next question")
+        typed.set()
+        expect(streamed).to_contain_text("of the Moon")
+        expect(box).to_have_value("a next question")
+        page.reload()
+        page.wait_for_selector("#rag-docs .rag-docs")
+        questions = page.locator(".rag-question")
+        expect(questions).to_have_text(["What causes tides?", "And what else causes them?"])
+        interrupted = page.locator(".rag-answer").nth(1)
+        expect(interrupted).to_contain_text("Interrupted")
+        expect(interrupted).to_contain_text("Regenerate")
+        expect(page.locator(".rag-pending")).to_have_count(0)
+        expect(page.locator("#rag-status")).to_contain_text("backend extractive")  # settings: the server's again
+        page.get_by_role("tab", name="Chats").click()
+        expect(page.locator("#rag-chats label")).to_have_text(["What causes tides?", "How long is a lunar day?"])
+        page.locator("#rag-regenerate").click()  # one click asks it again, in its place
+        expect(page.locator(".rag-answer").nth(1)).not_to_contain_text("Interrupted", timeout=60_000)
+        ui.answer(1)
+        expect(questions).to_have_text(["What causes tides?", "And what else causes them?"])
+        page.reload()
+        page.wait_for_selector("#rag-docs .rag-docs")
+        expect(questions).to_have_text(["What causes tides?", "And what else causes them?"])
+        expect(page.locator(".rag-answer").nth(1)).not_to_contain_text("Interrupted")
+        assert ui.outside_requests() == []
+    finally:
+        typed.set()
+        release.set()
+        llm.shutdown()
+        page.context.close()
 
 
 def test_phone_layout_has_no_horizontal_scroll_and_works_from_the_keyboard(server: tuple[str, Path],

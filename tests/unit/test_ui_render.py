@@ -15,6 +15,7 @@ import pytest
 
 from index.ingest import FileError, IngestReport
 from index.records import Chunk
+from rag import SUPPORTED_SUFFIXES
 from rag.llm import registry
 from rag.llm.errors import BackendError
 from rag.records import Answer, AnswerSentence, Citation, Hit, Relevance
@@ -228,6 +229,21 @@ def test_documents_list_shows_names_and_counts_escaped() -> None:
     assert "<script" not in render_notice("error", ["x", "<script>y</script>"])
 
 
+def test_documents_are_listed_in_natural_case_insensitive_order() -> None:
+    from ui.render import document_choices
+
+    indexed = {"/d/doc10.md": 1, "/d/b/Doc2.md": 2, "/d/alpha.txt": 3, "/d/a/Doc2.md": 4, "/d/Zeta.pdf": 5,
+               "/d/doc1.md": 6, "/d/beta 9.md": 7, "/d/Beta 10.md": 8}
+    names = ["alpha.txt", "beta 9.md", "Beta 10.md", "doc1.md", "Doc2.md", "Doc2.md", "doc10.md", "Zeta.pdf"]
+    rows = re.findall(r'<td class="rag-doc-name" title="([^"]*)">([^<]*)</td><td class="rag-doc-count">(\d+)<',
+                      render_documents(indexed))
+    assert [html.unescape(n) for _, n, _ in rows] == names
+    assert all(indexed[html.unescape(src)] == int(count) for src, _, count in rows)  # each count with its file
+    choices = document_choices(indexed)
+    assert [label for label, _ in choices] == [*names[:4], "Doc2.md (a)", "Doc2.md (b)", *names[6:]]
+    assert {src for _, src in choices} == set(indexed)  # the filter's values stay the indexed sources
+
+
 # ---- handlers with a fake assistant -------------------------------------------------------------
 
 @dataclass
@@ -262,7 +278,9 @@ class FakeAssistant:
     def add(self, paths: list[Path], progress: Any = None) -> IngestReport:
         report = IngestReport()
         for p in paths:
-            if p.read_bytes().startswith(b"BROKEN"):
+            if str(p) in self.indexed:
+                report.files_unchanged += 1
+            elif p.read_bytes().startswith(b"BROKEN"):
                 report.files_failed.append(FileError(str(p), "the file cannot be read: broken"))
             else:
                 self.indexed[str(p)] = 2
@@ -342,6 +360,38 @@ def test_a_drop_that_repeats_files_an_earlier_drop_took_indexes_only_the_new_one
     notice = ctl.upload([first, second])  # the file box sends the earlier file again
     assert notice.kind == "ok" and notice.lines[0].startswith("Indexed 1 of 1 file:")
     assert sorted(Path(s).name for s in fake.indexed) == ["first.md", "second.md"]
+
+
+def test_an_upload_in_which_every_file_failed_says_what_happened(fake: FakeAssistant, tmp_path: Path) -> None:
+    ctl = Controller(fake)
+
+    def files(**named: bytes) -> list[Path]:
+        out = []
+        for name, data in named.items():
+            path = tmp_path / name.replace("_", ".")
+            path.write_bytes(data)
+            out.append(path)
+        return out
+
+    one = ctl.upload(files(report_md=b"BROKEN pages"))  # read, then failed in the index
+    assert one.kind == "error" and one.lines == ("Could not index report.md: the file cannot be read: broken.",)
+    rejected = ctl.upload(files(tool_exe=b"MZ"))  # refused before indexing
+    assert rejected.kind == "error" and len(rejected.lines) == 1
+    assert rejected.lines[0].startswith("Could not index tool.exe: .exe is not supported; use ")
+    several = ctl.upload(files(a_md=b"BROKEN", b_exe=b"MZ", c_txt=b"x" * 5000))
+    assert several.kind == "error" and several.lines[0] == "None of the 3 files could be indexed."
+    reasons = sorted(several.lines[1:])
+    assert reasons[:2] == ["a.md: the file cannot be read: broken",
+                           f"b.exe: .exe is not supported; use {', '.join(sorted(SUPPORTED_SUFFIXES))}"]
+    assert len(reasons) == 3 and reasons[2].startswith("c.txt: the file is ")
+    assert fake.indexed == {}
+    assert "Indexed 0" not in " ".join(one.lines + rejected.lines + several.lines)
+
+    partial = ctl.upload(files(good_md=b"# Good", bad_md=b"BROKEN"))  # partial success still names the failure
+    assert partial.kind == "warn" and partial.lines[0].startswith("Indexed 1 of 2 files: 2 new passages")
+    assert partial.lines[1:] == ("bad.md: the file cannot be read: broken",)
+    again = ctl.upload(files(good_md=b"# Good"))  # the same file again: already indexed, nothing failed
+    assert again.kind == "ok" and again.lines == ("good.md is already indexed and unchanged.",)
 
 
 def test_removing_a_document_counts_its_passages_in_words(fake: FakeAssistant) -> None:
@@ -439,6 +489,26 @@ def test_stop_marks_the_unfinished_answer_and_regenerate_asks_again(fake: FakeAs
     *_, (messages, state) = ctl.regenerate(state)
     assert [m["role"] for m in messages] == ["user", "assistant"] and "rag-cite" in messages[-1]["content"]
     assert fake.histories == [[], []] and state.history == ["where do axolotls live?"]
+
+
+def test_a_chat_saved_while_its_answer_was_pending_reopens_with_the_question_interrupted(
+        fake: FakeAssistant) -> None:
+    from ui import history
+
+    ctl = Controller(fake)
+    *_, (_, state) = ctl.respond("where do axolotls live?", ChatState())
+    steps = ctl.respond("and what do they eat?", state)
+    _, pending = next(steps)  # the page saves the chat here, with the question and the answer pending
+    store = history.save([], pending)
+    reopened = history.find(store, pending.id)  # the page was reloaded before the answer came
+    assert [t.question for t in reopened.turns] == ["where do axolotls live?", "and what do they eat?"]
+    assert "Interrupted" in reopened.messages[-1]["content"] and "rag-pending" not in reopened.messages[-1]["content"]
+    assert reopened.history == ["where do axolotls live?"]  # not used for follow-ups
+    *_, (messages, again) = ctl.regenerate(reopened)  # asked again in its place, with its follow-up context
+    assert [t.question for t in again.turns] == ["where do axolotls live?", "and what do they eat?"]
+    assert "rag-cite" in messages[-1]["content"] and fake.histories[-1] == ["where do axolotls live?"]
+    finished = history.find(history.save(store, again), again.id)
+    assert "Interrupted" not in finished.messages[-1]["content"]  # a finished answer is kept as it is
 
 
 def test_conversations_kept_in_the_browser_round_trip_and_are_bounded(fake: FakeAssistant) -> None:
