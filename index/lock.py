@@ -111,12 +111,13 @@ class WriterLock:
 
     def release(self) -> None:
         if self._fd is not None:
+            fd, self._fd = self._fd, None
             try:
-                os.ftruncate(self._fd, 0)
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-                os.close(self._fd)
+                os.ftruncate(fd, 0)  # the holder's name, a courtesy: a disk gone read-only must not keep the lock
+            except OSError:
+                pass
             finally:
-                self._fd = None
+                os.close(fd)  # releases the flock (the last descriptor of its open file)
                 self._turn.release()
 
     def __enter__(self) -> WriterLock:

@@ -166,3 +166,15 @@ def test_k_above_the_most_retrieval_can_return_is_a_400_naming_it(big_app: objec
     assert reply.status_code == 200, reply.text
     if path == "/v1/retrieve":
         assert len(reply.json()["hits"]) == MAX_K
+
+
+@pytest.mark.parametrize("path", ["/v1/retrieve", "/v1/ask", "/v1/chat/completions"])
+@pytest.mark.parametrize("k", [True, "5", 2.0])
+def test_k_that_is_not_a_whole_number_is_a_400(app: object, path: str, k: object) -> None:
+    """JSON's true was read as k=1 and "5" as 5 (pydantic's lax ints), where the Python API refuses
+    both; a typo'd body then got an answer from one passage without a word."""
+    body: dict[str, object] = {"k": k, "question": "what did Zelenskyy reject?"}
+    if path == "/v1/chat/completions":
+        body = {"k": k, "model": "docs", "messages": [{"role": "user", "content": "what did Zelenskyy reject?"}]}
+    assert _error(_post(app, path, json.dumps(body).encode(), "application/json")) == (
+        "k: Input should be a valid integer")

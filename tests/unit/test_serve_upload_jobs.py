@@ -102,7 +102,7 @@ def test_an_upload_past_its_timeout_is_a_job_that_ends_indexed(served: tuple[Any
             assert answer.json()["citations"][0]["source"] == outcome["source"]
             missing = await client.get("/v1/documents/jobs/upload-nope")
             assert missing.status_code == 404 and missing.json()["error"]["message"].startswith(
-                "there is no upload job 'upload-nope' in this worker")
+                "there is no job 'upload-nope'")
 
     asyncio.run(scenario())
 
@@ -141,3 +141,87 @@ def test_a_job_whose_ingest_fails_says_why_with_the_status_the_upload_would_have
     assert state["error"]["message"].startswith("the disk holding the index is full")
     uploads = tmp_path / "index" / "uploads" / "docs"
     assert list(uploads.iterdir()) == []  # neither the copy it could not index nor the staging folder is left
+
+
+def _slow_upload() -> list[tuple[str, tuple[str, bytes, str]]]:
+    return [("files", ("zephyrite.md", b"# Zephyrite\n\nThe zephyrite mine produced 40 tonnes of ore.\n",
+                       "text/markdown"))]
+
+
+def test_a_removal_behind_a_long_upload_is_a_job_not_a_hung_request(served: tuple[Any, threading.Event]) -> None:
+    """A DELETE waited for the write slot with no timeout (64 s behind a 1.2 MB upload, measured), then
+    was told 504 "abandoned; try a shorter question … --timeout" although the file was then removed."""
+    app, release = served
+
+    async def scenario() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            [peace] = (await client.get("/v1/documents")).json()["documents"]
+            assert (await client.post("/v1/documents", files=_slow_upload())).status_code == 202
+            # a bound, not a timing assertion: before, this request did not end until the upload did
+            removal = await asyncio.wait_for(client.delete(f"/v1/documents/{peace['id']}"), 30)
+            assert removal.status_code == 202, removal.text
+            job = removal.json()
+            assert job["status"] == "queued" and job["object"] == "removal.job" and job["files"] == ["peace.txt"]
+            assert job["message"].endswith("says when it is done and how many passages were removed")
+            release.set()
+            done = await _until_ended(client, job["status_url"])
+            assert done["status"] == "done" and done["result"]["removed_passages"] == 1
+            assert done["result"]["source"] == peace["source"]
+            listed = {d["name"] for d in (await client.get("/v1/documents")).json()["documents"]}
+            assert listed == {"zephyrite.md"}
+            unknown = await client.delete(f"/v1/documents/{peace['id']}")  # a 404 at once, never a job
+            assert unknown.status_code == 404, unknown.text
+
+    asyncio.run(scenario())
+
+
+def test_a_job_is_read_by_every_worker(served: tuple[Any, threading.Event], tmp_path: Path) -> None:
+    """With --workers N a client's requests reach any worker; a job's GET used to be a 404 in every
+    worker but the one that took the upload."""
+    app, release = served
+    other = create_app(app.state.rag.config, assistant=app.state.rag.collections.get())  # a second worker's state
+
+    async def scenario() -> None:
+        first = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+        second = httpx.AsyncClient(transport=httpx.ASGITransport(app=other), base_url="http://test")
+        async with first, second:
+            reply = await first.post("/v1/documents", files=_slow_upload())
+            assert reply.status_code == 202, reply.text
+            url = reply.json()["status_url"]
+            seen = (await second.get(url)).json()
+            assert seen["status"] == "running" and seen["files"] == ["zephyrite.md"], seen
+            release.set()
+            await _until_ended(first, url)
+            done = await _until_ended(second, url)
+            assert done["status"] == "done" and done["result"]["files"][0]["status"] == "indexed"
+            for bad in ("upload-..", "..%2F..%2Fpeace", "upload-" + "0" * 32):
+                assert (await second.get(f"/v1/documents/jobs/{bad}")).status_code == 404
+
+    asyncio.run(scenario())
+
+
+def test_a_job_whose_worker_stopped_reads_as_failed(served: tuple[Any, threading.Event]) -> None:
+    import json
+    import subprocess
+
+    app, _ = served
+    ended = subprocess.Popen(["true"])
+    ended.wait()  # reaped: its process id belongs to no process any more
+    folder = app.state.rag.jobs.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    job_id = "upload-" + "a" * 32
+    (folder / f"{job_id}.json").write_text(json.dumps({"id": job_id, "object": "upload.job", "status": "running",
+                                                        "worker": ended.pid, "result": None, "error": None}))
+
+    async def scenario() -> dict[str, Any]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            reply = await client.get(f"/v1/documents/jobs/{job_id}")
+            assert reply.status_code == 200, reply.text
+            state: dict[str, Any] = reply.json()
+            return state
+
+    state = asyncio.run(scenario())
+    assert state["status"] == "failed"
+    assert state["error"]["message"] == (f"the worker that took this upload (process {ended.pid}) stopped before it "
+                                         "ended; list the documents to see what was done")

@@ -166,3 +166,23 @@ def test_an_index_folder_that_cannot_be_made_is_not_called_a_full_disk(
     for _ in range(2):  # the writer lock says the same, and a failed attempt leaves no turn taken
         with pytest.raises(IndexFolderError, match=r"^cannot create the index folder /proc/rag-test/x: /proc is a "):
             WriterLock("/proc/rag-test/x").acquire()
+
+
+def test_a_lock_whose_holder_name_cannot_be_cleared_is_still_released(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``release`` cleared the holder's name before unlocking: on a disk that went read-only meanwhile
+    (``ftruncate`` failing) it raised, and left the file lock held and its descriptor open for the
+    life of the process, so every later writer was told the index is busy."""
+    from index import lock
+
+    held = WriterLock(tmp_path, timeout=0.1)
+    held.acquire()
+
+    def read_only(fd: int, length: int) -> None:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(lock.os, "ftruncate", read_only)
+    held.release()
+    monkeypatch.undo()
+    with WriterLock(tmp_path, timeout=0.1):  # IndexBusyError before: the first lock was never let go
+        pass

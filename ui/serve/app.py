@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -50,7 +51,8 @@ def create_app(config: ServeConfig, assistant: Any | None = None) -> FastAPI:
     app.state.rag = ServerState(
         config=config, collections=Collections(assistant),
         answers=Gate("answers", config.max_concurrent, config.max_queue),
-        writes=Gate("uploads or removals", 1, WRITE_QUEUE), write_lock=threading.Lock(), jobs=Jobs())
+        writes=Gate("uploads or removals", 1, WRITE_QUEUE), write_lock=threading.Lock(),
+        jobs=Jobs(Path(config.settings.index_dir).expanduser().resolve() / "uploads" / ".jobs"))
     install_handlers(app)
     app.include_router(api, dependencies=[Depends(key_checker(config.api_keys))])
     app.include_router(health)

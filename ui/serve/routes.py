@@ -159,10 +159,11 @@ async def upload_documents(files: list[UploadFile] = File(...), collection: str 
     # On disk first: the request's files are closed once it is answered, and the ingest may outlive it.
     received = await run_in_threadpool(receive, [(f.filename or "", f.file) for f in files], upload_dir,
                                        assistant.settings.max_bytes)
-    started = threading.Event()
+    job_id, started = new_job_id("upload"), threading.Event()
 
     def work() -> dict[str, Any]:
         started.set()
+        state.jobs.save(job_id)  # "running" for the other workers, if it is a job by now
         try:
             with state.write_lock:
                 indexed = index_files(assistant, place(received, upload_dir))
@@ -178,35 +179,51 @@ async def upload_documents(files: list[UploadFile] = File(...), collection: str 
     except ApiError:
         received.discard()  # 503: never queued
         raise
-    job = Job(new_job_id(), name, tuple(f.filename or "" for f in files), future, started)
+    return await _result_or_job(state, Job(job_id, name, tuple(f.filename or "" for f in files), future, started))
+
+
+async def _result_or_job(state: ServerState, job: Job) -> dict[str, Any] | JSONResponse:
+    """The write's result when it ends within ``--upload-timeout`` (queueing included); else 202
+    with ``job``, which goes on."""
     try:
-        return await asyncio.wait_for(asyncio.shield(future), state.config.upload_timeout_s)
-    except TimeoutError:  # the ingest goes on: say so, and where to see how it ends
+        return await asyncio.wait_for(asyncio.shield(job.future), state.config.upload_timeout_s)
+    except TimeoutError:  # the write goes on: say so, and where to see how it ends
         state.jobs.add(job)
-        status = job.state()["status"]
+        now = job.state()
+        told = "what happened to each file" if job.kind == "upload" else "how many passages were removed"
         return JSONResponse(status_code=202, headers={"Location": job.url}, content={
-            **job.state(), "message": f"the upload is still {status} after {state.config.upload_timeout_s:g} s and "
-            f"goes on in the background; GET {job.url} says when it is done and what happened to each file"})
+            **now, "message": f"the {job.kind} is still {now['status']} after {state.config.upload_timeout_s:g} s "
+            f"and goes on in the background; GET {job.url} says when it is done and {told}"})
 
 
-@api.get("/v1/documents/jobs/{job_id}", summary="An upload that outlived --upload-timeout: queued, running, done "
-         "(with its result) or failed (with its error)")
-async def upload_job(job_id: str, state: ServerState = State) -> dict[str, Any]:
-    job = state.jobs.get(job_id)
-    if job is None:
-        raise ApiError(404, f"there is no upload job {job_id[:80]!r} in this worker (X-Rag-Worker; the last "
-                            f"{state.jobs.keep} finished jobs are kept)", "not_found_error")
-    return job.state()
+@api.get("/v1/documents/jobs/{job_id}", summary="An upload or removal that outlived --upload-timeout: queued, "
+         "running, done (with its result) or failed (with its error)")
+async def document_job(job_id: str, state: ServerState = State) -> dict[str, Any]:
+    found = await run_in_threadpool(state.jobs.get, job_id)
+    if found is None:
+        raise ApiError(404, f"there is no job {job_id[:80]!r} (the last {state.jobs.keep} finished jobs of each "
+                            "worker are kept)", "not_found_error")
+    return found
 
 
-@api.delete("/v1/documents/{doc_id}", summary="Remove one indexed file (its id from GET /v1/documents)")
-async def delete_document(doc_id: str, collection: str | None = None, state: ServerState = State) -> dict[str, Any]:
-    def work() -> dict[str, Any]:
+@api.delete("/v1/documents/{doc_id}", summary="Remove one indexed file (its id from GET /v1/documents); 202 "
+           "with a job when it waits behind a write past --upload-timeout", response_model=None)
+async def delete_document(doc_id: str, collection: str | None = None,
+                          state: ServerState = State) -> dict[str, Any] | JSONResponse:
+    def find() -> tuple[Any, str]:  # a 404 now, not a job that fails with it later
         assistant = state.collections.get(collection)
         source = next((s for s in assistant.sources() if document_id(s) == doc_id), None)
         if source is None:
             raise ApiError(404, f"there is no document {doc_id!r} in collection {assistant.settings.collection!r}",
                            "not_found_error")
+        return assistant, source
+
+    assistant, source = await run_in_threadpool(find)
+    job_id, started = new_job_id("removal"), threading.Event()
+
+    def work() -> dict[str, Any]:
+        started.set()
+        state.jobs.save(job_id)
         with state.write_lock:
             removed = assistant.remove(source)
             copy = Path(source)
@@ -214,7 +231,10 @@ async def delete_document(doc_id: str, collection: str | None = None, state: Ser
                 copy.unlink(missing_ok=True)
         return {"id": doc_id, "source": source, "removed_passages": removed}
 
-    return await state.writes.run(work, state.config.upload_timeout_s)
+    # Writes take turns: behind a long upload, a removal waits too, and becomes a job past the timeout.
+    future = state.writes.start(work)
+    return await _result_or_job(state, Job(job_id, str(assistant.settings.collection), (Path(source).name,),
+                                           future, started))
 
 
 # ---- health --------------------------------------------------------------------------------------

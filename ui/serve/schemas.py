@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 MAX_QUESTION = 4000
 MAX_HISTORY = 50
@@ -14,7 +14,7 @@ class RetrieveRequest(BaseModel):
     """``POST /v1/retrieve``: the passages hybrid retrieval finds."""
 
     question: str = Field(min_length=1, max_length=MAX_QUESTION, examples=["what did Zelenskyy reject?"])
-    k: int | None = Field(None, description="passages to return, 1 … 50 and at most the collection size "
+    k: StrictInt | None = Field(None, description="passages to return, 1 … 50 and at most the collection size "
                           "(default RAG_K)")
     sources: list[str] | None = Field(None, description="only these indexed files (paths as GET /v1/documents "
                                       "lists them)")
@@ -57,7 +57,7 @@ class ChatRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1, max_length=200)
     stream: bool | None = False  # null is false, as in OpenAI's API
     stream_options: StreamOptions | None = None
-    n: int | None = Field(None, description="choices to return: 1 (one checked answer per question)")
-    k: int | None = Field(None, description="passages to read, 1 … 50 and at most the collection size")
+    n: StrictInt | None = Field(None, description="choices to return: 1 (one checked answer per question)")
+    k: StrictInt | None = Field(None, description="passages to read, 1 … 50 and at most the collection size")
     strict: bool | None = None
     sources: list[str] | None = None
