@@ -5,7 +5,8 @@ llama.cpp for many minutes) and runs llama.cpp's C++ server, which is thread-saf
 concurrent requests. Its HTTP side speaks the OpenAI API, so the GGUF backend drives it with
 the same LangChain chat model as any OpenAI-compatible server: one code path for both.
 The port is bound to 127.0.0.1 and protected by a random API key; one server per (file,
-window, threads) is shared by every Assistant in the process.
+window, threads) is shared by every Assistant in the process. The prompt is read on every core,
+the answer generated on half of them (``prompt_threads``, ``default_threads``).
 """
 
 from __future__ import annotations
@@ -61,10 +62,27 @@ def check_gguf_file(path: str | Path | None) -> Path:
     return file.resolve()
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask, as a container or ``taskset`` sets it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def default_threads() -> int:
-    """Half the cores (at least one): leaves room for the embedder and the UI, and llama.cpp's
-    spinning threads slow down badly when they have to share a core."""
-    return max(1, (os.cpu_count() or 2) // 2)
+    """Threads for generating the answer: half the cores (at least one), which leaves room for the
+    embedder and the UI while an answer streams; llama.cpp's spinning threads slow down badly when
+    they have to share a core. Reading the prompt uses every core (``prompt_threads``)."""
+    return max(1, usable_cores() // 2)
+
+
+def prompt_threads() -> int:
+    """Threads for reading the prompt: every core. The passages are most of a reply's wait (2,759
+    prompt tokens took SmolLM2-135M 21.8 s on one of two AMD EPYC cores, 11.4 s on both, while 32
+    answer tokens took 1.2 s), and it is one burst of work before the first token, not the long
+    stream that the other threads share the machine with (README "LLM backends")."""
+    return usable_cores()
 
 
 @dataclass
@@ -79,22 +97,26 @@ class LocalServer:
     handle: object  # the xllamacpp.Server; the server stops when it is garbage-collected
 
 
-_servers: dict[tuple[Path, int, int], LocalServer] = {}
+_servers: dict[tuple[Path, int, int, int], LocalServer] = {}
 _lock = threading.Lock()
 
 
-def local_server(path: str | Path, context_window: int, threads: int | None = None) -> LocalServer:
-    """Start (once per process) a loopback llama.cpp server for ``path``; raises ``BackendError``."""
+def local_server(path: str | Path, context_window: int, threads: int | None = None,
+                 batch_threads: int | None = None) -> LocalServer:
+    """Start (once per process) a loopback llama.cpp server for ``path``; raises ``BackendError``.
+    ``threads`` generate the answer, ``batch_threads`` read the prompt (defaults: half the cores,
+    every core)."""
     file = check_gguf_file(path)
     threads = threads or default_threads()
-    key = (file, context_window, threads)
+    batch_threads = batch_threads or prompt_threads()
+    key = (file, context_window, threads, batch_threads)
     with _lock:
         if key not in _servers:
-            _servers[key] = _start(file, context_window, threads)
+            _servers[key] = _start(file, context_window, threads, batch_threads)
         return _servers[key]
 
 
-def _start(file: Path, context_window: int, threads: int) -> LocalServer:
+def _start(file: Path, context_window: int, threads: int, batch_threads: int) -> LocalServer:
     try:
         import xllamacpp
     except ImportError:
@@ -105,7 +127,7 @@ def _start(file: Path, context_window: int, threads: int) -> LocalServer:
     params.n_ctx = context_window
     params.n_parallel = 1  # the whole window for one request; concurrent requests queue
     params.cpuparams.n_threads = threads
-    params.cpuparams_batch.n_threads = threads
+    params.cpuparams_batch.n_threads = batch_threads
     params.hostnames = ["127.0.0.1"]
     params.port = 0  # any free port
     api_key = secrets.token_urlsafe(24)
