@@ -19,6 +19,7 @@ from index.lock import WriterLock
 from index.repair import RepairReport, repair
 from index.sentence_store import SentenceStore
 from index.store import ChunkStore, make_client, rag_collections
+from rag.answer.extractive import ExtractiveConfig
 from rag.answer.generators import ExtractiveGenerator
 from rag.check.checker import REFUSAL_TEXT, CheckedText, check_draft, draft_from_text
 from rag.check.relevance import judge_relevance
@@ -156,7 +157,8 @@ class Assistant:
 
     def _make_generator(self) -> Generator:
         if self.settings.backend == "extractive":
-            return ExtractiveGenerator(self.query_embedder, stored=self.sentences.vectors_for)
+            return ExtractiveGenerator(self.query_embedder, ExtractiveConfig(max_words=self.settings.answer_words),
+                                       stored=self.sentences.vectors_for)
         from rag.llm.backends import make_llm_generator
 
         return make_llm_generator(self.settings)

@@ -51,6 +51,8 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
 def add_answer_options(parser: argparse.ArgumentParser) -> None:
     """Options of the commands that answer questions."""
     parser.add_argument("--k", type=int, metavar="N", help="passages to retrieve (RAG_K, default 5)")
+    parser.add_argument("--answer-words", dest="answer_words", type=int, metavar="N",
+                        help="the most words an extractive answer quotes (RAG_ANSWER_WORDS, default 80)")
     parser.add_argument("--strict", action="store_true", default=None,
                         help="drop sentences their sources do not support")
     parser.add_argument("--backend", choices=BACKEND_NAMES, help="answer generator (RAG_BACKEND, default extractive)")
@@ -68,8 +70,8 @@ def add_answer_options(parser: argparse.ArgumentParser) -> None:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """Settings with the command line's flags on top of config file and environment."""
-    names = ("index_dir", "collection", "chroma_url", "embed_model", "embed_url", "k", "strict", "backend", "llm_model",
-             "llm_base_url", "gguf_path", "judge", "llm_context", "llm_max_tokens")
+    names = ("index_dir", "collection", "chroma_url", "embed_model", "embed_url", "k", "answer_words", "strict",
+             "backend", "llm_model", "llm_base_url", "gguf_path", "judge", "llm_context", "llm_max_tokens")
     return Settings.load(**{n: getattr(args, n) for n in names if hasattr(args, n)})
 
 

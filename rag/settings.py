@@ -41,6 +41,9 @@ class Settings:
     chroma_url: str | None = None  # RAG_CHROMA_URL: use a Chroma server instead of the embedded store
     chroma_timeout: float = DEFAULT_TIMEOUT  # RAG_CHROMA_TIMEOUT: seconds to wait for the Chroma server's answer
     k: int = 5  # RAG_K
+    # RAG_ANSWER_WORDS: the most words an extractive answer quotes (its first excerpt stays whole);
+    # longer answers hold the evidence more often (README "Evaluations": answer length)
+    answer_words: int = 80
     strict: bool = False  # RAG_STRICT: drop unsupported sentences
     backend: str = "extractive"  # RAG_BACKEND: extractive | openai | gguf
     llm_base_url: str | None = None  # RAG_LLM_BASE_URL
@@ -106,9 +109,10 @@ class Settings:
 # (``RetrievalConfig.candidates``; the fusion was measured over lists of ~50: DESIGN "Retrieval
 # lessons" 4), so a larger k could not be filled and is refused rather than silently cut.
 MAX_K = 50
-_MAXIMUM = {"k": MAX_K}
-_MINIMUM = {"k": 1, "widen": 0, "max_file_mb": 0.001, "ui_port": 0, "refusal_threshold": -1.0, "llm_context": 256,
-            "llm_max_tokens": 1, "llm_temperature": 0.0, "embed_concurrency": 1, "chroma_timeout": 0.01}
+_MAXIMUM = {"k": MAX_K, "answer_words": 1000}
+_MINIMUM = {"k": 1, "answer_words": 20, "widen": 0, "max_file_mb": 0.001, "ui_port": 0, "refusal_threshold": -1.0,
+            "llm_context": 256, "llm_max_tokens": 1, "llm_temperature": 0.0, "embed_concurrency": 1,
+            "chroma_timeout": 0.01}
 
 
 def is_loopback_host(host: str) -> bool:
