@@ -297,12 +297,15 @@ def absent_words(question: str, corpus_knows: Callable[[str], bool]) -> list[str
     for shown, word in _pieces(r"[\p{L}\p{M}]+", question):
         if not is_unspaced(word):
             found.setdefault(word, shown)
-    ordinary = STOPWORDS | QUESTION_WORDS | OPENING_WORDS | _QUANTITY_WORDS
+    ordinary = STOPWORDS | QUESTION_WORDS | OPENING_WORDS | _QUANTITY_WORDS | _CONNECTIVES
     return [shown for w, shown in found.items()
             if len(w) >= 4 and w not in ordinary and not any(corpus_knows(b) for b in _word_bases(w))]
 
 
 _QUANTITY_WORDS = {"many", "much", "long", "often", "best", "good", "exactly", "really", "actually"}
+# Words that link a question to what came before and name no topic: "and what did he offer
+# instead?" was refused because the article never writes "offer" nor "instead".
+_CONNECTIVES = {"instead", "else", "already", "even", "still", "rather", "anyway", "otherwise", "though", "either"}
 _SUFFIXES = ("ability", "able", "ible", "ers", "ing", "ed", "es", "s", "ly")
 _PREFIXES = ("sub", "non", "un", "re", "pre", "multi", "super")
 

@@ -96,6 +96,12 @@ def test_absent_words_count_every_form() -> None:
     assert absent_words("how many sorted things?", corpus) == ["things"]
 
 
+def test_words_linking_to_an_earlier_question_are_not_topics() -> None:
+    knows = {"zelenskyy", "reject", "rejected"}.__contains__
+    assert absent_words("and what did Zelenskyy offer instead?", knows) == ["offer"]  # one word: not refused
+    assert absent_words("what else did he reject, even so?", knows) == []
+
+
 def _backup_guides(docs: Path, n: int) -> None:
     """``n`` near-identical passages about backups: many on one topic, none of them the answer."""
     for i in range(n):
