@@ -181,8 +181,8 @@ def _cmd_compare(args: argparse.Namespace, out: TextIO) -> int:
 
     if args.dataset:
         raise CommandError("--compare takes two results folders and no DATASET", EXIT_USAGE)
-    if args.threshold < 0:
-        raise CommandError("--threshold must not be negative", EXIT_USAGE)
+    if not args.threshold >= 0:  # also NaN, which no drop exceeds: every regression would pass
+        raise CommandError(f"--threshold must be a number of 0 or more, not {args.threshold}", EXIT_USAGE)
     try:
         status, text, data = compare_runs(args.compare[0], args.compare[1], args.threshold)
     except CompareError as exc:

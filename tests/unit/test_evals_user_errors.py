@@ -206,3 +206,10 @@ def test_turns_given_as_one_string_are_refused_not_split_into_letters(tmp_path: 
     assert [str(e) for e in read.problems] == [
         "conv.jsonl line 1: 'turns' must be a list of at least 2 non-empty strings",
         "conv.jsonl line 3: expected a JSON object"]
+
+
+def test_a_threshold_that_no_drop_can_exceed_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old = _results(tmp_path / "old", ["a"])
+    new = _results(tmp_path / "new", ["a"], hit_at_1=0.0)
+    assert main(["eval", "--compare", str(old), str(new), "--threshold", "nan"], out=io.StringIO()) == 2
+    assert "--threshold must be a number of 0 or more, not nan" in capsys.readouterr().err
