@@ -94,6 +94,12 @@ def _cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
             for case in flawed:
                 for problem in case.dataset_problems:
                     out.write(f"  {name} line {case.line} ({case.id}): {printable(problem)}\n")
+        failed_files = run.meta["ingest"]["files_failed"]
+        if failed_files:
+            out.write(f"\n{len(failed_files)} file(s) under --docs could not be indexed (their questions cannot "
+                      "be answered from them):\n")
+            for failure in failed_files:
+                out.write(f"  {printable(failure['path'])}: {printable(failure['error'])}\n")
         if read.problems:
             out.write(f"\n{len(read.problems)} line(s) of {name} skipped, not run (listed on stderr above): "
                       f"lines {', '.join(str(e.line) for e in read.problems)}\n")
@@ -106,7 +112,7 @@ def _cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
         if written:
             out.write(f"\nwrote {', '.join(str(p) for p in written)}\n")
         out.write(f"({run.meta['seconds']:.1f} s, index {run.meta['index_dir']})\n")
-    return EXIT_PARTIAL if read.problems else EXIT_OK
+    return EXIT_PARTIAL if read.problems or run.meta["ingest"]["files_failed"] else EXIT_OK
 
 
 def results_folder(folder: str) -> Path:

@@ -121,9 +121,11 @@ def dataset_section(run: EvalRun) -> list[str]:
     evidence or source the documents do not have (run, and counted)."""
     skipped = run.meta.get("skipped_lines") or []
     flawed = [c for c in run.cases if c.dataset_problems]
-    if not skipped and not flawed:
+    failed = (run.meta.get("ingest") or {}).get("files_failed") or []
+    if not skipped and not flawed and not failed:
         return []
-    lines = ["## Problems in the dataset", ""]
+    lines = ["## Problems in the dataset and documents", ""]
+    lines += [f"- document `{_cell(Path(f['path']).name)}` could not be indexed: {_cell(f['error'])}" for f in failed]
     lines += [f"- line {s['line']}: skipped, not run: {_cell(s['problem'])}" for s in skipped]
     lines += [f"- line {c.line} (`{_cell(c.id)}`): {_cell(p)}" for c in flawed for p in c.dataset_problems]
     return [*lines, ""]

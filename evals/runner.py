@@ -181,6 +181,10 @@ def run_eval(cases: Sequence[EvalCase], docs: str | Path, *, index_dir: str | Pa
     report = assistant.add(docs_path, prune=True, progress=_ingest_progress(progress, progress_stream))
     ingest_seconds = time.perf_counter() - started
     index = _IndexedText.of(assistant)
+    if not index.chunks:  # every question would be a "retrieval miss" that no setting can fix
+        failed = report.files_failed
+        why = f"; {len(failed)} file(s) failed, e.g. {Path(failed[0].path).name}: {failed[0].error}" if failed else ""
+        raise UsageError(f"nothing under {docs} could be indexed{why}: give --docs the folder of your documents")
     assistant.warm_up()  # latency percentiles show the steady state, not the first model call
 
     results: list[CaseResult] = []

@@ -90,7 +90,7 @@ def test_dataset_faults_are_reported_for_passed_cases_and_skipped_lines_are_kept
                                                  "enclosed in double quotes at column 2)"}]
     assert written["cases"][0]["dataset_problems"] == first.dataset_problems
     report = render_markdown(run)
-    section = report.split("## Problems in the dataset")[1].split("##")[0]
+    section = report.split("## Problems in the dataset and documents")[1].split("##")[0]
     assert "line 3: skipped, not run" in section
     assert "line 1 (`q1`): source file 'lighthouse.md'" in section and "line 2 (`q2`)" in section
 
@@ -213,3 +213,45 @@ def test_a_threshold_that_no_drop_can_exceed_is_refused(tmp_path: Path, capsys: 
     new = _results(tmp_path / "new", ["a"], hit_at_1=0.0)
     assert main(["eval", "--compare", str(old), str(new), "--threshold", "nan"], out=io.StringIO()) == 2
     assert "--threshold must be a number of 0 or more, not nan" in capsys.readouterr().err
+
+
+@pytest.fixture
+def cli_without_model(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``rag eval`` through the CLI with the word-hashing fake in place of MiniLM."""
+    import evals.runner
+
+    real = evals.runner.run_eval
+
+    def with_fake(*args: Any, **kwargs: Any) -> EvalRun:
+        return real(*args, **{**kwargs, "embedder": WordEmbedder(), "index_dir": tmp_path / "index"})
+
+    monkeypatch.setattr(evals.runner, "run_eval", with_fake)
+
+
+@pytest.mark.usefixtures("cli_without_model")
+def test_the_cli_runs_the_good_lines_exits_1_and_lists_files_that_failed(tmp_path: Path, docs: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    (docs / "broken.pdf").write_bytes(b"\x00\x01 not a pdf")
+    dataset = tmp_path / "mine.jsonl"
+    dataset.write_text(json.dumps(GOOD) + '\n{"id": "q2"}\n', encoding="utf-8")
+    out = io.StringIO()
+    assert main(["eval", str(dataset), "--docs", str(docs), "--out", str(tmp_path / "out")], out=out) == 1
+    text = out.getvalue()
+    assert text.startswith("1 cases (1 answerable, 0 unanswerable)")
+    assert "1 line(s) of mine.jsonl skipped, not run (listed on stderr above): lines 2" in text
+    assert "1 file(s) under --docs could not be indexed" in text and f"{docs / 'broken.pdf'}: " in text
+    assert "skipped mine.jsonl line 2: 'question' is missing" in capsys.readouterr().err
+    report = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert "- document `broken.pdf` could not be indexed" in report
+
+
+@pytest.mark.usefixtures("cli_without_model")
+def test_docs_with_nothing_indexable_is_one_sentence_not_a_run_of_misses(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "a.pdf").write_bytes(b"\x00\x01 not a pdf")
+    dataset = tmp_path / "mine.jsonl"
+    dataset.write_text(json.dumps(GOOD) + "\n", encoding="utf-8")
+    assert main(["eval", str(dataset), "--docs", str(empty)], out=io.StringIO()) == 2
+    assert f"nothing under {empty} could be indexed; 1 file(s) failed, e.g. a.pdf: " in capsys.readouterr().err
