@@ -158,7 +158,7 @@ def _lines(path: Path) -> list[tuple[int, str | DatasetError]]:
     except FileNotFoundError:
         raise DatasetError(path, None, "no such file") from None
     except IsADirectoryError:
-        raise DatasetError(path, None, "is a folder, not a JSONL file") from None
+        raise DatasetError(path, None, "this is a folder; give the dataset's JSONL file") from None
     except OSError as exc:
         raise DatasetError(path, None, f"cannot read it ({exc.strerror or exc})") from None
     out: list[tuple[int, str | DatasetError]] = []

@@ -94,11 +94,25 @@ class _IndexedText:
         return [c for c, text in zip(self.chunks, self.texts, strict=True) if needle and needle in text]
 
 
-def _evidence_notes(case: EvalCase, index: _IndexedText, docs: Path) -> tuple[list[str], list[str]]:
+def file_names(docs: Path) -> frozenset[str]:
+    """What a case's ``source`` may say: a file's path relative to ``docs``, or its bare name (a file
+    in a subfolder is still "under the docs folder").
+
+    >>> import tempfile; folder = Path(tempfile.mkdtemp()); (folder / "handbook").mkdir()
+    >>> _ = (folder / "handbook" / "apt.html").write_text("x")
+    >>> sorted(file_names(folder))
+    ['apt.html', 'handbook/apt.html']
+    """
+    files = [p for p in docs.rglob("*") if p.is_file()] if docs.is_dir() else [docs]
+    return frozenset({p.name for p in files} | {p.relative_to(docs).as_posix() for p in files if p != docs})
+
+
+def _evidence_notes(case: EvalCase, index: _IndexedText, docs: Path,
+                    names: frozenset[str]) -> tuple[list[str], list[str]]:
     """The ids of the indexed chunks that hold the evidence, and notes on spans that no chunk holds."""
     holders: dict[str, Chunk] = {}
     notes: list[str] = []
-    if case.source and not (docs / case.source).exists():
+    if case.source and case.source not in names and not (docs / case.source).exists():
         notes.append(f"source file {case.source!r} is not under {docs}: give the name of a file there")
     for span in case.evidence:
         found = index.holding(span)
@@ -181,6 +195,7 @@ def run_eval(cases: Sequence[EvalCase], docs: str | Path, *, index_dir: str | Pa
     report = assistant.add(docs_path, prune=True, progress=_ingest_progress(progress, progress_stream))
     ingest_seconds = time.perf_counter() - started
     index = _IndexedText.of(assistant)
+    names = file_names(docs_path)
     if not index.chunks:  # every question would be a "retrieval miss" that no setting can fix
         failed = report.files_failed
         why = f"; {len(failed)} file(s) failed, e.g. {Path(failed[0].path).name}: {failed[0].error}" if failed else ""
@@ -193,7 +208,7 @@ def run_eval(cases: Sequence[EvalCase], docs: str | Path, *, index_dir: str | Pa
     try:
         for case in cases:
             answer = assistant.ask(case.question, k=k)
-            holding, notes = _evidence_notes(case, index, docs_path)
+            holding, notes = _evidence_notes(case, index, docs_path, names)
             result = score_case(case, answer, k, len(holding), assistant.refusal_threshold,
                                 judged=judge_citations(answer, assistant.judge), relevant_chunk_ids=holding,
                                 claim_faithfulness=claim_faithfulness(answer, assistant.judge))

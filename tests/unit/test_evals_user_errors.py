@@ -255,3 +255,13 @@ def test_docs_with_nothing_indexable_is_one_sentence_not_a_run_of_misses(tmp_pat
     dataset.write_text(json.dumps(GOOD) + "\n", encoding="utf-8")
     assert main(["eval", str(dataset), "--docs", str(empty)], out=io.StringIO()) == 2
     assert f"nothing under {empty} could be indexed; 1 file(s) failed, e.g. a.pdf: " in capsys.readouterr().err
+
+
+def test_a_source_named_by_its_file_name_in_a_subfolder_is_found(tmp_path: Path, docs: Path) -> None:
+    (docs / "handbook").mkdir()
+    (docs / "light.md").rename(docs / "handbook" / "light.md")
+    run = _run(tmp_path, docs, [GOOD, {**GOOD, "id": "q2", "source": "handbook/light.md"},
+                                {**GOOD, "id": "q3", "source": "other/light.md"}])
+    assert [c.dataset_problems for c in run.cases[:2]] == [[], []]
+    assert run.cases[2].dataset_problems == [f"source file 'other/light.md' is not under {docs}: give the name "
+                                             "of a file there"]
