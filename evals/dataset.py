@@ -23,7 +23,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from rag.errors import UsageError
 
@@ -143,35 +143,80 @@ def parse_judge_case(row: object, line: int = 0) -> JudgeCase:
                      supported=_bool(row, "supported", None), kind=kind, line=line, split=split)
 
 
-def _read_jsonl(path: str | Path, parse: Callable[[object, int], T]) -> list[T]:
-    path = Path(path)
+@dataclass(frozen=True)
+class DatasetRead(Generic[T]):
+    """What a dataset file held: the usable items, and one ``DatasetError`` per line that is not."""
+
+    items: list[T]
+    problems: list[DatasetError]
+
+
+def _lines(path: Path) -> list[tuple[int, str | DatasetError]]:
+    """Each line of ``path`` decoded on its own, so a byte that is not UTF-8 costs only its own line."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise DatasetError(path, None, "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(path, None, f"cannot read it ({exc})") from None
-    items: list[T] = []
+    except IsADirectoryError:
+        raise DatasetError(path, None, "this is a folder; give the dataset's JSONL file") from None
+    except OSError as exc:
+        raise DatasetError(path, None, f"cannot read it ({exc.strerror or exc})") from None
+    out: list[tuple[int, str | DatasetError]] = []
+    for number, chunk in enumerate(raw.splitlines(), 1):
+        try:  # an editor's byte-order mark opens the first line only
+            out.append((number, chunk.decode("utf-8-sig" if number == 1 else "utf-8")))
+        except UnicodeDecodeError as exc:
+            out.append((number, DatasetError(path, number, f"not UTF-8 (byte 0x{chunk[exc.start]:02x} at column "
+                                                           f"{exc.start + 1}); save the file as UTF-8")))
+    return out
+
+
+def read_jsonl(path: str | Path, parse: Callable[[object, int], T]) -> DatasetRead[T]:
+    """Every line parsed; a bad line is kept as a problem naming it, and the lines after it still load."""
+    path = Path(path)
+    read: DatasetRead[T] = DatasetRead([], [])
     seen: dict[str, int] = {}
-    for number, line in enumerate(lines, 1):
+    for number, line in _lines(path):
+        if isinstance(line, DatasetError):
+            read.problems.append(line)
+            continue
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            item = parse(json.loads(line), number)
         except json.JSONDecodeError as exc:
-            raise DatasetError(path, number, f"not valid JSON ({exc.msg} at column {exc.colno})") from None
-        try:
-            item = parse(row, number)
+            read.problems.append(DatasetError(path, number, f"not valid JSON ({exc.msg} at column {exc.colno})"))
+            continue
         except ValueError as exc:
-            raise DatasetError(path, number, str(exc)) from None
+            read.problems.append(DatasetError(path, number, str(exc)))
+            continue
         item_id = str(getattr(item, "id", ""))
         if item_id in seen:
-            raise DatasetError(path, number, f"duplicate id {item_id!r} (first used on line {seen[item_id]})")
+            read.problems.append(DatasetError(path, number, f"duplicate id {item_id!r} (first used on line "
+                                                            f"{seen[item_id]}); give each case its own id"))
+            continue
         seen[item_id] = number
-        items.append(item)
-    if not items:
+        read.items.append(item)
+    if not read.items and not read.problems:
         raise DatasetError(path, None, "the dataset has no cases")
-    return items
+    return read
+
+
+def _strict(read: DatasetRead[T]) -> list[T]:
+    if read.problems:
+        raise read.problems[0]
+    return read.items
+
+
+def read_dataset(path: str | Path) -> DatasetRead[EvalCase]:
+    """A question-answer dataset's usable cases and its bad lines (``rag eval`` runs the former and
+    reports the latter, as ``rag ingest`` indexes the files it can read)."""
+    return read_jsonl(path, parse_case)
+
+
+def read_judge_dataset(path: str | Path) -> DatasetRead[JudgeCase]:
+    """A judge dataset's usable pairs and its bad lines."""
+    return read_jsonl(path, parse_judge_case)
 
 
 def load_dataset(path: str | Path) -> list[EvalCase]:
@@ -180,10 +225,11 @@ def load_dataset(path: str | Path) -> list[EvalCase]:
     >>> cases = load_dataset("evals/datasets/examples.jsonl")  # doctest: +SKIP
     >>> cases[0].question, cases[0].evidence[0][:20]  # doctest: +SKIP
     ('What did Zelenskyy reject?', 'Zelenskyy refused to ')
+    A bad line raises its ``DatasetError`` (the gate's bundled sets must load whole).
     """
-    return _read_jsonl(path, parse_case)
+    return _strict(read_dataset(path))
 
 
 def load_judge_dataset(path: str | Path) -> list[JudgeCase]:
-    """Parse a judge JSONL dataset (sentence, passage, supported, kind)."""
-    return _read_jsonl(path, parse_judge_case)
+    """Parse a judge JSONL dataset (sentence, passage, supported, kind); a bad line raises."""
+    return _strict(read_judge_dataset(path))

@@ -4,7 +4,8 @@ A conversations file is JSONL, one a line: ``id``, ``turns`` (the first question
 follow-up), ``evidence`` (verbatim spans answering the follow-up) and an optional ``source``.
 Each conversation is asked through ``Assistant.chat()``; the follow-up's answer holds the evidence
 when it has at least ``EVIDENCE_ANSWERED`` of a span's content words, as ``rag eval`` counts it.
-It also says whether the follow-up repeats a quote of the first answer::
+It also says whether the follow-up repeats a quote of the first answer. A bad line is named on
+stderr and skipped (exit status 1), the rest still run; no file or no index is exit status 2::
 
     python -m evals.followups evals/datasets/followups.jsonl --index /tmp/followup-idx
 """
@@ -18,9 +19,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from evals.dataset import DatasetRead, read_jsonl
 from evals.metrics import EVIDENCE_ANSWERED, evidence_word_share
 from rag.assistant import Assistant
-from rag.errors import RagError, UsageError
+from rag.errors import RagError
 from rag.records import Answer
 
 
@@ -45,17 +47,38 @@ class FollowUpResult:
     repeats_first: bool  # a quote of the follow-up's answer was already quoted by the first answer
 
 
+def _strings(row: dict[str, object], key: str, at_least: int) -> tuple[str, ...]:
+    value = row.get(key)
+    if not isinstance(value, list) or len(value) < at_least or not all(isinstance(v, str) and v.strip()
+                                                                       for v in value):
+        raise ValueError(f"'{key}' must be a list of at least {at_least} non-empty strings")
+    return tuple(value)
+
+
+def parse_conversation(row: object, line: int = 0) -> Conversation:
+    """One decoded JSON line as a ``Conversation``; ValueError says what is wrong."""
+    if not isinstance(row, dict):
+        raise ValueError("expected a JSON object")
+    case_id = row.get("id", f"line-{line}")
+    if isinstance(case_id, bool) or not isinstance(case_id, str | int) or not str(case_id).strip():
+        raise ValueError("'id' must be a non-empty string")
+    source = row.get("source", "")
+    if not isinstance(source, str):
+        raise ValueError("'source' must be a string")
+    return Conversation(str(case_id), _strings(row, "turns", 2), _strings(row, "evidence", 1), source)
+
+
+def read_conversations(path: str | Path) -> DatasetRead[Conversation]:
+    """The conversations of a JSONL file, and a ``DatasetError`` per line that is not one (the rest still load)."""
+    return read_jsonl(path, parse_conversation)
+
+
 def load_conversations(path: str | Path) -> list[Conversation]:
-    """The conversations of a JSONL file (each with at least two turns)."""
-    out = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        if len(row.get("turns", ())) < 2 or not row.get("evidence"):
-            raise UsageError(f"{Path(path).name} line {number}: a conversation needs two turns and evidence")
-        out.append(Conversation(str(row["id"]), tuple(row["turns"]), tuple(row["evidence"]), row.get("source", "")))
-    return out
+    """The conversations of a JSONL file (each with at least two turns); a bad line raises its error."""
+    read = read_conversations(path)
+    if read.problems:
+        raise read.problems[0]
+    return read.items
 
 
 def overlapping_quotes(first: Answer, later: Answer) -> bool:
@@ -90,8 +113,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", help="write every result and the summary to this JSON file")
     args = parser.parse_args(argv)
     try:
+        read = read_conversations(args.dataset)
+        for problem in read.problems:
+            print(f"skipped {problem}", file=sys.stderr)
         assistant = Assistant(args.index, create=False)
-        results = [run_conversation(assistant, c) for c in load_conversations(args.dataset)]
+        results = [run_conversation(assistant, c) for c in read.items]
     except RagError as error:
         print(error, file=sys.stderr)
         return 2
@@ -103,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.out:
         Path(args.out).write_text(json.dumps({"summary": totals, "results": [asdict(r) for r in results]},
                                              indent=1, ensure_ascii=False), encoding="utf-8")
-    return 0
+    return 1 if read.problems else 0
 
 
 if __name__ == "__main__":

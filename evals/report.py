@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,11 @@ def write_reports(run: EvalRun, out_dir: str | Path) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results = out / "results.json"
-    results.write_text(json.dumps(run.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    # Written whole, then renamed into place: a run stopped while writing leaves the previous file or none,
+    # never a cut one that 'rag eval --compare' cannot read.
+    partial = out / "results.json.partial"
+    partial.write_text(json.dumps(run.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(partial, results)
     report = out / "report.md"
     report.write_text(render_markdown(run, chart="metrics.png"), encoding="utf-8")
     chart = out / "metrics.png"
@@ -95,6 +100,7 @@ def render_markdown(run: EvalRun, chart: str | None = None) -> str:
         "supported (those drafts count in draft faithfulness, not in faithfulness).", "",
         f"**Refusal calibration**: {run.calibration.describe()}.", "",
     ]
+    lines += dataset_section(run)
     if chart:
         lines += [f"![metrics]({chart})", ""]
     lines += [f"## Failures ({len(failed)} of {len(run.cases)})", ""]
@@ -110,6 +116,21 @@ def render_markdown(run: EvalRun, chart: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def dataset_section(run: EvalRun) -> list[str]:
+    """The dataset's own faults: lines skipped (not run, so in no figure above) and cases whose
+    evidence or source the documents do not have (run, and counted)."""
+    skipped = run.meta.get("skipped_lines") or []
+    flawed = [c for c in run.cases if c.dataset_problems]
+    failed = (run.meta.get("ingest") or {}).get("files_failed") or []
+    if not skipped and not flawed and not failed:
+        return []
+    lines = ["## Problems in the dataset and documents", ""]
+    lines += [f"- document `{_cell(Path(f['path']).name)}` could not be indexed: {_cell(f['error'])}" for f in failed]
+    lines += [f"- line {s['line']}: skipped, not run: {_cell(s['problem'])}" for s in skipped]
+    lines += [f"- line {c.line} (`{_cell(c.id)}`): {_cell(p)}" for c in flawed for p in c.dataset_problems]
+    return [*lines, ""]
+
+
 def _severity(case: CaseResult) -> tuple[int, str]:
     first = case.problems[0]
     order = ("answered a question", "refused an answerable", "retrieval miss", "the evidence was retrieved")
@@ -121,6 +142,7 @@ def render_failure(number: int, case: CaseResult) -> list[str]:
     kind = "answerable" if case.answerable else "unanswerable"
     lines = [f"### {number}. `{case.id}` ({kind}): {case.question}", ""]
     lines += [f"- **{p}**" for p in case.problems]
+    lines += [f"- dataset line {case.line}: {n}" for n in case.dataset_problems]
     lines += [f"- {n}" for n in case.notes]
     lines.append("")
     if case.evidence:
@@ -143,9 +165,13 @@ def render_failure(number: int, case: CaseResult) -> list[str]:
 
 
 def render_answer(case: CaseResult) -> list[str]:
-    if case.refused:
+    if case.refused and not case.sentences:
         return [f"**Answer**: refused (\"{_cell(case.answer)}\")", ""]
-    lines = ["**Answer**, sentence by sentence with the judge's verdicts:", ""]
+    if case.refused:  # a withdrawn draft: what the generator wrote is what a faithfulness eval is about
+        lines = [f"**Answer**: refused (\"{_cell(case.answer)}\"); the withdrawn draft, sentence by sentence with "
+                 "the judge's verdicts:", ""]
+    else:
+        lines = ["**Answer**, sentence by sentence with the judge's verdicts:", ""]
     for i, s in enumerate(case.sentences, 1):
         marks = "".join(f"[{c.n}]" for c in s.citations)
         lines.append(f"{i}. {_cell(s.text)} {marks} — **{s.support}** ({s.score:.2f})")

@@ -25,7 +25,7 @@ from typing import Any, TextIO
 from evals.alce import judge_citations
 from evals.calibrate import Calibration, ScoredCase, calibrate
 from evals.claims import UNAVAILABLE, ClaimJudge, claim_faithfulness
-from evals.dataset import EvalCase
+from evals.dataset import DatasetError, EvalCase
 from evals.metrics import letters_and_digits
 from evals.scoring import CaseResult, score_case, summarise
 from rag import IngestProgress
@@ -72,7 +72,7 @@ def open_eval_assistant(docs: str | Path, index_dir: str | Path | None = None, s
     """An Assistant on the eval's own embedded index (a configured Chroma server is not used)."""
     base = settings or Settings.load()
     folder = Path(index_dir) if index_dir else default_index_dir(docs)
-    folder.mkdir(parents=True, exist_ok=True)
+    # The store makes the folder, and says in one sentence why it cannot (a file there, /proc, no permission).
     eval_settings = dataclasses.replace(base, index_dir=folder, chroma_url=None)
     return Assistant(settings=eval_settings, embedder=embedder)
 
@@ -94,12 +94,26 @@ class _IndexedText:
         return [c for c, text in zip(self.chunks, self.texts, strict=True) if needle and needle in text]
 
 
-def _evidence_notes(case: EvalCase, index: _IndexedText, docs: Path) -> tuple[list[str], list[str]]:
+def file_names(docs: Path) -> frozenset[str]:
+    """What a case's ``source`` may say: a file's path relative to ``docs``, or its bare name (a file
+    in a subfolder is still "under the docs folder").
+
+    >>> import tempfile; folder = Path(tempfile.mkdtemp()); (folder / "handbook").mkdir()
+    >>> _ = (folder / "handbook" / "apt.html").write_text("x")
+    >>> sorted(file_names(folder))
+    ['apt.html', 'handbook/apt.html']
+    """
+    files = [p for p in docs.rglob("*") if p.is_file()] if docs.is_dir() else [docs]
+    return frozenset({p.name for p in files} | {p.relative_to(docs).as_posix() for p in files if p != docs})
+
+
+def _evidence_notes(case: EvalCase, index: _IndexedText, docs: Path,
+                    names: frozenset[str]) -> tuple[list[str], list[str]]:
     """The ids of the indexed chunks that hold the evidence, and notes on spans that no chunk holds."""
     holders: dict[str, Chunk] = {}
     notes: list[str] = []
-    if case.source and not (docs / case.source).exists():
-        notes.append(f"source file {case.source!r} is not under {docs}")
+    if case.source and case.source not in names and not (docs / case.source).exists():
+        notes.append(f"source file {case.source!r} is not under {docs}: give the name of a file there")
     for span in case.evidence:
         found = index.holding(span)
         holders.update((c.chunk_id, c) for c in found)
@@ -169,8 +183,9 @@ def _ingest_progress(enabled: bool, stream: TextIO | None) -> IngestProgress | N
 def run_eval(cases: Sequence[EvalCase], docs: str | Path, *, index_dir: str | Path | None = None,
              settings: Settings | None = None, k: int | None = None, embedder: Embedder | None = None,
              assistant: Assistant | None = None, progress: bool = False, progress_stream: TextIO | None = None,
-             dataset: str = "") -> EvalRun:
-    """Index ``docs``, answer every case with ``Assistant.ask``, and score the answers."""
+             dataset: str = "", skipped: Sequence[DatasetError] = ()) -> EvalRun:
+    """Index ``docs``, answer every case with ``Assistant.ask``, and score the answers; ``skipped``:
+    the dataset's lines that could not be used, kept in ``meta`` so the results say what was left out."""
     docs_path = Path(docs).expanduser().resolve()
     if not docs_path.exists():
         raise UsageError(f"documents folder {docs} does not exist")
@@ -180,6 +195,11 @@ def run_eval(cases: Sequence[EvalCase], docs: str | Path, *, index_dir: str | Pa
     report = assistant.add(docs_path, prune=True, progress=_ingest_progress(progress, progress_stream))
     ingest_seconds = time.perf_counter() - started
     index = _IndexedText.of(assistant)
+    names = file_names(docs_path)
+    if not index.chunks:  # every question would be a "retrieval miss" that no setting can fix
+        failed = report.files_failed
+        why = f"; {len(failed)} file(s) failed, e.g. {Path(failed[0].path).name}: {failed[0].error}" if failed else ""
+        raise UsageError(f"nothing under {docs} could be indexed{why}: give --docs the folder of your documents")
     assistant.warm_up()  # latency percentiles show the steady state, not the first model call
 
     results: list[CaseResult] = []
@@ -188,11 +208,11 @@ def run_eval(cases: Sequence[EvalCase], docs: str | Path, *, index_dir: str | Pa
     try:
         for case in cases:
             answer = assistant.ask(case.question, k=k)
-            holding, notes = _evidence_notes(case, index, docs_path) if case.evidence else ([], [])
+            holding, notes = _evidence_notes(case, index, docs_path, names)
             result = score_case(case, answer, k, len(holding), assistant.refusal_threshold,
                                 judged=judge_citations(answer, assistant.judge), relevant_chunk_ids=holding,
                                 claim_faithfulness=claim_faithfulness(answer, assistant.judge))
-            result.notes.extend(notes)
+            result.dataset_problems.extend(notes)
             if result.metrics["hit_at_k"] == 0.0:
                 result.notes.append(_locate_miss(assistant, answer.asked, holding))
             results.append(result)
@@ -205,6 +225,8 @@ def run_eval(cases: Sequence[EvalCase], docs: str | Path, *, index_dir: str | Pa
     backends = sorted({a.backend for a in answers if a.backend}) or [assistant.generator.name]
     summary = summarise(results, k, backend=", ".join(backends), judge=", ".join(judges) or assistant.judge.name)
     summary["refusal_threshold"] = assistant.refusal_threshold
+    summary["n_skipped_lines"] = len(skipped)  # dataset lines not run: a run of fewer cases than the file has
+    summary["n_dataset_problems"] = sum(bool(r.dataset_problems) for r in results)
     if not isinstance(assistant.judge, ClaimJudge):
         summary["claim_faithfulness_note"] = UNAVAILABLE
     calibration = calibrate([ScoredCase(r.id, r.answerable, r.top_dense) for r in results],
@@ -214,6 +236,7 @@ def run_eval(cases: Sequence[EvalCase], docs: str | Path, *, index_dir: str | Pa
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "seconds": round(time.perf_counter() - started, 2), "ingest_seconds": round(ingest_seconds, 2),
         "ingest": report.to_dict(), "chunks_indexed": len(index.chunks),
+        "skipped_lines": [{"line": e.line, "problem": e.problem} for e in skipped],
         "settings": {"k": k, "backend": assistant.settings.backend, "fusion": assistant.settings.fusion,
                      "widen": assistant.settings.widen, "strict": assistant.settings.strict,
                      "refusal_threshold": assistant.refusal_threshold},

@@ -112,6 +112,10 @@ class CaseResult:
     notes: list[str] = field(default_factory=list)
     relevance: dict[str, Any] | None = None  # does the answer address the question (Answer.relevance)
     refusal_reason: str = ""
+    line: int = 0  # the case's line in the dataset file
+    # Faults of the dataset rather than of the system (an evidence span no indexed chunk holds, a
+    # source file that is not there): listed for every case, passed or failed, so none goes unseen.
+    dataset_problems: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -202,7 +206,8 @@ def score_case(case: EvalCase, answer: Answer, k: int, n_relevant: int | None = 
         top_dense=round(top_dense_score(answer), 4),
         timings_ms={k_: round(v * 1000, 2) for k_, v in answer.timings.items()}, metrics=metrics,
         n_relevant=n_relevant, relevant_chunk_ids=tuple(relevant_chunk_ids),
-        relevance=answer.relevance.to_dict() if answer.relevance else None, refusal_reason=answer.refusal_reason)
+        relevance=answer.relevance.to_dict() if answer.relevance else None, refusal_reason=answer.refusal_reason,
+        line=case.line)
     result.problems.extend(diagnose(result, k, refusal_threshold))
     return result
 
@@ -315,4 +320,7 @@ def summarise(results: Sequence[CaseResult], k: int, backend: str = "", judge: s
         "refusal_accuracy": avg("refused", unanswerable),
         "wrong_refusal_rate": avg("refused", answerable),
         "latency_ms": _latency(results),
+        # How many cases each mean is over (a metric applies to some cases only: see the docstring).
+        "n_scored": {**{m: sum(r.metrics.get(m) is not None for r in results) for m in QUALITY_METRICS},
+                     "refusal_accuracy": len(unanswerable), "wrong_refusal_rate": len(answerable)},
     }

@@ -111,5 +111,5 @@ def test_runner_api_reuses_the_index_and_explains_misses(corpus: tuple[Path, Pat
     run = run_eval([wrong], docs, index_dir=tmp_path / "index", settings=Settings(), embedder=embedder)
     result = run.cases[0]
     assert result.problems[0].startswith("retrieval miss")
-    assert any("is in no indexed chunk" in note for note in result.notes)
+    assert any("is in no indexed chunk" in note for note in result.dataset_problems)
     assert any("not in the fused top" in note for note in result.notes)

@@ -99,11 +99,17 @@ def test_eval_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert run()[0] == 2
     assert "give a DATASET and --docs DIR" in capsys.readouterr().err
     dataset = tmp_path / "cases.jsonl"
-    dataset.write_text('{"id": "q1", "question": "Why?"}\n{"id": "q2", "question": "How?", "evidence": "x"}\n')
+    dataset.write_text('{"id": "q1"}\n{"id": "q2", "question": "How?", "evidence": "x"}\n')
     assert run(str(dataset), "--docs", str(tmp_path / "absent"))[0] == 2
-    assert "is not a folder" in capsys.readouterr().err
+    assert "--docs " + str(tmp_path / "absent") + " does not exist" in capsys.readouterr().err
+    assert run(str(dataset), "--docs", str(tmp_path / "cases.jsonl"))[0] == 2
+    assert "cases.jsonl is not a folder" in capsys.readouterr().err
+    # No usable line: each is named, then one sentence, and nothing runs.
     assert run(str(dataset), "--docs", str(tmp_path))[0] == 2
-    assert "cases.jsonl line 2: 'evidence' must be a list of strings" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "cases.jsonl line 1: 'question' is missing" in err
+    assert "cases.jsonl line 2: 'evidence' must be a list of strings" in err
+    assert "no line can be used (2 skipped" in err
     old = results_dir(tmp_path, "old")
     assert run(str(dataset), "--compare", str(old), str(old))[0] == 2
 
