@@ -157,15 +157,16 @@ def printable(text: str) -> str:
 def format_answer(answer: Any) -> str:
     """Plain-text answer, then each citation as ``[n] file:page — "quote"`` with its verdict."""
     lines = [answer.text]
+    removed = tuple(getattr(answer, "removed", ()))  # strict mode's unsupported sentences: said, not hidden
     if answer.refused:
         if getattr(answer, "refusal_reason", ""):
             lines[0] += f" ({answer.refusal_reason})"
-        if answer.sentences:
+        if answer.sentences or removed:
             relevance = getattr(answer, "relevance", None)
             missing = relevance.missing_value_name if relevance is not None else None
             why = f"it gives no {missing.split(' ', 1)[1]}" if missing else "not supported by the sources"
             lines.append(f"\nWithdrawn draft ({why}):")
-            for s in answer.sentences:
+            for s in (*answer.sentences, *removed):
                 lines.append(f"  ! {s.support}: \"{printable(s.text[:80])}\" "
                              f"({'; '.join(s.reasons[:2]) or 'low score'})")
         if answer.related:
@@ -183,6 +184,11 @@ def format_answer(answer: Any) -> str:
         lines.append("")
         for s in flagged:
             lines.append(f"  ! {s.support}: \"{printable(s.text[:80])}\" ({'; '.join(s.reasons[:2]) or 'low score'})")
+    if removed:
+        lines.append(f"\nRemoved by --strict ({len(removed)} sentence{'s' if len(removed) > 1 else ''} its sources do "
+                     "not support):")
+        for s in removed:
+            lines.append(f"  - {s.support}: \"{printable(s.text[:80])}\" ({'; '.join(s.reasons[:2]) or 'low score'})")
     lines.append("")
     seen = set()
     for c in answer.citations:

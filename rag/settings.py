@@ -57,6 +57,7 @@ class Settings:
     llm_context: int | None = None  # RAG_LLM_CONTEXT (default 8192 openai, 4096 gguf)
     llm_max_tokens: int | None = None  # RAG_LLM_MAX_TOKENS (default 512)
     llm_temperature: float | None = None  # RAG_LLM_TEMPERATURE (default 0)
+    llm_timeout: float | None = None  # RAG_LLM_TIMEOUT: seconds the LLM server may stay silent (default 120)
     judge: str = "heuristic"  # RAG_JUDGE: heuristic (rules) | nli (rules + the opt-in entailment model) | llm
     embed_model: str | None = None  # RAG_EMBED_MODEL: a sentence-transformers folder or package (default MiniLM)
     # RAG_EMBED_PRECISION: auto (bfloat16 where the CPU has it) | float32 | bfloat16 | int8 (ONNX Runtime)
@@ -111,7 +112,7 @@ class Settings:
 MAX_K = 50
 _MAXIMUM = {"k": MAX_K, "answer_words": 1000}
 _MINIMUM = {"k": 1, "answer_words": 20, "widen": 0, "max_file_mb": 0.001, "ui_port": 0, "refusal_threshold": -1.0,
-            "llm_context": 256, "llm_max_tokens": 1, "llm_temperature": 0.0, "embed_concurrency": 1,
+            "llm_context": 256, "llm_max_tokens": 1, "llm_temperature": 0.0, "llm_timeout": 0.1, "embed_concurrency": 1,
             "chroma_timeout": 0.01}
 
 

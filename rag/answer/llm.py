@@ -45,8 +45,10 @@ class LLMConfig:
     context_window: int = 4096  # tokens the model sees: instructions + sources + question + answer
     max_tokens: int = 512  # answer budget
     temperature: float = 0.0  # answers from documents: no creativity wanted
-    timeout: float = 120.0  # seconds to wait for the server (connect, and between streamed pieces)
-    max_retries: int = 1
+    timeout: float = 120.0  # seconds the server may stay silent (connecting, reading the prompt, between pieces)
+    # No retry: a retried answer would make the user wait twice the timeout for a hung server, and a
+    # slow one would start reading the whole prompt again while it still reads the first.
+    max_retries: int = 0
     condense_tokens: int = 64
 
     @property
@@ -100,11 +102,17 @@ class LLMGenerator:
         if not chosen:
             return
         pieces: list[str] = []
-        with self._errors():
+        try:
             for piece in self.answer_chain.stream(values):
                 if piece:
                     pieces.append(piece)
                     yield piece
+        except Exception as exc:
+            translated = translate_error(exc, self.where, self.model_name, timeout=self.config.timeout,
+                                         started=bool(pieces))
+            if translated is None:
+                raise
+            raise translated from exc
         yield draft_from_text("".join(pieces), len(passages))
 
     def condense(self, question: str, history: Sequence[str]) -> str:
@@ -121,7 +129,7 @@ class LLMGenerator:
         return rewritten if plausible_rewrite(rewritten, question) else heuristic_condense(question, history)
 
     def _errors(self) -> _Translate:
-        return _Translate(self.where, self.model_name)
+        return _Translate(self.where, self.model_name, self.config.timeout)
 
 
 def with_max_tokens(model: BaseChatModel, limit: int) -> Runnable[LanguageModelInput, BaseMessage]:
@@ -140,9 +148,10 @@ def with_max_tokens(model: BaseChatModel, limit: int) -> Runnable[LanguageModelI
 class _Translate:
     """Context manager that turns the client's connection/HTTP errors into a ``BackendError``."""
 
-    def __init__(self, where: str, model: str) -> None:
+    def __init__(self, where: str, model: str, timeout: float | None = None) -> None:
         self.where = where
         self.model = model
+        self.timeout = timeout
 
     def __enter__(self) -> None:
         return None
@@ -150,7 +159,7 @@ class _Translate:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if exc is None or isinstance(exc, BackendError):
             return
-        translated = translate_error(exc, self.where, self.model)
+        translated = translate_error(exc, self.where, self.model, timeout=self.timeout)
         if translated is not None:
             raise translated from exc
 

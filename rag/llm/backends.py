@@ -51,14 +51,16 @@ class ChatBackend:
 
 
 def config_from(settings: Settings, kind: str | None = None) -> LLMConfig:
-    """Generation knobs from settings (``RAG_LLM_CONTEXT``, ``RAG_LLM_MAX_TOKENS``, ``RAG_LLM_TEMPERATURE``
-    where ``rag.settings`` defines them), with per-backend defaults otherwise."""
+    """Generation knobs from settings (``RAG_LLM_CONTEXT``, ``RAG_LLM_MAX_TOKENS``, ``RAG_LLM_TEMPERATURE``,
+    ``RAG_LLM_TIMEOUT`` where ``rag.settings`` defines them), with per-backend defaults otherwise."""
     base = DEFAULTS.get(kind or settings.backend, LLMConfig())
     context = getattr(settings, "llm_context", None) or base.context_window
     max_tokens = getattr(settings, "llm_max_tokens", None) or base.max_tokens
     temperature = getattr(settings, "llm_temperature", None)
+    timeout = getattr(settings, "llm_timeout", None) or base.timeout
     return dataclasses.replace(base, context_window=int(context), max_tokens=int(max_tokens),
-                               temperature=base.temperature if temperature is None else float(temperature))
+                               temperature=base.temperature if temperature is None else float(temperature),
+                               timeout=float(timeout))
 
 
 def openai_chat_model(base_url: str | None, model: str | None, api_key: str | None, config: LLMConfig,

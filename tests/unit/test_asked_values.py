@@ -112,3 +112,16 @@ def test_an_answer_with_the_value_asked_for_is_shown(tmp_path: Path) -> None:
     helper = _assistant(tmp_path, SUPPORT + " [1]")
     asked = helper.ask("how many years of security support does a Debian release get?")
     assert not asked.refused and "5 years" in asked.text
+
+
+def test_the_cli_says_which_sentences_strict_mode_removed(tmp_path: Path) -> None:
+    invented = "The LTS team is paid by the European Union [1]."
+    helper = _assistant(tmp_path, SUPPORT + " [1] " + invented)
+    kept = helper.ask("how many years of security support does a Debian release get?", strict=True)
+    assert not kept.refused and kept.removed and "European Union" not in kept.text
+    shown = format_answer(kept)
+    assert "Removed by --strict (1 sentence" in shown and "The LTS team is paid by the European Union." in shown
+    (tmp_path / "all").mkdir()
+    withdrawn = _assistant(tmp_path / "all", invented).ask("who pays the LTS team?", strict=True)
+    assert withdrawn.refused and not withdrawn.sentences and withdrawn.removed
+    assert "Withdrawn draft" in format_answer(withdrawn) and "European Union" in format_answer(withdrawn)

@@ -3,6 +3,7 @@ in-memory HTTP transport (httpx.MockTransport), so request payloads and error ha
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Iterator
@@ -339,3 +340,60 @@ def test_config_reads_llm_settings_when_they_exist() -> None:
 def test_smollm2_path_is_none_without_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
     assert smollm2_path() is None
+
+
+# ---- servers that fail in the middle (QA of the LLM backends as users drive them) ----------------------------
+
+def test_a_silent_server_is_one_sentence_after_one_timeout_naming_the_setting() -> None:
+    calls: list[float | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.extensions["timeout"]["read"])
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    settings = Settings.load(env={"RAG_LLM_TIMEOUT": "7"}, config_file="/nonexistent.toml")
+    config = dataclasses.replace(config_from(settings, "openai"), context_window=2048, max_tokens=100)
+    chat = openai_chat_model("http://127.0.0.1:8000/v1", "m", None, config,
+                             http_client=httpx.Client(transport=httpx.MockTransport(handler)))
+    generator = LLMGenerator(chat, "openai:m", config, where="http://127.0.0.1:8000/v1", model_name="m")
+    with pytest.raises(BackendError, match=r"sent nothing for 7 s.*RAG_LLM_TIMEOUT") as info:
+        list(generator.stream("q", HITS))
+    assert "\n" not in str(info.value)
+    assert calls == [7.0]  # waited once, as long as the setting says: a retry would double the silence
+
+
+def _breaks_after(first: str) -> Iterator[bytes]:
+    event = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m",
+             "choices": [{"index": 0, "delta": {"content": first}, "finish_reason": None}]}
+    yield f"data: {json.dumps(event)}\n\n".encode()
+    raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+
+
+def test_a_server_that_breaks_off_mid_answer_is_not_called_unreachable() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=_breaks_after("Reefs grow "), headers={"content-type": "text/event-stream"})
+
+    pieces: list[object] = []
+    with pytest.raises(BackendError, match=r"broke off its answer") as info:
+        pieces.extend(_openai_generator(handler).stream("q", HITS))
+    assert pieces == ["Reefs grow "]  # what came is shown, then the sentence
+    assert "cannot reach" not in str(info.value)
+
+
+@pytest.mark.parametrize("reply", [
+    httpx.Response(200, text="<html><body>Welcome to nginx</body></html>", headers={"content-type": "text/html"}),
+    httpx.Response(200, content=b"data: {not json\n\n", headers={"content-type": "text/event-stream"}),
+])
+def test_a_server_that_is_not_an_openai_api_is_one_sentence(reply: httpx.Response) -> None:
+    with pytest.raises(BackendError, match=r"did not answer like an OpenAI-compatible API.*/v1"):
+        list(_openai_generator(lambda request: reply).stream("q", HITS))
+
+
+def test_the_context_error_gives_the_servers_real_window() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:  # llama.cpp server's own reply
+        return httpx.Response(400, json={"error": {
+            "code": 400, "type": "exceed_context_size_error", "n_prompt_tokens": 3031, "n_ctx": 2048,
+            "message": "request (3031 tokens) exceeds the available context size (2048 tokens), try increasing it"}})
+
+    with pytest.raises(BackendError, match=r"its window is 2048 tokens\): set RAG_LLM_CONTEXT / --context to 2048"):
+        list(_openai_generator(handler).stream("q", HITS))
