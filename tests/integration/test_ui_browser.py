@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-from playwright.sync_api import Browser, Locator, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, expect, sync_playwright
 
 from tests.integration.conftest import free_port
 
@@ -122,10 +122,12 @@ def browser() -> Iterator[Browser]:
 class Page:
     """A page that records every request and lets only loopback ones through."""
 
-    def __init__(self, browser: Browser, url: str, width: int = 1400, height: int = 950) -> None:
+    def __init__(self, browser: Browser, url: str, width: int = 1400, height: int = 950,
+                 context: BrowserContext | None = None) -> None:
+        """A page of its own browser, or a tab of ``context`` (tabs share localStorage, not sessionStorage)."""
         self.requests: list[str] = []
-        self.page = browser.new_page(viewport={"width": width, "height": height},
-                                     permissions=["clipboard-read", "clipboard-write"])
+        self.page = context.new_page() if context else browser.new_page(
+            viewport={"width": width, "height": height}, permissions=["clipboard-read", "clipboard-write"])
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.route("**/*", lambda route: route.continue_() if _local(route.request.url) else route.abort())
         self.page.set_default_timeout(60_000)
@@ -582,6 +584,49 @@ def test_a_reload_while_an_answer_streams_reopens_its_chat_with_the_question(ser
         release.set()
         llm.shutdown()
         page.context.close()
+
+
+def test_two_tabs_of_one_browser_keep_each_others_chats(server: tuple[str, Path], browser: Browser) -> None:
+    """Tabs share localStorage: each tab used to write the chats it had read when it opened, so the tab that
+    saved last wiped the other's chat (reloaded, the other tab showed an empty page) and a chat deleted in
+    one tab came back when the other saved. Now every save is merged into what is stored at that moment."""
+    url, _ = server
+    context = browser.new_context(viewport={"width": 1400, "height": 950})
+    first, second = Page(browser, url, context=context), Page(browser, url, context=context)
+    a, b = first.page, second.page
+    try:
+        first.ask("What causes tides?")
+        second.ask("How long is a lunar day?")  # b opened before a saved its chat
+        for page in (a, b):
+            page.get_by_role("tab", name="Chats").click()
+        expect(b.locator("#rag-chats label")).to_have_text(["How long is a lunar day?", "What causes tides?"])
+        expect(a.locator("#rag-chats label")).to_have_text(["How long is a lunar day?", "What causes tides?"])
+        a.reload()  # the tab reopens its own chat, and it is still stored
+        a.wait_for_selector("#rag-docs .rag-docs")
+        expect(a.locator(".rag-question")).to_have_text(["What causes tides?"])
+        a.get_by_role("tab", name="Chats").click()
+        expect(a.locator("#rag-chats label")).to_have_text(["How long is a lunar day?", "What causes tides?"])
+
+        a.locator("#rag-delete-chat").click()  # deleted in a, while b lists it
+        a.locator("#rag-confirm-delete-chat").click()
+        expect(a.locator("#rag-chats label")).to_have_text(["How long is a lunar day?"])
+        expect(b.locator("#rag-chats label")).to_have_text(["How long is a lunar day?"])
+        box = b.locator("#rag-question textarea")
+        box.fill("a draft")  # Regenerate keeps a question being typed
+        b.evaluate("() => { document.querySelector('.rag-answer').dataset.before = '1'; }")
+        b.locator("#rag-regenerate").click()
+        b.wait_for_function("() => { const a = document.querySelector('.rag-answer'); "
+                            "return a && !a.dataset.before && !a.classList.contains('rag-pending'); }")
+        expect(box).to_have_value("a draft")
+        second.ask("What causes tides?")  # b saves again: the deleted chat stays deleted
+        b.reload()
+        b.wait_for_selector("#rag-docs .rag-docs")
+        expect(b.locator(".rag-question")).to_have_text(["How long is a lunar day?", "What causes tides?"])
+        b.get_by_role("tab", name="Chats").click()
+        expect(b.locator("#rag-chats label")).to_have_text(["How long is a lunar day?"])
+        assert first.outside_requests() == [] and second.outside_requests() == []
+    finally:
+        context.close()
 
 
 def test_phone_layout_has_no_horizontal_scroll_and_works_from_the_keyboard(server: tuple[str, Path],
