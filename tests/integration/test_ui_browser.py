@@ -629,6 +629,39 @@ def test_two_tabs_of_one_browser_keep_each_others_chats(server: tuple[str, Path]
         context.close()
 
 
+def test_a_full_local_storage_drops_the_oldest_chats_not_the_new_one(server: tuple[str, Path],
+                                                                    browser: Browser) -> None:
+    """localStorage is shared with everything else of this address: when a save does not fit, the oldest
+    chats make room (Gradio's BrowserState only logged the error, and the new chat was gone at the next
+    reload); the count and size bounds of ``ui.history.save`` hold in the page's merge too."""
+    url, _ = server
+    ui = Page(browser, url)
+    kept = ui.page.evaluate("""() => {
+        localStorage.clear();
+        const chat = (id, n) => ({id, turns: [{question: id, html: 'x'.repeat(n)}]});
+        const op = (put, max = 30, chars = 1500000) => ({put, drop: null, all: null, max, chars});
+        const save = (put) => window.ragSaveChats(JSON.stringify({...op(put), nonce: Math.random()}));
+        const ids = () => JSON.parse(localStorage.getItem('rag-conversations')).map((c) => c.id);
+        const bounded = [window.ragMergeChats([chat('b', 10), chat('a', 10)], op(chat('c', 10), 2)).map((c) => c.id),
+                         window.ragMergeChats([chat('b', 900), chat('a', 900)], op(chat('c', 900), 30, 2500))
+                           .map((c) => c.id)];
+        save(chat('old', 200000));
+        save(chat('mid', 200000));
+        let lo = 0, hi = 1 << 24;  // the largest other value that still fits, then leave ~100,000 characters
+        while (lo < hi) {
+          const m = (lo + hi + 1) >> 1;
+          try { localStorage.setItem('other', 'f'.repeat(m)); lo = m; } catch (e) { hi = m - 1; }
+        }
+        localStorage.setItem('other', 'f'.repeat(Math.max(0, lo - 100000)));
+        save(chat('new', 200000));
+        const full = ids();
+        localStorage.clear();
+        return [bounded, full];
+    }""")
+    assert kept == [[["c", "b"], ["c", "b"]], ["new", "mid"]]
+    ui.page.context.close()
+
+
 def test_phone_layout_has_no_horizontal_scroll_and_works_from_the_keyboard(server: tuple[str, Path],
                                                                            browser: Browser) -> None:
     url, _ = server
