@@ -48,7 +48,7 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
 
     Every page has its own settings (backend, collection, k, strict mode, document filter) and
     conversation; the server's settings are where each page starts. Conversations are kept in the
-    browser (localStorage, encrypted with a key kept in the index folder). Uploads arrive in
+    browser (localStorage, shared by its tabs: see ``ui.history``). Uploads arrive in
     ``<index>/ui-tmp`` (Gradio's temporary folder, unless ``GRADIO_TEMP_DIR`` is set) and are kept
     in ``<index>/uploads/<collection>/``, which is never served.
     """

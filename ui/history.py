@@ -23,7 +23,7 @@ from typing import Any
 from ui.controller import ChatState
 
 MAX_CHATS = 30
-MAX_CHARS = 1_500_000  # the stored JSON, before Gradio encrypts and base64-encodes it (~4/3 larger)
+MAX_CHARS = 1_500_000  # characters of the stored JSON (localStorage keeps ~5 M characters per address)
 _TITLE_CHARS = 60
 INTERRUPTED = ("Interrupted: the page was left or reloaded before this answer was finished.",
                "Ask it again, or press ↻ Regenerate.")
