@@ -17,6 +17,7 @@ from rag import SUPPORTED_SUFFIXES
 from rag.llm.registry import BACKENDS
 from ui import history, render
 from ui.assets import (
+    CHAT_OPENED,
     CSS,
     HEAD,
     READ_CHAT,
@@ -178,11 +179,15 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
         def saved_first(steps: Any, stored: str, clear: bool = True) -> Any:
             """``steps`` (messages, state) with the chat saved in the browser at the first one, i.e. with its
             question and the answer pending: a reload while the answer streams reopens this chat with the
-            question (shown as interrupted, see ``history.find``) instead of losing it. The question box is
+            question (shown as interrupted, see ``history.find``) instead of losing it; and again at the step
+            that shows the answer (a separate save after it left a moment in which a reload showed the answer
+            as interrupted). The question box is
             emptied at that first step only (never by Regenerate): a next question typed meanwhile stays."""
             for i, (messages, state) in enumerate(steps):
                 if i == 0:
                     yield (messages, "" if clear else gr.skip(), state, *keep(state, stored), state.id)
+                elif state.turns and "rag-pending" not in state.turns[-1].html:  # answered: saved with it, so a
+                    yield messages, gr.skip(), state, *keep(state, stored), gr.skip()  # reload right after has it
                 else:
                     yield messages, gr.skip(), state, gr.skip(), gr.skip(), gr.skip()
 
@@ -205,10 +210,8 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
         answer_outputs = [chatbot, question, chat_state, save, chats, chat_id]
         asked = question.submit(respond, [question, *answer_inputs], answer_outputs, api_visibility="private",
                                 concurrency_id="answer", concurrency_limit=ANSWER_CONCURRENCY)
-        asked.then(keep, [chat_state, store], [save, chats], api_visibility="private", queue=False)
         redone = regenerate.click(again, answer_inputs, answer_outputs, api_visibility="private",
                                   concurrency_id="answer", concurrency_limit=ANSWER_CONCURRENCY)
-        redone.then(keep, [chat_state, store], [save, chats], api_visibility="private", queue=False)
         chat_id.change(None, chat_id, None, js=REMEMBER_CHAT)
         save.change(None, save, None, js=SAVE_CHATS)
         # After any tab wrote (this one included): read the stored chats again, and list them.
@@ -242,6 +245,20 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
 
         chats.input(open_chat, [chats, store], [chatbot, chat_state, viewer, delete_row, chat_id],
                     api_visibility="private", queue=False)
+        chats.input(None, js=CHAT_OPENED)
+
+        def adopt(new_id: str, state: ChatState) -> Any:
+            """The page script kept this chat under a new id (another tab went on with it): the page's state
+            takes it, so later saves, the Chats list and Delete name this page's version."""
+            if not new_id or new_id == state.id:  # the id the server itself gave the page
+                return gr.skip()
+            state.id = new_id  # the object a streaming answer holds too
+            return state
+
+        chat_id.change(adopt, [chat_id, chat_state], chat_state, api_visibility="private", queue=False).then(
+            None, None, store, js=READ_CHATS).then(
+            lambda stored, state: listed(history.parse(stored), state), [store, chat_state], chats,
+            api_visibility="private", queue=False)
 
         def ask_delete(state: ChatState) -> Any:
             if not state.turns:  # nothing saved to delete

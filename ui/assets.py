@@ -48,10 +48,36 @@ HEAD = """
     return chats;
   };
   const stored = () => { try { return JSON.parse(localStorage.getItem(CHATS) || '[]'); } catch (e) { return []; } };
+  // A chat another tab went on with differently since this page opened it (a new tab opens the latest
+  // chat, a duplicated tab the same one) is kept beside it under a new id, not written over.
+  // Saves the page sends with the old id before its state took the new one go to the new one too, until
+  // a chat is opened from the list (the other tab's version included).
+  let renamed = {};
+  window.ragChatId = (id) => { while (renamed[id]) id = renamed[id]; return id; };
+  window.ragChatOpened = () => { renamed = {}; };
+  const newId = () => [...crypto.getRandomValues(new Uint8Array(6))].map((b) => b.toString(16).padStart(2, '0'))
+    .join('');
+  const fork = (chats, put) => {
+    const there = chats.find((c) => c && c.id === put.id);
+    const went_on = there && Array.isArray(there.turns)
+      && !there.turns.every((t, i) => put.turns[i] && t && put.turns[i].question === t.question);
+    if (!went_on) return;
+    renamed[put.id] = newId();
+    put.id = renamed[put.id];
+    sessionStorage.setItem('rag-chat', put.id);
+    const box = document.querySelector('#rag-chat-id textarea');  // the page's state takes the new id
+    if (box) { box.value = put.id; box.dispatchEvent(new Event('input', {bubbles: true})); }
+  };
   window.ragSaveChats = (command) => {
     if (!command) return;
     const op = JSON.parse(command);
-    const chats = window.ragMergeChats(stored(), op);
+    const now = stored();
+    if (op.drop) op.drop = window.ragChatId(op.drop);
+    if (op.put) {
+      op.put.id = window.ragChatId(op.put.id);
+      fork(Array.isArray(now) ? now : [], op.put);
+    }
+    const chats = window.ragMergeChats(now, op);
     for (;;) {  // localStorage full (other keys of this address count too): drop the oldest, never the newest
       try { localStorage.setItem(CHATS, JSON.stringify(chats)); break; } catch (e) {
         if (chats.length <= 1) { console.error('rag: the conversation could not be kept in this browser', e); break; }
@@ -197,6 +223,7 @@ REMEMBER_CHAT = "(id) => { if (id) sessionStorage.setItem('rag-chat', id); }"
 READ_CHAT = "() => [sessionStorage.getItem('rag-chat') || '', localStorage.getItem('rag-conversations') ?? '']"
 READ_CHATS = "() => localStorage.getItem('rag-conversations') || '[]'"
 SAVE_CHATS = "(command) => { window.ragSaveChats?.(command); }"
+CHAT_OPENED = "() => { window.ragChatOpened?.(); }"
 RESTORE_DARK = ("() => { const theme = localStorage.getItem('rag-theme'); "
                 "if (theme) document.body.classList.toggle('dark', theme === 'dark'); }")
 

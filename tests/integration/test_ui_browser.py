@@ -629,6 +629,40 @@ def test_two_tabs_of_one_browser_keep_each_others_chats(server: tuple[str, Path]
         context.close()
 
 
+def test_two_tabs_going_on_with_one_chat_keep_both(server: tuple[str, Path], browser: Browser) -> None:
+    """A new tab opens the latest chat, so two tabs may go on with the same one; the tab that saved last
+    used to write its version over the other's (reloaded, that tab showed the other's question instead of
+    its own). Now a chat another tab went on with differently is kept beside it under a new id."""
+    url, _ = server
+    context = browser.new_context(viewport={"width": 1400, "height": 950})
+    first = Page(browser, url, context=context)
+    a = first.page
+    try:
+        first.ask("What causes tides?")
+        second = Page(browser, url, context=context)
+        b = second.page
+        expect(b.locator(".rag-question")).to_have_text(["What causes tides?"])  # the latest chat
+        second.ask("How long is a lunar day?")
+        first.ask("What is a tide?")
+        a.get_by_role("tab", name="Chats").click()
+        chats = a.locator("#rag-chats label")
+        expect(chats).to_have_text(["What causes tides?", "What causes tides?"])
+        chats.nth(1).click()  # the other tab's version, opened here, is the one this tab goes on with
+        expect(a.locator(".rag-question")).to_have_text(["What causes tides?", "How long is a lunar day?"])
+        first.ask("What is the role of the Sun?")
+        for page in (a, b):
+            page.reload()
+            page.wait_for_selector("#rag-docs .rag-docs")
+            expect(page.locator(".rag-question")).to_have_text(["What causes tides?", "How long is a lunar day?",
+                                                                "What is the role of the Sun?"])
+        a.get_by_role("tab", name="Chats").click()
+        expect(chats).to_have_count(2)
+        chats.nth(1).click()  # the first tab's own version is still there
+        expect(a.locator(".rag-question")).to_have_text(["What causes tides?", "What is a tide?"])
+    finally:
+        context.close()
+
+
 def test_a_full_local_storage_drops_the_oldest_chats_not_the_new_one(server: tuple[str, Path],
                                                                     browser: Browser) -> None:
     """localStorage is shared with everything else of this address: when a save does not fit, the oldest
