@@ -16,7 +16,19 @@ import gradio as gr
 from rag import SUPPORTED_SUFFIXES
 from rag.llm.registry import BACKENDS
 from ui import history, render
-from ui.assets import CSS, HEAD, READ_CHAT, REMEMBER_CHAT, RESTORE_DARK, SHOW_VIEWER, TOGGLE_DARK, make_theme
+from ui.assets import (
+    CHAT_OPENED,
+    CSS,
+    HEAD,
+    READ_CHAT,
+    READ_CHATS,
+    REMEMBER_CHAT,
+    RESTORE_DARK,
+    SAVE_CHATS,
+    SHOW_VIEWER,
+    TOGGLE_DARK,
+    make_theme,
+)
 from ui.controller import ChatState, Controller, Notice, browser_secret, temp_dir_for
 from ui.session import SessionSettings
 
@@ -37,7 +49,7 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
 
     Every page has its own settings (backend, collection, k, strict mode, document filter) and
     conversation; the server's settings are where each page starts. Conversations are kept in the
-    browser (localStorage, encrypted with a key kept in the index folder). Uploads arrive in
+    browser (localStorage, shared by its tabs: see ``ui.history``). Uploads arrive in
     ``<index>/ui-tmp`` (Gradio's temporary folder, unless ``GRADIO_TEMP_DIR`` is set) and are kept
     in ``<index>/uploads/<collection>/``, which is never served.
     """
@@ -48,7 +60,8 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
     with gr.Blocks(title="rag · ask your documents", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         session = gr.State(ctl.defaults)
         chat_state = gr.State(ChatState())
-        store = gr.BrowserState([], storage_key="rag-chats", secret=browser_secret(s.index_dir))
+        # Where conversations were kept before (Gradio's BrowserState): read once, moved to our own key.
+        legacy = gr.BrowserState([], storage_key="rag-chats", secret=browser_secret(s.index_dir))
         gr.HTML("<a class='rag-skip' href='#rag-chat'>Skip to the latest answer</a>", padding=False)
         with gr.Row(elem_id="rag-top", equal_height=True):
             gr.HTML("<div id='rag-header'><h1>Ask your documents</h1><span class='rag-tagline'>Answers quoted from "
@@ -82,6 +95,13 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                 # The id of the chat this page is in, kept in the tab's sessionStorage: a reload reopens it.
                 chat_id = gr.Textbox("", elem_id="rag-chat-id", elem_classes=["rag-hidden"], show_label=False,
                                      container=False)
+                # The conversations kept in this browser, as the page script last read them from localStorage
+                # (ui.history), and the one change to merge into them (written here, merged by the script).
+                store = gr.Textbox("", elem_id="rag-store", elem_classes=["rag-hidden"], show_label=False,
+                                   container=False)
+                save = gr.Textbox("", elem_id="rag-save", elem_classes=["rag-hidden"], show_label=False,
+                                  container=False)
+                refresh_chats = gr.Button("Refresh", elem_id="rag-chats-refresh", elem_classes=["rag-hidden"])
                 with gr.Row(equal_height=True, elem_id="rag-chat-actions"):
                     stop = gr.Button("■ Stop", variant="secondary", size="sm", min_width=80, elem_id="rag-stop")
                     regenerate = gr.Button("↻ Regenerate", variant="secondary", size="sm", min_width=110,
@@ -147,18 +167,27 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                     settings_notice = gr.HTML("", elem_id="rag-settings-notice", padding=False)
 
         # ---- chat: answering runs concurrently; a chat is saved in the browser when asked and when answered ----
-        def keep(state: ChatState, stored: Any) -> Any:
-            saved = history.save(stored, state)
-            return saved, gr.update(choices=history.choices(saved), value=state.id if state.turns else None)
+        def listed(saved: list[dict[str, Any]], state: ChatState) -> Any:
+            return gr.update(choices=history.choices(saved),
+                             value=state.id if any(c["id"] == state.id for c in saved) else None)
 
-        def saved_first(steps: Any, stored: Any) -> Any:
+        def keep(state: ChatState, stored: str) -> Any:
+            """The change for the page to merge into localStorage, and the Chats list as it will be."""
+            put = history.command(put=state) if state.turns else gr.skip()
+            return put, listed(history.save(history.parse(stored), state), state)
+
+        def saved_first(steps: Any, stored: str, clear: bool = True) -> Any:
             """``steps`` (messages, state) with the chat saved in the browser at the first one, i.e. with its
             question and the answer pending: a reload while the answer streams reopens this chat with the
-            question (shown as interrupted, see ``history.find``) instead of losing it. The question box is
-            emptied at that first step only: a next question typed meanwhile stays."""
+            question (shown as interrupted, see ``history.find``) instead of losing it; and again at the step
+            that shows the answer (a separate save after it left a moment in which a reload showed the answer
+            as interrupted). The question box is
+            emptied at that first step only (never by Regenerate): a next question typed meanwhile stays."""
             for i, (messages, state) in enumerate(steps):
                 if i == 0:
-                    yield (messages, "", state, *keep(state, stored), state.id)
+                    yield (messages, "" if clear else gr.skip(), state, *keep(state, stored), state.id)
+                elif state.turns and "rag-pending" not in state.turns[-1].html:  # answered: saved with it, so a
+                    yield messages, gr.skip(), state, *keep(state, stored), gr.skip()  # reload right after has it
                 else:
                     yield messages, gr.skip(), state, gr.skip(), gr.skip(), gr.skip()
 
@@ -174,23 +203,27 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
             if not state.turns:
                 yield gr.skip()
                 return
-            yield from saved_first(ctl.regenerate(state, int(k_value), bool(strict_value), sess, only), stored)
+            yield from saved_first(ctl.regenerate(state, int(k_value), bool(strict_value), sess, only), stored,
+                                   clear=False)
 
         answer_inputs = [chat_state, k, strict, session, doc_filter, store]
-        answer_outputs = [chatbot, question, chat_state, store, chats, chat_id]
+        answer_outputs = [chatbot, question, chat_state, save, chats, chat_id]
         asked = question.submit(respond, [question, *answer_inputs], answer_outputs, api_visibility="private",
                                 concurrency_id="answer", concurrency_limit=ANSWER_CONCURRENCY)
-        asked.then(keep, [chat_state, store], [store, chats], api_visibility="private", queue=False)
         redone = regenerate.click(again, answer_inputs, answer_outputs, api_visibility="private",
                                   concurrency_id="answer", concurrency_limit=ANSWER_CONCURRENCY)
-        redone.then(keep, [chat_state, store], [store, chats], api_visibility="private", queue=False)
         chat_id.change(None, chat_id, None, js=REMEMBER_CHAT)
+        save.change(None, save, None, js=SAVE_CHATS)
+        # After any tab wrote (this one included): read the stored chats again, and list them.
+        refresh_chats.click(None, None, store, js=READ_CHATS).then(
+            lambda stored, state: listed(history.parse(stored), state), [store, chat_state], chats,
+            api_visibility="private", queue=False)
 
-        def on_stop(state: ChatState, stored: Any) -> Any:
+        def on_stop(state: ChatState, stored: str) -> Any:
             state = ctl.stopped(state)
             return (state.messages, state, *keep(state, stored))
 
-        stop.click(on_stop, [chat_state, store], [chatbot, chat_state, store, chats], cancels=[asked, redone],
+        stop.click(on_stop, [chat_state, store], [chatbot, chat_state, save, chats], cancels=[asked, redone],
                    api_visibility="private", queue=False)
 
         def fresh() -> Any:
@@ -206,12 +239,26 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
 
         chatbot.clear(cleared, None, [chat_state, chats, chat_id], api_visibility="private", queue=False)
 
-        def open_chat(chosen: str | None, stored: Any) -> Any:
-            state = history.find(stored, chosen)
+        def open_chat(chosen: str | None, stored: str) -> Any:
+            state = history.find(history.parse(stored), chosen)
             return state.messages, state, gr.update(visible=False), gr.update(visible=False), state.id
 
         chats.input(open_chat, [chats, store], [chatbot, chat_state, viewer, delete_row, chat_id],
                     api_visibility="private", queue=False)
+        chats.input(None, js=CHAT_OPENED)
+
+        def adopt(new_id: str, state: ChatState) -> Any:
+            """The page script kept this chat under a new id (another tab went on with it): the page's state
+            takes it, so later saves, the Chats list and Delete name this page's version."""
+            if not new_id or new_id == state.id:  # the id the server itself gave the page
+                return gr.skip()
+            state.id = new_id  # the object a streaming answer holds too
+            return state
+
+        chat_id.change(adopt, [chat_id, chat_state], chat_state, api_visibility="private", queue=False).then(
+            None, None, store, js=READ_CHATS).then(
+            lambda stored, state: listed(history.parse(stored), state), [store, chat_state], chats,
+            api_visibility="private", queue=False)
 
         def ask_delete(state: ChatState) -> Any:
             if not state.turns:  # nothing saved to delete
@@ -223,13 +270,13 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
         delete_chat.click(ask_delete, chat_state, [delete_row, delete_text], api_visibility="private", queue=False)
         delete_no.click(lambda: gr.update(visible=False), None, delete_row, api_visibility="private", queue=False)
 
-        def forget(state: ChatState, stored: Any) -> Any:
-            saved = history.delete(stored, state.id)
+        def forget(state: ChatState, stored: str) -> Any:
+            saved = history.delete(history.parse(stored), state.id)
             fresh_state = ChatState()
-            return ([], fresh_state, saved, gr.update(choices=history.choices(saved), value=None),
-                    gr.update(visible=False), fresh_state.id)
+            return ([], fresh_state, history.command(drop=state.id), gr.update(choices=history.choices(saved),
+                    value=None), gr.update(visible=False), fresh_state.id)
 
-        delete_yes.click(forget, [chat_state, store], [chatbot, chat_state, store, chats, delete_row, chat_id],
+        delete_yes.click(forget, [chat_state, store], [chatbot, chat_state, save, chats, delete_row, chat_id],
                          api_visibility="private", queue=False)
 
         def on_view(request: str, state: ChatState, sess: SessionSettings) -> Any:
@@ -293,18 +340,20 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                         [settings_notice, session, collection, *doc_outputs], api_visibility="private",
                         concurrency_id="settings", concurrency_limit=ANSWER_CONCURRENCY)
 
-        def on_load(stored: Any, sess: SessionSettings, current: str) -> Any:
+        def on_load(stored: str, old: Any, sess: SessionSettings, current: str) -> Any:
+            saved, moved = history.parse(stored), gr.skip()
+            if not stored and history.chats(old):  # nothing under our key yet: move BrowserState's chats
+                saved = history.chats(old)
+                moved = history.command(every=saved)
             # The chat this tab was in (a reload), else the latest one (a new tab).
-            saved = history.chats(stored)
             state = history.find(saved, current or (saved[0]["id"] if saved else None))
-            return (state.messages, state, gr.update(choices=history.choices(saved),
-                                                     value=state.id if state.turns else None),
+            return (state.messages, state, listed(saved, state),
                     gr.update(choices=ctl.assistants.collections(), value=sess.collection),
-                    *_documents_view(ctl, sess), gr.update(interactive=True, placeholder=_ASK), state.id)
+                    *_documents_view(ctl, sess), gr.update(interactive=True, placeholder=_ASK), state.id, moved)
 
-        loaded = demo.load(None, None, chat_id, js=READ_CHAT).then(
-            on_load, [store, session, chat_id], [chatbot, chat_state, chats, collection, *doc_outputs, question,
-                                                 chat_id], api_visibility="private")
+        loaded = demo.load(None, None, [chat_id, store], js=READ_CHAT).then(
+            on_load, [store, legacy, session, chat_id], [chatbot, chat_state, chats, collection, *doc_outputs,
+                                                         question, chat_id, save], api_visibility="private")
         loaded.then(None, js=_FOCUS_QUESTION)
         dark.click(None, js=TOGGLE_DARK)
         demo.load(None, js=RESTORE_DARK)

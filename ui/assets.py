@@ -26,10 +26,68 @@ def make_theme() -> Any:
 # - the skip link moves focus to the latest answer;
 # - a dropdown whose list is open closes when focus leaves it (Tab used to leave it open over the page);
 # - Escape closes the citation viewer or cancels a confirmation (through their own Close/Cancel buttons),
-#   and focus goes back to what opened them.
+#   and focus goes back to what opened them;
+# - conversations are kept in localStorage, which the tabs of a browser share: a change the server sends
+#   is merged into what is stored at that moment (never a list the page read earlier, which wiped what
+#   another tab had saved since), and every tab's Chats list is refreshed when any tab writes.
 HEAD = """
 <script>
 (() => {
+  const CHATS = 'rag-conversations';
+  const refresh = () => document.querySelector('#rag-chats-refresh')?.click();
+  // The merge, as ui.history.save/delete do it: newest first, bounded in number and size.
+  window.ragMergeChats = (stored, op) => {
+    let chats = Array.isArray(stored)
+      ? stored.filter((c) => c && typeof c.id === 'string' && Array.isArray(c.turns) && c.turns.length) : [];
+    if (op.all && !chats.length) chats = op.all;
+    const gone = op.put ? op.put.id : op.drop;
+    if (gone) chats = chats.filter((c) => c.id !== gone);
+    if (op.put) chats.unshift(op.put);
+    chats = chats.slice(0, op.max);
+    while (chats.length > 1 && JSON.stringify(chats).length > op.chars) chats.pop();
+    return chats;
+  };
+  const stored = () => { try { return JSON.parse(localStorage.getItem(CHATS) || '[]'); } catch (e) { return []; } };
+  // A chat another tab went on with differently since this page opened it (a new tab opens the latest
+  // chat, a duplicated tab the same one) is kept beside it under a new id, not written over.
+  // Saves the page sends with the old id before its state took the new one go to the new one too, until
+  // a chat is opened from the list (the other tab's version included).
+  let renamed = {};
+  window.ragChatId = (id) => { while (renamed[id]) id = renamed[id]; return id; };
+  window.ragChatOpened = () => { renamed = {}; };
+  const newId = () => [...crypto.getRandomValues(new Uint8Array(6))].map((b) => b.toString(16).padStart(2, '0'))
+    .join('');
+  const fork = (chats, put) => {
+    const there = chats.find((c) => c && c.id === put.id);
+    const went_on = there && Array.isArray(there.turns)
+      && !there.turns.every((t, i) => put.turns[i] && t && put.turns[i].question === t.question);
+    if (!went_on) return;
+    renamed[put.id] = newId();
+    put.id = renamed[put.id];
+    sessionStorage.setItem('rag-chat', put.id);
+    const box = document.querySelector('#rag-chat-id textarea');  // the page's state takes the new id
+    if (box) { box.value = put.id; box.dispatchEvent(new Event('input', {bubbles: true})); }
+  };
+  window.ragSaveChats = (command) => {
+    if (!command) return;
+    const op = JSON.parse(command);
+    const now = stored();
+    if (op.drop) op.drop = window.ragChatId(op.drop);
+    if (op.put) {
+      op.put.id = window.ragChatId(op.put.id);
+      fork(Array.isArray(now) ? now : [], op.put);
+    }
+    const chats = window.ragMergeChats(now, op);
+    for (;;) {  // localStorage full (other keys of this address count too): drop the oldest, never the newest
+      try { localStorage.setItem(CHATS, JSON.stringify(chats)); break; } catch (e) {
+        if (chats.length <= 1) { console.error('rag: the conversation could not be kept in this browser', e); break; }
+        chats.pop();
+      }
+    }
+    if (op.all) localStorage.removeItem('rag-chats');  // moved from Gradio's BrowserState
+    refresh();
+  };
+  window.addEventListener('storage', (e) => { if (e.key === CHATS || e.key === null) refresh(); });
   // Panels Escape closes: [panel, its close button, where focus goes back to]. The viewer's opener is
   // found again by answer and marker, as the chat may have been redrawn since.
   let viewed = null;
@@ -161,7 +219,11 @@ SHOW_VIEWER = """() => {
 # The chat this tab is in, kept in sessionStorage (one per tab, kept across reloads; localStorage
 # would make every tab reopen the chat of the tab that asked last).
 REMEMBER_CHAT = "(id) => { if (id) sessionStorage.setItem('rag-chat', id); }"
-READ_CHAT = "() => sessionStorage.getItem('rag-chat') || ''"
+# At load: the tab's chat id and the stored conversations ("" when none were ever stored under our key).
+READ_CHAT = "() => [sessionStorage.getItem('rag-chat') || '', localStorage.getItem('rag-conversations') ?? '']"
+READ_CHATS = "() => localStorage.getItem('rag-conversations') || '[]'"
+SAVE_CHATS = "(command) => { window.ragSaveChats?.(command); }"
+CHAT_OPENED = "() => { window.ragChatOpened?.(); }"
 RESTORE_DARK = ("() => { const theme = localStorage.getItem('rag-theme'); "
                 "if (theme) document.body.classList.toggle('dark', theme === 'dark'); }")
 

@@ -410,8 +410,8 @@ def _sentence(exc: BaseException) -> str:
 
 
 def browser_secret(index_dir: str | Path) -> str:
-    """The key that encrypts conversations kept in the browser: made once per index folder (mode 0600),
-    so they stay readable after the server restarts."""
+    """The key of Gradio's BrowserState, where earlier versions kept conversations (read once to move them):
+    made once per index folder (mode 0600), so they stay readable after the server restarts."""
     path = Path(index_dir).expanduser() / "ui-browser-secret"
     try:
         return path.read_text(encoding="ascii").strip() or _new_secret(path)

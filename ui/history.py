@@ -1,7 +1,10 @@
-"""Conversations kept in the browser (Gradio ``BrowserState``, i.e. the page's localStorage).
+"""Conversations kept in the browser (the page's localStorage, key ``rag-conversations``).
 
 The store is a JSON list of ``ChatState.to_json()`` values, newest first, bounded so it stays well
-inside the browser's ~5 MB localStorage.
+inside the browser's ~5 MB localStorage. The tabs of one browser share it, so a page never writes a
+whole list it read earlier (the tab that saved last wiped the other tabs' chats): the server sends
+one change (``command``) and the page's script merges it into what is stored at that moment, as
+``save`` and ``delete`` do here (``ui.assets.MERGE_CHATS``).
 
 >>> from ui.controller import ChatState, Turn
 >>> store = save([], ChatState([Turn("where do axolotls live?", "<div>…</div>", "where do axolotls live?")], "a1"))
@@ -14,12 +17,13 @@ inside the browser's ~5 MB localStorage.
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from ui.controller import ChatState
 
 MAX_CHATS = 30
-MAX_CHARS = 1_500_000  # the stored JSON, before Gradio encrypts and base64-encodes it (~4/3 larger)
+MAX_CHARS = 1_500_000  # characters of the stored JSON (localStorage keeps ~5 M characters per address)
 _TITLE_CHARS = 60
 INTERRUPTED = ("Interrupted: the page was left or reloaded before this answer was finished.",
                "Ask it again, or press ↻ Regenerate.")
@@ -45,6 +49,27 @@ def save(store: Any, chat: ChatState) -> list[dict[str, Any]]:
 
 def delete(store: Any, chat_id: str | None) -> list[dict[str, Any]]:
     return [c for c in chats(store) if c["id"] != chat_id]
+
+
+def parse(raw: str | None) -> list[dict[str, Any]]:
+    """The stored conversations from localStorage's text ("" or anything malformed: none).
+
+    >>> parse('[{"id": "a1", "turns": [{"question": "q", "html": ""}]}, 3]'), parse("{"), parse("")
+    ([{'id': 'a1', 'turns': [{'question': 'q', 'html': ''}]}], [], [])
+    """
+    try:
+        return chats(json.loads(raw or "[]"))
+    except ValueError:
+        return []
+
+
+def command(put: ChatState | None = None, drop: str | None = None,
+            every: list[dict[str, Any]] | None = None) -> str:
+    """One change for the page's script to merge into the stored conversations: ``put`` a chat first
+    (replacing its older copy), ``drop`` one by id, or store ``every`` chat if nothing is stored yet
+    (moving them from the older storage). A nonce makes each command new, so it always runs."""
+    return json.dumps({"put": put.to_json() if put is not None and put.turns else None, "drop": drop,
+                       "all": every, "max": MAX_CHATS, "chars": MAX_CHARS, "nonce": uuid.uuid4().hex})
 
 
 def find(store: Any, chat_id: str | None) -> ChatState:

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-from playwright.sync_api import Browser, Locator, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, expect, sync_playwright
 
 from tests.integration.conftest import free_port
 
@@ -122,10 +122,12 @@ def browser() -> Iterator[Browser]:
 class Page:
     """A page that records every request and lets only loopback ones through."""
 
-    def __init__(self, browser: Browser, url: str, width: int = 1400, height: int = 950) -> None:
+    def __init__(self, browser: Browser, url: str, width: int = 1400, height: int = 950,
+                 context: BrowserContext | None = None) -> None:
+        """A page of its own browser, or a tab of ``context`` (tabs share localStorage, not sessionStorage)."""
         self.requests: list[str] = []
-        self.page = browser.new_page(viewport={"width": width, "height": height},
-                                     permissions=["clipboard-read", "clipboard-write"])
+        self.page = context.new_page() if context else browser.new_page(
+            viewport={"width": width, "height": height}, permissions=["clipboard-read", "clipboard-write"])
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.route("**/*", lambda route: route.continue_() if _local(route.request.url) else route.abort())
         self.page.set_default_timeout(60_000)
@@ -582,6 +584,116 @@ def test_a_reload_while_an_answer_streams_reopens_its_chat_with_the_question(ser
         release.set()
         llm.shutdown()
         page.context.close()
+
+
+def test_two_tabs_of_one_browser_keep_each_others_chats(server: tuple[str, Path], browser: Browser) -> None:
+    """Tabs share localStorage: each tab used to write the chats it had read when it opened, so the tab that
+    saved last wiped the other's chat (reloaded, the other tab showed an empty page) and a chat deleted in
+    one tab came back when the other saved. Now every save is merged into what is stored at that moment."""
+    url, _ = server
+    context = browser.new_context(viewport={"width": 1400, "height": 950})
+    first, second = Page(browser, url, context=context), Page(browser, url, context=context)
+    a, b = first.page, second.page
+    try:
+        first.ask("What causes tides?")
+        second.ask("How long is a lunar day?")  # b opened before a saved its chat
+        for page in (a, b):
+            page.get_by_role("tab", name="Chats").click()
+        expect(b.locator("#rag-chats label")).to_have_text(["How long is a lunar day?", "What causes tides?"])
+        expect(a.locator("#rag-chats label")).to_have_text(["How long is a lunar day?", "What causes tides?"])
+        a.reload()  # the tab reopens its own chat, and it is still stored
+        a.wait_for_selector("#rag-docs .rag-docs")
+        expect(a.locator(".rag-question")).to_have_text(["What causes tides?"])
+        a.get_by_role("tab", name="Chats").click()
+        expect(a.locator("#rag-chats label")).to_have_text(["How long is a lunar day?", "What causes tides?"])
+
+        a.locator("#rag-delete-chat").click()  # deleted in a, while b lists it
+        a.locator("#rag-confirm-delete-chat").click()
+        expect(a.locator("#rag-chats label")).to_have_text(["How long is a lunar day?"])
+        expect(b.locator("#rag-chats label")).to_have_text(["How long is a lunar day?"])
+        box = b.locator("#rag-question textarea")
+        box.fill("a draft")  # Regenerate keeps a question being typed
+        b.evaluate("() => { document.querySelector('.rag-answer').dataset.before = '1'; }")
+        b.locator("#rag-regenerate").click()
+        b.wait_for_function("() => { const a = document.querySelector('.rag-answer'); "
+                            "return a && !a.dataset.before && !a.classList.contains('rag-pending'); }")
+        expect(box).to_have_value("a draft")
+        second.ask("What causes tides?")  # b saves again: the deleted chat stays deleted
+        b.reload()
+        b.wait_for_selector("#rag-docs .rag-docs")
+        expect(b.locator(".rag-question")).to_have_text(["How long is a lunar day?", "What causes tides?"])
+        b.get_by_role("tab", name="Chats").click()
+        expect(b.locator("#rag-chats label")).to_have_text(["How long is a lunar day?"])
+        assert first.outside_requests() == [] and second.outside_requests() == []
+    finally:
+        context.close()
+
+
+def test_two_tabs_going_on_with_one_chat_keep_both(server: tuple[str, Path], browser: Browser) -> None:
+    """A new tab opens the latest chat, so two tabs may go on with the same one; the tab that saved last
+    used to write its version over the other's (reloaded, that tab showed the other's question instead of
+    its own). Now a chat another tab went on with differently is kept beside it under a new id."""
+    url, _ = server
+    context = browser.new_context(viewport={"width": 1400, "height": 950})
+    first = Page(browser, url, context=context)
+    a = first.page
+    try:
+        first.ask("What causes tides?")
+        second = Page(browser, url, context=context)
+        b = second.page
+        expect(b.locator(".rag-question")).to_have_text(["What causes tides?"])  # the latest chat
+        second.ask("How long is a lunar day?")
+        first.ask("What is a tide?")
+        a.get_by_role("tab", name="Chats").click()
+        chats = a.locator("#rag-chats label")
+        expect(chats).to_have_text(["What causes tides?", "What causes tides?"])
+        chats.nth(1).click()  # the other tab's version, opened here, is the one this tab goes on with
+        expect(a.locator(".rag-question")).to_have_text(["What causes tides?", "How long is a lunar day?"])
+        first.ask("What is the role of the Sun?")
+        for page in (a, b):
+            page.reload()
+            page.wait_for_selector("#rag-docs .rag-docs")
+            expect(page.locator(".rag-question")).to_have_text(["What causes tides?", "How long is a lunar day?",
+                                                                "What is the role of the Sun?"])
+        a.get_by_role("tab", name="Chats").click()
+        expect(chats).to_have_count(2)
+        chats.nth(1).click()  # the first tab's own version is still there
+        expect(a.locator(".rag-question")).to_have_text(["What causes tides?", "What is a tide?"])
+    finally:
+        context.close()
+
+
+def test_a_full_local_storage_drops_the_oldest_chats_not_the_new_one(server: tuple[str, Path],
+                                                                    browser: Browser) -> None:
+    """localStorage is shared with everything else of this address: when a save does not fit, the oldest
+    chats make room (Gradio's BrowserState only logged the error, and the new chat was gone at the next
+    reload); the count and size bounds of ``ui.history.save`` hold in the page's merge too."""
+    url, _ = server
+    ui = Page(browser, url)
+    kept = ui.page.evaluate("""() => {
+        localStorage.clear();
+        const chat = (id, n) => ({id, turns: [{question: id, html: 'x'.repeat(n)}]});
+        const op = (put, max = 30, chars = 1500000) => ({put, drop: null, all: null, max, chars});
+        const save = (put) => window.ragSaveChats(JSON.stringify({...op(put), nonce: Math.random()}));
+        const ids = () => JSON.parse(localStorage.getItem('rag-conversations')).map((c) => c.id);
+        const bounded = [window.ragMergeChats([chat('b', 10), chat('a', 10)], op(chat('c', 10), 2)).map((c) => c.id),
+                         window.ragMergeChats([chat('b', 900), chat('a', 900)], op(chat('c', 900), 30, 2500))
+                           .map((c) => c.id)];
+        save(chat('old', 200000));
+        save(chat('mid', 200000));
+        let lo = 0, hi = 1 << 24;  // the largest other value that still fits, then leave ~100,000 characters
+        while (lo < hi) {
+          const m = (lo + hi + 1) >> 1;
+          try { localStorage.setItem('other', 'f'.repeat(m)); lo = m; } catch (e) { hi = m - 1; }
+        }
+        localStorage.setItem('other', 'f'.repeat(Math.max(0, lo - 100000)));
+        save(chat('new', 200000));
+        const full = ids();
+        localStorage.clear();
+        return [bounded, full];
+    }""")
+    assert kept == [[["c", "b"], ["c", "b"]], ["new", "mid"]]
+    ui.page.context.close()
 
 
 def test_phone_layout_has_no_horizontal_scroll_and_works_from_the_keyboard(server: tuple[str, Path],
