@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from rag.records import Answer
 from rag.retrieve.hybrid import check_k, check_sources
 from ui.serve import openai_chat
 from ui.serve.collections import Collections
@@ -98,8 +100,11 @@ async def chat_completions(body: ChatRequest, state: ServerState = State) -> JSO
     # 404 / 400 before any stream
     assistant, k, sources = await run_in_threadpool(_open, state, body.model, body.k, body.sources)
 
+    gone = threading.Event()  # set when a streaming client disconnects
+
     def work() -> tuple[Any, dict[str, int]]:  # counted here too: tiktoken over a 1 MB body is not for the event loop
-        answer = assistant.ask(question, k=k, strict=body.strict, sources=sources, history=history)
+        stream = assistant.ask_stream(question, k=k, strict=body.strict, sources=sources, history=history)
+        answer = final_answer(stream, gone)
         return answer, openai_chat.usage(body.messages, answer)
 
     if not body.stream:
@@ -108,15 +113,40 @@ async def chat_completions(body: ChatRequest, state: ServerState = State) -> JSO
     await state.answers.enter()  # a full queue is a 503 status, not an error inside a stream
     task = asyncio.ensure_future(state.answers.run(work, state.config.timeout_s, entered=True))
     wants_usage = bool(body.stream_options and body.stream_options.include_usage)
-    return StreamingResponse(_events(task, body.model, wants_usage), media_type="text/event-stream",
+    return StreamingResponse(_events(task, body.model, wants_usage, gone), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-async def _events(task: asyncio.Future[Any], model: str, wants_usage: bool) -> Any:
-    while not task.done():
-        done, _ = await asyncio.wait({task}, timeout=KEEP_ALIVE_S)
-        if not done:
-            yield openai_chat.KEEP_ALIVE
+class ClientGone(Exception):
+    """The streaming client disconnected: its answer is not finished (nobody would read it)."""
+
+
+def final_answer(stream: Iterator[Any], gone: threading.Event) -> Any:
+    """The checked ``Answer`` at the end of ``Assistant.ask_stream``'s ``stream``; once ``gone`` is
+    set, the stream is closed at its next piece, which stops an LLM generating for a client that
+    left (its answer slot and the CPU go to the next question)."""
+    try:
+        for item in stream:
+            if gone.is_set():
+                raise ClientGone()
+            if isinstance(item, Answer):
+                return item
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
+    raise RuntimeError("the answer stream ended without an answer")
+
+
+async def _events(task: asyncio.Future[Any], model: str, wants_usage: bool, gone: threading.Event) -> Any:
+    try:
+        while not task.done():
+            done, _ = await asyncio.wait({task}, timeout=KEEP_ALIVE_S)
+            if not done:
+                yield openai_chat.KEEP_ALIVE
+    finally:
+        if not task.done():  # the client left (Starlette closed this generator): stop the answer
+            gone.set()
     try:
         answer, usage = task.result()
     except Exception as exc:  # the status line is gone: the error travels as an event, as OpenAI sends it
