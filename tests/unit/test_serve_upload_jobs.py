@@ -7,6 +7,8 @@ back by the test instead of a large file)."""
 from __future__ import annotations
 
 import asyncio
+import errno
+import shutil
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -225,3 +227,24 @@ def test_a_job_whose_worker_stopped_reads_as_failed(served: tuple[Any, threading
     assert state["status"] == "failed"
     assert state["error"]["message"] == (f"the worker that took this upload (process {ended.pid}) stopped before it "
                                          "ended; list the documents to see what was done")
+
+
+def test_a_disk_that_fills_while_an_upload_is_received_is_a_507_and_leaves_no_copies(
+        served: tuple[Any, threading.Event], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app, _ = served
+
+    def full(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfileobj", full)
+
+    async def scenario() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.post("/v1/documents", files=[
+                ("files", ("solar.md", b"# Solar\n\nSolar panels turn sunlight into electricity.\n", "text/markdown"))])
+
+    reply = asyncio.run(scenario())
+    assert reply.status_code == 507, reply.text  # the server's disk, as for a full index: not a 500
+    assert reply.json()["error"]["message"].startswith("the disk holding the upload folder ")
+    assert list((tmp_path / "index" / "uploads" / "docs").iterdir()) == []

@@ -7,6 +7,7 @@ written) or ``failed`` (could not be read or indexed; the copy is removed).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import shutil
 import tempfile
@@ -14,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from rag.errors import DiskFullError
 from ui.controller import check_upload
 
 
@@ -89,8 +91,12 @@ def receive(uploads: list[tuple[str, BinaryIO]], upload_dir: Path, max_bytes: in
                 refused.append((index, FileOutcome(name, "refused", reason)))
             else:
                 files.append((index, name, staged))
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(incoming, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            # The server's disk, as a full index is (507): not a fault of the request's files.
+            raise DiskFullError(f"the disk holding the upload folder {upload_dir} is full, so the files could not "
+                                "be received: free some space on the server and send them again") from None
         raise
     return Received(incoming, files, refused)
 
