@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from index.cpus import usable_cores
 from index.errors import UsageError
 from index.minilm import token_ranges, window_tokenizer
 from index.models import weights_fingerprint
@@ -166,7 +167,7 @@ def float_matmuls(model_file: Path) -> list[str]:
 
 def default_workers() -> int:
     """Texts embedded at once in a bulk call: one per CPU this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return usable_cores()
 
 
 class OnnxMiniLM:

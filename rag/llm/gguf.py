@@ -12,12 +12,12 @@ the answer generated on half of them (``prompt_threads``, ``default_threads``).
 from __future__ import annotations
 
 import importlib.util
-import os
 import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from index.cpus import usable_cores
 from rag.llm.errors import BackendError
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -60,14 +60,6 @@ def check_gguf_file(path: str | Path | None) -> Path:
         raise BackendError(f"{file} is not a GGUF model file (it does not start with 'GGUF'): convert the model "
                            "to GGUF or pick another file with RAG_GGUF_PATH / --gguf.")
     return file.resolve()
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its affinity mask, as a container or ``taskset`` sets it)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def default_threads() -> int:

@@ -4,10 +4,12 @@ a value it cannot use is one sentence, never a silently different question."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from index.ingest import IngestProgress, IngestReport
 from rag.assistant import Assistant
 from rag.errors import RagError, UsageError
 from rag.settings import MAX_K, Settings
@@ -85,6 +87,30 @@ def test_the_langchain_retriever_takes_the_same_k_and_sources(assistant: Assista
         lc.invoke(QUESTION, sources=["docs/nope.txt"])
 
 
+def _add_while_another_adds(first: Callable[[IngestProgress], IngestReport],
+                            second: Callable[[], IngestReport]) -> tuple[IngestReport, list[object]]:
+    """Run ``first`` and, once it holds the index (its first progress call), ``second`` in another
+    thread; return ``first``'s report and what ``second`` gave: its report or the exception it raised."""
+    outcome: list[object] = []
+
+    def run_second() -> None:
+        try:
+            outcome.append(second())
+        except Exception as exc:  # the failure these tests are about
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run_second)
+
+    def progress(stage: str, path: str, done: int, total: int) -> None:
+        if not thread.is_alive() and not outcome:  # once, while the first add holds the index
+            thread.start()
+            thread.join(timeout=2)  # a second writer that fails does so within the writer lock's 1 s
+
+    report = first(progress)
+    thread.join()
+    return report, outcome
+
+
 def test_two_threads_adding_at_once_both_index_their_files(assistant: Assistant, tmp_path: Path) -> None:
     # A script adding folders from a thread pool: the second add waits for the first one in the
     # same process, instead of failing with "the index is being written by process <its own pid>".
@@ -92,23 +118,8 @@ def test_two_threads_adding_at_once_both_index_their_files(assistant: Assistant,
     (tmp_path / "more" / "solar.txt").write_text("Solar panels turn sunlight into electricity.")
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "wind.txt").write_text("Wind turbines turn moving air into electricity.")
-    outcome: list[object] = []
-
-    def second() -> None:
-        try:
-            outcome.append(assistant.add("other/"))
-        except Exception as exc:  # the failure this test is about
-            outcome.append(exc)
-
-    thread = threading.Thread(target=second)
-
-    def progress(stage: str, path: str, done: int, total: int) -> None:
-        if not thread.is_alive() and not outcome:  # once, while the first add holds the index
-            thread.start()
-            thread.join(timeout=2)  # a second writer that fails does so within the writer lock's 1 s
-
-    first = assistant.add("more/", progress=progress)
-    thread.join()
+    first, outcome = _add_while_another_adds(lambda progress: assistant.add("more/", progress=progress),
+                                             lambda: assistant.add("other/"))
     assert first.files_added == 1
     assert len(outcome) == 1 and not isinstance(outcome[0], Exception), outcome
     assert {Path(s).name for s in assistant.sources()} >= {"solar.txt", "wind.txt"}
@@ -124,23 +135,10 @@ def test_two_assistants_on_one_index_adding_from_two_threads_both_index_their_fi
         (tmp_path / name / f"{name}.txt").write_text(text)
     first_assistant = Assistant(tmp_path / "index", embedder=WordEmbedder(), settings=settings)
     second_assistant = Assistant(str(tmp_path / "index") + "/", embedder=WordEmbedder(), settings=settings)
-    outcome: list[object] = []
-
-    def second() -> None:
-        try:
-            outcome.append(second_assistant.add(tmp_path / "wind"))
-        except Exception as exc:  # the failure this test is about
-            outcome.append(exc)
-
-    thread = threading.Thread(target=second)
-
-    def progress(stage: str, path: str, done: int, total: int) -> None:
-        if not thread.is_alive() and not outcome:  # once, while the first add holds the index
-            thread.start()
-            thread.join(timeout=2)  # a second writer that fails does so within the writer lock's 1 s
-
-    assert first_assistant.add(tmp_path / "solar", progress=progress).files_added == 1
-    thread.join()
+    first, outcome = _add_while_another_adds(
+        lambda progress: first_assistant.add(tmp_path / "solar", progress=progress),
+        lambda: second_assistant.add(tmp_path / "wind"))
+    assert first.files_added == 1
     assert len(outcome) == 1 and not isinstance(outcome[0], Exception), outcome
     assert {Path(s).name for s in first_assistant.sources()} == {"solar.txt", "wind.txt"}
 

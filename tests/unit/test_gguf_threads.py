@@ -3,6 +3,7 @@ answer on half of them: the passages are most of the wait before the first token
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -49,7 +50,7 @@ def fake_llamacpp(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 def test_the_prompt_is_read_on_every_core_and_the_answer_generated_on_half(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_llamacpp: list[Any], cores: int, generate: int,
         prompt: int) -> None:
-    monkeypatch.setattr(gguf.os, "sched_getaffinity", lambda pid: set(range(cores)))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
     server = gguf.local_server(_model(tmp_path), 4096)
     params = fake_llamacpp[0]
     assert (params.cpuparams.n_threads, params.cpuparams_batch.n_threads) == (generate, prompt)

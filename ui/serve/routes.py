@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,7 +121,7 @@ class ClientGone(Exception):
     """The streaming client disconnected: its answer is not finished (nobody would read it)."""
 
 
-def final_answer(stream: Iterator[Any], gone: threading.Event) -> Any:
+def final_answer(stream: Generator[Any, None, None], gone: threading.Event) -> Any:
     """The checked ``Answer`` at the end of ``Assistant.ask_stream``'s ``stream``; once ``gone`` is
     set, the stream is closed at its next piece, which stops an LLM generating for a client that
     left (its answer slot and the CPU go to the next question)."""
@@ -132,9 +132,7 @@ def final_answer(stream: Iterator[Any], gone: threading.Event) -> Any:
             if isinstance(item, Answer):
                 return item
     finally:
-        close = getattr(stream, "close", None)
-        if close is not None:
-            close()
+        stream.close()
     raise RuntimeError("the answer stream ended without an answer")
 
 
