@@ -52,7 +52,7 @@ def add_answer_options(parser: argparse.ArgumentParser) -> None:
     """Options of the commands that answer questions."""
     parser.add_argument("--k", type=int, metavar="N", help="passages to retrieve (RAG_K, default 5)")
     parser.add_argument("--answer-words", dest="answer_words", type=int, metavar="N",
-                        help="the most words an extractive answer quotes (RAG_ANSWER_WORDS, default 80)")
+                        help="the most words an extractive answer quotes (RAG_ANSWER_WORDS, default 120)")
     parser.add_argument("--strict", action="store_true", default=None,
                         help="drop sentences their sources do not support")
     parser.add_argument("--backend", choices=BACKEND_NAMES, help="answer generator (RAG_BACKEND, default extractive)")

@@ -17,6 +17,7 @@ from typing import Any
 from index.chroma_http import DEFAULT_TIMEOUT
 from index.embedding import PRECISIONS
 from index.errors import UsageError
+from rag.answer.extractive import DEFAULT_ANSWER_WORDS
 from rag.llm.registry import BACKEND_NAMES
 
 JUDGE_NAMES = ("heuristic", "nli", "llm")
@@ -43,7 +44,7 @@ class Settings:
     k: int = 5  # RAG_K
     # RAG_ANSWER_WORDS: the most words an extractive answer quotes (its first excerpt stays whole);
     # longer answers hold the evidence more often (README "Evaluations": answer length)
-    answer_words: int = 80
+    answer_words: int = DEFAULT_ANSWER_WORDS
     strict: bool = False  # RAG_STRICT: drop unsupported sentences
     backend: str = "extractive"  # RAG_BACKEND: extractive | openai | gguf
     llm_base_url: str | None = None  # RAG_LLM_BASE_URL

@@ -1,4 +1,4 @@
-"""``answer_words`` (RAG_ANSWER_WORDS, ``--answer-words``) caps how much an extractive answer quotes."""
+"""``answer_words`` (RAG_ANSWER_WORDS, ``--answer-words``, default 120) caps how much an extractive answer quotes."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.answer.extractive import DEFAULT_ANSWER_WORDS
 from rag.assistant import Assistant
 from rag.cli import build_parser, settings_from
 from rag.errors import SettingsError
@@ -34,7 +35,7 @@ def test_the_answer_quotes_at_most_answer_words(tmp_path: Path) -> None:
     short = _answer_words(tmp_path / "a", answer_words=40)
     default = _answer_words(tmp_path / "b")
     long = _answer_words(tmp_path / "c", answer_words=200)
-    assert short <= 40 < default <= 80 < long <= 200
+    assert short <= 40 < 80 < default <= DEFAULT_ANSWER_WORDS < long <= 200
 
 
 def test_answer_words_out_of_range_is_one_sentence() -> None:
