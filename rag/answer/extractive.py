@@ -5,8 +5,9 @@ a verbatim span of a retrieved passage, located once here and handed to the chec
 offsets. An excerpt is the best sentence plus the neighbours it needs to make sense: the
 sentence before when the best one refers back ("this option", "To prevent this") or has no subject
 of its own ("Equivalent to …", "For example, …"), the one after
-when it only sets up (ends with a colon) and whenever it fits (documentation tends to restate the
-question, then answer it), and neighbours that carry what the question asks for (a name for
+when it only sets up (ends with a colon, "as follows", "the following") and whenever it fits
+(documentation tends to restate the question, then answer it), the command or code line a quoted
+set-up sentence introduces, and neighbours that carry what the question asks for (a name for
 "which", a number for "how many", a reason for "why"). The first excerpt's optional neighbours leave
 room for the runner-up excerpt, and an API signature standing alone counts less than the sentence
 describing it. Measured on both eval sets (README).
@@ -111,7 +112,8 @@ _ELLIPTICAL = re.compile(r"^(?:(?:equivalent|identical|similar|analogous) to|(?:
                          r"|for (?:example|instance)\b|e\.g\.)", re.IGNORECASE)
 _POINTS_BACK_EARLY = re.compile(r"^(?:[\w'’,-]+\s+){0,4}(?:this|these|those|such|the above|the same|either|"
                                 r"both of them|the former|the latter)\b", re.IGNORECASE)
-_SETS_UP = re.compile(r"(?::|\bas follows\.?|\bfor example\.?|\bsuch as\.?)$", re.IGNORECASE)
+_SETS_UP = re.compile(r"(?::|\bas follows\.?|\bfor example\.?|\bsuch as\.?|\bthe following\.?|"
+                      r"\b(?:shown|given|listed) below\.?)$", re.IGNORECASE)
 
 
 def is_fragment(text: str) -> bool:
@@ -266,16 +268,25 @@ def grow_excerpt(best: Candidate, sentences: Sequence[PassageSentence], scores: 
     def fits(i: int, keep: int = 0) -> bool:
         return words + word_count(sentences[i].text) <= word_budget - keep
 
+    def introduced(i: int) -> bool:
+        """The line a set-up sentence introduces ("You can change it by the following." then "$ sudo
+        update-alternatives --config editor"): quoted though a command alone reads as a scrap."""
+        return (0 < i < len(sentences) and sets_up(sentences[i - 1].text) and not sentences[i].heading_line
+                and not looks_like_instruction(sentences[i].text))
+
     if refers_back(best.text) and usable(lo - 1):
         lo -= 1  # needed to understand the best sentence, whatever the budget
         words += word_count(sentences[lo].text)
-    if sets_up(best.text) and usable(hi + 1):
+    if sets_up(best.text) and (usable(hi + 1) or introduced(hi + 1)):
         hi += 1
         words += word_count(sentences[hi].text)
     for _ in range(config.follow):  # the answer often follows the sentence that restates the question
         if usable(hi + 1) and fits(hi + 1) and not looks_like_code(sentences[hi + 1].text):
             hi += 1
             words += word_count(sentences[hi].text)
+            if introduced(hi + 1) and fits(hi + 1):
+                hi += 1
+                words += word_count(sentences[hi].text)
     # Neighbours that carry the answer the best sentence lacks, or that score nearly as well.
     changed = True
     while changed:
@@ -298,6 +309,8 @@ def grow_excerpt(best: Candidate, sentences: Sequence[PassageSentence], scores: 
                     words += word_count(sentences[lo].text)
                 changed = True
                 break
+    if introduced(hi + 1) and fits(hi + 1):  # a neighbour that sets up brings what it introduces
+        hi += 1
     return lo, hi
 
 

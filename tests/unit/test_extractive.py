@@ -61,6 +61,23 @@ def test_the_answer_after_a_setup_sentence_is_quoted() -> None:
     assert "70 characters" in first.text  # the best sentence ends in a colon: its continuation comes along
 
 
+EDITOR = ("Debian gives every program one default editor through the editor command. You can change it by the "
+          "following.\n$ sudo update-alternatives --config editor\nThe basic vim build is a good first choice.")
+
+
+def test_the_command_a_setup_sentence_introduces_is_quoted() -> None:
+    # The command alone reads as a scrap (no full stop, few words) and as code: it was never quoted.
+    for follow in (0, 1):
+        [first, *_] = excerpts("how do I change the default editor?", [hit(EDITOR)], follow=follow)
+        assert "update-alternatives --config editor" in first.text, follow
+
+
+def test_a_scrap_is_not_quoted_unless_a_setup_sentence_introduces_it() -> None:
+    text = EDITOR.replace("by the following.", "with a tool.")
+    [first, *_] = excerpts("how do I change the default editor?", [hit(text)], follow=1)
+    assert "update-alternatives" not in first.text
+
+
 def test_a_sentence_that_asks_is_not_the_answer() -> None:
     # libffi's manual: "1 What is libffi?" led the answer to "what is a closure in libffi?".
     text = ("What is a closure in this library? A closure in libffi is a small piece of code that calls a "
