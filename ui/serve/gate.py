@@ -4,7 +4,7 @@ Answers run in threads (the answer stage is synchronous); a request that outlive
 gets 504, but its slot is freed only when its thread really ends, so the bound stays true. A
 request that waits in the queue longer than its timeout gets 503 and leaves the queue: it never
 takes a slot later to run an answer that no one reads. The wait and the work each get the whole
-timeout: sharing one deadline would start answers with seconds left, which mostly end in 504
+timeout: sharing one deadline would start answers with seconds left, which would often end in 504
 while they hold a slot for their whole run (a thread cannot be stopped), slowing the queue behind.
 """
 
