@@ -18,6 +18,7 @@ from rag.llm.registry import BACKENDS
 from ui import history, render
 from ui.assets import (
     CHAT_OPENED,
+    CLEAR_QUESTION,
     CSS,
     HEAD,
     READ_CHAT,
@@ -176,20 +177,21 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
             put = history.command(put=state) if state.turns else gr.skip()
             return put, listed(history.save(history.parse(stored), state), state)
 
-        def saved_first(steps: Any, stored: str, clear: bool = True) -> Any:
+        def saved_first(steps: Any, stored: str) -> Any:
             """``steps`` (messages, state) with the chat saved in the browser at the first one, i.e. with its
             question and the answer pending: a reload while the answer streams reopens this chat with the
             question (shown as interrupted, see ``history.find``) instead of losing it; and again at the step
             that shows the answer (a separate save after it left a moment in which a reload showed the answer
-            as interrupted). The question box is
-            emptied at that first step only (never by Regenerate): a next question typed meanwhile stays."""
+            as interrupted). The question box is no output: the page empties it when the question is asked
+            (``CLEAR_QUESTION``), as these steps may start only after a wait in the queue, and a next
+            question typed meanwhile stays."""
             for i, (messages, state) in enumerate(steps):
                 if i == 0:
-                    yield (messages, "" if clear else gr.skip(), state, *keep(state, stored), state.id)
+                    yield (messages, state, *keep(state, stored), state.id)
                 elif state.turns and "rag-pending" not in state.turns[-1].html:  # answered: saved with it, so a
-                    yield messages, gr.skip(), state, *keep(state, stored), gr.skip()  # reload right after has it
+                    yield messages, state, *keep(state, stored), gr.skip()  # reload right after has it
                 else:
-                    yield messages, gr.skip(), state, gr.skip(), gr.skip(), gr.skip()
+                    yield messages, state, gr.skip(), gr.skip(), gr.skip()
 
         def respond(q: str, state: ChatState, k_value: float, strict_value: bool, sess: SessionSettings,
                     only: list[str] | None, stored: Any) -> Any:
@@ -203,13 +205,12 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
             if not state.turns:
                 yield gr.skip()
                 return
-            yield from saved_first(ctl.regenerate(state, int(k_value), bool(strict_value), sess, only), stored,
-                                   clear=False)
+            yield from saved_first(ctl.regenerate(state, int(k_value), bool(strict_value), sess, only), stored)
 
         answer_inputs = [chat_state, k, strict, session, doc_filter, store]
-        answer_outputs = [chatbot, question, chat_state, save, chats, chat_id]
+        answer_outputs = [chatbot, chat_state, save, chats, chat_id]
         asked = question.submit(respond, [question, *answer_inputs], answer_outputs, api_visibility="private",
-                                concurrency_id="answer", concurrency_limit=ANSWER_CONCURRENCY)
+                                concurrency_id="answer", concurrency_limit=ANSWER_CONCURRENCY, js=CLEAR_QUESTION)
         redone = regenerate.click(again, answer_inputs, answer_outputs, api_visibility="private",
                                   concurrency_id="answer", concurrency_limit=ANSWER_CONCURRENCY)
         chat_id.change(None, chat_id, None, js=REMEMBER_CHAT)

@@ -216,6 +216,15 @@ SHOW_VIEWER = """() => {
   viewer?.scrollIntoView({block: 'nearest'});
   document.querySelector('#rag-viewer-close')?.focus({preventScroll: true});  // Escape or Enter closes it
 }"""
+# When a question is taken: empty the box in the page, and pass the inputs (the question among them, as
+# Gradio read them just before) on to the answer. The answer's own steps may wait in the queue behind
+# other pages' answers; emptying the box there wiped a next question typed meanwhile. This runs only when
+# Gradio takes the submit (one still pending on this page makes it skip the next, and the text stays).
+CLEAR_QUESTION = """(...inputs) => {
+  const box = document.querySelector('#rag-question textarea');
+  if (box) { box.value = ''; box.dispatchEvent(new Event('input', {bubbles: true})); }
+  return inputs;
+}"""
 # The chat this tab is in, kept in sessionStorage (one per tab, kept across reloads; localStorage
 # would make every tab reopen the chat of the tab that asked last).
 REMEMBER_CHAT = "(id) => { if (id) sessionStorage.setItem('rag-chat', id); }"

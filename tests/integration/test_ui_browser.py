@@ -30,6 +30,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, expect, sync_playwright
 
 from tests.integration.conftest import free_port
+from ui.app import ANSWER_CONCURRENCY
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -584,6 +585,60 @@ def test_a_reload_while_an_answer_streams_reopens_its_chat_with_the_question(ser
         release.set()
         llm.shutdown()
         page.context.close()
+
+
+def test_a_question_typed_while_the_pages_own_waits_in_the_queue_stays(server: tuple[str, Path],
+                                                                        browser: Browser) -> None:
+    """Every answer slot is taken (``ANSWER_CONCURRENCY`` other pages, each answer held by a test LLM
+    server), so this page's question waits in Gradio's queue; a next question typed meanwhile used to be
+    wiped when that answer started (its first step emptied the box). Now the box is emptied when the
+    question is asked, and nothing later touches it; a second submit while the first waits is not taken
+    (Gradio's rule) and must not empty the box either."""
+    url, _ = server
+    release = threading.Event()
+
+    class HeldLLM(_SlowLLM):
+        def pause(self, i: int) -> None:
+            if i == 0:  # one word shown, then the answer (and its slot) is held
+                release.wait(120)
+
+    llm = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HeldLLM)
+    threading.Thread(target=llm.serve_forever, daemon=True).start()
+    busy = [Page(browser, url) for _ in range(ANSWER_CONCURRENCY)]
+    ui = Page(browser, url)
+    page = ui.page
+    try:
+        for other in busy:
+            _apply(other.page, "OpenAI-compatible server (vLLM, Ollama, llama.cpp, OpenAI)", "docs",
+                   f"http://127.0.0.1:{llm.server_port}/v1", "fake-model")
+        for other in busy:
+            expect(other.page.locator("#rag-settings-notice")).to_contain_text("answers with the openai backend",
+                                                                               timeout=60_000)
+            other.page.locator("#rag-question textarea").fill("What causes tides?")
+            other.page.locator("#rag-question textarea").press("Enter")
+        for other in busy:  # each holds a slot until released
+            expect(other.page.locator("#rag-chat .rag-pending .rag-body")).to_contain_text("Tides", timeout=60_000)
+
+        question = "How many high tides do most coasts see each lunar day?"
+        box = page.locator("#rag-question textarea")
+        box.fill(question)
+        with page.expect_request(lambda r: "/queue/join" in r.url):  # in the queue, behind them
+            box.press("Enter")
+        box.fill("a next question")
+        box.press("Enter")  # not taken while this page's question waits (Gradio's "once"): it must stay
+        release.set()
+        answer = ui.answer(0)
+        expect(answer).to_contain_text("two high tides")
+        expect(page.locator(".rag-question")).to_have_text([question])
+        expect(box).to_have_value("a next question")
+        for other in busy:  # the held answers end as usual
+            expect(other.answer(0)).to_contain_text("gravity of the Moon")
+        assert ui.outside_requests() == []
+    finally:
+        release.set()
+        llm.shutdown()
+        for each in (*busy, ui):
+            each.page.context.close()
 
 
 def test_two_tabs_of_one_browser_keep_each_others_chats(server: tuple[str, Path], browser: Browser) -> None:

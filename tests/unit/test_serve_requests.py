@@ -142,6 +142,15 @@ def test_more_than_one_choice_is_a_400_naming_n(app: object, stream: bool) -> No
     assert _chat(app, n=None).status_code == 200
 
 
+@pytest.mark.parametrize("stream", [False, None])
+def test_stream_options_without_streaming_is_a_400_as_openai_says(app: object, stream: bool | None) -> None:
+    # It was accepted and ignored: a client asking for usage that way got a whole completion, no word why.
+    reply = _chat(app, stream=stream, stream_options={"include_usage": True})
+    assert reply.headers["content-type"].startswith("application/json")
+    assert _error(reply).startswith("stream_options is only allowed when stream is true")
+    assert _chat(app, stream=stream, stream_options=None).status_code == 200  # null is no options
+
+
 @pytest.fixture(scope="module")
 def big_app(tmp_path_factory: pytest.TempPathFactory) -> object:
     """A collection of more passages than one question can get (``MAX_K``)."""

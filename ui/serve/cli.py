@@ -31,7 +31,8 @@ def register(sub: Any) -> None:
                    help="worker processes (above 1 needs a Chroma server: --chroma-url)")
     p.add_argument("--ui", action="store_true", help="also serve the web UI at /ui (one worker)")
     p.add_argument("--keys-file", metavar="FILE", help="API keys, one a line (RAG_API_KEYS_FILE)")
-    p.add_argument("--timeout", type=float, default=120.0, metavar="S", help="seconds an answer may take (504 after)")
+    p.add_argument("--timeout", type=float, default=120.0, metavar="S",
+                   help="seconds an answer may take (504 after), and, before it, may wait for a slot (503 after)")
     p.add_argument("--upload-timeout", type=float, default=900.0, metavar="S",
                    help="seconds an upload waits for its files to be indexed; past that the reply is 202 with a "
                         "job whose state GET /v1/documents/jobs/ID gives, and indexing goes on")

@@ -27,7 +27,8 @@ class ServeConfig:
     """Settings for answering plus the server's own knobs (flags of ``rag serve``).
 
     ``max_concurrent`` answers run at once per worker and ``max_queue`` more may wait; beyond
-    that a request gets 503 at once. A request still running after ``timeout_s`` gets 504; an
+    that a request gets 503 at once. A request still waiting for a slot after ``timeout_s`` gets 503
+    (and leaves the queue); one still running ``timeout_s`` after it started gets 504; an
     upload still indexing after ``upload_timeout_s`` gets 202 with a job, and indexing goes on.
     """
 

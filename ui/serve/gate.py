@@ -1,7 +1,11 @@
 """Bounded work: at most ``limit`` requests run at once, ``queue`` more wait, the rest get 503.
 
 Answers run in threads (the answer stage is synchronous); a request that outlives its timeout
-gets 504, but its slot is freed only when its thread really ends, so the bound stays true.
+gets 504, but its slot is freed only when its thread really ends, so the bound stays true. A
+request that waits in the queue longer than its timeout gets 503 and leaves the queue: it never
+takes a slot later to run an answer that no one reads. The wait and the work each get the whole
+timeout: sharing one deadline would start answers with seconds left, which would often end in 504
+while they hold a slot for their whole run (a thread cannot be stopped), slowing the queue behind.
 """
 
 from __future__ import annotations
@@ -31,32 +35,54 @@ class Gate:
         self.queue = queue
         self._slots = asyncio.Semaphore(limit)
         self._waiting = 0
+        self._running = 0
+
+    @property
+    def running(self) -> int:
+        """Slots taken: by work still running, a timed-out thread included."""
+        return self._running
+
+    @property
+    def waiting(self) -> int:
+        return self._waiting
+
+    def _busy(self, why: str) -> ApiError:
+        return ApiError(503, f"the server is busy ({why}); try again shortly", "server_busy",
+                        headers={"Retry-After": "1"})
 
     def _reserve(self) -> None:
         """A place in the queue, or 503 now when it is full."""
         if self._slots.locked() and self._waiting >= self.queue:
-            raise ApiError(503, f"the server is busy ({self.limit} {self.name} running, {self._waiting} waiting); "
-                           "try again shortly", "server_busy", headers={"Retry-After": "1"})
+            raise self._busy(f"{self.limit} {self.name} running, {self._waiting} waiting")
         self._waiting += 1
 
-    async def _take_slot(self) -> None:
+    async def _take_slot(self, patience: float | None = None) -> None:
+        """A slot; after ``patience`` seconds without one, 503 (the semaphore drops the waiter, and
+        hands on a slot that came free at that moment)."""
         try:
-            await self._slots.acquire()
+            await asyncio.wait_for(self._slots.acquire(), patience)
+        except TimeoutError:
+            raise self._busy(f"{self.limit} {self.name} running; none ended within the {patience:g} s this "
+                             "request may wait") from None
         finally:
             self._waiting -= 1
+        self._running += 1
 
-    async def enter(self) -> None:
-        """Take a slot, waiting in the queue if needed; 503 when the queue is full."""
+    async def enter(self, patience: float | None = None) -> None:
+        """Take a slot, waiting in the queue at most ``patience`` seconds (None: until one is free);
+        503 when the queue is full or the wait is over."""
         self._reserve()
-        await self._take_slot()
+        await self._take_slot(patience)
 
     def leave(self) -> None:
+        self._running -= 1
         self._slots.release()
 
     async def run(self, work: Callable[[], T], timeout: float, entered: bool = False) -> T:
-        """``work()`` in a worker thread under this gate (``entered``: the caller already holds a slot)."""
+        """``work()`` in a worker thread under this gate (``entered``: the caller already holds a slot);
+        ``timeout`` bounds the wait for a slot (503) and, again, the work (504)."""
         if not entered:
-            await self.enter()
+            await self.enter(timeout)
         task = asyncio.ensure_future(run_in_threadpool(work))
         task.add_done_callback(self._finished)
         try:

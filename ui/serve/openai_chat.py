@@ -92,6 +92,21 @@ def check_n(n: int | None) -> None:
                             "gets the same answer), so ask again for another")
 
 
+def check_stream_options(stream: bool | None, stream_options: object) -> None:
+    """Refuse ``stream_options`` on a request that is not streamed, as OpenAI does (it was ignored,
+    so a client asking for usage that way got none and no word why).
+
+    >>> check_stream_options(True, {"include_usage": True}), check_stream_options(None, None)
+    (None, None)
+    >>> check_stream_options(False, {"include_usage": True})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ui.serve.errors.ApiError: stream_options is only allowed when stream is true; drop it or set "stream": true
+    """
+    if stream_options is not None and not stream:
+        raise ApiError(400, 'stream_options is only allowed when stream is true; drop it or set "stream": true')
+
+
 def usage(messages: Sequence[Any], answer: Answer) -> dict[str, int]:
     """OpenAI's ``usage`` for ``answer`` to ``messages`` (counted with tiktoken's ``cl100k_base``).
 

@@ -97,6 +97,7 @@ async def models(state: ServerState = State) -> dict[str, Any]:
 async def chat_completions(body: ChatRequest, state: ServerState = State) -> JSONResponse | StreamingResponse:
     question, history = openai_chat.question_and_history(body.messages)
     openai_chat.check_n(body.n)
+    openai_chat.check_stream_options(body.stream, body.stream_options)
     # 404 / 400 before any stream
     assistant, k, sources = await run_in_threadpool(_open, state, body.model, body.k, body.sources)
 
@@ -110,7 +111,8 @@ async def chat_completions(body: ChatRequest, state: ServerState = State) -> JSO
     if not body.stream:
         answer, usage = await state.answers.run(work, state.config.timeout_s)
         return JSONResponse(openai_chat.completion(answer, body.model, usage))
-    await state.answers.enter()  # a full queue is a 503 status, not an error inside a stream
+    # A full queue, or a wait past --timeout, is a 503 status, not an error inside a stream.
+    await state.answers.enter(state.config.timeout_s)
     task = asyncio.ensure_future(state.answers.run(work, state.config.timeout_s, entered=True))
     wants_usage = bool(body.stream_options and body.stream_options.include_usage)
     return StreamingResponse(_events(task, body.model, wants_usage, gone), media_type="text/event-stream",
