@@ -262,7 +262,6 @@ footer { display: none !important; }
 .rag-answer { line-height: 1.6; min-width: 0; }
 .rag-body { font-size: 1rem; }
 .rag-sent-text { border-radius: 3px; }
-.rag-focus { font-weight: 650; }
 .rag-sent.v-weak .rag-sent-text { background: var(--weak-bg); text-decoration: underline dotted var(--weak-line) 2px;
   text-underline-offset: 4px; }
 .rag-sent.v-unsupported .rag-sent-text { background: var(--bad-bg);

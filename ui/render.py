@@ -128,9 +128,7 @@ def render_answer(answer: Answer, only: int = 0) -> str:
     if answer.refused:
         return _render_refusal(answer, only)
     verdicts = {(c.sentence_index, c.n): c.support for c in answer.citations}
-    body = " ".join(_render_sentence(i, s, verdicts, focus_in(s.text, [c for c in answer.citations
-                                                                       if c.sentence_index == i]))
-                    for i, s in enumerate(answer.sentences))
+    body = " ".join(_render_sentence(i, s, verdicts) for i, s in enumerate(answer.sentences))
     parts = [f'<div class="rag-answer"><div class="rag-body">{body}</div>']
     flagged = [s for s in answer.sentences if s.support != "supported"]
     if flagged:
@@ -177,30 +175,7 @@ def _render_copy(answer: Answer) -> str:
             f'<span class="rag-copy-text">{escape_text(answer_as_text(answer))}</span></div>')
 
 
-def focus_in(text: str, citations: Sequence[Citation]) -> tuple[int, int] | None:
-    """Where, in an excerpt's ``text``, the sentence that answers best is (its citation's focus, which the
-    answerer records when it quotes more than that sentence), or None: no focus, or the whole excerpt.
-
-    >>> c = Citation(1, 0, "c", "a.md", None, "Intro here. The answer is 42.", 0, 29, "supported", 1.0,
-    ...              passage="Intro here. The answer is 42.", focus_start=12, focus_end=29)
-    >>> focus_in("Intro here. The answer is 42.", [c])
-    (12, 29)
-    """
-    for c in citations:
-        if c.focus_start is None or c.focus_end is None or not c.passage:
-            continue
-        lo, hi = c.focus_start - c.passage_start, c.focus_end - c.passage_start
-        if not 0 <= lo < hi <= len(c.passage):
-            continue
-        focus = " ".join(c.passage[lo:hi].split())  # the excerpt's whitespace is collapsed the same way
-        at = text.find(focus)
-        if focus and at >= 0 and len(focus) < len(text.strip()):
-            return at, at + len(focus)
-    return None
-
-
-def _render_sentence(index: int, sentence: AnswerSentence, verdicts: Mapping[tuple[int, int], str],
-                     focus: tuple[int, int] | None = None) -> str:
+def _render_sentence(index: int, sentence: AnswerSentence, verdicts: Mapping[tuple[int, int], str]) -> str:
     markers = "".join(
         f'<span class="rag-cite c-{n} v-{_verdict(verdicts.get((index, n), sentence.support))}" role="button" '
         f'tabindex="0" title="Show source {n}">[{n}]</span>' for n in sentence.citations)
@@ -212,15 +187,8 @@ def _render_sentence(index: int, sentence: AnswerSentence, verdicts: Mapping[tup
         flag = f'<span class="rag-flag v-{_verdict(sentence.support)}">{label}</span>'
     reasons = "; ".join(sentence.reasons)
     title = f' title="{escape_text(reasons)}"' if reasons and sentence.support != "supported" else ""
-    text = sentence.text
-    if focus is None:
-        shown = escape_text(text)
-    else:  # a longer excerpt: its best sentence stands out, so the answer is found at a glance
-        lo, hi = focus
-        shown = (f'{escape_text(text[:lo])}<strong class="rag-focus" title="The sentence that answers best">'
-                 f'{escape_text(text[lo:hi])}</strong>{escape_text(text[hi:])}')
     return (f'<span class="rag-sent v-{_verdict(sentence.support)}"{title}><span class="rag-sent-text">'
-            f'{shown}</span>{markers}{flag}</span>')
+            f'{escape_text(sentence.text)}</span>{markers}{flag}</span>')
 
 
 def render_sources(citations: Sequence[Citation]) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -132,12 +132,6 @@ def marks(markup: str) -> list[tuple[str, str]]:
             for m in re.finditer(r'<mark class="([^"]*)"[^>]*>(.*?)</mark>', markup, re.S)]
 
 
-def tagged(markup: str, tag: str) -> list[tuple[dict[str, str], str]]:
-    """(attributes, unescaped text) of every ``tag`` element (not nested) in ``markup``."""
-    return [(dict(re.findall(r'(\w+)="([^"]*)"', m.group(1))), html.unescape(m.group(2)))
-            for m in re.finditer(rf"<{tag}\b([^>]*)>(.*?)</{tag}>", markup, re.S)]
-
-
 def test_highlighted_text_equals_the_quote() -> None:
     quote = "Axolotls eat worms & <b>small fish</b>."
     passage_start = 12  # the passage is the document from offset 12
@@ -152,27 +146,6 @@ def test_highlight_found_by_search_when_offsets_are_stale() -> None:
     quote = "They live in Xochimilco."
     out = render_answer(answer([sentence(quote)], [citation(quote, shift=7)]))
     assert [text for _, text in marks(out)] == [quote]
-
-
-def test_the_best_sentence_of_a_longer_excerpt_stands_out_in_the_answer() -> None:
-    excerpt = "The axolotl is a salamander. Axolotls eat worms & <b>small fish</b>."
-    best = "Axolotls eat worms & <b>small fish</b>."
-    c = citation(excerpt)
-    c = replace(c, focus_start=c.start + excerpt.index(best), focus_end=c.start + len(excerpt))
-    out = render_answer(answer([sentence(excerpt)], [c]))
-    strong = [(attrs, text) for attrs, text in tagged(out, "strong")]
-    assert [text for _, text in strong] == [best] and strong[0][0].get("class") == "rag-focus"
-    assert "<b>" not in out  # the emphasised part is escaped like the rest
-
-
-def test_an_excerpt_that_is_its_best_sentence_or_has_no_focus_gets_no_emphasis() -> None:
-    quote = "They live in Xochimilco."
-    whole = citation(quote)
-    whole = replace(whole, focus_start=whole.start, focus_end=whole.end)
-    stale = replace(citation("The axolotl is a salamander. Axolotls eat worms & <b>small fish</b>."),
-                    focus_start=10_000, focus_end=10_020)  # offsets of another version of the document
-    for c, text in ((whole, quote), (citation(quote), quote), (stale, stale.quote)):
-        assert tagged(render_answer(answer([sentence(text)], [c])), "strong") == []
 
 
 def test_two_quotes_from_one_passage_are_both_highlighted() -> None:
