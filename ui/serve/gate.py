@@ -53,7 +53,7 @@ class Gate:
     def _reserve(self) -> None:
         """A place in the queue, or 503 now when it is full."""
         if self._slots.locked() and self._waiting >= self.queue:
-            raise self._busy(f"{self.limit} {self.name} running, {self._waiting} waiting")
+            raise self._busy(f"{self.name} running: {self.limit}, waiting: {self._waiting}")
         self._waiting += 1
 
     async def _take_slot(self, patience: float | None = None) -> None:
@@ -62,7 +62,7 @@ class Gate:
         try:
             await asyncio.wait_for(self._slots.acquire(), patience)
         except TimeoutError:
-            raise self._busy(f"{self.limit} {self.name} running; none ended within the {patience:g} s this "
+            raise self._busy(f"{self.name} running: {self.limit}; none ended within the {patience:g} s this "
                              "request may wait") from None
         finally:
             self._waiting -= 1
