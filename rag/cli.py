@@ -155,7 +155,8 @@ def printable(text: str) -> str:
 # ---- ask / chat --------------------------------------------------------------------------------
 
 def format_answer(answer: Any) -> str:
-    """Plain-text answer, then each citation as ``[n] file:page — "quote"`` with its verdict."""
+    """Plain-text answer, then each citation as ``[n] file:page — "quote"`` with its verdict (a quote that
+    is the answer's own sentence, as every extractive one is, is not printed twice)."""
     lines = [answer.text]
     removed = tuple(getattr(answer, "removed", ()))  # strict mode's unsupported sentences: said, not hidden
     if answer.refused:
@@ -192,13 +193,16 @@ def format_answer(answer: Any) -> str:
     lines.append("")
     seen = set()
     for c in answer.citations:
-        if (c.n, c.quote) in seen:
-            continue
-        seen.add((c.n, c.quote))
-        page = f":{c.page}" if c.page else ""
         quote = " ".join(c.quote.split())
-        lines.append(f"[{c.n}] {printable(Path(c.source).name)}{page} — \"{printable(quote)}\" ({c.support}, "
-                     f"{c.score:.2f})")
+        cited = answer.sentences[c.sentence_index].text if c.sentence_index < len(answer.sentences) else ""
+        # An extractive answer is its quotes: printing each again would double the output.
+        verbatim = quote == " ".join(cited.split())
+        if (c.n, "" if verbatim else quote) in seen:
+            continue
+        seen.add((c.n, "" if verbatim else quote))
+        page = f":{c.page}" if c.page else ""
+        shown = "quoted above, word for word" if verbatim else f"\"{printable(quote)}\""
+        lines.append(f"[{c.n}] {printable(Path(c.source).name)}{page} — {shown} ({c.support}, {c.score:.2f})")
     return "\n".join(lines)
 
 

@@ -1,0 +1,40 @@
+"""``rag ask``'s plain-text output: the answer, then one line per source, without printing an
+extractive answer's quotes a second time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rag.assistant import Assistant
+from rag.cli import format_answer
+from rag.settings import Settings
+from tests.fakes import ScriptedGenerator, WordEmbedder
+
+LIGHTHOUSE = ("The Varne lighthouse is kept by Oswin Tregarthen. He has lived on the rock since 1994 and "
+              "lights the lamp every evening at dusk.")
+
+def _assistant(tmp_path: Path, generator: ScriptedGenerator | None = None) -> Assistant:
+    docs = tmp_path / "docs"
+    docs.mkdir(parents=True)
+    (docs / "varne.txt").write_text(LIGHTHOUSE + "\n")
+    settings = Settings.load(env={"RAG_REFUSAL_THRESHOLD": "0.0"}, config_file=tmp_path / "none.toml")
+    helper = Assistant(tmp_path / "index", embedder=WordEmbedder(), settings=settings,
+                       generator=generator)  # type: ignore[arg-type]
+    helper.add(docs)
+    return helper
+
+def test_extractive_quotes_are_not_printed_twice(tmp_path: Path) -> None:
+    asked = _assistant(tmp_path).ask("who keeps the Varne lighthouse?")
+    assert not asked.refused and "Oswin Tregarthen" in asked.text
+    shown = format_answer(asked)
+    assert shown.count("Oswin Tregarthen") == 1  # the answer; the source line points back at it
+    assert "[1] varne.txt — quoted above, word for word (supported, 1.00)" in shown.splitlines()
+
+def test_a_reworded_sentence_shows_the_passage_span_that_supports_it(tmp_path: Path) -> None:
+    reworded = "Oswin Tregarthen keeps the Varne lighthouse [1]."
+    asked = _assistant(tmp_path, ScriptedGenerator(reworded)).ask("who keeps the Varne lighthouse?")
+    assert not asked.refused
+    shown = format_answer(asked)
+    source_lines = [line for line in shown.splitlines() if line.startswith("[1] varne.txt — ")]
+    assert len(source_lines) == 1 and "quoted above" not in source_lines[0]
+    assert "Varne lighthouse is kept by Oswin Tregarthen" in source_lines[0]  # the passage's own words
