@@ -29,6 +29,8 @@ _BOUNDARY = re.compile(r"[.!?؟۔।]+[\"'”’)\]]*(?:\s*\[\d+(?:\s*[,;\-–]\
 # has no blank lines around headings): "Payback Period\nA 6 kW system costs..." is two sentences.
 _TITLE_LINE = re.compile(r"[A-Z0-9][^\n]*[^\s.,;:!?]")
 _TITLE_WORDS = 8
+# "1.4.7 Setting …", "2.7 Emergency …": a dotted section number, then a capitalised word ("1.2 GB of" is not)
+_SECTION_NUMBER = re.compile(r"\d+(?:\.\d+)+\.?\s+[A-Z][a-z]")
 _SPACE = re.compile(r"\s*")
 _CONTINUES = {"a", "an", "the", "and", "or", "but", "nor", "of", "to", "in", "on", "at", "by", "for", "with", "from",
               "as", "into", "than"}  # a line ending in one of these goes on in the next line
@@ -55,7 +57,12 @@ def _split(text: str, offset: int) -> tuple[tuple[int, int, str], ...]:
             line_start = text.rfind("\n", 0, match.start()) + 1
             line = text[line_start:match.start()].strip()
             alone = _SPACE.match(text, min(start, line_start)).end() >= max(start, line_start)  # type: ignore[union-attr]
-            if not alone or not _is_title(line):
+            next_end = text.find("\n", end)
+            following = text[end:next_end if next_end >= 0 else len(text)].strip()
+            # A numbered section title ends what comes before it even when that had no full stop (a
+            # manual's PDF puts it right after a code line: "…Unattended-Upgrade "0";\n2.7.9 Limiting …").
+            heading_next = next_end >= 0 and bool(_SECTION_NUMBER.match(following)) and _is_title(following)
+            if not heading_next and (not alone or not _is_title(line)):
                 continue  # a line wrapped inside a sentence, not a title on a line of its own
         elif match.group().startswith("."):
             word = re.search(r"([\w.]+)\.?$", text[start:match.start() + 1])
@@ -73,10 +80,12 @@ def _split(text: str, offset: int) -> tuple[tuple[int, int, str], ...]:
 
 
 def _is_title(line: str) -> bool:
-    """Short, unpunctuated and in title case ("Payback Period", "Choosing an Inverter")."""
+    """Short, unpunctuated and in title case ("Payback Period", "Choosing an Inverter"), or opening
+    with a section number in any case ("2.7.10 Emergency downgrading", as manuals' PDFs write them)."""
     words = line.split()
-    return len(words) <= _TITLE_WORDS and bool(_TITLE_LINE.fullmatch(line)) and \
-        words[-1].lower() not in _CONTINUES and all(w[0].isupper() or w[0].isdigit() for w in words if len(w) >= 4)
+    if not (len(words) <= _TITLE_WORDS and _TITLE_LINE.fullmatch(line) and words[-1].lower() not in _CONTINUES):
+        return False
+    return bool(_SECTION_NUMBER.match(line)) or all(w[0].isupper() or w[0].isdigit() for w in words if len(w) >= 4)
 
 
 def _append(text: str, start: int, end: int, offset: int, out: list[tuple[int, int, str]]) -> None:

@@ -77,6 +77,28 @@ def test_title_lines_of_pdf_text_are_their_own_sentences() -> None:
                                "A 6 kW system costs roughly 12,000 dollars.", "It pays."]
 
 
+def test_numbered_section_titles_stand_alone_in_any_case_and_after_a_code_line() -> None:
+    """Regression: Debian's PDF reference glued "2.7.10 Emergency downgrading" (sentence case) and the
+    admonition label after it to the next sentence, and a title after a code line to that line, so
+    answers quoted "… Unattended-Upgrade "0"; 2.7.9 Limiting download bandwidth for APT If you …"."""
+    text = ('APT::Periodic::Unattended-Upgrade "0";\n2.7.9 Limiting download bandwidth for APT\n'
+            "If you want to limit it, configure APT.\n2.7.10 Emergency downgrading\nWarning\n"
+            "Use of apt-pinning by a novice user is a risk.")
+    assert sentences(text) == ['APT::Periodic::Unattended-Upgrade "0";', "2.7.9 Limiting download bandwidth for APT",
+                               "If you want to limit it, configure APT.", "2.7.10 Emergency downgrading", "Warning",
+                               "Use of apt-pinning by a novice user is a risk."]
+
+
+@pytest.mark.parametrize("text", [
+    "It needs at least\n1.2 GB of free space\nOn disk it grows.",  # a size, not a section number
+    "Upgrade to the release\n3.11 when it is out\nBefore that, wait.",  # a version, then a lower-case word
+    "See the table in section\n2.7 Emergency Downgrading. It explains.",  # a title ends without a full stop
+])
+def test_numbers_that_open_a_wrapped_line_are_no_section_titles(text: str) -> None:
+    first, second = text.split("\n")[:2]
+    assert sentences(text)[0].startswith(f"{first}\n{second.split('. ')[0]}")  # no split at the wrap
+
+
 @pytest.mark.parametrize("text", [
     "He made this signal during long talks in Geneva with the\nAmerican negotiators about the war.",  # wrap, name
     "Done. He met with Jared\nKushner and others.",  # the short line does not start the sentence
