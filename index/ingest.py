@@ -24,7 +24,7 @@ import numpy as np
 from index.chunking import ChunkingConfig, chunk_document
 from index.embedding import Embedder, SpanEmbedder, chunking_for
 from index.errors import RagError
-from index.loaders import DEFAULT_MAX_BYTES, content_hash, discover, load_bytes, read_bytes
+from index.loaders import DEFAULT_MAX_BYTES, content_hash, discover_all, load_bytes, read_bytes
 from index.records import Chunk, Document, LoadError
 from index.remote_embedding import EmbeddingServerError
 from index.sentence_store import SentenceRow, SentenceStore
@@ -68,6 +68,11 @@ class IngestReport:
     files_unchanged: int = 0
     files_failed: list[FileError] = field(default_factory=list)
     files_removed: int = 0
+    # Files a folder walk passed over because no loader reads them, counted by type (".gz": 9).
+    files_skipped: dict[str, int] = field(default_factory=dict)
+    # Indexed files under the given paths that no longer exist, left in place without ``prune``
+    # (a renamed file is indexed twice, its old name still cited); looked for when files were added.
+    files_missing: list[str] = field(default_factory=list)
     chunks_added: int = 0
     chunks_removed: int = 0
     chunks_total: int | None = 0  # None when the store stopped answering before it could be counted
@@ -189,14 +194,19 @@ def _ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], 
     chunking = chunking or chunking_for(embedder)  # chunks fit the model's own window
     paths = list(paths)
     with report.timing("discover"):
-        files, errors = discover(paths)
-    report.files_failed.extend(FileError(e.path, e.reason) for e in errors)
+        found = discover_all(paths)
+    files = found.files
+    report.files_failed.extend(FileError(e.path, e.reason) for e in found.errors)
+    report.files_skipped = dict(sorted(found.skipped.items(), key=lambda kind: (-kind[1], kind[0])))
     with _Writer() as writer:
         _read_embed_write(store, embedder, files, report, max_bytes, chunking, progress, sentences, writer)
     if prune:
         with report.timing("prune"):
             report.files_removed, report.chunks_removed = _prune(store, paths, {str(f) for f in files},
                                                                  report.chunks_removed, sentences)
+    elif report.files_added:  # a file added may be one renamed: its old name is still indexed (one scan)
+        with report.timing("prune"):
+            report.files_missing = _missing(store, paths, {str(f) for f in files})
     if report.files_added or report.files_updated or report.files_removed:
         store.bump_generation()
     report.chunks_total = store.count()
@@ -432,15 +442,23 @@ def _files_that_fit(store: ChunkStore, pending: Sequence[_Pending], rows: Sequen
 def _prune(store: ChunkStore, paths: Sequence[str | Path], present: set[str], removed: int,
            sentences: SentenceStore | None = None) -> tuple[int, int]:
     """Delete the chunks of indexed files under ``paths`` that no longer exist there."""
-    roots = [Path(p).expanduser().resolve() for p in paths]
     files_removed = 0
+    for source in _missing(store, paths, present):
+        with sentences.changing() if sentences is not None else nullcontext():
+            removed += store.delete_source(source)
+            if sentences is not None:
+                sentences.delete_source(source)  # after the chunks, as every deletion
+        files_removed += 1
+    return files_removed, removed
+
+
+def _missing(store: ChunkStore, paths: Sequence[str | Path], present: set[str]) -> list[str]:
+    """Indexed files under ``paths`` that no longer exist there."""
+    roots = [Path(p).expanduser().resolve() for p in paths if not (isinstance(p, str) and not p.strip())]
+    missing = []
     for source in store.sources():
         src = Path(source)
         under = any(src == root or root in src.parents for root in roots)
         if under and source not in present and not src.exists():
-            with sentences.changing() if sentences is not None else nullcontext():
-                removed += store.delete_source(source)
-                if sentences is not None:
-                    sentences.delete_source(source)  # after the chunks, as every deletion
-            files_removed += 1
-    return files_removed, removed
+            missing.append(source)
+    return missing

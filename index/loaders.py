@@ -10,7 +10,9 @@ import os
 import re
 import threading
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +41,34 @@ PARSER_REVISIONS = {".pdf": 2, ".html": 2, ".htm": 2}
 _MAX_RUNNING_LINES = 2  # running header/footer lines dropped at each end of a PDF page
 
 
+@dataclass(frozen=True)
+class Discovery:
+    """What a walk found: the files to read, the paths that failed, and how many files of each kind
+    it passed over because no loader reads them (".gz", "no extension", "special file"), so an
+    ingest can say so instead of indexing a fraction of a folder without a word."""
+
+    files: list[Path]
+    errors: list[LoadError]
+    skipped: Counter[str]
+
+
 def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[LoadError]]:
+    """Expand files and folders (recursively) into the supported files under them (see ``discover_all``)."""
+    found = discover_all(paths)
+    return found.files, found.errors
+
+
+def discover_all(paths: Iterable[str | Path]) -> Discovery:
     """Expand files and folders (recursively) into the supported files under them.
 
     Hidden entries are skipped, each real folder is visited once (symlink loops end), and a
-    folder that cannot be listed becomes a ``LoadError`` instead of stopping the walk.
+    folder that cannot be listed becomes a ``LoadError`` instead of stopping the walk. Inside a
+    folder, files of other types and special files (named pipes, sockets, devices) are counted in
+    ``skipped``; named on their own, they are errors.
     """
     found: list[Path] = []
     errors: list[LoadError] = []
+    skipped: Counter[str] = Counter()
     seen_dirs: set[str] = set()
     seen_files: set[Path] = set()
 
@@ -55,6 +77,8 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[LoadError]]:
             if explicit:
                 errors.append(LoadError(str(path), f"unsupported file type {path.suffix or '(none)'!r}; "
                                         f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}"))
+            else:
+                skipped[path.suffix.lower() or "no extension"] += 1
             return
         resolved = path.resolve()
         if resolved not in seen_files:
@@ -80,8 +104,10 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[LoadError]]:
                     walk(path)
                 elif entry.is_file():
                     add_file(path, explicit=False)
-                elif entry.is_symlink():
+                elif entry.is_symlink() and not path.exists():
                     errors.append(LoadError(str(path), "broken symbolic link"))
+                else:  # a named pipe would block the reader forever; sockets and devices are no documents
+                    skipped["special file"] += 1
             except OSError as exc:
                 errors.append(LoadError(str(path), f"cannot inspect: {exc.strerror or exc}"))
 
@@ -91,12 +117,27 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[LoadError]]:
             continue
         path = Path(raw).expanduser()
         if path.is_dir():
-            walk(path)
+            walk(Path(os.path.abspath(path)))  # what it finds is named as the files read are: absolute
         elif path.is_file():
             add_file(path, explicit=True)
+        elif path.is_symlink() and not path.exists():
+            errors.append(LoadError(str(path), "broken symbolic link"))
+        elif path.exists():
+            errors.append(LoadError(str(path), f"not a regular file ({_special_kind(path)}); give a file or folder"))
         else:
             errors.append(LoadError(str(path), "no such file or folder"))
-    return found, errors
+    return Discovery(found, errors, skipped)
+
+
+def _special_kind(path: Path) -> str:
+    """What a path that is neither file nor folder is, in words."""
+    if path.is_fifo():
+        return "a named pipe"
+    if path.is_socket():
+        return "a socket"
+    if path.is_block_device() or path.is_char_device():
+        return "a device"
+    return "a special file"
 
 
 def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from index.errors import RagError
+from index.loaders import SUPPORTED_SUFFIXES
 from rag.llm.registry import BACKEND_NAMES
 from rag.settings import JUDGE_NAMES, Settings
 from rag.short_lived import collector_paused, skip_final_collection
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from index.ingest import IngestReport
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+_MISSING_SHOWN = 10  # files gone from disk listed by name after an ingest; --json lists every one
 
 
 class CommandError(RagError):
@@ -138,8 +140,22 @@ def _print_report(report: IngestReport, as_json: bool, out: TextIO) -> None:
               f"{f', {report.files_removed} removed' if report.files_removed else ''}\n"
               f"chunks: +{report.chunks_added} -{report.chunks_removed}, {total} in the index "
               f"({report.seconds:.1f} s)\n")
+    if report.files_skipped:
+        n = sum(report.files_skipped.values())
+        kinds = ", ".join(f"{kind} {count}" for kind, count in report.files_skipped.items())
+        out.write(f"skipped: {n} file{'s' if n != 1 else ''} of types rag does not read ({printable(kinds)}); "
+                  f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}\n")
     for failure in report.files_failed:
         out.write(f"  failed: {printable(failure.path)}: {printable(failure.error)}\n")
+    if report.files_missing:
+        n = len(report.files_missing)
+        out.write(f"{n} indexed file{'s' if n != 1 else ''} under these paths no longer exist{'s' if n == 1 else ''} "
+                  f"and still answer{'s' if n == 1 else ''} questions; 'rag ingest --prune' removes "
+                  f"{'it' if n == 1 else 'them'}:\n")
+        for source in report.files_missing[:_MISSING_SHOWN]:
+            out.write(f"  missing: {printable(source)}\n")
+        if n > _MISSING_SHOWN:
+            out.write(f"  … and {n - _MISSING_SHOWN} more ('rag ingest --json' lists them all)\n")
 
 
 def printable(text: str) -> str:

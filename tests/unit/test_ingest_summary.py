@@ -1,0 +1,108 @@
+"""What an ingest tells about the files it did not index: types it passed over in a folder, special
+files, and indexed files gone from disk (a rename left the old name answering questions)."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from index.ingest import FileError, IngestReport
+from index.loaders import discover, discover_all
+from rag.assistant import Assistant
+from rag.cli import _print_report
+from rag.settings import Settings
+from tests.fakes import WordEmbedder
+
+
+def _assistant(tmp_path: Path) -> Assistant:
+    return Assistant(tmp_path / "index", embedder=WordEmbedder(),
+                     settings=Settings.load(env={}, config_file=tmp_path / "none.toml"))
+
+
+def test_a_folder_walk_counts_the_files_it_passes_over_by_type(tmp_path: Path) -> None:
+    # /usr/share/doc is mostly README.Debian, changelog.gz, copyright: they were passed over without a word.
+    docs = tmp_path / "docs"
+    (docs / "pkg").mkdir(parents=True)
+    (docs / "guide.txt").write_text("Herons wait in the shallows.")
+    (docs / "pkg" / "changelog.Debian.gz").write_bytes(b"\x1f\x8b")
+    (docs / "pkg" / "NEWS.gz").write_bytes(b"\x1f\x8b")
+    (docs / "pkg" / "copyright").write_text("GPL")
+    os.mkfifo(docs / "pkg" / "pipe.txt")  # opening it would block: passed over, counted
+    found = discover_all([docs])
+    assert [f.name for f in found.files] == ["guide.txt"]
+    assert found.skipped == {".gz": 2, "no extension": 1, "special file": 1}
+    assert found.errors == []
+
+
+def test_a_named_pipe_named_on_its_own_is_said_to_be_one_not_missing(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.txt")
+    files, errors = discover([tmp_path / "pipe.txt"])
+    assert files == []
+    assert [e.reason for e in errors] == ["not a regular file (a named pipe); give a file or folder"]
+
+
+def test_a_broken_link_found_in_a_folder_is_named_by_its_full_path_as_the_other_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "gone.txt").symlink_to(tmp_path / "nowhere.txt")
+    monkeypatch.chdir(tmp_path)
+    _, errors = discover(["docs"])
+    assert [e.path for e in errors] == [str(tmp_path / "docs" / "gone.txt")]
+
+
+def test_ingest_reports_skipped_types_and_a_renamed_files_old_name(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "herons.txt").write_text("Herons wait in the shallows at dawn.\n")
+    (docs / "otters.txt").write_text("Otters hunt fish under the bank.\n")
+    (docs / "notes.gz").write_bytes(b"\x1f\x8b")
+    a = _assistant(tmp_path)
+    first = a.add(docs)
+    assert first.files_skipped == {".gz": 1} and first.files_missing == []
+    (docs / "herons.txt").rename(docs / "birds.txt")
+    second = a.add(docs)
+    assert second.files_added == 1
+    assert second.files_missing == [str((docs / "herons.txt").resolve())]
+    assert str((docs / "herons.txt").resolve()) in a.sources()  # reported, not removed: --prune removes
+    assert second.to_dict()["files_missing"] == second.files_missing
+    pruned = a.add(docs, prune=True)
+    assert pruned.files_removed == 1 and pruned.files_missing == []
+
+
+def test_an_empty_path_with_prune_never_prunes_the_current_folder(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # Path("") is "."; a script's unset variable must not prune what is indexed under the folder it runs in.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "herons.txt").write_text("Herons wait in the shallows at dawn.\n")
+    a = _assistant(tmp_path)
+    a.add(docs)
+    (docs / "herons.txt").unlink()
+    monkeypatch.chdir(tmp_path)
+    report = a.add("", prune=True)
+    assert report.files_removed == 0 and len(a.sources()) == 1
+
+
+def test_the_cli_summary_says_what_was_skipped_and_what_is_missing() -> None:
+    report = IngestReport(files_added=1)
+    report.files_skipped = {".gz": 9, "no extension": 3}
+    report.files_failed.append(FileError("/docs/empty.txt", "file is empty"))
+    report.files_missing = [f"/docs/old-{n}.txt" for n in range(12)]
+    out = io.StringIO()
+    _print_report(report, False, out)
+    lines = out.getvalue().splitlines()
+    assert lines[2].startswith("skipped: 12 files of types rag does not read (.gz 9, no extension 3); supported: ")
+    assert "12 indexed files under these paths no longer exist and still answer questions; " \
+           "'rag ingest --prune' removes them:" in lines
+    assert [line for line in lines if line.startswith("  missing: ")] == [
+        f"  missing: /docs/old-{n}.txt" for n in range(10)]
+    assert lines[-1] == "  … and 2 more ('rag ingest --json' lists them all)"
+
+
+def test_a_clean_ingest_prints_no_skipped_or_missing_line() -> None:
+    out = io.StringIO()
+    _print_report(IngestReport(files_added=2), False, out)
+    assert len(out.getvalue().splitlines()) == 2
