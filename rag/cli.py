@@ -271,6 +271,8 @@ def _cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_sources(args: argparse.Namespace, out: TextIO) -> int:
     sources = open_assistant(args, create=False).sources()
+    if not sources:  # an empty listing reads as a broken command
+        print("the index holds no files yet; add some with 'rag ingest PATH'", file=sys.stderr)
     if args.json:
         out.write(json.dumps(sources, indent=2) + "\n")
     else:
@@ -283,7 +285,7 @@ def _cmd_remove(args: argparse.Namespace, out: TextIO) -> int:
     removed = open_assistant(args, create=False).remove(args.source)
     if not removed:
         raise CommandError(f"{args.source} is not in the index (see 'rag sources')")
-    out.write(f"removed {removed} chunks of {printable(args.source)}\n")
+    out.write(f"removed {removed} chunk{'s' if removed != 1 else ''} of {printable(args.source)}\n")
     return EXIT_OK
 
 

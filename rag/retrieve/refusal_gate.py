@@ -44,6 +44,9 @@ ABSENT_WORDS_LIMIT = 2
 ABSENT_WORDS_TOP_DENSE = 0.6
 
 
+EMPTY_INDEX_REASON = "the index holds no documents yet: add some first ('rag ingest PATH', or Assistant.add)"
+
+
 @dataclass(frozen=True)
 class GateResult:
     """The passages to answer from, and why the question must be refused (None: answer it)."""
@@ -63,6 +66,8 @@ def gate(retriever: HybridRetriever, question: str, k: int, sources: str | Seque
     Many threads call this at once: everything it decides travels in the returned value.
     """
     retrieval, missing = _retrieve_checking_terms(retriever, question, k, sources)
+    if not retrieval.hits and retriever.store.count() == 0:  # not "never mention": there is nothing to mention it
+        return GateResult(retrieval, EMPTY_INDEX_REASON)
     if missing:
         return GateResult(retrieval, f"your documents never mention {', '.join(repr(m) for m in missing)}")
     # Every hit carries its dense cosine, also one only BM25 or the sentence list found.

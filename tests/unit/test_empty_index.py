@@ -1,0 +1,43 @@
+"""An index with no documents says so, instead of blaming the question's words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import rag.cli
+from rag.assistant import Assistant
+from rag.cli import main
+from rag.retrieve.refusal_gate import EMPTY_INDEX_REASON
+from rag.settings import Settings
+from tests.fakes import WordEmbedder
+
+
+@pytest.fixture
+def empty(tmp_path: Path) -> Assistant:
+    return Assistant(tmp_path / "index", embedder=WordEmbedder(),
+                     settings=Settings.load(env={}, config_file=tmp_path / "none.toml"))
+
+
+def test_a_question_to_an_empty_index_is_refused_saying_it_is_empty(empty: Assistant) -> None:
+    answer = empty.ask("how do I pretty print json?")
+    assert answer.refused and answer.refusal_reason == EMPTY_INDEX_REASON  # was "your documents never mention 'json'"
+
+
+def test_an_index_emptied_by_removing_its_files_says_so_too(empty: Assistant, tmp_path: Path) -> None:
+    doc = tmp_path / "herons.txt"
+    doc.write_text("Herons wait in the shallows at dawn.\n")
+    empty.add(doc)
+    assert empty.ask("when do herons wait?").refusal_reason != EMPTY_INDEX_REASON
+    empty.remove(str(doc))
+    assert empty.ask("when do herons wait?").refusal_reason == EMPTY_INDEX_REASON
+
+
+def test_rag_sources_on_an_empty_index_says_how_to_fill_it(empty: Assistant, capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rag.cli, "open_assistant", lambda args, create=True: empty)
+    assert main(["sources"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "the index holds no files yet; add some with 'rag ingest PATH'\n"
