@@ -28,10 +28,10 @@ from evals.claims import UNAVAILABLE, ClaimJudge, claim_faithfulness
 from evals.dataset import DatasetError, EvalCase
 from evals.metrics import letters_and_digits
 from evals.scoring import CaseResult, score_case, summarise
-from rag import IngestProgress
 from rag.assistant import Assistant
 from rag.documents import Chunk
 from rag.errors import UsageError
+from rag.ingest_bar import IngestBar
 from rag.protocols import Embedder
 from rag.records import Answer
 from rag.settings import Settings
@@ -161,25 +161,6 @@ def _progress(total: int, enabled: bool, stream: TextIO | None) -> Any:
                 dynamic_ncols=True)
 
 
-def _ingest_progress(enabled: bool, stream: TextIO | None) -> IngestProgress | None:
-    if not enabled:
-        return None
-    bar: list[Any] = []
-
-    def show(stage: str, path: str, done: int, total: int) -> None:
-        from tqdm import tqdm
-
-        if not bar:
-            bar.append(tqdm(total=total, desc="indexing", unit="file", file=stream or sys.stderr,
-                            dynamic_ncols=True))
-        bar[0].n = done
-        bar[0].refresh()
-        if done >= total:
-            bar[0].close()
-
-    return show
-
-
 def run_eval(cases: Sequence[EvalCase], docs: str | Path, *, index_dir: str | Path | None = None,
              settings: Settings | None = None, k: int | None = None, embedder: Embedder | None = None,
              assistant: Assistant | None = None, progress: bool = False, progress_stream: TextIO | None = None,
@@ -192,7 +173,14 @@ def run_eval(cases: Sequence[EvalCase], docs: str | Path, *, index_dir: str | Pa
     started = time.perf_counter()
     assistant = assistant or open_eval_assistant(docs_path, index_dir, settings, embedder)
     k = k or assistant.settings.k
-    report = assistant.add(docs_path, prune=True, progress=_ingest_progress(progress, progress_stream))
+    # The bar of 'rag ingest', reading then embedding (a bar of files read closed before the embedding,
+    # most of the time, began).
+    bar = IngestBar(progress_stream or sys.stderr) if progress else None
+    try:
+        report = assistant.add(docs_path, prune=True, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     ingest_seconds = time.perf_counter() - started
     index = _IndexedText.of(assistant)
     names = file_names(docs_path)

@@ -24,7 +24,7 @@ from rag.short_lived import collector_paused, skip_final_collection
 if TYPE_CHECKING:
     from index.ingest import IngestReport
 
-EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 _MISSING_SHOWN = 10  # files gone from disk listed by name after an ingest; --json lists every one
 
 
@@ -93,39 +93,29 @@ def open_assistant(args: argparse.Namespace, create: bool = True) -> Any:
 # ---- ingest ------------------------------------------------------------------------------------
 
 def _cmd_ingest(args: argparse.Namespace, out: TextIO) -> int:
-    from tqdm import tqdm
-
     from index.embedding import prefer_throughput
     from index.ingest import IngestInterrupted
+    from rag.ingest_bar import IngestBar
 
     prefer_throughput()  # a batch job: libgomp's default spinning encodes ~10% faster on an idle machine
 
     assistant = open_assistant(args)
     show_bar = args.progress or (sys.stderr.isatty() and not args.json and not args.verbose)
-    bar = tqdm(total=0, unit="file", desc="indexing", file=sys.stderr, dynamic_ncols=True) if show_bar else None
-
-    def progress(stage: str, path: str, done: int, total: int) -> None:
-        if args.verbose and stage in ("done", "failed"):
-            print(f"{stage}: {path}", file=sys.stderr, flush=True)
-        if bar is not None and stage == "read":
-            bar.total = total
-            bar.n = done
-            bar.set_postfix_str(Path(path).name[-40:])
-            bar.refresh()
-        elif bar is not None and stage == "embedded":  # a big batch of passages: show it moving
-            bar.set_postfix_str(f"embedded {done}/{total} passages")
-            bar.refresh()
-
-    watched = bar is not None or args.verbose  # unwatched, ingest embeds each batch in one call
+    bar = IngestBar(sys.stderr if show_bar else None, verbose=args.verbose)
+    watched = show_bar or args.verbose  # unwatched, ingest embeds each batch in one call
     try:
-        report = assistant.add(args.paths, prune=args.prune, progress=progress if watched else None)
+        report = assistant.add(args.paths, prune=args.prune, progress=bar if watched else None)
     except IngestInterrupted as stopped:  # say what was written, then the one sentence (in main)
-        if bar is not None:
-            bar.close()
+        bar.close()
         _print_report(stopped.report, args.json, out)
         raise
-    if bar is not None:
+    except KeyboardInterrupt:  # Ctrl-C: the bar's line ends, then what is kept and what to do
         bar.close()
+        written = f" after {bar.written} file{'s were' if bar.written != 1 else ' was'} written" if watched else ""
+        print(f"rag ingest: interrupted{written}; every file written is indexed whole, re-run 'rag ingest' to index "
+              "the rest", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    bar.close()
     _print_report(report, args.json, out)
     return EXIT_OK if report.ok else EXIT_PARTIAL
 
@@ -390,7 +380,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 if __name__ == "__main__":
     sys.exit(main())
