@@ -181,7 +181,7 @@ def format_answer(answer: Any) -> str:
             for hit in answer.related:
                 page = f":{hit.chunk.page}" if hit.chunk.page else ""
                 snippet = " ".join(hit.chunk.text.split())[:160]
-                lines.append(f"  {printable(Path(hit.chunk.source).name)}{page} — \"{printable(snippet)}…\"")
+                lines.append(f"  {printable(shown_path(hit.chunk.source))}{page} — \"{printable(snippet)}…\"")
         return "\n".join(lines)
     relevance = getattr(answer, "relevance", None)
     if relevance is not None and not relevance.answers:
@@ -208,8 +208,28 @@ def format_answer(answer: Any) -> str:
         seen.add((c.n, "" if verbatim else quote))
         page = f":{c.page}" if c.page else ""
         shown = "quoted above, word for word" if verbatim else f"\"{printable(quote)}\""
-        lines.append(f"[{c.n}] {printable(Path(c.source).name)}{page} — {shown} ({c.support}, {c.score:.2f})")
+        lines.append(f"[{c.n}] {printable(shown_path(c.source))}{page} — {shown} ({c.support}, {c.score:.2f})")
     return "\n".join(lines)
+
+
+def shown_path(source: str, cwd: Path | None = None) -> str:
+    """A cited file as the user can find it: relative to the current folder when under it, else whole.
+    The bare name was ambiguous: every Debian package has a README.Debian, every Sphinx folder an index.html.
+
+    >>> shown_path("/home/ann/docs/git/README.md", cwd=Path("/home/ann"))
+    'docs/git/README.md'
+    >>> shown_path("/usr/share/doc/git/README.md", cwd=Path("/home/ann"))
+    '/usr/share/doc/git/README.md'
+    >>> shown_path("https://example.org/faq.html", cwd=Path("/home/ann"))
+    'https://example.org/faq.html'
+    """
+    path = Path(source)
+    if not path.is_absolute():
+        return source
+    try:
+        return str(path.relative_to(cwd or Path.cwd()))
+    except (ValueError, OSError):  # not under it, or the current folder was deleted
+        return source
 
 
 def _print_stream(stream: Any, out: TextIO, as_json: bool) -> Any:
