@@ -292,10 +292,19 @@ def _cmd_sources(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_remove(args: argparse.Namespace, out: TextIO) -> int:
-    removed = open_assistant(args, create=False).remove(args.source)
-    if not removed:
-        raise CommandError(f"{args.source} is not in the index (see 'rag sources')")
-    out.write(f"removed {removed} chunk{'s' if removed != 1 else ''} of {printable(args.source)}\n")
+    assistant = open_assistant(args, create=False)
+    removed = assistant.remove(args.source)
+    if removed:
+        out.write(f"removed {removed} chunk{'s' if removed != 1 else ''} of {printable(args.source)}\n")
+        return EXIT_OK
+    # A folder removes every indexed file under it, as 'rag ingest FOLDER' added them (it was "not in the index").
+    folder = Path(args.source).expanduser().resolve()
+    under = [source for source in assistant.sources() if folder in Path(source).parents]
+    if not under:
+        raise CommandError(f"{args.source} is not in the index, nor any file under it (see 'rag sources')")
+    removed = sum(assistant.remove(source) for source in under)
+    out.write(f"removed {removed} chunk{'s' if removed != 1 else ''} of {len(under)} "
+              f"file{'s' if len(under) != 1 else ''} under {printable(str(folder))}\n")
     return EXIT_OK
 
 
@@ -364,8 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_options(p)
     p.set_defaults(handler=_cmd_sources)
 
-    p = sub.add_parser("remove", help="remove one file from the index")
-    p.add_argument("source", help="path as listed by 'rag sources'")
+    p = sub.add_parser("remove", help="remove a file, or every file under a folder, from the index")
+    p.add_argument("source", help="a file as listed by 'rag sources', or a folder")
     add_common_options(p)
     p.set_defaults(handler=_cmd_remove)
 

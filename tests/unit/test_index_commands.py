@@ -1,4 +1,4 @@
-"""An index with no documents says so, instead of blaming the question's words."""
+"""An index with no documents says so, instead of blaming the question's words; `rag remove` takes a folder."""
 
 from __future__ import annotations
 
@@ -41,3 +41,20 @@ def test_rag_sources_on_an_empty_index_says_how_to_fill_it(empty: Assistant, cap
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == "the index holds no files yet; add some with 'rag ingest PATH'\n"
+
+
+def test_rag_remove_of_a_folder_removes_every_file_under_it_and_nothing_else(
+        empty: Assistant, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = tmp_path / "docs"
+    (docs / "old").mkdir(parents=True)
+    (docs / "old" / "herons.txt").write_text("Herons wait in the shallows at dawn.\n")
+    (docs / "old" / "otters.txt").write_text("Otters hunt fish under the bank.\n")
+    (docs / "old-notes.txt").write_text("Kingfishers dive from low branches.\n")  # shares the prefix, not the folder
+    empty.add(docs)
+    monkeypatch.setattr(rag.cli, "open_assistant", lambda args, create=True: empty)
+    monkeypatch.chdir(tmp_path)
+    assert main(["remove", "docs/old"]) == 0  # was: "docs/old is not in the index"
+    assert capsys.readouterr().out == f"removed 2 chunks of 2 files under {docs / 'old'}\n"
+    assert list(empty.sources()) == [str(docs / "old-notes.txt")]
+    assert main(["remove", "docs/old"]) == 1
+    assert "docs/old is not in the index, nor any file under it" in capsys.readouterr().err
