@@ -273,8 +273,13 @@ def _cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
             break
         if question == "/new":
             session.reset()
+            out.write("(a new conversation: follow-ups no longer use the earlier questions)\n")
             continue
-        answer = _print_stream(session.ask_stream(question, k=args.k, strict=args.strict), out, False)
+        try:
+            answer = _print_stream(session.ask_stream(question, k=args.k, strict=args.strict), out, False)
+        except KeyboardInterrupt:  # stops this answer, not the conversation (Ctrl-C at the prompt still quits)
+            out.write("\n(answer stopped; it is not part of the conversation)\n\n")
+            continue
         out.write(format_answer(answer) + "\n\n")
     return EXIT_OK
 
