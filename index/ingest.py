@@ -24,7 +24,7 @@ import numpy as np
 from index.chunking import ChunkingConfig, chunk_document
 from index.embedding import Embedder, SpanEmbedder, chunking_for
 from index.errors import RagError
-from index.loaders import DEFAULT_MAX_BYTES, content_hash, discover_all, load_bytes, read_bytes
+from index.loaders import DEFAULT_MAX_BYTES, content_hash, discover_all, load_bytes, read_bytes, reader_kind
 from index.records import Chunk, Document, LoadError
 from index.remote_embedding import EmbeddingServerError
 from index.sentence_store import SentenceRow, SentenceStore
@@ -233,14 +233,14 @@ def _read_embed_write(store: ChunkStore, embedder: Embedder, files: Sequence[Pat
         try:
             with report.timing("read"):
                 data = read_bytes(path, max_bytes)
-                digest = content_hash(data, path.suffix)
+                digest = content_hash(data, reader_kind(path) or path.suffix)
             with report.timing("lookup"):
                 state = store.file_state(str(path))
             if state.complete and state.content_hash == digest:
                 report.files_unchanged += 1
                 continue
             with report.timing("parse"):
-                doc = load_bytes(path, data)
+                doc = load_bytes(path, data, max_bytes)
             with report.timing("chunk"):
                 # The offsets tokenizer is optional in the Embedder protocol: it only makes chunking faster.
                 chunks = chunk_document(doc, embedder.count_tokens, chunking,

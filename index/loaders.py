@@ -5,11 +5,13 @@ Each loader raises ``LoadError`` with a specific reason; callers index the other
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
 import threading
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -20,6 +22,13 @@ from index.records import Document, LoadError
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"})
+# Read as plain text whatever their extension: the names documentation goes by without one
+# (README, README.Debian, NEWS, changelog, copyright …), as /usr/share/doc and source trees hold them.
+PLAIN_TEXT_NAMES = frozenset({"README", "NEWS", "CHANGELOG", "CHANGES", "HISTORY", "INSTALL", "AUTHORS", "COPYING",
+                              "COPYRIGHT", "LICENSE", "TODO", "HACKING", "THANKS", "BUGS", "FAQ", "CONTRIBUTING"})
+# Also read: any of the above gzipped (``guide.html.gz``, ``changelog.Debian.gz``), inflated to at most
+# the file size limit.
+ALSO_READ = "gzipped files of those types, and README, NEWS, changelog, copyright … files as text"
 # A .docx whose parts would inflate beyond this is refused (zip bomb); real documents are far smaller.
 MAX_DOCX_UNCOMPRESSED = 200 * 1024 * 1024
 # Same idea for PDFs: more extracted text than this is not a document we can use.
@@ -73,10 +82,10 @@ def discover_all(paths: Iterable[str | Path]) -> Discovery:
     seen_files: set[Path] = set()
 
     def add_file(path: Path, explicit: bool) -> None:
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        if reader_kind(path) is None:
             if explicit:
                 errors.append(LoadError(str(path), f"unsupported file type {path.suffix or '(none)'!r}; "
-                                        f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}"))
+                                        f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}, {ALSO_READ}"))
             else:
                 skipped[path.suffix.lower() or "no extension"] += 1
             return
@@ -509,17 +518,64 @@ def load_file(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
     >>> doc = load_file("examples/coral-reefs.txt")  # doctest: +SKIP
     >>> doc.text[:20]  # doctest: +SKIP
     """
-    return load_bytes(Path(path), read_bytes(Path(path), max_bytes))
+    return load_bytes(Path(path), read_bytes(Path(path), max_bytes), max_bytes)
 
 
-def load_bytes(path: Path, data: bytes) -> Document:
-    """Parse already-read bytes by the file's extension (used to hash before parsing)."""
-    loader = _LOADERS.get(path.suffix.lower())
-    if loader is None:
-        raise LoadError(str(path), f"unsupported file type {path.suffix or '(none)'!r}")
+def reader_kind(path: Path) -> str | None:
+    """The extension whose loader reads ``path`` (``.txt`` for a README-like name, the inner one of a
+    ``.gz``), or None when no loader does.
+
+    >>> [reader_kind(Path(n)) for n in ("a.PDF", "guide.html.gz", "README.Debian", "changelog.Debian.gz", "x.tar.gz")]
+    ['.pdf', '.html', '.txt', '.txt', None]
+    """
+    name = path.name[:-3] if path.name.lower().endswith(".gz") else path.name
+    suffix = Path(name).suffix.lower()
+    if suffix in _LOADERS:
+        return suffix
+    if name.split(".", 1)[0].upper() in PLAIN_TEXT_NAMES:
+        return ".txt"
+    return None
+
+
+def gunzip(path: Path, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """A gzipped file's content, refused past ``max_bytes`` (inflated a step at a time: a gzip bomb never
+    fills memory)."""
+    inflater = zlib.decompressobj(wbits=47)  # 32 + 15: gzip (or zlib) header, the largest window
+    parts: list[bytes] = []
+    size = 0
+    pending = data
     try:
-        return loader(path, data)
-    except LoadError:
+        while pending and not inflater.eof:
+            part = inflater.decompress(pending, 1 << 20)
+            pending = inflater.unconsumed_tail
+            size += len(part)
+            if size > max_bytes:
+                raise LoadError(str(path), f"inflates to over the {max_bytes:,}-byte limit")
+            parts.append(part)
+    except zlib.error:
+        raise LoadError(str(path), "not a readable gzip file (damaged or cut short)") from None
+    if not inflater.eof:
+        raise LoadError(str(path), "not a readable gzip file (cut short)")
+    return b"".join(parts)
+
+
+def load_bytes(path: Path, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
+    """Parse already-read bytes by the file's extension (used to hash before parsing). A ``.gz`` is
+    inflated and parsed by its inner extension; the Document keeps the file's path and the hash of
+    its bytes as read, which is what ingest compares."""
+    kind = reader_kind(path)
+    if kind is None:
+        raise LoadError(str(path), f"unsupported file type {path.suffix or '(none)'!r}")
+    loader = _LOADERS[kind]
+    try:
+        if not path.name.lower().endswith(".gz"):
+            return loader(path, data)
+        doc = loader(path.with_name(path.name[:-3]), gunzip(path, data, max_bytes))
+        return dataclasses.replace(doc, doc_id=_doc_id(str(path)), source=str(path),
+                                   content_hash=content_hash(data, kind))
+    except LoadError as exc:
+        if exc.path != str(path):  # the inner name of a .gz: the user knows the file by its own
+            raise LoadError(str(path), exc.reason) from None
         raise
     except RecursionError:
         raise LoadError(str(path), "structure nested too deeply to parse") from None

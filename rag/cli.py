@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from index.errors import RagError
-from index.loaders import SUPPORTED_SUFFIXES
+from index.loaders import ALSO_READ, SUPPORTED_SUFFIXES
 from rag.llm.registry import BACKEND_NAMES
 from rag.settings import JUDGE_NAMES, Settings
 from rag.short_lived import collector_paused, skip_final_collection
@@ -134,7 +134,7 @@ def _print_report(report: IngestReport, as_json: bool, out: TextIO) -> None:
         n = sum(report.files_skipped.values())
         kinds = ", ".join(f"{kind} {count}" for kind, count in report.files_skipped.items())
         out.write(f"skipped: {n} file{'s' if n != 1 else ''} of types rag does not read ({printable(kinds)}); "
-                  f"supported: {', '.join(sorted(SUPPORTED_SUFFIXES))}\n")
+                  f"read: {', '.join(sorted(SUPPORTED_SUFFIXES))}, {ALSO_READ}\n")
     for failure in report.files_failed:
         out.write(f"  failed: {printable(failure.path)}: {printable(failure.error)}\n")
     if report.files_missing:

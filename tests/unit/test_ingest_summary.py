@@ -3,6 +3,7 @@ files, and indexed files gone from disk (a rename left the old name answering qu
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 from pathlib import Path
@@ -10,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from index.ingest import FileError, IngestReport
-from index.loaders import discover, discover_all
+from index.loaders import content_hash, discover, discover_all, load_file
+from index.records import LoadError
 from rag.assistant import Assistant
 from rag.cli import _print_report
 from rag.settings import Settings
@@ -23,18 +25,57 @@ def _assistant(tmp_path: Path) -> Assistant:
 
 
 def test_a_folder_walk_counts_the_files_it_passes_over_by_type(tmp_path: Path) -> None:
-    # /usr/share/doc is mostly README.Debian, changelog.gz, copyright: they were passed over without a word.
+    # /usr/share/doc: what no loader reads was passed over without a word.
     docs = tmp_path / "docs"
     (docs / "pkg").mkdir(parents=True)
     (docs / "guide.txt").write_text("Herons wait in the shallows.")
-    (docs / "pkg" / "changelog.Debian.gz").write_bytes(b"\x1f\x8b")
-    (docs / "pkg" / "NEWS.gz").write_bytes(b"\x1f\x8b")
-    (docs / "pkg" / "copyright").write_text("GPL")
+    (docs / "pkg" / "backup.tar.gz").write_bytes(b"\x1f\x8b")
+    (docs / "pkg" / "logo.png").write_bytes(b"\x89PNG")
+    (docs / "pkg" / "run").write_text("#!/bin/sh")
     os.mkfifo(docs / "pkg" / "pipe.txt")  # opening it would block: passed over, counted
     found = discover_all([docs])
     assert [f.name for f in found.files] == ["guide.txt"]
-    assert found.skipped == {".gz": 2, "no extension": 1, "special file": 1}
+    assert found.skipped == {".gz": 1, ".png": 1, "no extension": 1, "special file": 1}
     assert found.errors == []
+
+
+def test_gzipped_documents_and_readme_like_names_are_read(tmp_path: Path) -> None:
+    # Debian's documentation is README.Debian, changelog.Debian.gz, NEWS.Debian.gz, copyright: none was read.
+    docs = tmp_path / "doc" / "openssh-client"
+    docs.mkdir(parents=True)
+    (docs / "README.Debian").write_text("Keys are regenerated on first boot.\n")
+    (docs / "copyright").write_text("BSD licence.\n")
+    (docs / "NEWS.Debian.gz").write_bytes(gzip.compress(b"DSA keys are no longer accepted by default.\n"))
+    (docs / "faq.html.gz").write_bytes(gzip.compress(b"<title>FAQ</title><h1>Keys</h1><p>Use ssh-keygen -t ed25519.</p>"))
+    found = discover_all([docs.parent])
+    assert sorted(f.name for f in found.files) == ["NEWS.Debian.gz", "README.Debian", "copyright", "faq.html.gz"]
+    news = load_file(docs / "NEWS.Debian.gz")
+    assert news.text == "DSA keys are no longer accepted by default.\n"
+    assert news.source == str(docs / "NEWS.Debian.gz")
+    faq = load_file(docs / "faq.html.gz")
+    assert faq.title == "FAQ" and "ssh-keygen -t ed25519" in faq.text
+    # the hash ingest compares is that of the bytes read, with the inner type's parser revision
+    assert faq.content_hash == content_hash((docs / "faq.html.gz").read_bytes(), ".html")
+
+
+def test_a_damaged_or_oversized_gzip_is_its_own_error(tmp_path: Path) -> None:
+    (tmp_path / "cut.txt.gz").write_bytes(gzip.compress(b"words " * 1000)[:40])
+    with pytest.raises(LoadError, match=r"cut\.txt\.gz: not a readable gzip file"):
+        load_file(tmp_path / "cut.txt.gz")
+    (tmp_path / "bomb.txt.gz").write_bytes(gzip.compress(b"a" * 5_000_000))  # 5 MB from ~5 kB
+    with pytest.raises(LoadError, match=r"bomb\.txt\.gz: inflates to over the 1,000,000-byte limit"):
+        load_file(tmp_path / "bomb.txt.gz", max_bytes=1_000_000)
+
+
+def test_a_gzipped_file_is_indexed_once_and_again_only_when_it_changes(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "changelog.Debian.gz").write_bytes(gzip.compress(b"Fixed the nightly backup at 02:30.\n"))
+    a = _assistant(tmp_path)
+    assert a.add(docs).files_added == 1
+    assert a.add(docs).files_unchanged == 1  # the stored hash is the one ingest compares
+    (docs / "changelog.Debian.gz").write_bytes(gzip.compress(b"Fixed the nightly backup at 03:30.\n"))
+    assert a.add(docs).files_updated == 1
 
 
 def test_a_named_pipe_named_on_its_own_is_said_to_be_one_not_missing(tmp_path: Path) -> None:
@@ -94,7 +135,7 @@ def test_the_cli_summary_says_what_was_skipped_and_what_is_missing() -> None:
     out = io.StringIO()
     _print_report(report, False, out)
     lines = out.getvalue().splitlines()
-    assert lines[2].startswith("skipped: 12 files of types rag does not read (.gz 9, no extension 3); supported: ")
+    assert lines[2].startswith("skipped: 12 files of types rag does not read (.gz 9, no extension 3); read: ")
     assert "12 indexed files under these paths no longer exist and still answer questions; " \
            "'rag ingest --prune' removes them:" in lines
     assert [line for line in lines if line.startswith("  missing: ")] == [
