@@ -70,6 +70,13 @@ def add_answer_options(parser: argparse.ArgumentParser) -> None:
                         help="answer length limit (RAG_LLM_MAX_TOKENS)")
 
 
+def add_source_option(parser: argparse.ArgumentParser) -> None:
+    """``--source``: answer from some indexed files only, as the Python and HTTP APIs' ``sources``."""
+    parser.add_argument("--source", action="append", dest="sources", metavar="PATH",
+                        help="answer only from this indexed file, or the indexed files under this folder "
+                             "(repeat for more; paths as 'rag sources' lists them or as they were added)")
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
     """Settings with the command line's flags on top of config file and environment."""
     names = ("index_dir", "collection", "chroma_url", "embed_model", "embed_url", "k", "answer_words", "strict",
@@ -252,7 +259,8 @@ def _print_stream(stream: Any, out: TextIO, as_json: bool) -> Any:
 
 def _cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
     assistant = open_assistant(args, create=False)
-    answer = _print_stream(assistant.ask_stream(args.question, k=args.k, strict=args.strict), out, args.json)
+    answer = _print_stream(assistant.ask_stream(args.question, k=args.k, strict=args.strict, sources=args.sources),
+                           out, args.json)
     if args.json:
         out.write(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False) + "\n")
     else:
@@ -276,7 +284,8 @@ def _cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
             out.write("(a new conversation: follow-ups no longer use the earlier questions)\n")
             continue
         try:
-            answer = _print_stream(session.ask_stream(question, k=args.k, strict=args.strict), out, False)
+            answer = _print_stream(session.ask_stream(question, k=args.k, strict=args.strict, sources=args.sources),
+                                   out, False)
         except KeyboardInterrupt:  # stops this answer, not the conversation (Ctrl-C at the prompt still quits)
             out.write("\n(answer stopped; it is not part of the conversation)\n\n")
             continue
@@ -364,11 +373,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer one question with checked citations")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    add_source_option(p)
     add_common_options(p)
     add_answer_options(p)
     p.set_defaults(handler=_cmd_ask, short_lived=True)  # one answer, then the process exits
 
     p = sub.add_parser("chat", help="chat in the terminal (follow-up questions use the history)")
+    add_source_option(p)
     add_common_options(p)
     add_answer_options(p)
     p.set_defaults(handler=_cmd_chat)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -264,17 +265,20 @@ def check_sources(sources: str | Path | Sequence[str | Path] | None, indexed: Co
                   ) -> tuple[str, ...] | None:
     """The indexed paths ``sources`` names (None: every file), else ``SettingsError`` in one
     sentence. A source is a path as indexed or one that resolves to it (``docs/a.txt`` as it was
-    added); one path may come as a string. An unknown path is an error: filtering by it would
-    silently leave nothing to answer from and the question would be refused for the wrong reason.
+    added), or a folder, which names every indexed file under it; one path may come as a string.
+    An unknown path is an error: filtering by it would silently leave nothing to answer from and
+    the question would be refused for the wrong reason.
 
     >>> check_sources(["/docs/a.txt"], {"/docs/a.txt", "/docs/b.txt"})
     ('/docs/a.txt',)
     >>> check_sources("/docs/a.txt", {"/docs/a.txt"})
     ('/docs/a.txt',)
+    >>> check_sources("/docs/py/", {"/docs/py/json.html", "/docs/py/os.html", "/docs/pyx.html"})
+    ('/docs/py/json.html', '/docs/py/os.html')
     >>> check_sources(["/docs/c.txt"], {"/docs/a.txt"})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    rag.settings.SettingsError: '/docs/c.txt' is not an indexed file; give sources as 'rag sources' or ...
+    rag.settings.SettingsError: '/docs/c.txt' is not an indexed file, nor a folder holding one; give sources as ...
     """
     if sources is None:
         return None
@@ -282,14 +286,19 @@ def check_sources(sources: str | Path | Sequence[str | Path] | None, indexed: Co
     wanted: list[str] = []
     for source in named:
         path = str(source)
-        if path not in indexed:
-            resolved = str(Path(path).expanduser().resolve())
-            if resolved not in indexed:
-                raise SettingsError(f"{path!r} is not an indexed file; give sources as 'rag sources' or "
-                                    "GET /v1/documents list them")
-            path = resolved
-        wanted.append(path)
-    return tuple(wanted) or None
+        if path in indexed:
+            wanted.append(path)
+            continue
+        resolved = str(Path(path).expanduser().resolve())
+        if resolved in indexed:
+            wanted.append(resolved)
+            continue
+        under = sorted(p for p in indexed if p.startswith(resolved.rstrip(os.sep) + os.sep))
+        if not under:
+            raise SettingsError(f"{path!r} is not an indexed file, nor a folder holding one; give sources as "
+                                "'rag sources' or GET /v1/documents list them")
+        wanted.extend(under)
+    return tuple(dict.fromkeys(wanted)) or None
 
 
 def merge_chunks(parts: Sequence[Chunk], anchor: Chunk, count: Callable[[str], int]) -> Chunk:

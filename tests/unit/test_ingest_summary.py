@@ -46,7 +46,8 @@ def test_gzipped_documents_and_readme_like_names_are_read(tmp_path: Path) -> Non
     (docs / "README.Debian").write_text("Keys are regenerated on first boot.\n")
     (docs / "copyright").write_text("BSD licence.\n")
     (docs / "NEWS.Debian.gz").write_bytes(gzip.compress(b"DSA keys are no longer accepted by default.\n"))
-    (docs / "faq.html.gz").write_bytes(gzip.compress(b"<title>FAQ</title><h1>Keys</h1><p>Use ssh-keygen -t ed25519.</p>"))
+    page = b"<title>FAQ</title><h1>Keys</h1><p>Use ssh-keygen -t ed25519.</p>"
+    (docs / "faq.html.gz").write_bytes(gzip.compress(page))
     found = discover_all([docs.parent])
     assert sorted(f.name for f in found.files) == ["NEWS.Debian.gz", "README.Debian", "copyright", "faq.html.gz"]
     news = load_file(docs / "NEWS.Debian.gz")
