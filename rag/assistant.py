@@ -191,6 +191,7 @@ class Assistant:
                             progress=progress, sentences=self.sentences)
         with report.timing("keyword index"):
             self.retriever.keyword.refresh()
+        _say_how_to_raise_the_limit(report, self.settings)
         return report
 
     def sources(self) -> dict[str, int]:
@@ -405,6 +406,18 @@ class ChatSession:
 
     def reset(self) -> None:
         self.turns.clear()
+
+
+def _say_how_to_raise_the_limit(report: IngestReport, settings: Settings) -> None:
+    """Files refused for their size get the setting that lets them in: the index layer knows a byte
+    count, not that RAG_MAX_FILE_MB sets it."""
+    for failure in report.files_failed:
+        try:
+            too_large = Path(failure.path).stat().st_size > settings.max_bytes
+        except OSError:
+            continue
+        if too_large:
+            failure.error += f"; raise RAG_MAX_FILE_MB (now {settings.max_file_mb:g}) to index it"
 
 
 def _refusal_reason(draft: Draft, checked: CheckedText, relevance: Relevance | None) -> str | None:

@@ -148,3 +148,13 @@ def test_a_clean_ingest_prints_no_skipped_or_missing_line() -> None:
     out = io.StringIO()
     _print_report(IngestReport(files_added=2), False, out)
     assert len(out.getvalue().splitlines()) == 2
+
+
+def test_a_file_over_the_size_limit_says_which_setting_lets_it_in(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "big.txt").write_text("Herons wait in the shallows. " * 40_000)  # ~1.2 MB
+    settings = Settings.load(env={"RAG_MAX_FILE_MB": "1"}, config_file=tmp_path / "none.toml")
+    a = Assistant(tmp_path / "index", embedder=WordEmbedder(), settings=settings)
+    [failure] = a.add(tmp_path / "docs").files_failed
+    assert failure.error == ("file is 1,160,000 bytes, over the 1,048,576-byte limit; "
+                             "raise RAG_MAX_FILE_MB (now 1) to index it")
