@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from rag.assistant import Assistant
 from rag.cli import format_answer
 from rag.settings import Settings
@@ -23,18 +25,21 @@ def _assistant(tmp_path: Path, generator: ScriptedGenerator | None = None) -> As
     helper.add(docs)
     return helper
 
-def test_extractive_quotes_are_not_printed_twice(tmp_path: Path) -> None:
+def test_extractive_quotes_are_not_printed_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a cited file is shown relative to the current folder
     asked = _assistant(tmp_path).ask("who keeps the Varne lighthouse?")
     assert not asked.refused and "Oswin Tregarthen" in asked.text
     shown = format_answer(asked)
     assert shown.count("Oswin Tregarthen") == 1  # the answer; the source line points back at it
-    assert "[1] varne.txt — quoted above, word for word (supported, 1.00)" in shown.splitlines()
+    assert "[1] docs/varne.txt — quoted above, word for word (supported, 1.00)" in shown.splitlines()
 
-def test_a_reworded_sentence_shows_the_passage_span_that_supports_it(tmp_path: Path) -> None:
+def test_a_reworded_sentence_shows_the_passage_span_that_supports_it(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
     reworded = "Oswin Tregarthen keeps the Varne lighthouse [1]."
     asked = _assistant(tmp_path, ScriptedGenerator(reworded)).ask("who keeps the Varne lighthouse?")
     assert not asked.refused
     shown = format_answer(asked)
-    source_lines = [line for line in shown.splitlines() if line.startswith("[1] varne.txt — ")]
+    source_lines = [line for line in shown.splitlines() if line.startswith("[1] docs/varne.txt — ")]
     assert len(source_lines) == 1 and "quoted above" not in source_lines[0]
     assert "Varne lighthouse is kept by Oswin Tregarthen" in source_lines[0]  # the passage's own words
