@@ -239,8 +239,8 @@ def shown_path(source: str, cwd: Path | None = None) -> str:
         return source
 
 
-def _print_stream(stream: Any, out: TextIO, as_json: bool) -> Any:
-    """Show text as it is generated (terminal only), then return the final Answer."""
+def _print_stream(stream: Any, out: TextIO, show_text: bool) -> Any:
+    """Show text as it is generated (``show_text``, terminal only), then return the final Answer."""
     from rag.records import Answer
 
     answer = None
@@ -248,7 +248,7 @@ def _print_stream(stream: Any, out: TextIO, as_json: bool) -> Any:
     for item in stream:
         if isinstance(item, Answer):
             answer = item
-        elif not as_json and out.isatty():
+        elif show_text and out.isatty():
             out.write(item)
             out.flush()
             streamed = True
@@ -257,10 +257,17 @@ def _print_stream(stream: Any, out: TextIO, as_json: bool) -> Any:
     return answer
 
 
+def _streams(assistant: Any) -> bool:
+    """Whether the answer text is worth showing as it is generated: an LLM's is, word by word. The
+    extractive answerer's comes at once, with the passages' own [n] numbers, and the checked answer
+    printed under it was the same text again, numbered by first citation ([2] became [1])."""
+    return bool(assistant.settings.backend != "extractive")
+
+
 def _cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
     assistant = open_assistant(args, create=False)
     answer = _print_stream(assistant.ask_stream(args.question, k=args.k, strict=args.strict, sources=args.sources),
-                           out, args.json)
+                           out, not args.json and _streams(assistant))
     if args.json:
         out.write(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False) + "\n")
     else:
@@ -285,7 +292,7 @@ def _cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
             continue
         try:
             answer = _print_stream(session.ask_stream(question, k=args.k, strict=args.strict, sources=args.sources),
-                                   out, False)
+                                   out, _streams(assistant))
         except KeyboardInterrupt:  # stops this answer, not the conversation (Ctrl-C at the prompt still quits)
             out.write("\n(answer stopped; it is not part of the conversation)\n\n")
             continue

@@ -3,12 +3,14 @@ extractive answer's quotes a second time."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 
+import rag.cli
 from rag.assistant import Assistant
-from rag.cli import format_answer
+from rag.cli import format_answer, main
 from rag.settings import Settings
 from tests.fakes import ScriptedGenerator, WordEmbedder
 
@@ -43,3 +45,27 @@ def test_a_reworded_sentence_shows_the_passage_span_that_supports_it(tmp_path: P
     source_lines = [line for line in shown.splitlines() if line.startswith("[1] docs/varne.txt — ")]
     assert len(source_lines) == 1 and "quoted above" not in source_lines[0]
     assert "Varne lighthouse is kept by Oswin Tregarthen" in source_lines[0]  # the passage's own words
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_an_extractive_answer_is_printed_once_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # It was streamed with the passages' numbers, then printed again checked, renumbered ([2] became [1]).
+    helper = _assistant(tmp_path)
+    monkeypatch.setattr(rag.cli, "open_assistant", lambda args, create=True: helper)
+    out = _Terminal()
+    assert main(["ask", "who keeps the Varne lighthouse?"], out=out) == 0
+    assert out.getvalue().count("Oswin Tregarthen") == 1 and "--- checked ---" not in out.getvalue()
+
+
+def test_an_llm_answer_still_streams_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    helper = _assistant(tmp_path, ScriptedGenerator("Oswin Tregarthen keeps the Varne lighthouse [1]."))
+    helper.settings = helper.settings.replace(backend="openai")
+    monkeypatch.setattr(rag.cli, "open_assistant", lambda args, create=True: helper)
+    out = _Terminal()
+    assert main(["ask", "who keeps the Varne lighthouse?"], out=out) == 0
+    streamed, _, checked = out.getvalue().partition("--- checked ---")
+    assert "Oswin Tregarthen keeps" in streamed and "Oswin Tregarthen keeps" in checked
