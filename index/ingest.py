@@ -205,7 +205,7 @@ def _ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], 
             report.files_removed, report.chunks_removed = _prune(store, paths, {str(f) for f in files},
                                                                  report.chunks_removed, sentences)
     elif report.files_added:  # a file added may be one renamed: its old name is still indexed (one scan)
-        with report.timing("prune"):
+        with report.timing("missing"):
             report.files_missing = _missing(store, paths, {str(f) for f in files})
     if report.files_added or report.files_updated or report.files_removed:
         store.bump_generation()
