@@ -78,7 +78,7 @@ class IngestReport:
     chunks_total: int | None = 0  # None when the store stopped answering before it could be counted
     tokens_embedded: int = 0
     seconds: float = 0.0
-    # Seconds per stage (discover, read, lookup, parse, chunk, embed, write, prune), so callers and
+    # Seconds per stage (discover, read, lookup, parse, chunk, embed, write, prune, missing), so callers and
     # the bench can see where the time went without wrapping our functions. "write" runs beside the
     # next batch's reading and parsing, so the stages may add up to more than ``seconds``.
     stages: dict[str, float] = field(default_factory=dict)
