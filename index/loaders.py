@@ -23,12 +23,14 @@ from index.records import Document, LoadError
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"})
 # Read as plain text whatever their extension: the names documentation goes by without one
-# (README, README.Debian, NEWS, changelog, copyright …), as /usr/share/doc and source trees hold them.
-PLAIN_TEXT_NAMES = frozenset({"README", "NEWS", "CHANGELOG", "CHANGES", "HISTORY", "INSTALL", "AUTHORS", "COPYING",
-                              "COPYRIGHT", "LICENSE", "TODO", "HACKING", "THANKS", "BUGS", "FAQ", "CONTRIBUTING"})
+# (README, README.Debian, NEWS, changelog …), as /usr/share/doc and source trees hold them. Licence and
+# credit files (LICENSE, COPYING, copyright, AUTHORS, THANKS) are left out: every project folder has one,
+# and their boilerplate would be quoted for questions about the documents themselves.
+PLAIN_TEXT_NAMES = frozenset({"README", "NEWS", "CHANGELOG", "CHANGES", "HISTORY", "INSTALL", "TODO", "HACKING",
+                              "BUGS", "FAQ", "CONTRIBUTING"})
 # Also read: any of the above gzipped (``guide.html.gz``, ``changelog.Debian.gz``), inflated to at most
 # the file size limit.
-ALSO_READ = "gzipped files of those types, and README, NEWS, changelog, copyright … files as text"
+ALSO_READ = "gzipped files of those types, and README, NEWS, changelog … files as text"
 # A .docx whose parts would inflate beyond this is refused (zip bomb); real documents are far smaller.
 MAX_DOCX_UNCOMPRESSED = 200 * 1024 * 1024
 # Same idea for PDFs: more extracted text than this is not a document we can use.
