@@ -190,14 +190,16 @@ class Controller:
         as an image (else None). Only a file indexed in this page's collection is read."""
         found = [c for c in (state.turns[turn].cited if 0 <= turn < len(state.turns) else [])
                  if isinstance(c, dict) and c.get("n") == n]
-        cited = Cited.from_json(found[0]) if found else None
+        cited = Cited.from_json(found[0]) if found else None  # the card's own: its page is the link's
+        # More quotes under the same marker (excerpts from one passage) are marked too, as on the card.
+        others = [c for c in map(Cited.from_json, found[1:]) if c is not None]
         if cited is None:
             return Notice("warn", ("That citation is not in this conversation.",)).html(), None
         assistant = self.assistant(session)
         if cited.source not in assistant.sources():
             return Notice("warn", (f"{render.display_name(cited.source)} is not in collection "
                                    f"{assistant.settings.collection!r} any more.",)).html(), None
-        html = render_context(cited, assistant.document_chunks(cited.source))
+        html = render_context(cited, assistant.document_chunks(cited.source), others)
         image = None
         if cited.page and cited.source.lower().endswith(".pdf"):
             image = render_pdf_page(Path(cited.source), cited.page, cited.quote)

@@ -66,25 +66,37 @@ def document_window(chunks: Sequence[Chunk], start: int, end: int, chars: int = 
     return "".join(out), first
 
 
-def render_context(cited: Cited, chunks: Sequence[Chunk]) -> str:
-    """The viewer's text panel: file, page, verdict, and the quote highlighted in its surroundings."""
+def render_context(cited: Cited, chunks: Sequence[Chunk], others: Sequence[Cited] = ()) -> str:
+    """The viewer's text panel: file, page, verdict, and the quote highlighted in its surroundings,
+    with ``others`` (more quotes under the same marker, which its source card marks too) highlighted
+    where they fall in that text."""
     head = (f'<div class="rag-viewer-head"><span class="rag-num">[{cited.n}]</span>'
             f'<span class="rag-file" title="{render.escape_text(cited.source)}">'
             f'{render.escape_text(render.display_name(cited.source))}</span>'
             + (f'<span class="rag-page">p. {cited.page}</span>' if cited.page else "")
             + render.badge(cited.support) + "</div>")
     text, offset = document_window(chunks, cited.start, cited.end)
-    start, end = cited.start - offset, cited.end - offset
-    if not (0 <= start < end <= len(text) and text[start:end] == cited.quote):
-        found = text.find(cited.quote)
-        start, end = (found, found + len(cited.quote)) if found >= 0 else (-1, -1)
+    start, end = _locate(text, offset, cited)
     if start < 0:
         body = (f'<div class="rag-passage rag-quote-only"><mark class="rag-quote v-{cited.support}">'
                 f'{render.escape_text(cited.quote)}</mark></div>')
     else:
+        spans = [render.Span(start, end, cited.support)]
+        spans += [render.Span(*where, other.support) for other in others
+                  if (where := _locate(text, offset, other))[0] >= 0]
         body = (f'<div class="rag-passage rag-context">{"… " if offset > 0 else ""}'
-                f'{render.highlight(text, [render.Span(start, end, cited.support)])} …</div>')
+                f'{render.highlight(text, spans)} …</div>')
     return f'<div class="rag-viewer">{head}{body}</div>'
+
+
+def _locate(text: str, offset: int, cited: Cited) -> tuple[int, int]:
+    """Where ``cited``'s quote is in ``text`` (which starts at document offset ``offset``): by its
+    offsets, else by search (an older index), else (-1, -1)."""
+    start, end = cited.start - offset, cited.end - offset
+    if 0 <= start < end <= len(text) and text[start:end] == cited.quote:
+        return start, end
+    found = text.find(cited.quote)
+    return (found, found + len(cited.quote)) if found >= 0 else (-1, -1)
 
 
 def render_pdf_page(path: Path, page: int, quote: str) -> Any:

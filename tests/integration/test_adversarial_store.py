@@ -280,7 +280,7 @@ def test_a_file_name_with_a_newline_cannot_forge_output(tmp_path: Path) -> None:
     assert listed.stdout.endswith("notes\\n[2] forged.txt\n")
     asked = rag(["ask", "Who keeps the Varne lighthouse?", "--index", str(index)], cwd=tmp_path)
     assert asked.returncode == 0, asked.stderr
-    assert "[1] notes\\n[2] forged.txt — " in asked.stdout
+    assert "notes\\n[2] forged.txt — " in asked.stdout  # the cited path, with its newline escaped
     assert not any(line.startswith("[2]") for line in asked.stdout.splitlines())
 
 

@@ -940,7 +940,12 @@ def test_a_pdf_citation_opens_the_page_with_the_quote_marked(examples_server: st
 
     viewer = page.locator("#rag-viewer")
     expect(viewer.locator(".rag-viewer-head")).to_contain_text("home-solar-guide.pdf")
-    expect(viewer.locator(".rag-context mark.rag-quote")).to_have_text(quote)  # highlighted in its surroundings
+    # highlighted in its surroundings; answers of 120 words may put several quotes under one marker,
+    # and the viewer marks those its window holds, as the card marks them all
+    expect(viewer.locator(".rag-context mark.rag-quote").first).to_be_visible()
+    shown_quotes = viewer.locator(".rag-context mark.rag-quote").all_inner_texts()
+    assert shown_quotes and set(shown_quotes) <= set(card.locator("mark.rag-quote").all_inner_texts())
+    quote = shown_quotes[0]
     assert len(viewer.locator(".rag-context").inner_text()) > len(quote) + 200
     image = viewer.locator("#rag-viewer-page img")
     expect(image).to_be_visible()

@@ -565,6 +565,21 @@ def test_a_refusal_says_why() -> None:
     assert "(your documents never mention &#39;bcrypt&#39;)" in render_answer(ans)
 
 
+def test_the_citation_viewer_marks_every_quote_its_source_card_marks(fake: FakeAssistant, tmp_path: Path) -> None:
+    # Two excerpts from one passage share a marker: the card marks both, and the viewer opened from it
+    # marked only the one quoted first in the answer (a browser test found the two disagree).
+    source = str(tmp_path / "axolotl.md")
+    fake.indexed[source] = 2
+    ctl = Controller(fake)
+    *_, (_, state) = ctl.respond("where do axolotls live?", ChatState())
+    late = {"n": 1, "source": source, "page": None, "quote": "They eat worms.", "start": 52, "end": 67,
+            "support": "supported"}
+    early = {**late, "quote": "Axolotls are salamanders.", "start": 0, "end": 25}
+    state.turns[0].cited = [late, early]  # answer order: the later place first
+    html, _ = ctl.view(state, 0, 1)
+    assert [text for _, text in marks(html)] == ["Axolotls are salamanders.", "They eat worms."]
+
+
 def test_the_citation_viewer_shows_the_quote_in_its_document_and_reads_only_indexed_files(
         fake: FakeAssistant, tmp_path: Path) -> None:
     from ui.viewer import document_window
