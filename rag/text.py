@@ -57,12 +57,7 @@ def _split(text: str, offset: int) -> tuple[tuple[int, int, str], ...]:
             line_start = text.rfind("\n", 0, match.start()) + 1
             line = text[line_start:match.start()].strip()
             alone = _SPACE.match(text, min(start, line_start)).end() >= max(start, line_start)  # type: ignore[union-attr]
-            next_end = text.find("\n", end)
-            following = text[end:next_end if next_end >= 0 else len(text)].strip()
-            # A numbered section title ends what comes before it even when that had no full stop (a
-            # manual's PDF puts it right after a code line: "…Unattended-Upgrade "0";\n2.7.9 Limiting …").
-            heading_next = next_end >= 0 and bool(_SECTION_NUMBER.match(following)) and _is_title(following)
-            if not heading_next and (not alone or not _is_title(line)):
+            if (not alone or not _is_title(line)) and not _section_title_at(text, end):
                 continue  # a line wrapped inside a sentence, not a title on a line of its own
         elif match.group().startswith("."):
             word = re.search(r"([\w.]+)\.?$", text[start:match.start() + 1])
@@ -77,6 +72,17 @@ def _split(text: str, offset: int) -> tuple[tuple[int, int, str], ...]:
         start = end
     _append(text, start, len(text), offset, out)
     return tuple(out)
+
+
+def _section_title_at(text: str, start: int) -> bool:
+    """Whether the line at ``start`` is a numbered section title followed by more text: it ends what
+    comes before it even without a full stop (a manual's PDF puts one right after a code line:
+    "…Unattended-Upgrade "0";\n2.7.9 Limiting …")."""
+    end = text.find("\n", start)
+    if end < 0:
+        return False
+    line = text[start:end].strip()
+    return bool(_SECTION_NUMBER.match(line)) and _is_title(line)
 
 
 def _is_title(line: str) -> bool:

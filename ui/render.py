@@ -79,12 +79,21 @@ def quote_span(citation: Citation) -> tuple[int, int] | None:
     """Offsets of the quote inside ``citation.passage``, or None when it cannot be located."""
     if not citation.passage or not citation.quote:
         return None
-    start = citation.start - citation.passage_start
-    end = citation.end - citation.passage_start
-    if 0 <= start < end <= len(citation.passage) and citation.passage[start:end] == citation.quote:
-        return start, end
-    found = citation.passage.find(citation.quote)  # offsets off (e.g. an older index): fall back to search
-    return (found, found + len(citation.quote)) if found >= 0 else None
+    return locate(citation.passage, citation.passage_start, citation.quote, citation.start, citation.end)
+
+
+def locate(text: str, text_start: int, quote: str, start: int, end: int) -> tuple[int, int] | None:
+    """Where ``quote``, at document offsets ``start``..``end``, is in ``text`` (which starts at document
+    offset ``text_start``): by its offsets, else by search (offsets of an older index), else None.
+
+    >>> locate("say hi there", 100, "hi", 104, 106), locate("say hi there", 0, "hi", 50, 52)
+    ((4, 6), (4, 6))
+    """
+    lo, hi = start - text_start, end - text_start
+    if 0 <= lo < hi <= len(text) and text[lo:hi] == quote:
+        return lo, hi
+    found = text.find(quote)
+    return (found, found + len(quote)) if found >= 0 else None
 
 
 def worst(verdicts: Iterable[str]) -> str:

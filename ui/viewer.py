@@ -76,27 +76,17 @@ def render_context(cited: Cited, chunks: Sequence[Chunk], others: Sequence[Cited
             + (f'<span class="rag-page">p. {cited.page}</span>' if cited.page else "")
             + render.badge(cited.support) + "</div>")
     text, offset = document_window(chunks, cited.start, cited.end)
-    start, end = _locate(text, offset, cited)
-    if start < 0:
+    where = render.locate(text, offset, cited.quote, cited.start, cited.end)
+    if where is None:
         body = (f'<div class="rag-passage rag-quote-only"><mark class="rag-quote v-{cited.support}">'
                 f'{render.escape_text(cited.quote)}</mark></div>')
     else:
-        spans = [render.Span(start, end, cited.support)]
-        spans += [render.Span(*where, other.support) for other in others
-                  if (where := _locate(text, offset, other))[0] >= 0]
+        spans = [render.Span(*where, cited.support)]
+        spans += [render.Span(*found, other.support) for other in others
+                  if (found := render.locate(text, offset, other.quote, other.start, other.end)) is not None]
         body = (f'<div class="rag-passage rag-context">{"… " if offset > 0 else ""}'
                 f'{render.highlight(text, spans)} …</div>')
     return f'<div class="rag-viewer">{head}{body}</div>'
-
-
-def _locate(text: str, offset: int, cited: Cited) -> tuple[int, int]:
-    """Where ``cited``'s quote is in ``text`` (which starts at document offset ``offset``): by its
-    offsets, else by search (an older index), else (-1, -1)."""
-    start, end = cited.start - offset, cited.end - offset
-    if 0 <= start < end <= len(text) and text[start:end] == cited.quote:
-        return start, end
-    found = text.find(cited.quote)
-    return (found, found + len(cited.quote)) if found >= 0 else (-1, -1)
 
 
 def render_pdf_page(path: Path, page: int, quote: str) -> Any:
