@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from index.embedding import MiniLMEmbedder, minilm_path
-from index.minilm import MiniLM, padded_batches, token_ranges
+from index.minilm import MiniLM, token_ranges
 from tests.integration.conftest import EXAMPLE_FILES
 
 pytest.importorskip("sentence_transformers")
@@ -79,42 +79,43 @@ def test_loading_does_not_import_sentence_transformers(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
-def test_packed_span_vectors_equal_the_padded_ones(examples_dir: Path, precision: str) -> None:
-    """Ingest pools sentence vectors from the packed pass; the padded pass is the reference."""
+def test_span_vectors_are_the_mean_of_their_word_pieces_in_the_whole_texts_pass(examples_dir: Path,
+                                                                                 precision: str) -> None:
+    """Ingest pools sentence vectors from its padded batches; the reference runs each text alone
+    (no padding, no neighbour in the batch) and averages the span's word pieces directly."""
     texts = _texts(examples_dir)
     # Sentence-like spans of each text, a blank one and one past the window (gets the text's vector).
     spans = [[(0, min(len(t), 40)), (len(t) // 2, len(t)), (len(t), len(t))] for t in texts]
     spans[-3].append((1990, 2000))  # "word " * 400: past the 256-piece window
     model = MiniLMEmbedder(precision=precision).load()
-    packed, packed_spans = model.encode_spans(texts, spans, batch_size=8)
-    padded, padded_spans = padded_encode_spans(model, texts, spans, batch_size=8)
+    vectors, span_vectors = model.encode_spans(texts, spans, batch_size=8)
+    alone, alone_spans = encode_spans_alone(model, texts, spans)
     floor = 0.9999 if precision == "float32" else 0.999
-    assert float(np.einsum("ij,ij->i", packed, padded).min()) > floor
-    cosines = np.concatenate([np.einsum("ij,ij->i", a, b) for a, b in zip(packed_spans, padded_spans, strict=True)])
+    assert float(np.einsum("ij,ij->i", vectors, alone).min()) > floor
+    cosines = np.concatenate([np.einsum("ij,ij->i", a, b) for a, b in zip(span_vectors, alone_spans, strict=True)])
     assert len(cosines) == sum(len(s) for s in spans) and float(cosines.min()) > floor
     # The text vectors are encode()'s, and a span with no word piece falls back to its text's vector.
-    assert float(np.einsum("ij,ij->i", packed, model.encode(texts)).min()) > floor
-    assert float(packed_spans[-3][-1] @ packed[-3]) > 0.9999
+    assert float(np.einsum("ij,ij->i", vectors, model.encode(texts)).min()) > floor
+    assert float(span_vectors[-3][-1] @ vectors[-3]) > 0.9999
+    # The blank span of a text that has words gets that text's vector too, not a zero vector.
+    assert float(span_vectors[0][2] @ vectors[0]) > 0.9999
 
 
-def padded_encode_spans(model: MiniLM, texts: list[str], spans: list[list[tuple[int, int]]], batch_size: int
-                        ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """The padded-batch span pooling that ingest used before the packed path: the reference."""
+def encode_spans_alone(model: MiniLM, texts: list[str], spans: list[list[tuple[int, int]]]
+                       ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Each text in a batch of its own, each span the plain mean of its word pieces' hidden states."""
     import torch
 
-    encodings = model.tokenizer.encode_batch(texts)
-    ids = [e.ids for e in encodings]
-    token_spans = [token_ranges(e.offsets, e.special_tokens_mask, s) for e, s in zip(encodings, spans, strict=True)]
-    out = np.zeros((len(ids), model.hidden), dtype=np.float32)
+    out = np.zeros((len(texts), model.hidden), dtype=np.float32)
     pooled = [np.zeros((len(s), model.hidden), dtype=np.float32) for s in spans]
     with torch.inference_mode():
-        for rows, batch, mask in padded_batches(ids, batch_size, 16):
-            x = model._hidden(batch, mask).float() * mask.unsqueeze(-1)
-            out[rows] = (x.sum(dim=1) / mask.sum(dim=1, keepdim=True)).numpy()
-            prefix = torch.cat([torch.zeros((len(rows), 1, model.hidden)), x.cumsum(dim=1)], dim=1).numpy()
-            for r, i in enumerate(rows):
-                for n, (a, b) in enumerate(token_spans[i]):
-                    pooled[i][n] = (prefix[r, b] - prefix[r, a]) / (b - a) if b > a else out[i]
+        for i, (text, text_spans) in enumerate(zip(texts, spans, strict=True)):
+            encoding = model.tokenizer.encode(text)
+            ids = torch.tensor([encoding.ids])
+            x = model._hidden(ids, torch.ones(ids.shape, dtype=torch.bool))[0].float().numpy()
+            out[i] = x.mean(axis=0)
+            for n, (a, b) in enumerate(token_ranges(encoding.offsets, encoding.special_tokens_mask, text_spans)):
+                pooled[i][n] = x[a:b].mean(axis=0) if b > a else out[i]
     out /= np.linalg.norm(out, axis=1, keepdims=True)
     for vectors in pooled:
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
