@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 import regex
 
 from index.embedding import is_common_word
+from index.lock import writer_active
 from rag.records import Hit, Retrieval
 from rag.retrieve.hybrid import HybridRetriever, check_sources
 from rag.text import (
@@ -45,6 +46,10 @@ ABSENT_WORDS_TOP_DENSE = 0.6
 
 
 EMPTY_INDEX_REASON = "the index holds no documents yet: add some first ('rag ingest PATH', or Assistant.add)"
+# A first ingest writes its files a batch at a time (up to 2,048 passages, after they are embedded), so
+# questions asked while it runs find nothing for a while: they are told it is coming, not to add documents.
+INGEST_RUNNING_REASON = ("the index holds no documents yet: an ingest is writing to it now; "
+                         "ask again once it has indexed its first files")
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,9 @@ def gate(retriever: HybridRetriever, question: str, k: int, sources: str | Seque
     """
     retrieval, missing = _retrieve_checking_terms(retriever, question, k, sources)
     if not retrieval.hits and retriever.store.count() == 0:  # not "never mention": there is nothing to mention it
-        return GateResult(retrieval, EMPTY_INDEX_REASON)
+        folder = retriever.store.folder  # None with a Chroma server: no lock file to look at
+        writing = folder is not None and writer_active(folder)
+        return GateResult(retrieval, INGEST_RUNNING_REASON if writing else EMPTY_INDEX_REASON)
     if missing:
         return GateResult(retrieval, f"your documents never mention {', '.join(repr(m) for m in missing)}")
     # Every hit carries its dense cosine, also one only BM25 or the sentence list found.

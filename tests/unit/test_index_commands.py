@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 import rag.cli
+from index.lock import WriterLock
 from rag.assistant import Assistant
 from rag.cli import main
-from rag.retrieve.refusal_gate import EMPTY_INDEX_REASON
+from rag.retrieve.refusal_gate import EMPTY_INDEX_REASON, INGEST_RUNNING_REASON
 from rag.settings import Settings
 from tests.fakes import WordEmbedder
 
@@ -23,6 +24,16 @@ def empty(tmp_path: Path) -> Assistant:
 def test_a_question_to_an_empty_index_is_refused_saying_it_is_empty(empty: Assistant) -> None:
     answer = empty.ask("how do I pretty print json?")
     assert answer.refused and answer.refusal_reason == EMPTY_INDEX_REASON  # was "your documents never mention 'json'"
+
+
+def test_a_question_asked_while_a_first_ingest_runs_is_told_the_documents_are_coming(empty: Assistant,
+                                                                                      tmp_path: Path) -> None:
+    # The ingest's writer lock (another process's, as seen from here: flock is per open file).
+    with WriterLock(tmp_path / "index"):
+        answer = empty.ask("how do I pretty print json?")
+    assert answer.refused and answer.refusal_reason == INGEST_RUNNING_REASON
+    assert "ingest is writing" in str(answer.refusal_reason)
+    assert empty.ask("how do I pretty print json?").refusal_reason == EMPTY_INDEX_REASON  # the ingest ended
 
 
 def test_an_index_emptied_by_removing_its_files_says_so_too(empty: Assistant, tmp_path: Path) -> None:
