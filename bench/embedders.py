@@ -159,8 +159,7 @@ def encode_speed(index_dir: str, work: str, limit: int = 400, rounds: int = 3,
         def run() -> np.ndarray:
             torch.set_num_threads(threads)
             try:
-                return np.asarray(model.encode(texts, batch_size=bs, normalize_embeddings=True,
-                                               convert_to_numpy=True, show_progress_bar=False))
+                return np.asarray(model.encode(texts, batch_size=bs))  # unit length already
             finally:
                 torch.set_num_threads(default_threads)
         return run
@@ -218,8 +217,7 @@ def query_speed(questions: list[dict[str, str]], work: str, rounds: int = 3) -> 
     default_threads = torch.get_num_threads()
     for threads in sorted({default_threads, 1}, reverse=True):
         torch.set_num_threads(threads)
-        measure(f"torch threads={threads}", lambda t: model.encode(t, normalize_embeddings=True,
-                                                                   show_progress_bar=False))
+        measure(f"torch threads={threads}", lambda t: model.encode(t))
     torch.set_num_threads(default_threads)
     for kind in ("onnx-fp32", "onnx-int8"):
         try:
