@@ -25,7 +25,7 @@ from index.chunking import ChunkingConfig, chunk_document
 from index.embedding import Embedder, SpanEmbedder, chunking_for
 from index.errors import RagError
 from index.loaders import DEFAULT_MAX_BYTES, content_hash, discover_all, load_bytes, read_bytes, reader_kind
-from index.records import Chunk, Document, LoadError
+from index.records import Chunk, Document, LoadError, TooLargeError
 from index.remote_embedding import EmbeddingServerError
 from index.sentence_store import SentenceRow, SentenceStore
 from index.storage import (
@@ -153,8 +153,13 @@ class _Pending:
 
 def ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], *, prune: bool = False,
            max_bytes: int = DEFAULT_MAX_BYTES, chunking: ChunkingConfig | None = None,
-           progress: IngestProgress | None = None, sentences: SentenceStore | None = None) -> IngestReport:
+           progress: IngestProgress | None = None, sentences: SentenceStore | None = None,
+           too_large_advice: str = "") -> IngestReport:
     """Bring ``store`` up to date with the files under ``paths``. The caller holds the writer lock.
+
+    ``too_large_advice`` is added to the error of a file over ``max_bytes`` (as read or once
+    inflated): the caller knows which setting sets the limit ("raise RAG_MAX_FILE_MB …"), this layer
+    only the byte count.
 
     With ``sentences``, every chunk's sentence vectors are kept beside it (written before the chunk,
     deleted after it), and an index that lacks them gets them first. They are pooled from the
@@ -167,7 +172,8 @@ def ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], *
     started = time.perf_counter()
     report = IngestReport()
     try:
-        return _ingest(store, embedder, paths, report, started, prune, max_bytes, chunking, progress, sentences)
+        return _ingest(store, embedder, paths, report, started, prune, max_bytes, chunking, progress, sentences,
+                       too_large_advice)
     except (*STOPPING_ERRORS, EmbeddingServerError) as exc:
         report.chunks_total = None if isinstance(exc, StoreUnavailableError) else _count(store)
         report.seconds = time.perf_counter() - started
@@ -184,7 +190,7 @@ def _count(store: ChunkStore) -> int | None:
 
 def _ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], report: IngestReport,
             started: float, prune: bool, max_bytes: int, chunking: ChunkingConfig | None,
-            progress: IngestProgress | None, sentences: SentenceStore | None) -> IngestReport:
+            progress: IngestProgress | None, sentences: SentenceStore | None, too_large_advice: str) -> IngestReport:
     if sentences is not None and not isinstance(embedder, SpanEmbedder):
         sentences.drop()  # it cannot make vectors for new chunks: readers do without rather than miss some
         sentences = None
@@ -203,7 +209,8 @@ def _ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], 
     report.files_failed.extend(FileError(e.path, e.reason) for e in found.errors)
     report.files_skipped = dict(sorted(found.skipped.items(), key=lambda kind: (-kind[1], kind[0])))
     with _Writer() as writer:
-        _read_embed_write(store, embedder, files, report, max_bytes, chunking, progress, sentences, writer)
+        _read_embed_write(store, embedder, files, report, max_bytes, chunking, progress, sentences, writer,
+                          too_large_advice)
     if prune:
         with report.timing("prune"):
             report.files_removed, report.chunks_removed = _prune(store, paths, {str(f) for f in files},
@@ -220,7 +227,7 @@ def _ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], 
 
 def _read_embed_write(store: ChunkStore, embedder: Embedder, files: Sequence[Path], report: IngestReport,
                       max_bytes: int, chunking: ChunkingConfig, progress: IngestProgress | None,
-                      sentences: SentenceStore | None, writer: _Writer) -> None:
+                      sentences: SentenceStore | None, writer: _Writer, too_large_advice: str) -> None:
     """Read, parse and chunk the files in order; embed their new chunks in batches, each written by
     ``writer`` while the next is prepared."""
     pending: list[_Pending] = []
@@ -250,9 +257,11 @@ def _read_embed_write(store: ChunkStore, embedder: Embedder, files: Sequence[Pat
                 chunks = chunk_document(doc, embedder.count_tokens, chunking,
                                         offsets=getattr(embedder, "token_offsets", None))
         except LoadError as exc:
-            report.files_failed.append(FileError(exc.path, exc.reason))
+            reason = f"{exc.reason}; {too_large_advice}" if isinstance(exc, TooLargeError) and too_large_advice \
+                else exc.reason
+            report.files_failed.append(FileError(exc.path, reason))
             if progress:
-                progress("failed", f"{exc.path}: {exc.reason}", done, len(files))
+                progress("failed", f"{exc.path}: {reason}", done, len(files))
             continue
         wanted = {c.chunk_id for c in chunks}
         # A chunk's id hashes its file's path, which its row stores as ``source``: a file with no rows

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from index.records import Document, LoadError
+from index.records import Document, LoadError, TooLargeError
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"})
@@ -156,7 +156,7 @@ def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise LoadError(str(path), f"file is {size:,} bytes, over the {max_bytes:,}-byte limit")
+            raise TooLargeError(str(path), f"file is {size:,} bytes, over the {max_bytes:,}-byte limit")
         if size == 0:
             raise LoadError(str(path), "file is empty")
         with path.open("rb") as handle:
@@ -166,7 +166,7 @@ def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     except OSError as exc:
         raise LoadError(str(path), f"cannot read: {exc.strerror or exc}") from None
     if len(data) > max_bytes:
-        raise LoadError(str(path), f"file grew over the {max_bytes:,}-byte limit while reading")
+        raise TooLargeError(str(path), f"file grew over the {max_bytes:,}-byte limit while reading")
     return data
 
 
@@ -552,7 +552,7 @@ def gunzip(path: Path, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes
             pending = inflater.unconsumed_tail
             size += len(part)
             if size > max_bytes:
-                raise LoadError(str(path), f"inflates to over the {max_bytes:,}-byte limit")
+                raise TooLargeError(str(path), f"inflates to over the {max_bytes:,}-byte limit")
             parts.append(part)
     except zlib.error:
         raise LoadError(str(path), "not a readable gzip file (damaged or cut short)") from None
@@ -577,7 +577,7 @@ def load_bytes(path: Path, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> D
                                    content_hash=content_hash(data, kind))
     except LoadError as exc:
         if exc.path != str(path):  # the inner name of a .gz: the user knows the file by its own
-            raise LoadError(str(path), exc.reason) from None
+            raise type(exc)(str(path), exc.reason) from None
         raise
     except RecursionError:
         raise LoadError(str(path), "structure nested too deeply to parse") from None

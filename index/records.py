@@ -92,3 +92,7 @@ class LoadError(RagError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+class TooLargeError(LoadError):
+    """A file over the size limit (as read, or once inflated): the one failure a setting can lift."""

@@ -188,10 +188,10 @@ class Assistant:
         items = [paths] if isinstance(paths, str | Path) else list(paths)
         with self._writer():
             report = ingest(self.store, self.embedder, items, prune=prune, max_bytes=self.settings.max_bytes,
-                            progress=progress, sentences=self.sentences)
+                            progress=progress, sentences=self.sentences,
+                            too_large_advice=f"raise RAG_MAX_FILE_MB (now {self.settings.max_file_mb:g}) to index it")
         with report.timing("keyword index"):
             self.retriever.keyword.refresh()
-        _say_how_to_raise_the_limit(report, self.settings)
         return report
 
     def sources(self) -> dict[str, int]:
@@ -406,18 +406,6 @@ class ChatSession:
 
     def reset(self) -> None:
         self.turns.clear()
-
-
-def _say_how_to_raise_the_limit(report: IngestReport, settings: Settings) -> None:
-    """Files refused for their size get the setting that lets them in: the index layer knows a byte
-    count, not that RAG_MAX_FILE_MB sets it."""
-    for failure in report.files_failed:
-        try:
-            too_large = Path(failure.path).stat().st_size > settings.max_bytes
-        except OSError:
-            continue
-        if too_large:
-            failure.error += f"; raise RAG_MAX_FILE_MB (now {settings.max_file_mb:g}) to index it"
 
 
 def _refusal_reason(draft: Draft, checked: CheckedText, relevance: Relevance | None) -> str | None:

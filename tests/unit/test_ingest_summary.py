@@ -161,3 +161,13 @@ def test_a_file_over_the_size_limit_says_which_setting_lets_it_in(tmp_path: Path
     [failure] = a.add(tmp_path / "docs").files_failed
     assert failure.error == ("file is 1,160,000 bytes, over the 1,048,576-byte limit; "
                              "raise RAG_MAX_FILE_MB (now 1) to index it")
+
+
+def test_a_gzipped_file_inflating_past_the_limit_says_which_setting_lets_it_in(tmp_path: Path) -> None:
+    # Small on disk, so only the loader that inflated it knows it is over the limit.
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "big.txt.gz").write_bytes(gzip.compress(b"Herons wait in the shallows. " * 40_000))
+    settings = Settings.load(env={"RAG_MAX_FILE_MB": "1"}, config_file=tmp_path / "none.toml")
+    a = Assistant(tmp_path / "index", embedder=WordEmbedder(), settings=settings)
+    [failure] = a.add(tmp_path / "docs").files_failed
+    assert failure.error == "inflates to over the 1,048,576-byte limit; raise RAG_MAX_FILE_MB (now 1) to index it"
