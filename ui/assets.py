@@ -29,7 +29,8 @@ def make_theme() -> Any:
 #   and focus goes back to what opened them;
 # - conversations are kept in localStorage, which the tabs of a browser share: a change the server sends
 #   is merged into what is stored at that moment (never a list the page read earlier, which wiped what
-#   another tab had saved since), and every tab's Chats list is refreshed when any tab writes.
+#   another tab had saved since), and every tab's Chats list is refreshed when any tab writes; what is
+#   still to be kept when the page is left (a reload right after an answer) is kept then.
 HEAD = """
 <script>
 (() => {
@@ -68,8 +69,10 @@ HEAD = """
     const box = document.querySelector('#rag-chat-id textarea');  // the page's state takes the new id
     if (box) { box.value = put.id; box.dispatchEvent(new Event('input', {bubbles: true})); }
   };
-  window.ragSaveChats = (command) => {
-    if (!command) return;
+  let applied = '';  // the last command merged: each is merged once (see pagehide below)
+  const saveChats = (command) => {
+    if (!command || command === applied) return;
+    applied = command;
     const op = JSON.parse(command);
     const now = stored();
     if (op.drop) op.drop = window.ragChatId(op.drop);
@@ -87,6 +90,15 @@ HEAD = """
     if (op.all) localStorage.removeItem('rag-chats');  // moved from Gradio's BrowserState
     refresh();
   };
+  window.ragSaveChats = saveChats;
+  // Gradio runs the change events that keep a chat (SAVE_CHATS, REMEMBER_CHAT) a moment after it has
+  // drawn the answer, so a reload or a closed tab right then lost the answer (shown as interrupted).
+  // The hidden boxes already hold what those events would keep: it is kept on the way out.
+  window.addEventListener('pagehide', () => {
+    const id = document.querySelector('#rag-chat-id textarea')?.value;
+    if (id) sessionStorage.setItem('rag-chat', id);
+    saveChats(document.querySelector('#rag-save textarea')?.value || '');
+  });
   window.addEventListener('storage', (e) => { if (e.key === CHATS || e.key === null) refresh(); });
   // Panels Escape closes: [panel, its close button, where focus goes back to]. The viewer's opener is
   // found again by answer and marker, as the chat may have been redrawn since.

@@ -456,6 +456,26 @@ def test_conversations_survive_a_reload_and_answers_copy_with_their_sources(serv
     page.context.close()
 
 
+def test_a_reload_the_moment_an_answer_is_drawn_keeps_the_answer(server: tuple[str, Path],
+                                                                 browser: Browser) -> None:
+    """Gradio runs the change event that stores the chat a moment after it drew the answer; a reload in
+    between (made certain here by holding that event back) must still keep the answer, not show it as
+    interrupted."""
+    url, _ = server
+    ui = Page(browser, url)
+    page = ui.page
+    page.evaluate("""() => {
+        const real = window.ragSaveChats;
+        window.ragSaveChats = (command) => setTimeout(() => real(command), 30_000);
+    }""")
+    ui.ask("How long is a lunar day?")
+    page.reload()
+    page.wait_for_selector("#rag-docs .rag-docs")
+    expect(page.locator(".rag-question")).to_have_text(["How long is a lunar day?"])
+    expect(page.locator(".rag-answer").nth(0)).to_contain_text("24 hours and 50 minutes")
+    page.context.close()
+
+
 def test_deleting_a_conversation_asks_first(server: tuple[str, Path], browser: Browser) -> None:
     url, _ = server
     ui = Page(browser, url)
