@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from index.errors import UsageError
+from index.heap import keep_freed_blocks
 from index.models import DEFAULT_NAME, model_info, weights_fingerprint
 
 if TYPE_CHECKING:
@@ -183,6 +184,7 @@ def import_torch() -> Any:
     """``import torch``, responsive to questions unless ``prefer_throughput()`` was called first."""
     if not _throughput_first:
         prepare_for_questions()
+    keep_freed_blocks()  # the model's batch buffers are reused, not page-faulted in again (index.heap)
     import torch
 
     return torch

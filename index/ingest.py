@@ -24,6 +24,7 @@ import numpy as np
 from index.chunking import ChunkingConfig, chunk_document
 from index.embedding import Embedder, SpanEmbedder, chunking_for
 from index.errors import RagError
+from index.heap import release_freed_memory
 from index.loaders import DEFAULT_MAX_BYTES, content_hash, discover_all, load_bytes, read_bytes, reader_kind
 from index.records import Chunk, Document, LoadError, TooLargeError
 from index.remote_embedding import EmbeddingServerError
@@ -178,6 +179,8 @@ def ingest(store: ChunkStore, embedder: Embedder, paths: Iterable[str | Path], *
         report.chunks_total = None if isinstance(exc, StoreUnavailableError) else _count(store)
         report.seconds = time.perf_counter() - started
         raise interrupted(exc, report) from None
+    finally:
+        release_freed_memory()  # the batches' buffers, kept for the next batch (index.heap)
 
 
 def _count(store: ChunkStore) -> int | None:
