@@ -61,3 +61,13 @@ def test_the_table_has_a_row_for_each_extra_precision() -> None:
     runs = {"float32": {"ingest_s": 80.0, "floor_s": 64.0}, "int8": {"ingest_s": 30.0, "floor_s": 25.0}}
     table = headline_table(summarise(_raw(ours_ingest_by_precision=runs)))
     assert "the same in float32" in table and "the same in int8" in table
+
+
+def test_the_work_beside_the_model_is_reported_per_1000_chunks_for_each_precision() -> None:
+    runs = {"float32": {"ingest_s": 80.0, "floor_s": 64.0}}
+    summary = summarise(_raw(ours_ingest_by_precision=runs))
+    # 10 chunks: (50 - 40) s and (80 - 64) s beside the model
+    assert summary["beyond_floor_s_per_1k_chunks"] == 1000.0
+    assert summary["beyond_floor_s_per_1k_chunks_float32"] == 1600.0
+    table = headline_table(summary)
+    assert "beyond the encode floor, per 1,000 chunks" in table and "beyond it 1600" in table
