@@ -6,8 +6,10 @@ batch faults its pages in again: on a 2-core Xeon, 17% of an ingest's CPU time w
 (page faults, clearing pages), and encoding the quick bench corpus took 10.9 s against 8.6–8.8 s
 with freed blocks kept in the heap for the next batch (README "Speed"). Intel's and AMD's tuning
 guides get the same by preloading tcmalloc or jemalloc; two ``mallopt`` calls do it without a
-library to install. The cost is memory: freed blocks stay in the process (~+90 MB peak on that
-corpus) until ``release_freed_memory`` hands them back, which ingest does when it ends.
+library to install. The cost is memory: freed blocks stay in the process (~+40-90 MB peak on the
+bench corpora) until ``release_freed_memory`` hands them back, which ingest does when it ends; that
+also returns free pages glibc's own trimming never reaches, so a process between ingests now holds
+about half what it did (README "Speed").
 
 A user who tunes glibc's heap themselves (``GLIBC_TUNABLES``, ``MALLOC_*_`` variables) is left alone,
 and so are other C libraries (musl, macOS), where these calls do not exist.
