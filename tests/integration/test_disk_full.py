@@ -153,9 +153,12 @@ def test_a_full_disk_is_said_to_be_full_never_damaged_and_nothing_is_lost(
 
 
 def test_a_damaged_vector_segment_is_found_by_doctor_and_rebuilt_by_repair(
-        tmp_path: Path, index_copy: Path, rag_cli: Cli) -> None:
+        tmp_path: Path, index_copy: Path, rag_cli: Cli, embedder: MiniLMEmbedder) -> None:
     index = index_copy
-    before = _answer(rag_cli(["ask", QUESTION, "--index", str(index), "--json"], cwd=tmp_path, timeout=TIMEOUT))
+    # repair re-embeds in the precision the index was built in, so that the answer can be the same
+    same = {"RAG_EMBED_PRECISION": embedder.precision}
+    before = _answer(rag_cli(["ask", QUESTION, "--index", str(index), "--json"], cwd=tmp_path, timeout=TIMEOUT,
+                             extra_env=same))
     chunks = _chunks(index)
     segments = [p for p in index.iterdir() if (p / "data_level0.bin").exists()]
     assert len(segments) == 2  # the passages' and the sentences' vectors
@@ -164,22 +167,22 @@ def test_a_damaged_vector_segment_is_found_by_doctor_and_rebuilt_by_repair(
         with open(segment / "data_level0.bin", "r+b") as data:
             data.truncate(data.seek(0, 2) // 2)
 
-    out = rag_cli(["ask", QUESTION, "--index", str(index)], cwd=tmp_path, timeout=TIMEOUT)
+    out = rag_cli(["ask", QUESTION, "--index", str(index)], cwd=tmp_path, timeout=TIMEOUT, extra_env=same)
     sentence = _one_sentence(out, "ask")
     assert out.returncode == 5 and f"'rag repair --index {index} --collection docs'" in sentence, sentence
-    doctor = rag_cli(["doctor", "--index", str(index)], cwd=tmp_path, timeout=TIMEOUT)
+    doctor = rag_cli(["doctor", "--index", str(index)], cwd=tmp_path, timeout=TIMEOUT, extra_env=same)
     assert doctor.returncode == 1 and "Traceback" not in doctor.stderr
     assert any(line.startswith("FAIL  vector index: cannot be read") and "rag repair" in line
                for line in doctor.stdout.splitlines()), doctor.stdout
 
-    repaired = rag_cli(["repair", "--index", str(index), "--json"], cwd=tmp_path, timeout=TIMEOUT)
+    repaired = rag_cli(["repair", "--index", str(index), "--json"], cwd=tmp_path, timeout=TIMEOUT, extra_env=same)
     assert repaired.returncode == 0, repaired.stderr
     report = json.loads(repaired.stdout)
     assert report["chunks_damaged"] and report["sentences_damaged"] and report["chunks_reembedded"] > 0
-    doctor = rag_cli(["doctor", "--index", str(index)], cwd=tmp_path, timeout=TIMEOUT)
+    doctor = rag_cli(["doctor", "--index", str(index)], cwd=tmp_path, timeout=TIMEOUT, extra_env=same)
     assert "ok    vector index" in doctor.stdout and doctor.returncode == 0, doctor.stdout
     assert _answer(rag_cli(["ask", QUESTION, "--index", str(index), "--json"], cwd=tmp_path,
-                           timeout=TIMEOUT)) == before
+                           timeout=TIMEOUT, extra_env=same)) == before
     assert _chunks(index) == chunks  # the same passages, text and metadata, under the same ids
 
 

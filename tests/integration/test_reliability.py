@@ -93,7 +93,7 @@ def test_sigkill_during_ingest_never_loses_or_duplicates(tmp_path: Path, embedde
     trials, killed_mid_run = 20, 0
     for trial in range(trials):
         if trial % 2 == 1:  # change some files so runs have updates and stale chunks to delete
-            for path in rng.sample(sorted(corpus.iterdir()), 6):
+            for path in rng.sample(sorted(corpus.iterdir()), 12):  # more than the done lines waited for
                 text = path.read_text()
                 revision = f"\n\nRevision {trial}: " + " ".join(rng.sample(WORDS, 10)) + ".\n"
                 path.write_text(text[: len(text) // 2] + revision)

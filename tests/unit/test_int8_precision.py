@@ -24,15 +24,18 @@ def model_folder(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.mark.parametrize(("fast", "enabled", "installed", "expected"), [
-    (True, True, True, "bfloat16"),    # hardware bfloat16 wins
-    (False, True, True, "int8"),       # no hardware bfloat16, int8 enabled and installed
-    (False, False, True, "float32"),   # int8 not enabled as a default
-    (False, True, False, "float32"),   # int8's packages missing: auto never fails on them
+@pytest.mark.parametrize(("fast", "vnni", "enabled", "installed", "expected"), [
+    (True, True, True, True, "bfloat16"),    # hardware bfloat16 wins
+    (False, True, True, True, "int8"),       # no hardware bfloat16, VNNI, int8 enabled and installed
+    (False, False, True, True, "float32"),   # no VNNI: int8's products could saturate, not measured
+    (False, True, False, True, "float32"),   # int8 not enabled as a default
+    (False, True, True, False, "float32"),   # int8's packages missing: auto never fails on them
 ])
 def test_auto_picks_int8_only_without_hardware_bfloat16_and_when_enabled(
-        monkeypatch: pytest.MonkeyPatch, fast: bool, enabled: bool, installed: bool, expected: str) -> None:
+        monkeypatch: pytest.MonkeyPatch, fast: bool, vnni: bool, enabled: bool, installed: bool,
+        expected: str) -> None:
     monkeypatch.setattr(embedding, "cpu_has_fast_bfloat16", lambda: fast)
+    monkeypatch.setattr(embedding, "cpu_has_int8_dot_products", lambda: vnni)
     monkeypatch.setattr(embedding, "AUTO_INT8", enabled)
     monkeypatch.setattr(onnx_minilm, "int8_available", lambda: installed)
     assert resolve_precision("auto", int8=True) == expected
@@ -152,3 +155,43 @@ def test_a_cache_folder_that_cannot_be_written_is_one_sentence(monkeypatch: pyte
     with pytest.raises(Int8UnavailableError, match=r"cannot write the int8 model into .*a-file/models .*; set "
                                                    r"XDG_CACHE_HOME to a writable folder"):
         int8_model_file(model_folder, tmp_path / "a-file" / "models")
+
+
+def test_int8_chosen_by_auto_falls_back_to_float32_when_it_cannot_be_made(
+        monkeypatch: pytest.MonkeyPatch, model_folder: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """``auto`` never fails where float32 works; int8 asked for by name still says why it cannot be."""
+    from index import minilm
+
+    monkeypatch.setattr(embedding, "cpu_has_fast_bfloat16", lambda: False)
+    monkeypatch.setattr(embedding, "cpu_has_int8_dot_products", lambda: True)
+    monkeypatch.setattr(onnx_minilm, "int8_available", lambda: True)
+    _fake_conversion(monkeypatch, [])
+    loaded: list[str] = []
+
+    class Float32Model:
+        dimension = 384
+
+    def load_float32(folder: Path, precision: str) -> Float32Model:
+        loaded.append(precision)
+        return Float32Model()
+
+    monkeypatch.setattr(minilm.MiniLM, "load", staticmethod(load_float32))
+    (tmp_path / "a-file").write_text("not a folder")
+    unwritable = tmp_path / "a-file" / "models"
+
+    chosen = MiniLMEmbedder(model_folder, precision="auto", cache_dir=unwritable)
+    assert chosen.precision == "int8"
+    assert isinstance(chosen.load(), Float32Model) and chosen.precision == "float32" and loaded == ["float32"]
+    assert "embedding in float32 instead of int8: cannot write the int8 model" in caplog.text
+    with pytest.raises(Int8UnavailableError):
+        MiniLMEmbedder(model_folder, precision="int8", cache_dir=unwritable).load()
+
+
+def test_int8_dot_products_are_read_from_the_cpu() -> None:
+    """The real check on this machine agrees with the CPU's own flags (Linux)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        pytest.skip("no /proc/cpuinfo")
+    flags = set(next((line.split(":", 1)[1].split() for line in cpuinfo.read_text().splitlines()
+                      if line.startswith("flags")), []))
+    assert embedding.cpu_has_int8_dot_products() == bool({"avx512_vnni", "avx_vnni"} & flags)
