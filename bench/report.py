@@ -27,8 +27,9 @@ _PACKAGES = ("torch", "sentence-transformers", "transformers", "tokenizers", "ch
 
 
 # The CPU features that decide our embedding speed: bfloat16 runs in hardware with AMX or
-# AVX512-BF16 (``index.embedding.cpu_has_fast_bfloat16``), int8 with VNNI; AVX2 is the floor.
-CPU_FLAGS = ("amx_tile", "amx_bf16", "amx_int8", "avx512_bf16", "avx512_vnni", "avx512f", "avx2")
+# AVX512-BF16 (``index.embedding.cpu_has_fast_bfloat16``), int8 with VNNI (AVX512-VNNI or AVX-VNNI:
+# ``cpu_has_int8_dot_products``); AVX2 is the floor.
+CPU_FLAGS = ("amx_tile", "amx_bf16", "amx_int8", "avx512_bf16", "avx512_vnni", "avx_vnni", "avx512f", "avx2")
 
 
 def cpu_flags(cpuinfo: str) -> dict[str, bool]:

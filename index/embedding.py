@@ -217,30 +217,32 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+def _cpu_capabilities() -> dict[str, bool]:
+    """The CPU's features as torch reads them (``torch.cpu.get_capabilities``, which its private
+    ``_is_*_supported`` helpers read too); empty, so every check says "no", if that fails."""
+    try:
+        return {name: bool(on) for name, on in import_torch().cpu.get_capabilities().items()}
+    except Exception:  # an older or newer torch without it: stay on float32
+        return {}
+
+
 def cpu_has_fast_bfloat16() -> bool:
     """True when this CPU multiplies bfloat16 in hardware (Intel AMX or AVX512-BF16).
 
     There, MiniLM in bfloat16 encodes ~2.8x faster than float32 (bench/README.md) with vectors
     at cosine > 0.9999 to the float32 ones; elsewhere bfloat16 is emulated and slower.
-    torch exposes the check only as private helpers, so any failure means "no".
     """
-    try:
-        torch = import_torch()
-        return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
-    except Exception:  # an older or newer torch without the helpers: stay on float32
-        return False
+    capabilities = _cpu_capabilities()
+    return capabilities.get("amx_tile", False) or capabilities.get("avx512_bf16", False)
 
 
 def cpu_has_int8_dot_products() -> bool:
     """True when this CPU has VNNI (AVX512-VNNI or AVX-VNNI): one instruction multiplies and adds int8
     in 32 bits, so onnxruntime's int8 products are exact. Without it (AVX2 alone) they go through
     16-bit sums that can saturate: int8 is ``auto`` only where its quality was measured (VNNI and AMX
-    CPUs; README "Speed"). Any failure means "no"."""
-    try:
-        capabilities = import_torch().cpu.get_capabilities()
-        return bool(capabilities.get("avx512_vnni") or capabilities.get("avx_vnni"))
-    except Exception:
-        return False
+    CPUs; README "Speed")."""
+    capabilities = _cpu_capabilities()
+    return capabilities.get("avx512_vnni", False) or capabilities.get("avx_vnni", False)
 
 
 def resolve_precision(precision: str, device: str = "cpu", int8: bool = False) -> str:

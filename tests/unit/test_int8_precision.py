@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.report import cpu_flags
 from index import embedding, onnx_minilm
 from index.embedding import MiniLMEmbedder, resolve_precision
 from index.errors import RagError
@@ -192,6 +193,6 @@ def test_int8_dot_products_are_read_from_the_cpu() -> None:
     cpuinfo = Path("/proc/cpuinfo")
     if not cpuinfo.exists():
         pytest.skip("no /proc/cpuinfo")
-    flags = set(next((line.split(":", 1)[1].split() for line in cpuinfo.read_text().splitlines()
-                      if line.startswith("flags")), []))
-    assert embedding.cpu_has_int8_dot_products() == bool({"avx512_vnni", "avx_vnni"} & flags)
+    flags = cpu_flags(cpuinfo.read_text())
+    assert embedding.cpu_has_int8_dot_products() == (flags["avx512_vnni"] or flags["avx_vnni"])
+    assert embedding.cpu_has_fast_bfloat16() == (flags["amx_tile"] or flags["avx512_bf16"])
