@@ -36,11 +36,13 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = DEFAULT_NAME
 PRECISIONS = ("auto", "float32", "bfloat16", "int8")
 # Whether ``auto`` picks int8 (``index.onnx_minilm``) on a CPU without hardware bfloat16 but with
-# VNNI (``cpu_has_int8_dot_products``), where the alternative is float32 at ~1/2.7 of its speed. On
-# since session 13: against float32 it loses at most 0.01 hit@5 on both eval sets and the bench
-# questions (issue 16's rule for a default: 0.000, 0.006 and 0.000) and passes the whole eval gate
-# (Python-docs evidence answered 0.786 -> 0.780); sessions 10-12 kept it off when the answerer of
-# the time lost 0.025 there (README "Speed").
+# VNNI (``cpu_has_int8_dot_products``), where the alternative is float32 at 1/2.1-1/2.7 of its speed.
+# On since session 13: against float32 it loses at most 0.01 hit@5 on both eval sets and the bench
+# questions (issue 16's rule for a default) and passes the whole eval gate, also run as VNNI CPUs
+# without AVX-512 or AMX (session 14, ``bench/cpu_like.py``). Without VNNI (7-bit weights) int8 was
+# 1.2-1.4x faster to ingest and failed the gate on AVX2 alone, passed it narrowly on AVX-512: not
+# ``auto`` there (README "Speed"). Sessions 10-12 kept it off when the answerer of the time lost
+# 0.025 evidence answered on the Python docs.
 AUTO_INT8 = True
 
 
@@ -238,17 +240,17 @@ def cpu_has_fast_bfloat16() -> bool:
 
 def cpu_has_int8_dot_products() -> bool:
     """True when this CPU has VNNI (AVX512-VNNI or AVX-VNNI): one instruction multiplies and adds int8
-    in 32 bits, so onnxruntime's int8 products are exact. Without it (AVX2 alone) they go through
-    16-bit sums that can saturate: int8 is ``auto`` only where its quality was measured (VNNI and AMX
-    CPUs; README "Speed")."""
+    in 32 bits, so onnxruntime's int8 products are exact with 8-bit weights. Without it (AVX2 or
+    AVX-512 alone) they go through 16-bit sums that 8-bit weights can saturate: there the int8 model
+    keeps its weights in 7 bits (``index.onnx_minilm.quantize_int8``), and ``auto`` is float32."""
     capabilities = _cpu_capabilities()
     return capabilities.get("avx512_vnni", False) or capabilities.get("avx_vnni", False)
 
 
 def resolve_precision(precision: str, device: str = "cpu", int8: bool = False) -> str:
     """``auto`` becomes ``bfloat16`` on a CPU with hardware bfloat16; elsewhere ``int8`` when the
-    model has that path (``int8``), ``AUTO_INT8`` is on, the CPU has int8 dot products and the
-    packages are installed; else ``float32``."""
+    model has that path (``int8``), ``AUTO_INT8`` is on, the CPU has VNNI (``cpu_has_int8_dot_products``)
+    and the packages are installed; else ``float32``."""
     if precision not in PRECISIONS:
         raise UsageError(f"unknown embedding precision {precision!r}; choose one of: {', '.join(PRECISIONS)}")
     if precision != "auto":
@@ -327,13 +329,14 @@ class MiniLMEmbedder:
             return self._model
 
     def _load_int8(self) -> OnnxMiniLM | None:
-        """The int8 model; None (and float32 from now on) when ``auto`` chose int8 and it cannot be
-        made: ``auto`` never fails where float32 works (a read-only cache, say), it is only slower.
-        Asked for by name, int8 raises the one-sentence error instead."""
+        """The int8 model (its weights in 7 bits on a CPU without VNNI, where 8 bits could saturate);
+        None (and float32 from now on) when ``auto`` chose int8 and it cannot be made: ``auto`` never
+        fails where float32 works (a read-only cache, say), it is only slower. Asked for by name,
+        int8 raises the one-sentence error instead."""
         from index.onnx_minilm import Int8UnavailableError, OnnxMiniLM
 
         try:
-            return OnnxMiniLM.load(self.model_path, self.cache_dir)
+            return OnnxMiniLM.load(self.model_path, self.cache_dir, seven_bit=not cpu_has_int8_dot_products())
         except Int8UnavailableError as exc:
             if not self._auto:
                 raise

@@ -25,22 +25,52 @@ def model_folder(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.mark.parametrize(("fast", "vnni", "enabled", "installed", "expected"), [
-    (True, True, True, True, "bfloat16"),    # hardware bfloat16 wins
-    (False, True, True, True, "int8"),       # no hardware bfloat16, VNNI, int8 enabled and installed
-    (False, False, True, True, "float32"),   # no VNNI: int8's products could saturate, not measured
-    (False, True, False, True, "float32"),   # int8 not enabled as a default
-    (False, True, True, False, "float32"),   # int8's packages missing: auto never fails on them
+@pytest.mark.parametrize(("features", "enabled", "installed", "expected"), [
+    ({"amx_tile", "avx512_vnni", "avx512_f", "avx2"}, True, True, "bfloat16"),  # hardware bfloat16 wins
+    ({"avx512_bf16", "avx512_f", "avx2"}, True, True, "bfloat16"),
+    ({"avx512_vnni", "avx512_f", "avx2"}, True, True, "int8"),  # Cascade Lake: VNNI, no bfloat16
+    ({"avx_vnni", "avx2"}, True, True, "int8"),                 # Alder Lake: AVX-VNNI without AVX-512
+    ({"avx512_f", "avx2"}, True, True, "float32"),              # Skylake-SP: AVX-512 without VNNI
+    ({"avx2"}, True, True, "float32"),                          # AVX2 alone: int8 failed the eval gate
+    (set(), True, True, "float32"),                             # ARM, or a torch that cannot tell
+    ({"avx512_vnni", "avx512_f", "avx2"}, False, True, "float32"),  # int8 not enabled as a default
+    ({"avx512_vnni", "avx512_f", "avx2"}, True, False, "float32"),  # its packages missing: auto never fails
 ])
-def test_auto_picks_int8_only_without_hardware_bfloat16_and_when_enabled(
-        monkeypatch: pytest.MonkeyPatch, fast: bool, vnni: bool, enabled: bool, installed: bool,
-        expected: str) -> None:
-    monkeypatch.setattr(embedding, "cpu_has_fast_bfloat16", lambda: fast)
-    monkeypatch.setattr(embedding, "cpu_has_int8_dot_products", lambda: vnni)
+def test_auto_picks_int8_only_without_hardware_bfloat16_and_with_vnni(
+        monkeypatch: pytest.MonkeyPatch, features: set[str], enabled: bool, installed: bool, expected: str) -> None:
+    monkeypatch.setattr(embedding, "_cpu_capabilities", lambda: dict.fromkeys(features, True))
     monkeypatch.setattr(embedding, "AUTO_INT8", enabled)
     monkeypatch.setattr(onnx_minilm, "int8_available", lambda: installed)
     assert resolve_precision("auto", int8=True) == expected
     assert MiniLMEmbedder(precision="auto").precision == expected
+
+
+@pytest.mark.parametrize(("features", "seven_bit"), [({"avx512_vnni", "avx512_f", "avx2"}, False),
+                                                     ({"avx_vnni", "avx2"}, False),
+                                                     ({"avx512_f", "avx2"}, True), ({"avx2"}, True)])
+def test_without_vnni_the_int8_model_keeps_7_bit_weights_in_a_file_of_its_own(
+        monkeypatch: pytest.MonkeyPatch, model_folder: Path, tmp_path: Path, features: set[str],
+        seven_bit: bool) -> None:
+    """On AVX2's kernels 8-bit weights can saturate onnxruntime's 16-bit sums (README "Speed")."""
+    monkeypatch.setattr(embedding, "_cpu_capabilities", lambda: dict.fromkeys(features, True))
+    loaded: list[bool] = []
+
+    class Int8Model:
+        dimension = 384
+
+    def load(cls: type, folder: Path, cache: Path | None = None, seven_bit: bool = False) -> Int8Model:
+        loaded.append(seven_bit)
+        return Int8Model()
+
+    monkeypatch.setattr(OnnxMiniLM, "load", classmethod(load))
+    assert isinstance(MiniLMEmbedder(model_folder, precision="int8", cache_dir=tmp_path).load(), Int8Model)
+    assert loaded == [seven_bit]
+    calls: list[str] = []
+    _fake_conversion(monkeypatch, calls)
+    eight, seven = int8_model_file(model_folder, tmp_path / "cache"), int8_model_file(model_folder, tmp_path / "cache",
+                                                                                      seven_bit=True)
+    assert eight != seven and "-int8w7-" in seven.name and "-int8-" in eight.name
+    assert calls == ["export", "quantize 8-bit", "export", "quantize 7-bit"]
 
 
 def test_auto_never_picks_int8_for_a_model_without_that_path(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -58,8 +88,8 @@ def _fake_conversion(monkeypatch: pytest.MonkeyPatch, calls: list[str], fail: bo
         calls.append("export")
         target.write_bytes(b"fp32 model")
 
-    def quantize(source: Path, target: Path) -> None:
-        calls.append("quantize")
+    def quantize(source: Path, target: Path, seven_bit: bool = False) -> None:
+        calls.append(f"quantize {7 if seven_bit else 8}-bit")
         target.write_bytes(b"int8 model, first half")
         if fail:
             raise KeyboardInterrupt  # the process stopped half-way through writing
@@ -77,7 +107,7 @@ def test_the_model_is_converted_once_then_reused(monkeypatch: pytest.MonkeyPatch
     first = int8_model_file(model_folder, tmp_path / "cache")
     second = int8_model_file(model_folder, tmp_path / "cache")
     assert first == second and first.read_bytes() == b"int8 model, first half, second half"
-    assert calls == ["export", "quantize"]
+    assert calls == ["export", "quantize 8-bit"]
     assert [p.name for p in (tmp_path / "cache").iterdir()] == [first.name]  # no temporary files left
 
 
@@ -163,8 +193,7 @@ def test_int8_chosen_by_auto_falls_back_to_float32_when_it_cannot_be_made(
     """``auto`` never fails where float32 works; int8 asked for by name still says why it cannot be."""
     from index import minilm
 
-    monkeypatch.setattr(embedding, "cpu_has_fast_bfloat16", lambda: False)
-    monkeypatch.setattr(embedding, "cpu_has_int8_dot_products", lambda: True)
+    monkeypatch.setattr(embedding, "_cpu_capabilities", lambda: {"avx512_vnni": True})
     monkeypatch.setattr(onnx_minilm, "int8_available", lambda: True)
     _fake_conversion(monkeypatch, [])
     loaded: list[str] = []
