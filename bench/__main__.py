@@ -1,4 +1,5 @@
-"""``python -m bench [--quick] [--json] [--repeat N] [--experiments]``: rag vs a LangChain peer.
+"""``python -m bench [--quick] [--json] [--repeat N] [--experiments] [--precisions] [--cpu-like CPU]``:
+rag vs a LangChain peer.
 
 Exit codes: 0 done, 1 a bench step failed, 2 the corpus or a peer package is missing.
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import CorpusMissingError, corpus_files, load_questions, quick_rule
+from bench.cpu_like import CPUS, CpuLikeUnavailableError, masked_flags
 from bench.report import headline_table, machine_info, machine_line, profile_table, summarise
 from bench.runner import ROOT, TaskError, run_task
 
@@ -41,6 +43,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="also ingest (with its encode floor) in each other precision this CPU runs fast: float32, "
                         "bfloat16 where it has AMX or AVX512-BF16, and int8 on ONNX Runtime (adds one ingest "
                         "per precision)")
+    p.add_argument("--cpu-like", choices=sorted(CPUS), default=None,
+                   help="run every task as on this older x86 CPU: its instruction set at this CPU's speed, so "
+                        "`auto` and every library choose as there (needs CPUID faulting and a C compiler; "
+                        "bench/cpu_like.py)")
     p.add_argument("--scales", type=int, nargs="*", default=None,
                    help="chunk counts for the retrieval-latency figure (quick 10000, full 10000 100000)")
     p.add_argument("--limit", type=int, default=None, help="only the first N corpus files (smoke tests)")
@@ -77,8 +83,15 @@ def main(argv: list[str] | None = None) -> int:
     scratch = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="rag-bench-"))
     scratch.mkdir(parents=True, exist_ok=True)
     log = lambda message: _log(args.json, message)  # noqa: E731
+    machine = machine_info()
+    if args.cpu_like:
+        try:
+            _run_tasks_as(args.cpu_like, scratch, machine)
+        except CpuLikeUnavailableError as exc:
+            print(f"bench: {exc}", file=sys.stderr)
+            return 2
     started = time.perf_counter()
-    raw: dict[str, Any] = {"machine": machine_info(), "quick": args.quick, "scales": scales,
+    raw: dict[str, Any] = {"machine": machine, "quick": args.quick, "scales": scales,
                            "corpus": {"root": str(files[0].parents[1] if args.quick else files[0].parent),
                                       "rule": quick_rule() if args.quick else "every .html file", "files": len(files),
                                       "bytes": sum(f.stat().st_size for f in files)},
@@ -159,6 +172,17 @@ def main(argv: list[str] | None = None) -> int:
     if not args.keep:
         shutil.rmtree(scratch, ignore_errors=True)
     return 0
+
+
+def _run_tasks_as(cpu: str, scratch: Path, machine: dict[str, Any]) -> None:
+    """Every task process from now on runs as ``cpu`` (``bench.cpu_like``); ``machine`` says so, with
+    the flags its tasks see."""
+    from bench.cpu_like import build, environment
+
+    os.environ.update(environment(cpu, build(scratch / "cpu-like")))
+    machine["cpu_like"] = cpu
+    machine["cpu_flags_real"] = machine["cpu_flags"]
+    machine["cpu_flags"] = masked_flags(machine["cpu_flags"], cpu)
 
 
 def _experiments_only(args: argparse.Namespace, files: list[Path]) -> int:

@@ -252,7 +252,8 @@ def profile_table(stages: dict[str, dict[str, Any]], total: float) -> str:
 def machine_line(m: dict[str, Any]) -> str:
     v = m["versions"]
     flags = [f for f, on in (m.get("cpu_flags") or {}).items() if on]
-    return (f"{m['nproc']} cores ({m['cpu']}; {' '.join(flags) or 'no AVX2'}), {m['ram_gb']} GB RAM, "
+    like = f", tasks run as {m['cpu_like']} (bench/cpu_like.py)" if m.get("cpu_like") else ""
+    return (f"{m['nproc']} cores ({m['cpu']}{like}; {' '.join(flags) or 'no AVX2'}), {m['ram_gb']} GB RAM, "
             f"Python {m['python']}, torch {v['torch']}, "
             f"sentence-transformers {v['sentence-transformers']}, chromadb {v['chromadb']}, "
             f"langchain-chroma {v['langchain-chroma']}, langchain-huggingface {v['langchain-huggingface']}, "
