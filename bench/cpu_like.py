@@ -72,7 +72,8 @@ def build(folder: Path) -> Path:
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
         partial.unlink(missing_ok=True)
-        raise CpuLikeUnavailableError(f"cannot compile {SOURCE.name}: {done.stderr.strip().splitlines()[-1:]}")
+        said = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise CpuLikeUnavailableError(f"cannot compile {SOURCE.name} with {compiler}: {said}")
     os.replace(partial, library)
     return library
 

@@ -38,6 +38,15 @@ def test_a_machine_without_a_c_compiler_is_one_sentence(monkeypatch: pytest.Monk
         build(tmp_path)
 
 
+def test_a_compiler_that_fails_says_its_last_line(monkeypatch: pytest.MonkeyPatch, on_x86_linux: None,
+                                                  tmp_path: Path) -> None:
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: "flags\t: fpu avx2 cpuid_fault\n")
+    monkeypatch.setattr(cpu_like.shutil, "which", lambda name: "/usr/bin/false")
+    with pytest.raises(CpuLikeUnavailableError, match=r"^cannot compile cpu_like.c with /usr/bin/false: no message$"):
+        build(tmp_path)
+    assert not list(tmp_path.iterdir())  # no partial library left
+
+
 def test_other_systems_are_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(platform, "machine", lambda: "aarch64")
     with pytest.raises(CpuLikeUnavailableError, match="needs x86-64 Linux"):
@@ -76,3 +85,10 @@ def test_an_unknown_cpu_is_refused_by_the_command_line(capsys: pytest.CaptureFix
     with pytest.raises(SystemExit) as exit_:
         main(["--quick", "--cpu-like", "pentium"])
     assert exit_.value.code == 2 and "invalid choice: 'pentium'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [[], ["haswell"], ["pentium", "true"]])
+def test_running_a_command_as_another_cpu_needs_a_known_cpu_and_a_command(
+        argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert cpu_like.main(argv) == 2
+    assert capsys.readouterr().err.startswith("usage: python -m bench.cpu_like {alderlake,cascadelake,haswell,")
