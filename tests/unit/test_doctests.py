@@ -10,12 +10,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = sorted(".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
-                 for package in ("index", "rag", "ui", "evals", "prompts")
+                 for package in ("index", "rag", "ui", "evals", "prompts", "bench")
                  for path in (ROOT / package).rglob("*.py") if "datasets" not in path.parts)
 
 
 def test_every_package_is_found() -> None:
-    assert {"rag.assistant", "rag.check.support", "index.store", "evals.metrics"} <= set(MODULES)
+    assert {"rag.assistant", "rag.check.support", "index.store", "evals.metrics", "bench.report"} <= set(MODULES)
 
 
 @pytest.mark.parametrize("name", MODULES)
