@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from index.cpus import x86_features
 from index.errors import UsageError
 from index.heap import keep_freed_blocks
 from index.models import DEFAULT_NAME, model_info, weights_fingerprint
@@ -220,8 +221,12 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
 
 
 def _cpu_capabilities() -> dict[str, bool]:
-    """The CPU's features as torch reads them (``torch.cpu.get_capabilities``, which its private
-    ``_is_*_supported`` helpers read too); empty, so every check says "no", if that fails."""
+    """The CPU's features: read with CPUID on x86 (``index.cpus.x86_features``, without importing
+    torch), else as torch reads them (``torch.cpu.get_capabilities``); empty, so every check says
+    "no", if neither works."""
+    features = x86_features()
+    if features is not None:
+        return features
     try:
         return {name: bool(on) for name, on in import_torch().cpu.get_capabilities().items()}
     except Exception:  # an older or newer torch without it: stay on float32

@@ -123,3 +123,17 @@ def test_every_matrix_product_but_the_first_feed_forward_output_is_int8(int8: Mi
                       if n.op_type == "MatMul" and any(x in weights for x in n.input)]
     assert float_products == [[(1536, 384)]]
     assert sum(n.op_type == "MatMulInteger" for n in graph.node) == 6 * 6 - 1  # 6 layers of 6 products
+
+
+def test_a_cold_process_embeds_in_int8_without_importing_torch(int8: MiniLMEmbedder, int8_cache: Path) -> None:
+    """The CPU's features (which weights suit it) are read with CPUID, not through torch (~1.4 s)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom pathlib import Path\nfrom index.embedding import MiniLMEmbedder\n"
+             "MiniLMEmbedder(precision='int8', cache_dir=Path(sys.argv[1])).embed(['hello'])\n"
+             "print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe, str(int8_cache)], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[2], timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["False"]

@@ -225,3 +225,16 @@ def test_int8_dot_products_are_read_from_the_cpu() -> None:
     flags = cpu_flags(cpuinfo.read_text())
     assert embedding.cpu_has_int8_dot_products() == (flags["avx512_vnni"] or flags["avx_vnni"])
     assert embedding.cpu_has_fast_bfloat16() == (flags["amx_tile"] or flags["avx512_bf16"])
+
+
+def test_the_features_read_with_cpuid_are_the_ones_torch_reads() -> None:
+    """``index.cpus.x86_features`` (no torch import) decides as torch's own reading would."""
+    from index.cpus import x86_features
+
+    features = x86_features()
+    if features is None:
+        pytest.skip("not an x86-64 CPU")
+    import torch
+
+    capabilities = torch.cpu.get_capabilities()
+    assert features == {name: bool(capabilities[name]) for name in features}
