@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import CorpusMissingError, corpus_files, load_questions, quick_rule
-from bench.cpu_like import CPUS, CpuLikeUnavailableError, masked_flags
+from bench.cpu_like import CPUS, CpuLikeUnavailableError, build, environment, masked_flags
 from bench.report import headline_table, machine_info, machine_line, profile_table, summarise
 from bench.runner import ROOT, TaskError, run_task
 
@@ -177,8 +177,6 @@ def main(argv: list[str] | None = None) -> int:
 def _run_tasks_as(cpu: str, scratch: Path, machine: dict[str, Any]) -> None:
     """Every task process from now on runs as ``cpu`` (``bench.cpu_like``); ``machine`` says so, with
     the flags its tasks see."""
-    from bench.cpu_like import build, environment
-
     os.environ.update(environment(cpu, build(scratch / "cpu-like")))
     machine["cpu_like"] = cpu
     machine["cpu_flags_real"] = machine["cpu_flags"]

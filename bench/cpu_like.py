@@ -27,6 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench.report import cpuinfo_flags
 from index.errors import UsageError
 
 SOURCE = Path(__file__).with_name("cpu_like.c")
@@ -56,10 +57,10 @@ def build(folder: Path) -> Path:
     if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64"):
         raise CpuLikeUnavailableError(f"--cpu-like needs x86-64 Linux, not {platform.system()} {platform.machine()}")
     try:
-        flags = next((ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")), "")
+        flags = cpuinfo_flags(Path("/proc/cpuinfo").read_text())
     except OSError:
-        flags = ""
-    if "cpuid_fault" not in flags.split():
+        flags = set()
+    if "cpuid_fault" not in flags:
         raise CpuLikeUnavailableError("--cpu-like needs a CPU with CPUID faulting (the cpuid_fault flag in "
                                       "/proc/cpuinfo), which this one does not have")
     compiler = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")

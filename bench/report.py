@@ -38,9 +38,18 @@ def cpu_flags(cpuinfo: str) -> dict[str, bool]:
     >>> cpu_flags("flags : fpu avx2 avx512f avx512_bf16")["avx512_bf16"], cpu_flags("flags : avx2")["amx_tile"]
     (True, False)
     """
-    line = next((ln for ln in cpuinfo.splitlines() if ln.startswith("flags")), "")
-    have = set(line.split(":", 1)[1].split()) if ":" in line else set()
+    have = cpuinfo_flags(cpuinfo)
     return {flag: flag in have for flag in CPU_FLAGS}
+
+
+def cpuinfo_flags(cpuinfo: str) -> set[str]:
+    """Every flag the first processor in ``/proc/cpuinfo`` text lists.
+
+    >>> sorted(cpuinfo_flags("flags : fpu avx2"))
+    ['avx2', 'fpu']
+    """
+    line = next((ln for ln in cpuinfo.splitlines() if ln.startswith("flags")), "")
+    return set(line.split(":", 1)[1].split()) if ":" in line else set()
 
 
 def machine_info() -> dict[str, Any]:

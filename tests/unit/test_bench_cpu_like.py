@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import bench.__main__ as bench_main
 from bench import cpu_like
 from bench.__main__ import _run_tasks_as, main
 from bench.cpu_like import CpuLikeUnavailableError, build, environment
@@ -63,7 +64,7 @@ def test_the_tasks_get_the_library_before_any_other_preload(monkeypatch: pytest.
 
 def test_the_report_names_the_cpu_and_the_flags_its_tasks_saw(monkeypatch: pytest.MonkeyPatch,
                                                               tmp_path: Path) -> None:
-    monkeypatch.setattr(cpu_like, "build", lambda folder: folder / "cpu_like.so")
+    monkeypatch.setattr(bench_main, "build", lambda folder: folder / "cpu_like.so")
     for name in ("BENCH_CPU_LIKE", "LD_PRELOAD"):
         monkeypatch.delenv(name, raising=False)  # monkeypatch restores them after the test
     flags = {"amx_tile": True, "avx512_bf16": True, "avx512_vnni": True, "avx_vnni": True, "avx512f": True,
