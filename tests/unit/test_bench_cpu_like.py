@@ -66,7 +66,7 @@ def test_the_report_names_the_cpu_and_the_flags_its_tasks_saw(monkeypatch: pytes
                                                               tmp_path: Path) -> None:
     monkeypatch.setattr(bench_main, "build", lambda folder: folder / "cpu_like.so")
     for name in ("BENCH_CPU_LIKE", "LD_PRELOAD"):
-        monkeypatch.delenv(name, raising=False)  # monkeypatch restores them after the test
+        monkeypatch.setenv(name, "")  # so that monkeypatch restores them (unset) after the test
     flags = {"amx_tile": True, "avx512_bf16": True, "avx512_vnni": True, "avx_vnni": True, "avx512f": True,
              "avx2": True}
     versions = dict.fromkeys(("torch", "sentence-transformers", "chromadb", "langchain-chroma",
