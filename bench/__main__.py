@@ -19,7 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench.corpus import CorpusMissingError, corpus_files, load_questions, quick_rule
+from bench.corpus import CorpusMissingError, corpus_files, load_questions, quick_rule, upload_files
 from bench.cpu_like import CPUS, CpuLikeUnavailableError, build, environment, masked_flags
 from bench.report import headline_table, machine_info, machine_line, profile_table, summarise
 from bench.runner import ROOT, TaskError, run_task
@@ -130,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
                                    question="what did Zelenskyy reject?")
         log("  HTTP ask latency: rag serve on the corpus index, 1 and 8 concurrent clients …")
         raw["http"] = run_task("ours_http", scratch, index_dir=ours_index, questions=questions, timeout=900)
+        log("  extractive answers while the same process indexes an upload …")
+        raw["ours_ask_during_upload"] = run_task("ours_ask_during_upload", scratch, index_dir=ours_index,
+                                                 files=[str(f) for f in upload_files()], questions=questions,
+                                                 work=work, timeout=1800)
         log("  extractive answers beside one busy process …")
         raw["ours_query_busy"] = _beside_busy_process(scratch, ours_index, questions)
         raw["synth_build"], raw["latency"] = [], []

@@ -56,6 +56,12 @@ def corpus_files(quick: bool, root: Path = DOC_ROOT) -> list[Path]:
     return sorted(p.resolve() for p in files)
 
 
+def upload_files(root: Path = DOC_ROOT) -> list[Path]:
+    """Pages the quick corpus does not hold (library/*.html from d to e): an upload for the
+    answers-during-an-upload measurement."""
+    return sorted(p.resolve() for p in (root / "library").glob("*.html") if p.name.startswith(("d", "e")))
+
+
 def load_questions(path: Path = QUESTIONS) -> list[Question]:
     """The bench questions, one JSON object a line: ``{"id", "question", "file"}``."""
     out = []

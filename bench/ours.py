@@ -235,6 +235,63 @@ def query(index_dir: str, questions: list[dict[str, str]], answer: bool = True, 
     return out
 
 
+def ask_during_upload(index_dir: str, files: Sequence[str], questions: list[dict[str, str]], work: str
+                      ) -> dict[str, Any]:
+    """Extractive answers in one thread while the same process indexes ``files`` into another
+    collection of the index, as ``rag ui`` and ``rag serve`` index an upload beside other people's
+    questions (``index.questions_first``). Latency of the answers alone and during the upload, and
+    the upload's time alone and with the questions beside it, on a copy of ``index_dir``."""
+    import shutil
+    import threading
+
+    from rag.assistant import Assistant
+    from rag.settings import Settings
+
+    copy = Path(work) / "upload-index"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(index_dir, copy)
+    qs = [Question(**q).question for q in questions]
+    asker = _assistant(str(copy))
+    asker.warm_up()
+
+    def answers(until: Callable[[], bool], rounds: int) -> list[float]:
+        ms: list[float] = []
+        while len(ms) < rounds * len(qs) or not until():
+            t = time.perf_counter()
+            asker.ask(qs[len(ms) % len(qs)])
+            ms.append((time.perf_counter() - t) * 1000)
+        return ms
+
+    def upload(collection: str) -> float:
+        uploader = Assistant(index_dir=str(copy), settings=Settings.load(env={}, collection=collection),
+                             embedder=asker.embedder)
+        t = time.perf_counter()
+        report = uploader.add(list(files))
+        if report.files_failed:
+            raise RuntimeError(f"the upload failed on {report.files_failed[0]}")
+        return time.perf_counter() - t
+
+    alone = answers(lambda: True, rounds=2)
+    upload_alone_s = upload("upload-alone")
+    done = threading.Event()
+    during: list[float] = []
+    asking = threading.Thread(target=lambda: during.extend(answers(done.is_set, rounds=1)))
+    asking.start()
+    try:
+        upload_asked_s = upload("upload-asked")
+    finally:
+        done.set()
+        asking.join()
+    shutil.rmtree(copy, ignore_errors=True)
+
+    def stats(ms: list[float]) -> dict[str, Any]:
+        return {"n": len(ms), "p50_ms": rnd(percentile(ms, 50), 1), "p95_ms": rnd(percentile(ms, 95), 1),
+                "max_ms": rnd(max(ms), 1)}
+
+    return {"files": len(files), "alone": stats(alone), "during_upload": stats(during),
+            "upload_alone_s": rnd(upload_alone_s, 2), "upload_with_answers_s": rnd(upload_asked_s, 2)}
+
+
 def examples_hit(index_dir: str, dataset: str, docs: str, embedder_kind: str = "torch", work: str = "",
                  overlap: int | None = None) -> dict[str, Any]:
     """hit@5 over ``examples/``: relevant = a retrieved chunk containing an evidence span (normalised)."""

@@ -114,6 +114,7 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
         "answer_p50_ms": raw["ours_query"].get("answer_p50_ms"),
         "answer_busy_p95_ms": (raw.get("ours_query_busy") or {}).get("answer_p95_ms"),
         "answer_busy_p50_ms": (raw.get("ours_query_busy") or {}).get("answer_p50_ms"),
+        **_during_upload(raw.get("ours_ask_during_upload")),
         "cold_ask_s": (raw.get("cold_ask") or {}).get("cold_ask_s"),
         "cold_ask_max_s": (raw.get("cold_ask") or {}).get("cold_ask_max_s"),
         "keyword_build_s": largest.get("first_retrieve_s"),
@@ -142,6 +143,21 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
     }
     out["targets"] = {name: _met(out.get(name), op, limit) for name, (op, limit) in TARGETS.items()}
     return out
+
+
+def _during_upload(run: dict[str, Any] | None) -> dict[str, Any]:
+    """The answers-during-an-upload figures (``bench.ours.ask_during_upload``) for the summary.
+
+    >>> _during_upload({"alone": {"max_ms": 100.0}, "during_upload": {"p95_ms": 180.0, "max_ms": 550.0},
+    ...                 "upload_alone_s": 20.0, "upload_with_answers_s": 23.0})["upload_with_answers_ratio"]
+    1.15
+    """
+    if not run:
+        return {}
+    during = run["during_upload"]
+    return {"answer_upload_p95_ms": during["p95_ms"], "answer_upload_max_ms": during["max_ms"],
+            "answer_upload_alone_max_ms": run["alone"]["max_ms"],
+            "upload_with_answers_ratio": rnd(ratio(run["upload_with_answers_s"], run["upload_alone_s"]), 3)}
 
 
 def _beyond_floor(ingest_s: float | None, floor_s: float | None, chunks: int) -> float | None:
@@ -232,6 +248,10 @@ def headline_table(s: dict[str, Any]) -> str:
         ["  the same beside one busy process (ms)", f"{_fmt(s.get('answer_busy_p50_ms'))} / "
          f"{_fmt(s.get('answer_busy_p95_ms'))}", None,
          f"busy/idle p95 {_fmt(ratio(s.get('answer_busy_p95_ms'), s['answer_p95_ms']))}", None, None],
+        ["  the same while this process indexes an upload: p95 / max (ms)",
+         f"{_fmt(s.get('answer_upload_p95_ms'))} / {_fmt(s.get('answer_upload_max_ms'))}", None,
+         f"max vs alone {_fmt(ratio(s.get('answer_upload_max_ms'), s.get('answer_upload_alone_max_ms')))}; "
+         f"upload with/without {_fmt(s.get('upload_with_answers_ratio'))}", None, None],
         *[[f"HTTP ask p50/p95 (ms), `rag serve`, {c} concurrent client{'s' if c > 1 else ''}",
            f"{_fmt(s.get(f'http_ask_p50_ms_c{c}'))} / {_fmt(s.get(f'http_ask_p95_ms_c{c}'))}", None,
            f"{_fmt(s.get(f'http_asks_per_s_c{c}'))} asks/s", None, None] for c in (1, 8)],

@@ -20,7 +20,7 @@ def _tasks() -> dict[str, Callable[..., dict[str, Any]]]:
 
     return {
         "ours_ingest": ours.ingest, "ours_floor": ours.encode_floor, "ours_reingest": ours.reingest,
-        "ours_query": ours.query,
+        "ours_query": ours.query, "ours_ask_during_upload": ours.ask_during_upload,
         "ours_examples": ours.examples_hit, "synth_build": ours.synth_build, "synth_latency": ours.latency,
         "gguf_ttft": ours.gguf_ttft, "ours_cold_ask": ours.cold_ask, "ours_http": serve.http_latency,
         "peer_ingest": peer.ingest, "peer_query": peer.query,

@@ -366,8 +366,9 @@ class _Writer:
     """Writes batches in one background thread, one at a time and in order, while the ingesting
     thread reads, parses and chunks the next batch's files.
 
-    Why a thread: Chroma writes (its SQLite log and vector graph, in Rust) release the GIL, so they
-    run beside our Python parsing. Not beside the model: its OpenMP threads take every core, and a
+    Why a thread: Chroma builds its vector graph on threads of its own, so parsing goes on beside
+    it, though only between write calls: the embedded client holds the GIL through each call
+    (``index.questions_first``), which is why writes go in slices. Not beside the model: its OpenMP threads take every core, and a
     write beside them stalled them far beyond the write's own time (README "Speed"), so the
     ingesting thread waits for the write before it embeds. Each batch's write is crash-safe on its
     own, as before. ``submit`` and leaving

@@ -43,7 +43,14 @@ import numpy as np
 from index.embedding import SpanEmbedder
 from index.errors import UsageError
 from index.records import Chunk
-from index.store import HNSW_CONFIGURATION, chunk_from_record, source_filter, widen_search_beam
+from index.store import (
+    HNSW_CONFIGURATION,
+    SENTENCE_ROWS_PER_WRITE,
+    chunk_from_record,
+    source_filter,
+    widen_search_beam,
+    write_slices,
+)
 
 SENTENCE_HNSW: dict[str, Any] = {**HNSW_CONFIGURATION, "ef_construction": 50}
 """The sentence collection's graph: built with half Chroma's default construction beam (100).
@@ -328,9 +335,7 @@ class SentenceStore:
         return self._upsert(self._collection(), rows)
 
     def _upsert(self, collection: Any, rows: Sequence[SentenceRow]) -> int:
-        batch = max(1, int(self.client.get_max_batch_size()))
-        for i in range(0, len(rows), batch):
-            part = rows[i:i + batch]
+        for part in write_slices(self.client, rows, SENTENCE_ROWS_PER_WRITE):
             collection.upsert(
                 ids=[f"{r.chunk_id}:{r.n}" for r in part],
                 embeddings=np.stack([r.vector for r in part]),

@@ -16,17 +16,19 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from index.chroma_http import DEFAULT_TIMEOUT, http_client, request_timeout
 from index.errors import RagError, UsageError
+from index.questions_first import QUESTIONS
 from index.records import Chunk
 from index.server_guard import StoreUnavailableError, guarded, server_url, translated
 from index.storage import IndexDamagedError, IndexWriteError, cannot_create
 from index.storage import translate as storage_error
 
+T = TypeVar("T")
 SCHEMA_VERSION = 1
 _PAGE_SIZE = 2000
 # After one of these no further write can succeed: a writer stops instead of trying each file.
@@ -39,6 +41,32 @@ is exact up to this many chunks and far wider above it. On the Python-docs eval 
 chunks) a query took about a millisecond with either beam (README "Reliability")."""
 HNSW_CONFIGURATION: dict[str, Any] = {"space": "cosine", "ef_search": SEARCH_EF}
 """The configuration both rag collections (chunks and their sentence vectors) are created with."""
+CHUNK_ROWS_PER_WRITE = 256
+"""Chunks sent to Chroma per write call, not Chroma's maximum (5,461): its embedded client holds
+Python's GIL through a whole call, so one call of 1,704 chunks stopped every other thread of the
+process for 1.3-1.5 s; a call of 256 holds it ~0.25 s, and the total took no longer. Before each
+call the writer lets the questions in flight finish (``index.questions_first``)."""
+SENTENCE_ROWS_PER_WRITE = 512
+"""Sentence vectors per write call (``CHUNK_ROWS_PER_WRITE``'s reason): a sentence row has no text
+to index, so 512 of them take about as long as 256 chunks (9,000 rows: 0.2-0.3 s per call, the
+total no slower than in calls of 5,000)."""
+
+
+def rows_per_write(client: Any, wanted: int) -> int:
+    """``wanted``, or fewer where the client takes fewer rows per call (``get_max_batch_size``)."""
+    return max(1, min(wanted, int(client.get_max_batch_size())))
+
+
+def write_slices(client: Any, items: Sequence[T], wanted: int) -> Iterator[Sequence[T]]:
+    """``items`` in slices of ``rows_per_write``. With the embedded client, each is yielded once
+    this process has no question reading the index (at most ``MAX_WAIT_S`` later:
+    ``index.questions_first``); a Chroma server's client waits on the network, GIL released."""
+    size = rows_per_write(client, wanted)
+    embedded = bool(client.get_settings().is_persistent)
+    for start in range(0, len(items), size):
+        if embedded:
+            QUESTIONS.wait_for_earlier()
+        yield items[start:start + size]
 
 
 class IndexMismatchError(RagError, RuntimeError):
@@ -470,9 +498,7 @@ class ChunkStore:
 
     def _upsert_new(self, writes: Sequence[FileWrite]) -> None:
         records = [(c, w) for w in writes for c in w.chunks if c.chunk_id in w.vectors]
-        batch = max(1, int(self.client.get_max_batch_size()))
-        for i in range(0, len(records), batch):
-            part = records[i:i + batch]
+        for part in write_slices(self.client, records, CHUNK_ROWS_PER_WRITE):
             self.collection.upsert(
                 ids=[c.chunk_id for c, _ in part],
                 embeddings=np.stack([w.vectors[c.chunk_id] for c, w in part]),
@@ -484,9 +510,7 @@ class ChunkStore:
         """Stamp the file's kept chunks with its new hash, then delete its stale ones."""
         n = len(write.chunks)
         kept = [c for c in write.chunks if c.chunk_id not in write.vectors]
-        batch = max(1, int(self.client.get_max_batch_size()))
-        for i in range(0, len(kept), batch):
-            part = kept[i:i + batch]
+        for part in write_slices(self.client, kept, CHUNK_ROWS_PER_WRITE):
             self.collection.update(ids=[c.chunk_id for c in part],
                                    metadatas=[_chunk_metadata(c, write.content_hash, n, write.title) for c in part])
         self.delete_ids(write.stale_ids)

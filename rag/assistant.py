@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +16,7 @@ from index.embedding import Embedder, embed_query, load_embedder
 from index.errors import UsageError
 from index.ingest import IngestProgress, IngestReport, ingest
 from index.lock import WriterLock
+from index.questions_first import QUESTIONS
 from index.repair import RepairReport, repair
 from index.sentence_store import SentenceStore
 from index.store import ChunkStore, make_client, rag_collections
@@ -273,6 +274,14 @@ class Assistant:
         Safe to call from many threads at once: everything one question needs travels in local
         values (``Retrieval``, ``Draft``, verdicts), never on this object.
         """
+        # The extractive answerer reads the index from the first step to the last, so the whole
+        # question counts as reading for an upload in this process: its next write slice waits for
+        # it (index.questions_first). An LLM's words take seconds: there only retrieving and checking do.
+        with QUESTIONS.reading() if isinstance(self.generator, ExtractiveGenerator) else nullcontext():
+            yield from self._answer_stream(question, k, strict, sources, history)
+
+    def _answer_stream(self, question: str, k: int | None, strict: bool | None,
+                       sources: str | Sequence[str] | None, history: Sequence[str]) -> Iterator[str | Answer]:
         if not isinstance(question, str):  # a script's missing value: one sentence, not an AttributeError
             raise UsageError(f"the question must be text, not {type(question).__name__}")
         question = question.strip()
@@ -291,7 +300,8 @@ class Assistant:
         # A follow-up searches with the earlier question's words too (the passages stay on the
         # conversation's topic); it is answered as its standalone form, its own words leading.
         search = follow_up.search if follow_up else question
-        gated = gate(self.retriever, search, k, sources, self.refusal_threshold)
+        with QUESTIONS.reading():
+            gated = gate(self.retriever, search, k, sources, self.refusal_threshold)
         retrieval = gated.retrieval
         hits = list(retrieval.hits)
         timings["retrieve"] = time.perf_counter() - t
@@ -315,8 +325,9 @@ class Assistant:
             draft = draft_from_text("".join(pieces), len(hits))
         timings["generate"] = time.perf_counter() - t
         t = time.perf_counter()
-        checked = check_draft(draft, hits, self.judge, strict=strict)
-        relevance = self._relevance(standalone, retrieval, draft, checked) if checked.sentences else None
+        with QUESTIONS.reading():
+            checked = check_draft(draft, hits, self.judge, strict=strict)
+            relevance = self._relevance(standalone, retrieval, draft, checked) if checked.sentences else None
         timings["check"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
         reason = _refusal_reason(draft, checked, relevance)

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -155,3 +156,96 @@ def test_eight_threads_asking_at_once_get_the_answers_they_get_alone(
         "\n".join(wrong[:20])
     asked = {(question, stream) for question, stream, _ in results.values()}
     assert asked == {(q, s) for q in QUESTIONS for s in (True, False)}
+
+
+# Made-up documents on a topic the examples never touch, for an upload beside the questions.
+_KEEPERS = ("Ilse", "Tomas", "Marguerite", "Oskar", "Wen", "Dagny")
+_TASKS = ("trimmed the wick", "polished the lens", "logged the barometer", "painted the gallery rail",
+          "wound the clockwork", "checked the fog signal")
+_WEATHER = ("a westerly gale", "freezing spray", "a week of calm", "sea fog", "hail", "a spring tide")
+
+
+def _lighthouse_log(n: int) -> str:
+    """A lighthouse keeper's log of several paragraphs, different for each ``n``."""
+    paragraphs = []
+    for day in range(1, 7):
+        keeper, task, weather = _KEEPERS[(n + day) % 6], _TASKS[(n * day) % 6], _WEATHER[(n + 2 * day) % 6]
+        paragraphs.append(f"Day {day} of station {n}. {keeper} {task} before dusk while {weather} kept the "
+                          f"supply boat away. The lamp burned {n + day} litres of paraffin that night, and "
+                          f"{keeper} noted {day * n % 17 + 3} ships passing to the north of the reef.")
+    return "\n\n".join(paragraphs)
+
+
+def test_questions_asked_while_this_process_uploads_get_the_answers_they_get_alone(
+        index_copy: Path, embedder: MiniLMEmbedder, settings_for: Callable[..., Settings], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``rag ui`` and ``rag serve`` index uploads in the process that answers: the upload's Chroma
+    writes go in slices that let the questions reading finish first (``index.questions_first``),
+    and the questions asked meanwhile get exactly their answers alone, the upload all of its files."""
+    import chromadb.api.models.Collection as chroma_collection
+
+    import index.sentence_store
+    import index.store
+
+    def fresh(collection: str = "docs") -> Assistant:
+        return Assistant(index_copy, embedder=embedder,
+                         settings=settings_for(index_copy.parent, collection=collection))
+
+    alone = {question: ask(fresh(), question, stream=False) for question in ANSWERABLE}
+    docs = tmp_path / "upload"
+    docs.mkdir()
+    for n in range(12):
+        (docs / f"station-{n:02d}.txt").write_text(_lighthouse_log(n), encoding="utf-8")
+    # Small slices, so this small upload writes in many of them.
+    monkeypatch.setattr(index.store, "CHUNK_ROWS_PER_WRITE", 3)
+    monkeypatch.setattr(index.sentence_store, "SENTENCE_ROWS_PER_WRITE", 7)
+    written: list[tuple[str, int]] = []
+    upsert = chroma_collection.Collection.upsert
+
+    def recording_upsert(self: Any, *args: Any, **kwargs: Any) -> Any:
+        written.append((self.name, len(kwargs["ids"])))
+        return upsert(self, *args, **kwargs)
+
+    monkeypatch.setattr(chroma_collection.Collection, "upsert", recording_upsert)
+
+    asker, uploader = fresh(), fresh("uploads")
+    done = threading.Event()
+    reports: list[Any] = []
+    results: list[tuple[str, Result]] = []
+    errors: list[str] = []
+
+    def upload() -> None:
+        try:
+            reports.append(uploader.add([docs]))
+        except BaseException as exc:
+            errors.append(f"upload: {type(exc).__name__}: {exc}")
+        finally:
+            done.set()
+
+    def questions(thread: int) -> None:
+        try:
+            rounds = 0
+            while not done.is_set() or rounds < 1:
+                for question in ANSWERABLE[thread:] + ANSWERABLE[:thread]:
+                    results.append((question, ask(asker, question, stream=thread % 2 == 0)))
+                rounds += 1
+        except BaseException as exc:
+            errors.append(f"asker {thread}: {type(exc).__name__}: {exc}")
+
+    pool = [threading.Thread(target=upload), *(threading.Thread(target=questions, args=(i,)) for i in range(3))]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join(timeout=600)
+    assert not errors, "\n".join(errors)
+    (report,) = reports
+    assert report.files_added == 12 and not report.files_failed
+    assert uploader.store.count() == report.chunks_added > 0
+    wrong = [f"{question!r} got {describe(got.signature, alone)}" for question, got in results
+             if got.signature != alone[question].signature]
+    assert not wrong, f"{len(wrong)} of {len(results)} answers differ from the same question asked alone:\n" + \
+        "\n".join(wrong[:10])
+    chunk_writes = [n for name, n in written if name == "uploads"]
+    sentence_writes = [n for name, n in written if name != "uploads"]
+    assert sum(chunk_writes) == report.chunks_added and max(chunk_writes) == 3
+    assert sentence_writes and max(sentence_writes) == 7

@@ -1,0 +1,80 @@
+"""Questions first: a write into Chroma waits (briefly) for the questions already reading the index.
+
+Why: Chroma's embedded client holds Python's GIL through each of its calls (chroma-core/chroma
+PR 7692, "Release GIL during metadata I/O", open), so while one thread writes, every other thread
+of the process stands still. In ``rag ui`` and ``rag serve`` an upload writes in the same process
+that answers other people's questions: a question asked during a 1,446-chunk upload took up to
+3.8 s, against 0.12 s alone (README "Reliability"). So writes go in slices of ~0.3 s
+(``index.store.CHUNK_ROWS_PER_WRITE``), and before each slice the writer lets the questions that
+are already reading finish. Questions that begin after that do not delay the slice (they wait for
+it, ~0.3 s at most): a question is held up by about one slice, and a stream of questions slows a
+write by about one question per slice, never stops it (``MAX_WAIT_S`` bounds even a stuck one).
+
+The count is process-wide on purpose: the GIL is one per process, whatever index a thread reads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+MAX_WAIT_S = 0.5
+"""Longest a write slice waits for the questions reading before it."""
+
+
+class QuestionsInFlight:
+    """The questions of this process reading the index now, by when they began; a writer waits for
+    the ones that began before it asked, not for later ones.
+
+    >>> questions = QuestionsInFlight()
+    >>> with questions.reading():
+    ...     questions.wait_for_earlier(timeout=0.01)
+    False
+    >>> questions.wait_for_earlier(timeout=0.01)
+    True
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._turn = 0  # goes up each time a writer asks to write
+        self._reading: dict[int, int] = {}  # questions reading, by the turn in which they began
+        self._waiting = 0
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Around a question's reads of the index (retrieval, one piece of an answer, checking);
+        never around a ``yield`` to its caller, who may hold a piece for as long as it likes."""
+        with self._changed:
+            turn = self._turn
+            self._reading[turn] = self._reading.get(turn, 0) + 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._reading[turn] -= 1
+                if not self._reading[turn]:
+                    del self._reading[turn]
+                    self._changed.notify_all()
+
+    def wait_for_earlier(self, timeout: float = MAX_WAIT_S) -> bool:
+        """Wait until the questions reading now have finished (those that begin meanwhile do not
+        count), at most ``timeout`` seconds; whether they have."""
+        with self._changed:
+            self._turn += 1
+            line = self._turn
+            self._waiting += 1
+            try:
+                return self._changed.wait_for(lambda: all(turn >= line for turn in self._reading), timeout=timeout)
+            finally:
+                self._waiting -= 1
+
+    @property
+    def writers_waiting(self) -> int:
+        """How many writers are waiting for questions now."""
+        with self._changed:
+            return self._waiting
+
+
+QUESTIONS = QuestionsInFlight()
+"""This process's questions: ``rag.assistant`` counts them, ``index.store.write_slices`` waits for them."""

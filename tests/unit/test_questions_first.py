@@ -1,0 +1,116 @@
+"""A write slice waits for the questions that were reading before it, never for later ones, and
+never longer than its timeout (``index.questions_first``)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from types import SimpleNamespace
+
+import pytest
+
+from index.questions_first import QuestionsInFlight
+
+
+class Writer(threading.Thread):
+    """One ``wait_for_earlier`` in a thread; ``result`` is what it returned."""
+
+    def __init__(self, questions: QuestionsInFlight, timeout: float = 30.0) -> None:
+        super().__init__(daemon=True)
+        self.questions, self.timeout = questions, timeout
+        self.result: bool | None = None
+
+    def run(self) -> None:
+        self.result = self.questions.wait_for_earlier(timeout=self.timeout)
+
+
+def until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never came true"
+        time.sleep(0.005)
+
+
+def test_a_writer_waits_for_a_question_that_was_reading_and_goes_when_it_ends() -> None:
+    questions = QuestionsInFlight()
+    with questions.reading():
+        writer = Writer(questions)
+        writer.start()
+        until(lambda: questions.writers_waiting == 1)
+        writer.join(timeout=0.2)
+        assert writer.is_alive(), "the writer went while the question was still reading"
+    writer.join(timeout=10)
+    assert writer.result is True
+
+
+def test_questions_that_begin_after_the_writer_asked_do_not_hold_it_back() -> None:
+    questions = QuestionsInFlight()
+    first = questions.reading()
+    first.__enter__()
+    writer = Writer(questions)
+    writer.start()
+    until(lambda: questions.writers_waiting == 1)
+    with questions.reading():  # began after the writer asked
+        first.__exit__(None, None, None)
+        writer.join(timeout=10)
+        assert writer.result is True, "a question that began later held the writer back"
+
+
+def test_a_question_that_never_ends_holds_a_writer_no_longer_than_its_timeout() -> None:
+    questions = QuestionsInFlight()
+    with questions.reading():
+        writer = Writer(questions, timeout=0.05)
+        writer.start()
+        writer.join(timeout=10)
+        assert writer.result is False
+    assert questions.writers_waiting == 0
+
+
+def test_a_question_that_fails_stops_counting() -> None:
+    questions = QuestionsInFlight()
+    with pytest.raises(RuntimeError), questions.reading():
+        raise RuntimeError("the store went away")
+    assert questions.wait_for_earlier(timeout=0.0) is True
+
+
+def test_many_questions_of_one_turn_are_all_waited_for() -> None:
+    questions = QuestionsInFlight()
+    one, two = questions.reading(), questions.reading()
+    one.__enter__()
+    two.__enter__()
+    writer = Writer(questions)
+    writer.start()
+    until(lambda: questions.writers_waiting == 1)
+    one.__exit__(None, None, None)
+    writer.join(timeout=0.2)
+    assert writer.is_alive(), "the writer went while one of two questions was still reading"
+    two.__exit__(None, None, None)
+    writer.join(timeout=10)
+    assert writer.result is True
+
+
+class _Client:
+    """What ``write_slices`` asks of a Chroma client."""
+
+    def __init__(self, persistent: bool) -> None:
+        self.persistent = persistent
+
+    def get_settings(self) -> SimpleNamespace:
+        return SimpleNamespace(is_persistent=self.persistent)
+
+    def get_max_batch_size(self) -> int:
+        return 4
+
+
+@pytest.mark.parametrize(("persistent", "waits"), [(True, 3), (False, 0)])
+def test_write_slices_of_the_embedded_client_let_questions_go_first_a_servers_need_not(
+        persistent: bool, waits: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded client holds the GIL while it writes; a server's client waits on the network."""
+    import index.store
+
+    calls: list[float] = []
+    monkeypatch.setattr(index.store.QUESTIONS, "wait_for_earlier", lambda timeout=0.5: calls.append(timeout) or True)
+    slices = [list(s) for s in index.store.write_slices(_Client(persistent), list(range(10)), 5)]
+    assert slices == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]  # the client's own limit (4) is kept
+    assert len(calls) == waits
