@@ -262,6 +262,8 @@ def ask_during_upload(index_dir: str, files: Sequence[str], questions: list[dict
             ms.append((time.perf_counter() - t) * 1000)
         return ms
 
+    chunks: list[int] = []
+
     def upload(collection: str) -> float:
         uploader = Assistant(index_dir=str(copy), settings=Settings.load(env={}, collection=collection),
                              embedder=asker.embedder)
@@ -269,6 +271,7 @@ def ask_during_upload(index_dir: str, files: Sequence[str], questions: list[dict
         report = uploader.add(list(files))
         if report.files_failed:
             raise RuntimeError(f"the upload failed on {report.files_failed[0]}")
+        chunks.append(report.chunks_added)
         return time.perf_counter() - t
 
     alone = answers(lambda: True, rounds=2)
@@ -288,7 +291,7 @@ def ask_during_upload(index_dir: str, files: Sequence[str], questions: list[dict
         return {"n": len(ms), "p50_ms": rnd(percentile(ms, 50), 1), "p95_ms": rnd(percentile(ms, 95), 1),
                 "max_ms": rnd(max(ms), 1)}
 
-    return {"files": len(files), "alone": stats(alone), "during_upload": stats(during),
+    return {"files": len(files), "chunks": chunks[0], "alone": stats(alone), "during_upload": stats(during),
             "upload_alone_s": rnd(upload_alone_s, 2), "upload_with_answers_s": rnd(upload_asked_s, 2)}
 
 

@@ -368,14 +368,14 @@ class _Writer:
 
     Why a thread: Chroma builds its vector graph on threads of its own, so parsing goes on beside
     it, though only between write calls: the embedded client holds the GIL through each call
-    (``index.questions_first``), which is why writes go in slices. Not beside the model: its OpenMP threads take every core, and a
-    write beside them stalled them far beyond the write's own time (README "Speed"), so the
-    ingesting thread waits for the write before it embeds. Each batch's write is crash-safe on its
-    own, as before. ``submit`` and leaving
-    the ``with`` block wait for the write in flight and run its ``then`` here, in the ingesting
-    thread; an error raised by the write comes out there too (so the next batch is never written
-    after a write that stopped ingest). Leaving by an error (the embedding server died, Ctrl-C) still
-    waits for the write in flight and reports it, so no write outlives the ingest or goes uncounted.
+    (``index.questions_first``; writes go in slices). Not beside the model: its OpenMP threads take
+    every core, and a write beside them stalled them far beyond the write's own time (README
+    "Speed"), so the ingesting thread waits for the write before it embeds. Each batch's write is
+    crash-safe on its own, as before. ``submit`` and leaving the ``with`` block wait for the write in
+    flight and run its ``then`` here, in the ingesting thread; an error raised by the write comes out
+    there too (so the next batch is never written after a write that stopped ingest). Leaving by an
+    error (the embedding server died, Ctrl-C) still waits for the write in flight and reports it, so
+    no write outlives the ingest or goes uncounted.
     """
 
     def __init__(self) -> None:

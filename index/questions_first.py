@@ -4,7 +4,7 @@ Why: Chroma's embedded client holds Python's GIL through each of its calls (chro
 PR 7692, "Release GIL during metadata I/O", open), so while one thread writes, every other thread
 of the process stands still. In ``rag ui`` and ``rag serve`` an upload writes in the same process
 that answers other people's questions: a question asked during a 1,446-chunk upload took up to
-3.8 s, against 0.12 s alone (README "Reliability"). So writes go in slices of ~0.3 s
+3.8 s, against 0.13 s alone (README "Reliability"). So writes go in slices of ~0.3 s
 (``index.store.CHUNK_ROWS_PER_WRITE``), and before each slice the writer lets the questions that
 are already reading finish. Questions that begin after that do not delay the slice (they wait for
 it, ~0.3 s at most): a question is held up by about one slice, and a stream of questions slows a
