@@ -8,7 +8,7 @@ that answers other people's questions: a question asked during a 1,446-chunk upl
 (``index.store.CHUNK_ROWS_PER_WRITE``), and before each slice the writer lets the questions that
 are already reading finish. Questions that begin after that do not delay the slice (they wait for
 it, ~0.3 s at most): a question is held up by about one slice, and a stream of questions slows a
-write by about one question per slice, never stops it (``MAX_WAIT_S`` bounds even a stuck one).
+write by about one question per slice, never stops it (``MAX_WAIT_S`` bounds even a stuck one, once).
 
 The count is process-wide on purpose: the GIL is one per process, whatever index a thread reads.
 """
@@ -39,12 +39,13 @@ class QuestionsInFlight:
         self._changed = threading.Condition()
         self._turn = 0  # goes up each time a writer asks to write
         self._reading: dict[int, int] = {}  # questions reading, by the turn in which they began
+        self._waited_out = -1  # questions of this turn or earlier held a writer for a whole timeout
         self._waiting = 0
 
     @contextmanager
     def reading(self) -> Iterator[None]:
-        """Around a question's reads of the index (retrieval, one piece of an answer, checking);
-        never around a ``yield`` to its caller, who may hold a piece for as long as it likes."""
+        """Around a question's reads of the index. Around a stream its caller may hold open, a
+        writer waits for it once, for ``MAX_WAIT_S`` at most (``wait_for_earlier``)."""
         with self._changed:
             turn = self._turn
             self._reading[turn] = self._reading.get(turn, 0) + 1
@@ -59,13 +60,18 @@ class QuestionsInFlight:
 
     def wait_for_earlier(self, timeout: float = MAX_WAIT_S) -> bool:
         """Wait until the questions reading now have finished (those that begin meanwhile do not
-        count), at most ``timeout`` seconds; whether they have."""
+        count), at most ``timeout`` seconds; whether they have. Questions that held a writer for a
+        whole ``timeout`` (a stream its caller keeps open) are not waited for again."""
         with self._changed:
             self._turn += 1
             line = self._turn
             self._waiting += 1
             try:
-                return self._changed.wait_for(lambda: all(turn >= line for turn in self._reading), timeout=timeout)
+                done = self._changed.wait_for(
+                    lambda: all(turn >= line or turn <= self._waited_out for turn in self._reading), timeout=timeout)
+                if not done:
+                    self._waited_out = max(self._waited_out, line - 1)
+                return done
             finally:
                 self._waiting -= 1
 

@@ -57,14 +57,15 @@ def rows_per_write(client: Any, wanted: int) -> int:
     return max(1, min(wanted, int(client.get_max_batch_size())))
 
 
-def write_slices(client: Any, items: Sequence[T], wanted: int) -> Iterator[Sequence[T]]:
-    """``items`` in slices of ``rows_per_write``. With the embedded client, each is yielded once
-    this process has no question reading the index (at most ``MAX_WAIT_S`` later:
-    ``index.questions_first``); a Chroma server's client waits on the network, GIL released."""
-    size = rows_per_write(client, wanted)
+def write_slices(client: Any, items: Sequence[T], wanted: int, *, wait: bool = True) -> Iterator[Sequence[T]]:
+    """``items`` in slices, one write call each. With the embedded client, slices of ``wanted`` rows
+    (``rows_per_write``), each yielded once this process's questions already reading have finished
+    (``index.questions_first``; ``wait=False`` for quick metadata-only calls). A Chroma server's
+    client waits on the network with the GIL released: its slices are as large as it takes."""
     embedded = bool(client.get_settings().is_persistent)
+    size = rows_per_write(client, wanted if embedded else len(items) or 1)
     for start in range(0, len(items), size):
-        if embedded:
+        if embedded and wait:
             QUESTIONS.wait_for_earlier()
         yield items[start:start + size]
 
@@ -475,10 +476,10 @@ class ChunkStore:
         self._write_one(FileWrite(chunks, vectors, content_hash, title, stale_ids))
 
     def write_files(self, writes: Sequence[FileWrite]) -> list[Exception | None]:
-        """``write_file`` for many files, their new chunks sent in as few upserts as Chroma allows.
+        """``write_file`` for many files, their new chunks sent together in slices (``write_slices``).
 
         Returns one entry per file: ``None`` when written, else the error. Chroma spends much of a
-        write per call, so one upsert per Chroma batch instead of per file halves write time
+        write per call, so slices across files instead of one upsert per file halve write time
         (bench/README.md). If that shared upsert fails, every file is retried on its own, so a
         bad file costs only itself. Each file's crash-safety is that of ``write_file``.
         """
@@ -510,7 +511,8 @@ class ChunkStore:
         """Stamp the file's kept chunks with its new hash, then delete its stale ones."""
         n = len(write.chunks)
         kept = [c for c in write.chunks if c.chunk_id not in write.vectors]
-        for part in write_slices(self.client, kept, CHUNK_ROWS_PER_WRITE):
+        # Metadata only, once per file: quick, so no wait for questions.
+        for part in write_slices(self.client, kept, CHUNK_ROWS_PER_WRITE, wait=False):
             self.collection.update(ids=[c.chunk_id for c in part],
                                    metadatas=[_chunk_metadata(c, write.content_hash, n, write.title) for c in part])
         self.delete_ids(write.stale_ids)

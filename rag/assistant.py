@@ -274,14 +274,6 @@ class Assistant:
         Safe to call from many threads at once: everything one question needs travels in local
         values (``Retrieval``, ``Draft``, verdicts), never on this object.
         """
-        # The extractive answerer reads the index from the first step to the last, so the whole
-        # question counts as reading for an upload in this process: its next write slice waits for
-        # it (index.questions_first). An LLM's words take seconds: there only retrieving and checking do.
-        with QUESTIONS.reading() if isinstance(self.generator, ExtractiveGenerator) else nullcontext():
-            yield from self._answer_stream(question, k, strict, sources, history)
-
-    def _answer_stream(self, question: str, k: int | None, strict: bool | None,
-                       sources: str | Sequence[str] | None, history: Sequence[str]) -> Iterator[str | Answer]:
         if not isinstance(question, str):  # a script's missing value: one sentence, not an AttributeError
             raise UsageError(f"the question must be text, not {type(question).__name__}")
         question = question.strip()
@@ -289,6 +281,15 @@ class Assistant:
             raise UsageError("the question is empty")
         if isinstance(history, str):  # one earlier question, not a sequence of its characters
             history = [history]
+        # The extractive answerer reads the index from the first step to the last (its pieces are
+        # quick), so the whole question counts as reading for an upload in this process: its next
+        # write slice waits for it (index.questions_first). An LLM's words take seconds and leave
+        # the GIL free: there only the retrieval counts.
+        with QUESTIONS.reading() if isinstance(self.generator, ExtractiveGenerator) else nullcontext():
+            yield from self._answer_stream(question, k, strict, sources, history)
+
+    def _answer_stream(self, question: str, k: int | None, strict: bool | None,
+                       sources: str | Sequence[str] | None, history: Sequence[str]) -> Iterator[str | Answer]:
         strict = self.settings.strict if strict is None else strict
         k = self._k(k)
         timings: dict[str, float] = {}
@@ -325,9 +326,8 @@ class Assistant:
             draft = draft_from_text("".join(pieces), len(hits))
         timings["generate"] = time.perf_counter() - t
         t = time.perf_counter()
-        with QUESTIONS.reading():
-            checked = check_draft(draft, hits, self.judge, strict=strict)
-            relevance = self._relevance(standalone, retrieval, draft, checked) if checked.sentences else None
+        checked = check_draft(draft, hits, self.judge, strict=strict)
+        relevance = self._relevance(standalone, retrieval, draft, checked) if checked.sentences else None
         timings["check"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
         reason = _refusal_reason(draft, checked, relevance)

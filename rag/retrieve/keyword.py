@@ -20,12 +20,10 @@ With a Chroma server there is no local folder, and every process builds its own 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import tempfile
 import threading
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -167,9 +165,6 @@ class KeywordIndex:
         self._key: dict[str, Any] | None = None
         self._snapshot = KeywordSnapshot((), None, None, Vocabulary(frozenset(), frozenset()))
         self._lock = threading.Lock()
-        self._starting = threading.Lock()
-        self._builder: threading.Thread | None = None  # the last background build
-        self._next_build = 0.0  # time.monotonic() before which no background build starts
         self.loaded_from_file = False  # for tests and the bench: how the current index was obtained
 
     def _store_key(self) -> dict[str, Any]:
@@ -187,32 +182,6 @@ class KeywordIndex:
         generation = self.store.generation()
         if not force and self._is_current(generation):
             return self._snapshot
-        return self._update(generation, force)
-
-    def snapshot(self) -> KeywordSnapshot:
-        """The index for one question: ``refresh()``, except that a question which has an index of
-        this collection never waits for the next to be built. While a writer holds the lock, the
-        store changes after every batch of its ingest, and a question that read every record back
-        each time waited ~1 s per 3,000 chunks for an index out of date again within seconds
-        (README "Reliability"): it gets the last index, and one background thread builds the next.
-        While another thread builds, it gets the last one too. The writer's own refresh, once it
-        has let the lock go (``Assistant.add``), builds in step."""
-        generation = self.store.generation()
-        if self._is_current(generation):
-            return self._snapshot
-        key = self._key
-        if key is None or key["collection_id"] != self.store.collection_id:
-            return self._update(generation, force=False)
-        folder = self.store.folder
-        if folder is not None and writer_active(folder):
-            self._build_in_background()
-            return self._snapshot
-        if self._lock.locked():
-            return self._snapshot
-        return self._update(generation, force=False)
-
-    def _update(self, generation: int, force: bool) -> KeywordSnapshot:
-        """Load the saved index or build one (one thread at a time); the index as it is now."""
         with self._lock:
             if not force and self._is_current(generation):
                 return self._snapshot  # another thread loaded it while this one waited for the lock
@@ -226,23 +195,9 @@ class KeywordIndex:
             self._key = built.key
             return self._snapshot
 
-    def _build_in_background(self) -> None:
-        """Start one thread that brings the index up to date, unless one is running or the last
-        finished less than twice its own duration ago: builds take at most a third of the time
-        while questions keep coming during a long ingest, and leave the rest to it and to them."""
-        with self._starting:
-            if (self._builder is not None and self._builder.is_alive()) or time.monotonic() < self._next_build:
-                return
-            self._builder = threading.Thread(target=self._build_quietly, name="rag-keyword-index", daemon=True)
-            self._builder.start()
-
-    def _build_quietly(self) -> None:
-        started = time.monotonic()
-        # A failure here (the store went away) is met again, and reported, by the next question's refresh.
-        with contextlib.suppress(Exception):
-            self._update(self.store.generation(), force=False)
-        finished = time.monotonic()
-        self._next_build = finished + 2 * (finished - started)
+    def snapshot(self) -> KeywordSnapshot:
+        """The index as it is now (refreshed if the store changed): one per question."""
+        return self.refresh()
 
     # ---- building ------------------------------------------------------------------------------
 

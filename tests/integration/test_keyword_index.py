@@ -6,13 +6,10 @@ is loaded and these tests are quick.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -44,13 +41,13 @@ def _store(index: Path) -> ChunkStore:
     return ChunkStore(make_client(index), "docs", "all-MiniLM-L6-v2", 384)
 
 
-def write(store: ChunkStore, source: str, texts: list[str], bump: bool = True, lock: bool = True) -> None:
-    """What an ingest does for one file, under the writer lock (``lock=False``: the caller holds it)."""
+def write(store: ChunkStore, source: str, texts: list[str], bump: bool = True) -> None:
+    """What an ingest does for one file, under the writer lock."""
     chunks = _chunks(source, texts)
     rng = np.random.default_rng(len(source))
     vectors = {c.chunk_id: (v := rng.normal(size=384).astype(np.float32)) / np.linalg.norm(v) for c in chunks}
     assert store.folder is not None
-    with WriterLock(store.folder) if lock else contextlib.nullcontext():
+    with WriterLock(store.folder):
         old = [i for i in store.file_state(source).chunk_ids if i not in vectors]
         store.write_file(chunks, vectors, hashlib.sha1("".join(texts).encode()).hexdigest(), source, old)
         if bump:
@@ -149,55 +146,6 @@ def test_nothing_is_saved_while_a_writer_holds_the_lock(store: ChunkStore) -> No
     assert not path.exists()
     KeywordIndex(store).refresh()
     assert path.exists()
-
-
-def _found(index: KeywordIndex, word: str) -> list[str]:
-    """The texts a question's snapshot finds for ``word``."""
-    return [c.text for c, _ in index.snapshot().search(word, 10)]
-
-
-def test_during_a_writers_ingest_a_question_gets_the_last_index_and_the_next_is_built_beside_it(
-        store: ChunkStore) -> None:
-    reader = KeywordIndex(store)
-    assert _found(reader, "orchard") == []
-    assert store.folder is not None
-    with WriterLock(store.folder):  # another thread's or process's ingest, between two batches
-        write(store, "trees.txt", ["The orchard blooms in violet."], lock=False)
-        assert _found(reader, "orchard") == [], "the question waited for a build of the changed store"
-        deadline = time.monotonic() + 60
-        while not _found(reader, "orchard"):  # the background build, while the writer still holds the lock
-            assert time.monotonic() < deadline, "the index was never brought up to date during the ingest"
-            time.sleep(0.05)
-    assert reader.refresh().generation == store.generation()
-
-
-def test_a_question_does_not_wait_for_a_build_under_way_in_another_thread(store: ChunkStore) -> None:
-    reader = KeywordIndex(store)
-    assert _found(reader, "orchard") == []
-    write(store, "trees.txt", ["The orchard blooms in violet."])
-    building, finish = threading.Event(), threading.Event()
-    build = reader._build
-
-    def slow_build() -> object:
-        building.set()
-        finish.wait(60)
-        return build()
-
-    reader._build = slow_build  # type: ignore[method-assign]
-    refresher = threading.Thread(target=reader.refresh)  # as Assistant.add refreshes after its ingest
-    refresher.start()
-    assert building.wait(30)
-    asked: list[list[str]] = []
-    question = threading.Thread(target=lambda: asked.append(_found(reader, "orchard")))
-    question.start()
-    question.join(timeout=30)
-    finished_first = not question.is_alive()
-    finish.set()
-    refresher.join(timeout=60)
-    question.join(timeout=60)
-    assert finished_first, "the question waited for the other thread's build"
-    assert asked == [[]]  # the last index built, consistent in itself
-    assert _found(reader, "orchard") == ["The orchard blooms in violet."]
 
 
 def test_no_temporary_files_are_left_behind(store: ChunkStore) -> None:

@@ -6,11 +6,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from index.questions_first import QuestionsInFlight
+from rag.assistant import Assistant
+from rag.settings import Settings
+from tests.fakes import WordEmbedder
 
 
 class Writer(threading.Thread):
@@ -103,14 +108,76 @@ class _Client:
         return 4
 
 
-@pytest.mark.parametrize(("persistent", "waits"), [(True, 3), (False, 0)])
+EMBEDDED_SLICES = [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+SERVER_SLICES = [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]  # as large as the client takes (4 here)
+
+
+@pytest.mark.parametrize(("persistent", "wait", "slices", "waits"), [
+    (True, True, EMBEDDED_SLICES, 4), (True, False, EMBEDDED_SLICES, 0), (False, True, SERVER_SLICES, 0)])
 def test_write_slices_of_the_embedded_client_let_questions_go_first_a_servers_need_not(
-        persistent: bool, waits: int, monkeypatch: pytest.MonkeyPatch) -> None:
+        persistent: bool, wait: bool, slices: list[list[int]], waits: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """The embedded client holds the GIL while it writes; a server's client waits on the network."""
     import index.store
 
     calls: list[float] = []
     monkeypatch.setattr(index.store.QUESTIONS, "wait_for_earlier", lambda timeout=0.5: calls.append(timeout) or True)
-    slices = [list(s) for s in index.store.write_slices(_Client(persistent), list(range(10)), 5)]
-    assert slices == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]  # the client's own limit (4) is kept
+    got = [list(s) for s in index.store.write_slices(_Client(persistent), list(range(10)), 3, wait=wait)]
+    assert got == slices
     assert len(calls) == waits
+
+
+def test_a_question_that_held_a_writer_for_its_whole_timeout_is_not_waited_for_again() -> None:
+    """A stream its caller keeps open (a slow browser) holds writes back once, not at every slice."""
+    questions = QuestionsInFlight()
+    with questions.reading():
+        assert questions.wait_for_earlier(timeout=0.05) is False
+        assert questions.wait_for_earlier(timeout=30) is True
+        with questions.reading():  # a question that began after: waited for as any other
+            writer = Writer(questions)
+            writer.start()
+            until(lambda: questions.writers_waiting == 1)
+            writer.join(timeout=0.2)
+            assert writer.is_alive()
+        writer.join(timeout=10)
+        assert writer.result is True
+
+
+@pytest.fixture
+def assistant(tmp_path: Path) -> Assistant:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "reef.txt").write_text("Coral reefs bleach when the sea stays too warm. Reef fish eat algae.")
+    settings = Settings.load(env={"RAG_REFUSAL_THRESHOLD": "0.0"}, config_file=tmp_path / "none.toml")
+    helper = Assistant(tmp_path / "index", embedder=WordEmbedder(), settings=settings)
+    helper.add(docs)
+    return helper
+
+
+@pytest.mark.parametrize("step", ["gate", "check_draft"])
+def test_a_question_being_answered_holds_the_next_write_slice_back(
+        step: str, assistant: Assistant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole extractive answer counts as reading, its retrieval and its checking alike."""
+    import rag.assistant
+
+    inside, release = threading.Event(), threading.Event()
+    original = getattr(rag.assistant, step)
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        inside.set()
+        release.wait(30)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(rag.assistant, step, held)
+    asker = threading.Thread(target=assistant.ask, args=("Why do coral reefs bleach?",))
+    asker.start()
+    assert inside.wait(30)
+    writer = Writer(rag.assistant.QUESTIONS)
+    writer.start()
+    until(lambda: rag.assistant.QUESTIONS.writers_waiting == 1)
+    writer.join(timeout=0.2)
+    still_waiting = writer.is_alive()
+    release.set()
+    writer.join(timeout=30)
+    asker.join(timeout=30)
+    assert still_waiting, f"a write slice went while the question was in {step}"
+    assert writer.result is True
