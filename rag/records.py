@@ -111,7 +111,7 @@ class Relevance:
 
     @property
     def missing_value_name(self) -> str | None:
-        """``missing_value`` in words: "a date", "a port number", "a price"…"""
+        """``missing_value`` in words: "a date", "a port number", "an amount of money"…"""
         return VALUE_NAMES.get(self.missing_value, self.missing_value) if self.missing_value else None
 
     def to_dict(self) -> dict[str, Any]:
@@ -119,7 +119,8 @@ class Relevance:
 
 
 VALUE_NAMES: dict[str, str] = {"date": "a date", "duration": "a duration", "size": "a size", "port": "a port number",
-                               "money": "a price", "count": "a count"}
+                               "money": "an amount of money",
+                               "count": "a count"}
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,10 @@ _CARDINALS = (r"(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|
 _MONTHS = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
            r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?")
 _ASKS = (
-    ("money", re.compile(r"\bhow much (?:\w+ ){0,6}(?:cost|costs|charge|pay)\b|\bhow much money\b|\bhow expensive\b"
+    # "How much does the US spend on aid?" asks for money as much as "how much does it cost?".
+    ("money", re.compile(r"\bhow much (?:\w+ ){0,6}(?:cost|costs|charge|pay|paid|spend|spends|spent|earn|earns|"
+                         r"earned|owe|owes|owed|invest|invested|donate|donated|worth)\b|\bhow much (?:money|"
+                         r"funding|aid)\b|\bhow expensive\b"
                          r"|\bwhat(?:'s| is| are|"
                          r" does)? (?:the |it )?(?:price|cost)\b|\bcost of\b", re.IGNORECASE)),
     ("date", re.compile(r"\b(?:on |in )?(?:what|which) (?:exact |precise )?(?:date|year|day of the month)\b"
@@ -122,7 +125,10 @@ _NUMERAL = rf"(?:\d[\d,.]*|{_CARDINALS}|an?)"
 _OPENS_WITH_NAME = re.compile(
     rf"\s*(?:\w+\s+){{0,2}}?(?:which|what)(?:'s| is| are)?(?: [\w-]+){{0,3}} (?:{_NAME_NOUNS})\b", re.IGNORECASE)
 _GIVES: dict[str, re.Pattern[str]] = {
-    "money": re.compile(r"[$€£¥]\s?\d|\d\s?(?:dollars?|euros?|pounds?|cents?|USD|EUR|GBP)\b", re.IGNORECASE),
+    # "$9,000", "9,000 euros", "2 billion dollars", "two million pounds", "USD 40 million".
+    "money": re.compile(rf"[$€£¥]\s?\d|(?:\d|\b{_CARDINALS})[\d,.]*\s?(?:(?:thousand|million|billion|trillion|"
+                        r"k|m|bn)\s)?(?:dollars?|euros?|pounds?|cents?|yen|francs?|USD|EUR|GBP)\b"
+                        r"|\b(?:USD|EUR|GBP|US\$)\s?\d", re.IGNORECASE),
     "date": re.compile(rf"\b(?:1[5-9]|20)\d\d\b|\b{_MONTHS}\s+\d|\d\s+{_MONTHS}|\d{{4}}-\d\d-\d\d"),
     "port": re.compile(r"\bports?\s+\d{2,5}\b|:\d{2,5}\b|\b\d{2,5}/(?:tcp|udp)\b", re.IGNORECASE),
     "size": re.compile(rf"\d\s?{_SIZE_UNITS}\b|\d\s?%|\b{_CARDINALS}\s+{_SIZE_UNITS}\b|\bunlimited\b|\bno limit\b",

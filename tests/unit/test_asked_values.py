@@ -44,6 +44,12 @@ from ui.render import render_answer
     ("Which Python function tells me how much disk space is free on a drive?", None),
     ("Which config file do I edit to change what port Apache listens on?", None),
     ("How much money did the crowdfunding campaign raise?", "money"),
+    ("how much does the US spend on aid to Ukraine?", "money"),
+    ("How much did the city invest in the new tram line?", "money"),
+    ("how much aid has Ukraine received?", "money"),
+    # "how much" that asks for no money:
+    ("how much sugar goes into the dough?", None),
+    ("How much of the reef has bleached?", None),
 ])
 def test_the_value_a_question_asks_for(question: str, kind: str | None) -> None:
     assert asked_value(question) == kind
@@ -63,6 +69,11 @@ def test_the_value_a_question_asks_for(question: str, kind: str | None) -> None:
     ("port", "Open the port in the firewall.", False),
     ("money", "Installation costs about $9,000.", True),
     ("money", "Installation costs vary widely.", False),
+    ("money", "The package is worth 2 billion dollars over five years.", True),
+    ("money", "Parliament approved two million euros for the bridge.", True),
+    ("money", "The fund holds USD 40 million.", True),
+    ("money", "Europe pledged billions in support, and more is expected.", False),
+    ("money", "Twelve volunteers spent two days on the repairs.", False),
     ("count", "GPT allows up to 128 partitions.", True),
     ("count", "GPT allows many partitions.", False),
 ])
