@@ -100,10 +100,11 @@ _CARDINALS = (r"(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|
 _MONTHS = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
            r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?")
 _ASKS = (
-    # "How much does the US spend on aid?" asks for money as much as "how much does it cost?".
+    # "How much does the US spend on aid?" asks for money as much as "how much does it cost?"; "how
+    # much aid" may be counted in tonnes, so it is left to the answer.
     ("money", re.compile(r"\bhow much (?:\w+ ){0,6}(?:cost|costs|charge|pay|paid|spend|spends|spent|earn|earns|"
                          r"earned|owe|owes|owed|invest|invested|donate|donated|worth)\b|\bhow much (?:money|"
-                         r"funding|aid)\b|\bhow expensive\b"
+                         r"funding)\b|\bhow expensive\b"
                          r"|\bwhat(?:'s| is| are|"
                          r" does)? (?:the |it )?(?:price|cost)\b|\bcost of\b", re.IGNORECASE)),
     ("date", re.compile(r"\b(?:on |in )?(?:what|which) (?:exact |precise )?(?:date|year|day of the month)\b"
