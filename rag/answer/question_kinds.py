@@ -108,7 +108,7 @@ _ASKS = (
                          r"|\bwhat(?:'s| is| are|"
                          r" does)? (?:the |it )?(?:price|cost)\b|\bcost of\b", re.IGNORECASE)),
     ("date", re.compile(r"\b(?:on |in )?(?:what|which) (?:exact |precise )?(?:date|year|day of the month)\b"
-                        r"|^\s*(?:\w+ )?when (?:was|were|did) \w+(?: \w+){0,6} (?:released|signed|founded|born|"
+                        r"|^\s*(?:\w+ )?when (?:was|were|did|will) \w+(?: \w+){0,6} (?:released|signed|founded|born|"
                         r"published|introduced|launched|first|agreed|announced)\b", re.IGNORECASE)),
     ("port", re.compile(r"\b(?:what|which) (?:\w+ )?port\b|\bport number\b", re.IGNORECASE)),
     ("size", re.compile(r"\bin (?:KB|MB|GB|KiB|MiB|GiB|bytes|kilobytes|megabytes|gigabytes)\b|\bhow much (?:memory|"

@@ -23,6 +23,8 @@ from ui.render import render_answer
 @pytest.mark.parametrize(("question", "kind"), [
     ("on what exact date does security support for Debian 11 end?", "date"),
     ("When was the ceasefire signed?", "date"),
+    ("when will the peace agreement be signed?", "date"),
+    ("When will my inverter need to be replaced?", None),  # "after 10 to 15 years": a duration
     ("in what year did the project start?", "date"),
     ("How long does bulk fermentation take?", "duration"),
     ("after a maintainer uploads a package, how long until it reaches testing?", "duration"),
