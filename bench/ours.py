@@ -262,26 +262,24 @@ def ask_during_upload(index_dir: str, files: Sequence[str], questions: list[dict
             ms.append((time.perf_counter() - t) * 1000)
         return ms
 
-    chunks: list[int] = []
-
-    def upload(collection: str) -> float:
+    def upload(collection: str) -> tuple[float, int]:
+        """Seconds the upload into ``collection`` took, and the chunks it added."""
         uploader = Assistant(index_dir=str(copy), settings=Settings.load(env={}, collection=collection),
                              embedder=asker.embedder)
         t = time.perf_counter()
         report = uploader.add(list(files))
         if report.files_failed:
             raise RuntimeError(f"the upload failed on {report.files_failed[0]}")
-        chunks.append(report.chunks_added)
-        return time.perf_counter() - t
+        return time.perf_counter() - t, report.chunks_added
 
     alone = answers(lambda: True, rounds=2)
-    upload_alone_s = upload("upload-alone")
+    upload_alone_s, chunks = upload("upload-alone")
     done = threading.Event()
     during: list[float] = []
     asking = threading.Thread(target=lambda: during.extend(answers(done.is_set, rounds=1)))
     asking.start()
     try:
-        upload_asked_s = upload("upload-asked")
+        upload_asked_s, _ = upload("upload-asked")
     finally:
         done.set()
         asking.join()
@@ -291,7 +289,7 @@ def ask_during_upload(index_dir: str, files: Sequence[str], questions: list[dict
         return {"n": len(ms), "p50_ms": rnd(percentile(ms, 50), 1), "p95_ms": rnd(percentile(ms, 95), 1),
                 "max_ms": rnd(max(ms), 1)}
 
-    return {"files": len(files), "chunks": chunks[0], "alone": stats(alone), "during_upload": stats(during),
+    return {"files": len(files), "chunks": chunks, "alone": stats(alone), "during_upload": stats(during),
             "upload_alone_s": rnd(upload_alone_s, 2), "upload_with_answers_s": rnd(upload_asked_s, 2)}
 
 
