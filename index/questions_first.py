@@ -9,6 +9,8 @@ that answers other people's questions: a question asked during a 1,446-chunk upl
 are already reading finish. Questions that begin after that do not delay the slice (they wait for
 it, ~0.3 s at most): a question is held up by about one slice, and a stream of questions slows a
 write by about one question per slice, never stops it (``MAX_WAIT_S`` bounds even a stuck one, once).
+While people are asking, the writer also sleeps a share of each slice's time after it (``give_back``):
+the web server's own thread, which every page's messages pass through, needs the GIL too.
 
 The count is process-wide on purpose: the GIL is one per process, whatever index a thread reads.
 """
@@ -16,11 +18,23 @@ The count is process-wide on purpose: the GIL is one per process, whatever index
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 MAX_WAIT_S = 0.5
 """Longest a write slice waits for the questions reading before it."""
+
+GIVE_BACK = 0.3
+"""After each write slice, while people are asking, the writer sleeps this share of the time the
+slice held the GIL. Waiting for the questions already reading is not enough: a question that has
+just arrived, and an answer just finished, still pass through the web server's event loop, which
+got ~5 ms of GIL between back-to-back slices; in the browser one answer near the end of an upload
+stood still for 2.6-3.3 s; with the pause, 0.9-1.1 s at worst (README "Reliability")."""
+
+RECENT_S = 5.0
+"""Questions began or ended within this many seconds: people are asking, so writes pause between
+slices (``give_back``). A process nobody asks (``rag ingest``) writes without pausing."""
 
 
 class QuestionsInFlight:
@@ -41,6 +55,7 @@ class QuestionsInFlight:
         self._reading: dict[int, int] = {}  # questions reading, by the turn in which they began
         self._waited_out = -1  # questions of this turn or earlier held a writer for a whole timeout
         self._waiting = 0
+        self._last_active = float("-inf")  # time.monotonic() when a question last began or finished
 
     @contextmanager
     def reading(self) -> Iterator[None]:
@@ -49,11 +64,13 @@ class QuestionsInFlight:
         with self._changed:
             turn = self._turn
             self._reading[turn] = self._reading.get(turn, 0) + 1
+            self._last_active = time.monotonic()
         try:
             yield
         finally:
             with self._changed:
                 self._reading[turn] -= 1
+                self._last_active = time.monotonic()
                 if not self._reading[turn]:
                     del self._reading[turn]
                     self._changed.notify_all()
@@ -74,6 +91,18 @@ class QuestionsInFlight:
                 return done
             finally:
                 self._waiting -= 1
+
+    def give_back(self, held: float) -> float:
+        """After a write call that held the GIL for ``held`` seconds: sleep ``GIVE_BACK`` of it when
+        questions were asked in the last ``RECENT_S`` seconds; the seconds slept.
+
+        >>> QuestionsInFlight().give_back(0.2)  # nobody asked: the writer goes straight on
+        0.0
+        """
+        pause = GIVE_BACK * held if time.monotonic() - self._last_active < RECENT_S else 0.0
+        if pause > 0:
+            time.sleep(pause)
+        return pause
 
     @property
     def writers_waiting(self) -> int:

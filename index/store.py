@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,15 +60,19 @@ def rows_per_write(client: Any, wanted: int) -> int:
 
 def write_slices(client: Any, items: Sequence[T], wanted: int, *, wait: bool = True) -> Iterator[Sequence[T]]:
     """``items`` in slices, one write call each. With the embedded client, slices of ``wanted`` rows
-    (``rows_per_write``), each yielded once this process's questions already reading have finished
-    (``index.questions_first``; ``wait=False`` for quick metadata-only calls). A Chroma server's
+    (``rows_per_write``), each yielded once this process's questions already reading have finished,
+    and followed by a pause while people are asking (``index.questions_first``; ``wait=False`` for
+    quick metadata-only calls). A Chroma server's
     client waits on the network with the GIL released: its slices are as large as it takes."""
     embedded = bool(client.get_settings().is_persistent)
     size = rows_per_write(client, wanted if embedded else len(items) or 1)
     for start in range(0, len(items), size):
         if embedded and wait:
             QUESTIONS.wait_for_earlier()
+        began = time.monotonic()
         yield items[start:start + size]
+        if embedded and wait:
+            QUESTIONS.give_back(time.monotonic() - began)
 
 
 class IndexMismatchError(RagError, RuntimeError):

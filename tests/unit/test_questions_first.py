@@ -120,10 +120,31 @@ def test_write_slices_of_the_embedded_client_let_questions_go_first_a_servers_ne
     import index.store
 
     calls: list[float] = []
+    given_back: list[float] = []
     monkeypatch.setattr(index.store.QUESTIONS, "wait_for_earlier", lambda timeout=0.5: calls.append(timeout) or True)
-    got = [list(s) for s in index.store.write_slices(_Client(persistent), list(range(10)), 3, wait=wait)]
+    monkeypatch.setattr(index.store.QUESTIONS, "give_back", lambda held: given_back.append(held) or 0.0)
+    got = []
+    for piece in index.store.write_slices(_Client(persistent), list(range(10)), 3, wait=wait):
+        time.sleep(0.02)  # the write call
+        got.append(list(piece))
     assert got == slices
     assert len(calls) == waits
+    assert len(given_back) == waits  # a pause after each slice that waited, sized by the write it follows
+    assert all(held >= 0.02 for held in given_back)
+
+
+def test_a_writer_pauses_after_a_slice_only_while_people_are_asking() -> None:
+    """``rag ingest`` (nobody asking) writes straight on; after a question the web server's thread
+    gets a share of each slice's time back."""
+    import index.questions_first as qf
+
+    questions = QuestionsInFlight()
+    assert questions.give_back(0.05) == 0.0
+    with questions.reading():
+        pass
+    started = time.monotonic()
+    assert questions.give_back(0.05) == pytest.approx(qf.GIVE_BACK * 0.05)
+    assert time.monotonic() - started >= qf.GIVE_BACK * 0.05 * 0.9
 
 
 def test_a_question_that_held_a_writer_for_its_whole_timeout_is_not_waited_for_again() -> None:
