@@ -426,9 +426,13 @@ def test_conversations_survive_a_reload_and_answers_copy_with_their_sources(serv
     assert "gravity of the Moon" in copied and re.search(r"\[1\] tides\.txt: \u201c.*Moon", copied), copied
     ui.ask("How long is a lunar day?")
 
+    # The extractive answer comes back the same: the old one is marked, so that the wait is for the new
+    # one (a reload while it is still on its way rightly keeps it as interrupted).
+    page.evaluate("() => { document.querySelectorAll('.rag-answer')[1].dataset.before = '1'; }")
     page.locator("#rag-regenerate").click()  # asks the last question again in its place
     expect(page.locator(".rag-question")).to_have_count(2)
-    ui.answer(1)
+    page.wait_for_function("() => { const a = document.querySelectorAll('.rag-answer')[1]; "
+                           "return a && !a.dataset.before && !a.classList.contains('rag-pending'); }")
     expect(page.locator(".rag-answer").nth(1)).to_contain_text("24 hours and 50 minutes")
 
     page.reload()
