@@ -23,6 +23,7 @@ from ui.assets import (
     HEAD,
     READ_CHAT,
     READ_CHATS,
+    READ_ONE_CHAT,
     REMEMBER_CHAT,
     RESTORE_DARK,
     SAVE_CHATS,
@@ -97,9 +98,12 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                 chat_id = gr.Textbox("", elem_id="rag-chat-id", elem_classes=["rag-hidden"], show_label=False,
                                      container=False)
                 # The conversations kept in this browser, as the page script last read them from localStorage
-                # (ui.history), and the one change to merge into them (written here, merged by the script).
+                # (ui.history): their listing (ids, titles, sizes); the conversations themselves only at load;
+                # and the one change to merge into them (written here, merged by the script).
                 store = gr.Textbox("", elem_id="rag-store", elem_classes=["rag-hidden"], show_label=False,
                                    container=False)
+                loaded = gr.Textbox("", elem_id="rag-loaded", elem_classes=["rag-hidden"], show_label=False,
+                                    container=False)
                 save = gr.Textbox("", elem_id="rag-save", elem_classes=["rag-hidden"], show_label=False,
                                   container=False)
                 refresh_chats = gr.Button("Refresh", elem_id="rag-chats-refresh", elem_classes=["rag-hidden"])
@@ -168,16 +172,16 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                     settings_notice = gr.HTML("", elem_id="rag-settings-notice", padding=False)
 
         # ---- chat: answering runs concurrently; a chat is saved in the browser when asked and when answered ----
-        def listed(saved: list[dict[str, Any]], state: ChatState) -> Any:
-            return gr.update(choices=history.choices(saved),
-                             value=state.id if any(c["id"] == state.id for c in saved) else None)
+        def listed(listing: list[dict[str, Any]], state: ChatState) -> Any:
+            return gr.update(choices=history.listing_choices(listing),
+                             value=state.id if any(e["id"] == state.id for e in listing) else None)
 
-        def keep(state: ChatState, stored: str) -> Any:
+        def keep(state: ChatState, listing: str) -> Any:
             """The change for the page to merge into localStorage, and the Chats list as it will be."""
             put = history.command(put=state) if state.turns else gr.skip()
-            return put, listed(history.save(history.parse(stored), state), state)
+            return put, listed(history.listing_save(history.parse_listing(listing), state), state)
 
-        def saved_first(steps: Any, stored: str) -> Any:
+        def saved_first(steps: Any, listing: str) -> Any:
             """``steps`` (messages, state) with the chat saved in the browser at the first one, i.e. with its
             question and the answer pending: a reload while the answer streams reopens this chat with the
             question (shown as interrupted, see ``history.find``) instead of losing it; and again at the step
@@ -187,25 +191,25 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
             question typed meanwhile stays."""
             for i, (messages, state) in enumerate(steps):
                 if i == 0:
-                    yield (messages, state, *keep(state, stored), state.id)
+                    yield (messages, state, *keep(state, listing), state.id)
                 elif state.turns and "rag-pending" not in state.turns[-1].html:  # answered: saved with it, so a
-                    yield messages, state, *keep(state, stored), gr.skip()  # reload right after has it
+                    yield messages, state, *keep(state, listing), gr.skip()  # reload right after has it
                 else:
                     yield messages, state, gr.skip(), gr.skip(), gr.skip()
 
         def respond(q: str, state: ChatState, k_value: float, strict_value: bool, sess: SessionSettings,
-                    only: list[str] | None, stored: Any) -> Any:
+                    only: list[str] | None, listing: Any) -> Any:
             if not (q or "").strip():
                 yield gr.skip()
                 return
-            yield from saved_first(ctl.respond(q, state, int(k_value), bool(strict_value), sess, only), stored)
+            yield from saved_first(ctl.respond(q, state, int(k_value), bool(strict_value), sess, only), listing)
 
         def again(state: ChatState, k_value: float, strict_value: bool, sess: SessionSettings,
-                  only: list[str] | None, stored: Any) -> Any:
+                  only: list[str] | None, listing: Any) -> Any:
             if not state.turns:
                 yield gr.skip()
                 return
-            yield from saved_first(ctl.regenerate(state, int(k_value), bool(strict_value), sess, only), stored)
+            yield from saved_first(ctl.regenerate(state, int(k_value), bool(strict_value), sess, only), listing)
 
         answer_inputs = [chat_state, k, strict, session, doc_filter, store]
         answer_outputs = [chatbot, chat_state, save, chats, chat_id]
@@ -217,12 +221,12 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
         save.change(None, save, None, js=SAVE_CHATS)
         # After any tab wrote (this one included): read the stored chats again, and list them.
         refresh_chats.click(None, None, store, js=READ_CHATS).then(
-            lambda stored, state: listed(history.parse(stored), state), [store, chat_state], chats,
+            lambda listing, state: listed(history.parse_listing(listing), state), [store, chat_state], chats,
             api_visibility="private", queue=False)
 
-        def on_stop(state: ChatState, stored: str) -> Any:
+        def on_stop(state: ChatState, listing: str) -> Any:
             state = ctl.stopped(state)
-            return (state.messages, state, *keep(state, stored))
+            return (state.messages, state, *keep(state, listing))
 
         stop.click(on_stop, [chat_state, store], [chatbot, chat_state, save, chats], cancels=[asked, redone],
                    api_visibility="private", queue=False)
@@ -241,11 +245,12 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
         chatbot.clear(cleared, None, [chat_state, chats, chat_id], api_visibility="private", queue=False)
 
         def open_chat(chosen: str | None, stored: str) -> Any:
+            """``stored``: the chosen chat alone, read from localStorage by ``READ_ONE_CHAT``."""
             state = history.find(history.parse(stored), chosen)
             return state.messages, state, gr.update(visible=False), gr.update(visible=False), state.id
 
         chats.input(open_chat, [chats, store], [chatbot, chat_state, viewer, delete_row, chat_id],
-                    api_visibility="private", queue=False)
+                    api_visibility="private", queue=False, js=READ_ONE_CHAT)
         chats.input(None, js=CHAT_OPENED)
 
         def adopt(new_id: str, state: ChatState) -> Any:
@@ -258,7 +263,7 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
 
         chat_id.change(adopt, [chat_id, chat_state], chat_state, api_visibility="private", queue=False).then(
             None, None, store, js=READ_CHATS).then(
-            lambda stored, state: listed(history.parse(stored), state), [store, chat_state], chats,
+            lambda listing, state: listed(history.parse_listing(listing), state), [store, chat_state], chats,
             api_visibility="private", queue=False)
 
         def ask_delete(state: ChatState) -> Any:
@@ -271,11 +276,12 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
         delete_chat.click(ask_delete, chat_state, [delete_row, delete_text], api_visibility="private", queue=False)
         delete_no.click(lambda: gr.update(visible=False), None, delete_row, api_visibility="private", queue=False)
 
-        def forget(state: ChatState, stored: str) -> Any:
-            saved = history.delete(history.parse(stored), state.id)
+        def forget(state: ChatState, listing: str) -> Any:
+            kept = history.listing_delete(history.parse_listing(listing), state.id)
             fresh_state = ChatState()
-            return ([], fresh_state, history.command(drop=state.id), gr.update(choices=history.choices(saved),
-                    value=None), gr.update(visible=False), fresh_state.id)
+            return ([], fresh_state, history.command(drop=state.id),
+                    gr.update(choices=history.listing_choices(kept), value=None), gr.update(visible=False),
+                    fresh_state.id)
 
         delete_yes.click(forget, [chat_state, store], [chatbot, chat_state, save, chats, delete_row, chat_id],
                          api_visibility="private", queue=False)
@@ -341,21 +347,24 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                         [settings_notice, session, collection, *doc_outputs], api_visibility="private",
                         concurrency_id="settings", concurrency_limit=ANSWER_CONCURRENCY)
 
-        def on_load(stored: str, old: Any, sess: SessionSettings, current: str) -> Any:
-            saved, moved = history.parse(stored), gr.skip()
+        def on_load(stored: str, listing: str, old: Any, sess: SessionSettings, current: str) -> Any:
+            saved, moved, listed_now = history.parse(stored), gr.skip(), history.parse_listing(listing)
             if not stored and history.chats(old):  # nothing under our key yet: move BrowserState's chats
                 saved = history.chats(old)
                 moved = history.command(every=saved)
+                listed_now = [history.entry(ChatState.from_json(c)) for c in saved]
             # The chat this tab was in (a reload), else the latest one (a new tab).
             state = history.find(saved, current or (saved[0]["id"] if saved else None))
-            return (state.messages, state, listed(saved, state),
+            return (state.messages, state, listed(listed_now, state),
                     gr.update(choices=ctl.assistants.collections(), value=sess.collection),
-                    *_documents_view(ctl, sess), gr.update(interactive=True, placeholder=_ASK), state.id, moved)
+                    *_documents_view(ctl, sess), gr.update(interactive=True, placeholder=_ASK), state.id, moved,
+                    "")  # the stored chats are not kept in the page's state: only the listing is sent again
 
-        loaded = demo.load(None, None, [chat_id, store], js=READ_CHAT).then(
-            on_load, [store, legacy, session, chat_id], [chatbot, chat_state, chats, collection, *doc_outputs,
-                                                         question, chat_id, save], api_visibility="private")
-        loaded.then(None, js=_FOCUS_QUESTION)
+        page_loaded = demo.load(None, None, [chat_id, loaded, store], js=READ_CHAT).then(
+            on_load, [loaded, store, legacy, session, chat_id],
+            [chatbot, chat_state, chats, collection, *doc_outputs, question, chat_id, save, loaded],
+            api_visibility="private")
+        page_loaded.then(None, js=_FOCUS_QUESTION)
         dark.click(None, js=TOGGLE_DARK)
         demo.load(None, js=RESTORE_DARK)
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=ANSWER_CONCURRENCY)

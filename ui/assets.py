@@ -240,9 +240,21 @@ CLEAR_QUESTION = """(...inputs) => {
 # The chat this tab is in, kept in sessionStorage (one per tab, kept across reloads; localStorage
 # would make every tab reopen the chat of the tab that asked last).
 REMEMBER_CHAT = "(id) => { if (id) sessionStorage.setItem('rag-chat', id); }"
-# At load: the tab's chat id and the stored conversations ("" when none were ever stored under our key).
-READ_CHAT = "() => [sessionStorage.getItem('rag-chat') || '', localStorage.getItem('rag-conversations') ?? '']"
-READ_CHATS = "() => localStorage.getItem('rag-conversations') || '[]'"
+# What the server is sent of the stored conversations (ui.history.parse_listing): each one's id, title and
+# size, never the conversations themselves, which made every question carry the whole store.
+_LISTING = ("(() => { let s; try { s = JSON.parse(localStorage.getItem('rag-conversations') || '[]'); } "
+            "catch (e) { s = []; } return JSON.stringify((Array.isArray(s) ? s : []).filter((c) => c && "
+            "typeof c.id === 'string' && Array.isArray(c.turns) && c.turns.length).map((c) => ({id: c.id, "
+            "title: String(c.turns[0]?.question ?? ''), chars: JSON.stringify(c).length}))); })()")
+# At load: the tab's chat id, the stored conversations ("" when none were ever stored under our key), and
+# their listing.
+READ_CHAT = ("() => [sessionStorage.getItem('rag-chat') || '', localStorage.getItem('rag-conversations') ?? '', "
+             f"{_LISTING}]")
+READ_CHATS = f"() => {_LISTING}"
+# A chat chosen in the list: the listing box's input carries that one stored chat instead (as a list).
+READ_ONE_CHAT = ("(chosen, listing) => { let s; try { s = JSON.parse(localStorage.getItem('rag-conversations') "
+                 "|| '[]'); } catch (e) { s = []; } return [chosen, JSON.stringify((Array.isArray(s) ? s : [])"
+                 ".filter((c) => c && c.id === chosen))]; }")
 SAVE_CHATS = "(command) => { window.ragSaveChats?.(command); }"
 CHAT_OPENED = "() => { window.ragChatOpened?.(); }"
 RESTORE_DARK = ("() => { const theme = localStorage.getItem('rag-theme'); "

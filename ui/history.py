@@ -6,12 +6,20 @@ whole list it read earlier (the tab that saved last wiped the other tabs' chats)
 one change (``command``) and the page's script merges it into what is stored at that moment, as
 ``save`` and ``delete`` do here (``ui.assets.MERGE_CHATS``).
 
+The page sends the server a *listing* of what is stored (``parse_listing``: each chat's id, title and
+size), not the chats themselves: the listing is all the Chats list needs, and sending the whole store
+with every question (up to ``MAX_CHARS``) made each answer ~0.2 s slower once the store was full.
+The whole store goes to the server only when a page loads; one chat when it is opened.
+
 >>> from ui.controller import ChatState, Turn
 >>> store = save([], ChatState([Turn("where do axolotls live?", "<div>…</div>", "where do axolotls live?")], "a1"))
->>> choices(store), find(store, "a1").history
-([('where do axolotls live?', 'a1')], ['where do axolotls live?'])
+>>> find(store, "a1").history
+['where do axolotls live?']
 >>> delete(store, "a1")
 []
+>>> listing = parse_listing(json.dumps([entry(find(store, "a1"))]))
+>>> listing_choices(listing), listing[0]["chars"] > 0
+([('where do axolotls live?', 'a1')], True)
 """
 
 from __future__ import annotations
@@ -42,8 +50,8 @@ def save(store: Any, chat: ChatState) -> list[dict[str, Any]]:
     if chat.turns:
         kept.insert(0, chat.to_json())
     kept = kept[:MAX_CHATS]
-    while len(kept) > 1 and len(json.dumps(kept)) > MAX_CHARS:
-        kept.pop()
+    while len(kept) > 1 and len(json.dumps(kept, ensure_ascii=False, separators=(",", ":"))) > MAX_CHARS:
+        kept.pop()  # measured as the page script measures it: compact JSON
     return kept
 
 
@@ -72,6 +80,50 @@ def command(put: ChatState | None = None, drop: str | None = None,
                        "all": every, "max": MAX_CHATS, "chars": MAX_CHARS, "nonce": uuid.uuid4().hex})
 
 
+def entry(chat: ChatState) -> dict[str, Any]:
+    """What the listing says of one stored chat: its id, its title (the first question) and its size
+    as stored (the length of its compact JSON, as the page script measures it)."""
+    return {"id": chat.id, "title": chat.title,
+            "chars": len(json.dumps(chat.to_json(), ensure_ascii=False, separators=(",", ":")))}
+
+
+def parse_listing(raw: str | None) -> list[dict[str, Any]]:
+    """The listing the page sent (``ui.assets.READ_CHATS``), newest first; malformed entries dropped.
+
+    >>> parse_listing('[{"id": "a1", "title": "q", "chars": 40}, {"id": 3}]'), parse_listing("{")
+    ([{'id': 'a1', 'title': 'q', 'chars': 40}], [])
+    """
+    try:
+        value = json.loads(raw or "[]")
+    except ValueError:
+        return []
+    if not isinstance(value, list):
+        return []
+    return [{"id": e["id"], "title": e["title"], "chars": e["chars"]} for e in value
+            if isinstance(e, dict) and isinstance(e.get("id"), str) and isinstance(e.get("title"), str)
+            and isinstance(e.get("chars"), int) and not isinstance(e.get("chars"), bool)]
+
+
+def listing_save(listing: list[dict[str, Any]], chat: ChatState) -> list[dict[str, Any]]:
+    """``listing`` as it will be once the page has merged ``chat`` in: ``save``'s bounds, on sizes."""
+    kept = [e for e in listing if e["id"] != chat.id]
+    if chat.turns:
+        kept.insert(0, entry(chat))
+    kept = kept[:MAX_CHATS]
+    while len(kept) > 1 and 2 + sum(e["chars"] + 1 for e in kept) - 1 > MAX_CHARS:  # "[a,b]"
+        kept.pop()
+    return kept
+
+
+def listing_delete(listing: list[dict[str, Any]], chat_id: str | None) -> list[dict[str, Any]]:
+    return [e for e in listing if e["id"] != chat_id]
+
+
+def listing_choices(listing: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(title, id) for the conversations list."""
+    return [(short_title(e["title"]), e["id"]) for e in listing]
+
+
 def find(store: Any, chat_id: str | None) -> ChatState:
     """The stored conversation ``chat_id``, or a new empty one.
 
@@ -88,12 +140,11 @@ def find(store: Any, chat_id: str | None) -> ChatState:
     return ChatState()
 
 
-def choices(store: Any) -> list[tuple[str, str]]:
-    """(title, id) for the conversations list: each titled by its first question."""
-    return [(choice_title(ChatState.from_json(c)), c["id"]) for c in chats(store)]
-
-
 def choice_title(chat: ChatState) -> str:
     """The conversation's first question on one line, shortened to a list entry."""
-    title = " ".join(chat.title.split())
+    return short_title(chat.title)
+
+
+def short_title(title: str) -> str:
+    title = " ".join(title.split())
     return title if len(title) <= _TITLE_CHARS else title[: _TITLE_CHARS - 1] + "…"

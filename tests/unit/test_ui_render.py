@@ -521,12 +521,40 @@ def test_conversations_kept_in_the_browser_round_trip_and_are_bounded(fake: Fake
         *_, (_, state) = ctl.respond(f"question {i}?", ChatState())
         chats.append(state)
         store = history.save(store, state)
-    assert len(store) == history.MAX_CHATS and history.choices(store)[0] == ("question 31?", chats[-1].id)
+    listing = [history.entry(ChatState.from_json(c)) for c in store]
+    assert len(store) == history.MAX_CHATS and history.listing_choices(listing)[0] == ("question 31?", chats[-1].id)
     again = history.find(store, chats[-1].id)
     assert again.messages == chats[-1].messages and again.history == chats[-1].history
     assert history.find(store, chats[0].id).turns == []  # the oldest fell out
-    assert chats[-1].id not in [c for _, c in history.choices(history.delete(store, chats[-1].id))]
+    assert chats[-1].id not in [c["id"] for c in history.delete(store, chats[-1].id)]
+    assert chats[-1].id not in [c for _, c in history.listing_choices(history.listing_delete(listing, chats[-1].id))]
     assert ChatState.from_json({"turns": "junk"}).turns == []
+
+
+def test_the_listing_the_page_sends_lists_what_the_store_will_hold(fake: FakeAssistant,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server is sent each stored chat's id, title and size, not the chats (each question carried
+    the whole store): the Chats list it builds from them, after a save, is the one the saved chats give,
+    within the count and the size bound alike."""
+    import json
+
+    from ui import history
+
+    ctl = Controller(fake)
+    store: list[Any] = []
+    states = []
+    for i in range(12):
+        *_, (_, state) = ctl.respond(f"question {i}? " + "long " * (40 * i), ChatState())
+        states.append(state)
+    monkeypatch.setattr(history, "MAX_CHATS", 8)
+    monkeypatch.setattr(history, "MAX_CHARS", 4 * len(json.dumps(states[6].to_json(), separators=(",", ":"))))
+    for state in [*states, states[3]]:  # the last one saved again: it moves first
+        sent = json.dumps([history.entry(ChatState.from_json(c)) for c in store])  # what READ_CHATS gives
+        listed = history.listing_save(history.parse_listing(sent), state)
+        store = history.save(store, state)
+        assert listed == [history.entry(ChatState.from_json(c)) for c in store]
+    assert 1 < len(store) < 8  # the size bound, not the count, decided what is left
+    assert store[0]["id"] == states[3].id
 
 
 def test_auth_parsing() -> None:
