@@ -33,8 +33,8 @@ got ~5 ms of GIL between back-to-back slices; in the browser one answer near the
 stood still for 2.6-3.3 s; with the pause, 0.9-1.1 s at worst (README "Reliability")."""
 
 RECENT_S = 5.0
-"""Questions began or ended within this many seconds: people are asking, so writes pause between
-slices (``give_back``). A process nobody asks (``rag ingest``) writes without pausing."""
+"""An answer is being given, or one began or ended within this many seconds: people are asking, so
+writes pause between slices (``give_back``). A process nobody asks (``rag ingest``) never pauses."""
 
 
 class QuestionsInFlight:
@@ -56,6 +56,7 @@ class QuestionsInFlight:
         self._waited_out = -1  # questions of this turn or earlier held a writer for a whole timeout
         self._waiting = 0
         self._last_active = float("-inf")  # time.monotonic() when a question last began or finished
+        self._answering = 0  # answers being given now, an LLM's stream included (``answering``)
 
     @contextmanager
     def reading(self) -> Iterator[None]:
@@ -75,6 +76,21 @@ class QuestionsInFlight:
                     del self._reading[turn]
                     self._changed.notify_all()
 
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        """Around a whole answer, however long it streams: while one is given, the web server's thread
+        forwards it, and writes pause between slices (``give_back``). Unlike ``reading``, no write
+        waits for it: an LLM's words leave the GIL free."""
+        with self._changed:
+            self._answering += 1
+            self._last_active = time.monotonic()
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._answering -= 1
+                self._last_active = time.monotonic()
+
     def wait_for_earlier(self, timeout: float = MAX_WAIT_S) -> bool:
         """Wait until the questions reading now have finished (those that begin meanwhile do not
         count), at most ``timeout`` seconds; whether they have. Questions that held a writer for a
@@ -93,13 +109,15 @@ class QuestionsInFlight:
                 self._waiting -= 1
 
     def give_back(self, held: float) -> float:
-        """After a write call that held the GIL for ``held`` seconds: sleep ``GIVE_BACK`` of it when
-        questions were asked in the last ``RECENT_S`` seconds; the seconds slept.
+        """After a write call that held the GIL for ``held`` seconds: sleep ``GIVE_BACK`` of it while an
+        answer is being given or one began or ended in the last ``RECENT_S`` seconds; the seconds slept
+        (without holding any lock: questions begin and end meanwhile).
 
         >>> QuestionsInFlight().give_back(0.2)  # nobody asked: the writer goes straight on
         0.0
         """
-        pause = GIVE_BACK * held if time.monotonic() - self._last_active < RECENT_S else 0.0
+        asking = self._answering > 0 or time.monotonic() - self._last_active < RECENT_S
+        pause = GIVE_BACK * held if asking else 0.0
         if pause > 0:
             time.sleep(pause)
         return pause

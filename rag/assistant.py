@@ -284,8 +284,10 @@ class Assistant:
         # The extractive answerer reads the index from the first step to the last (its pieces are
         # quick), so the whole question counts as reading for an upload in this process: its next
         # write slice waits for it (index.questions_first). An LLM's words take seconds and leave
-        # the GIL free: there only the retrieval counts.
-        with QUESTIONS.reading() if isinstance(self.generator, ExtractiveGenerator) else nullcontext():
+        # the GIL free: there only the retrieval counts. Any answer, while it streams, makes writes
+        # pause between slices for the web server's thread that forwards it.
+        with QUESTIONS.answering(), \
+                QUESTIONS.reading() if isinstance(self.generator, ExtractiveGenerator) else nullcontext():
             yield from self._answer_stream(question, k, strict, sources, history)
 
     def _answer_stream(self, question: str, k: int | None, strict: bool | None,

@@ -352,7 +352,7 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
             if not stored and history.chats(old):  # nothing under our key yet: move BrowserState's chats
                 saved = history.chats(old)
                 moved = history.command(every=saved)
-                listed_now = [history.entry(ChatState.from_json(c)) for c in saved]
+                listed_now = history.bounded([history.entry(ChatState.from_json(c)) for c in saved])
             # The chat this tab was in (a reload), else the latest one (a new tab).
             state = history.find(saved, current or (saved[0]["id"] if saved else None))
             return (state.messages, state, listed(listed_now, state),

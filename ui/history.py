@@ -50,8 +50,8 @@ def save(store: Any, chat: ChatState) -> list[dict[str, Any]]:
     if chat.turns:
         kept.insert(0, chat.to_json())
     kept = kept[:MAX_CHATS]
-    while len(kept) > 1 and len(json.dumps(kept, ensure_ascii=False, separators=(",", ":"))) > MAX_CHARS:
-        kept.pop()  # measured as the page script measures it: compact JSON
+    while len(kept) > 1 and js_length(kept) > MAX_CHARS:
+        kept.pop()
     return kept
 
 
@@ -80,11 +80,21 @@ def command(put: ChatState | None = None, drop: str | None = None,
                        "all": every, "max": MAX_CHATS, "chars": MAX_CHARS, "nonce": uuid.uuid4().hex})
 
 
+def js_length(value: Any) -> int:
+    """``JSON.stringify(value).length`` as the page script measures what it stores: compact JSON, in
+    UTF-16 code units (an emoji counts two).
+
+    >>> js_length({"q": "tides 🌊"})
+    16
+    """
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
 def entry(chat: ChatState) -> dict[str, Any]:
     """What the listing says of one stored chat: its id, its title (the first question) and its size
-    as stored (the length of its compact JSON, as the page script measures it)."""
-    return {"id": chat.id, "title": chat.title,
-            "chars": len(json.dumps(chat.to_json(), ensure_ascii=False, separators=(",", ":")))}
+    as stored (``js_length``)."""
+    return {"id": chat.id, "title": chat.title, "chars": js_length(chat.to_json())}
 
 
 def parse_listing(raw: str | None) -> list[dict[str, Any]]:
@@ -109,7 +119,12 @@ def listing_save(listing: list[dict[str, Any]], chat: ChatState) -> list[dict[st
     kept = [e for e in listing if e["id"] != chat.id]
     if chat.turns:
         kept.insert(0, entry(chat))
-    kept = kept[:MAX_CHATS]
+    return bounded(kept)
+
+
+def bounded(listing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entries the store keeps within ``MAX_CHATS`` and ``MAX_CHARS``, newest first."""
+    kept = listing[:MAX_CHATS]
     while len(kept) > 1 and 2 + sum(e["chars"] + 1 for e in kept) - 1 > MAX_CHARS:  # "[a,b]"
         kept.pop()
     return kept

@@ -480,6 +480,28 @@ def test_a_reload_the_moment_an_answer_is_drawn_keeps_the_answer(server: tuple[s
     page.context.close()
 
 
+def test_the_page_lists_its_stored_chats_as_the_server_measures_them(server: tuple[str, Path],
+                                                                      browser: Browser) -> None:
+    """The page sends the server each stored chat's id, title and size (``READ_CHATS``), not the chats:
+    the sizes must be the ones ``ui.history`` bounds the store by (an emoji is two UTF-16 units)."""
+    from ui import history
+    from ui.assets import READ_CHATS
+    from ui.controller import ChatState
+
+    url, _ = server
+    ui = Page(browser, url)
+    ui.ask("What causes tides? 🌊")
+    ui.ask("How long is a lunar day?")
+    ui.page.locator("#rag-new-chat").click()
+    ui.ask("What is a tide … “exactly”?")
+    ui.page.wait_for_function("() => JSON.parse(localStorage.getItem('rag-conversations') || '[]').length == 2")
+    stored = json.loads(ui.page.evaluate("() => localStorage.getItem('rag-conversations')"))
+    listing = history.parse_listing(ui.page.evaluate(f"({READ_CHATS})()"))
+    assert listing == [history.entry(ChatState.from_json(c)) for c in stored]
+    assert [e["title"] for e in listing] == ["What is a tide … “exactly”?", "What causes tides? 🌊"]
+    ui.page.context.close()
+
+
 def test_deleting_a_conversation_asks_first(server: tuple[str, Path], browser: Browser) -> None:
     url, _ = server
     ui = Page(browser, url)

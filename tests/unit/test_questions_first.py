@@ -129,7 +129,8 @@ def test_write_slices_of_the_embedded_client_let_questions_go_first_a_servers_ne
         got.append(list(piece))
     assert got == slices
     assert len(calls) == waits
-    assert len(given_back) == waits  # a pause after each slice that waited, sized by the write it follows
+    # a pause after each slice that waited but the last, sized by the write it follows
+    assert len(given_back) == max(waits - 1, 0)
     assert all(held >= 0.02 for held in given_back)
 
 
@@ -145,6 +146,44 @@ def test_a_writer_pauses_after_a_slice_only_while_people_are_asking() -> None:
     started = time.monotonic()
     assert questions.give_back(0.05) == pytest.approx(qf.GIVE_BACK * 0.05)
     assert time.monotonic() - started >= qf.GIVE_BACK * 0.05 * 0.9
+
+
+def test_writes_stop_pausing_a_while_after_the_last_question_unless_an_answer_still_streams(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An LLM's answer streams long after its retrieval (the only part that counts as reading)."""
+    import index.questions_first as qf
+
+    questions = QuestionsInFlight()
+    with questions.reading():
+        pass
+    later = time.monotonic() + qf.RECENT_S + 1
+    monkeypatch.setattr(qf.time, "monotonic", lambda: later)
+    assert questions.give_back(0.01) == 0.0  # nobody has asked for a while
+    with questions.answering():
+        assert questions.give_back(0.01) == pytest.approx(qf.GIVE_BACK * 0.01)  # still streaming
+    monkeypatch.setattr(qf.time, "monotonic", lambda: later + qf.RECENT_S + 1)
+    assert questions.give_back(0.01) == 0.0
+
+
+def test_a_question_begins_and_ends_while_a_writer_pauses() -> None:
+    """The pause holds no lock: it is there for other threads."""
+    questions = QuestionsInFlight()
+    with questions.reading():
+        pass
+    asked: list[float] = []
+
+    def ask() -> None:
+        with questions.reading():
+            asked.append(time.monotonic())
+
+    pausing = threading.Thread(target=questions.give_back, args=(1.0,), daemon=True)  # 0.3 s
+    pausing.start()
+    time.sleep(0.05)
+    question = threading.Thread(target=ask, daemon=True)
+    question.start()
+    question.join(timeout=10)
+    assert asked and pausing.is_alive()  # answered during the pause, not after it
+    pausing.join(timeout=10)
 
 
 def test_a_question_that_held_a_writer_for_its_whole_timeout_is_not_waited_for_again() -> None:
@@ -202,3 +241,19 @@ def test_a_question_being_answered_holds_the_next_write_slice_back(
     asker.join(timeout=30)
     assert still_waiting, f"a write slice went while the question was in {step}"
     assert writer.result is True
+
+
+def test_an_answer_counts_as_being_given_until_its_stream_ends(assistant: Assistant,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """However long it streams (an LLM's answer), writes pause for the thread forwarding it."""
+    import index.questions_first as qf
+    import rag.assistant
+
+    stream = assistant.ask_stream("Why do coral reefs bleach?")
+    next(stream)  # the first text: the stream is open, its retrieval long done
+    later = time.monotonic() + qf.RECENT_S + 1
+    monkeypatch.setattr(qf.time, "monotonic", lambda: later)
+    assert rag.assistant.QUESTIONS.give_back(0.001) > 0
+    stream.close()
+    monkeypatch.setattr(qf.time, "monotonic", lambda: later + qf.RECENT_S + 1)
+    assert rag.assistant.QUESTIONS.give_back(0.001) == 0.0  # ended: no answer is being given any more

@@ -544,7 +544,7 @@ def test_the_listing_the_page_sends_lists_what_the_store_will_hold(fake: FakeAss
     store: list[Any] = []
     states = []
     for i in range(12):
-        *_, (_, state) = ctl.respond(f"question {i}? " + "long " * (40 * i), ChatState())
+        *_, (_, state) = ctl.respond(f"question {i}? 🌊 " + "long 🐚 " * (40 * i), ChatState())
         states.append(state)
     monkeypatch.setattr(history, "MAX_CHATS", 8)
     monkeypatch.setattr(history, "MAX_CHARS", 4 * len(json.dumps(states[6].to_json(), separators=(",", ":"))))
