@@ -62,8 +62,8 @@ def write_slices(client: Any, items: Sequence[T], wanted: int, *, wait: bool = T
     """``items`` in slices, one write call each. With the embedded client, slices of ``wanted`` rows
     (``rows_per_write``), each yielded once this process's questions already reading have finished,
     and followed by a pause while people are asking (``index.questions_first``; ``wait=False`` for
-    quick metadata-only calls). A Chroma server's
-    client waits on the network with the GIL released: its slices are as large as it takes."""
+    quick metadata-only calls). A Chroma server's client waits on the network with the GIL released:
+    its slices are as large as it takes."""
     embedded = bool(client.get_settings().is_persistent)
     size = rows_per_write(client, wanted if embedded else len(items) or 1)
     for start in range(0, len(items), size):
