@@ -493,6 +493,7 @@ def test_the_page_lists_its_stored_chats_as_the_server_measures_them(server: tup
     ui.ask("What causes tides? 🌊")
     ui.ask("How long is a lunar day?")
     ui.page.locator("#rag-new-chat").click()
+    expect(ui.page.locator(".rag-answer")).to_have_count(0)  # the new chat is shown before asking in it
     ui.ask("What is a tide … “exactly”?")
     ui.page.wait_for_function("() => JSON.parse(localStorage.getItem('rag-conversations') || '[]').length == 2")
     stored = json.loads(ui.page.evaluate("() => localStorage.getItem('rag-conversations')"))
