@@ -176,7 +176,7 @@ def test_a_question_begins_and_ends_while_a_writer_pauses() -> None:
         with questions.reading():
             asked.append(time.monotonic())
 
-    pausing = threading.Thread(target=questions.give_back, args=(1.0,), daemon=True)  # 0.3 s
+    pausing = threading.Thread(target=questions.give_back, args=(3.0,), daemon=True)  # 0.9 s
     pausing.start()
     time.sleep(0.05)
     question = threading.Thread(target=ask, daemon=True)
