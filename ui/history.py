@@ -49,10 +49,16 @@ def save(store: Any, chat: ChatState) -> list[dict[str, Any]]:
     kept = [c for c in chats(store) if c["id"] != chat.id]
     if chat.turns:
         kept.insert(0, chat.to_json())
-    kept = kept[:MAX_CHATS]
-    while len(kept) > 1 and js_length(kept) > MAX_CHARS:
-        kept.pop()
-    return kept
+    return kept[:_kept([js_length(c) for c in kept])]
+
+
+def _kept(sizes: list[int]) -> int:
+    """How many of the newest chats of these sizes (``js_length`` each) the store keeps: at most
+    ``MAX_CHATS``, and no more than fit in ``MAX_CHARS`` as one JSON list ("[a,b]"), always one."""
+    n = min(len(sizes), MAX_CHATS)
+    while n > 1 and 2 + sum(sizes[:n]) + n - 1 > MAX_CHARS:
+        n -= 1
+    return n
 
 
 def delete(store: Any, chat_id: str | None) -> list[dict[str, Any]]:
@@ -124,10 +130,7 @@ def listing_save(listing: list[dict[str, Any]], chat: ChatState) -> list[dict[st
 
 def bounded(listing: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The entries the store keeps within ``MAX_CHATS`` and ``MAX_CHARS``, newest first."""
-    kept = listing[:MAX_CHATS]
-    while len(kept) > 1 and 2 + sum(e["chars"] + 1 for e in kept) - 1 > MAX_CHARS:  # "[a,b]"
-        kept.pop()
-    return kept
+    return listing[:_kept([e["chars"] for e in listing])]
 
 
 def listing_delete(listing: list[dict[str, Any]], chat_id: str | None) -> list[dict[str, Any]]:
