@@ -1,4 +1,4 @@
-"""An answer generator on top of any LangChain chat model: ``prompt | model | parser``, streamed.
+"""An answer generator on top of any LangChain chat model: the answer prompt's messages, streamed.
 
 It satisfies ``rag.answer.generators.Generator``: ``stream`` yields text whose ``[n]`` markers refer to
 ``passages[n-1]``; the Assistant parses and checks the citations afterwards, exactly as for the
@@ -81,7 +81,6 @@ class LLMGenerator:
         self.count = count
         self.keepalive = keepalive
         self.prompt = answer_prompt()
-        self.answer_chain = self.prompt | model | StrOutputParser()
         self.condense_chain = condense_prompt() | with_max_tokens(model, config.condense_tokens) | StrOutputParser()
 
     def inputs(self, question: str, passages: Sequence[Hit]) -> tuple[dict[str, str], list[int]]:
@@ -103,7 +102,13 @@ class LLMGenerator:
             return
         pieces: list[str] = []
         try:
-            for piece in self.answer_chain.stream(values):
+            # The model's own stream, not ``(prompt | model | StrOutputParser()).stream``: closing a
+            # chain's stream early reads the model's stream to its end (langchain-core 1.8's
+            # ``_transform_stream_with_config`` catches GeneratorExit, then drains its input for
+            # tracing), so Stop, or a client that left, still waited for the whole answer while the
+            # model wrote it. Closing the model's stream closes its HTTP response: the server stops.
+            for chunk in self.model.stream(self.prompt.format_messages(**values)):
+                piece = str(chunk.text)
                 if piece:
                     pieces.append(piece)
                     yield piece

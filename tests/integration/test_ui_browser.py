@@ -9,7 +9,6 @@ requested. Every request that would leave the machine is aborted and recorded. S
 from __future__ import annotations
 
 import http.cookiejar
-import http.server
 import json
 import os
 import re
@@ -29,7 +28,9 @@ from urllib.parse import urlparse
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, expect, sync_playwright
 
+from tests.integration import slow_llm
 from tests.integration.conftest import free_port
+from tests.integration.slow_llm import SlowLLM
 from ui.app import ANSWER_CONCURRENCY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -324,55 +325,10 @@ def test_two_pages_with_different_backends_and_collections_do_not_affect_each_ot
         ui.page.context.close()
 
 
-class _SlowLLM(http.server.BaseHTTPRequestHandler):
-    """An OpenAI-compatible server with one model that streams a fixed answer a word at a time."""
-
-    ANSWER = "Tides are caused by the gravity of the Moon and the Sun. [1]"
-
-    def do_GET(self) -> None:
-        if self.path.rstrip("/").endswith("/models"):
-            self._json({"object": "list", "data": [{"id": "fake-model", "object": "model", "owned_by": "test"}]})
-        else:
-            self.send_error(404)
-
-    def do_POST(self) -> None:
-        self.body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
-        words = self.ANSWER.split(" ")
-        for i, word in enumerate(words):
-            delta = {"role": "assistant", "content": word + ("" if i == len(words) - 1 else " ")}
-            self._event({"choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
-            self.pause(i)
-        self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-        self.wfile.write(b"data: [DONE]\n\n")
-
-    def pause(self, i: int) -> None:
-        threading.Event().wait(0.25)  # slow enough for the page to show each piece
-
-    def _event(self, body: dict[str, Any]) -> None:
-        body = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": "fake-model", **body}
-        self.wfile.write(f"data: {json.dumps(body)}\n\n".encode())
-        self.wfile.flush()
-
-    def _json(self, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 def test_a_page_on_an_llm_backend_streams_while_another_stays_extractive(server: tuple[str, Path],
                                                                          browser: Browser) -> None:
     url, _ = server
-    llm = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowLLM)
-    threading.Thread(target=llm.serve_forever, daemon=True).start()
+    llm = slow_llm.start(SlowLLM)
     first, second = Page(browser, url), Page(browser, url)
     a, b = first.page, second.page
     try:
@@ -405,6 +361,11 @@ def test_a_page_on_an_llm_backend_streams_while_another_stays_extractive(server:
         stopped = a.locator(".rag-answer").nth(1)
         expect(stopped).to_contain_text("Stopped: the answer was not finished.")
         expect(a.locator(".rag-caret")).to_have_count(0)
+        for _ in range(100):  # Stop stops the model too: it used to write the answer to its end, unread
+            if any(e.client_left for e in llm.ended):
+                break
+            a.wait_for_timeout(100)
+        assert [e for e in llm.ended if e.client_left and e.words_sent < e.words], llm.ended
 
         other = second.ask("What causes tides?")
         expect(other.locator(".rag-meta")).to_contain_text("answered by extractive")
@@ -572,7 +533,7 @@ def test_a_reload_while_an_answer_streams_reopens_its_chat_with_the_question(ser
     url, _ = server
     typed, release = threading.Event(), threading.Event()
 
-    class HeldLLM(_SlowLLM):
+    class HeldLLM(SlowLLM):
         def pause(self, i: int) -> None:
             # The answer (not the rewrite of the follow-up, asked first) shows a few words, waits until the
             # test typed in the box, shows a few more, then stays unfinished until the test is done.
@@ -583,8 +544,7 @@ def test_a_reload_while_an_answer_streams_reopens_its_chat_with_the_question(ser
             elif i == 8:
                 release.wait(60)
 
-    llm = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HeldLLM)
-    threading.Thread(target=llm.serve_forever, daemon=True).start()
+    llm = slow_llm.start(HeldLLM)
     ui = Page(browser, url)
     page = ui.page
     try:
@@ -644,13 +604,12 @@ def test_a_question_typed_while_the_pages_own_waits_in_the_queue_stays(server: t
     url, _ = server
     release = threading.Event()
 
-    class HeldLLM(_SlowLLM):
+    class HeldLLM(SlowLLM):
         def pause(self, i: int) -> None:
             if i == 0:  # one word shown, then the answer (and its slot) is held
                 release.wait(120)
 
-    llm = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HeldLLM)
-    threading.Thread(target=llm.serve_forever, daemon=True).start()
+    llm = slow_llm.start(HeldLLM)
     busy = [Page(browser, url) for _ in range(ANSWER_CONCURRENCY)]
     ui = Page(browser, url)
     page = ui.page

@@ -53,6 +53,10 @@ class ApiError(Exception):
         self.status, self.message, self.kind, self.code, self.headers = status, message, kind, code, headers
 
 
+class ClientGone(Exception):
+    """The client disconnected before its answer was finished: nobody would read the rest."""
+
+
 def error_body(message: str, kind: str, code: str | None = None) -> dict[str, object]:
     """OpenAI's error object.
 
@@ -66,6 +70,8 @@ def as_api_error(exc: Exception) -> ApiError:
     """The ``ApiError`` for any exception: known failures keep their sentence, others become a 500."""
     if isinstance(exc, ApiError):
         return exc
+    if isinstance(exc, ClientGone):  # nginx's 499, "client closed request": nobody receives it
+        return ApiError(499, "the client closed the connection before its answer was finished", "client_closed")
     # An interrupted ingest says what was written; its cause (a full disk, a dead server) sets the status.
     cause = getattr(exc, "cause", None)
     decides = cause if isinstance(cause, RagError) else exc
@@ -127,7 +133,7 @@ def install_handlers(app: FastAPI) -> None:
 
     # Known failures by class: a handler for ``Exception`` alone runs in Starlette's outermost layer,
     # which re-raises after answering and drops the connection.
-    known: list[type[Exception]] = [ApiError, *(kind for kind, _, _ in _STATUS)]
+    known: list[type[Exception]] = [ApiError, ClientGone, *(kind for kind, _, _ in _STATUS)]
     for kind in known:
         app.add_exception_handler(kind, on_error)
     app.add_exception_handler(RequestValidationError, on_invalid)

@@ -1,16 +1,18 @@
 """Bounded work: at most ``limit`` requests run at once, ``queue`` more wait, the rest get 503.
 
 Answers run in threads (the answer stage is synchronous); a request that outlives its timeout
-gets 504, but its slot is freed only when its thread really ends, so the bound stays true. A
+gets 504, but its slot is freed only when its thread really ends, so the bound stays true (an
+answer told so through ``abandon`` stops at its next piece: ``ui.serve.abandoned``). A
 request that waits in the queue longer than its timeout gets 503 and leaves the queue: it never
 takes a slot later to run an answer that no one reads. The wait and the work each get the whole
 timeout: sharing one deadline would start answers with seconds left, which would often end in 504
-while they hold a slot for their whole run (a thread cannot be stopped), slowing the queue behind.
+after holding a slot for most of the time allowed, slowing the queue behind.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -78,9 +80,11 @@ class Gate:
         self._running -= 1
         self._slots.release()
 
-    async def run(self, work: Callable[[], T], timeout: float, entered: bool = False) -> T:
+    async def run(self, work: Callable[[], T], timeout: float, entered: bool = False,
+                  abandon: threading.Event | None = None) -> T:
         """``work()`` in a worker thread under this gate (``entered``: the caller already holds a slot);
-        ``timeout`` bounds the wait for a slot (503) and, again, the work (504)."""
+        ``timeout`` bounds the wait for a slot (503) and, again, the work (504), which sets ``abandon``:
+        work that watches it can stop instead of holding its slot for a reply nobody will get."""
         if not entered:
             await self.enter(timeout)
         task = asyncio.ensure_future(run_in_threadpool(work))
@@ -88,6 +92,8 @@ class Gate:
         try:
             return await asyncio.wait_for(asyncio.shield(task), timeout)
         except TimeoutError:
+            if abandon is not None:
+                abandon.set()
             raise ApiError(504, f"the request took longer than {timeout:g} s and was abandoned; try a shorter "
                            "question or ask the operator to raise --timeout", "timeout") from None
 

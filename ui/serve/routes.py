@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,9 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from rag.records import Answer
 from rag.retrieve.hybrid import check_k, check_sources
 from ui.serve import openai_chat
+from ui.serve.abandoned import final_answer, run_for_client
 from ui.serve.collections import Collections
 from ui.serve.config import ServeConfig
 from ui.serve.documents import document_id, index_files, place, receive, safe_name
@@ -67,13 +66,15 @@ def _open(state: ServerState, collection: str | None, k: int | None, sources: li
 # ---- answers -------------------------------------------------------------------------------------
 
 @api.post("/v1/ask", summary="A checked answer: Answer.to_dict() (text with [n], citations, verdicts)")
-async def ask(body: AskRequest, state: ServerState = State) -> dict[str, Any]:
+async def ask(body: AskRequest, request: Request, state: ServerState = State) -> dict[str, Any]:
+    gone = threading.Event()  # the client left, or the answer outlived --timeout: stop it
+
     def work() -> dict[str, Any]:
         assistant, k, sources = _open(state, body.collection, body.k, body.sources)
-        return dict(assistant.ask(body.question, k=k, strict=body.strict, sources=sources,
-                                  history=body.history).to_dict())
+        stream = assistant.ask_stream(body.question, k=k, strict=body.strict, sources=sources, history=body.history)
+        return dict(final_answer(stream, gone).to_dict())
 
-    return await state.answers.run(work, state.config.timeout_s)
+    return await run_for_client(state.answers, work, state.config.timeout_s, request.receive, gone)
 
 
 @api.post("/v1/retrieve", summary="The passages hybrid retrieval finds, best first, with their scores")
@@ -94,14 +95,15 @@ async def models(state: ServerState = State) -> dict[str, Any]:
 
 @api.post("/v1/chat/completions", summary="OpenAI-compatible chat over a collection (model = collection)",
           response_model=None)
-async def chat_completions(body: ChatRequest, state: ServerState = State) -> JSONResponse | StreamingResponse:
+async def chat_completions(body: ChatRequest, request: Request,
+                           state: ServerState = State) -> JSONResponse | StreamingResponse:
     question, history = openai_chat.question_and_history(body.messages)
     openai_chat.check_n(body.n)
     openai_chat.check_stream_options(body.stream, body.stream_options)
     # 404 / 400 before any stream
     assistant, k, sources = await run_in_threadpool(_open, state, body.model, body.k, body.sources)
 
-    gone = threading.Event()  # set when a streaming client disconnects
+    gone = threading.Event()  # the client left, or the answer outlived --timeout: stop it
 
     def work() -> tuple[Any, dict[str, int]]:  # counted here too: tiktoken over a 1 MB body is not for the event loop
         stream = assistant.ask_stream(question, k=k, strict=body.strict, sources=sources, history=history)
@@ -109,33 +111,14 @@ async def chat_completions(body: ChatRequest, state: ServerState = State) -> JSO
         return answer, openai_chat.usage(body.messages, answer)
 
     if not body.stream:
-        answer, usage = await state.answers.run(work, state.config.timeout_s)
+        answer, usage = await run_for_client(state.answers, work, state.config.timeout_s, request.receive, gone)
         return JSONResponse(openai_chat.completion(answer, body.model, usage))
     # A full queue, or a wait past --timeout, is a 503 status, not an error inside a stream.
     await state.answers.enter(state.config.timeout_s)
-    task = asyncio.ensure_future(state.answers.run(work, state.config.timeout_s, entered=True))
+    task = asyncio.ensure_future(state.answers.run(work, state.config.timeout_s, entered=True, abandon=gone))
     wants_usage = bool(body.stream_options and body.stream_options.include_usage)
     return StreamingResponse(_events(task, body.model, wants_usage, gone), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-
-
-class ClientGone(Exception):
-    """The streaming client disconnected: its answer is not finished (nobody would read it)."""
-
-
-def final_answer(stream: Generator[Any, None, None], gone: threading.Event) -> Any:
-    """The checked ``Answer`` at the end of ``Assistant.ask_stream``'s ``stream``; once ``gone`` is
-    set, the stream is closed at its next piece, which stops an LLM generating for a client that
-    left (its answer slot and the CPU go to the next question)."""
-    try:
-        for item in stream:
-            if gone.is_set():
-                raise ClientGone()
-            if isinstance(item, Answer):
-                return item
-    finally:
-        stream.close()
-    raise RuntimeError("the answer stream ended without an answer")
 
 
 async def _events(task: asyncio.Future[Any], model: str, wants_usage: bool, gone: threading.Event) -> Any:

@@ -1,0 +1,91 @@
+"""An LLM answer nobody will read stops: the model's stream is closed, so the server stops writing.
+
+A real ``rag serve`` (openai backend) and a real ``Assistant`` over the examples, in front of a slow
+OpenAI-compatible server on 127.0.0.1 (``slow_llm``) that records how each answer ended. Before,
+every one of these answers was written to its last word: closing a LangChain chain's stream reads
+it to the end, and ``rag serve`` noticed neither a non-streaming client that left nor its own 504.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from rag.assistant import Assistant
+from tests.integration.conftest import clean_settings
+from tests.integration.servers import Server, serve_env, start_rag_serve
+from tests.integration.slow_llm import Ended, LLMServer, SlowLLM, serving
+
+pytestmark = pytest.mark.integration
+
+QUESTION = "What is the Great Barrier Reef?"
+TIMEOUT_S = 4  # rag serve's --timeout: well past retrieval, well short of the whole answer
+
+
+class _LongLLM(SlowLLM):
+    ANSWER = " ".join(["The reef grows slowly. [1]"] * 12)  # 60 words, 0.2 s apart: 12 s
+    PAUSE_S = 0.2
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[LLMServer]:
+    with serving(_LongLLM) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, examples_index: Path, llm: LLMServer) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("serve-llm")
+    shutil.copytree(examples_index, folder / "index")
+    env = serve_env(RAG_BACKEND="openai", RAG_LLM_BASE_URL=llm.url, RAG_LLM_MODEL="fake-model")
+    running = start_rag_serve(["--index", str(folder / "index"), "--timeout", str(TIMEOUT_S)], folder, env)
+    yield running
+    running.stop()
+
+
+def _next_end(llm: LLMServer, seen: int) -> Ended:
+    """The next answer to end after the ``seen`` ones (bounded: an answer written whole ends in 12 s)."""
+    for _ in range(300):
+        if len(llm.ended) > seen:
+            return llm.ended[seen]
+        time.sleep(0.1)
+    raise AssertionError(f"no answer ended: {llm.ended}")
+
+
+def _assert_cut_off(ended: Ended) -> None:
+    assert ended.client_left and ended.words_sent < ended.words, ended
+
+
+def test_closing_ask_stream_stops_the_model(llm: LLMServer, examples_index: Path) -> None:
+    settings = clean_settings(examples_index.parent, backend="openai", llm_base_url=llm.url, llm_model="fake-model")
+    assistant = Assistant(examples_index, settings=settings)
+    seen = len(llm.ended)
+    stream = assistant.ask_stream(QUESTION)
+    pieces = [next(stream) for _ in range(3)]
+    stream.close()  # what Stop in the web UI and a streaming client that left do
+    assert all(isinstance(p, str) for p in pieces)
+    _assert_cut_off(_next_end(llm, seen))
+
+
+@pytest.mark.parametrize("path", ["/v1/ask", "/v1/chat/completions"])
+def test_a_client_that_gives_up_on_a_reply_stops_its_answer(server: Server, llm: LLMServer, path: str) -> None:
+    body = ({"question": QUESTION} if path == "/v1/ask" else
+            {"model": "docs", "messages": [{"role": "user", "content": QUESTION}]})
+    seen = len(llm.ended)
+    with pytest.raises(httpx.ReadTimeout):  # the client's own timeout: it closes the connection
+        httpx.post(f"{server.url}{path}", json=body, timeout=2)
+    _assert_cut_off(_next_end(llm, seen))
+    reply = httpx.post(f"{server.url}/v1/retrieve", json={"question": QUESTION}, timeout=30)
+    assert reply.status_code == 200  # the server goes on
+
+
+def test_an_answer_past_the_servers_timeout_is_a_504_and_stops(server: Server, llm: LLMServer) -> None:
+    seen = len(llm.ended)
+    reply = httpx.post(f"{server.url}/v1/ask", json={"question": QUESTION}, timeout=60)
+    assert reply.status_code == 504 and reply.json()["error"]["type"] == "timeout"
+    _assert_cut_off(_next_end(llm, seen))

@@ -1,0 +1,75 @@
+"""Answers that nobody will read are stopped: the client disconnected, or its 504 was sent.
+
+An LLM answer holds an answer slot and the CPU for as long as the model writes (10 s and more on
+a CPU). Once a client has given up (its own timeout, a closed tab, Ctrl-C), or once it has been
+told 504, nobody reads the rest. ``final_answer`` closes the answer's stream at its next piece once
+``gone`` is set; closing it closes the model's HTTP stream, and llama.cpp's server and vLLM stop
+generating at once. A request still waiting in the queue when its client leaves never takes a slot.
+
+Starlette offers ``Request.is_disconnected()``, a poll; a waiting ``receive()`` (``until_disconnected``)
+learns it the moment the connection closes, without a loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Generator
+from typing import Any, TypeVar
+
+from starlette.types import Receive
+
+from rag.records import Answer
+from ui.serve.errors import ClientGone
+from ui.serve.gate import Gate
+
+T = TypeVar("T")
+
+
+def final_answer(stream: Generator[Any, None, None], gone: threading.Event) -> Any:
+    """The checked ``Answer`` at the end of ``Assistant.ask_stream``'s ``stream``; once ``gone`` is
+    set, the stream is closed at its next piece (``ClientGone``), which stops an LLM generating for a
+    client that left (its answer slot and the CPU go to the next question)."""
+    try:
+        for item in stream:
+            if gone.is_set():
+                raise ClientGone()
+            if isinstance(item, Answer):
+                return item
+    finally:
+        stream.close()
+    raise RuntimeError("the answer stream ended without an answer")
+
+
+async def until_disconnected(receive: Receive) -> None:
+    """Returns when the client closes the connection (the request's body has been read already:
+    the server's next message for this request is its disconnect)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def run_for_client(gate: Gate, work: Callable[[], T], timeout: float, receive: Receive,
+                         gone: threading.Event) -> T:
+    """``gate.run(work, timeout)`` for a client that waits for the whole reply: ``gone`` is set when
+    the client disconnects or the answer outlives ``timeout`` (504), and ``work`` is expected to stop
+    at its next piece then (``final_answer``). A client that left raises ``ClientGone``."""
+    job = asyncio.ensure_future(gate.run(work, timeout, abandon=gone))
+    job.add_done_callback(_seen)
+    watch = asyncio.ensure_future(until_disconnected(receive))
+    done: set[asyncio.Future[Any]] = set()
+    try:
+        done, _ = await asyncio.wait({job, watch}, return_when=asyncio.FIRST_COMPLETED)
+    finally:  # a client that left, or this request cancelled (the server stops): its answer stops too
+        watch.cancel()
+        if job not in done:
+            gone.set()
+            job.cancel()  # out of the queue; a running thread stops at its next piece (the gate frees its slot)
+    if job in done:
+        return job.result()
+    raise ClientGone()
+
+
+def _seen(job: asyncio.Future[Any]) -> None:
+    """An abandoned job's end (``ClientGone``, a 504) is expected: retrieved, so asyncio logs nothing."""
+    if not job.cancelled():
+        job.exception()
