@@ -87,7 +87,7 @@ class LLMGenerator:
         """The prompt variables, and the 0-based indices of the passages that fit the budget (their
         source numbers are their places in ``passages``, so ``[n]`` still means ``passages[n-1]``)."""
         chosen = select_sources(question, passages, self.config.budget, self.count)
-        return {"question": question, "sources": prompt_source_blocks(passages, chosen)}, chosen
+        return {"question": question, "sources": prompt_source_blocks(chosen)}, [i for i, _ in chosen]
 
     def messages(self, question: str, passages: Sequence[Hit]) -> list[BaseMessage]:
         """The exact messages ``stream`` sends (for tests, debugging and the eval reports)."""

@@ -111,7 +111,7 @@ def test_packing_never_overflows_and_keeps_rank_order(sizes: list[int], availabl
     def count(text: str) -> int:
         return len(text.split())
 
-    chosen = pack_sources(hits, available, count)
+    chosen = [i for i, _ in pack_sources(hits, available, count)]
     assert chosen == sorted(set(chosen))
     assert sum(count(prompt_source_block(i + 1, hits[i])) + 1 for i in chosen) <= available
     if hits and count(prompt_source_block(1, hits[0])) + 1 <= available:
