@@ -37,6 +37,7 @@ class SlowLLM(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.server.started += 1
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
@@ -81,6 +82,7 @@ class LLMServer(http.server.ThreadingHTTPServer):
 
     def __init__(self, handler: type[SlowLLM]) -> None:
         super().__init__(("127.0.0.1", 0), handler)
+        self.started = 0  # answers begun
         self.ended: list[Ended] = []  # appended by the handler threads, in the order answers end
 
     @property

@@ -84,6 +84,21 @@ def test_a_client_that_gives_up_on_a_reply_stops_its_answer(server: Server, llm:
     assert reply.status_code == 200  # the server goes on
 
 
+def test_a_streaming_client_that_leaves_stops_its_answer_and_no_error_is_logged(server: Server,
+                                                                                llm: LLMServer) -> None:
+    seen, begun = len(llm.ended), llm.started
+    body = {"model": "docs", "stream": True, "messages": [{"role": "user", "content": QUESTION}]}
+    with httpx.stream("POST", f"{server.url}/v1/chat/completions", json=body, timeout=30) as reply:
+        assert reply.status_code == 200
+        for _ in range(300):  # until the model writes (keep-alives only come every 10 s)
+            if llm.started > begun:
+                break
+            time.sleep(0.05)
+    _assert_cut_off(_next_end(llm, seen))
+    assert httpx.get(f"{server.url}/healthz", timeout=30).status_code == 200
+    assert "Traceback" not in server.log_tail()  # it logged "Task exception was never retrieved"
+
+
 def test_an_answer_past_the_servers_timeout_is_a_504_and_stops(server: Server, llm: LLMServer) -> None:
     seen = len(llm.ended)
     reply = httpx.post(f"{server.url}/v1/ask", json={"question": QUESTION}, timeout=60)

@@ -54,7 +54,7 @@ async def run_for_client(gate: Gate, work: Callable[[], T], timeout: float, rece
     the client disconnects or the answer outlives ``timeout`` (504), and ``work`` is expected to stop
     at its next piece then (``final_answer``). A client that left raises ``ClientGone``."""
     job = asyncio.ensure_future(gate.run(work, timeout, abandon=gone))
-    job.add_done_callback(_seen)
+    job.add_done_callback(mark_retrieved)
     watch = asyncio.ensure_future(until_disconnected(receive))
     done: set[asyncio.Future[Any]] = set()
     try:
@@ -69,7 +69,8 @@ async def run_for_client(gate: Gate, work: Callable[[], T], timeout: float, rece
     raise ClientGone()
 
 
-def _seen(job: asyncio.Future[Any]) -> None:
-    """An abandoned job's end (``ClientGone``, a 504) is expected: retrieved, so asyncio logs nothing."""
+def mark_retrieved(job: asyncio.Future[Any]) -> None:
+    """A done callback: an abandoned answer's end (``ClientGone``, a 504) is expected, so its error is
+    marked as seen and asyncio does not log "Task exception was never retrieved" with a traceback."""
     if not job.cancelled():
         job.exception()

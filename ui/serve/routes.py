@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from rag.retrieve.hybrid import check_k, check_sources
 from ui.serve import openai_chat
-from ui.serve.abandoned import final_answer, run_for_client
+from ui.serve.abandoned import final_answer, mark_retrieved, run_for_client
 from ui.serve.collections import Collections
 from ui.serve.config import ServeConfig
 from ui.serve.documents import document_id, index_files, place, receive, safe_name
@@ -116,6 +116,7 @@ async def chat_completions(body: ChatRequest, request: Request,
     # A full queue, or a wait past --timeout, is a 503 status, not an error inside a stream.
     await state.answers.enter(state.config.timeout_s)
     task = asyncio.ensure_future(state.answers.run(work, state.config.timeout_s, entered=True, abandon=gone))
+    task.add_done_callback(mark_retrieved)  # a client that left reads no error
     wants_usage = bool(body.stream_options and body.stream_options.include_usage)
     return StreamingResponse(_events(task, body.model, wants_usage, gone), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
