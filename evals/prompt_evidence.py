@@ -1,8 +1,9 @@
 """How often an LLM's prompt holds the evidence, by context window: no model is run.
 
-For each answerable question of a dataset, the passages are retrieved as ``rag`` retrieves them
-and packed into the window as ``LLMGenerator`` packs them (``select_sources``); a question counts
-when one of its evidence spans is inside the text sent. A model cannot quote what it was not
+For each answerable question of a dataset, the passages are retrieved as an answer retrieves them
+(the refusal gate's retrieval: a question it refuses reaches no model) and packed into the window as
+``LLMGenerator`` packs them (``select_sources``); a question counts when one of its evidence spans
+is inside the text sent. A model cannot quote what it was not
 given, so this bounds every LLM backend's answers, and it shows what a smaller window (a faster
 first token on a CPU) costs.
 
@@ -13,17 +14,19 @@ first token on a CPU) costs.
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from evals.dataset import EvalCase, load_dataset
 from evals.metrics import letters_and_digits
 from evals.runner import open_eval_assistant
-from index.tokens import count_tokens
+from rag.tokens import count_tokens
 from rag.answer.prompting import TokenBudget, fixed_prompt_text, prompt_source_blocks, select_sources
 from rag.assistant import Assistant
+from rag.retrieve.refusal_gate import gate
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,13 @@ def measure(assistant: Assistant, cases: Sequence[EvalCase], contexts: Sequence[
         raise ValueError("the dataset has no answerable case with evidence")
     results = []
     for widen in widths:
-        retrieved = [(case, assistant.retrieve(case.question, widen=widen)) for case in asked]
+        # The retrieval an answer gets: the refusal gate's (its second search may add passages, and a
+        # question it refuses reaches no model), with the retriever's widening set to ``widen``.
+        retriever = copy.copy(assistant.retriever)
+        retriever.config = replace(retriever.config, widen=widen)
+        k = assistant.settings.k
+        gated = [(case, gate(retriever, case.question, k, None, assistant.refusal_threshold)) for case in asked]
+        retrieved = [(case, [] if g.refusal_reason else list(g.retrieval.hits)) for case, g in gated]
         for context in contexts:
             held, tokens = 0, 0
             for case, hits in retrieved:

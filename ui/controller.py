@@ -63,10 +63,15 @@ class ChatState:
     def title(self) -> str:
         return self.turns[0].question if self.turns else "New chat"
 
+    @property
+    def unfinished(self) -> bool:
+        """Whether the last answer is still shown as being written."""
+        return bool(self.turns) and self.turns[-1].asked is None and "rag-pending" in self.turns[-1].html
+
     def end_unfinished(self, title: str, detail: str) -> ChatState:
         """The last answer, if it was still being written, replaced by ``title``; it stays out of the
         follow-up history (``asked`` stays None), and Regenerate asks its question again in its place."""
-        if self.turns and self.turns[-1].asked is None and "rag-pending" in self.turns[-1].html:
+        if self.unfinished:
             self.turns[-1].html = render.render_error(title, detail)
         return self
 

@@ -8,12 +8,14 @@ extractive answerer. ``condense`` rewrites follow-up questions with the condense
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessageChunk, BaseMessage
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import Runnable
 
@@ -107,11 +109,14 @@ class LLMGenerator:
             # ``_transform_stream_with_config`` catches GeneratorExit, then drains its input for
             # tracing), so Stop, or a client that left, still waited for the whole answer while the
             # model wrote it. Closing the model's stream closes its HTTP response: the server stops.
-            for chunk in self.model.stream(self.prompt.format_messages(**values)):
-                piece = str(chunk.text)
-                if piece:
-                    pieces.append(piece)
-                    yield piece
+            stream = cast(Generator[AIMessageChunk, None, None],  # typed Iterator; a generator function
+                          self.model.stream(self.prompt.format_messages(**values)))
+            with closing(stream) as chunks:
+                for chunk in chunks:
+                    piece = str(chunk.text)
+                    if piece:
+                        pieces.append(piece)
+                        yield piece
         except Exception as exc:
             translated = translate_error(exc, self.where, self.model_name, timeout=self.config.timeout,
                                          started=bool(pieces))

@@ -76,7 +76,9 @@ def prompt_source_block(n: int, hit: Hit) -> str:
 def excerpt(hit: Hit, spans: Sequence[tuple[int, int]]) -> Hit:
     """``hit`` holding only the text at ``spans`` (document offsets inside its passage), in document
     order: spans that overlap or that only whitespace separates are joined, the others separated by
-    " … "; ``hit`` itself when that is all of it.
+    " … "; ``hit`` itself when that is all of it. The result is for the prompt only: its text is the
+    excerpt, while its offsets run from the first span's start to the last one's end (``Chunk``'s
+    ``document.text[start:end] == text`` holds only when nothing was left out between them).
 
     >>> from index.records import Chunk
     >>> text = "One. Two. Three. Four."
@@ -107,8 +109,8 @@ def pack_sources(passages: Sequence[Hit], available: int, count: CountTokens) ->
     while it does not fit whole); a chunk that does not fit is skipped and a later, shorter one may
     still fit. Then, best passage first, each passage sent is sent whole where what is left allows,
     with the neighbours widening added. Packing whole widened passages alone filled a 2,048-token
-    window with one or two of them: the evidence was in the prompt for 0.46 of the Python-docs
-    questions, against 0.88 without widening (README "LLM backends"). The window is never overflowed.
+    window with one or two of them: the evidence was in the prompt for 0.45 of the Python-docs
+    questions, against 0.87 without widening (README "LLM backends"). The window is never overflowed.
 
     >>> from index.records import Chunk
     >>> hits = [Hit(Chunk(str(i), "d", "f.txt", "word " * n, 0, 5 * n, i), 1.0, i + 1)
@@ -119,7 +121,9 @@ def pack_sources(passages: Sequence[Hit], available: int, count: CountTokens) ->
     def cost(i: int, hit: Hit) -> int:
         return count(prompt_source_block(i + 1, hit)) + 1  # +1: the newline joining blocks
 
-    found = sorted((a.rank, i, (a.start, a.end)) for i, hit in enumerate(passages)
+    # A chunk ranks no better than its passage: the passages the refusal gate's second search adds
+    # take the last places, though their chunks keep that search's ranks (1, 2…).
+    found = sorted((max(a.rank, hit.rank), i, (a.start, a.end)) for i, hit in enumerate(passages)
                    for a in (hit.anchors or [Anchor(hit.chunk.chunk_id, hit.chunk.start, hit.chunk.end, hit.rank)]))
     spans: dict[int, list[tuple[int, int]]] = {}
     sent: dict[int, tuple[Hit, int]] = {}  # index: the passage as it is sent, and its cost

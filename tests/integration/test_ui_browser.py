@@ -328,7 +328,19 @@ def test_two_pages_with_different_backends_and_collections_do_not_affect_each_ot
 def test_a_page_on_an_llm_backend_streams_while_another_stays_extractive(server: tuple[str, Path],
                                                                          browser: Browser) -> None:
     url, _ = server
-    llm = slow_llm.start(SlowLLM)
+    stop_clicked = threading.Event()
+    answers_begun: list[SlowLLM] = []
+
+    class StoppableLLM(SlowLLM):
+        def pause(self, i: int) -> None:
+            if i == 0 and b"Rewrite the follow-up" not in self.body:
+                answers_begun.append(self)
+            if i == 2 and len(answers_begun) == 2 and answers_begun[-1] is self:
+                stop_clicked.wait(30)  # the second answer, three words shown, waits for Stop
+            else:
+                super().pause(i)
+
+    llm = slow_llm.start(StoppableLLM)
     first, second = Page(browser, url), Page(browser, url)
     a, b = first.page, second.page
     try:
@@ -357,7 +369,9 @@ def test_a_page_on_an_llm_backend_streams_while_another_stays_extractive(server:
         box.fill("What else causes tides?")
         box.press("Enter")
         expect(a.locator("#rag-chat .rag-caret")).to_have_count(1)
+        expect(a.locator("#rag-chat .rag-pending .rag-body")).to_contain_text("Tides are caused", timeout=60_000)
         a.locator("#rag-stop").click()
+        stop_clicked.set()
         stopped = a.locator(".rag-answer").nth(1)
         expect(stopped).to_contain_text("Stopped: the answer was not finished.")
         expect(a.locator(".rag-caret")).to_have_count(0)
@@ -370,6 +384,7 @@ def test_a_page_on_an_llm_backend_streams_while_another_stays_extractive(server:
         other = second.ask("What causes tides?")
         expect(other.locator(".rag-meta")).to_contain_text("answered by extractive")
     finally:
+        stop_clicked.set()
         llm.shutdown()
         for ui in (first, second):
             ui.page.context.close()

@@ -50,6 +50,16 @@ def test_widened_passages_that_do_not_fit_whole_send_the_chunks_found_best_first
     assert sum(_cost(i, hit) for i, hit in sent.items()) <= 90
 
 
+def test_a_passage_the_refusal_gate_adds_last_waits_for_the_first_searchs_chunks() -> None:
+    """The gate's second search adds passages in the last places; their chunks keep that search's
+    ranks (1, 2…), which must not put them before the first search's second and third chunks."""
+    doc = _document(20)
+    passages = [_widened(doc, 0, 2, {1: 1}, 1), _widened(doc, 4, 6, {5: 2}, 2), _widened(doc, 8, 10, {9: 3}, 3),
+                _widened(doc, 12, 14, {13: 1}, 4)]
+    sent = pack_sources(passages, 2 * 30, count)  # room for two chunks
+    assert [i for i, _ in sent] == [0, 1]
+
+
 def test_with_room_for_everything_every_passage_is_sent_whole() -> None:
     doc = _document(12)
     passages = [_widened(doc, 0, 6, {2: 1, 5: 4}, 1), _widened(doc, 8, 11, {9: 2}, 2)]

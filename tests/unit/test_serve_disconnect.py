@@ -14,7 +14,7 @@ import pytest
 
 import ui.serve.routes as routes
 from rag.records import Answer
-from ui.serve.abandoned import final_answer, run_for_client
+from ui.serve.abandoned import enter_for_client, final_answer, run_for_client
 from ui.serve.errors import ApiError, ClientGone
 from ui.serve.gate import Gate
 from ui.serve.openai_chat import KEEP_ALIVE
@@ -186,3 +186,42 @@ def test_an_answer_past_the_timeout_is_a_504_and_stops() -> None:
 
     asyncio.run(scenario())
     assert gone.is_set() and gate.running == 0 and work.written < 100
+
+
+def test_a_streamed_question_whose_client_leaves_while_it_waits_never_takes_a_slot() -> None:
+    gate = Gate("answers", limit=1, queue=4)
+    waiting_client, staying_client = _Client(), _Client()
+
+    async def scenario() -> None:
+        await gate.enter(5)  # the only slot is taken
+        leaving = asyncio.ensure_future(enter_for_client(gate, 30, waiting_client.receive))
+        await _until(lambda: gate.waiting == 1)
+        waiting_client.left.set()
+        with pytest.raises(ClientGone):
+            await leaving
+        assert gate.waiting == 0 and gate.running == 1
+        staying = asyncio.ensure_future(enter_for_client(gate, 30, staying_client.receive))
+        await _until(lambda: gate.waiting == 1)
+        gate.leave()  # the answer running ends: the slot goes to the client still there
+        await staying
+        assert gate.running == 1 and gate.waiting == 0
+        gate.leave()
+
+    asyncio.run(scenario())
+    assert gate.running == 0
+
+
+def test_a_client_that_leaves_as_its_slot_comes_free_gives_the_slot_back() -> None:
+    gate, client = Gate("answers", limit=1, queue=4), _Client()
+
+    async def scenario() -> None:
+        await gate.enter(5)
+        entering = asyncio.ensure_future(enter_for_client(gate, 30, client.receive))
+        await _until(lambda: gate.waiting == 1)
+        gate.leave()  # the slot comes free and the client leaves in the same moment
+        client.left.set()
+        with pytest.raises(ClientGone):
+            await entering
+
+    asyncio.run(scenario())
+    assert gate.running == 0 and gate.waiting == 0

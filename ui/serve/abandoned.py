@@ -13,6 +13,7 @@ learns it the moment the connection closes, without a loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
@@ -67,6 +68,27 @@ async def run_for_client(gate: Gate, work: Callable[[], T], timeout: float, rece
     if job in done:
         return job.result()
     raise ClientGone()
+
+
+async def enter_for_client(gate: Gate, patience: float, receive: Receive) -> None:
+    """``gate.enter(patience)`` for a streamed answer (its slot is taken before its stream starts),
+    given up with ``ClientGone`` when the client disconnects first: it never runs."""
+    entering = asyncio.ensure_future(gate.enter(patience))
+    watch = asyncio.ensure_future(until_disconnected(receive))
+    try:
+        await asyncio.wait({entering, watch}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+        if not entering.done():
+            entering.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await entering  # a slot granted as it was cancelled ends it normally: given back below
+    if entering.cancelled():
+        raise ClientGone()
+    entering.result()  # 503: the queue was full, or no slot came free in time
+    if watch.done() and not watch.cancelled():  # the client left as the slot came free
+        gate.leave()
+        raise ClientGone()
 
 
 def mark_retrieved(job: asyncio.Future[Any]) -> None:

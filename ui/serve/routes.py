@@ -19,11 +19,11 @@ from starlette.concurrency import run_in_threadpool
 
 from rag.retrieve.hybrid import check_k, check_sources
 from ui.serve import openai_chat
-from ui.serve.abandoned import final_answer, mark_retrieved, run_for_client
+from ui.serve.abandoned import enter_for_client, final_answer, mark_retrieved, run_for_client
 from ui.serve.collections import Collections
 from ui.serve.config import ServeConfig
 from ui.serve.documents import document_id, index_files, place, receive, safe_name
-from ui.serve.errors import ApiError, as_api_error, error_body
+from ui.serve.errors import ApiError, ClientGone, as_api_error, error_body
 from ui.serve.gate import Gate
 from ui.serve.jobs import Job, Jobs, new_job_id
 from ui.serve.schemas import AskRequest, ChatRequest, RetrieveRequest
@@ -70,6 +70,8 @@ async def ask(body: AskRequest, request: Request, state: ServerState = State) ->
     gone = threading.Event()  # the client left, or the answer outlived --timeout: stop it
 
     def work() -> dict[str, Any]:
+        if gone.is_set():  # the client left as this request's slot came free: no retrieval, no model
+            raise ClientGone()
         assistant, k, sources = _open(state, body.collection, body.k, body.sources)
         stream = assistant.ask_stream(body.question, k=k, strict=body.strict, sources=sources, history=body.history)
         return dict(final_answer(stream, gone).to_dict())
@@ -106,6 +108,8 @@ async def chat_completions(body: ChatRequest, request: Request,
     gone = threading.Event()  # the client left, or the answer outlived --timeout: stop it
 
     def work() -> tuple[Any, dict[str, int]]:  # counted here too: tiktoken over a 1 MB body is not for the event loop
+        if gone.is_set():  # the client left as this request's slot came free: no retrieval, no model
+            raise ClientGone()
         stream = assistant.ask_stream(question, k=k, strict=body.strict, sources=sources, history=history)
         answer = final_answer(stream, gone)
         return answer, openai_chat.usage(body.messages, answer)
@@ -114,7 +118,7 @@ async def chat_completions(body: ChatRequest, request: Request,
         answer, usage = await run_for_client(state.answers, work, state.config.timeout_s, request.receive, gone)
         return JSONResponse(openai_chat.completion(answer, body.model, usage))
     # A full queue, or a wait past --timeout, is a 503 status, not an error inside a stream.
-    await state.answers.enter(state.config.timeout_s)
+    await enter_for_client(state.answers, state.config.timeout_s, request.receive)  # a client gone meanwhile: 499
     task = asyncio.ensure_future(state.answers.run(work, state.config.timeout_s, entered=True, abandon=gone))
     task.add_done_callback(mark_retrieved)  # a client that left reads no error
     wants_usage = bool(body.stream_options and body.stream_options.include_usage)
