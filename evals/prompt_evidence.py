@@ -23,10 +23,10 @@ from pathlib import Path
 from evals.dataset import EvalCase, load_dataset
 from evals.metrics import letters_and_digits
 from evals.runner import open_eval_assistant
-from rag.tokens import count_tokens
 from rag.answer.prompting import TokenBudget, fixed_prompt_text, prompt_source_blocks, select_sources
 from rag.assistant import Assistant
 from rag.retrieve.refusal_gate import gate
+from rag.tokens import count_tokens
 
 
 @dataclass(frozen=True)
