@@ -3,9 +3,8 @@
 For each answerable question of a dataset, the passages are retrieved as an answer retrieves them
 (the refusal gate's retrieval: a question it refuses reaches no model) and packed into the window as
 ``LLMGenerator`` packs them (``select_sources``); a question counts when one of its evidence spans
-is inside the text sent. A model cannot quote what it was not
-given, so this bounds every LLM backend's answers, and it shows what a smaller window (a faster
-first token on a CPU) costs.
+is inside the text sent. A model cannot quote what it was not given, so this bounds every LLM
+backend's answers, and it shows what a smaller window (a sooner first token on a CPU) costs.
 
     python -m evals.prompt_evidence evals/datasets/pydocs.jsonl --docs DIR [--index DIR]
         [--contexts 8192,4096,2048,1536] [--max-tokens 512]
