@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -434,5 +435,23 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 
+def run() -> None:
+    """The ``rag`` command: ``main`` with the process's arguments, then exit with its status.
+
+    After Ctrl-C with a local GGUF model loaded, the process ends at once (``os._exit``, output
+    flushed): llama.cpp's in-process server is torn down by Python's exit while it may still be
+    reading the prompt, which crashed the process after "interrupted" (segmentation fault, exit 139,
+    in 6 of 8 tries). Nothing is left to finish: answering writes nothing, and an interrupted ingest
+    has said what it kept."""
+    code = main()
+    from rag.llm import gguf
+
+    if code == EXIT_INTERRUPTED and gguf.running():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -93,6 +93,12 @@ _servers: dict[tuple[Path, int, int, int], LocalServer] = {}
 _lock = threading.Lock()
 
 
+def running() -> bool:
+    """Whether this process has started a local llama.cpp server (it lives until the process ends)."""
+    with _lock:
+        return bool(_servers)
+
+
 def local_server(path: str | Path, context_window: int, threads: int | None = None,
                  batch_threads: int | None = None) -> LocalServer:
     """Start (once per process) a loopback llama.cpp server for ``path``; raises ``BackendError``.

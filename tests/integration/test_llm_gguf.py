@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -137,3 +138,29 @@ def test_llm_judge_on_the_real_model_gives_a_verdict_per_pair(assistant: Assista
     for v in verdicts:  # a reply that is not yes/partial/no must never count as support
         assert v.verdict in VERDICTS and v.reasons
         assert v.verdict == "unsupported" or v.reasons[0].startswith("model said:")
+
+
+@pytest.mark.parametrize("after_s", [3.0, 6.0])
+def test_ctrl_c_in_rag_ask_ends_it_with_interrupted_and_no_crash(index_dir: Path, tmp_path: Path,
+                                                                   after_s: float) -> None:
+    """Ctrl-C while the local model reads the prompt or writes (a long answer to the 512-token cap):
+    the command said "interrupted" and then crashed (segmentation fault, exit 139) in 6 of 8 tries,
+    llama.cpp's in-process server torn down by Python's exit while it worked; before that, the
+    interrupt was often ignored and the answer completed (exit 0)."""
+    from tests.integration.conftest import RAG
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False")
+    question = "Explain in great detail, at length, everything the documents say about coral reefs and solar panels."
+    process = subprocess.Popen([RAG, "ask", question, "--index", str(index_dir), "--k", "10", "--backend", "gguf",
+                                "--gguf", str(MODEL)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):  # still answering when Ctrl-C comes
+            process.wait(timeout=after_s)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err[-2000:]
+    assert err.strip().endswith("interrupted")
