@@ -435,6 +435,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 
+
 def run() -> None:
     """The ``rag`` command: ``main`` with the process's arguments, then exit with its status.
 

@@ -154,7 +154,10 @@ def test_ctrl_c_in_rag_ask_ends_it_with_interrupted_and_no_crash(index_dir: Path
     question = "Explain in great detail, at length, everything the documents say about coral reefs and solar panels."
     process = subprocess.Popen([RAG, "ask", question, "--index", str(index_dir), "--k", "10", "--backend", "gguf",
                                 "--gguf", str(MODEL)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True,
+                               # as from a terminal: a test run in the background (CI) ignores SIGINT,
+                               # and a child inherits that, so Ctrl-C would never reach it
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         with pytest.raises(subprocess.TimeoutExpired):  # still answering when Ctrl-C comes
             process.wait(timeout=after_s)
