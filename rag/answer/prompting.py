@@ -130,10 +130,11 @@ def pack_sources(passages: Sequence[Hit], available: int, count: CountTokens) ->
     left = available
     for _, i, span in found:
         trial = excerpt(passages[i], [*spans.get(i, []), span])
-        more = cost(i, trial) - (sent[i][1] if i in sent else 0)
+        need = cost(i, trial)
+        more = need - (sent[i][1] if i in sent else 0)
         if more <= left:
             spans.setdefault(i, []).append(span)
-            sent[i] = (trial, cost(i, trial))
+            sent[i] = (trial, need)
             left -= more
     for i, (hit, need) in sorted(sent.items()):
         if hit is not passages[i] and (more := cost(i, passages[i]) - need) <= left:

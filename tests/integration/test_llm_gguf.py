@@ -148,9 +148,9 @@ def test_ctrl_c_in_rag_ask_ends_it_with_interrupted_and_no_crash(index_dir: Path
     llama.cpp's in-process server torn down by Python's exit while it worked; before that, the
     interrupt was often ignored and the answer completed (exit 0)."""
     from tests.integration.conftest import RAG
+    from tests.integration.servers import serve_env
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False")
+    env = serve_env()  # the developer's RAG_* settings left out, offline
     question = "Explain in great detail, at length, everything the documents say about coral reefs and solar panels."
     process = subprocess.Popen([RAG, "ask", question, "--index", str(index_dir), "--k", "10", "--backend", "gguf",
                                 "--gguf", str(MODEL)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,

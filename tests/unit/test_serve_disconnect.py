@@ -54,6 +54,15 @@ def test_the_stream_is_stopped_at_its_next_piece_once_the_client_is_gone() -> No
     assert stream.yielded == 2 and stream.closed  # closing the generator is what stops the LLM's request
 
 
+def test_a_stream_whose_client_left_before_it_began_is_never_started() -> None:
+    gone = threading.Event()
+    gone.set()
+    stream = _Stream(_answer(), pieces=50)
+    with pytest.raises(ClientGone):
+        final_answer(iter(stream), gone)
+    assert stream.yielded == 0  # no retrieval, nothing sent to a model
+
+
 def test_a_client_that_stays_gets_the_answer() -> None:
     answer = _answer()
     stream = _Stream(answer, pieces=5)

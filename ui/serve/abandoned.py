@@ -30,8 +30,12 @@ T = TypeVar("T")
 def final_answer(stream: Generator[Any, None, None], gone: threading.Event) -> Any:
     """The checked ``Answer`` at the end of ``Assistant.ask_stream``'s ``stream``; once ``gone`` is
     set, the stream is closed at its next piece (``ClientGone``), which stops an LLM generating for a
-    client that left (its answer slot and the CPU go to the next question)."""
+    client that left (its answer slot and the CPU go to the next question). ``gone`` already set (the
+    client left as the answer's slot came free): the stream is never started, so nothing is retrieved
+    or sent to a model (``ask_stream`` is a generator: it does nothing until iterated)."""
     try:
+        if gone.is_set():
+            raise ClientGone()
         for item in stream:
             if gone.is_set():
                 raise ClientGone()

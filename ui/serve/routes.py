@@ -23,7 +23,7 @@ from ui.serve.abandoned import enter_for_client, final_answer, mark_retrieved, r
 from ui.serve.collections import Collections
 from ui.serve.config import ServeConfig
 from ui.serve.documents import document_id, index_files, place, receive, safe_name
-from ui.serve.errors import ApiError, ClientGone, as_api_error, error_body
+from ui.serve.errors import ApiError, as_api_error, error_body
 from ui.serve.gate import Gate
 from ui.serve.jobs import Job, Jobs, new_job_id
 from ui.serve.schemas import AskRequest, ChatRequest, RetrieveRequest
@@ -70,8 +70,6 @@ async def ask(body: AskRequest, request: Request, state: ServerState = State) ->
     gone = threading.Event()  # the client left, or the answer outlived --timeout: stop it
 
     def work() -> dict[str, Any]:
-        if gone.is_set():  # the client left as this request's slot came free: no retrieval, no model
-            raise ClientGone()
         assistant, k, sources = _open(state, body.collection, body.k, body.sources)
         stream = assistant.ask_stream(body.question, k=k, strict=body.strict, sources=sources, history=body.history)
         return dict(final_answer(stream, gone).to_dict())
@@ -108,8 +106,6 @@ async def chat_completions(body: ChatRequest, request: Request,
     gone = threading.Event()  # the client left, or the answer outlived --timeout: stop it
 
     def work() -> tuple[Any, dict[str, int]]:  # counted here too: tiktoken over a 1 MB body is not for the event loop
-        if gone.is_set():  # the client left as this request's slot came free: no retrieval, no model
-            raise ClientGone()
         stream = assistant.ask_stream(question, k=k, strict=body.strict, sources=sources, history=history)
         answer = final_answer(stream, gone)
         return answer, openai_chat.usage(body.messages, answer)
