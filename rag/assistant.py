@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import abc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -296,7 +297,7 @@ class Assistant:
         k = self._k(k)
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        follow_up = self._follow_up(question, history)
+        follow_up = yield from self._follow_up(question, history)
         standalone = follow_up.standalone if follow_up else question
         timings["condense"] = time.perf_counter() - started
         t = time.perf_counter()
@@ -368,9 +369,14 @@ class Assistant:
         words = frozenset(content_words(follow_up.question))
         return answer_follow_up(question, hits, retrieval.query_vector, words)
 
-    def _follow_up(self, question: str, history: Sequence[str]) -> FollowUp | None:
+    def _follow_up(self, question: str, history: Sequence[str]
+                   ) -> abc.Generator[str, None, FollowUp | None]:
         """The question resolved against the conversation: by the LLM backend's condense prompt
-        when it has one, else by the heuristics of ``rag.followup``; None for a first question."""
+        when it has one, else by the heuristics of ``rag.followup``; None for a first question.
+        Yields ``""`` while a model rewrites it, so that the answer's reader can stop it there."""
+        if history and hasattr(self.generator, "condense_stream"):
+            standalone = str((yield from self.generator.condense_stream(question, history)))
+            return FollowUp(question, standalone, standalone, history[-1], True)
         condenser = getattr(self.generator, "condense", None)
         if history and condenser is not None:
             standalone = str(condenser(question, history))

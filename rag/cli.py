@@ -249,7 +249,7 @@ def _print_stream(stream: Any, out: TextIO, show_text: bool) -> Any:
     for item in stream:
         if isinstance(item, Answer):
             answer = item
-        elif show_text and out.isatty():
+        elif item and show_text and out.isatty():
             out.write(item)
             out.flush()
             streamed = True

@@ -30,6 +30,8 @@ from ui.viewer import Cited, render_context, render_pdf_page
 Message = dict[str, str]
 PageProgress = Callable[[float, str], None]
 """progress(fraction_done, description)."""
+# Shown once the passages are found and an LLM reads them (seconds to minutes on a CPU for a large model).
+READING = "The model is reading the passages before it writes…"
 
 
 @dataclass
@@ -152,9 +154,12 @@ class Controller:
                                              sources=list(sources) if sources else None, history=history):
                 if isinstance(item, Answer):
                     answer = item
-                else:
+                elif item or text:
                     text += item
                     turn.html = render.render_streaming(text)
+                    yield state.messages, state
+                else:  # "": the model reads the passages before its first word; Stop can end it here
+                    turn.html = render.render_pending(READING)
                     yield state.messages, state
         except Exception as exc:  # shown in the chat: a broken backend must not break the page
             # A RagError is its own sentence (a Chroma server gone, a backend that refused); anything

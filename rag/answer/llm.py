@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Generator, Iterator, Sequence
-from contextlib import closing
 from dataclasses import dataclass
-from typing import cast
 
 import numpy as np
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
-from langchain_core.messages import AIMessageChunk, BaseMessage
-from langchain_core.output_parsers import StrOutputParser
+from langchain_core.messages import BaseMessage
 from langchain_core.runnables import Runnable
 
 from index.tokens import count_tokens
@@ -32,6 +29,7 @@ from rag.answer.prompting import (
 from rag.check.checker import draft_from_text
 from rag.followup import condense as heuristic_condense
 from rag.llm.errors import BackendError, translate_error
+from rag.llm.streaming import stoppable_pieces
 from rag.records import Draft, Hit
 from rag.text import content_words
 
@@ -83,7 +81,8 @@ class LLMGenerator:
         self.count = count
         self.keepalive = keepalive
         self.prompt = answer_prompt()
-        self.condense_chain = condense_prompt() | with_max_tokens(model, config.condense_tokens) | StrOutputParser()
+        self.condense_messages = condense_prompt()
+        self.condense_model = with_max_tokens(model, config.condense_tokens)
 
     def inputs(self, question: str, passages: Sequence[Hit]) -> tuple[dict[str, str], list[int]]:
         """The prompt variables, and the 0-based indices of the passages that fit the budget (their
@@ -97,8 +96,9 @@ class LLMGenerator:
 
     def stream(self, question: str, passages: Sequence[Hit], question_vector: np.ndarray | None = None
                ) -> Iterator[str | Draft]:
-        """Text pieces as the model produces them, then the text as a ``Draft`` (markers parsed);
-        nothing when no passage fits the window."""
+        """Text pieces as the model produces them, ``""`` every quarter second while it writes nothing
+        (reading the prompt: the caller may close the stream there, and the model stops), then the
+        text as a ``Draft`` (markers parsed); nothing when no passage fits the window."""
         values, chosen = self.inputs(question, passages)
         if not chosen:
             return
@@ -108,15 +108,12 @@ class LLMGenerator:
             # chain's stream early reads the model's stream to its end (langchain-core 1.8's
             # ``_transform_stream_with_config`` catches GeneratorExit, then drains its input for
             # tracing), so Stop, or a client that left, still waited for the whole answer while the
-            # model wrote it. Closing the model's stream closes its HTTP response: the server stops.
-            stream = cast(Generator[AIMessageChunk, None, None],  # typed Iterator; a generator function
-                          self.model.stream(self.prompt.format_messages(**values)))
-            with closing(stream) as chunks:
-                for chunk in chunks:
-                    piece = str(chunk.text)
-                    if piece:
-                        pieces.append(piece)
-                        yield piece
+            # model wrote it. Its async stream, so that closing works while the model is still silent
+            # (``rag.llm.streaming``): "" pieces while it reads the prompt.
+            for piece in stoppable_pieces(self.model.astream(self.prompt.format_messages(**values))):
+                if piece:
+                    pieces.append(piece)
+                yield piece
         except Exception as exc:
             translated = translate_error(exc, self.where, self.model_name, timeout=self.config.timeout,
                                          started=bool(pieces))
@@ -131,11 +128,27 @@ class LLMGenerator:
         Falls back to the heuristic rewrite (``rag.followup``) when the reply is not a plausible
         rewrite: small models tend to answer the question instead of rewriting it.
         """
+        rewriting = self.condense_stream(question, history)
+        while True:
+            try:
+                next(rewriting)
+            except StopIteration as done:
+                return str(done.value)
+
+    def condense_stream(self, question: str, history: Sequence[str]) -> Generator[str, None, str]:
+        """``condense`` as the answer's stream runs it: ``""`` every quarter second while the model
+        works (a caller may close it there, and the model stops), returning the rewrite."""
         if not history:
             return question
+        messages = self.condense_messages.format_messages(history=format_history(history), question=question)
+        reply: list[str] = []
         with self._errors():
-            reply = self.condense_chain.invoke({"history": format_history(history), "question": question})
-        rewritten = clean_condensed(reply)
+            for piece in stoppable_pieces(self.condense_model.astream(messages)):
+                if piece:
+                    reply.append(piece)
+                else:
+                    yield ""
+        rewritten = clean_condensed("".join(reply))
         return rewritten if plausible_rewrite(rewritten, question) else heuristic_condense(question, history)
 
     def _errors(self) -> _Translate:

@@ -1,12 +1,16 @@
 """A slow OpenAI-compatible chat server on 127.0.0.1 for the tests: one model, ``fake-model``, that
 streams a fixed answer a word at a time, and records how each answer ended (sent whole, or cut off
-because the client closed the connection)."""
+because the client closed the connection). With ``read_s`` set on the server it first stays silent
+that long, as a model on a CPU does while it reads a long prompt, watching for the client to leave."""
 
 from __future__ import annotations
 
 import http.server
 import json
+import select
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,10 +42,13 @@ class SlowLLM(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.server.started += 1
+        words = self.ANSWER.split(" ")
+        if not self.read_prompt():
+            self.server.ended.append(Ended(0, len(words), client_left=True))
+            return
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
-        words = self.ANSWER.split(" ")
         sent = 0
         try:
             for i, word in enumerate(words):
@@ -56,6 +63,16 @@ class SlowLLM(http.server.BaseHTTPRequestHandler):
             self.server.ended.append(Ended(sent, len(words), client_left=True))
         else:
             self.server.ended.append(Ended(sent, len(words), client_left=False))
+
+    def read_prompt(self) -> bool:
+        """Silent for the server's ``read_s`` seconds (headers unsent, as llama.cpp's server while it
+        reads a prompt); False as soon as the client closes the connection meanwhile."""
+        deadline = time.monotonic() + self.server.read_s
+        while (left := deadline - time.monotonic()) > 0:
+            readable, _, _ = select.select([self.connection], [], [], min(left, 0.05))
+            if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                return False
+        return True
 
     def pause(self, i: int) -> None:
         threading.Event().wait(self.PAUSE_S)
@@ -83,6 +100,7 @@ class LLMServer(http.server.ThreadingHTTPServer):
     def __init__(self, handler: type[SlowLLM]) -> None:
         super().__init__(("127.0.0.1", 0), handler)
         self.started = 0  # answers begun
+        self.read_s = 0.0  # silence before the first word (a prompt being read); tests set it
         self.ended: list[Ended] = []  # appended by the handler threads, in the order answers end
 
     @property

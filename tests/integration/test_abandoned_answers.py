@@ -25,6 +25,9 @@ pytestmark = pytest.mark.integration
 
 QUESTION = "What is the Great Barrier Reef?"
 TIMEOUT_S = 4  # rag serve's --timeout: well past retrieval, well short of the whole answer
+# A model reading a long prompt on a CPU: silent far longer than these tests wait, so an answer that
+# was not stopped during the reading fails them (its first word comes, or its end is never seen).
+READ_S = 30.0
 
 
 class _LongLLM(SlowLLM):
@@ -46,6 +49,14 @@ def server(tmp_path_factory: pytest.TempPathFactory, examples_index: Path, llm: 
     running = start_rag_serve(["--index", str(folder / "index"), "--timeout", str(TIMEOUT_S)], folder, env)
     yield running
     running.stop()
+
+
+@pytest.fixture
+def reading(llm: LLMServer) -> Iterator[LLMServer]:
+    """The test model, silent for ``READ_S`` seconds before its first word (reading the prompt)."""
+    llm.read_s = READ_S
+    yield llm
+    llm.read_s = 0.0
 
 
 def _next_end(llm: LLMServer, seen: int) -> Ended:
@@ -104,3 +115,44 @@ def test_an_answer_past_the_servers_timeout_is_a_504_and_stops(server: Server, l
     reply = httpx.post(f"{server.url}/v1/ask", json={"question": QUESTION}, timeout=60)
     assert reply.status_code == 504 and reply.json()["error"]["type"] == "timeout"
     _assert_cut_off(_next_end(llm, seen))
+
+
+# ---- stopped while the model is still silent, reading the prompt -----------------------------------------
+# Before: the answer's stream sat blocked in its HTTP read until the first word, and a blocked
+# generator cannot be closed (Gradio's Stop retried for 60 s, then gave up); the model read on and
+# wrote the whole answer. Now the stream gives its reader a turn ("") every quarter second.
+
+def _assert_stopped_silent(ended: Ended) -> None:
+    assert ended.client_left and ended.words_sent == 0, ended
+
+
+@pytest.mark.parametrize("history", [[], ["What is the Great Barrier Reef?"]], ids=["question", "follow-up"])
+def test_closing_ask_stream_while_the_model_reads_the_prompt_stops_it(reading: LLMServer, examples_index: Path,
+                                                                      history: list[str]) -> None:
+    """A follow-up is rewritten by the model first (the condense prompt): stopped there too."""
+    settings = clean_settings(examples_index.parent, backend="openai", llm_base_url=reading.url,
+                              llm_model="fake-model")
+    assistant = Assistant(examples_index, settings=settings)
+    seen = len(reading.ended)
+    stream = assistant.ask_stream("How long is it?" if history else QUESTION, history=history)
+    assert next(stream) == ""  # nothing written yet, and still the reader's turn
+    stream.close()
+    _assert_stopped_silent(_next_end(reading, seen))
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["ask", "streamed-chat"])
+def test_a_client_that_leaves_while_the_model_reads_the_prompt_stops_it(server: Server, reading: LLMServer,
+                                                                       stream: bool) -> None:
+    seen = len(reading.ended)
+    if not stream:
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(f"{server.url}/v1/ask", json={"question": QUESTION}, timeout=2)
+    else:
+        body = {"model": "docs", "stream": True, "messages": [{"role": "user", "content": QUESTION}]}
+        with httpx.stream("POST", f"{server.url}/v1/chat/completions", json=body, timeout=30) as reply:
+            assert reply.status_code == 200
+            for _ in range(300):  # until the model has the prompt
+                if reading.started > len(reading.ended):
+                    break
+                time.sleep(0.05)
+    _assert_stopped_silent(_next_end(reading, seen))

@@ -381,6 +381,21 @@ def test_a_page_on_an_llm_backend_streams_while_another_stays_extractive(server:
             a.wait_for_timeout(100)
         assert [e for e in llm.ended if e.client_left and e.words_sent < e.words], llm.ended
 
+        # Stop while the model is still silent, reading the prompt (minutes for a large model on a
+        # CPU): the page showed "Searching your documents…" for 60 s after Stop, Gradio gave up
+        # closing the blocked answer, and the model read on and wrote it whole.
+        llm.read_s, ended = 60.0, len(llm.ended)
+        box.fill("What causes tides at night?")
+        box.press("Enter")
+        expect(a.locator(".rag-answer").nth(2)).to_contain_text("The model is reading", timeout=60_000)
+        a.locator("#rag-stop").click()
+        expect(a.locator(".rag-answer").nth(2)).to_contain_text("Stopped: the answer was not finished.")
+        for _ in range(100):
+            if len(llm.ended) > ended:
+                break
+            a.wait_for_timeout(100)
+        assert llm.ended[ended:] and llm.ended[ended].client_left and llm.ended[ended].words_sent == 0, llm.ended
+
         other = second.ask("What causes tides?")
         expect(other.locator(".rag-meta")).to_contain_text("answered by extractive")
     finally:

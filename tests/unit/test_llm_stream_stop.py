@@ -3,18 +3,24 @@
 LangChain's ``(prompt | model | StrOutputParser()).stream`` reads the model's stream to its end when
 it is closed early (langchain-core 1.8), so Stop in the web UI, and a client of ``rag serve`` that
 left, waited for the whole answer; Gradio closes the generator on its event loop, which froze every
-page of the UI meanwhile (8.7 s measured)."""
+page of the UI meanwhile (8.7 s measured). And a model still silent (reading a long prompt) is
+stopped too: its stream gives the reader a turn while it waits (``rag.llm.streaming``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import pytest
 from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessageChunk
 from langchain_core.outputs import ChatGenerationChunk
 
 from index.records import Chunk
 from rag.answer.llm import LLMConfig, LLMGenerator
+from rag.llm.streaming import stoppable_pieces
 from rag.records import Hit
 
 WORDS = 200
@@ -56,3 +62,49 @@ def test_an_answer_read_to_its_end_is_the_models_whole_text() -> None:
     text = "".join(p for p in items if isinstance(p, str))
     assert text == " ".join(["tide"] * WORDS) + " [1]" and model.finished
     assert items[-1].text == text  # the Draft, markers parsed
+
+
+class _SilentModel(GenericFakeChatModel):
+    """A model still reading its prompt: its stream waits for a first word that never comes, and
+    records whether it was cancelled (what closes a real model's HTTP connection)."""
+
+    cancelled: Any = None  # a threading.Event, set when the waiting stream is cancelled
+
+    async def _astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+        yield ChatGenerationChunk(message=AIMessageChunk(content="never"))
+
+
+def test_a_silent_model_gives_the_reader_turns_and_closing_cancels_its_stream() -> None:
+    model = _SilentModel(messages=iter([]), cancelled=threading.Event())
+    generator = LLMGenerator(model, "fake:silent", LLMConfig(), where="memory", model_name="silent")
+    stream = generator.stream("What causes tides?", HITS)
+    assert [next(stream) for _ in range(2)] == ["", ""]  # nothing written, and the reader's turn all the same
+    stream.close()
+    assert model.cancelled.wait(10)
+
+
+def test_a_silent_model_can_be_stopped_while_it_rewrites_a_follow_up() -> None:
+    model = _SilentModel(messages=iter([]), cancelled=threading.Event())
+    generator = LLMGenerator(model, "fake:silent", LLMConfig(), where="memory", model_name="silent")
+    rewriting = generator.condense_stream("and the Sun?", ["What causes tides?"])
+    assert next(rewriting) == ""
+    rewriting.close()
+    assert model.cancelled.wait(10)
+
+
+class _BrokenModel(GenericFakeChatModel):
+    async def _astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+        yield ChatGenerationChunk(message=AIMessageChunk(content="Tides "))
+        raise ValueError("the model broke off")
+
+
+def test_an_error_of_the_models_stream_reaches_the_reader_after_what_came() -> None:
+    stream = stoppable_pieces(_BrokenModel(messages=iter([])).astream("q"))
+    assert next(stream) == "Tides "
+    with pytest.raises(ValueError, match="broke off"):
+        list(stream)

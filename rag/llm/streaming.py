@@ -1,0 +1,95 @@
+"""A chat model's answer as a stream its reader can stop at any moment, even before the first word.
+
+A model on a CPU reads a long prompt for seconds to minutes before it writes a word. A synchronous
+stream (``model.stream``) is blocked inside its HTTP read all that time, and a blocked generator
+cannot be closed from another thread: Python raises "generator already executing". Gradio's Stop
+retries that close for 60 s and then gives up, so Stop during the prompt's reading left the page on
+"Searching your documents…" for a minute while the model read on and then wrote the whole answer
+(measured: a server taking 90 s to its first word saw the client stay to the end).
+
+So the model's async stream runs on one background event loop, and ``stoppable_pieces`` hands its
+text to the caller's thread, yielding ``""`` every ``heartbeat`` seconds while the model is silent.
+At each piece, empty or not, the caller may close the generator; closing cancels the async stream,
+which closes its HTTP connection, and the server stops reading the prompt or writing. The model is
+read at the caller's pace, one chunk ahead at most, as the synchronous stream was.
+
+Written by hand: LangChain's runnables offer no cancellation of a blocked synchronous stream, and
+their async streams need the caller to run an event loop (the UI's answer runs in a worker thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import AsyncIterator, Generator
+from contextlib import aclosing
+from typing import Protocol
+
+HEARTBEAT_S = 0.25  # how long Stop, or a client that left, waits at most while the model is silent
+
+_END = object()
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+class TextChunk(Protocol):
+    @property
+    def text(self) -> str: ...
+
+
+def background_loop() -> asyncio.AbstractEventLoop:
+    """The event loop every model stream of this process runs on, in a daemon thread started on
+    first use (streams wait on the network: one loop serves any number of them at once)."""
+    global _loop
+    with _loop_lock:
+        if _loop is None or _loop.is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="rag-model-streams", daemon=True).start()
+            _loop = loop
+        return _loop
+
+
+def stoppable_pieces(chunks: AsyncIterator[TextChunk], heartbeat: float = HEARTBEAT_S) -> Generator[str, None, None]:
+    """The text of ``chunks`` (a chat model's ``astream``) in the caller's thread, and ``""`` every
+    ``heartbeat`` seconds while none comes. Closing the generator cancels the stream at once, wherever
+    it waits; an error of the stream is raised here.
+
+    >>> from langchain_core.language_models import GenericFakeChatModel
+    >>> model = GenericFakeChatModel(messages=iter(["Tides follow the Moon."]))
+    >>> "".join(stoppable_pieces(model.astream("why tides?")))
+    'Tides follow the Moon.'
+    """
+    out: queue.SimpleQueue[object] = queue.SimpleQueue()
+    wanted = asyncio.Event()  # the caller asked for the next piece (binds to the loop on first wait)
+    loop = background_loop()
+
+    async def pump() -> None:
+        try:
+            async with aclosing(chunks) as stream:  # type: ignore[type-var]  # an async generator in practice
+                async for chunk in stream:
+                    text = str(chunk.text)
+                    if text:
+                        wanted.clear()
+                        out.put(text)
+                        await wanted.wait()
+            out.put(_END)
+        except Exception as exc:  # raised in the caller's thread; a cancel (CancelledError) is not an error
+            out.put(exc)
+
+    running = asyncio.run_coroutine_threadsafe(pump(), loop)
+    try:
+        while True:
+            try:
+                item = out.get(timeout=heartbeat)
+            except queue.Empty:
+                yield ""
+                continue
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield str(item)
+            loop.call_soon_threadsafe(wanted.set)
+    finally:
+        running.cancel()  # a stream read to its end is done already; otherwise its connection closes now
