@@ -20,6 +20,7 @@ their async streams need the caller to run an event loop (the UI's answer runs i
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
 import threading
 from collections.abc import AsyncIterator, Generator
@@ -36,6 +37,15 @@ _loop_lock = threading.Lock()
 class TextChunk(Protocol):
     @property
     def text(self) -> str: ...
+
+
+def _forget_loop() -> None:
+    """In a forked child: the parent's loop thread was not copied, so start a new one when needed."""
+    global _loop, _loop_lock
+    _loop, _loop_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_loop)
 
 
 def background_loop() -> asyncio.AbstractEventLoop:

@@ -9,7 +9,10 @@ stopped too: its stream gives the reader a turn while it waits (``rag.llm.stream
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -108,3 +111,23 @@ def test_an_error_of_the_models_stream_reaches_the_reader_after_what_came() -> N
     assert next(stream) == "Tides "
     with pytest.raises(ValueError, match="broke off"):
         list(stream)
+
+
+def test_a_forked_child_streams_on_a_loop_of_its_own() -> None:
+    """The parent's loop thread is not copied by fork: a child reusing its loop would wait forever."""
+    model = GenericFakeChatModel(messages=iter(["Tides follow the Moon."]))
+    assert "".join(stoppable_pieces(model.astream("q"))) == "Tides follow the Moon."  # the parent's loop runs
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        text = "".join(stoppable_pieces(GenericFakeChatModel(messages=iter(["Moon."])).astream("q")))
+        os._exit(0 if text == "Moon." else 1)
+    for _ in range(200):
+        done, status = os.waitpid(child, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        raise AssertionError("the forked child's stream never ended")
+    assert os.waitstatus_to_exitcode(status) == 0
