@@ -273,11 +273,11 @@ class Assistant:
         """Yield answer text as it is generated, then the final checked ``Answer``.
 
         With an LLM backend, ``""`` comes every quarter second while the model writes nothing (it
-        reads the prompt first: minutes for a large model on a CPU): closing the stream there, or at
-        any piece, stops the model at once (``rag.llm.streaming``).
+        reads the whole prompt first: minutes for a large model on a CPU; it rewrites a follow-up;
+        it pauses): closing the stream there, or at any piece, stops the model (``rag.llm.streaming``).
 
         >>> for piece in a.ask_stream("why do corals bleach?"):  # doctest: +SKIP
-        ...     print(piece if isinstance(piece, str) else "\n" + piece.text, end="", flush=True)
+        ...     print(piece if isinstance(piece, str) else "\\n" + piece.text, end="", flush=True)
 
         Safe to call from many threads at once: everything one question needs travels in local
         values (``Retrieval``, ``Draft``, verdicts), never on this object.

@@ -30,8 +30,9 @@ from ui.viewer import Cited, render_context, render_pdf_page
 Message = dict[str, str]
 PageProgress = Callable[[float, str], None]
 """progress(fraction_done, description)."""
-# Shown once the passages are found and an LLM reads them (seconds to minutes on a CPU for a large model).
-READING = "The model is reading the passages before it writes…"
+# Shown while an LLM is silent: it reads its whole prompt (a follow-up's rewrite, then the passages)
+# before its first word, seconds to minutes on a CPU for a large model.
+READING = "Waiting for the model's first word: it reads everything before it writes…"
 
 
 @dataclass
@@ -158,7 +159,7 @@ class Controller:
                     text += item
                     turn.html = render.render_streaming(text)
                     yield state.messages, state
-                else:  # "": the model reads the passages before its first word; Stop can end it here
+                else:  # "": the model is silent (reading its prompt); Stop can end it here
                     turn.html = render.render_pending(READING)
                     yield state.messages, state
         except Exception as exc:  # shown in the chat: a broken backend must not break the page

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Generator, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,8 +98,8 @@ class LLMGenerator:
     def stream(self, question: str, passages: Sequence[Hit], question_vector: np.ndarray | None = None
                ) -> Iterator[str | Draft]:
         """Text pieces as the model produces them, ``""`` every quarter second while it writes nothing
-        (reading the prompt: the caller may close the stream there, and the model stops), then the
-        text as a ``Draft`` (markers parsed); nothing when no passage fits the window."""
+        (reading the prompt, or pausing: the caller may close the stream there, and the model stops),
+        then the text as a ``Draft`` (markers parsed); nothing when no passage fits the window."""
         values, chosen = self.inputs(question, passages)
         if not chosen:
             return
@@ -110,10 +111,12 @@ class LLMGenerator:
             # tracing), so Stop, or a client that left, still waited for the whole answer while the
             # model wrote it. Its async stream, so that closing works while the model is still silent
             # (``rag.llm.streaming``): "" pieces while it reads the prompt.
-            for piece in stoppable_pieces(self.model.astream(self.prompt.format_messages(**values))):
-                if piece:
-                    pieces.append(piece)
-                yield piece
+            answer = stoppable_pieces(self.model.astream(self.prompt.format_messages(**values)))
+            with closing(answer):  # closed with this generator, not whenever the collector frees it
+                for piece in answer:
+                    if piece:
+                        pieces.append(piece)
+                    yield piece
         except Exception as exc:
             translated = translate_error(exc, self.where, self.model_name, timeout=self.config.timeout,
                                          started=bool(pieces))
@@ -142,8 +145,9 @@ class LLMGenerator:
             return question
         messages = self.condense_messages.format_messages(history=format_history(history), question=question)
         reply: list[str] = []
-        with self._errors():
-            for piece in stoppable_pieces(self.condense_model.astream(messages)):
+        rewriting = stoppable_pieces(self.condense_model.astream(messages))
+        with self._errors(), closing(rewriting):
+            for piece in rewriting:
                 if piece:
                     reply.append(piece)
                 else:

@@ -8,10 +8,13 @@ retries that close for 60 s and then gives up, so Stop during the prompt's readi
 (measured: a server taking 90 s to its first word saw the client stay to the end).
 
 So the model's async stream runs on one background event loop, and ``stoppable_pieces`` hands its
-text to the caller's thread, yielding ``""`` every ``heartbeat`` seconds while the model is silent.
-At each piece, empty or not, the caller may close the generator; closing cancels the async stream,
-which closes its HTTP connection, and the server stops reading the prompt or writing. The model is
-read at the caller's pace, one chunk ahead at most, as the synchronous stream was.
+text to the caller's thread, yielding ``""`` every ``heartbeat`` seconds while the model is silent
+(reading the prompt, or pausing between words). At each piece, empty or not, the caller may close
+the generator; closing cancels the async stream (on the loop's thread, a moment later), which
+closes its HTTP connection, and the server stops reading the prompt or writing. The model is read
+at the caller's pace, one chunk ahead at most, as the synchronous stream was. A chat model without
+an async stream of its own gets LangChain's default, its sync stream in a worker thread, which a
+cancel does not interrupt (every backend here is ``ChatOpenAI``, which has one).
 
 Written by hand: LangChain's runnables offer no cancellation of a blocked synchronous stream, and
 their async streams need the caller to run an event loop (the UI's answer runs in a worker thread).
@@ -20,6 +23,7 @@ their async streams need the caller to run an event loop (the UI's answer runs i
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import queue
 import threading
@@ -31,7 +35,11 @@ HEARTBEAT_S = 0.25  # how long Stop, or a client that left, waits at most while 
 
 _END = object()
 _loop: asyncio.AbstractEventLoop | None = None
+_loop_thread: threading.Thread | None = None
 _loop_lock = threading.Lock()
+# The pumps running now: asyncio keeps only weak references to tasks, and a stream dropped inside a
+# reference cycle would otherwise lose its pump to the garbage collector mid-request.
+_pumps: set[concurrent.futures.Future[None]] = set()
 
 
 class TextChunk(Protocol):
@@ -41,8 +49,9 @@ class TextChunk(Protocol):
 
 def _forget_loop() -> None:
     """In a forked child: the parent's loop thread was not copied, so start a new one when needed."""
-    global _loop, _loop_lock
-    _loop, _loop_lock = None, threading.Lock()
+    global _loop, _loop_thread, _loop_lock
+    _loop, _loop_thread, _loop_lock = None, None, threading.Lock()
+    _pumps.clear()
 
 
 os.register_at_fork(after_in_child=_forget_loop)
@@ -51,19 +60,21 @@ os.register_at_fork(after_in_child=_forget_loop)
 def background_loop() -> asyncio.AbstractEventLoop:
     """The event loop every model stream of this process runs on, in a daemon thread started on
     first use (streams wait on the network: one loop serves any number of them at once)."""
-    global _loop
+    global _loop, _loop_thread
     with _loop_lock:
-        if _loop is None or _loop.is_closed():
+        if _loop is None or _loop_thread is None or not _loop_thread.is_alive():
             loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="rag-model-streams", daemon=True).start()
+            _loop_thread = threading.Thread(target=loop.run_forever, name="rag-model-streams", daemon=True)
+            _loop_thread.start()
             _loop = loop
         return _loop
 
 
 def stoppable_pieces(chunks: AsyncIterator[TextChunk], heartbeat: float = HEARTBEAT_S) -> Generator[str, None, None]:
     """The text of ``chunks`` (a chat model's ``astream``) in the caller's thread, and ``""`` every
-    ``heartbeat`` seconds while none comes. Closing the generator cancels the stream at once, wherever
-    it waits; an error of the stream is raised here.
+    ``heartbeat`` seconds while none comes. Closing the generator cancels the stream wherever it
+    waits; whatever ended the stream other than its end (an error, a cancel from elsewhere) is raised
+    here.
 
     >>> from langchain_core.language_models import GenericFakeChatModel
     >>> model = GenericFakeChatModel(messages=iter(["Tides follow the Moon."]))
@@ -84,15 +95,22 @@ def stoppable_pieces(chunks: AsyncIterator[TextChunk], heartbeat: float = HEARTB
                         out.put(text)
                         await wanted.wait()
             out.put(_END)
-        except Exception as exc:  # raised in the caller's thread; a cancel (CancelledError) is not an error
+        except asyncio.CancelledError as exc:  # ours (nobody reads it then), or the library's own
+            out.put(exc)
+            raise
+        except BaseException as exc:  # raised in the caller's thread (SystemExit too); the loop lives on
             out.put(exc)
 
     running = asyncio.run_coroutine_threadsafe(pump(), loop)
+    _pumps.add(running)
+    running.add_done_callback(_pumps.discard)
     try:
         while True:
             try:
                 item = out.get(timeout=heartbeat)
             except queue.Empty:
+                if running.done() and out.empty():  # ended without a word to say so (never expected)
+                    raise RuntimeError("the model's stream ended without an end or an error") from None
                 yield ""
                 continue
             if item is _END:

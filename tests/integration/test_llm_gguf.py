@@ -179,7 +179,8 @@ def _cpu_seconds() -> float:
 def test_closing_the_answer_while_the_model_reads_the_prompt_stops_llama_cpp(index_dir: Path) -> None:
     """Stop, or a client that left, while the local model still reads the prompt: llama.cpp read the
     rest of it on both cores (14 s measured on a 3,000-token prompt) and only then saw the request
-    gone. It reads the prompt in 512-token steps now and ends after the step under way."""
+    gone. It reads the prompt in 512-token steps now and ends after the step under way. (CPU seconds,
+    not wall-clock time: the claim is that llama.cpp stops working.)"""
     settings = Settings.load(env={}, backend="gguf", gguf_path=str(MODEL), llm_context=4096)
     assistant = Assistant(index_dir, settings=settings)  # the default window: a prompt read for ~15 s here
     stream = assistant.ask_stream("Explain in detail how reefs, sourdough starters and heat pumps are built.", k=10)
@@ -187,9 +188,11 @@ def test_closing_the_answer_while_the_model_reads_the_prompt_stops_llama_cpp(ind
     while time.monotonic() - started < 1.5:
         assert next(stream) == "", "the model wrote within 1.5 s: the prompt is too short to test this"
     stream.close()
+    time.sleep(3)  # the step under way may finish (~1 s on two cores)
     before = _cpu_seconds()
     time.sleep(5)
-    # Reading on takes about 2 CPU seconds a second; stopping, at most the step under way (~2 s).
-    assert _cpu_seconds() - before < 5
+    # Reading on kept both cores busy through these 5 s (6.0 CPU seconds at n_batch 2048, a loaded
+    # machine giving it less); stopped, the process is idle.
+    assert _cpu_seconds() - before < 1.0
     pieces, answer = _ask_streamed(assistant, "What is the Great Barrier Reef?")  # the server still answers
     assert "".join(pieces).strip() and answer.text

@@ -90,7 +90,7 @@ def test_answer_streams_from_the_server_and_is_checked(server_url: str, index_di
         else:
             pieces.append(item)
     assert answer is not None and answer.backend == "openai:smollm2"
-    assert len(pieces) > 1 and "".join(pieces).strip()
+    assert len([p for p in pieces if p]) > 1 and "".join(pieces).strip()  # "": the model is still silent
     # Not strict: every generated sentence is in ``sentences`` with its verdict, refused or not.
     assert answer.sentences and not answer.removed
     assert all(s.support in ("supported", "weak", "unsupported") for s in answer.sentences)

@@ -387,7 +387,7 @@ def test_a_page_on_an_llm_backend_streams_while_another_stays_extractive(server:
         llm.read_s, ended = 60.0, len(llm.ended)
         box.fill("What causes tides at night?")
         box.press("Enter")
-        expect(a.locator(".rag-answer").nth(2)).to_contain_text("The model is reading", timeout=60_000)
+        expect(a.locator(".rag-answer").nth(2)).to_contain_text("Waiting for the model", timeout=60_000)
         a.locator("#rag-stop").click()
         expect(a.locator(".rag-answer").nth(2)).to_contain_text("Stopped: the answer was not finished.")
         for _ in range(100):

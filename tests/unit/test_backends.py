@@ -206,8 +206,8 @@ def _sse(*pieces: str) -> httpx.Response:
 
 
 def _mock_clients(handler: Any) -> dict[str, Any]:
-    """ChatOpenAI's two HTTP clients on ``handler``: answers stream through the async one
-    (``rag.llm.streaming``), condense and judge calls use the sync one."""
+    """ChatOpenAI's two HTTP clients on ``handler``: answers and follow-up rewrites stream through the
+    async one (``rag.llm.streaming``), the judge's calls use the sync one."""
     transport = httpx.MockTransport(handler)
     return {"http_client": httpx.Client(transport=transport),
             "http_async_client": httpx.AsyncClient(transport=transport)}

@@ -131,3 +131,18 @@ def test_a_forked_child_streams_on_a_loop_of_its_own() -> None:
         os.waitpid(child, 0)
         raise AssertionError("the forked child's stream never ended")
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+class _ExitingModel(GenericFakeChatModel):
+    async def _astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+        raise SystemExit(3)
+        yield  # an async generator
+
+
+def test_a_stream_ended_by_systemexit_raises_it_and_later_streams_still_run() -> None:
+    """Only ``Exception`` used to reach the reader: a stream ended otherwise yielded "" for ever, and
+    a SystemExit or KeyboardInterrupt on the loop's thread ended the loop every stream shares."""
+    with pytest.raises(SystemExit):
+        list(stoppable_pieces(_ExitingModel(messages=iter([])).astream("q")))
+    model = GenericFakeChatModel(messages=iter(["Tides follow the Moon."]))
+    assert "".join(stoppable_pieces(model.astream("q"))) == "Tides follow the Moon."
