@@ -128,7 +128,7 @@ def _start(file: Path, context_window: int, threads: int, batch_threads: int) ->
     params.cpuparams_batch.n_threads = batch_threads
     # The prompt is read in steps of this many tokens, and a request cancelled (Stop, a client that
     # left) ends only between steps: at llama.cpp's 2048 a 3,000-token prompt was read to its end,
-    # 14 s of both cores after Stop; at 512 (its micro-batch, so the same work) it ends within 0.5 s.
+    # 14 s more after Stop; at 512 (its micro-batch, so the same work) it ends within 0.5 s.
     params.n_batch = 512
     params.hostnames = ["127.0.0.1"]
     params.port = 0  # any free port

@@ -178,7 +178,7 @@ def _cpu_seconds() -> float:
 
 def test_closing_the_answer_while_the_model_reads_the_prompt_stops_llama_cpp(index_dir: Path) -> None:
     """Stop, or a client that left, while the local model still reads the prompt: llama.cpp read the
-    rest of it on both cores (14 s measured on a 3,000-token prompt) and only then saw the request
+    rest of it (14 s more, measured on a 3,000-token prompt) and only then saw the request
     gone. It reads the prompt in 512-token steps now and ends after the step under way. (CPU seconds,
     not wall-clock time: the claim is that llama.cpp stops working.)"""
     settings = Settings.load(env={}, backend="gguf", gguf_path=str(MODEL), llm_context=4096)
