@@ -381,14 +381,11 @@ class Assistant:
         """The question resolved against the conversation: by the LLM backend's condense prompt
         when it has one, else by the heuristics of ``rag.followup``; None for a first question.
         Yields ``""`` while a model rewrites it, so that the answer's reader can stop it there."""
-        if history and hasattr(self.generator, "condense_stream"):
-            standalone = str((yield from self.generator.condense_stream(question, history)))
-            return FollowUp(question, standalone, standalone, history[-1], True)
-        condenser = getattr(self.generator, "condense", None)
-        if history and condenser is not None:
-            standalone = str(condenser(question, history))
-            return FollowUp(question, standalone, standalone, history[-1], True)
-        return resolve(question, history)
+        rewrite = getattr(self.generator, "condense_stream", None)  # an LLM backend's (``LLMGenerator``)
+        if not history or rewrite is None:
+            return resolve(question, history)
+        standalone = str((yield from rewrite(question, history)))
+        return FollowUp(question, standalone, standalone, history[-1], True)
 
     def chat(self) -> ChatSession:
         """A conversation whose follow-up questions use the earlier turns.
