@@ -32,7 +32,7 @@ from rag.protocols import Generator, Judge
 from rag.records import Answer, Chunk, Draft, Hit, Relevance, Retrieval
 from rag.retrieve.embedding_cache import CachingEmbedder
 from rag.retrieve.hybrid import HybridRetriever, RetrievalConfig, check_k
-from rag.retrieve.refusal_gate import DEFAULT_REFUSAL_THRESHOLD, gate
+from rag.retrieve.refusal_gate import DEFAULT_REFUSAL_THRESHOLD, GateResult, gate, unanswered_names
 from rag.sentence_vectors import UNITS_VERSION, sentence_units
 from rag.settings import Settings
 from rag.text import content_words
@@ -340,7 +340,7 @@ class Assistant:
         relevance = self._relevance(standalone, retrieval, draft, checked) if checked.sentences else None
         timings["check"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
-        reason = _refusal_reason(draft, checked, relevance)
+        reason = _refusal_reason(draft, checked, relevance) or _unanswered_reason(standalone, gated, checked)
         if reason is not None:
             # The answer as a whole is a refusal, but what the answerer wrote stays inspectable: its
             # sentences keep their verdicts (strict mode has already moved them to ``removed``).
@@ -429,6 +429,19 @@ class ChatSession:
 
     def reset(self) -> None:
         self.turns.clear()
+
+
+def _unanswered_reason(question: str, gated: GateResult, checked: CheckedText) -> str | None:
+    """Why an answer is refused whose documents never name what the question asks about
+    (``unanswered_names``), or None."""
+    by_id = {h.chunk.chunk_id: h.chunk for h in gated.retrieval.hits}
+    cited = list({c.chunk_id: by_id[c.chunk_id] for c in checked.citations if c.chunk_id in by_id}.values())
+    if not cited or gated.keyword is None:
+        return None
+    names = unanswered_names(question, cited, gated.keyword)
+    if not names:
+        return None
+    return f"the answer found comes from documents that never mention {', '.join(repr(n) for n in names)}"
 
 
 def _refusal_reason(draft: Draft, checked: CheckedText, relevance: Relevance | None) -> str | None:

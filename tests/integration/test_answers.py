@@ -189,6 +189,35 @@ def test_question_about_an_absent_name_or_number_is_refused(examples_assistant: 
     assert not examples_assistant.ask("what did Zelenskyy offer in exchange for security guarantees?").refused
 
 
+# A club newsletter (written for this test) that names places and services the examples never do.
+NEWSLETTER = """Riverside Chess Club: autumn newsletter
+
+Three juniors from the club played an open tournament in Poland in October, and one of them
+came fourth in the under-16 section. In spring the club hopes to send a bus to an open event in
+Canada. On the night of the football World Cup final the hall was nearly empty, so blitz moved
+to Thursday that week. Old newsletters are kept in a shared Dropbox folder.
+"""
+
+
+@pytest.mark.parametrize("question", ["Which countries did Zelenskyy visit in Poland?",
+                                      "Does the remote work policy let me keep files on Dropbox?",
+                                      "How much does a solar panel cost in Canada?"])
+def test_an_unrelated_document_naming_the_thing_asked_about_does_not_turn_a_refusal_into_an_answer(
+        question: str, examples_copy: Path, tmp_path: Path, open_assistant: Callable[..., Assistant]) -> None:
+    alone = open_assistant(tmp_path / "alone")
+    alone.add(examples_copy)
+    assert alone.ask(question).refusal_reason.startswith("your documents never mention")
+    (examples_copy / "chess-club-news.txt").write_text(NEWSLETTER, encoding="utf-8")
+    mixed = open_assistant(tmp_path / "mixed")
+    mixed.add(examples_copy)
+    answer = mixed.ask(question)
+    assert answer.refused, answer.text  # before: answered from the examples, flagged "may not answer"
+    assert answer.refusal_reason.startswith("the answer found comes from documents that never mention")
+    # The newsletter answers what it does say.
+    club = mixed.ask("Where did the chess club juniors play in October?")
+    assert not club.refused and "Poland" in club.text
+
+
 def test_a_short_question_naming_someone_the_documents_hold_is_answered(examples_assistant: Assistant) -> None:
     answer = examples_assistant.ask("Who is Jared Kushner?")
     assert max(h.dense_score or 0 for h in answer.hits) < examples_assistant.refusal_threshold  # MiniLM is unsure
