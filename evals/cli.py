@@ -170,7 +170,7 @@ def format_summary(s: dict[str, Any]) -> str:
         f"answers       faithfulness {f('faithfulness')}  citation recall {f('citation_recall')}  "
         f"citation precision {f('citation_precision')}   (over {n('faithfulness')} answers given)",
         f"drafts        draft faithfulness {f('draft_faithfulness')}   (over {n('draft_faithfulness')} drafted "
-        f"answers, {s.get('n_withdrawn', 0)} withdrawn because no sentence was supported)",
+        f"answers, {s.get('n_withdrawn', 0)} withdrawn: refused after drafting)",
         f"correctness   evidence in answer {f('evidence_containment')}  evidence words {f('evidence_words')}  "
         f"holding the evidence (>= 0.6 of its words) {f('evidence_answered')}   (over "
         f"{n('evidence_containment')} answerable cases with evidence)",

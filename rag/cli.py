@@ -179,11 +179,17 @@ def format_answer(answer: Any) -> str:
         if answer.sentences or removed:
             relevance = getattr(answer, "relevance", None)
             missing = relevance.missing_value_name if relevance is not None else None
-            why = f"it gives no {missing.split(' ', 1)[1]}" if missing else "not supported by the sources"
+            # A supported draft withdrawn for another reason: the refusal's first line says which.
+            supported = any(s.support == "supported" for s in answer.sentences)
+            why = (f"it gives no {missing.split(' ', 1)[1]}" if missing
+                   else "not supported by the sources" if not supported else "it answers another question")
             lines.append(f"\nWithdrawn draft ({why}):")
             for s in (*answer.sentences, *removed):
-                lines.append(f"  ! {s.support}: \"{printable(s.text[:80])}\" "
-                             f"({'; '.join(s.reasons[:2]) or 'low score'})")
+                if s.support == "supported":
+                    lines.append(f"  - supported: \"{printable(s.text[:80])}\"")
+                else:
+                    lines.append(f"  ! {s.support}: \"{printable(s.text[:80])}\" "
+                                 f"({'; '.join(s.reasons[:2]) or 'low score'})")
         if answer.related:
             lines.append("\nPossibly related:")
             for hit in answer.related:

@@ -181,7 +181,7 @@ def test_the_terminal_summary_shows_drafts_and_what_each_mean_is_over() -> None:
                "hit_at_1": 1.0, "n_scored": {"hit_at_1": 3, "faithfulness": 0, "draft_faithfulness": 3,
                                              "evidence_containment": 3, "answer_f1": 1}}
     text = format_summary(summary)
-    assert "draft faithfulness 0.000   (over 3 drafted answers, 3 withdrawn because no sentence was supported)" in text
+    assert "draft faithfulness 0.000   (over 3 drafted answers, 3 withdrawn: refused after drafting)" in text
     assert "(over 3 answerable cases with evidence)" in text and "(over 0 answers given)" in text
     assert "3 refused, 0 answered" in text
 

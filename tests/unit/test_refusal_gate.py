@@ -9,6 +9,7 @@ import pytest
 
 from index.records import Chunk
 from rag.assistant import Assistant
+from rag.cli import format_answer
 from rag.retrieve.hybrid import HybridRetriever, RetrievalConfig
 from rag.retrieve.keyword import KeywordSnapshot, Vocabulary
 from rag.retrieve.refusal_gate import (
@@ -26,6 +27,7 @@ from rag.retrieve.refusal_gate import (
 from rag.settings import Settings
 from rag.text import names_in
 from tests.fakes import ScriptedGenerator, WordEmbedder
+from ui.render import render_answer
 
 
 @pytest.mark.parametrize("question", ["What's the default port?", "I'm stuck: how do I resize?",
@@ -148,6 +150,12 @@ def test_an_answer_from_documents_that_never_name_what_was_asked_is_refused(assi
     assert elsewhere.sentences[0].support == "supported"
     assert elsewhere.refused
     assert elsewhere.refusal_reason == "the answer found comes from documents that never mention 'tls'"
+    # Presenters say the supported draft answers another question, not that its sources failed it.
+    printed = format_answer(elsewhere)
+    assert "Withdrawn draft (it answers another question):" in printed
+    assert '  - supported: "Nightly backups copy' in printed and "low score" not in printed
+    shown = render_answer(elsewhere)
+    assert "withdrawn because it answers another question" in shown and "did not support" not in shown
 
 
 def test_an_unrelated_document_naming_the_thing_does_not_turn_a_refusal_into_an_answer(
