@@ -10,8 +10,9 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from index.ingest import IngestReport
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# Work that lasts longer than this before a first question says what it is doing (stderr).
+NOTICE_AFTER_S = 2.0
 _MISSING_SHOWN = 10  # files gone from disk listed by name after an ingest; --json lists every one
 
 
@@ -271,8 +274,31 @@ def _streams(assistant: Any) -> bool:
     return bool(assistant.settings.backend != "extractive")
 
 
+@contextmanager
+def notice_if_slow(message: str, after_s: float | None = None) -> Iterator[None]:
+    """Print ``message`` to stderr once the block has run ``after_s`` seconds (``NOTICE_AFTER_S``)."""
+    timer = threading.Timer(NOTICE_AFTER_S if after_s is None else after_s,
+                            lambda: print(message, file=sys.stderr, flush=True))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def _prepare_keyword_index(assistant: Any) -> None:
+    """Load (or build) the keyword index before the first question, saying so when it is slow: the
+    first ``rag ask`` after an interrupted ingest of 190,103 passages rebuilt it in silence for
+    44.6 s, and with a Chroma server every process builds its own."""
+    count = assistant.store.count()
+    with notice_if_slow(f"preparing the keyword index of {count:,} passage{'' if count == 1 else 's'}…"):
+        assistant.retriever.keyword.snapshot()
+
+
 def _cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
     assistant = open_assistant(args, create=False)
+    _prepare_keyword_index(assistant)
     answer = _print_stream(assistant.ask_stream(args.question, k=args.k, strict=args.strict, sources=args.sources),
                            out, not args.json and _streams(assistant))
     if args.json:
@@ -284,6 +310,7 @@ def _cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
     assistant = open_assistant(args, create=False)
+    _prepare_keyword_index(assistant)
     session = assistant.chat()
     out.write("Ask about your documents. Empty line or Ctrl-D quits; /new starts over.\n")
     while True:

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     assistant = Assistant(settings=settings)
     if args.paths:
         _ingest(assistant, args.paths, out)
-    _say(out, "loading the embedding model" + ("" if settings.backend == "extractive" else
+    _say(out, "loading the embedding model and the keyword index" + ("" if settings.backend == "extractive" else
                                                f" and starting the {settings.backend} backend"))
     try:
         assistant.warm_up()

@@ -4,6 +4,7 @@ extractive answer's quotes a second time."""
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,24 @@ def test_an_llm_answer_still_streams_on_a_terminal(tmp_path: Path, monkeypatch: 
     assert main(["ask", "who keeps the Varne lighthouse?"], out=out) == 0
     streamed, _, checked = out.getvalue().partition("--- checked ---")
     assert "Oswin Tregarthen keeps" in streamed and "Oswin Tregarthen keeps" in checked
+
+
+def test_a_slow_keyword_index_before_the_first_question_is_announced(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # After an interrupted ingest of 190,103 passages the first 'rag ask' rebuilt the index in silence for 44.6 s.
+    helper = _assistant(tmp_path)
+    monkeypatch.setattr(rag.cli, "open_assistant", lambda args, create=True: helper)
+    monkeypatch.setattr(rag.cli, "NOTICE_AFTER_S", 0.05)
+    keyword = helper.retriever.keyword
+    fast = keyword.snapshot
+
+    def slow() -> object:
+        time.sleep(0.5)
+        return fast()
+
+    monkeypatch.setattr(keyword, "snapshot", slow)
+    assert main(["ask", "who keeps the Varne lighthouse?"], out=io.StringIO()) == 0
+    assert "preparing the keyword index of 1 passage…" in capsys.readouterr().err
+    monkeypatch.setattr(keyword, "snapshot", fast)
+    assert main(["ask", "who keeps the Varne lighthouse?"], out=io.StringIO()) == 0
+    assert "keyword index" not in capsys.readouterr().err  # quick: nothing said
