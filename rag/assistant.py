@@ -133,15 +133,18 @@ class Assistant:
         return self._judge
 
     def warm_up(self) -> Assistant:
-        """Load everything a first question would: the embedding model, the keyword index and the
-        answer backend (starting a GGUF model's server). Raises ``RagError`` subclasses with one
-        sentence when something cannot start. Returns the assistant, for chaining.
+        """Load everything a first question would: the embedding model, the keyword index, Chroma's
+        vector indexes and the answer backend (starting a GGUF model's server). Raises ``RagError``
+        subclasses with one sentence when something cannot start. Returns the assistant, for chaining.
 
         >>> a = Assistant("./index").warm_up()  # doctest: +SKIP
         """
         self.query_embedder.embed(["warm up"])
         self.retriever.keyword.snapshot()
         self.sentences.ready()
+        # Chroma loads a collection's vector index on its first query: 3.6 s for the 1.0 M sentence
+        # rows of Debian's /usr/share/doc, which the first user's question paid.
+        self.retriever.search("warm up", k=1)
         _ = self.judge  # builds the generator first
         return self
 

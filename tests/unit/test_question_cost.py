@@ -78,3 +78,28 @@ def test_each_passage_is_split_into_sentences_once(assistant: Assistant, monkeyp
     texts = {h.chunk.text for h in answer.hits}
     assert info.misses <= len(texts) + len(answer.sentences) + 1  # passages, answer sentences, the question
     assert info.hits > 0  # the judge and the injection check reused the answerer's split
+
+
+def test_warm_up_queries_both_vector_indexes_so_the_first_question_does_not_load_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Chroma loads a collection's vector index on its first query: 3.6 s of the first question on
+    # Debian's /usr/share/doc (1.0 M sentence rows) before warm_up made that query itself.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "solar.txt").write_text("Solar panels turn sunlight into electricity. An inverter changes the current.")
+    settings = Settings.load(env={}, config_file=tmp_path / "none.toml")
+    helper = Assistant(tmp_path / "index", embedder=WordEmbedder(), settings=settings)
+    helper.add(docs)
+    calls: Counter[str] = Counter()
+    sentence_calls: Counter[str] = Counter()
+    monkeypatch.setattr(helper.store, "collection", CountingCollection(helper.store.collection, calls))
+    ready = helper.sentences.ready
+    monkeypatch.setattr(helper.sentences, "ready", lambda: CountingCollection(ready(), sentence_calls))
+    helper.warm_up()
+    assert calls["query"] == 1 and sentence_calls["query"] == 1
+
+
+def test_warm_up_on_an_empty_index_starts_without_error(tmp_path: Path) -> None:
+    settings = Settings.load(env={}, config_file=tmp_path / "none.toml")
+    helper = Assistant(tmp_path / "index", embedder=WordEmbedder(), settings=settings).warm_up()
+    assert helper.ask("anything?").refusal_reason.startswith("the index holds no documents yet")
