@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import regex
@@ -143,9 +143,13 @@ def unanswered_names(question: str, cited: Sequence[Chunk], keyword: KeywordSnap
     "3.12.0rc1" are the user's own example values, and the page that answers "my CPU-heavy code"
     says "multi-core" (right answers on the Python-docs sets, refused when these were required).
     """
-    openings = keyword.at_positions({chunk.source: [0] for chunk in cited})
-    texts = [" ".join(chunk.heading) + "\n" + chunk.text for chunk in [*cited, *openings.values()]]
-    return [term for term in unmatched_terms(question, texts) if not term[0].isdigit() and "-" not in term]
+    def lacking(chunks: Iterable[Chunk]) -> list[str]:
+        texts = [" ".join(chunk.heading) + "\n" + chunk.text for chunk in chunks]
+        return [term for term in unmatched_terms(question, texts) if not term[0].isdigit() and "-" not in term]
+
+    if not lacking(cited):  # the usual case: no look-up of the documents' openings
+        return []
+    return lacking([*cited, *keyword.at_positions({chunk.source: [0] for chunk in cited}).values()])
 
 
 def names_a_match(question: str, hits: Sequence[Hit]) -> bool:
