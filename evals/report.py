@@ -96,9 +96,8 @@ def render_markdown(run: EvalRun, chart: str | None = None) -> str:
         f"{meta.get('seconds', 0):.1f} s", "",
         "## Summary", "", *summary_table(s), "",
         f"**Refusals**: {s.get('n_refused', 0)} of {s['n_cases']} answers were refusals; "
-        f"{s.get('n_withdrawn', 0)} of them withdrew a drafted answer (none of its sentences was supported, "
-        "or it did not answer the question: each case gives its refusal reason; those drafts count in draft "
-        "faithfulness, not in faithfulness).", "",
+        f"{s.get('n_withdrawn', 0)} of them withdrew a drafted answer (each case gives its refusal reason; "
+        "those drafts count in draft faithfulness, not in faithfulness).", "",
         f"**Refusal calibration**: {run.calibration.describe()}.", "",
     ]
     lines += dataset_section(run)

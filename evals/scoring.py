@@ -142,7 +142,7 @@ def judged_sentences(answer: Answer) -> list[JudgedSentence]:
 
 def draft_sentences(answer: Answer) -> list[str]:
     """The verdicts of every sentence the answerer drafted: those shown, those strict mode removed,
-    and those of a withdrawn draft (none of its sentences supported, or it did not answer the question)."""
+    and those of a withdrawn draft (``Answer.withdrawal`` says why)."""
     return [s.support for s in (*answer.sentences, *answer.removed)]
 
 
@@ -284,7 +284,7 @@ def summarise(results: Sequence[CaseResult], k: int, backend: str = "", judge: s
     faithfulness and citation scores over answers that were given, draft faithfulness over every
     case whose answerer drafted something (withdrawn drafts included); refusal scores over
     unanswerable (refusal_accuracy) and answerable (wrong_refusal_rate) cases. None = no case.
-    ``n_withdrawn`` counts refusals that withdrew a draft (see ``Answer.refusal_reason``).
+    ``n_withdrawn`` counts refusals that withdrew a draft (``Answer.withdrawal`` says why).
     """
     answerable = [r for r in results if r.answerable]
     unanswerable = [r for r in results if not r.answerable]

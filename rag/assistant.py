@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import abc
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +29,7 @@ from rag.check.support import offline_judge
 from rag.followup import FollowUp, resolve
 from rag.llm.registry import check_llm_settings
 from rag.protocols import Generator, Judge
-from rag.records import Answer, Chunk, Draft, Hit, Relevance, Retrieval
+from rag.records import Answer, Chunk, Draft, Hit, Relevance, Retrieval, Withdrawal
 from rag.retrieve.embedding_cache import CachingEmbedder
 from rag.retrieve.hybrid import HybridRetriever, RetrievalConfig, check_k
 from rag.retrieve.refusal_gate import DEFAULT_REFUSAL_THRESHOLD, GateResult, gate, unanswered_names
@@ -343,16 +343,39 @@ class Assistant:
         relevance = self._relevance(standalone, retrieval, draft, checked) if checked.sentences else None
         timings["check"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - started
-        reason = _refusal_reason(draft, checked, relevance) or _unanswered_reason(standalone, gated, checked)
-        if reason is not None:
+        # Names the user typed in this turn, not those a follow-up's rewrite carried over from the
+        # earlier one ("…encrypted with BitLocker?" then "and how many days a week…?").
+        withdrawn = _refusal_reason(draft, checked, relevance) or self._unanswered_reason(question, gated, checked)
+        if withdrawn is not None:
+            reason, withdrawal = withdrawn
             # The answer as a whole is a refusal, but what the answerer wrote stays inspectable: its
             # sentences keep their verdicts (strict mode has already moved them to ``removed``).
             yield Answer(text=REFUSAL_TEXT, sentences=checked.sentences, citations=checked.citations, refused=True,
                          related=tuple(hits[:3]), removed=checked.removed, timings=timings, relevance=relevance,
-                         refusal_reason=reason, **base)  # type: ignore[arg-type]
+                         refusal_reason=reason, withdrawal=withdrawal, **base)  # type: ignore[arg-type]
             return
         yield Answer(text=checked.text, sentences=checked.sentences, citations=checked.citations, refused=False,
                      removed=checked.removed, timings=timings, relevance=relevance, **base)  # type: ignore[arg-type]
+
+    def _unanswered_reason(self, question: str, gated: GateResult, checked: CheckedText
+                           ) -> tuple[str, Withdrawal] | None:
+        """Why an answer is refused whose quoted passages never name what the question asks about
+        (``unanswered_names``), or None. Only citations the judge found supported count: an
+        unsupported sentence citing the passage that names it answers nothing."""
+        by_id = {h.chunk.chunk_id: h.chunk for h in gated.retrieval.hits}
+        cited = list({c.chunk_id: by_id[c.chunk_id] for c in checked.citations
+                      if c.chunk_id in by_id and c.support == "supported"}.values())
+        if not cited:
+            return None
+
+        def openings(sources: Collection[str]) -> Iterable[Chunk]:
+            return self.retriever.chunks_at({source: {0} for source in sources}, gated.keyword).values()
+
+        names = unanswered_names(question, cited, openings)
+        if not names:
+            return None
+        return f"the answer found quotes passages that never mention {', '.join(repr(n) for n in names)}", \
+            "another_question"
 
     def _relevance(self, question: str, retrieval: Retrieval, draft: Draft, checked: CheckedText) -> Relevance:
         """Does the answer address the question? Similarity of its best sentence to the question
@@ -434,32 +457,21 @@ class ChatSession:
         self.turns.clear()
 
 
-def _unanswered_reason(question: str, gated: GateResult, checked: CheckedText) -> str | None:
-    """Why an answer is refused whose documents never name what the question asks about
-    (``unanswered_names``), or None."""
-    by_id = {h.chunk.chunk_id: h.chunk for h in gated.retrieval.hits}
-    cited = list({c.chunk_id: by_id[c.chunk_id] for c in checked.citations if c.chunk_id in by_id}.values())
-    if not cited or gated.keyword is None:
-        return None
-    names = unanswered_names(question, cited, gated.keyword)
-    if not names:
-        return None
-    return f"the answer found comes from documents that never mention {', '.join(repr(n) for n in names)}"
-
-
-def _refusal_reason(draft: Draft, checked: CheckedText, relevance: Relevance | None) -> str | None:
-    """Why the drafted answer is refused as a whole, or None to show it.
+def _refusal_reason(draft: Draft, checked: CheckedText, relevance: Relevance | None
+                    ) -> tuple[str, Withdrawal | None] | None:
+    """Why the drafted answer is refused as a whole, in words and as a ``Withdrawal`` (None when
+    nothing was drafted), or None to show it.
 
     An answer that may not address the question is flagged (``relevance``), not refused: refusing it
     was measured and refused answerable questions (README "What an answer is"). The exception: asked
     for a date, a duration, a size…, the answer gives no value of that type (``missing_value``).
     """
     if not draft.text.strip():
-        return "the answerer found nothing to quote"
+        return "the answerer found nothing to quote", None
     if draft.declined:
-        return "the model said the passages do not answer the question"
+        return "the model said the passages do not answer the question", "declined"
     if checked.refused:
-        return "no sentence of the drafted answer is supported by the passage it cites"
+        return "no sentence of the drafted answer is supported by the passage it cites", "unsupported"
     if relevance is not None and relevance.missing_value_name is not None:
-        return f"the question asks for {relevance.missing_value_name} and the answer found gives none"
+        return f"the question asks for {relevance.missing_value_name} and the answer found gives none", "missing_value"
     return None

@@ -182,10 +182,11 @@ def format_answer(answer: Any) -> str:
         if answer.sentences or removed:
             relevance = getattr(answer, "relevance", None)
             missing = relevance.missing_value_name if relevance is not None else None
-            # A supported draft withdrawn for another reason: the refusal's first line says which.
-            supported = any(s.support == "supported" for s in answer.sentences)
-            why = (f"it gives no {missing.split(' ', 1)[1]}" if missing
-                   else "not supported by the sources" if not supported else "it answers another question")
+            withdrawal = getattr(answer, "withdrawal", None)
+            why = (f"it gives no {missing.split(' ', 1)[1]}" if withdrawal == "missing_value" and missing
+                   else "it answers another question" if withdrawal == "another_question"
+                   else "the model said its sources do not answer" if withdrawal == "declined"
+                   else "not supported by the sources")
             lines.append(f"\nWithdrawn draft ({why}):")
             for s in (*answer.sentences, *removed):
                 if s.support == "supported":

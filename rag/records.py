@@ -173,6 +173,9 @@ class AnswerSentence:
         return asdict(self)
 
 
+Withdrawal = Literal["unsupported", "declined", "missing_value", "another_question"]
+
+
 @dataclass(frozen=True)
 class Answer:
     """The checked answer to one question.
@@ -182,9 +185,12 @@ class Answer:
     (False, '/.../examples/ukraine-security-talks.md')
 
     ``sentences`` are the generated sentences with their verdicts. When ``refused`` is true,
-    ``text`` is the refusal and ``sentences`` (possibly empty) are the draft that was withdrawn
-    because none of it was supported, or because the model itself said the sources do not answer.
-    ``removed`` holds what strict mode dropped. ``relevance`` says whether the answer addresses
+    ``text`` is the refusal and ``sentences`` (possibly empty) are the draft that was withdrawn;
+    ``withdrawal`` says why, for presenters: ``"unsupported"`` (none of it was supported),
+    ``"declined"`` (the model itself said the sources do not answer), ``"missing_value"`` (a date,
+    a size… was asked for and none given) or ``"another_question"`` (the passages it quotes never
+    name what was asked); ``refusal_reason`` says it in words. ``removed`` holds what strict mode
+    dropped. ``relevance`` says whether the answer addresses
     the question at all (a quote can be faithful to its passage and still answer another question).
     """
 
@@ -202,6 +208,7 @@ class Answer:
     removed: tuple[AnswerSentence, ...] = ()
     relevance: Relevance | None = None
     refusal_reason: str = ""  # why a refused answer was refused, in words for the user
+    withdrawal: Withdrawal | None = None  # why a drafted answer was withdrawn (None: nothing was)
 
     @property
     def asked(self) -> str:
@@ -231,6 +238,7 @@ class Answer:
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "relevance": self.relevance.to_dict() if self.relevance else None,
             "refusal_reason": self.refusal_reason,
+            "withdrawal": self.withdrawal,
         }
 
 

@@ -51,8 +51,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     assistant = Assistant(settings=settings)
     if args.paths:
         _ingest(assistant, args.paths, out)
-    _say(out, "loading the embedding model and the keyword index" + ("" if settings.backend == "extractive" else
-                                               f" and starting the {settings.backend} backend"))
+    _say(out, "loading the embedding model and the indexes" + ("" if settings.backend == "extractive" else
+                                                                 f"; starting the {settings.backend} backend"))
     try:
         assistant.warm_up()
     except Exception as exc:

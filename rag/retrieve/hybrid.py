@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -125,7 +125,8 @@ class HybridRetriever:
         chunks.update((c.chunk_id, c) for c in self.store.get([cid for cid in best if cid not in chunks]))
         return {cid: score for cid, score in best.items() if cid in chunks}
 
-    def _neighbours(self, wanted: dict[str, set[int]], keyword: KeywordSnapshot | None) -> dict[tuple[str, int], Chunk]:
+    def chunks_at(self, wanted: Mapping[str, set[int]], keyword: KeywordSnapshot | None
+                  ) -> dict[tuple[str, int], Chunk]:
         """The chunks at the ``wanted`` positions, by (source, position): from the keyword snapshot
         when no process wrote to the store since it was taken (it holds every chunk; one metadata
         read instead of a filtered Chroma read, which took ~20 ms a question at 10,000 chunks:
@@ -151,7 +152,7 @@ class HybridRetriever:
             wanted.setdefault(c.source, set()).update(i for i in range(c.index - reach_out, c.index + reach_out + 1)
                                                       if i >= 0 and i != c.index)
         # One read for every neighbour a widened hit may need (a few more than those used).
-        stored = self._neighbours(wanted, keyword)
+        stored = self.chunks_at(wanted, keyword)
         merged: list[Hit] = []
         spans: list[tuple[int, int]] = []  # chunk indices each merged passage covers
         for position, hit in enumerate(hits):

@@ -4,8 +4,8 @@ A question is refused, with a reason, when the best passage is too far from it (
 the calibrated threshold), when it names something no indexed document contains ("Crimea", a
 "20 kW system", "bcrypt"), or when several of its words appear in no document and retrieval is
 unsure ("wind turbine" asked of solar guides). A name the first pass missed but some document
-holds gets a second, keyword-led pass instead of a refusal. Once drafted, an answer is refused
-when the passages it quotes never name what the question asks about (``unanswered_names``).
+holds gets a second, keyword-led pass instead of a refusal; once drafted, the answer must quote a
+passage that names it, as for every name of the question (``unanswered_names``).
 Calibrated on both eval sets (README "Refusal threshold" and "What an answer is").
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import regex
@@ -126,7 +126,8 @@ def _retrieve_checking_terms(retriever: HybridRetriever, keyword: KeywordSnapsho
     return Retrieval(question, merged, retrieval.query_vector), []
 
 
-def unanswered_names(question: str, cited: Sequence[Chunk], keyword: KeywordSnapshot) -> list[str]:
+def unanswered_names(question: str, cited: Sequence[Chunk],
+                     openings: Callable[[Collection[str]], Iterable[Chunk]]) -> list[str]:
     """Names of the question that neither the quoted passages (with their section headings) nor
     the openings of their documents hold: the answer is about something else.
 
@@ -142,6 +143,7 @@ def unanswered_names(question: str, cited: Sequence[Chunk], keyword: KeywordSnap
     Numbers and hyphenated compounds are not required: "a title cut to 40 characters" and
     "3.12.0rc1" are the user's own example values, and the page that answers "my CPU-heavy code"
     says "multi-core" (right answers on the Python-docs sets, refused when these were required).
+    ``openings(sources)`` gives the first chunk of each of those documents.
     """
     def lacking(chunks: Iterable[Chunk]) -> list[str]:
         texts = [" ".join(chunk.heading) + "\n" + chunk.text for chunk in chunks]
@@ -149,7 +151,7 @@ def unanswered_names(question: str, cited: Sequence[Chunk], keyword: KeywordSnap
 
     if not lacking(cited):  # the usual case: no look-up of the documents' openings
         return []
-    return lacking([*cited, *keyword.at_positions({chunk.source: [0] for chunk in cited}).values()])
+    return lacking([*cited, *openings({chunk.source for chunk in cited})])
 
 
 def names_a_match(question: str, hits: Sequence[Hit]) -> bool:

@@ -212,7 +212,7 @@ def test_an_unrelated_document_naming_the_thing_asked_about_does_not_turn_a_refu
     mixed.add(examples_copy)
     answer = mixed.ask(question)
     assert answer.refused, answer.text  # before: answered from the examples, flagged "may not answer"
-    assert answer.refusal_reason.startswith("the answer found comes from documents that never mention")
+    assert answer.refusal_reason.startswith("the answer found quotes passages that never mention")
     # The newsletter answers what it does say.
     club = mixed.ask("Where did the chess club juniors play in October?")
     assert not club.refused and "Poland" in club.text
