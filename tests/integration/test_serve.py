@@ -97,6 +97,7 @@ def test_refusal_is_an_answer_with_its_reason(client: openai.OpenAI) -> None:
         model="docs", messages=[{"role": "user", "content": "What is the boiling point of mercury?"}])
     rag = completion.model_extra["rag"]  # type: ignore[index]
     assert rag["refused"] and rag["refusal_reason"] and completion.choices[0].message.content
+    assert rag["withdrawal"] is None  # refused before anything was drafted
 
 
 def test_models_are_the_collections_and_an_unknown_one_is_404(client: openai.OpenAI) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import io
 import socket
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -51,6 +52,14 @@ def test_stream_chunks_add_up_to_the_answer_and_end_with_the_citations() -> None
     assert all("rag" not in c for c in chunks[:-1])
     whole = openai_chat.completion(_answer(text), "docs")
     assert whole["choices"][0]["message"]["content"] == text and whole["rag"] == last["rag"]
+
+
+def test_a_withdrawn_draft_says_why_in_the_rag_field() -> None:
+    withdrawn = replace(_answer("The documents do not say."), refused=True, withdrawal="another_question",
+                        refusal_reason="the answer found quotes passages that never mention 'poland'")
+    rag = openai_chat.completion(withdrawn, "docs")["rag"]
+    assert rag["refused"] and rag["withdrawal"] == "another_question" and "'poland'" in rag["refusal_reason"]
+    assert openai_chat.completion(_answer("Corals bleach. [1]"), "docs")["rag"]["withdrawal"] is None
 
 
 def test_a_chat_needs_a_user_message() -> None:

@@ -6,7 +6,7 @@ stream chunk), which OpenAI clients keep and other clients ignore::
 
     "rag": {"citations": [{"n": 1, "source": "...", "page": 2, "quote": "...", "support": "supported",
                            "score": 0.91, "start": 120, "end": 210, ...}],
-            "sentences": [...], "refused": false, "refusal_reason": "", "relevance": {...},
+            "sentences": [...], "refused": false, "refusal_reason": "", "withdrawal": null, "relevance": {...},
             "removed_sentences": [...], "backend": "extractive", "judge": "heuristic:lexical+minilm"}
 
 A stream carries the answer only once it has been checked (a refusal or a strict-mode removal
@@ -122,8 +122,8 @@ def usage(messages: Sequence[Any], answer: Answer) -> dict[str, int]:
 def rag_extension(answer: Answer) -> dict[str, Any]:
     """The checked citations and verdicts of ``answer`` (the ``rag`` field)."""
     data = answer.to_dict()
-    keep = ("citations", "sentences", "removed_sentences", "refused", "refusal_reason", "relevance", "backend",
-            "judge", "standalone_question")
+    keep = ("citations", "sentences", "removed_sentences", "refused", "refusal_reason", "withdrawal", "relevance",
+            "backend", "judge", "standalone_question")
     return {k: data[k] for k in keep}
 
 
