@@ -371,7 +371,7 @@ class Assistant:
         def openings(sources: Collection[str]) -> Iterable[Chunk]:
             return self.retriever.chunks_at({source: {0} for source in sources}, gated.keyword).values()
 
-        names = unanswered_names(question, cited, openings)
+        names = unanswered_names(question, cited, openings, gated.keyword or self.retriever.keyword.snapshot())
         if not names:
             return None
         return f"the answer found quotes passages that never mention {', '.join(repr(n) for n in names)}", \

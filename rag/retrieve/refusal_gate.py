@@ -127,7 +127,7 @@ def _retrieve_checking_terms(retriever: HybridRetriever, keyword: KeywordSnapsho
 
 
 def unanswered_names(question: str, cited: Sequence[Chunk],
-                     openings: Callable[[Collection[str]], Iterable[Chunk]]) -> list[str]:
+                     openings: Callable[[Collection[str]], Iterable[Chunk]], keyword: KeywordSnapshot) -> list[str]:
     """Names of the question that neither the quoted passages (with their section headings) nor
     the openings of their documents hold: the answer is about something else.
 
@@ -143,7 +143,12 @@ def unanswered_names(question: str, cited: Sequence[Chunk],
     Numbers and hyphenated compounds are not required: "a title cut to 40 characters" and
     "3.12.0rc1" are the user's own example values, and the page that answers "my CPU-heavy code"
     says "multi-core" (right answers on the Python-docs sets, refused when these were required).
-    ``openings(sources)`` gives the first chunk of each of those documents.
+    A name that many of the indexed documents hold is the collection's own subject, not the
+    question's (``domain_name``): "… in Python?" is answered from a library page that never says
+    "Python".
+
+    ``openings(sources)`` gives the first chunk of each of those documents; ``keyword`` is the
+    index the question was checked against.
     """
     def lacking(chunks: Iterable[Chunk]) -> list[str]:
         texts = [" ".join(chunk.heading) + "\n" + chunk.text for chunk in chunks]
@@ -151,7 +156,26 @@ def unanswered_names(question: str, cited: Sequence[Chunk],
 
     if not lacking(cited):  # the usual case: no look-up of the documents' openings
         return []
-    return lacking([*cited, *openings({chunk.source for chunk in cited})])
+    return [name for name in lacking([*cited, *openings({chunk.source for chunk in cited})])
+            if not domain_name(name, keyword)]
+
+
+# A name this share of the indexed documents hold, and at least DOMAIN_MIN_DOCUMENTS of them, is
+# the collection's subject. Measured (README "Refusals in a large, mixed index"): "python" is in
+# 90% of the 40 Python-docs pages and 12% of the same pages mixed with 555 Debian files, "windows"
+# in 30% and 16%; the names whose answers quoted unrelated documents in at most 1% ("uuid",
+# "postgresql", "docker", "france", "hamlet"), "post" in 9% of the mixed index.
+DOMAIN_SHARE = 0.10
+DOMAIN_MIN_DOCUMENTS = 3
+
+
+def domain_name(name: str, keyword: KeywordSnapshot) -> bool:
+    """Whether ``name`` (in any plural form) is held by at least ``DOMAIN_SHARE`` of the indexed
+    documents, and by ``DOMAIN_MIN_DOCUMENTS`` at least: a qualifier of the whole collection
+    ("in Python", "on Windows"), which the page that answers need not repeat. A name one document
+    of seven holds (a club newsletter's "Poland" beside six other files) is never one."""
+    holders = {chunk.source for form in plural_forms(name) for chunk, _ in keyword.search(form, len(keyword.chunks))}
+    return len(holders) >= max(DOMAIN_MIN_DOCUMENTS, DOMAIN_SHARE * len(keyword.sources))
 
 
 def names_a_match(question: str, hits: Sequence[Hit]) -> bool:
