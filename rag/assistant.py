@@ -341,11 +341,11 @@ class Assistant:
         t = time.perf_counter()
         checked = check_draft(draft, hits, self.judge, strict=strict)
         relevance = self._relevance(standalone, retrieval, draft, checked) if checked.sentences else None
-        timings["check"] = time.perf_counter() - t
-        timings["total"] = time.perf_counter() - started
         # Names the user typed in this turn, not those a follow-up's rewrite carried over from the
         # earlier one ("…encrypted with BitLocker?" then "and how many days a week…?").
         withdrawn = _refusal_reason(draft, checked, relevance) or self._unanswered_reason(question, gated, checked)
+        timings["check"] = time.perf_counter() - t
+        timings["total"] = time.perf_counter() - started
         if withdrawn is not None:
             reason, withdrawal = withdrawn
             # The answer as a whole is a refusal, but what the answerer wrote stays inspectable: its
