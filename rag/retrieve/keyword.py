@@ -106,6 +106,28 @@ class KeywordSnapshot:
         return frozenset(c.source for c in self.chunks)
 
     @cached_property
+    def _document_of_chunk(self) -> np.ndarray:
+        """For each chunk, a number for its document (built on first use, like ``sources``)."""
+        numbers: dict[str, int] = {}
+        return np.fromiter((numbers.setdefault(c.source, len(numbers)) for c in self.chunks), dtype=np.int64,
+                           count=len(self.chunks))
+
+    def documents_holding(self, word: str) -> int:
+        """How many indexed documents hold ``word`` (one index term, as written: no other form).
+
+        Read from the BM25 postings, without the search lock: a search over every chunk took up to
+        0.44 s at 190,000 chunks and held up every other question's keyword search meanwhile.
+        """
+        terms = index_terms(word)
+        if self.retriever is None or self.tokenizer is None or len(terms) != 1:
+            return 0
+        column = self.retriever.vocab_dict.get(self.tokenizer.word_to_id.get(terms[0], -1))
+        if column is None:
+            return 0
+        indptr, rows = self.retriever.scores["indptr"], self.retriever.scores["indices"]
+        return int(np.unique(self._document_of_chunk[rows[indptr[column]:indptr[column + 1]]]).size)
+
+    @cached_property
     def _positions(self) -> dict[tuple[str, int], Chunk]:
         # Built on first use (a widened question); two threads building it at once build the same map.
         return {(c.source, c.index): c for c in self.chunks}

@@ -170,12 +170,14 @@ DOMAIN_MIN_DOCUMENTS = 3
 
 
 def domain_name(name: str, keyword: KeywordSnapshot) -> bool:
-    """Whether ``name`` (in any plural form) is held by at least ``DOMAIN_SHARE`` of the indexed
-    documents, and by ``DOMAIN_MIN_DOCUMENTS`` at least: a qualifier of the whole collection
-    ("in Python", "on Windows"), which the page that answers need not repeat. A name one document
-    of seven holds (a club newsletter's "Poland" beside six other files) is never one."""
-    holders = {chunk.source for form in plural_forms(name) for chunk, _ in keyword.search(form, len(keyword.chunks))}
-    return len(holders) >= max(DOMAIN_MIN_DOCUMENTS, DOMAIN_SHARE * len(keyword.sources))
+    """Whether ``name``, as written, is held by at least ``DOMAIN_SHARE`` of the indexed documents
+    and by ``DOMAIN_MIN_DOCUMENTS`` at least: a qualifier of the whole collection ("in Python", "on
+    Windows"), which the page that answers need not repeat. Only the form the question wrote counts
+    ("windows", not the GUI's "window"). The share is of the whole index, also for a question
+    limited to chosen documents. A name one document of seven holds (a club newsletter's "Poland"
+    beside six other files) is never one."""
+    holders = keyword.documents_holding(name)
+    return holders >= max(DOMAIN_MIN_DOCUMENTS, DOMAIN_SHARE * len(keyword.sources))
 
 
 def names_a_match(question: str, hits: Sequence[Hit]) -> bool:

@@ -261,6 +261,14 @@ def test_a_name_many_documents_hold_is_the_collections_subject_not_required(
     assistant.add(servers)  # 3 of 12 documents (a quarter): a name of the whole collection
     assert domain_name("linux", assistant.retriever.keyword.snapshot())
     assert not assistant.ask(question, k=3).refused
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    for n in range(20):
+        (notes / f"note{n}.txt").write_text(f"Meeting note {n}: the canteen opens at noon on weekdays.")
+    assistant.add(notes)  # 3 of 32 documents: under a tenth, so "Linux" is the question's again
+    assert not domain_name("linux", assistant.retriever.keyword.snapshot())
+    refused = assistant.ask(question, k=3)
+    assert refused.refusal_reason == "the answer found quotes passages that never mention 'linux'"
 
 
 def test_a_name_no_document_holds_is_refused(assistant: Assistant) -> None:
