@@ -139,11 +139,9 @@ class Assistant:
 
         >>> a = Assistant("./index").warm_up()  # doctest: +SKIP
         """
-        self.query_embedder.embed(["warm up"])
-        self.retriever.keyword.snapshot()
-        self.sentences.ready()
-        # Chroma loads a collection's vector index on its first query: 3.6 s for the 1.0 M sentence
-        # rows of Debian's /usr/share/doc, which the first user's question paid.
+        # One retrieval loads what a question reads: the embedding model, the keyword index and
+        # Chroma's vector indexes, which load on their first query (3.6 s for the 1.0 M sentence rows
+        # of Debian's /usr/share/doc, which the first user's question paid).
         self.retriever.search("warm up", k=1)
         _ = self.judge  # builds the generator first
         return self
@@ -371,7 +369,7 @@ class Assistant:
         def openings(sources: Collection[str]) -> Iterable[Chunk]:
             return self.retriever.chunks_at({source: {0} for source in sources}, gated.keyword).values()
 
-        names = unanswered_names(question, cited, openings, gated.keyword or self.retriever.keyword.snapshot())
+        names = unanswered_names(question, cited, openings, gated.keyword)
         if not names:
             return None
         return f"the answer found quotes passages that never mention {', '.join(repr(n) for n in names)}", \

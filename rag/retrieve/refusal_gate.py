@@ -61,7 +61,7 @@ class GateResult:
 
     retrieval: Retrieval
     refusal_reason: str | None
-    keyword: KeywordSnapshot | None = None
+    keyword: KeywordSnapshot
 
     @property
     def refused(self) -> bool:
