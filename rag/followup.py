@@ -53,15 +53,17 @@ def is_follow_up(question: str) -> bool:
     return len(plain) <= 3 and all(w in _NO_TOPIC for w in plain)
 
 
-def last_name(history: Sequence[str]) -> str | None:
-    """The last capitalised name in the latest question (question words and possessive 's excluded).
+def last_name(history: Sequence[str], outside: str | None = None) -> str | None:
+    """The last capitalised name in the latest question (question words and possessive 's excluded),
+    skipping one that only modifies the phrase ``outside`` ("NATO" in "NATO allies").
 
     Only the latest turn counts: it is already standalone, and a name from an older turn may
     belong to another topic ("how do they form?" after a question about coral reefs).
     """
     if not history:
         return None
-    names = [n for n in _NAME.findall(history[-1]) if n.split()[0] not in _QUESTION_WORDS]
+    names = [n for n in _NAME.findall(history[-1]) if n.split()[0] not in _QUESTION_WORDS
+             and not (outside and n in outside.split())]
     return re.sub(r"['’]s?$", "", names[-1]) if names else None
 
 
@@ -206,13 +208,10 @@ def resolve(question: str, history: Sequence[str]) -> FollowUp | None:
     if not history or not is_follow_up(question):
         return None
     earlier = history[-1].strip()
-    name = last_name(history)
-    if name:
-        replaced, count = re.subn(r"\b(he|she|they|him|her|them)\b", name, question, flags=re.IGNORECASE)
-        replaced = re.sub(r"\b(his|her|their)\b", name + "'s", replaced, flags=re.IGNORECASE) \
-            if count == 0 else replaced
-        if replaced != question:
-            return FollowUp(question, replaced, _with_missing_words(replaced, earlier), earlier, True)
+    plural = plural_phrase(earlier)
+    replaced = _replace_personal_pronouns(question, last_name(history, outside=plural), plural)
+    if replaced != question:
+        return FollowUp(question, replaced, _with_missing_words(replaced, earlier), earlier, True)
     topic = topic_of(earlier)
     if topic is not None:
         rewritten = _substitute(question, topic) or _replace_pronoun(question, topic.phrase)
@@ -220,6 +219,76 @@ def resolve(question: str, history: Sequence[str]) -> FollowUp | None:
             return FollowUp(question, rewritten, _with_missing_words(rewritten, earlier), earlier, True)
     joined = _joined(earlier, question)
     return FollowUp(question, joined, joined, earlier, False)
+
+
+_PERSONAL = re.compile(r"\b(he|she|they|him|her|them)\b", re.IGNORECASE)
+_PERSONAL_POSSESSIVE = re.compile(r"\b(his|her|their)\b", re.IGNORECASE)
+_SINGULAR = {"he", "she", "him", "her", "his"}
+
+
+def _replace_personal_pronouns(question: str, name: str | None, plural: str | None) -> str:
+    """he/she/him/his for the earlier question's name; they/them/their for its plural noun phrase,
+    else its name ("when did they promise it?" after "what did NATO promise?").
+
+    A plural phrase wins over a name for "they": after "what are sets in Python?", "are they
+    ordered?" asks about sets, not Python. Possessives are replaced only when no subject or object
+    pronoun was ("what about his offer?"), since "her" is both.
+    """
+    def target(pronoun: str) -> str | None:
+        return name if pronoun.lower() in _SINGULAR else plural or name
+
+    def subject_or_object(match: re.Match[str]) -> str:
+        return target(match[1]) or match[0]
+
+    replaced = _PERSONAL.sub(subject_or_object, question)
+    if replaced != question:
+        return replaced
+
+    def possessive(match: re.Match[str]) -> str:
+        owner = target(match[1])
+        if not owner:
+            return match[0]
+        return f"{owner}'" if owner.endswith("s") else f"{owner}'s"  # "the laptops' keys"
+
+    return _PERSONAL_POSSESSIVE.sub(possessive, question)
+
+
+# A plural noun after a determiner ("the laptops", "the temporary files") or right after a name
+# ("Python generators", "NATO allies"). Written by hand: the plural test a POS tagger would do
+# needs model data, which nothing installable here ships.
+_DETERMINED_PLURAL = re.compile(r"\b(?:the|these|those|my|our|your|all|both|many|some|several|other|two|three)\s+"
+                                r"(?:[a-z][\w-]*\s+)?[a-z][\w-]*[^\Wsu]s\b")
+_NAMED_PLURAL = re.compile(r"\b[A-Z][\w-]*\s+[a-z][\w-]*[^\Wsu]s\b")
+_SUBORDINATE = _CLAUSE | {"if", "after", "before", "until", "while", "once", "because", "unless", "since"}
+_NOT_PLURAL = {"does", "has", "was", "is", "this", "its", "always", "sometimes", "perhaps", "news", "series",
+               "analysis", "basis", "process", "access", "class", "less", "unless", "whereas", "across"}
+
+
+def _looks_plural(word: str) -> bool:
+    return (len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is", "'s"))
+            and word.lower() not in _NOT_PLURAL)
+
+
+def plural_phrase(question: str) -> str | None:
+    """The earlier question's plural noun phrase, the likely antecedent of "they"/"them", or None.
+
+    >>> plural_phrase("what are sets in Python?")
+    'sets'
+    >>> plural_phrase("how do Python generators work?")
+    'Python generators'
+    >>> plural_phrase("what did Zelenskyy reject?") is None
+    True
+    """
+    topic = topic_of(question)
+    if topic is not None and _looks_plural(topic.phrase.split()[-1]):
+        return topic.phrase
+    for pattern in (_DETERMINED_PLURAL, _NAMED_PLURAL):
+        for match in pattern.finditer(question):
+            before = question[:match.start()].split()
+            # "when Python exits", "if the user presses": a verb in a clause, not a plural noun
+            if _looks_plural(match[0].split()[-1]) and not (before and before[-1].lower() in _SUBORDINATE):
+                return match[0]
+    return None
 
 
 def _with_missing_words(question: str, earlier: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.followup import condense, is_follow_up, last_name, resolve, topic_of
+from rag.followup import condense, is_follow_up, last_name, plural_phrase, resolve, topic_of
 
 HISTORY = ["what did Zelenskyy reject?"]
 
@@ -120,3 +120,33 @@ def test_questions_that_lean_on_the_earlier_one_are_follow_ups(question: str) ->
     answered as questions of their own (the follow-up set: README)."""
     assert is_follow_up(question)
     assert condense(question, ["how do I log a warning message?"]) != question
+
+
+@pytest.mark.parametrize(("earlier", "question", "standalone"), [
+    ("what are sets in Python?", "are they ordered?", "are sets ordered?"),
+    ("how do I read CSV files in Python?", "and how do I write them?", "and how do I write CSV files?"),
+    ("how do Python generators work?", "how do they stop?", "how do Python generators stop?"),
+    ("what did NATO allies promise Ukraine?", "when did they promise it?", "when did NATO allies promise it?"),
+    ("what did Zelenskyy tell NATO allies?", "what did they promise him?", "what did NATO allies promise Zelenskyy?"),
+    ("are the laptops encrypted with BitLocker?", "who manages their keys?", "who manages the laptops' keys?"),
+])
+def test_they_takes_the_earlier_plural_phrase_not_a_name(earlier: str, question: str, standalone: str) -> None:
+    """Regression: "they"/"them" took the last capitalised name, so "are they ordered?" after
+    "what are sets in Python?" became "are Python ordered?"."""
+    assert condense(question, [earlier]) == standalone
+
+
+@pytest.mark.parametrize(("earlier", "question", "standalone"), [
+    ("what did NATO promise Ukraine?", "when did they promise it?", "when did Ukraine promise it?"),
+    ("what did Zelenskyy reject?", "and what did he offer instead?", "and what did Zelenskyy offer instead?"),
+])
+def test_without_a_plural_phrase_they_keeps_the_name_rule(earlier: str, question: str, standalone: str) -> None:
+    """With no plural phrase a name still stands for "they" (an organisation)."""
+    assert condense(question, [earlier]) == standalone
+
+
+@pytest.mark.parametrize("question", ["what happens when Python exits?",
+                                      "how do I stop it when the user presses Ctrl-C?",
+                                      "what does Python do with this?", "what did Zelenskyy reject?"])
+def test_a_verb_in_s_is_not_a_plural_phrase(question: str) -> None:
+    assert plural_phrase(question) is None
