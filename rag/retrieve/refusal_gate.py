@@ -81,7 +81,8 @@ def gate(retriever: HybridRetriever, question: str, k: int, sources: str | Seque
         writing = folder is not None and writer_active(folder)
         return GateResult(retrieval, INGEST_RUNNING_REASON if writing else EMPTY_INDEX_REASON, keyword)
     if missing:
-        return GateResult(retrieval, f"your documents never mention {', '.join(repr(m) for m in missing)}", keyword)
+        shown = dict.fromkeys(_whole_name(term, question) for term in missing)
+        return GateResult(retrieval, f"your documents never mention {', '.join(repr(m) for m in shown)}", keyword)
     # Every hit carries its dense cosine, also one only BM25 or the sentence list found.
     top_dense = max((h.dense_score or 0.0 for h in retrieval.hits), default=0.0)
     named = top_dense >= threshold - NAMED_MARGIN and names_a_match(question, retrieval.hits)
@@ -140,7 +141,8 @@ def unanswered_names(question: str, cited: Sequence[Chunk],
     the whole document is about ("the Riverside policy"); the rest of it does not, because a long
     changelog names everything ("France" asked of Debian's documentation was answered that way).
 
-    Numbers and hyphenated compounds are not required: "a title cut to 40 characters" and
+    Names with digits ("S3", "IPv6") count whole (``digit_names``). Numbers and hyphenated
+    compounds are not required: "a title cut to 40 characters" and
     "3.12.0rc1" are the user's own example values, and the page that answers "my CPU-heavy code"
     says "multi-core" (right answers on the Python-docs sets, refused when these were required).
     A name that many of the indexed documents hold is the collection's own subject, not the
@@ -152,7 +154,10 @@ def unanswered_names(question: str, cited: Sequence[Chunk],
     """
     def lacking(chunks: Iterable[Chunk]) -> list[str]:
         texts = [" ".join(chunk.heading) + "\n" + chunk.text for chunk in chunks]
-        return [term for term in unmatched_terms(question, texts) if not term[0].isdigit() and "-" not in term]
+        with_digits = [name for name in digit_names(question) if not any(digit_name_written(name, t) for t in texts)]
+        named = [term for term in unmatched_terms(question, texts) if not term[0].isdigit() and "-" not in term
+                 and _whole_name(term, question) not in with_digits]  # not "ec" beside "ec2"
+        return named + with_digits
 
     if not lacking(cited):  # the usual case: no look-up of the documents' openings
         return []
@@ -276,6 +281,44 @@ def unmatched_terms(question: str, passages: Sequence[str]) -> list[str]:
     numbers = [n for n in sorted(numbers_in(question) - numbers_in(joined))
                if len(n.replace(".", "").lstrip("0")) >= 2 and _standalone_number(n, question)]
     return surface + numbers
+
+
+# A name with digits: "S3", "EC2", "IPv6", "Win32", "K8s" (a capital letter, then a digit inside the
+# word). ``rag.words`` keeps letters and digits apart ("S3" is "s" and "3"), so the name rules saw
+# "S" or "IPv" and never asked whether the documents write the name itself: "upload to S3" was
+# answered from pages that only say "upload". A dotted or hyphenated word around it ("x-S3",
+# "IPv6-only") is left to the other rules. They are checked once an answer is drafted, against the
+# passages it quotes (``unanswered_names``), not at the gate: a check of the whole index for "UTF-8"
+# or "Python 3" is a scan of every indexed text per form (130 ms each at 190,000 passages, holding
+# the GIL, so every other question waits), where the index terms only hold the joined form.
+_DIGIT_NAME = re.compile(r"(?<![\w.-])(?=[a-z0-9]*[A-Z])[A-Za-z]+\d[A-Za-z0-9]*(?![\w-]|\.\w)")
+
+
+def digit_names(question: str) -> list[str]:
+    """The question's names with digits, lower-cased.
+
+    >>> digit_names("can shutil upload to S3 or an EC2 disk over IPv6? is sha256 in Python 3?")
+    ['s3', 'ec2', 'ipv6']
+    """
+    return list(dict.fromkeys(m.group(0).lower() for m in _DIGIT_NAME.finditer(question)))
+
+
+def _whole_name(term: str, question: str) -> str:
+    """The question's name with digits that ``term`` begins ("ipv" of "IPv6"), else ``term``: the
+    word rules read only its letters, and a refusal should name what the user wrote."""
+    return next((name for name in digit_names(question) if re.fullmatch(rf"{re.escape(term)}\d\w*", name)), term)
+
+
+def digit_name_written(name: str, text: str) -> bool:
+    """Whether ``text`` writes ``name`` as a word, its letters and digits joined or apart by one
+    "-", ".", "_" or space: "UTF-8" writes "UTF8", "H.264" "H264", "Python 3" "Python3" and
+    "sha3_256" "SHA3"; "items 3" does not write "S3".
+
+    >>> digit_name_written("utf8", "Files are read as UTF-8."), digit_name_written("s3", "see items 3")
+    (True, False)
+    """
+    pattern = r"[-._ ]?".join(map(re.escape, re.findall(r"[a-z]+|\d+", name)))
+    return re.search(rf"(?<![a-z0-9]){pattern}(?![a-z0-9])", text, re.IGNORECASE) is not None
 
 
 def plural_forms(name: str) -> tuple[str, ...]:

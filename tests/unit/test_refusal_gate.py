@@ -16,6 +16,7 @@ from rag.retrieve.keyword import KeywordSnapshot, Vocabulary
 from rag.retrieve.refusal_gate import (
     DEFAULT_REFUSAL_THRESHOLD,
     absent_words,
+    digit_names,
     domain_name,
     gate,
     keyword_holds_question,
@@ -174,7 +175,7 @@ def test_an_unsupported_sentence_citing_the_passage_that_names_it_does_not_count
 
 def test_a_follow_up_need_not_quote_the_names_its_rewrite_took_from_the_earlier_question(
         assistant: Assistant) -> None:
-    history = ["do the nightly backups use TLS?"]
+    history = ["does the nightly backup use TLS?"]  # no plural phrase: "they" takes the name
     follow_up = "and how often are they rotated?"
     resolved = resolve(follow_up, history)
     assert "TLS" in resolved.standalone  # the rewrite put the earlier question's name in
@@ -238,6 +239,51 @@ def test_a_name_in_the_quoted_passage_its_headings_or_its_documents_opening_coun
     # The user's own numbers are not required.
     question = "may staff work from home 14 days a month?"
     assert unmatched_terms(question, texts) == ["14"] and check(question) == []
+
+
+def test_a_name_with_digits_counts_whole_in_the_quoted_passages() -> None:
+    # "upload a file to an S3 bucket" was answered from pages that only say "upload": the name rules
+    # read "S3" as "S" and never asked for it. "UTF-8", "H.264" and "sha3_256" write the joined names.
+    texts = ["Nightly backups are copied to an S3 bucket over IPv6.", "Files are read as UTF-8 by default.",
+             "Video is stored as H.264; hashes use sha3_256().", "Step 2 of 3 copies items 3 from the spec2 folder."]
+    chunks = [Chunk(f"c{n}", "d", f"f{n}.txt", text, 0, len(text), 0) for n, text in enumerate(texts)]
+    keyword = KeywordSnapshot(tuple(chunks), None, None, Vocabulary.of(()))
+
+    def check(question: str, quoted: int) -> list[str]:
+        return unanswered_names(question, [chunks[quoted]], lambda sources: [], keyword)
+
+    assert check("do the backups go to S3 over IPv6?", 0) == []
+    assert check("do the backups go to S3 over IPv4?", 0) == ["ipv4"]
+    assert check("are the files read as UTF8?", 1) == []
+    assert check("is the video H264 and hashed with SHA3?", 2) == []
+    # "items 3" and "EC 2" apart from other words are not "S3" and "EC2"; the refusal names them whole.
+    assert check("are the backups copied to S3 or EC2?", 3) == ["s3", "ec2"]
+    assert digit_names("is sha256 in Python 3, or IPv6-only, or os.S3?") == []
+
+
+def test_a_refusal_names_a_name_with_digits_as_the_user_wrote_it(assistant: Assistant) -> None:
+    answer = assistant.ask("do the nightly backups of the backup disk use IPv6?", k=3)
+    assert answer.refusal_reason == "your documents never mention 'ipv6'"  # not 'ipv'
+
+
+def test_an_answer_quoting_passages_without_the_name_with_digits_is_withdrawn(
+        assistant: Assistant, tmp_path: Path) -> None:
+    question = "are the nightly backups of the backup disk copied to S3?"
+    hits = gate(assistant.retriever, question, 3, threshold=0.0).retrieval.hits
+    backups = next(n for n, h in enumerate(hits, 1) if "rotate" in h.chunk.text)
+    assistant.generator = ScriptedGenerator(f"Nightly backups copy the home folders to the backup disk [{backups}].")
+    answer = assistant.ask(question, k=3)
+    assert answer.withdrawal == "another_question"
+    assert answer.refusal_reason == "the answer found quotes passages that never mention 's3'"
+    extra = tmp_path / "cloud"
+    extra.mkdir()
+    (extra / "cloud.txt").write_text("Nightly backups of the backup disk are copied to S3 every morning.")
+    assistant.add(extra)
+    hits = gate(assistant.retriever, question, 3, threshold=0.0).retrieval.hits
+    cloud = next(n for n, h in enumerate(hits, 1) if "S3" in h.chunk.text)
+    assistant.generator = ScriptedGenerator(
+        f"Nightly backups of the backup disk are copied to S3 every morning [{cloud}].")
+    assert not assistant.ask(question, k=3).refused
 
 
 def test_a_name_many_documents_hold_is_the_collections_subject_not_required(
