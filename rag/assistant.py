@@ -23,11 +23,12 @@ from index.sentence_store import SentenceStore
 from index.store import ChunkStore, make_client, rag_collections
 from rag.answer.extractive import ExtractiveConfig
 from rag.answer.generators import ExtractiveGenerator
-from rag.check.checker import REFUSAL_TEXT, CheckedText, check_draft, draft_from_text
+from rag.check.checker import REFUSAL_TEXT, CheckedText, check_draft, draft_from_text, support_pairs
 from rag.check.relevance import judge_relevance
 from rag.check.support import offline_judge
 from rag.followup import FollowUp, resolve
 from rag.llm.registry import check_llm_settings
+from rag.llm.streaming import stoppable_call
 from rag.protocols import Generator, Judge
 from rag.records import Answer, Chunk, Draft, Hit, Relevance, Retrieval, Withdrawal
 from rag.retrieve.embedding_cache import CachingEmbedder
@@ -131,6 +132,12 @@ class Assistant:
                 if self._judge is None:
                     self._judge = self._make_judge(generator)
         return self._judge
+
+    @judge.setter
+    def judge(self, judge: Judge) -> None:
+        """A judge of your own: ``name``, ``check`` and ``check_many``, like ``LLMJudge``. One that
+        also has an ``acheck_many`` coroutine is run where the answer's reader can stop it."""
+        self._judge = judge
 
     def warm_up(self) -> Assistant:
         """Load everything a first question would: the embedding model, the keyword index, Chroma's
@@ -337,7 +344,7 @@ class Assistant:
             draft = draft_from_text("".join(pieces), len(hits))
         timings["generate"] = time.perf_counter() - t
         t = time.perf_counter()
-        checked = check_draft(draft, hits, self.judge, strict=strict)
+        checked = yield from self._checked(draft, hits, strict)
         relevance = self._relevance(standalone, retrieval, draft, checked) if checked.sentences else None
         # Names the user typed in this turn, not those a follow-up's rewrite carried over from the
         # earlier one ("…encrypted with BitLocker?" then "and how many days a week…?").
@@ -354,6 +361,18 @@ class Assistant:
             return
         yield Answer(text=checked.text, sentences=checked.sentences, citations=checked.citations, refused=False,
                      removed=checked.removed, timings=timings, relevance=relevance, **base)  # type: ignore[arg-type]
+
+    def _checked(self, draft: Draft, hits: Sequence[Hit], strict: bool) -> abc.Generator[str, None, CheckedText]:
+        """``check_draft`` with this assistant's judge. An LLM judge's calls run on the background
+        loop and ``""`` is yielded while they do, so that the answer's reader can stop them there
+        (Stop in the web UI, a client of ``rag serve`` that left): a blocking ``batch`` held the
+        answer until every verdict had come."""
+        judging = getattr(self.judge, "acheck_many", None)
+        asked = support_pairs(draft, hits)
+        if judging is None or not asked:
+            return check_draft(draft, hits, self.judge, strict=strict)
+        verdicts = yield from stoppable_call(judging([(sentence, passage) for _, _, sentence, passage in asked]))
+        return check_draft(draft, hits, self.judge, strict=strict, verdicts=verdicts)
 
     def _unanswered_reason(self, question: str, gated: GateResult, checked: CheckedText
                            ) -> tuple[str, Withdrawal] | None:

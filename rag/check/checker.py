@@ -54,7 +54,21 @@ def check_text(raw: str, passages: Sequence[Hit], judge: Judge, strict: bool = F
     return check_draft(draft_from_text(raw, len(passages)), passages, judge, strict)
 
 
-def check_draft(draft: Draft, passages: Sequence[Hit], judge: Judge, strict: bool = False) -> CheckedText:
+def support_pairs(draft: Draft, passages: Sequence[Hit]) -> list[tuple[int, int, str, str]]:
+    """What the judge is asked, in order: (sentence index, passage number or ``JOINT``, sentence,
+    passage text) for each citation, and the cited passages joined for a sentence citing several."""
+    pairs: list[tuple[int, int, str, str]] = []
+    for i, drafted in enumerate(draft.sentences):
+        for n in drafted.passages:
+            pairs.append((i, n, drafted.text, passages[n - 1].chunk.text))
+        if len(drafted.passages) > 1:
+            joined = joined_passages([passages[n - 1].chunk.text for n in drafted.passages])
+            pairs.append((i, JOINT, drafted.text, joined))
+    return pairs
+
+
+def check_draft(draft: Draft, passages: Sequence[Hit], judge: Judge, strict: bool = False,
+                verdicts: Sequence[Support] | None = None) -> CheckedText:
     """Judge every sentence of ``draft`` against the passages it cites.
 
     Each citation is judged alone; a sentence citing several passages is also judged against them
@@ -63,21 +77,15 @@ def check_draft(draft: Draft, passages: Sequence[Hit], judge: Judge, strict: boo
     citation. A quote keeps the span its answerer located; other sentences are matched to the
     passage sentence sharing most words.
     In ``strict`` mode sentences that are not supported are removed. An answer left with no
-    supported sentence is a refusal.
+    supported sentence is a refusal. ``verdicts``: the judge's answers to ``support_pairs``, when
+    the caller asked it already (an LLM judge's calls, run where they can be stopped).
     """
-    pairs: list[tuple[str, str]] = []
-    where: list[tuple[int, int]] = []
-    for i, drafted in enumerate(draft.sentences):
-        for n in drafted.passages:
-            pairs.append((drafted.text, passages[n - 1].chunk.text))
-            where.append((i, n))
-        if len(drafted.passages) > 1:
-            pairs.append((drafted.text, joined_passages([passages[n - 1].chunk.text for n in drafted.passages])))
-            where.append((i, JOINT))
-    verdicts = judge.check_many(pairs) if pairs else []
+    asked = support_pairs(draft, passages)
+    if verdicts is None:
+        verdicts = judge.check_many([(sentence, passage) for _, _, sentence, passage in asked]) if asked else []
     per_sentence: dict[int, list[tuple[int, Support]]] = {}
     joint: dict[int, Support] = {}
-    for (i, n), support in zip(where, verdicts, strict=True):
+    for (i, n, _, _), support in zip(asked, verdicts, strict=True):
         if n == JOINT:
             joint[i] = support
         else:

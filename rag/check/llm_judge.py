@@ -86,17 +86,35 @@ class LLMJudge:
             lambda: self.chain.batch(inputs, config={"max_concurrency": self.max_concurrency}))
         return [self._support(reply, pair) for reply, pair in zip(replies, pairs, strict=True)]
 
+    async def acheck_many(self, pairs: Sequence[tuple[str, str]]) -> list[Support]:
+        """``check_many`` on an event loop: ``Assistant`` runs it where the answer's reader can stop
+        it (``rag.llm.streaming.stoppable_call``), since a blocking ``batch`` cannot be cancelled."""
+        if not pairs:
+            return []
+        inputs = [{"sentence": escape(s), "passage": escape(p)} for s, p in pairs]
+        try:
+            replies: list[str] = await self.chain.abatch(inputs, config={"max_concurrency": self.max_concurrency})
+        except Exception as exc:
+            translated = self._translated(exc)
+            if translated is None:
+                raise
+            raise translated from exc
+        return [self._support(reply, pair) for reply, pair in zip(replies, pairs, strict=True)]
+
     def _calling_the_model(self, call: Callable[[], Any]) -> Any:
         """``call()``, with a failure of the model's server said in one sentence (``BackendError``)."""
         try:
             return call()
-        except BackendError:
-            raise
         except Exception as exc:
-            translated = translate_error(exc, self.where, self.model_name)
+            translated = self._translated(exc)
             if translated is None:
                 raise
             raise translated from exc
+
+    def _translated(self, exc: Exception) -> BackendError | None:
+        """A failure of the model's server said in one sentence; None to raise ``exc`` as it is
+        (a ``BackendError`` already, or anything that is no failure of the server)."""
+        return None if isinstance(exc, BackendError) else translate_error(exc, self.where, self.model_name)
 
     def _support(self, reply: str, pair: tuple[str, str]) -> Support:
         parsed = parse_verdict(reply)

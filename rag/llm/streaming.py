@@ -27,9 +27,11 @@ import concurrent.futures
 import os
 import queue
 import threading
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Coroutine, Generator
 from contextlib import aclosing
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
 
 HEARTBEAT_S = 0.25  # how long Stop, or a client that left, waits at most while the model is silent
 
@@ -39,7 +41,7 @@ _loop_thread: threading.Thread | None = None
 _loop_lock = threading.Lock()
 # The pumps running now: asyncio keeps only weak references to tasks, and a stream dropped inside a
 # reference cycle would otherwise lose its pump to the garbage collector mid-request.
-_pumps: set[concurrent.futures.Future[None]] = set()
+_pumps: set[concurrent.futures.Future[Any]] = set()
 
 
 class TextChunk(Protocol):
@@ -121,3 +123,28 @@ def stoppable_pieces(chunks: AsyncIterator[TextChunk], heartbeat: float = HEARTB
             loop.call_soon_threadsafe(wanted.set)
     finally:
         running.cancel()  # a stream read to its end is done already; otherwise its connection closes now
+
+
+def stoppable_call(call: Coroutine[Any, Any, T], heartbeat: float = HEARTBEAT_S) -> Generator[str, None, T]:
+    """Run ``call`` (a model request: an LLM judge's batch) on the background loop; yield ``""``
+    every ``heartbeat`` seconds while it runs and return its result. Closing the generator cancels
+    it, which closes its HTTP connections; its error is raised here.
+
+    >>> async def verdicts() -> list[str]:
+    ...     return ["yes", "no"]
+    >>> def checked():
+    ...     return (yield from stoppable_call(verdicts()))
+    >>> list(checked())  # the result came before the first heartbeat: nothing to yield
+    []
+    """
+    running = asyncio.run_coroutine_threadsafe(call, background_loop())
+    _pumps.add(running)  # kept referenced, as the streams' pumps are
+    running.add_done_callback(_pumps.discard)
+    try:
+        while True:
+            try:
+                return running.result(timeout=heartbeat)
+            except concurrent.futures.TimeoutError:
+                yield ""
+    finally:
+        running.cancel()  # done already after a result; otherwise its requests are cancelled now

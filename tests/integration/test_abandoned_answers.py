@@ -8,7 +8,9 @@ it to the end, and ``rag serve`` noticed neither a non-streaming client that lef
 
 from __future__ import annotations
 
+import io
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -165,3 +167,53 @@ def test_a_client_that_leaves_while_the_model_reads_the_prompt_stops_it(server: 
                     break
                 time.sleep(0.05)
     _assert_stopped_silent(_next_end(reading, seen))
+
+
+class _SilentJudge(SlowLLM):
+    """Writes its answer at once; a judge's request gets no reply for ``READ_S`` seconds, as a CPU
+    model reading the passage, and the server counts those the client left."""
+
+    ANSWER = "The Great Barrier Reef is the largest coral reef system. [1]"
+    PAUSE_S = 0.0
+
+    def read_prompt(self) -> bool:
+        return super().read_prompt() if self.judged else True
+
+    def do_POST(self) -> None:
+        raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.rfile = io.BytesIO(raw)  # SlowLLM reads the body again
+        self.judged = b"Does the passage support the sentence?" in raw
+        if not self.judged:
+            super().do_POST()  # the answer itself, at once
+            return
+        with self.server.lock:  # type: ignore[attr-defined]
+            self.server.judging += 1  # type: ignore[attr-defined]
+        left = not self.read_prompt()  # READ_S: the server's read_s, set by the test
+        with self.server.lock:  # type: ignore[attr-defined]
+            self.server.judges_left += left  # type: ignore[attr-defined]
+        if not left:  # never stopped: the test fails on the checked answer that follows
+            self.send_error(503)
+
+
+def test_closing_ask_stream_while_the_llm_judge_checks_it_stops_the_judges_requests(examples_index: Path) -> None:
+    """With ``RAG_JUDGE=llm`` the judge's calls were one blocking batch: Stop waited for every verdict."""
+    with serving(_SilentJudge) as llm:
+        llm.lock, llm.judging, llm.judges_left = threading.Lock(), 0, 0  # type: ignore[attr-defined]
+        llm.read_s = READ_S  # for the judge's requests only (see _SilentJudge)
+        settings = clean_settings(examples_index.parent, backend="openai", llm_base_url=llm.url,
+                                  llm_model="fake-model", judge="llm")
+        assistant = Assistant(examples_index, settings=settings)
+        stream = assistant.ask_stream(QUESTION)
+        written = ""
+        for item in stream:  # bounded: a judge that was never stopped answers after READ_S, and fails this
+            assert isinstance(item, str), "the answer was checked: the judge was not silent"
+            written += item
+            if llm.judging and not item:  # type: ignore[attr-defined]
+                break
+        assert "coral reef" in written
+        stream.close()
+        for _ in range(100):
+            if llm.judges_left == llm.judging:  # type: ignore[attr-defined]
+                break
+            time.sleep(0.1)
+        assert llm.judges_left == llm.judging >= 1  # type: ignore[attr-defined]
