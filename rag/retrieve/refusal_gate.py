@@ -112,16 +112,17 @@ def _retrieve_checking_terms(retriever: HybridRetriever, keyword: KeywordSnapsho
     if len(absent) >= ABSENT_WORDS_LIMIT and top_dense < ABSENT_WORDS_TOP_DENSE:
         return retrieval, absent
     missing = unmatched_terms(question, [h.chunk.text for h in retrieval.hits])
-    nowhere = [term for term in missing if not any(keyword.search(form, 1, sources) for form in plural_forms(term))]
+    nowhere = [term for term in missing if not any(keyword.search(form, 1, sources) for form in written_forms(term))]
     if nowhere or not missing:
         return retrieval, nowhere
     # Every missing term is in some document: look again, led by those terms, and let the best
     # passages holding them take the last places (the answerer and the relevance check judge them).
-    second = retriever.search(question, k=4 * k, sources=sources, keyword_query=" ".join(missing),
+    forms = [form for term in missing for form in written_forms(term)]
+    second = retriever.search(question, k=4 * k, sources=sources, keyword_query=" ".join(forms),
                               query_vector=retrieval.query_vector, keyword=keyword)
     taken = {h.chunk.chunk_id for h in retrieval.hits}
     holding = [h for h in second.hits if h.chunk.chunk_id not in taken
-               and any(term in h.chunk.text.lower() for term in missing)][:max(1, k // 2)]
+               and any(form in h.chunk.text.lower() for form in forms)][:max(1, k // 2)]
     hits = [*retrieval.hits[:max(0, k - len(holding))], *holding]
     merged = tuple(replace(h, rank=i) for i, h in enumerate(hits, 1))
     return Retrieval(question, merged, retrieval.query_vector), []
@@ -275,6 +276,7 @@ def unmatched_terms(question: str, passages: Sequence[str]) -> list[str]:
     # "DVD-ROMs" writes "DVD" and "ROM" too: a hyphenated word's parts and a plural's singular count.
     parts = {part.lower() for w in words(joined) if not w[0].isdigit() for part in (w, *w.split("-")) if part}
     present = {stem(form) for part in parts for form in plural_forms(part)} | initialisms(joined)
+    present |= {unit for family in _SIZE_UNIT_STEMS if not family.isdisjoint(present) for unit in family}
     missing_stems = {n for n in names_in(question)
                      if len(n) > 1 and not any(name_present(form, present) for form in plural_forms(n))}
     surface = list(dict.fromkeys(fold(w) for w in surface_words(question) if stem(fold(w)) in missing_stems))
@@ -319,6 +321,30 @@ def digit_name_written(name: str, text: str) -> bool:
     """
     pattern = r"[-._ ]?".join(map(re.escape, re.findall(r"[a-z]+|\d+", name)))
     return re.search(rf"(?<![a-z0-9]){pattern}(?![a-z0-9])", text, re.IGNORECASE) is not None
+
+
+# Sizes as users write them and as documents do: "bigger than 4 GB" asked of the Python docs, which
+# write "4 GiB", was refused ("your documents never mention 'gb'"). One family is one unit to the
+# name rules (stemmed forms, as ``present`` holds them).
+_SIZE_UNITS = (
+    ("kb", "kib", "kilobyte", "kilobytes", "kbyte", "kbytes"),
+    ("mb", "mib", "megabyte", "megabytes", "mbyte", "mbytes"),
+    ("gb", "gib", "gigabyte", "gigabytes", "gbyte", "gbytes"),
+    ("tb", "tib", "terabyte", "terabytes", "tbyte", "tbytes"),
+    ("pb", "pib", "petabyte", "petabytes"),
+)
+_SIZE_UNIT_STEMS = tuple(frozenset(stem(form) for form in family) for family in _SIZE_UNITS)
+
+
+def written_forms(term: str) -> tuple[str, ...]:
+    """The forms that count as ``term`` written: its singular (``plural_forms``), and for a size
+    unit every spelling of that unit ("gb": "gib", "gigabytes", …).
+
+    >>> written_forms("gb")[:3], written_forms("dvds")
+    (('gb', 'gib', 'gigabyte'), ('dvds', 'dvd'))
+    """
+    family = next((f for f, stems in zip(_SIZE_UNITS, _SIZE_UNIT_STEMS, strict=True) if stem(term) in stems), ())
+    return tuple(dict.fromkeys((*plural_forms(term), *family)))
 
 
 def plural_forms(name: str) -> tuple[str, ...]:

@@ -26,6 +26,7 @@ from rag.retrieve.refusal_gate import (
     unknown_terms,
     unmatched_terms,
     unwritten_literals,
+    written_forms,
 )
 from rag.settings import Settings
 from rag.text import names_in
@@ -58,6 +59,30 @@ def test_a_plural_or_a_part_of_a_hyphenated_word_counts_as_written() -> None:
     assert unmatched_terms("How many DVDs would the full image set take?", passages) == []
     assert unmatched_terms("Does it fit on Blu-ray?", passages) == []
     assert unmatched_terms("How many CDs would it take?", passages) == ["cds"]
+
+
+def test_a_size_unit_counts_in_any_of_its_spellings() -> None:
+    # "bigger than 4 GB" asked of the Python docs, which write "4 GiB", was refused.
+    passages = ["ZIP64 extensions are used when files are larger than 4 GiB."]
+    assert unmatched_terms("can zipfile write archives bigger than 4 GB?", passages) == []
+    assert unmatched_terms("how many gigabytes can an archive hold?", passages) == []
+    assert unmatched_terms("is the limit 2 TB?", passages) == ["tb"]
+    assert written_forms("MB".lower())[:2] == ("mb", "mib")
+
+
+def test_a_size_unit_only_another_spelling_of_holds_is_not_refused_at_the_gate(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _backup_guides(docs, 8)
+    (docs / "limits.txt").write_text("Each snapshot is capped at 4 GiB.")  # in words unlike the question's
+    settings = Settings.load(env={"RAG_REFUSAL_THRESHOLD": "0.0"}, config_file=tmp_path / "none.toml")
+    helper = Assistant(tmp_path / "index", embedder=WordEmbedder(), settings=settings)
+    helper.add(docs)
+    question = "how many GB do the nightly backups of the backup disk hold?"
+    assert all("GiB" not in h.chunk.text for h in helper.retriever.search(question, k=3).hits)  # the first pass
+    gated = gate(helper.retriever, question, 3, threshold=0.0)
+    assert not gated.refused, gated.refusal_reason  # was: "your documents never mention 'gb'"
+    assert any("GiB" in h.chunk.text for h in gated.retrieval.hits)  # the second, keyword-led pass
 
 
 def test_the_users_own_example_numbers_do_not_refuse_but_facts_do() -> None:
