@@ -6,6 +6,7 @@ that long, as a model on a CPU does while it reads a long prompt, watching for t
 from __future__ import annotations
 
 import http.server
+import io
 import json
 import select
 import socket
@@ -94,6 +95,33 @@ class SlowLLM(http.server.BaseHTTPRequestHandler):
         pass
 
 
+class SilentJudge(SlowLLM):
+    """Writes its answer at once; a request of the LLM judge ("Does the passage support the
+    sentence?") gets no reply for the server's ``read_s`` seconds, as a CPU model reading the
+    passage, and the server counts those the client closed meanwhile (``judges_left``)."""
+
+    ANSWER = "The Great Barrier Reef is the largest coral reef system. [1]"
+    PAUSE_S = 0.05
+
+    def read_prompt(self) -> bool:
+        return super().read_prompt() if self.judging else True
+
+    def do_POST(self) -> None:
+        raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.rfile = io.BytesIO(raw)  # SlowLLM reads the body again
+        self.judging = b"Does the passage support the sentence?" in raw
+        if not self.judging:
+            super().do_POST()  # the answer itself, at once
+            return
+        with self.server.lock:
+            self.server.judged += 1
+        left = not self.read_prompt()
+        with self.server.lock:
+            self.server.judges_left += left
+        if not left:  # never stopped: whoever waited gets an error, not a verdict
+            self.send_error(503)
+
+
 class LLMServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
@@ -102,6 +130,9 @@ class LLMServer(http.server.ThreadingHTTPServer):
         self.started = 0  # answers begun
         self.read_s = 0.0  # silence before the first word (a prompt being read); tests set it
         self.ended: list[Ended] = []  # appended by the handler threads, in the order answers end
+        self.lock = threading.Lock()
+        self.judged = 0  # requests of the LLM judge (``SilentJudge``) begun
+        self.judges_left = 0  # and those the client closed while the judge was silent
 
     @property
     def url(self) -> str:

@@ -8,9 +8,7 @@ it to the end, and ``rag serve`` noticed neither a non-streaming client that lef
 
 from __future__ import annotations
 
-import io
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +19,7 @@ import pytest
 from rag.assistant import Assistant
 from tests.integration.conftest import clean_settings
 from tests.integration.servers import Server, serve_env, start_rag_serve
-from tests.integration.slow_llm import Ended, LLMServer, SlowLLM, serving
+from tests.integration.slow_llm import Ended, LLMServer, SilentJudge, SlowLLM, serving
 
 pytestmark = pytest.mark.integration
 
@@ -169,37 +167,10 @@ def test_a_client_that_leaves_while_the_model_reads_the_prompt_stops_it(server: 
     _assert_stopped_silent(_next_end(reading, seen))
 
 
-class _SilentJudge(SlowLLM):
-    """Writes its answer at once; a judge's request gets no reply for ``READ_S`` seconds, as a CPU
-    model reading the passage, and the server counts those the client left."""
-
-    ANSWER = "The Great Barrier Reef is the largest coral reef system. [1]"
-    PAUSE_S = 0.0
-
-    def read_prompt(self) -> bool:
-        return super().read_prompt() if self.judged else True
-
-    def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.rfile = io.BytesIO(raw)  # SlowLLM reads the body again
-        self.judged = b"Does the passage support the sentence?" in raw
-        if not self.judged:
-            super().do_POST()  # the answer itself, at once
-            return
-        with self.server.lock:  # type: ignore[attr-defined]
-            self.server.judging += 1  # type: ignore[attr-defined]
-        left = not self.read_prompt()  # READ_S: the server's read_s, set by the test
-        with self.server.lock:  # type: ignore[attr-defined]
-            self.server.judges_left += left  # type: ignore[attr-defined]
-        if not left:  # never stopped: the test fails on the checked answer that follows
-            self.send_error(503)
-
-
 def test_closing_ask_stream_while_the_llm_judge_checks_it_stops_the_judges_requests(examples_index: Path) -> None:
     """With ``RAG_JUDGE=llm`` the judge's calls were one blocking batch: Stop waited for every verdict."""
-    with serving(_SilentJudge) as llm:
-        llm.lock, llm.judging, llm.judges_left = threading.Lock(), 0, 0  # type: ignore[attr-defined]
-        llm.read_s = READ_S  # for the judge's requests only (see _SilentJudge)
+    with serving(SilentJudge) as llm:
+        llm.read_s = READ_S  # for the judge's requests only
         settings = clean_settings(examples_index.parent, backend="openai", llm_base_url=llm.url,
                                   llm_model="fake-model", judge="llm")
         assistant = Assistant(examples_index, settings=settings)
@@ -208,12 +179,12 @@ def test_closing_ask_stream_while_the_llm_judge_checks_it_stops_the_judges_reque
         for item in stream:  # bounded: a judge that was never stopped answers after READ_S, and fails this
             assert isinstance(item, str), "the answer was checked: the judge was not silent"
             written += item
-            if llm.judging and not item:  # type: ignore[attr-defined]
+            if llm.judged and not item:
                 break
         assert "coral reef" in written
         stream.close()
         for _ in range(100):
-            if llm.judges_left == llm.judging:  # type: ignore[attr-defined]
+            if llm.judges_left == llm.judged:
                 break
             time.sleep(0.1)
-        assert llm.judges_left == llm.judging >= 1  # type: ignore[attr-defined]
+        assert llm.judges_left == llm.judged >= 1

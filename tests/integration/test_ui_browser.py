@@ -58,11 +58,11 @@ Most coasts see two high tides and two low tides every lunar day of about 24 hou
 class Server:
     """``rag ui`` in a subprocess; collects its output so a failure can show it."""
 
-    def __init__(self, index: Path, port: int, workdir: Path, paths: list[Path], max_file_mb: float = MAX_FILE_MB
-                 ) -> None:
+    def __init__(self, index: Path, port: int, workdir: Path, paths: list[Path], max_file_mb: float = MAX_FILE_MB,
+                 settings: dict[str, str] | None = None) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "GRADIO_"))}
         env.update(RAG_MAX_FILE_MB=str(max_file_mb), GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1",
-                   TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
+                   TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1", **(settings or {}))
         self.lines: list[str] = []
         self.ready = threading.Event()
         self.proc = subprocess.Popen(
@@ -403,6 +403,48 @@ def test_a_page_on_an_llm_backend_streams_while_another_stays_extractive(server:
         llm.shutdown()
         for ui in (first, second):
             ui.page.context.close()
+
+
+def test_stop_while_an_llm_judge_checks_the_citations_stops_the_judge(browser: Browser, tmp_path: Path) -> None:
+    """With ``RAG_JUDGE=llm`` the page stayed on "Writing, then checking every citation…" after Stop
+    until every verdict had come (20 s and more with this judge, silent for 60 s)."""
+    llm = slow_llm.start(slow_llm.SilentJudge)
+    llm.read_s = 60.0  # the judge's requests only
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "reef.txt").write_text("The Great Barrier Reef is the largest coral reef system in the world.")
+    port = free_port()
+    srv = Server(tmp_path / "index", port, tmp_path, [docs], settings={
+        "RAG_BACKEND": "openai", "RAG_LLM_BASE_URL": f"http://127.0.0.1:{llm.server_port}/v1",
+        "RAG_LLM_MODEL": "fake-model", "RAG_JUDGE": "llm"})
+    try:
+        srv.ready.wait(timeout=150)
+        if srv.proc.poll() is not None or not srv.ready.is_set():
+            pytest.fail(f"rag ui did not start:\n{srv.output}")
+        ui = Page(browser, f"http://127.0.0.1:{port}/")
+        page = ui.page
+        box = page.locator("#rag-question textarea")
+        box.fill("What is the Great Barrier Reef?")
+        box.press("Enter")
+        expect(page.locator("#rag-chat .rag-pending .rag-body")).to_contain_text("largest coral reef", timeout=60_000)
+        for _ in range(100):  # the answer is written and the judge has it
+            if llm.judged:
+                break
+            page.wait_for_timeout(100)
+        assert llm.judged
+        page.locator("#rag-stop").click()
+        expect(page.locator(".rag-answer").nth(0)).to_contain_text("Stopped: the answer was not finished.",
+                                                                   timeout=10_000)
+        for _ in range(100):
+            if llm.judges_left == llm.judged:
+                break
+            page.wait_for_timeout(100)
+        assert llm.judges_left == llm.judged  # every request of the judge was closed
+        assert ui.outside_requests() == []
+        ui.page.context.close()
+    finally:
+        srv.stop()
+        llm.shutdown()
 
 
 def test_conversations_survive_a_reload_and_answers_copy_with_their_sources(server: tuple[str, Path],
