@@ -34,7 +34,11 @@ _NO_TOPIC = {"what", "why", "how", "when", "where", "who", "which", "is", "was",
              "else", "so", "then", "more", "really", "and", "or", "but", "about", "instead", "exactly", "again",
              "now", "ok", "okay", "tell", "me", "explain", "elaborate", "details", "example", "examples", "for",
              "go", "on", "the", "a", "an", "of", "yes", "no", "sure", "continue", "further", "why's", "what's",
-             "how's", "not"}
+             "how's", "not",
+             # "from whom?", "since when?", "how long?", "how much?": a preposition or a measure asked
+             # of the earlier answer ("from whom?" after "what guarantees does Ukraine want?")
+             "whom", "whose", "from", "by", "since", "until", "till", "with", "to", "long", "much", "many",
+             "often"}
 
 
 def _words(question: str) -> list[str]:
@@ -258,6 +262,9 @@ def _replace_personal_pronouns(question: str, name: str | None, plural: str | No
 # needs model data, which nothing installable here ships.
 _DETERMINED_PLURAL = re.compile(r"\b(?:the|these|those|my|our|your|all|both|many|some|several|other|two|three)\s+"
                                 r"(?:[a-z][\w-]*\s+)?[a-z][\w-]*[^\Wsu]s\b")
+# "what security guarantees does …": asked about by a wh-word, after a modifier not in -s ("what
+# causes tides" is a verb and its object).
+_ASKED_PLURAL = re.compile(r"\b(?i:what|which|how many)\s+(?P<phrase>[a-z][\w-]*[^\Ws]\s+[a-z][\w-]*[^\Wsu]s)\b")
 _NAMED_PLURAL = re.compile(r"\b[A-Z][\w-]*\s+[a-z][\w-]*[^\Wsu]s\b")
 _SUBORDINATE = _CLAUSE | {"if", "after", "before", "until", "while", "once", "because", "unless", "since"}
 _NOT_PLURAL = {"does", "has", "was", "is", "this", "its", "always", "sometimes", "perhaps", "news", "series",
@@ -282,12 +289,12 @@ def plural_phrase(question: str) -> str | None:
     topic = topic_of(question)
     if topic is not None and _looks_plural(topic.phrase.split()[-1]):
         return topic.phrase
-    for pattern in (_DETERMINED_PLURAL, _NAMED_PLURAL):
+    for pattern in (_DETERMINED_PLURAL, _ASKED_PLURAL, _NAMED_PLURAL):
         for match in pattern.finditer(question):
             before = question[:match.start()].split()
             # "when Python exits", "if the user presses": a verb in a clause, not a plural noun
             if _looks_plural(match[0].split()[-1]) and not (before and before[-1].lower() in _SUBORDINATE):
-                return match[0]
+                return match.groupdict().get("phrase") or match[0]
     return None
 
 

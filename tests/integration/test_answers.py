@@ -65,6 +65,20 @@ def test_follow_up_is_resolved_through_history(examples_assistant: Assistant) ->
     assert chat.history == []
 
 
+def test_short_follow_ups_and_they_stay_on_the_conversations_topic(examples_assistant: Assistant) -> None:
+    """Regression: "from whom?" was asked alone and refused, and "are they legally binding?" after it
+    was joined to "from whom" and refused too."""
+    chat = examples_assistant.chat()
+    chat.ask("what security guarantees does Ukraine want?")
+    who = chat.ask("from whom?")
+    assert not who.refused, who.refusal_reason
+    assert "security guarantees" in who.standalone_question
+    binding = chat.ask("are they legally binding?")
+    assert binding.standalone_question == "are security guarantees legally binding?"
+    assert not binding.refused and "legally binding security guarantees" in binding.text
+    assert any(Path(c.source).name == TALKS and c.support == "supported" for c in binding.citations)
+
+
 def test_a_new_topic_in_a_chat_is_not_mixed_with_the_previous_question(examples_assistant: Assistant) -> None:
     chat = examples_assistant.chat()
     chat.ask("what did Zelenskyy reject?")

@@ -129,6 +129,8 @@ def test_questions_that_lean_on_the_earlier_one_are_follow_ups(question: str) ->
     ("what did NATO allies promise Ukraine?", "when did they promise it?", "when did NATO allies promise it?"),
     ("what did Zelenskyy tell NATO allies?", "what did they promise him?", "what did NATO allies promise Zelenskyy?"),
     ("are the laptops encrypted with BitLocker?", "who manages their keys?", "who manages the laptops' keys?"),
+    ("what security guarantees does Ukraine want; from whom?", "are they legally binding?",
+     "are security guarantees legally binding?"),
 ])
 def test_they_takes_the_earlier_plural_phrase_not_a_name(earlier: str, question: str, standalone: str) -> None:
     """Regression: "they"/"them" took the last capitalised name, so "are they ordered?" after
@@ -145,8 +147,17 @@ def test_without_a_plural_phrase_they_keeps_the_name_rule(earlier: str, question
     assert condense(question, [earlier]) == standalone
 
 
-@pytest.mark.parametrize("question", ["what happens when Python exits?",
+@pytest.mark.parametrize("question", ["what happens when Python exits?", "what causes tides?",
                                       "how do I stop it when the user presses Ctrl-C?",
                                       "what does Python do with this?", "what did Zelenskyy reject?"])
 def test_a_verb_in_s_is_not_a_plural_phrase(question: str) -> None:
     assert plural_phrase(question) is None
+
+
+@pytest.mark.parametrize("question", ["from whom?", "since when?", "how long?", "how much?", "to whom?", "by when?"])
+def test_a_preposition_or_a_measure_alone_asks_about_the_earlier_answer(question: str) -> None:
+    """Regression: "from whom?" after "what security guarantees does Ukraine want?" was asked alone
+    and refused ("no passage of your documents is close enough to the question")."""
+    assert is_follow_up(question)
+    assert condense(question, ["what security guarantees does Ukraine want?"]) == \
+        f"what security guarantees does Ukraine want; {question}"
