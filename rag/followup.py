@@ -161,7 +161,14 @@ def _substitute(question: str, topic: Topic) -> str | None:
             tail = " ".join([*tail_words[:at], x, *tail_words[after:]])
             return f"{topic.frame}{verb}{topic.phrase} {tail}?"
         return f"{topic.frame}{verb}{topic.phrase}{topic.tail} {x}?"
+    owned = _OWNED.match(topic.phrase)
+    if owned and _NAME.fullmatch(x):  # "and Kushner?" after "what is Steve Witkoff's role?": Kushner's role
+        return f"{topic.frame}{verb}{x}'s {owned['thing']}{topic.tail}?"
     return f"{topic.frame}{verb}{x}{topic.tail}?"
+
+
+# A topic phrase that is a name's thing: "Steve Witkoff's role", "NATO’s position".
+_OWNED = re.compile(r"^(?:[A-Z][\w-]*\s+)*[A-Z][\w-]*['’]s\s+(?P<thing>.+)$")
 
 
 def _replace_pronoun(question: str, phrase: str) -> str:

@@ -91,6 +91,7 @@ def test_a_pronoun_takes_the_earlier_questions_topic_phrase(earlier: str, questi
     ("how do I use a list as a stack?", "and as a queue?", "how do I use a list as a queue?"),
     ("how do I copy a file with shutil?", "what about a whole directory?",
      "how do I copy a whole directory with shutil?"),
+    ("what is Steve Witkoff's role?", "and Kushner?", "what is Kushner's role?"),
 ])
 def test_what_about_x_puts_x_in_place_of_the_earlier_topic(earlier: str, question: str, standalone: str) -> None:
     assert condense(question, [earlier]) == standalone
