@@ -54,7 +54,13 @@ def is_follow_up(question: str) -> bool:
     if _LEADING.match(question) or _LEANS_BACK.match(question) or any(w in _PRONOUNS for w in words):
         return True
     plain = [w for w in words if not w.startswith("'")]
+    if len(plain) <= 4 and _PREPOSITION_WH.match(question):
+        return True  # "at what temperature?", "in which file?": short, it asks about the earlier answer
     return len(plain) <= 3 and all(w in _NO_TOPIC for w in plain)
+
+
+_PREPOSITION_WH = re.compile(r"^\s*(?:at|in|on|for|with|from|by|to|under|after|before|since|until|into)\s+"
+                             r"(?:what|which|whom|whose|how)\b", re.IGNORECASE)
 
 
 def last_name(history: Sequence[str], outside: str | None = None) -> str | None:
@@ -271,6 +277,9 @@ _DETERMINED_PLURAL = re.compile(r"\b(?:the|these|those|my|our|your|all|both|many
                                 r"(?:[a-z][\w-]*\s+)?[a-z][\w-]*[^\Wsu]s\b")
 # "what security guarantees does …": asked about by a wh-word, after a modifier not in -s ("what
 # causes tides" is a verb and its object).
+# "why do corals bleach?", "when do tides turn?", "why are lists mutable?": the subject after the auxiliary.
+_SUBJECT_PLURAL = re.compile(r"^\s*(?i:why|how|when|where|what)\s+(?i:do|did|can|could|should|would|will|are|were)\s+"
+                             r"(?P<phrase>[a-z][\w-]*[^\Wsu]s)\b")
 _ASKED_PLURAL = re.compile(r"\b(?i:what|which|how many)\s+(?P<phrase>[a-z][\w-]*[^\Ws]\s+[a-z][\w-]*[^\Wsu]s)\b")
 _NAMED_PLURAL = re.compile(r"\b[A-Z][\w-]*\s+[a-z][\w-]*[^\Wsu]s\b")
 _SUBORDINATE = _CLAUSE | {"if", "after", "before", "until", "while", "once", "because", "unless", "since"}
@@ -296,7 +305,7 @@ def plural_phrase(question: str) -> str | None:
     topic = topic_of(question)
     if topic is not None and _looks_plural(topic.phrase.split()[-1]):
         return topic.phrase
-    for pattern in (_DETERMINED_PLURAL, _ASKED_PLURAL, _NAMED_PLURAL):
+    for pattern in (_DETERMINED_PLURAL, _ASKED_PLURAL, _SUBJECT_PLURAL, _NAMED_PLURAL):
         for match in pattern.finditer(question):
             before = question[:match.start()].split()
             # "when Python exits", "if the user presses": a verb in a clause, not a plural noun

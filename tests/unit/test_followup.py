@@ -132,6 +132,7 @@ def test_questions_that_lean_on_the_earlier_one_are_follow_ups(question: str) ->
     ("are the laptops encrypted with BitLocker?", "who manages their keys?", "who manages the laptops' keys?"),
     ("what security guarantees does Ukraine want; from whom?", "are they legally binding?",
      "are security guarantees legally binding?"),
+    ("why do corals bleach?", "can they recover?", "can corals recover?"),
 ])
 def test_they_takes_the_earlier_plural_phrase_not_a_name(earlier: str, question: str, standalone: str) -> None:
     """Regression: "they"/"them" took the last capitalised name, so "are they ordered?" after
@@ -155,10 +156,15 @@ def test_a_verb_in_s_is_not_a_plural_phrase(question: str) -> None:
     assert plural_phrase(question) is None
 
 
-@pytest.mark.parametrize("question", ["from whom?", "since when?", "how long?", "how much?", "to whom?", "by when?"])
+@pytest.mark.parametrize("question", ["from whom?", "since when?", "how long?", "how much?", "to whom?", "by when?",
+                                      "at what temperature?", "in which file?"])
 def test_a_preposition_or_a_measure_alone_asks_about_the_earlier_answer(question: str) -> None:
     """Regression: "from whom?" after "what security guarantees does Ukraine want?" was asked alone
     and refused ("no passage of your documents is close enough to the question")."""
     assert is_follow_up(question)
     assert condense(question, ["what security guarantees does Ukraine want?"]) == \
         f"what security guarantees does Ukraine want; {question}"
+
+
+def test_a_longer_question_opening_with_a_preposition_stands_alone() -> None:
+    assert not is_follow_up("in which year was the json module added to the standard library?")
