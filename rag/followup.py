@@ -56,9 +56,12 @@ def is_follow_up(question: str) -> bool:
     plain = [w for w in words if not w.startswith("'")]
     if len(plain) <= 4 and _PREPOSITION_WH.match(question):
         return True  # "at what temperature?", "in which file?": short, it asks about the earlier answer
+    if _THEN_AT_END.search(question):
+        return True  # "how fast must I answer messages then?"
     return len(plain) <= 3 and all(w in _NO_TOPIC for w in plain)
 
 
+_THEN_AT_END = re.compile(r"\bthen\s*[?.!]*\s*$", re.IGNORECASE)
 _PREPOSITION_WH = re.compile(r"^\s*(?:at|in|on|for|with|from|by|to|under|after|before|since|until|into)\s+"
                              r"(?:what|which|whom|whose|how)\b", re.IGNORECASE)
 
@@ -277,9 +280,10 @@ _DETERMINED_PLURAL = re.compile(r"\b(?:the|these|those|my|our|your|all|both|many
                                 r"(?:[a-z][\w-]*\s+)?[a-z][\w-]*[^\Wsu]s\b")
 # "what security guarantees does …": asked about by a wh-word, after a modifier not in -s ("what
 # causes tides" is a verb and its object).
-# "why do corals bleach?", "when do tides turn?", "why are lists mutable?": the subject after the auxiliary.
-_SUBJECT_PLURAL = re.compile(r"^\s*(?i:why|how|when|where|what)\s+(?i:do|did|can|could|should|would|will|are|were)\s+"
-                             r"(?P<phrase>[a-z][\w-]*[^\Wsu]s)\b")
+# "why do corals bleach?", "why are lists mutable?", "what must remote employees do?": the subject
+# after the auxiliary.
+_SUBJECT_PLURAL = re.compile(r"^\s*(?i:why|how|when|where|what)\s+(?i:do|did|can|could|should|would|will|must|may|"
+                             r"might|are|were)\s+(?P<phrase>(?:[a-z][\w-]*[^\Ws]\s+)?[a-z][\w-]*[^\Wsu]s)\b")
 _ASKED_PLURAL = re.compile(r"\b(?i:what|which|how many)\s+(?P<phrase>[a-z][\w-]*[^\Ws]\s+[a-z][\w-]*[^\Wsu]s)\b")
 _NAMED_PLURAL = re.compile(r"\b[A-Z][\w-]*\s+[a-z][\w-]*[^\Wsu]s\b")
 _SUBORDINATE = _CLAUSE | {"if", "after", "before", "until", "while", "once", "because", "unless", "since"}

@@ -133,6 +133,8 @@ def test_questions_that_lean_on_the_earlier_one_are_follow_ups(question: str) ->
     ("what security guarantees does Ukraine want; from whom?", "are they legally binding?",
      "are security guarantees legally binding?"),
     ("why do corals bleach?", "can they recover?", "can corals recover?"),
+    ("what must remote employees do on public Wi-Fi?", "and if they lose a laptop?",
+     "and if remote employees lose a laptop?"),
 ])
 def test_they_takes_the_earlier_plural_phrase_not_a_name(earlier: str, question: str, standalone: str) -> None:
     """Regression: "they"/"them" took the last capitalised name, so "are they ordered?" after
@@ -168,3 +170,8 @@ def test_a_preposition_or_a_measure_alone_asks_about_the_earlier_answer(question
 
 def test_a_longer_question_opening_with_a_preposition_stands_alone() -> None:
     assert not is_follow_up("in which year was the json module added to the standard library?")
+
+
+def test_then_at_the_end_leans_on_the_earlier_question() -> None:
+    assert is_follow_up("how fast must I answer messages then?")
+    assert not is_follow_up("if I pass None, then what happens to the default?")
