@@ -4,6 +4,9 @@
 checker's path for model-written text is tested without a model. ``RecordingEmbedder`` wraps any
 embedder and keeps every text it was asked to embed.
 
+``word_assistant`` is an ``Assistant`` over a few files with ``WordEmbedder`` and no dense refusal
+threshold, for tests of what happens after retrieval.
+
 ``WordEmbedder`` is a hashed bag of words: a text's vector counts its words in hashed buckets,
 so texts sharing words get similar vectors and unrelated texts nearly orthogonal ones. It never
 returns constants, so a test that mixes up rows (or texts) sees different vectors.
@@ -14,10 +17,14 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from rag.assistant import Assistant
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -107,3 +114,19 @@ class ScriptedGenerator:
         first = self.text.split(" ")[0]
         yield first
         yield self.text[len(first):]
+
+
+def word_assistant(folder: Path, files: Mapping[str, str]) -> Assistant:
+    """An ``Assistant`` in ``folder``/index over ``files`` (name -> text, written to ``folder``/docs),
+    embedding with ``WordEmbedder``, its refusal threshold 0 (every question reaches the answerer)."""
+    from rag.assistant import Assistant
+    from rag.settings import Settings
+
+    docs = folder / "docs"
+    docs.mkdir(exist_ok=True)
+    for name, text in files.items():
+        (docs / name).write_text(text)
+    settings = Settings.load(env={"RAG_REFUSAL_THRESHOLD": "0.0"}, config_file=folder / "none.toml")
+    assistant = Assistant(folder / "index", embedder=WordEmbedder(), settings=settings)
+    assistant.add(docs)
+    return assistant

@@ -21,8 +21,7 @@ from rag.assistant import Assistant
 from rag.check.llm_judge import LLMJudge
 from rag.llm.errors import BackendError
 from rag.records import Answer
-from rag.settings import Settings
-from tests.fakes import WordEmbedder
+from tests.fakes import word_assistant
 
 QUESTION = "how often are old nightly backups rotated?"
 
@@ -46,15 +45,10 @@ class _SlowJudgeModel(FakeListChatModel):
 
 @pytest.fixture
 def assistant(tmp_path: Path) -> Assistant:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "backups.txt").write_text("Nightly backups copy the home folders to the backup disk. "
-                                      "Old backups are rotated every week so the disk never fills up.")
-    (docs / "mail.txt").write_text("The mail relay only accepts TLS connections from the office.")
-    settings = Settings.load(env={"RAG_REFUSAL_THRESHOLD": "0.0"}, config_file=tmp_path / "none.toml")
-    helper = Assistant(tmp_path / "index", embedder=WordEmbedder(), settings=settings)
-    helper.add(docs)
-    return helper
+    return word_assistant(tmp_path, {
+        "backups.txt": "Nightly backups copy the home folders to the backup disk. "
+                       "Old backups are rotated every week so the disk never fills up.",
+        "mail.txt": "The mail relay only accepts TLS connections from the office."})
 
 
 def test_closing_the_answer_while_the_judge_checks_it_cancels_the_judges_calls(assistant: Assistant) -> None:

@@ -30,7 +30,7 @@ from rag.retrieve.refusal_gate import (
 )
 from rag.settings import Settings
 from rag.text import names_in
-from tests.fakes import ScriptedGenerator, WordEmbedder
+from tests.fakes import ScriptedGenerator, WordEmbedder, word_assistant
 from ui.render import render_answer
 
 
@@ -71,13 +71,9 @@ def test_a_size_unit_counts_in_any_of_its_spellings() -> None:
 
 
 def test_a_size_unit_only_another_spelling_of_holds_is_not_refused_at_the_gate(tmp_path: Path) -> None:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    _backup_guides(docs, 8)
-    (docs / "limits.txt").write_text("Each snapshot is capped at 4 GiB.")  # in words unlike the question's
-    settings = Settings.load(env={"RAG_REFUSAL_THRESHOLD": "0.0"}, config_file=tmp_path / "none.toml")
-    helper = Assistant(tmp_path / "index", embedder=WordEmbedder(), settings=settings)
-    helper.add(docs)
+    (tmp_path / "docs").mkdir()
+    _backup_guides(tmp_path / "docs", 8)
+    helper = word_assistant(tmp_path, {"limits.txt": "Each snapshot is capped at 4 GiB."})  # unlike the question
     question = "how many GB do the nightly backups of the backup disk hold?"
     assert all("GiB" not in h.chunk.text for h in helper.retriever.search(question, k=3).hits)  # the first pass
     gated = gate(helper.retriever, question, 3, threshold=0.0)
