@@ -106,6 +106,7 @@ class Assistant:
             NliModel.required()  # the opted-in judge without its package fails here too, not at the first answer
         self._generator = generator
         self._judge: Judge | None = None
+        self._judge_given = False  # set through ``judge``: kept when the generator changes
         self._backend_lock = threading.Lock()
         self._write_lock = threading.Lock()  # add, remove and repair from several threads run one at a time
 
@@ -121,7 +122,8 @@ class Assistant:
     @generator.setter
     def generator(self, generator: Generator) -> None:
         self._generator = generator
-        self._judge = None  # an LLM judge reuses the generator's model: build it again for the new one
+        if not self._judge_given:
+            self._judge = None  # an LLM judge reuses the generator's model: build it again for the new one
 
     @property
     def judge(self) -> Judge:
@@ -136,8 +138,10 @@ class Assistant:
     @judge.setter
     def judge(self, judge: Judge) -> None:
         """A judge of your own: ``name``, ``check`` and ``check_many``, like ``LLMJudge``. One that
-        also has an ``acheck_many`` coroutine is run where the answer's reader can stop it."""
+        also has an ``acheck_many`` coroutine is run where the answer's reader can stop it. It stays
+        when ``generator`` is set later (the judge built from settings is built again then)."""
         self._judge = judge
+        self._judge_given = True
 
     def warm_up(self) -> Assistant:
         """Load everything a first question would: the embedding model, the keyword index, Chroma's

@@ -73,11 +73,15 @@ def last_name(history: Sequence[str], outside: str | None = None) -> str | None:
     Only the latest turn counts: it is already standalone, and a name from an older turn may
     belong to another topic ("how do they form?" after a question about coral reefs).
     """
-    if not history:
-        return None
-    names = [n for n in _NAME.findall(history[-1]) if n.split()[0] not in _QUESTION_WORDS
+    names = _names(history[-1], outside) if history else []
+    return names[-1] if names else None
+
+
+def _names(question: str, outside: str | None = None) -> list[str]:
+    """The capitalised names of ``question`` in order (see ``last_name``)."""
+    names = [n for n in _NAME.findall(question) if n.split()[0] not in _QUESTION_WORDS
              and not (outside and n in outside.split())]
-    return re.sub(r"['’]s?$", "", names[-1]) if names else None
+    return [re.sub(r"['’]s?$", "", n) for n in names]
 
 
 # "how do I <verb> <topic> <preposition …>": the shape of most how-to questions.
@@ -131,6 +135,8 @@ def topic_of(question: str) -> Topic | None:
     rest = match["rest"].split()
     if rest and rest[0].lower() in _CLAUSE:  # "find where an item would go": a clause, not a thing
         return None
+    if verb.lower() in {"make", "be"} and rest and rest[0].lower() in {"sure", "certain"}:
+        return None  # "make sure my script runs at startup": a clause too
     if rest and rest[0].lower() in _BOUNDARY:  # a phrasal verb: "loop over several lists"
         verb, rest = f"{verb} {rest[0]}".strip(), rest[1:]
     end = next((i for i, w in enumerate(rest) if i > 0 and w.lower() in _BOUNDARY), len(rest))
@@ -156,7 +162,9 @@ def _substitute(question: str, topic: Topic) -> str | None:
     match = _WHAT_ABOUT.match(question)
     if not match:
         return None
-    x = match["x"]
+    x = re.sub(r"(?<=\w)['’]s$", "", match["x"])  # "and Kushner's?" is about Kushner
+    if all(w in _NO_TOPIC for w in _words(x)):
+        return None  # "and then?", "and why?": no new topic to put in place
     first = x.split()[0].lower()
     if first in {"how", "what", "why", "when", "where", "who", "which", "is", "are", "does", "do", "did", "can",
                  "could", "should", "would", "will"} or _is_gerund(first) or first in _PRONOUNS:
@@ -229,7 +237,9 @@ def resolve(question: str, history: Sequence[str]) -> FollowUp | None:
         return None
     earlier = history[-1].strip()
     plural = plural_phrase(earlier)
-    replaced = _replace_personal_pronouns(question, last_name(history, outside=plural), plural)
+    names = _names(earlier, outside=plural)
+    replaced = _replace_personal_pronouns(question, names[-1] if names else None, plural,
+                                          names[0] if names else None)
     if replaced != question:
         return FollowUp(question, replaced, _with_missing_words(replaced, earlier), earlier, True)
     topic = topic_of(earlier)
@@ -246,16 +256,34 @@ _PERSONAL_POSSESSIVE = re.compile(r"\b(his|her|their)\b", re.IGNORECASE)
 _SINGULAR = {"he", "she", "him", "her", "his"}
 
 
-def _replace_personal_pronouns(question: str, name: str | None, plural: str | None) -> str:
-    """he/she/him/his for the earlier question's name; they/them/their for its plural noun phrase,
-    else its name ("when did they promise it?" after "what did NATO promise?").
+def _replace_personal_pronouns(question: str, name: str | None, plural: str | None, subject: str | None) -> str:
+    """he/she/him/his for the earlier question's last name; they/them/their for its plural noun
+    phrase, else its first name, the subject ("when did they promise it?" after "what did NATO
+    promise Ukraine?" asks about NATO).
 
     A plural phrase wins over a name for "they": after "what are sets in Python?", "are they
-    ordered?" asks about sets, not Python. Possessives are replaced only when no subject or object
-    pronoun was ("what about his offer?"), since "her" is both.
+    ordered?" asks about sets, not Python. "who are they?" asks about people, which a plural phrase
+    rarely names ("the meetings"): only a name stands for it then. When "they" and "them" both
+    appear ("did they accept them?"), they stand for different things: only the first is replaced.
+    Possessives are replaced only when no subject or object pronoun was ("what about his
+    offer?"), since "her" is both.
     """
+    if re.match(r"^\s*(?:and\s+)?who\s+(?:are|were)\s+they\b", question, re.IGNORECASE):
+        plural = None
+    group = plural or subject
+    forms = {m[1].lower() for m in _PERSONAL.finditer(question)} | \
+        {m[1].lower() for m in _PERSONAL_POSSESSIVE.finditer(question)}
+    one_plural_only = len(forms - _SINGULAR) > 1
+    replaced_plural = False
+
     def target(pronoun: str) -> str | None:
-        return name if pronoun.lower() in _SINGULAR else plural or name
+        nonlocal replaced_plural
+        if pronoun.lower() in _SINGULAR:
+            return name
+        if one_plural_only and replaced_plural:
+            return None
+        replaced_plural = group is not None
+        return group
 
     def subject_or_object(match: re.Match[str]) -> str:
         return target(match[1]) or match[0]
@@ -273,19 +301,25 @@ def _replace_personal_pronouns(question: str, name: str | None, plural: str | No
     return _PERSONAL_POSSESSIVE.sub(possessive, question)
 
 
-# A plural noun after a determiner ("the laptops", "the temporary files") or right after a name
-# ("Python generators", "NATO allies"). Written by hand: the plural test a POS tagger would do
-# needs model data, which nothing installable here ships.
+# Plural noun phrases, written by hand: the plural test a POS tagger would do needs model data,
+# which nothing installable here ships. A word in -s is a plural noun only where a verb in -s
+# cannot stand:
+# - after a determiner: "the laptops", "the temporary files";
+# - after "what"/"which" and a modifier, when an auxiliary, a preposition or the end comes next:
+#   "what security guarantees does …" (not "what command lists files", a noun and its verb);
+# - as the subject after a wh-word and an auxiliary: "why do corals bleach?", "what must remote
+#   employees do?";
+# - right after a name, when no article follows: "Python generators", "NATO allies" (not
+#   "Python uses a GIL").
 _DETERMINED_PLURAL = re.compile(r"\b(?:the|these|those|my|our|your|all|both|many|some|several|other|two|three)\s+"
                                 r"(?:[a-z][\w-]*\s+)?[a-z][\w-]*[^\Wsu]s\b")
-# "what security guarantees does …": asked about by a wh-word, after a modifier not in -s ("what
-# causes tides" is a verb and its object).
-# "why do corals bleach?", "why are lists mutable?", "what must remote employees do?": the subject
-# after the auxiliary.
-_SUBJECT_PLURAL = re.compile(r"^\s*(?i:why|how|when|where|what)\s+(?i:do|did|can|could|should|would|will|must|may|"
-                             r"might|are|were)\s+(?P<phrase>(?:[a-z][\w-]*[^\Ws]\s+)?[a-z][\w-]*[^\Wsu]s)\b")
-_ASKED_PLURAL = re.compile(r"\b(?i:what|which|how many)\s+(?P<phrase>[a-z][\w-]*[^\Ws]\s+[a-z][\w-]*[^\Wsu]s)\b")
-_NAMED_PLURAL = re.compile(r"\b[A-Z][\w-]*\s+[a-z][\w-]*[^\Wsu]s\b")
+_AUXILIARY = r"(?:do|does|did|can|could|should|would|will|must|may|might|shall|are|is|were|was|have|has|had)"
+_ASKED_PLURAL = re.compile(rf"\b(?i:what|which|how many)\s+(?!(?i:{_AUXILIARY})\b)"
+                           r"(?P<phrase>[a-z][\w-]*[^\Ws]\s+[a-z][\w-]*[^\Wsu]s)\b"
+                           rf"(?=\s*(?:$|[?,.;:]|(?i:{_AUXILIARY}|{'|'.join(sorted(_BOUNDARY))})\b))")
+_SUBJECT_PLURAL = re.compile(rf"^\s*(?i:why|how|when|where|what)\s+(?i:{_AUXILIARY})\s+"
+                             r"(?P<phrase>(?:[a-z][\w-]*[^\Ws]\s+)?[a-z][\w-]*[^\Wsu]s)\b")
+_NAMED_PLURAL = re.compile(r"\b(?P<name>[A-Z][\w-]*)\s+[a-z][\w-]*[^\Wsu]s\b(?!\s+(?i:a|an|the|my|your|its|their)\b)")
 _SUBORDINATE = _CLAUSE | {"if", "after", "before", "until", "while", "once", "because", "unless", "since"}
 _NOT_PLURAL = {"does", "has", "was", "is", "this", "its", "always", "sometimes", "perhaps", "news", "series",
                "analysis", "basis", "process", "access", "class", "less", "unless", "whereas", "across"}
@@ -303,15 +337,20 @@ def plural_phrase(question: str) -> str | None:
     'sets'
     >>> plural_phrase("how do Python generators work?")
     'Python generators'
+    >>> plural_phrase("what are lists and tuples?")
+    'lists and tuples'
     >>> plural_phrase("what did Zelenskyy reject?") is None
     True
     """
     topic = topic_of(question)
     if topic is not None and _looks_plural(topic.phrase.split()[-1]):
-        return topic.phrase
+        both = re.match(r"^\s+(and|or)\s+([\w-]+)", topic.tail)  # "lists and tuples"
+        return f"{topic.phrase} {both[1]} {both[2]}" if both and _looks_plural(both[2]) else topic.phrase
     for pattern in (_DETERMINED_PLURAL, _ASKED_PLURAL, _SUBJECT_PLURAL, _NAMED_PLURAL):
         for match in pattern.finditer(question):
             before = question[:match.start()].split()
+            if "name" in match.groupdict() and match["name"] in _QUESTION_WORDS:
+                continue  # "Which tools …": a question word, capitalised
             # "when Python exits", "if the user presses": a verb in a clause, not a plural noun
             if _looks_plural(match[0].split()[-1]) and not (before and before[-1].lower() in _SUBORDINATE):
                 return match.groupdict().get("phrase") or match[0]

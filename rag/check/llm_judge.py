@@ -8,6 +8,7 @@ unsupported. A reply it cannot read is "unsupported" with the reply as the reaso
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -99,7 +100,9 @@ class LLMJudge:
             if translated is None:
                 raise
             raise translated from exc
-        return [self._support(reply, pair) for reply, pair in zip(replies, pairs, strict=True)]
+        # Off the event loop: a reply the judge cannot read goes to the fallback judge, which embeds,
+        # and would hold up every model stream on the loop meanwhile.
+        return await asyncio.to_thread(lambda: [self._support(r, p) for r, p in zip(replies, pairs, strict=True)])
 
     def _calling_the_model(self, call: Callable[[], Any]) -> Any:
         """``call()``, with a failure of the model's server said in one sentence (``BackendError``)."""

@@ -137,14 +137,31 @@ def stoppable_call(call: Coroutine[Any, Any, T], heartbeat: float = HEARTBEAT_S)
     >>> list(checked())  # the result came before the first heartbeat: nothing to yield
     []
     """
-    running = asyncio.run_coroutine_threadsafe(call, background_loop())
+    async def guarded() -> T | _Raised:
+        try:
+            return await call
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # SystemExit too: raised in the caller's thread; the loop lives on
+            return _Raised(exc)
+
+    running = asyncio.run_coroutine_threadsafe(guarded(), background_loop())
     _pumps.add(running)  # kept referenced, as the streams' pumps are
     running.add_done_callback(_pumps.discard)
     try:
-        while True:
-            try:
-                return running.result(timeout=heartbeat)
-            except concurrent.futures.TimeoutError:
-                yield ""
+        # ``wait``, not ``result(timeout=…)``: a TimeoutError the call raises is its error, not a heartbeat.
+        while not concurrent.futures.wait([running], timeout=heartbeat).done:
+            yield ""
+        result = running.result()
+        if isinstance(result, _Raised):
+            raise result.exc
+        return result
     finally:
         running.cancel()  # done already after a result; otherwise its requests are cancelled now
+
+
+class _Raised:
+    """An exception a call ended with, carried to the caller's thread (not raised on the loop)."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc

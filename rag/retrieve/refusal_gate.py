@@ -121,8 +121,13 @@ def _retrieve_checking_terms(retriever: HybridRetriever, keyword: KeywordSnapsho
     second = retriever.search(question, k=4 * k, sources=sources, keyword_query=" ".join(forms),
                               query_vector=retrieval.query_vector, keyword=keyword)
     taken = {h.chunk.chunk_id for h in retrieval.hits}
+    # The missing terms as written (any text holding them), their other spellings as words ("mb" is
+    # in "number", "tib" in "compatible").
+    spelt = re.compile("|".join(rf"\b{re.escape(form)}\b" for term in missing
+                                for form in written_forms(term) if form not in plural_forms(term)) or r"(?!)")
     holding = [h for h in second.hits if h.chunk.chunk_id not in taken
-               and any(form in h.chunk.text.lower() for form in forms)][:max(1, k // 2)]
+               and (any(term in h.chunk.text.lower() for term in missing) or spelt.search(h.chunk.text.lower()))
+               ][:max(1, k // 2)]
     hits = [*retrieval.hits[:max(0, k - len(holding))], *holding]
     merged = tuple(replace(h, rank=i) for i, h in enumerate(hits, 1))
     return Retrieval(question, merged, retrieval.query_vector), []
@@ -278,7 +283,7 @@ def unmatched_terms(question: str, passages: Sequence[str]) -> list[str]:
     present = {stem(form) for part in parts for form in plural_forms(part)} | initialisms(joined)
     present |= {unit for family in _SIZE_UNIT_STEMS if not family.isdisjoint(present) for unit in family}
     missing_stems = {n for n in names_in(question)
-                     if len(n) > 1 and not any(name_present(form, present) for form in plural_forms(n))}
+                     if len(n) > 1 and not any(name_present(form, present) for form in written_forms(n))}
     surface = list(dict.fromkeys(fold(w) for w in surface_words(question) if stem(fold(w)) in missing_stems))
     numbers = [n for n in sorted(numbers_in(question) - numbers_in(joined))
                if len(n.replace(".", "").lstrip("0")) >= 2 and _standalone_number(n, question)]
@@ -318,9 +323,11 @@ def digit_name_written(name: str, text: str) -> bool:
 
     >>> digit_name_written("utf8", "Files are read as UTF-8."), digit_name_written("s3", "see items 3")
     (True, False)
+    >>> digit_name_written("mp3", "Convert MP3s first.")
+    True
     """
     pattern = r"[-._ ]?".join(map(re.escape, re.findall(r"[a-z]+|\d+", name)))
-    return re.search(rf"(?<![a-z0-9]){pattern}(?![a-z0-9])", text, re.IGNORECASE) is not None
+    return re.search(rf"(?<![a-z0-9]){pattern}(?:s|'s|’s)?(?![a-z0-9])", text, re.IGNORECASE) is not None  # "MP3s"
 
 
 # Sizes as users write them and as documents do: "bigger than 4 GB" asked of the Python docs, which
@@ -343,7 +350,9 @@ def written_forms(term: str) -> tuple[str, ...]:
     >>> written_forms("gb")[:3], written_forms("dvds")
     (('gb', 'gib', 'gigabyte'), ('dvds', 'dvd'))
     """
-    family = next((f for f, stems in zip(_SIZE_UNITS, _SIZE_UNIT_STEMS, strict=True) if stem(term) in stems), ())
+    singular = term[:-1] if term.endswith("s") else term  # "gbs", "mibs"
+    family = next((f for f, stems in zip(_SIZE_UNITS, _SIZE_UNIT_STEMS, strict=True)
+                   if stem(term) in stems or stem(singular) in stems), ())
     return tuple(dict.fromkeys((*plural_forms(term), *family)))
 
 

@@ -143,15 +143,20 @@ def test_they_takes_the_earlier_plural_phrase_not_a_name(earlier: str, question:
 
 
 @pytest.mark.parametrize(("earlier", "question", "standalone"), [
-    ("what did NATO promise Ukraine?", "when did they promise it?", "when did Ukraine promise it?"),
+    ("what did NATO promise Ukraine?", "when did they promise it?", "when did NATO promise it?"),  # the subject
     ("what did Zelenskyy reject?", "and what did he offer instead?", "and what did Zelenskyy offer instead?"),
 ])
 def test_without_a_plural_phrase_they_keeps_the_name_rule(earlier: str, question: str, standalone: str) -> None:
-    """With no plural phrase a name still stands for "they" (an organisation)."""
+    """With no plural phrase a name still stands for "they" (an organisation): the first, the
+    subject, where "he" takes the last."""
     assert condense(question, [earlier]) == standalone
 
 
 @pytest.mark.parametrize("question", ["what happens when Python exits?", "what causes tides?",
+                                      "Which tools does the team use?", "What happens when Python exits?",
+                                      "Who approves expense reports?", "what is the reason Python uses a GIL?",
+                                      "what command lists files in a directory?",
+                                      "which version supports pattern matching?",
                                       "how do I stop it when the user presses Ctrl-C?",
                                       "what does Python do with this?", "what did Zelenskyy reject?"])
 def test_a_verb_in_s_is_not_a_plural_phrase(question: str) -> None:
@@ -175,3 +180,21 @@ def test_a_longer_question_opening_with_a_preposition_stands_alone() -> None:
 def test_then_at_the_end_leans_on_the_earlier_question() -> None:
     assert is_follow_up("how fast must I answer messages then?")
     assert not is_follow_up("if I pass None, then what happens to the default?")
+
+
+@pytest.mark.parametrize(("earlier", "question", "standalone"), [
+    # An auxiliary is not part of the phrase (was "do do users need approval?").
+    ("what do users need to do before travel?", "do they need approval?", "do users need approval?"),
+    ("what must employees do?", "how fast must they answer?", "how fast must employees answer?"),
+    ("what are lists and tuples?", "how do they differ?", "how do lists and tuples differ?"),
+    # "they" and "them" stand for different things: only the first is replaced.
+    ("which files did the users delete?", "can they restore them?", "can the users restore them?"),
+    # "who are they?" asks about people: a plural phrase is not taken (was "who are the meetings?").
+    ("who attends the meetings?", "who are they?", "who attends the meetings; who are they?"),
+    ("what is Steve Witkoff's role?", "and Kushner's?", "what is Kushner's role?"),
+    ("how do I install the package?", "and then?", "how do I install the package; and then?"),
+    ("how do I make sure my script runs at startup?", "does it need root?",
+     "how do I make sure my script runs at startup; does it need root?"),
+])
+def test_rewrites_found_wrong_in_review_read_as_meant(earlier: str, question: str, standalone: str) -> None:
+    assert condense(question, [earlier]) == standalone

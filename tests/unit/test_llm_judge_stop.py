@@ -7,9 +7,11 @@ left, waited until every verdict had come. They now run on the background loop
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import threading
 import time
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from langchain_core.outputs import ChatResult
 from rag.assistant import Assistant
 from rag.check.llm_judge import LLMJudge
 from rag.llm.errors import BackendError
+from rag.llm.streaming import stoppable_call
 from rag.records import Answer
 from tests.fakes import word_assistant
 
@@ -92,3 +95,43 @@ def test_a_judge_whose_server_is_down_is_said_in_one_sentence(assistant: Assista
     assistant.judge = LLMJudge(_DownModel(responses=["yes"]), "judge-model", where="http://127.0.0.1:9/v1")
     with pytest.raises(BackendError, match=re.escape("127.0.0.1:9")):
         assistant.ask(QUESTION)
+
+
+def test_a_timeout_the_call_raises_is_its_error_not_a_heartbeat() -> None:
+    """Regression: ``result(timeout=…)`` took the call's own TimeoutError for "not done yet" and
+    yielded ``""`` for ever."""
+    async def timing_out() -> None:
+        await asyncio.sleep(0.05)
+        raise TimeoutError("the judge's server timed out")
+
+    pieces = stoppable_call(timing_out(), heartbeat=0.01)
+    with pytest.raises(TimeoutError, match="timed out"):
+        for _ in itertools.islice(pieces, 1000):
+            pass
+
+
+def test_a_call_ended_by_keyboardinterrupt_raises_it_here_and_the_loop_lives_on() -> None:
+    async def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        list(itertools.islice(stoppable_call(interrupted(), heartbeat=0.01), 1000))
+
+    async def answered() -> str:
+        return "yes"
+
+    def result() -> Generator[str, None, str]:
+        return (yield from stoppable_call(answered(), heartbeat=0.01))
+
+    calls = result()
+    with pytest.raises(StopIteration) as stopped:
+        for _ in range(1000):
+            next(calls)
+    assert stopped.value.value == "yes"  # the shared loop still runs calls
+
+
+def test_a_judge_set_by_hand_stays_when_the_generator_changes(assistant: Assistant) -> None:
+    judge = LLMJudge(FakeListChatModel(responses=["yes"]), "scripted")
+    assistant.judge = judge
+    assistant.generator = assistant.generator
+    assert assistant.judge is judge

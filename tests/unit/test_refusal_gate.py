@@ -16,6 +16,7 @@ from rag.retrieve.keyword import KeywordSnapshot, Vocabulary
 from rag.retrieve.refusal_gate import (
     DEFAULT_REFUSAL_THRESHOLD,
     absent_words,
+    digit_name_written,
     digit_names,
     domain_name,
     gate,
@@ -67,6 +68,7 @@ def test_a_size_unit_counts_in_any_of_its_spellings() -> None:
     assert unmatched_terms("can zipfile write archives bigger than 4 GB?", passages) == []
     assert unmatched_terms("how many gigabytes can an archive hold?", passages) == []
     assert unmatched_terms("is the limit 2 TB?", passages) == ["tb"]
+    assert unmatched_terms("how many GBs can an archive hold?", passages) == []  # a plural unit
     assert written_forms("MB".lower())[:2] == ("mb", "mib")
 
 
@@ -279,6 +281,7 @@ def test_a_name_with_digits_counts_whole_in_the_quoted_passages() -> None:
     assert check("is the video H264 and hashed with SHA3?", 2) == []
     # "items 3" and "EC 2" apart from other words are not "S3" and "EC2"; the refusal names them whole.
     assert check("are the backups copied to S3 or EC2?", 3) == ["s3", "ec2"]
+    assert digit_name_written("mp3", "Convert the MP3s first.")  # a plural writes the name
     assert digit_names("is sha256 in Python 3, or IPv6-only, or os.S3?") == []
 
 
