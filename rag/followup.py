@@ -366,7 +366,12 @@ def _with_missing_words(question: str, earlier: str) -> str:
 
 
 def _joined(earlier: str, question: str) -> str:
-    return f"{earlier.rstrip(' ?')}; {question}"
+    """``earlier`` and ``question`` as one question. An ``earlier`` that was itself joined keeps its
+    first part (the conversation's topic) and its last (what was just asked): a chat of short
+    follow-ups ("why?", "and then?", "how long?") grew one part a turn, all of them searched."""
+    parts = earlier.rstrip(" ?").split("; ")
+    kept = parts if len(parts) <= 2 else [parts[0], parts[-1]]
+    return f"{'; '.join(kept)}; {question}"
 
 
 def condense(question: str, history: Sequence[str]) -> str:

@@ -198,3 +198,11 @@ def test_then_at_the_end_leans_on_the_earlier_question() -> None:
 ])
 def test_rewrites_found_wrong_in_review_read_as_meant(earlier: str, question: str, standalone: str) -> None:
     assert condense(question, [earlier]) == standalone
+
+
+def test_a_chain_of_short_follow_ups_keeps_the_topic_and_the_last_question() -> None:
+    """Regression: each joined follow-up was joined again, one part more a turn."""
+    history = ["why do corals bleach?"]
+    for question in ("why?", "and then?", "how long?", "since when?"):
+        history.append(condense(question, history))
+    assert history[-1] == "why do corals bleach; how long; since when?"
