@@ -331,6 +331,8 @@ def _cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
         except KeyboardInterrupt:  # stops this answer, not the conversation (Ctrl-C at the prompt still quits)
             out.write("\n(answer stopped; it is not part of the conversation)\n\n")
             continue
+        if answer.understood_as:  # a follow-up as it was understood: a wrong guess is seen
+            out.write(f"(understood as: {printable(answer.understood_as)})\n")
         out.write(format_answer(answer) + "\n\n")
     return EXIT_OK
 

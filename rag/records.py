@@ -211,6 +211,18 @@ class Answer:
     withdrawal: Withdrawal | None = None  # why a drafted answer was withdrawn (None: nothing was)
 
     @property
+    def understood_as(self) -> str | None:
+        """The question as it was answered when that is not what was typed (a follow-up rewritten,
+        or joined to the one before: "can they recover?" → "can corals recover?"), else None.
+
+        >>> Answer("can they recover?", "", (), (), False, (), "x", "y",
+        ...        standalone_question="can corals recover?").understood_as
+        'can corals recover?'
+        """
+        asked = " ".join(self.standalone_question.split())
+        return asked if asked and asked != " ".join(self.question.split()) else None
+
+    @property
     def asked(self) -> str:
         """The question as it was answered: a follow-up's standalone form, else the question itself.
         What later follow-ups of the conversation resolve against (``history=``)."""

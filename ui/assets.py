@@ -341,6 +341,7 @@ mark.rag-quote.v-weak { background: var(--weak-bg); box-shadow: inset 0 -2px 0 v
 mark.rag-quote.v-unsupported { background: var(--bad-bg); box-shadow: inset 0 -2px 0 var(--bad-line); }
 .rag-flash { animation: rag-flash 1.2s ease-out; }
 @keyframes rag-flash { from { box-shadow: 0 0 0 3px var(--color-accent); } to { box-shadow: 0 0 0 0 transparent; } }
+.rag-understood { margin-bottom: 6px; font-size: 0.8rem; color: var(--body-text-color-subdued); }
 .rag-meta { margin-top: 8px; font-size: 0.75rem; color: var(--body-text-color-subdued); }
 
 .rag-refusal { display: flex; gap: 10px; align-items: flex-start; padding: 8px 12px; border-radius: 8px;

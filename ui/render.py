@@ -138,7 +138,7 @@ def render_answer(answer: Answer, only: int = 0) -> str:
         return _render_refusal(answer, only)
     verdicts = {(c.sentence_index, c.n): c.support for c in answer.citations}
     body = " ".join(_render_sentence(i, s, verdicts) for i, s in enumerate(answer.sentences))
-    parts = [f'<div class="rag-answer"><div class="rag-body">{body}</div>']
+    parts = [f'<div class="rag-answer">{_render_understood(answer)}<div class="rag-body">{body}</div>']
     flagged = [s for s in answer.sentences if s.support != "supported"]
     if flagged:
         parts.append(f'<div class="rag-note v-{worst(s.support for s in flagged)}">'
@@ -258,7 +258,7 @@ def _render_refusal(answer: Answer, only: int = 0) -> str:
     hint = (f'Only the {_count(only, "document")} chosen under “Ask only these documents” '
             f'{"was" if only == 1 else "were"} searched: clear that choice to search them all.' if only
             else "Try other words, or add the document that covers it.")
-    parts = ['<div class="rag-answer rag-refused"><div class="rag-refusal">'
+    parts = [f'<div class="rag-answer rag-refused">{_render_understood(answer)}<div class="rag-refusal">'
              f'<span class="rag-refusal-icon">⊘</span><div><strong>{escape_text(answer.text)}</strong>'
              '<div class="rag-refusal-detail">No passage in your documents answers this well enough to quote'
              f'{" (" + escape_text(answer.refusal_reason) + ")" if answer.refusal_reason else ""}. '
@@ -295,6 +295,13 @@ def _render_related(i: int, hit: Hit) -> str:
             f'{_file(chunk.source)}{_page(chunk.page)}{heading_html}</div>'
             f'<div class="rag-passage">{escape_text(_clip(" ".join(chunk.text.split()), _SNIPPET_CHARS))}</div>'
             '</div>')
+
+
+def _render_understood(answer: Answer) -> str:
+    """How a follow-up was understood, when it was rewritten ("can they recover?" → "can corals
+    recover?"): a wrong guess is then seen, and can be asked again in full."""
+    asked = answer.understood_as
+    return f'<div class="rag-understood">Understood as “{escape_text(asked)}”</div>' if asked else ""
 
 
 def _render_meta(answer: Answer) -> str:

@@ -48,5 +48,7 @@ def test_ctrl_c_during_an_answer_stops_it_and_the_chat_goes_on(tmp_path: Path,
     assert "(answer stopped; it is not part of the conversation)" in shown
     assert "herons.txt" in shown  # the next question was answered
     assert "(a new conversation: follow-ups no longer use the earlier questions)" in shown
+    assert "(understood as: when do herons wait; and where?)" in shown  # the follow-up, as it was asked
+    assert shown.count("(understood as:") == 1  # not for a question asked as typed
     # the stopped answer never joined the history; the next follow-up had the answered one; /new emptied it
     assert calls == [[], [], ["when do herons wait?"], []]

@@ -317,6 +317,9 @@ def test_follow_up_questions_get_the_conversation(fake: FakeAssistant) -> None:
     assert state.history == ["where do axolotls live?", "and what do they eat? (axolotls)"]
     assert [m["role"] for m in state.messages] == ["user", "assistant"] * 2
     assert "rag-cite" in state.messages[-1]["content"]
+    # How the follow-up was understood is shown with its answer; the first question's is not.
+    assert "Understood as “and what do they eat? &#40;axolotls&#41;”" in state.messages[-1]["content"]
+    assert "Understood as" not in state.messages[1]["content"]
 
 
 def test_backend_failure_is_shown_in_the_chat(fake: FakeAssistant) -> None:
