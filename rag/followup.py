@@ -140,10 +140,19 @@ def topic_of(question: str) -> Topic | None:
     if rest and rest[0].lower() in _BOUNDARY:  # a phrasal verb: "loop over several lists"
         verb, rest = f"{verb} {rest[0]}".strip(), rest[1:]
     end = next((i for i, w in enumerate(rest) if i > 0 and w.lower() in _BOUNDARY), len(rest))
+    while end > 1 and _is_adverb(rest[end - 1]):
+        end -= 1  # "shuffle a list randomly": the adverb says how, the list is the topic
     if not rest[:end]:
         return None
     tail = " ".join(rest[end:])
     return Topic(match["frame"], verb, " ".join(rest[:end]), f" {tail}" if tail else "")
+
+
+_LY_NOUNS = {"family", "supply", "assembly", "reply", "anomaly", "ally", "rally", "monopoly", "poly", "jelly", "only"}
+
+
+def _is_adverb(word: str) -> bool:
+    return len(word) > 4 and word.lower().endswith("ly") and word.lower() not in _LY_NOUNS
 
 
 def _is_gerund(word: str) -> bool:
@@ -163,6 +172,9 @@ def _substitute(question: str, topic: Topic) -> str | None:
     if not match:
         return None
     x = re.sub(r"(?<=\w)['’]s$", "", match["x"])  # "and Kushner's?" is about Kushner
+    head = _head(topic.phrase)
+    # "and only the ones ending in .txt?" after "… list the files …": the files ending in .txt
+    x = re.sub(r"\b((?:the|those)\s+)ones\b", lambda m: m[1] + head, x) if _looks_plural(head) else x
     if all(w in _NO_TOPIC for w in _words(x)):
         return None  # "and then?", "and why?": no new topic to put in place
     first = x.split()[0].lower()
@@ -188,10 +200,20 @@ def _substitute(question: str, topic: Topic) -> str | None:
 _OWNED = re.compile(r"^(?:[A-Z][\w-]*\s+)*[A-Z][\w-]*['’]s\s+(?P<thing>.+)$")
 
 
-def _replace_pronoun(question: str, phrase: str) -> str:
-    """The first pronoun standing for the earlier question's topic replaced by ``phrase``."""
+def _replace_pronoun(question: str, topic: Topic) -> str:
+    """The first pronoun standing for the earlier question's topic replaced by its phrase. "it"
+    agrees in number: after "how do I keep the last 5 items in a deque?", "what happens when it is
+    full?" asks about the deque (the singular phrase of the tail), not the items; with none there,
+    the question is left as it is (and joined to the earlier one)."""
     question = _SUBJECT_CONTRACTION.sub(lambda m: f"{m[1]} is", question, count=1)
     dummy = [m.span() for m in _DUMMY_IT.finditer(question)]
+
+    def agreeing(word: str) -> str | None:
+        if word not in {"it", "its"} or not _looks_plural(_head(topic.phrase)):
+            return topic.phrase
+        inside = _SINGULAR_IN_TAIL.search(topic.tail)
+        return inside["np"] if inside else None
+
     for match in _OBJECT_PRONOUN.finditer(question):
         word = match[1].lower()
         if _NOT_A_PRONOUN.match(question[match.start():]) or any(a <= match.start() < b for a, b in dummy):
@@ -200,11 +222,25 @@ def _replace_pronoun(question: str, phrase: str) -> str:
             continue
         if word == "that" and not re.match(r"\s*(?:$|[?,.;])", question[match.end():]):
             continue  # "for that?" is a pronoun; "that option" a determiner
-        return question[:match.start()] + phrase + question[match.end():]
+        phrase = agreeing(word)
+        return question if phrase is None else question[:match.start()] + phrase + question[match.end():]
     possessive = _POSSESSIVE.search(question)
     if possessive:
-        return question[:possessive.start()] + f"{phrase}'s" + question[possessive.end():]
+        owner = agreeing(possessive[1].lower())
+        if owner is None:
+            return question
+        return question[:possessive.start()] + f"{owner}'s" + question[possessive.end():]
     return question
+
+
+def _head(phrase: str) -> str:
+    """The noun a phrase is about: its last word, or the last before "of" ("a hash of some bytes")."""
+    return re.split(r"\s+of\s+", phrase, maxsplit=1)[0].split()[-1]
+
+
+# "… in a deque", "… from the server": a singular noun phrase after a preposition of the tail.
+_SINGULAR_IN_TAIL = re.compile(r"\b(?:in|into|from|of|on|to|with|inside)\s+(?P<np>(?:a|an|the|my|your|this)\s+"
+                               r"(?:[\w-]+\s+)?[\w-]*[^\Ws])(?=\s|[?,.;]|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -244,7 +280,7 @@ def resolve(question: str, history: Sequence[str]) -> FollowUp | None:
         return FollowUp(question, replaced, _with_missing_words(replaced, earlier), earlier, True)
     topic = topic_of(earlier)
     if topic is not None:
-        rewritten = _substitute(question, topic) or _replace_pronoun(question, topic.phrase)
+        rewritten = _substitute(question, topic) or _replace_pronoun(question, topic)
         if rewritten != question:
             return FollowUp(question, rewritten, _with_missing_words(rewritten, earlier), earlier, True)
     joined = _joined(earlier, question)

@@ -206,3 +206,20 @@ def test_a_chain_of_short_follow_ups_keeps_the_topic_and_the_last_question() -> 
     for question in ("why?", "and then?", "how long?", "since when?"):
         history.append(condense(question, history))
     assert history[-1] == "why do corals bleach; how long; since when?"
+
+
+@pytest.mark.parametrize(("earlier", "question", "standalone"), [
+    # "it" agrees in number: the deque, not the items (was "… when only the last 5 items is full?").
+    ("how do I keep only the last 5 items in a deque?", "what happens when it is full?",
+     "what happens when a deque is full?"),
+    ("how do I compute a SHA-256 hash of some bytes?", "and how do I get it as a hex string?",
+     "and how do I get a SHA-256 hash of some bytes as a hex string?"),  # the head is "hash", not "bytes"
+    # An adverb says how, not what (was "does a list randomly return a new list?").
+    ("how do I shuffle a list randomly?", "does it return a new list?", "does a list return a new list?"),
+    ("how do I shuffle a list randomly?", "what about a tuple?", "how do I shuffle a tuple randomly?"),
+    # "the ones" are the earlier question's files (was "… list only the ones ending in .txt …").
+    ("how do I list the files in a folder with pathlib?", "and only the ones ending in .txt?",
+     "how do I list only the files ending in .txt in a folder with pathlib?"),
+])
+def test_the_topic_phrase_agrees_and_keeps_its_head_noun(earlier: str, question: str, standalone: str) -> None:
+    assert condense(question, [earlier]) == standalone
