@@ -24,3 +24,19 @@ def test_every_evidence_span_is_in_its_page_as_the_loader_extracts_it(dataset: s
                            str(DATASETS / pages), str(PYDOCS_ROOT)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert done.stdout.rstrip().endswith("OK")
+
+
+@pytest.mark.parametrize("dataset", ["followups.jsonl", "followups_heldout.jsonl"])
+def test_every_follow_up_evidence_span_is_in_its_page(dataset: str) -> None:
+    """The Python-docs follow-up sets quote their pages as the loader reads them, so a miss is the
+    answer's, never the dataset's."""
+    if not PYDOCS_ROOT.is_dir():
+        pytest.skip("Python's documentation is not installed (sudo apt-get install python3.11-doc; .ci/setup does)")
+    from evals.followups import load_conversations
+    from rag.documents import load_file
+
+    conversations = load_conversations(DATASETS / dataset)
+    texts = {c.source: " ".join(load_file(PYDOCS_ROOT / c.source).text.split()) for c in conversations}
+    missing = [(c.id, span[:60]) for c in conversations for span in c.evidence
+               if " ".join(span.split()) not in texts[c.source]]
+    assert missing == []
