@@ -152,7 +152,7 @@ _LY_NOUNS = {"family", "supply", "assembly", "reply", "anomaly", "ally", "rally"
 
 
 def _is_adverb(word: str) -> bool:
-    return len(word) > 4 and word.lower().endswith("ly") and word.lower() not in _LY_NOUNS
+    return len(word) > 4 and word.islower() and word.endswith("ly") and word not in _LY_NOUNS  # not "Italy"
 
 
 def _is_gerund(word: str) -> bool:
@@ -172,16 +172,23 @@ def _substitute(question: str, topic: Topic) -> str | None:
     if not match:
         return None
     x = re.sub(r"(?<=\w)['’]s$", "", match["x"])  # "and Kushner's?" is about Kushner
-    head = _head(topic.phrase)
-    # "and only the ones ending in .txt?" after "… list the files …": the files ending in .txt
-    x = re.sub(r"\b((?:the|those)\s+)ones\b", lambda m: m[1] + head, x) if _looks_plural(head) else x
     if all(w in _NO_TOPIC for w in _words(x)):
         return None  # "and then?", "and why?": no new topic to put in place
+    verb = f"{topic.verb} " if topic.verb else ""
+    if _is_adverb(x):  # "and safely?" after "how do I copy files quickly?": how, not what
+        tail = re.sub(r"^(?:\s+[a-z]+ly\b)*", "", topic.tail)
+        return f"{topic.frame}{verb}{topic.phrase} {x}{tail}?"
+    head = _head(topic.phrase)
+    ones = re.compile(r"\b((?:the|those)\s+(?:[\w-]+\s+)?)ones\b")  # "the hidden ones", "those ones"
+    if _looks_plural(head) and ones.search(x):
+        # "and only the ones ending in .txt?" after "… list the files …": the files ending in .txt
+        x = ones.sub(lambda m: m[1] + head, x)
+    elif x.split()[0].lower() in _PRONOUNS:
+        return None
     first = x.split()[0].lower()
     if first in {"how", "what", "why", "when", "where", "who", "which", "is", "are", "does", "do", "did", "can",
-                 "could", "should", "would", "will"} or _is_gerund(first) or first in _PRONOUNS:
+                 "could", "should", "would", "will"} or _is_gerund(first):
         return None
-    verb = f"{topic.verb} " if topic.verb else ""
     if first in _BOUNDARY:
         tail_words = topic.tail.split()
         if first in (w.lower() for w in tail_words):  # "and as a queue?" after "… a list as a stack?"
@@ -193,6 +200,9 @@ def _substitute(question: str, topic: Topic) -> str | None:
     owned = _OWNED.match(topic.phrase)
     if owned and _NAME.fullmatch(x):  # "and Kushner?" after "what is Steve Witkoff's role?": Kushner's role
         return f"{topic.frame}{verb}{x}'s {owned['thing']}{topic.tail}?"
+    of_name = re.match(r"^(?P<thing>.+\s+of\s+)(?:[A-Z][\w-]*\s+)*[A-Z][\w-]*$", topic.phrase)
+    if of_name and _NAME.fullmatch(x):  # "what about France?" after "what is the capital of Italy?"
+        return f"{topic.frame}{verb}{of_name['thing']}{x}{topic.tail}?"
     return f"{topic.frame}{verb}{x}{topic.tail}?"
 
 
@@ -205,14 +215,17 @@ def _replace_pronoun(question: str, topic: Topic) -> str:
     agrees in number: after "how do I keep the last 5 items in a deque?", "what happens when it is
     full?" asks about the deque (the singular phrase of the tail), not the items; with none there,
     the question is left as it is (and joined to the earlier one)."""
+    typed = question
     question = _SUBJECT_CONTRACTION.sub(lambda m: f"{m[1]} is", question, count=1)
     dummy = [m.span() for m in _DUMMY_IT.finditer(question)]
 
     def agreeing(word: str) -> str | None:
-        if word not in {"it", "its"} or not _looks_plural(_head(topic.phrase)):
-            return topic.phrase
-        inside = _SINGULAR_IN_TAIL.search(topic.tail)
-        return inside["np"] if inside else None
+        if word not in {"it", "its"} or not _looks_plural(_head(topic.phrase)) or " of " in topic.phrase:
+            return topic.phrase  # "the keys of a dict" names the singular thing too
+        # A plural topic, and "it": the thing of the tail, when it is asked about as a container
+        # ("when it is full", "if it doesn't exist"); else "it" may be the action ("does it keep the
+        # order?" after "… remove duplicates from a list?"): not rewritten, joined.
+        return _singular_in(topic.tail) if _STATE_OF_IT.search(question) else None
 
     for match in _OBJECT_PRONOUN.finditer(question):
         word = match[1].lower()
@@ -223,14 +236,14 @@ def _replace_pronoun(question: str, topic: Topic) -> str:
         if word == "that" and not re.match(r"\s*(?:$|[?,.;])", question[match.end():]):
             continue  # "for that?" is a pronoun; "that option" a determiner
         phrase = agreeing(word)
-        return question if phrase is None else question[:match.start()] + phrase + question[match.end():]
+        return typed if phrase is None else question[:match.start()] + phrase + question[match.end():]
     possessive = _POSSESSIVE.search(question)
     if possessive:
         owner = agreeing(possessive[1].lower())
         if owner is None:
-            return question
+            return typed
         return question[:possessive.start()] + f"{owner}'s" + question[possessive.end():]
-    return question
+    return typed
 
 
 def _head(phrase: str) -> str:
@@ -238,9 +251,28 @@ def _head(phrase: str) -> str:
     return re.split(r"\s+of\s+", phrase, maxsplit=1)[0].split()[-1]
 
 
-# "… in a deque", "… from the server": a singular noun phrase after a preposition of the tail.
-_SINGULAR_IN_TAIL = re.compile(r"\b(?:in|into|from|of|on|to|with|inside)\s+(?P<np>(?:a|an|the|my|your|this)\s+"
-                               r"(?:[\w-]+\s+)?[\w-]*[^\Ws])(?=\s|[?,.;]|$)", re.IGNORECASE)
+# "it" asked about as a container or a service: full, empty, down, missing.
+_STATE_OF_IT = re.compile(r"\bit\s+(?:is|was|gets|becomes)\s+(?:not\s+)?(?:full|empty|down|missing|closed|locked|"
+                          r"unavailable|offline|huge|too\s+(?:big|large|small))\b|\bit\s+(?:does(?:n['’]t|\s+not)\s+)?"
+                          r"exists?\b", re.IGNORECASE)
+_DETERMINERS = {"a", "an", "the", "my", "your", "this", "our"}
+
+
+def _singular_in(tail: str) -> str | None:
+    """The singular noun phrase after a preposition of ``tail`` ("… in a deque": "a deque"), its
+    words up to the next preposition or adverb; None when there is none."""
+    words = tail.rstrip(" ?.").split()
+    for i, word in enumerate(words[:-1]):
+        if word.lower() in {"in", "into", "from", "of", "on", "to", "with", "inside"} and \
+                words[i + 1].lower() in _DETERMINERS:
+            phrase = [words[i + 1]]
+            for w in words[i + 2:i + 4]:
+                if w.lower() in _BOUNDARY or _is_adverb(w):
+                    break
+                phrase.append(w)
+            if len(phrase) > 1 and not _looks_plural(phrase[-1]):
+                return " ".join(phrase)
+    return None
 
 
 @dataclass(frozen=True)

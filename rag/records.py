@@ -219,8 +219,11 @@ class Answer:
         ...        standalone_question="can corals recover?").understood_as
         'can corals recover?'
         """
+        def plain(text: str) -> str:  # a model's rewrite may change only case or the question mark
+            return " ".join(text.split()).rstrip(" ?.!").casefold()
+
         asked = " ".join(self.standalone_question.split())
-        return asked if asked and asked != " ".join(self.question.split()) else None
+        return asked if asked and plain(asked) != plain(self.question) else None
 
     @property
     def asked(self) -> str:

@@ -223,3 +223,27 @@ def test_a_chain_of_short_follow_ups_keeps_the_topic_and_the_last_question() -> 
 ])
 def test_the_topic_phrase_agrees_and_keeps_its_head_noun(earlier: str, question: str, standalone: str) -> None:
     assert condense(question, [earlier]) == standalone
+
+
+@pytest.mark.parametrize(("earlier", "question", "standalone"), [
+    # The tail's noun ends at the next preposition (was "what if the server with is down?").
+    ("how do I send requests to the server with a timeout?", "what if it is down?", "what if the server is down?"),
+    # "it" that may be the action is not guessed (was "does a list keep the order?"), nor one left
+    # unresolved marked as rewritten (was "what if it is empty?").
+    ("how do I remove duplicates from a list?", "does it keep the order?",
+     "how do I remove duplicates from a list; does it keep the order?"),
+    ("how do I split strings by commas?", "what if it's empty?",
+     "how do I split strings by commas; what if it's empty?"),
+    ("how do I get the keys of a dict?", "can I sort it?", "can I sort the keys of a dict?"),
+    # A capitalised word in -ly is a name, not an adverb (was "the capital of's population").
+    ("what is the capital of Italy?", "and its population?", "and the capital of Italy's population?"),
+    ("what is the capital of Italy?", "what about France?", "what is the capital of France?"),
+    # An adverb asked about takes the earlier adverb's place (was "copy safely quickly").
+    ("how do I copy files quickly?", "and safely?", "how do I copy files safely?"),
+    ("how do I list the files in a folder?", "and the hidden ones?", "how do I list the hidden files in a folder?"),
+    ("how do I list the files in a folder?", "what about those ones with a dot?",
+     "how do I list those files with a dot in a folder?"),
+])
+def test_rewrites_found_wrong_in_the_second_review_read_as_meant(earlier: str, question: str,
+                                                                 standalone: str) -> None:
+    assert condense(question, [earlier]) == standalone

@@ -633,3 +633,15 @@ def test_the_citation_viewer_shows_the_quote_in_its_document_and_reads_only_inde
     html, image = ctl.view(state, 0, 1)
     assert image is None and "is not in collection" in html and "root" not in html
     assert "not in this conversation" in ctl.view(state, 5, 1)[0]
+
+
+def test_a_question_answered_as_typed_shows_no_understood_line() -> None:
+    """A model's rewrite that changes only case or the question mark is the question as typed."""
+    same = answer([sentence("Axolotls eat worms & <b>small fish</b>.")],
+                  [citation("Axolotls eat worms & <b>small fish</b>.")], standalone_question="What do axolotls eat")
+    assert same.understood_as is None and "Understood as" not in render_answer(same)
+    rewritten = answer([sentence("Axolotls eat worms & <b>small fish</b>.")],
+                       [citation("Axolotls eat worms & <b>small fish</b>.")],
+                       standalone_question="what do <i>axolotls</i> eat in the wild?")
+    shown = render_answer(rewritten)
+    assert "Understood as “what do &#60;i&#62;axolotls&#60;/i&#62; eat in the wild?”" in shown
