@@ -467,13 +467,13 @@ def _pieces(pattern: str, question: str) -> list[tuple[str, str]]:
 
 
 def _word_bases(word: str) -> list[str]:
-    """The word and what it is built on: "sortable" -> sort, "subfolder" -> folder, "ints" -> int,
+    """The word and what it is built on: "sortable" -> sort, "subfolders" -> folder, "ints" -> int,
     "האחריות" -> "אחריות" (particles written joined to a Hebrew or Arabic word)."""
     bases = [word, *clitic_bases(word)]
     for suffix in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             bases += [word[: -len(suffix)], word[: -len(suffix)] + "e"]
-    for prefix in _PREFIXES:  # "rerun" -> run, "subfolder" -> folder
-        if word.startswith(prefix) and len(word) - len(prefix) >= 3:
-            bases.append(word[len(prefix):])
+    for prefix in _PREFIXES:  # "rerun" -> run, "subfolder" -> folder, "subfolders" -> folder
+        bases += [base[len(prefix):] for base in list(bases)
+                  if base.startswith(prefix) and len(base) - len(prefix) >= 3]
     return bases

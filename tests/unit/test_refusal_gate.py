@@ -104,6 +104,10 @@ def test_a_prefix_makes_a_word_of_an_ordinary_one() -> None:
     common = {"run", "often", "command"}.__contains__
     assert unknown_terms("how often does watch rerun the command?", corpus, common) == []
     assert unknown_terms("can I rerun it with bcrypt?", corpus, common) == ["bcrypt"]
+    # A prefix and a plural at once: "does glob search subfolders?" was refused ("never mention
+    # 'subfolders'") though "folder" is an ordinary word.
+    assert unknown_terms("does glob search subfolders?", {"glob", "search"}.__contains__,
+                         {"folder", "does", "search"}.__contains__) == []
 
 
 def test_a_known_word_run_into_another_word_is_a_term_of_its_own() -> None:
