@@ -476,4 +476,15 @@ def _word_bases(word: str) -> list[str]:
     for prefix in _PREFIXES:  # "rerun" -> run, "subfolder" -> folder, "subfolders" -> folder
         bases += [base[len(prefix):] for base in list(bases)
                   if base.startswith(prefix) and len(base) - len(prefix) >= 3]
-    return bases
+    return bases + [other for base in bases for other in _SAME_THING.get(base, ())]
+
+
+# Words users and technical documents write differently for one thing: "how do I delete a folder
+# and all its subfolders?" asked of the Python docs, which say "directory", was refused ("never
+# mention 'folder', 'subfolders'"). A short list by hand: no thesaurus ships with what we install.
+_SAME_THING: dict[str, tuple[str, ...]] = {
+    "folder": ("directory", "dir"), "directory": ("folder",), "app": ("application",), "application": ("app",),
+    "config": ("configuration",), "configuration": ("config",), "repo": ("repository",),
+    "repository": ("repo",), "dict": ("dictionary",), "dictionary": ("dict",), "args": ("arguments",),
+    "params": ("parameters",), "func": ("function",), "docs": ("documentation",),
+}

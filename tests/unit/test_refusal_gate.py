@@ -123,6 +123,15 @@ def test_a_known_word_run_into_another_word_is_a_term_of_its_own() -> None:
         [True, True, True, False]
 
 
+def test_a_users_word_counts_where_the_documents_write_the_same_thing_their_way() -> None:
+    # "how do I delete a folder and all its subfolders?" asked of the Python docs, which say
+    # "directory", was refused: "your documents never mention 'folder', 'subfolders'".
+    knows = {"delete", "directory"}.__contains__
+    assert absent_words("how do I delete a folder and all its subfolders?", knows) == []
+    assert absent_words("how do I delete a folder and all its turbines?", knows) == ["turbines"]
+    assert absent_words("how do I merge two dicts?", {"merge", "dictionary"}.__contains__) == []
+
+
 def test_absent_words_count_every_form() -> None:
     corpus = {"home", "cost", "costs", "sort"}.__contains__
     assert absent_words("How much does a home wind turbine cost?", corpus) == ["wind", "turbine"]
