@@ -23,7 +23,7 @@ from index.sentence_store import SentenceStore
 from index.store import ChunkStore, make_client, rag_collections
 from rag.answer.extractive import ExtractiveConfig
 from rag.answer.generators import ExtractiveGenerator
-from rag.check.checker import REFUSAL_TEXT, CheckedText, check_draft, draft_from_text, support_pairs
+from rag.check.checker import REFUSAL_TEXT, CheckedText, check_draft, checked_with, draft_from_text, support_pairs
 from rag.check.relevance import judge_relevance
 from rag.check.support import offline_judge
 from rag.followup import FollowUp, resolve
@@ -372,11 +372,12 @@ class Assistant:
         (Stop in the web UI, a client of ``rag serve`` that left): a blocking ``batch`` held the
         answer until every verdict had come."""
         judging = getattr(self.judge, "acheck_many", None)
-        asked = support_pairs(draft, hits)
-        if judging is None or not asked:
+        if judging is None:
             return check_draft(draft, hits, self.judge, strict=strict)
-        verdicts = yield from stoppable_call(judging([(sentence, passage) for _, _, sentence, passage in asked]))
-        return check_draft(draft, hits, self.judge, strict=strict, verdicts=verdicts)
+        asked = support_pairs(draft, hits)
+        verdicts = (yield from stoppable_call(judging([(sentence, passage) for _, _, sentence, passage in asked]))) \
+            if asked else []
+        return checked_with(draft, hits, asked, verdicts, strict)
 
     def _unanswered_reason(self, question: str, gated: GateResult, checked: CheckedText
                            ) -> tuple[str, Withdrawal] | None:

@@ -66,19 +66,19 @@ _PREPOSITION_WH = re.compile(r"^\s*(?:at|in|on|for|with|from|by|to|under|after|b
                              r"(?:what|which|whom|whose|how)\b", re.IGNORECASE)
 
 
-def last_name(history: Sequence[str], outside: str | None = None) -> str | None:
-    """The last capitalised name in the latest question (question words and possessive 's excluded),
-    skipping one that only modifies the phrase ``outside`` ("NATO" in "NATO allies").
+def last_name(history: Sequence[str]) -> str | None:
+    """The last capitalised name in the latest question (question words and possessive 's excluded).
 
     Only the latest turn counts: it is already standalone, and a name from an older turn may
     belong to another topic ("how do they form?" after a question about coral reefs).
     """
-    names = _names(history[-1], outside) if history else []
+    names = _names(history[-1]) if history else []
     return names[-1] if names else None
 
 
 def _names(question: str, outside: str | None = None) -> list[str]:
-    """The capitalised names of ``question`` in order (see ``last_name``)."""
+    """The capitalised names of ``question`` in order (see ``last_name``), skipping one that only
+    modifies the phrase ``outside`` ("NATO" in "NATO allies")."""
     names = [n for n in _NAME.findall(question) if n.split()[0] not in _QUESTION_WORDS
              and not (outside and n in outside.split())]
     return [re.sub(r"['’]s?$", "", n) for n in names]
@@ -148,7 +148,7 @@ def topic_of(question: str) -> Topic | None:
     return Topic(match["frame"], verb, " ".join(rest[:end]), f" {tail}" if tail else "")
 
 
-_LY_NOUNS = {"family", "supply", "assembly", "reply", "anomaly", "ally", "rally", "monopoly", "poly", "jelly", "only"}
+_LY_NOUNS = {"family", "supply", "assembly", "reply", "anomaly", "rally", "monopoly", "jelly"}  # longer than 4
 
 
 def _is_adverb(word: str) -> bool:

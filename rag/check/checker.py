@@ -67,8 +67,7 @@ def support_pairs(draft: Draft, passages: Sequence[Hit]) -> list[tuple[int, int,
     return pairs
 
 
-def check_draft(draft: Draft, passages: Sequence[Hit], judge: Judge, strict: bool = False,
-                verdicts: Sequence[Support] | None = None) -> CheckedText:
+def check_draft(draft: Draft, passages: Sequence[Hit], judge: Judge, strict: bool = False) -> CheckedText:
     """Judge every sentence of ``draft`` against the passages it cites.
 
     Each citation is judged alone; a sentence citing several passages is also judged against them
@@ -77,12 +76,17 @@ def check_draft(draft: Draft, passages: Sequence[Hit], judge: Judge, strict: boo
     citation. A quote keeps the span its answerer located; other sentences are matched to the
     passage sentence sharing most words.
     In ``strict`` mode sentences that are not supported are removed. An answer left with no
-    supported sentence is a refusal. ``verdicts``: the judge's answers to ``support_pairs``, when
-    the caller asked it already (an LLM judge's calls, run where they can be stopped).
+    supported sentence is a refusal.
     """
     asked = support_pairs(draft, passages)
-    if verdicts is None:
-        verdicts = judge.check_many([(sentence, passage) for _, _, sentence, passage in asked]) if asked else []
+    verdicts = judge.check_many([(sentence, passage) for _, _, sentence, passage in asked]) if asked else []
+    return checked_with(draft, passages, asked, verdicts, strict)
+
+
+def checked_with(draft: Draft, passages: Sequence[Hit], asked: Sequence[tuple[int, int, str, str]],
+                 verdicts: Sequence[Support], strict: bool = False) -> CheckedText:
+    """``check_draft`` given the judge's ``verdicts`` on ``asked`` (``support_pairs``), for a caller
+    that asked the judge itself (an LLM judge's calls, run where they can be stopped)."""
     per_sentence: dict[int, list[tuple[int, Support]]] = {}
     joint: dict[int, Support] = {}
     for (i, n, _, _), support in zip(asked, verdicts, strict=True):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -82,9 +83,8 @@ class LLMJudge:
         """One model call per (sentence, cited passage text) pair, run concurrently."""
         if not pairs:
             return []
-        inputs = [{"sentence": escape(s), "passage": escape(p)} for s, p in pairs]
-        replies: list[str] = self._calling_the_model(
-            lambda: self.chain.batch(inputs, config={"max_concurrency": self.max_concurrency}))
+        with self._server_errors_said():
+            replies: list[str] = self.chain.batch(_inputs(pairs), config={"max_concurrency": self.max_concurrency})
         return [self._support(reply, pair) for reply, pair in zip(replies, pairs, strict=True)]
 
     async def acheck_many(self, pairs: Sequence[tuple[str, str]]) -> list[Support]:
@@ -92,32 +92,31 @@ class LLMJudge:
         it (``rag.llm.streaming.stoppable_call``), since a blocking ``batch`` cannot be cancelled."""
         if not pairs:
             return []
-        inputs = [{"sentence": escape(s), "passage": escape(p)} for s, p in pairs]
-        try:
-            replies: list[str] = await self.chain.abatch(inputs, config={"max_concurrency": self.max_concurrency})
-        except Exception as exc:
-            translated = self._translated(exc)
-            if translated is None:
-                raise
-            raise translated from exc
+        with self._server_errors_said():
+            replies: list[str] = await self.chain.abatch(_inputs(pairs),
+                                                         config={"max_concurrency": self.max_concurrency})
         # Off the event loop: a reply the judge cannot read goes to the fallback judge, which embeds,
         # and would hold up every model stream on the loop meanwhile.
         return await asyncio.to_thread(lambda: [self._support(r, p) for r, p in zip(replies, pairs, strict=True)])
 
     def _calling_the_model(self, call: Callable[[], Any]) -> Any:
         """``call()``, with a failure of the model's server said in one sentence (``BackendError``)."""
-        try:
+        with self._server_errors_said():
             return call()
+
+    @contextmanager
+    def _server_errors_said(self) -> Iterator[None]:
+        """A failure of the model's server raised as one sentence (``BackendError``); anything else,
+        a ``BackendError`` already included, as it is."""
+        try:
+            yield
+        except BackendError:
+            raise
         except Exception as exc:
-            translated = self._translated(exc)
+            translated = translate_error(exc, self.where, self.model_name)
             if translated is None:
                 raise
             raise translated from exc
-
-    def _translated(self, exc: Exception) -> BackendError | None:
-        """A failure of the model's server said in one sentence; None to raise ``exc`` as it is
-        (a ``BackendError`` already, or anything that is no failure of the server)."""
-        return None if isinstance(exc, BackendError) else translate_error(exc, self.where, self.model_name)
 
     def _support(self, reply: str, pair: tuple[str, str]) -> Support:
         parsed = parse_verdict(reply)
@@ -130,3 +129,8 @@ class LLMJudge:
             return Support("unsupported", 0.0, self.name, (f"model reply not understood: {said!r}",))
         verdict, score = parsed
         return Support(verdict, score, self.name, (f"model said: {said}",))
+
+
+def _inputs(pairs: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+    """The judge prompt's variables for each (sentence, passage) pair, escaped."""
+    return [{"sentence": escape(s), "passage": escape(p)} for s, p in pairs]
