@@ -21,6 +21,9 @@ from ui.assets import (
     CLEAR_QUESTION,
     CSS,
     HEAD,
+    KEEP_APPLIED,
+    KEEP_K,
+    KEEP_STRICT,
     READ_CHAT,
     READ_CHATS,
     READ_ONE_CHAT,
@@ -32,6 +35,7 @@ from ui.assets import (
     make_theme,
 )
 from ui.controller import ChatState, Controller, Notice, browser_secret, temp_dir_for
+from ui.page_settings import K_RANGE, KeptSettings
 from ui.session import SessionSettings
 
 QUEUE_SIZE = 32  # pending events beyond this are refused with "queue full"
@@ -97,6 +101,10 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                 # The id of the chat this page is in, kept in the tab's sessionStorage: a reload reopens it.
                 chat_id = gr.Textbox("", elem_id="rag-chat-id", elem_classes=["rag-hidden"], show_label=False,
                                      container=False)
+                # The settings this tab kept across reloads (ui.page_settings): read at load, and what Apply
+                # applied, written here for the page script to keep.
+                kept = gr.Textbox("", elem_id="rag-kept-settings", elem_classes=["rag-hidden"], show_label=False,
+                                  container=False)
                 # The conversations kept in this browser, as the page script last read them from localStorage
                 # (ui.history): their listing (ids, titles, sizes); the conversations themselves only at load;
                 # and the one change to merge into them (written here, merged by the script).
@@ -150,9 +158,9 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                         delete_no = gr.Button("Cancel", size="sm", elem_id="rag-cancel-delete-chat")
                 with gr.Tab("Settings", elem_id="rag-settings-tab"):
                     gr.HTML("<div class='rag-hint'>These settings apply to this page only.</div>", padding=False)
-                    k = gr.Slider(1, 20, value=s.k, step=1, label="Passages to retrieve (k)")
+                    k = gr.Slider(*K_RANGE, value=s.k, step=1, label="Passages to retrieve (k)", elem_id="rag-k")
                     strict = gr.Checkbox(value=s.strict, label="Strict mode: drop sentences the sources do "
-                                         "not support")
+                                         "not support", elem_id="rag-strict")
                     backend = gr.Radio(_BACKEND_CHOICES, value=s.backend, label="Answer backend",
                                        elem_id="rag-backend")
                     llm = s.backend == "openai"
@@ -348,15 +356,21 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
 
         def on_apply(choice: str, url: str, name: str, key: str, path: str, coll: str | None,
                      sess: SessionSettings, only: list[str] | None) -> Any:
-            result, sess = ctl.apply_settings(choice, url, name, key, path, coll or "", sess)
-            return (result.html(), sess, gr.update(choices=ctl.assistants.collections(), value=sess.collection),
-                    *_documents_view(ctl, sess, only))
+            result, applied = ctl.apply_settings(choice, url, name, key, path, coll or "", sess)
+            # Kept by the tab (without the key) only once applied: a reload applies it again.
+            keep = (KeptSettings.of(applied, had_key=applied.llm_api_key not in (None, ctl.defaults.llm_api_key))
+                    .json() if applied is not sess else gr.skip())
+            return (result.html(), applied, gr.update(choices=ctl.assistants.collections(), value=applied.collection),
+                    keep, *_documents_view(ctl, applied, only))
 
         apply_btn.click(on_apply, [backend, base_url, model, api_key, gguf, collection, session, doc_filter],
-                        [settings_notice, session, collection, *doc_outputs], api_visibility="private",
+                        [settings_notice, session, collection, kept, *doc_outputs], api_visibility="private",
                         concurrency_id="settings", concurrency_limit=ANSWER_CONCURRENCY)
+        kept.change(None, kept, None, js=KEEP_APPLIED)
+        k.change(None, k, None, js=KEEP_K)
+        strict.change(None, strict, None, js=KEEP_STRICT)
 
-        def on_load(stored: str, listing: str, old: Any, sess: SessionSettings, current: str) -> Any:
+        def on_load(stored: str, listing: str, old: Any, sess: SessionSettings, current: str, kept_text: str) -> Any:
             saved, moved, listed_now = history.parse(stored), gr.skip(), history.parse_listing(listing)
             if not stored and history.chats(old):  # nothing under our key yet: move BrowserState's chats
                 saved = history.chats(old)
@@ -364,14 +378,27 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                 listed_now = history.bounded([history.entry(ChatState.from_json(c)) for c in saved])
             # The chat this tab was in (a reload), else the latest one (a new tab).
             state = history.find(saved, current or (saved[0]["id"] if saved else None))
+            # The settings this tab kept (a reload), applied again before the question box opens.
+            kept_settings = KeptSettings.parse(kept_text)
+            restored, sess = ctl.restore_settings(kept_settings, sess)
+            if restored is not None and restored.kind != "ok":
+                gr.Warning(" ".join(line[:1].upper() + line[1:] for line in restored.lines), duration=20)
+            llm = sess.backend == "openai"
             return (state.messages, state, listed(listed_now, state),
                     gr.update(choices=ctl.assistants.collections(), value=sess.collection),
                     *_documents_view(ctl, sess), gr.update(interactive=True, placeholder=_ASK), state.id, moved,
-                    "")  # the stored chats are not kept in the page's state: only the listing is sent again
+                    "",  # the stored chats are not kept in the page's state: only the listing is sent again
+                    sess, restored.html() if restored else gr.skip(), sess.backend,
+                    gr.update(value=sess.llm_base_url or "", visible=llm),
+                    gr.update(value=sess.llm_model or "", visible=llm), gr.update(visible=llm),
+                    gr.update(value=sess.gguf_path or "", visible=sess.backend == "gguf"),
+                    kept_settings.k if kept_settings and kept_settings.k else gr.skip(),
+                    kept_settings.strict if kept_settings and kept_settings.strict is not None else gr.skip())
 
-        page_loaded = demo.load(None, None, [chat_id, loaded, store], js=READ_CHAT).then(
-            on_load, [loaded, store, legacy, session, chat_id],
-            [chatbot, chat_state, chats, collection, *doc_outputs, question, chat_id, save, loaded],
+        page_loaded = demo.load(None, None, [chat_id, loaded, store, kept], js=READ_CHAT).then(
+            on_load, [loaded, store, legacy, session, chat_id, kept],
+            [chatbot, chat_state, chats, collection, *doc_outputs, question, chat_id, save, loaded,
+             session, settings_notice, backend, base_url, model, api_key, gguf, k, strict],
             api_visibility="private")
         page_loaded.then(None, js=_FOCUS_QUESTION)
         dark.click(None, js=TOGGLE_DARK)

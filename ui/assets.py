@@ -246,10 +246,19 @@ _LISTING = ("(() => { let s; try { s = JSON.parse(localStorage.getItem('rag-conv
             "catch (e) { s = []; } return JSON.stringify((Array.isArray(s) ? s : []).filter((c) => c && "
             "typeof c.id === 'string' && Array.isArray(c.turns) && c.turns.length).map((c) => ({id: c.id, "
             "title: String(c.turns[0]?.question ?? ''), chars: JSON.stringify(c).length}))); })()")
-# At load: the tab's chat id, the stored conversations ("" when none were ever stored under our key), and
-# their listing.
+# At load: the tab's chat id, the stored conversations ("" when none were ever stored under our key), their
+# listing, and the settings the tab kept (ui.page_settings).
 READ_CHAT = ("() => [sessionStorage.getItem('rag-chat') || '', localStorage.getItem('rag-conversations') ?? '', "
-             f"{_LISTING}]")
+             f"{_LISTING}, sessionStorage.getItem('rag-settings') || '']")
+# The page's settings, kept per tab across reloads (sessionStorage, as the chat id): what Apply applied,
+# merged with k and strict mode as they are set. Never the API key (ui.page_settings).
+_KEEP = ("let s; try {{ s = JSON.parse(sessionStorage.getItem('rag-settings') || '{{}}'); }} catch (e) {{ s = {{}}; }} "
+         "if (!s || typeof s !== 'object' || Array.isArray(s)) s = {{}}; "
+         "sessionStorage.setItem('rag-settings', JSON.stringify(Object.assign(s, {patch})));")
+KEEP_APPLIED = ("(applied) => { if (!applied) return; let patch; try { patch = JSON.parse(applied); } "
+                "catch (e) { return; } " + _KEEP.format(patch="patch") + " }")
+KEEP_K = "(k) => { " + _KEEP.format(patch="{k: Number(k)}") + " }"
+KEEP_STRICT = "(strict) => { " + _KEEP.format(patch="{strict: Boolean(strict)}") + " }"
 READ_CHATS = f"() => {_LISTING}"
 # A chat chosen in the list: the listing box's input carries that one stored chat instead (as a list).
 READ_ONE_CHAT = ("(chosen, listing) => { let s; try { s = JSON.parse(localStorage.getItem('rag-conversations') "

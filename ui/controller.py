@@ -24,6 +24,7 @@ from rag.llm.registry import configuration_problem
 from rag.records import Answer
 from rag.settings import Settings, SettingsError
 from ui import render
+from ui.page_settings import KeptSettings
 from ui.session import Assistants, MakeAssistant, SessionSettings, check_backend_live
 from ui.viewer import Cited, render_context, render_pdf_page
 
@@ -312,6 +313,26 @@ class Controller:
         return Notice("ok", (f"This page answers with the {backend} backend from collection {collection!r}"
                              + ("." if exists else " (new: add documents to it)."),)), new
 
+    def restore_settings(self, kept: KeptSettings | None, current: SessionSettings | None = None
+                         ) -> tuple[Notice | None, SessionSettings]:
+        """Apply again what a page's tab kept across a reload (``ui.page_settings``), asking the backend
+        for real as Apply does; on any problem the page keeps ``current`` and the notice says why.
+        A collection that is gone is not created again: a reload never makes an empty collection."""
+        current = current or self.defaults
+        wanted = kept.session(current) if kept else None
+        if kept is None or wanted is None or _same_choice(wanted, current):
+            return None, current
+        head = "Your settings from before the reload were not restored; this page uses the server's."
+        if wanted.collection not in self.assistants.collections():
+            return Notice("warn", (head, f"The collection {wanted.collection!r} no longer exists.")), current
+        notice, applied = self.apply_settings(wanted.backend, wanted.llm_base_url or "", wanted.llm_model or "", "",
+                                              wanted.gguf_path or "", wanted.collection, current)
+        if notice.kind != "error":
+            return notice, applied
+        key_hint = (("API keys are not kept in the browser: enter it again under Settings.",)
+                    if kept.had_key else ())
+        return Notice("warn", (head, *notice.lines[1:], *key_hint)), current
+
     def _check(self, settings: Settings) -> None:
         check_backend_live(settings)
 
@@ -439,3 +460,9 @@ def _new_secret(path: Path) -> str:
     with os.fdopen(fd, "w", encoding="ascii") as f:
         f.write(secret)
     return secret
+
+
+def _same_choice(a: SessionSettings, b: SessionSettings) -> bool:
+    """The same backend, model and collection, whatever the key."""
+    return (a.backend, a.collection, a.llm_base_url, a.llm_model, a.gguf_path) == (
+        b.backend, b.collection, b.llm_base_url, b.llm_model, b.gguf_path)

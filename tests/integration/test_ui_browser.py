@@ -405,6 +405,61 @@ def test_a_page_on_an_llm_backend_streams_while_another_stays_extractive(server:
             ui.page.context.close()
 
 
+def test_a_reload_keeps_the_pages_settings_and_says_when_they_cannot_come_back(server: tuple[str, Path],
+                                                                                 browser: Browser) -> None:
+    """A reload used to start the page from the server's settings: the backend, collection, k and strict
+    mode chosen under Settings were gone without a word, and a question asked again went elsewhere."""
+    url, _ = server
+    llm = slow_llm.start(SlowLLM)
+    first, second = Page(browser, url), Page(browser, url)
+    a, b = first.page, second.page
+    try:
+        _apply(a, "OpenAI-compatible server (vLLM, Ollama, llama.cpp, OpenAI)", "docs", llm.url, "fake-model")
+        expect(a.locator("#rag-settings-notice")).to_contain_text("answers with the openai backend", timeout=60_000)
+        a.locator("#rag-k input[type=number]").fill("3")
+        a.locator("#rag-k input[type=number]").press("Enter")
+        a.locator("#rag-strict input").check()
+        a.wait_for_function("() => JSON.parse(sessionStorage.getItem('rag-settings') || '{}').strict === true")
+        stored = a.evaluate("() => JSON.parse(sessionStorage.getItem('rag-settings'))")
+        assert stored["k"] == 3 and stored["llm_base_url"] == llm.url and "llm_api_key" not in stored, stored
+
+        a.reload()
+        a.wait_for_selector("#rag-docs .rag-docs")
+        expect(a.locator("#rag-status")).to_contain_text("backend openai")
+        a.get_by_role("tab", name="Settings").click()
+        expect(a.locator("#rag-base-url textarea")).to_have_value(llm.url)
+        expect(a.locator("#rag-k input[type=number]")).to_have_value("3")
+        expect(a.locator("#rag-strict input")).to_be_checked()
+        answer = first.ask("What causes tides?")
+        expect(answer.locator(".rag-meta")).to_contain_text("answered by openai:fake-model")
+        b.reload()  # another page keeps its own settings: the tab keeps them, not the browser
+        b.wait_for_selector("#rag-docs .rag-docs")
+        expect(b.locator("#rag-status")).to_contain_text("backend extractive")
+
+        llm.shutdown()
+        llm.server_close()  # the backend is gone: the reload says so and the page answers as the server does
+        a.reload()
+        a.wait_for_selector("#rag-docs .rag-docs")
+        expect(a.locator(".toast-body")).to_contain_text("were not restored", timeout=60_000)
+        expect(a.locator(".toast-body")).to_contain_text("Cannot reach the LLM server")
+        first.shot("ui-reload-settings-not-restored.png")
+        expect(a.locator("#rag-status")).to_contain_text("backend extractive")
+        expect(first.ask("What causes tides?").locator(".rag-meta")).to_contain_text("answered by extractive")
+
+        _apply(a, "Extractive: quotes the passages, no model", "kept-notes")
+        expect(a.locator("#rag-settings-notice")).to_contain_text("collection 'kept-notes' (new", timeout=60_000)
+        a.reload()
+        a.wait_for_selector("#rag-docs .rag-docs")
+        expect(a.locator("#rag-status")).to_contain_text("collection kept-notes")
+        expect(a.locator(".toast-body")).to_have_count(0)
+        assert first.outside_requests() == [] and second.outside_requests() == []
+    finally:
+        llm.shutdown()
+        llm.server_close()
+        for ui in (first, second):
+            ui.page.context.close()
+
+
 def test_stop_while_an_llm_judge_checks_the_citations_stops_the_judge(browser: Browser, tmp_path: Path) -> None:
     """With ``RAG_JUDGE=llm`` the page stayed on "Writing, then checking every citation…" after Stop
     until every verdict had come (20 s and more with this judge, silent for 60 s)."""
@@ -647,12 +702,13 @@ def test_a_reload_while_an_answer_streams_reopens_its_chat_with_the_question(ser
         expect(interrupted).to_contain_text("Interrupted")
         expect(interrupted).to_contain_text("Regenerate")
         expect(page.locator(".rag-pending")).to_have_count(0)
-        expect(page.locator("#rag-status")).to_contain_text("backend extractive")  # settings: the server's again
+        expect(page.locator("#rag-status")).to_contain_text("backend openai")  # the page's settings, kept by the tab
         page.get_by_role("tab", name="Chats").click()
         expect(page.locator("#rag-chats label")).to_have_text(["What causes tides?", "How long is a lunar day?"])
-        page.locator("#rag-regenerate").click()  # one click asks it again, in its place
+        release.set()
+        page.locator("#rag-regenerate").click()  # one click asks it again, in its place, of the page's backend
         expect(page.locator(".rag-answer").nth(1)).not_to_contain_text("Interrupted", timeout=60_000)
-        ui.answer(1)
+        expect(ui.answer(1).locator(".rag-meta")).to_contain_text("answered by openai:fake-model")
         expect(questions).to_have_text(["What causes tides?", "And what else causes them?"])
         page.reload()
         page.wait_for_selector("#rag-docs .rag-docs")

@@ -482,6 +482,60 @@ def test_apply_asks_a_server_that_is_down_and_says_so(tmp_path: Path) -> None:
     assert notice.kind == "error" and "did not answer" in notice.lines[0] and session == ctl.defaults
 
 
+def test_a_reload_applies_again_what_the_tab_kept_but_never_the_key(tmp_path: Path) -> None:
+    """What Apply applied is kept by the tab without the key, and applied again at the next load."""
+    from ui.page_settings import KeptSettings
+
+    fake = FakeAssistant(Settings(index_dir=tmp_path, llm_api_key="server-secret"))
+    made: list[Settings] = []
+    ctl = Controller(fake, make_assistant=lambda s, e, g: made.append(s) or FakeAssistant(s, e))
+    ctl._check = lambda settings: None  # type: ignore[method-assign]
+    fake.collections = lambda: ["docs", "papers"]  # type: ignore[method-assign]
+    _, applied = ctl.apply_settings("openai", "http://127.0.0.1:2/v1", "m", "page-secret", "", "papers")
+    kept = KeptSettings.of(applied, had_key=True).json()
+    assert "secret" not in kept
+    notice, restored = ctl.restore_settings(KeptSettings.parse(kept), ctl.defaults)
+    assert notice is not None and notice.kind == "ok"
+    assert (restored.backend, restored.collection, restored.llm_base_url, restored.llm_model) == (
+        "openai", "papers", "http://127.0.0.1:2/v1", "m")
+    assert restored.llm_api_key is None  # the page's key is not kept, and the server's goes to its own URL only
+    # Nothing kept, k alone, or the server's own choice: nothing to apply, nothing said.
+    for text in ("", "[1]", '{"k": 8}', '{"backend": "extractive", "collection": "docs"}'):
+        assert ctl.restore_settings(KeptSettings.parse(text), ctl.defaults) == (None, ctl.defaults)
+
+
+def test_a_reload_whose_kept_settings_cannot_come_back_says_why_and_keeps_the_servers(tmp_path: Path) -> None:
+    fake = FakeAssistant(Settings(index_dir=tmp_path))
+    ctl = Controller(fake, make_assistant=lambda settings, embedder, generator: pytest.fail("must not start"))
+    from rag.errors import RagError
+    from ui.page_settings import KeptSettings
+
+    def down_check(settings: Settings) -> None:
+        raise RagError(f"cannot reach the LLM server at {settings.llm_base_url}")
+
+    ctl._check = down_check  # type: ignore[method-assign]
+    gone = KeptSettings(backend="extractive", collection="old-notes")  # removed since: not made again, empty
+    down = KeptSettings(backend="openai", collection="docs", llm_base_url="http://127.0.0.1:9/v1", llm_model="q",
+                        had_key=True)
+    for kept, expected in [(gone, "The collection 'old-notes' no longer exists."),
+                           (down, "cannot reach the LLM server")]:
+        notice, session = ctl.restore_settings(kept, ctl.defaults)
+        assert notice is not None and notice.kind == "warn" and session == ctl.defaults
+        assert notice.lines[0].startswith("Your settings from before the reload were not restored")
+        assert any(expected in line for line in notice.lines), notice.lines
+    assert "enter it again" in ctl.restore_settings(down, ctl.defaults)[0].lines[-1]  # type: ignore[union-attr]
+
+
+def test_kept_settings_read_from_the_browser_take_only_what_fits() -> None:
+    from ui.page_settings import KeptSettings
+
+    assert KeptSettings.parse('{"backend": "openai", "llm_api_key": "x", "k": 99, "strict": "yes"}') == KeptSettings(
+        backend="openai")  # a key stored by hand is ignored; k beyond the slider and a non-boolean strict too
+    assert KeptSettings.parse('{"k": true}') == KeptSettings()
+    assert KeptSettings.parse('{"k": 4.0, "strict": false, "had_key": 1}') == KeptSettings(k=4, strict=False)
+    assert KeptSettings.parse('{"collection": ["a"]}') is None
+
+
 def test_stop_marks_the_unfinished_answer_and_regenerate_asks_again(fake: FakeAssistant) -> None:
     ctl = Controller(fake)
     steps = ctl.respond("where do axolotls live?", ChatState())
