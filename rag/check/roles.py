@@ -31,6 +31,7 @@ _SUBJECT_GAP = _BE | frozenset({"who", "which", "that", ",", "has", "have", "had
                                 "often", "then", "now", "soon", "already", "just", "only"})
 
 _NEGATIONS = frozenset({"not", "no", "never", "cannot"})
+_RELATIVE = frozenset({"that", "which", "who", "whom"})
 Token = tuple[str, str]  # (lower-case surface form, stem)
 
 
@@ -64,11 +65,16 @@ def _unique_positions(toks: list[Token]) -> dict[str, int]:
 
 
 def _passive(toks: list[Token], i: int) -> bool:
-    """``toks[i]`` follows a form of "be" (adverbs aside) and an agent "by" follows within three words."""
+    """``toks[i]`` follows a form of "be" (adverbs aside) and an agent "by" follows within three words;
+    or it is a past participle right before "by" with no "be" at all, a reduced relative clause
+    ("floods caused by heavy rain", "a mural painted by students"), unless "have" makes it active."""
     j = i - 1
     while j >= 0 and (toks[j][0].endswith("ly") or toks[j][0] in {"not", "also", "then"}):
         j -= 1
-    return j >= 0 and toks[j][0] in _BE and any(t[0] == "by" for t in toks[i + 1:i + 4])
+    if j >= 0 and toks[j][0] in _BE:
+        return any(t[0] == "by" for t in toks[i + 1:i + 4])
+    return (i + 1 < len(toks) and toks[i + 1][0] == "by" and _participle(toks[i][0])
+            and not (j >= 0 and toks[j][0] in {"has", "have", "had"}))
 
 
 _REACH = 2
@@ -133,6 +139,17 @@ _IRREGULAR_PAST = frozenset({"beat", "fled", "won", "lost", "took", "gave", "mad
                              "spent", "lent", "sank", "drove", "flew", "grew", "knew", "threw", "wore"})
 
 
+_IRREGULAR_PARTICIPLES = frozenset({"written", "given", "taken", "made", "held", "built", "known", "driven", "sent",
+                                    "found", "led", "paid", "sold", "bought", "kept", "told", "seen", "shown",
+                                    "chosen", "grown", "thrown", "drawn", "spoken", "broken", "stolen", "beaten",
+                                    "eaten", "won", "lost", "brought", "taught", "caught", "fed", "run", "hit"})
+
+
+def _participle(word: str) -> bool:
+    """A past participle: "caused", "painted", "written", "led"."""
+    return word in _IRREGULAR_PARTICIPLES or (len(word) > 3 and word.endswith("ed"))
+
+
 def _finite_verb(word: str) -> bool:
     """"refused", "serves", "fled": a verb form, not the head noun of a compound ("NATO bid")."""
     return word in _IRREGULAR_PAST or (len(word) > 3 and (word.endswith("ed") or (
@@ -150,6 +167,9 @@ def _subject(toks: list[Token], i: int) -> str | None:
     if j < 0 or not _is_anchor(toks[j]) or toks[j][0][0].isdigit():
         return None
     if toks[j][0] in NUMBER_WORDS or (j == i - 1 and not _finite_verb(toks[i][0])):
+        return None
+    # The object closing a relative clause ("the floods that closed the road were caused …") is no subject.
+    if any(t[0] in _RELATIVE for t in toks[max(0, j - 3):j]):
         return None
     return toks[j][1]
 

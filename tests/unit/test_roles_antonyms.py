@@ -18,6 +18,10 @@ PARTS = "Inverters usually need replacing after 10 to 15 years, while the panels
 OVEN = "Bake with the lid on at 250 °C for 20 minutes, then remove the lid and bake at 230 °C."
 BONDS = "When interest rates rise, the prices of existing bonds fall. Long-dated bonds lose more than short-dated ones."
 POLICY = "It takes effect on 1 March 2025, and arrangements are reviewed every 12 months."
+# A passive without "be" (a reduced relative clause): read as active, the rules called every faithful
+# "X is caused by Y" or "Y causes X" a swap, so an LLM's paraphrase of it was marked not supported.
+TIDES = "Tides are the rise and fall of sea levels caused by the gravity of the Moon and the Sun."
+MURAL = "The lobby has a large mural painted by local students in 2019, and a reading corner."
 
 
 @pytest.fixture
@@ -34,6 +38,9 @@ def judge() -> HeuristicJudge:
     ("Panels usually need replacing after 10 to 15 years, while the inverters carry a 25-year warranty.", PARTS),
     ("Bake with the lid on at 230 °C for 20 minutes, then remove the lid and bake at 250 °C.", OVEN),
     ("Short-dated bonds lose more than long-dated ones.", BONDS),
+    ("The Moon is caused by the gravity of tides.", TIDES),
+    ("The gravity of tides causes the Moon and the Sun.", TIDES),
+    ("The mural painted local students in 2019.", MURAL),
 ])
 def test_swapped_roles_are_unsupported(judge: HeuristicJudge, sentence: str, passage: str) -> None:
     support = judge.check(sentence, passage)
@@ -62,6 +69,12 @@ def test_antonyms_are_unsupported(judge: HeuristicJudge, sentence: str, passage:
     ("Long-dated bonds lose more than short-dated ones.", BONDS),
     ("The prices of existing bonds fall when interest rates rise.", BONDS),
     ("The policy takes effect on March 1, 2025.", POLICY),
+    ("Tides are caused by the gravity of the Moon and the Sun.", TIDES),
+    ("The gravity of the Moon and the Sun causes tides.", TIDES),
+    ("The mural in the lobby was painted by local students.", MURAL),
+    ("Local students painted the mural in the lobby in 2019.", MURAL),
+    # The object that closes a relative clause is not the subject of the verb after it.
+    ("The floods that closed the road were caused by heavy rain.", "Floods caused by heavy rain closed the road."),
 ])
 def test_true_paraphrases_stay_supported(judge: HeuristicJudge, sentence: str, passage: str) -> None:
     support = judge.check(sentence, passage)
