@@ -65,14 +65,14 @@ def _unique_positions(toks: list[Token]) -> dict[str, int]:
 
 
 def _passive(toks: list[Token], i: int) -> bool:
-    """``toks[i]`` follows a form of "be" (adverbs aside) and an agent "by" follows within three words;
+    """``toks[i]`` follows a form of "be" (adverbs aside) and an agent "by" follows in its clause;
     or it is a past participle right before "by" with no "be" at all, a reduced relative clause
     ("floods caused by heavy rain", "a mural painted by students"), unless "have" makes it active."""
     j = i - 1
     while j >= 0 and (toks[j][0].endswith("ly") or toks[j][0] in {"not", "also", "then"}):
         j -= 1
     if j >= 0 and toks[j][0] in _BE:
-        return any(t[0] == "by" for t in toks[i + 1:i + 4])
+        return "by" in _clause_after(toks, i)
     return (i + 1 < len(toks) and toks[i + 1][0] == "by" and _participle(toks[i][0])
             and not (j >= 0 and toks[j][0] in {"has", "have", "had"}))
 
@@ -87,6 +87,27 @@ def _verb_like(toks: list[Token], i: int) -> bool:
     rather than a noun inside a phrase ("500 euro stipend" / "stipend of 500 euros")."""
     word = toks[i][0]
     return _finite_verb(word) or word.endswith("ing") or (i > 0 and (toks[i - 1][0] in _AUXILIARY | _BE))
+
+
+def _clause_after(toks: list[Token], i: int) -> list[str]:
+    """The words after ``toks[i]`` up to the clause's end (a comma, semicolon or colon): the agent of a
+    passive may stand far from its verb ("Backups are copied to a second disk every night by a job")."""
+    out: list[str] = []
+    for word, _ in toks[i + 1:]:
+        if word in {",", ";", ":"}:
+            break
+        out.append(word)
+    return out
+
+
+_DETERMINERS = frozenset({"a", "an", "the", "this", "that", "these", "those", "its", "their", "his", "her", "our",
+                          "your", "my", "every", "each", "no", "some", "any"})
+
+
+def _adjectival(toks: list[Token], i: int) -> bool:
+    """A participle between a determiner and its noun ("an expired token", "the painted wall")."""
+    return (0 < i < len(toks) - 1 and toks[i - 1][0] in _DETERMINERS and toks[i][0].endswith(("ed", "en"))
+            and _is_anchor(toks[i + 1]))
 
 
 def _passives(toks: list[Token]) -> set[str]:
@@ -111,6 +132,8 @@ def mirrored(sentence: str, focus: str) -> str | None:
     for v in pivots:
         if v[0].isdigit() or not (_verb_like(s, ps[v]) or _verb_like(f, pf[v])):
             continue
+        if _adjectival(s, ps[v]) or _adjectival(f, pf[v]):
+            continue  # "an expired token" / "the token has expired": the words around it move with the grammar
         flip = _passive(s, ps[v]) != _passive(f, pf[v])
         # Only the two nearest shared words on each side are the verb's arguments; farther ones
         # are adverbials that paraphrases move freely ("In 49 BC, ..." / "... in 49 BC").

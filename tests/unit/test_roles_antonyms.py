@@ -22,6 +22,8 @@ POLICY = "It takes effect on 1 March 2025, and arrangements are reviewed every 1
 # "X is caused by Y" or "Y causes X" a swap, so an LLM's paraphrase of it was marked not supported.
 TIDES = "Tides are the rise and fall of sea levels caused by the gravity of the Moon and the Sun."
 MURAL = "The lobby has a large mural painted by local students in 2019, and a reading corner."
+INVOICES = "Every Friday the finance team checks invoices against the order."
+BADGES = "Each badge carries a photo taken at hiring. When the photo has expired, the scanner rejects the badge."
 
 
 @pytest.fixture
@@ -41,6 +43,7 @@ def judge() -> HeuristicJudge:
     ("The Moon is caused by the gravity of tides.", TIDES),
     ("The gravity of tides causes the Moon and the Sun.", TIDES),
     ("The mural painted local students in 2019.", MURAL),
+    ("The finance team is checked against the order every Friday by invoices.", INVOICES),  # agent far from verb
 ])
 def test_swapped_roles_are_unsupported(judge: HeuristicJudge, sentence: str, passage: str) -> None:
     support = judge.check(sentence, passage)
@@ -75,6 +78,8 @@ def test_antonyms_are_unsupported(judge: HeuristicJudge, sentence: str, passage:
     ("Local students painted the mural in the lobby in 2019.", MURAL),
     # The object that closes a relative clause is not the subject of the verb after it.
     ("The floods that closed the road were caused by heavy rain.", "Floods caused by heavy rain closed the road."),
+    ("Invoices are checked against the order every Friday by the finance team.", INVOICES),  # "by" far off
+    ("The scanner rejects a badge that carries an expired photo.", BADGES),  # "an expired photo" is no verb
 ])
 def test_true_paraphrases_stay_supported(judge: HeuristicJudge, sentence: str, passage: str) -> None:
     support = judge.check(sentence, passage)
