@@ -180,13 +180,7 @@ def format_answer(answer: Any) -> str:
         if getattr(answer, "refusal_reason", ""):
             lines[0] += f" ({answer.refusal_reason})"
         if answer.sentences or removed:
-            relevance = getattr(answer, "relevance", None)
-            missing = relevance.missing_value_name if relevance is not None else None
-            withdrawal = getattr(answer, "withdrawal", None)
-            why = (f"it gives no {missing.split(' ', 1)[1]}" if withdrawal == "missing_value" and missing
-                   else "it answers another question" if withdrawal == "another_question"
-                   else "the model said its sources do not answer" if withdrawal == "declined"
-                   else "not supported by the sources")
+            why = getattr(answer, "withdrawal_reason", None) or "its sources did not support it"
             lines.append(f"\nWithdrawn draft ({why}):")
             for s in (*answer.sentences, *removed):
                 if s.support == "supported":

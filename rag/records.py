@@ -226,6 +226,21 @@ class Answer:
         return asked if asked and plain(asked) != plain(self.question) else None
 
     @property
+    def withdrawal_reason(self) -> str | None:
+        """Why a drafted answer was withdrawn, as a clause for presenters (the CLI and the web UI say it
+        the same way), or None when nothing was withdrawn.
+
+        >>> Answer("when?", "", (), (), True, (), "x", "y", withdrawal="another_question").withdrawal_reason
+        'it answers another question'
+        """
+        missing = self.relevance.missing_value_name if self.relevance is not None else None
+        if self.withdrawal == "missing_value" and missing:
+            return f"it does not give {missing}, which the question asks for"
+        return {"another_question": "it answers another question",
+                "declined": "the model said its sources do not answer the question",
+                "unsupported": "its sources did not support it"}.get(self.withdrawal or "")
+
+    @property
     def asked(self) -> str:
         """The question as it was answered: a follow-up's standalone form, else the question itself.
         What later follow-ups of the conversation resolve against (``history=``)."""

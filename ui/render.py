@@ -268,12 +268,7 @@ def _render_refusal(answer: Answer, only: int = 0) -> str:
         verdicts = {(c.sentence_index, c.n): c.support for c in answer.citations}
         body = " ".join(_render_sentence(i, s, verdicts) if answer.sentences else escape_text(s.text)
                         for i, s in enumerate(draft))
-        missing = answer.relevance.missing_value_name if answer.relevance is not None else None
-        why = (f"it does not give {missing}, which the question asks for"
-               if answer.withdrawal == "missing_value" and missing
-               else "it answers another question" if answer.withdrawal == "another_question"
-               else "the model said its sources do not answer the question" if answer.withdrawal == "declined"
-               else "its sources did not support it")
+        why = answer.withdrawal_reason or "its sources did not support it"
         parts.append(f'<details class="rag-removed rag-draft"><summary>A draft answer of '
                      f'{_count(len(draft), "sentence")} was withdrawn because {escape_text(why)}'
                      f'</summary><div class="rag-body">{body}</div></details>')

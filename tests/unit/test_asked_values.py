@@ -115,7 +115,7 @@ def test_an_answer_without_the_date_asked_for_is_refused_with_its_reason(tmp_pat
     assert asked.refusal_reason == "the question asks for a date and the answer found gives none"
     assert asked.sentences and asked.sentences[0].support == "supported"  # what was drafted stays inspectable
     # Presenters say why the supported draft was withdrawn, not that its sources failed it.
-    assert "Withdrawn draft (it gives no date)" in format_answer(asked)
+    assert "Withdrawn draft (it does not give a date, which the question asks for)" in format_answer(asked)
     shown = render_answer(asked)
     assert "withdrawn because it does not give a date, which the question asks for" in shown
     assert "did not support" not in shown
