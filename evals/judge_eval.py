@@ -219,7 +219,8 @@ def format_judge_report(report: JudgeReport) -> str:
         lines += ["", f"all pairs: \"supported\" precision {_show(o.precision)}, recall {_show(o.recall)}, "
                       f"F1 {_show(o.f1)}, accuracy {_show(o.accuracy)}"]
     f1, acc = report.best_f1_threshold, report.best_accuracy_threshold
-    lines += ["", f"current 'supported' threshold {report.supported_threshold:.3f}; on the development pairs the "
+    fitted_on = "the development pairs" if "dev" in report.splits else "these pairs (none is a development pair)"
+    lines += ["", f"current 'supported' threshold {report.supported_threshold:.3f}; on {fitted_on} the "
               f"best would be {f1['threshold']:.3f} for F1 ({_show(f1['f1'])}) and {acc['threshold']:.3f} for "
               f"accuracy ({_show(acc['accuracy'])})"]
     if report.mistakes:

@@ -136,7 +136,8 @@ def best_passage_sentence(sentence: str, passage: str) -> tuple[int, int, str]:
     best = (0, len(passage), passage)
     best_score = -1.0
     for start, end, text in split_sentences(passage):
-        theirs = content_words(text) | {f"#{n}" for n in numbers_in(text)}
+        words = content_words(text)
+        theirs = _found_words(set(keys), words) | {f"#{n}" for n in numbers_in(text)}
         score = sum(weight for key, weight in keys.items() if key in theirs) / total
         if score > best_score:
             best, best_score = (start, end, text), score
@@ -254,7 +255,8 @@ def _rules(sentence: str, passage: str, focus: str) -> _Rules:
     hard_fail = False
     words = content_words(sentence)
     passage_words = content_words(passage)
-    coverage = len(words & passage_words) / len(words) if words else 0.0
+    found = _found_words(words, passage_words)
+    coverage = len(found) / len(words) if words else 0.0
     missing_numbers = sorted(numbers_in(sentence) - numbers_in(passage))
     if missing_numbers:
         hard_fail = True
@@ -293,10 +295,46 @@ def _rules(sentence: str, passage: str, focus: str) -> _Rules:
     if injected:  # a link or an order copied from an instruction inside a document is not evidence
         hard_fail = True
         reasons.extend(injected)
-    missing_words = sorted(words - passage_words)
+    missing_words = sorted(words - found)
     if missing_words:
         reasons.append("words not in the passage: " + ", ".join(missing_words[:6]))
     return _Rules(hard_fail, tuple(reasons), coverage, len(missing_words))
+
+
+# Irregular forms the light stemmer cannot relate to their verb ("paid" for "pays", "written" for "writes").
+_IRREGULAR = {form: base for base, forms in {
+    "pay": "paid", "write": "wrote written", "give": "gave given", "take": "took taken", "keep": "kept",
+    "leave": "left", "send": "sent", "make": "made", "hold": "held", "build": "built", "buy": "bought",
+    "sell": "sold", "tell": "told", "find": "found", "bring": "brought", "begin": "began begun",
+    "choose": "chose chosen", "see": "saw seen", "go": "went gone", "do": "did done", "get": "got gotten",
+    "lead": "led", "meet": "met", "run": "ran", "speak": "spoke spoken", "break": "broke broken",
+    "drive": "drove driven", "fall": "fell fallen", "grow": "grew grown", "know": "knew known",
+    "spend": "spent", "lose": "lost", "win": "won", "teach": "taught", "catch": "caught", "feed": "fed",
+    "rise": "rose risen", "lay": "laid", "say": "said", "stand": "stood", "sit": "sat", "hear": "heard",
+    }.items() for form in (base, *forms.split())}
+_ROOT_MIN = 5  # letters two words must share from their start to count as one root
+
+
+def _root_match(a: str, b: str) -> bool:
+    """One word in two forms the stemmer keeps apart: "responsibility"/"responsible",
+    "photograph"/"photography", "approval"/"approve" (a shared start of five letters or more, at most
+    three letters short of the shorter word), "paid"/"pay"."""
+    if _verb_base(a) == _verb_base(b):
+        return True
+    shared = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    return shared >= _ROOT_MIN and shared >= min(len(a), len(b)) - 3
+
+
+def _verb_base(word: str) -> str:
+    """"paid", "pays" -> "pay" (the stemmer leaves a short word's "s": "pays" stays "pays")."""
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
+    return _IRREGULAR.get(word[:-1], word) if word.endswith("s") else word
+
+
+def _found_words(words: set[str], passage_words: set[str]) -> set[str]:
+    """The sentence's content words the passage has, in the same form or with the same root."""
+    return {w for w in words if w in passage_words or any(_root_match(w, p) for p in passage_words)}
 
 
 def offline_judge(similarity: Similarity | None, nli: bool = False) -> HeuristicJudge:

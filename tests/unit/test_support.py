@@ -208,3 +208,30 @@ def test_lower_case_may_is_the_verb_and_capitalised_may_the_month(judge: Heurist
     passage = "Castling is not allowed while the king is in check. The club meets in June."
     assert not any("may" in r for r in judge.check("You may not castle while the king is in check.", passage).reasons)
     assert judge.check("The club meets in May.", passage).verdict == "unsupported"
+
+
+LEASE = ("The landlord is responsible for repairs to the roof, and the tenant pays for damage caused by guests. "
+         "Photography is welcome in every gallery.")
+
+
+def test_one_word_in_two_forms_counts_as_the_passages_word(judge: HeuristicJudge) -> None:
+    """"responsibility" for "responsible", "paid" for "pays", "photographs" for "Photography": the light
+    stemmer kept them apart, so a faithful paraphrase counted them as new words and was judged weak."""
+    for sentence in ["Responsibility for roof repairs lies with the landlord, and the tenant paid for damage by "
+                     "guests.",
+                     "Photographs may be taken in every gallery."]:
+        support = judge.check(sentence, LEASE)
+        assert support.verdict == "supported", (sentence, support)
+    # The same root is no licence to change who does what, or to invent.
+    assert judge.check("The tenant is responsible for repairs to the roof.", LEASE).verdict == "unsupported"
+    invented = "Photography of paintings requires a paid permit from the curator."
+    assert judge.check(invented, LEASE).verdict != "supported"
+
+
+def test_a_compound_finds_its_passage_sentence_and_the_opposite_in_it(judge: HeuristicJudge) -> None:
+    """"Night-shift nurses" aligned with the study's first sentence, whose words it shares, not with the
+    one about night shifts, so "more" against that sentence's "less" went unseen and was judged supported."""
+    passage = ("The study followed 400 nurses for a year. Those working night shifts slept about an hour less "
+               "than colleagues who worked during the day.")
+    support = judge.check("Night-shift nurses in the study slept about an hour more than day-shift nurses.", passage)
+    assert support.verdict == "unsupported" and any("more/less" in r for r in support.reasons), support
