@@ -29,8 +29,15 @@ _BOUNDARY = re.compile(r"[.!?؟۔।]+[\"'”’)\]]*(?:\s*\[\d+(?:\s*[,;\-–]\
 # has no blank lines around headings): "Payback Period\nA 6 kW system costs..." is two sentences.
 _TITLE_LINE = re.compile(r"[A-Z0-9][^\n]*[^\s.,;:!?]")
 _TITLE_WORDS = 8
-# "1.4.7 Setting …", "2.7 Emergency …": a dotted section number, then a capitalised word ("1.2 GB of" is not)
-_SECTION_NUMBER = re.compile(r"\d+(?:\.\d+)+\.?\s+[A-Z][a-z]")
+# "1.4.7 Setting …", "2.7 Emergency …", "2.3. The …", "4 Function reference": a section number, then a
+# capitalised word ("1.2 GB of" is not)
+_SECTION_NUMBER = re.compile(r"\d+(?:\.\d+)*\.?\s+[A-Z][a-z]")
+# A section number alone before its title on the same line ("2.3. The MEDIA/SUBTYPE.xml files"): no sentence end.
+_NUMBER_MARKER = re.compile(r"\s*\d+(?:\.\d+)+\.?")
+# Words a short sentence-case heading may hold besides its nouns ("Directory layout", "Security of the
+# cache"); any other stopword ("said", "that", "must") makes the line a wrapped sentence.
+_HEADING_LINKS = frozenset({"of", "and", "for", "the", "a", "an", "in", "to", "on", "with"})
+_SHORT_HEADING_WORDS = 4
 _SPACE = re.compile(r"\s*")
 _CONTINUES = {"a", "an", "the", "and", "or", "but", "nor", "of", "to", "in", "on", "at", "by", "for", "with", "from",
               "as", "into", "than"}  # a line ending in one of these goes on in the next line
@@ -57,7 +64,8 @@ def _split(text: str, offset: int) -> tuple[tuple[int, int, str], ...]:
             line_start = text.rfind("\n", 0, match.start()) + 1
             line = text[line_start:match.start()].strip()
             alone = _SPACE.match(text, min(start, line_start)).end() >= max(start, line_start)  # type: ignore[union-attr]
-            if (not alone or not _is_title(line)) and not _section_title_at(text, end):
+            if (not alone or not _is_title(line, sentence_case=text[end:end + 1].isupper())) and not _section_title_at(
+                    text, end):
                 continue  # a line wrapped inside a sentence, not a title on a line of its own
         elif match.group().startswith("."):
             word = re.search(r"([\w.]+)\.?$", text[start:match.start() + 1])
@@ -68,6 +76,8 @@ def _split(text: str, offset: int) -> tuple[tuple[int, int, str], ...]:
                 continue  # an initial: "J. Kushner"
             if text[start:match.start()].strip().isdigit():
                 continue  # a numbered list item's marker: "2. Add water."
+            if _NUMBER_MARKER.fullmatch(text[start:match.end()]) and text[start:match.start()].count(".") >= 1:
+                continue  # a section number before its title: "2.3. The MEDIA/SUBTYPE.xml files"
         _append(text, start, end, offset, out)
         start = end
     _append(text, start, len(text), offset, out)
@@ -85,13 +95,20 @@ def _section_title_at(text: str, start: int) -> bool:
     return bool(_SECTION_NUMBER.match(line)) and _is_title(line)
 
 
-def _is_title(line: str) -> bool:
+def _is_title(line: str, sentence_case: bool = False) -> bool:
     """Short, unpunctuated and in title case ("Payback Period", "Choosing an Inverter"), or opening
-    with a section number in any case ("2.7.10 Emergency downgrading", as manuals' PDFs write them)."""
+    with a section number in any case ("2.7.10 Emergency downgrading", as manuals' PDFs write them);
+    with ``sentence_case`` (the next line opens with a capital letter) also a very short line in
+    sentence case ("Directory layout")."""
     words = line.split()
     if not (len(words) <= _TITLE_WORDS and _TITLE_LINE.fullmatch(line) and words[-1].lower() not in _CONTINUES):
         return False
-    return bool(_SECTION_NUMBER.match(line)) or all(w[0].isupper() or w[0].isdigit() for w in words if len(w) >= 4)
+    if _SECTION_NUMBER.match(line) or all(w[0].isupper() or w[0].isdigit() for w in words if len(w) >= 4):
+        return True
+    # Sentence case, as many PDFs set their headings ("Directory layout"): short, a capital first, and
+    # no stopword but the few a heading links its nouns with.
+    return (sentence_case and len(words) <= _SHORT_HEADING_WORDS and words[0][0].isupper()
+            and not any(w.lower() in STOPWORDS and w.lower() not in _HEADING_LINKS for w in words[1:]))
 
 
 def _append(text: str, start: int, end: int, offset: int, out: list[tuple[int, int, str]]) -> None:

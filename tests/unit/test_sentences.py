@@ -109,3 +109,26 @@ def test_numbers_that_open_a_wrapped_line_are_no_section_titles(text: str) -> No
 ])
 def test_wrapped_lines_do_not_split(text: str) -> None:
     assert sentences(text)[-1].endswith("\n" + text.split("\n")[1])
+
+
+def test_pdf_headings_in_sentence_case_or_numbered_without_a_dot_stand_alone() -> None:
+    """Regression: PDF manuals' headings "2.3. The MEDIA/SUBTYPE.xml files" (split after "2.3.", then
+    glued), "Directory layout" (sentence case) and "1 Introduction" (one number) were glued to the
+    sentence after them, so answers quoted "Directory layout There are two important requirements …"."""
+    text = ("2.3. The MEDIA/SUBTYPE.xml files\nThese files have a mime-type element as the root node.\n"
+            "Directory layout\nThere are two requirements for the way the database is stored.\n"
+            "1\n1 Introduction\nThis document describes the library.")
+    assert sentences(text) == ["2.3. The MEDIA/SUBTYPE.xml files",
+                               "These files have a mime-type element as the root node.", "Directory layout",
+                               "There are two requirements for the way the database is stored.", "1",
+                               "1 Introduction", "This document describes the library."]
+
+
+@pytest.mark.parametrize("text", [
+    "Zelenskyy said that\nUkraine would not cede land.",  # a stopword other than a heading's links
+    "Applications must\nRun the update command.",
+    "Security of the\nCache matters.",  # ends with a word that goes on
+    "Upgrade the package\n3 times a year.",  # the next line opens with a digit: no sentence-case heading
+])
+def test_short_wrapped_lines_in_sentence_case_do_not_split(text: str) -> None:
+    assert len(sentences(text)) == 1
