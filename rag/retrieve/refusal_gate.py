@@ -436,18 +436,42 @@ def knows_as_a_term(knows: Callable[[str], bool], holds: Callable[[str], bool], 
 
 def absent_words(question: str, corpus_knows: Callable[[str], bool]) -> list[str]:
     """The question's content words (four letters or more) that no indexed document holds, in any
-    form ("sortable" counts as present where "sort" is).
+    form ("sortable" counts as present where "sort" is); not the user's verbs (``_says_what_happens``).
 
     >>> absent_words("How much does a home wind turbine cost?", {"home", "cost"}.__contains__)
     ['wind', 'turbine']
+    >>> absent_words("how do I make sure key material gets wiped?", {"material"}.__contains__)
+    ['gets']
     """
     found: dict[str, str] = {}
+    previous = ""
     for shown, word in _pieces(r"[\p{L}\p{M}]+", question):
-        if not is_unspaced(word):
+        if not is_unspaced(word) and not _says_what_happens(word, previous, question):
             found.setdefault(word, shown)
+        previous = word
     ordinary = STOPWORDS | QUESTION_WORDS | OPENING_WORDS | _QUANTITY_WORDS | _CONNECTIVES
     return [shown for w, shown in found.items()
             if len(w) >= 4 and w not in ordinary and not any(corpus_knows(b) for b in _word_bases(w))]
+
+
+_DETERMINERS = frozenset({"a", "an", "the", "my", "your", "his", "her", "its", "our", "their", "this", "that", "these",
+                          "those", "each", "every", "some", "any", "no"})
+# Words after which a lower-case word is a verb: a subject pronoun, a modal, "to", "make" ("make sure").
+_BEFORE_A_VERB = frozenset({"it", "to", "can", "could", "will", "would", "should", "must", "then", "i", "we", "you",
+                            "they", "make", "makes", "not", "don't", "doesn't", "didn't", "won't", "can't"})
+
+
+def _says_what_happens(word: str, previous: str, question: str) -> bool:
+    """A verb or a participle ("wiped", "trailing", "relaxes it", "to poke", "make sure"): what the user
+    says happens to the topic, in their words, not the topic itself; only absent nouns ("wind
+    turbine") show a question about something the documents do not cover. Crude without a tagger:
+    a lower-case word ending in -ed or -ing ("speed" and "a wedding" are nouns), or right after a
+    subject pronoun, a modal or "to"."""
+    if not regex.search(rf"(?<![\p{{L}}\p{{M}}]){regex.escape(word)}(?![\p{{L}}\p{{M}}])", question):
+        return False  # written capitalised (folded here): a name, always a topic
+    if previous in _DETERMINERS:
+        return False  # "a wedding", "the morning": a noun
+    return (len(word) >= 5 and word.endswith(("ed", "ing")) and not word.endswith("eed")) or previous in _BEFORE_A_VERB
 
 
 _QUANTITY_WORDS = {"many", "much", "long", "often", "best", "good", "exactly", "really", "actually"}

@@ -138,6 +138,23 @@ def test_absent_words_count_every_form() -> None:
     assert absent_words("how many sorted things?", corpus) == ["things"]
 
 
+def test_the_users_verbs_are_not_absent_topics() -> None:
+    """Asked of two PDF manuals in the user's words, "how do I make sure key material gets wiped …",
+    "… makes it reject non-DER input, and … one that relaxes this" and "… has trailing junk …" were
+    refused as never mentioning 'sure', 'wiped', 'reject', 'relaxes', 'trailing': what the user says
+    happens, not what the question is about. Absent nouns still count, and so does a name."""
+    knows = {"material", "delete", "structure", "option", "makes", "input", "buffer", "decode"}.__contains__
+    assert absent_words("how do I make sure key material gets wiped when I delete a structure?", knows) == ["gets"]
+    assert absent_words("which option makes it reject non-DER input, and one that relaxes this?", knows) == [
+        "relaxes"]  # one absent word: no refusal
+    assert absent_words("my buffer has trailing junk, how do I decode it?", knows) == ["junk"]
+    assert absent_words("How much does a home wind turbine cost?", set().__contains__) == [
+        "home", "wind", "turbine", "cost"]
+    assert absent_words("what is the top speed of a cheetah at the wedding?", set().__contains__) == [
+        "speed", "cheetah", "wedding"]  # "-eed" and a word after "the" are nouns
+    assert absent_words("can I fly to Lisbon?", set().__contains__) == ["lisbon"]  # capitalised: a name
+
+
 def test_words_linking_to_an_earlier_question_are_not_topics() -> None:
     knows = {"zelenskyy", "reject", "rejected"}.__contains__
     assert absent_words("and what did Zelenskyy offer instead?", knows) == ["offer"]  # one word: not refused
