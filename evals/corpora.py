@@ -1,4 +1,5 @@
-"""Eval corpora that live outside the repository: Python's HTML documentation from Debian.
+"""Eval corpora that live outside the repository: Python's HTML documentation and two PDF manuals
+from Debian.
 
 ``evals/datasets/pydocs.jsonl`` asks questions about ~40 pages of Python's own documentation
 (Debian's ``python3.11-doc`` package), documents nobody on this project wrote. The page list is
@@ -16,6 +17,12 @@ from rag.errors import RagError
 PYDOCS_ROOT = Path("/usr/share/doc/python3.11/html")
 PYDOCS_PAGES = Path(__file__).resolve().parent / "datasets" / "pydocs_pages.txt"
 PYDOCS_DATASET = Path(__file__).resolve().parent / "datasets" / "pydocs.jsonl"
+# ``evals/datasets/pdfs.jsonl`` asks about two PDF manuals (file name: where Debian installs it, its package).
+DEBIAN_PDFS = {
+    "libtasn1.pdf": (Path("/usr/share/doc/libtasn1-doc/libtasn1.pdf"), "libtasn1-doc"),
+    "shared-mime-info-spec.pdf": (Path("/usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf"),
+                                  "shared-mime-info"),
+}
 
 
 
@@ -45,4 +52,21 @@ def pydocs_folder(dest: str | Path, root: str | Path = PYDOCS_ROOT, listing: Pat
         if not target.is_file() or target.stat().st_size != (root / page).stat().st_size:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(root / page, target)
+    return dest
+
+
+def debian_pdfs_folder(dest: str | Path) -> Path:
+    """Copy the PDF manuals ``pdfs.jsonl`` asks about into ``dest`` (idempotent); returns ``dest``.
+
+    >>> debian_pdfs_folder("/tmp/pdfs")  # doctest: +SKIP
+    PosixPath('/tmp/pdfs')
+    """
+    dest = Path(dest)
+    missing = sorted(package for path, package in DEBIAN_PDFS.values() if not path.is_file())
+    if missing:
+        raise CorpusMissingError(f"the PDF manuals are not installed: 'sudo apt-get install {' '.join(missing)}'")
+    dest.mkdir(parents=True, exist_ok=True)
+    for name, (path, _) in DEBIAN_PDFS.items():
+        if not (dest / name).is_file() or (dest / name).stat().st_size != path.stat().st_size:
+            shutil.copyfile(path, dest / name)
     return dest
