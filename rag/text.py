@@ -203,6 +203,30 @@ def stem(word: str) -> str:
     return word
 
 
+# Irregular forms the light stemmer cannot relate to their verb ("paid" for "pays", "written" for "writes");
+# none that is also a common noun ("left", "lead", "rose", "saw").
+_IRREGULAR = {form: base for base, forms in {
+    "pay": "paid", "write": "wrote written", "give": "gave given", "take": "took taken", "keep": "kept",
+    "send": "sent", "make": "made", "hold": "held", "build": "built", "buy": "bought", "sell": "sold",
+    "tell": "told", "find": "found", "bring": "brought", "begin": "began begun", "choose": "chose chosen",
+    "see": "seen", "go": "went gone", "do": "did done", "get": "got gotten", "meet": "met", "run": "ran",
+    "speak": "spoke spoken", "break": "broke broken", "drive": "drove driven", "fall": "fell fallen",
+    "grow": "grew grown", "know": "knew known", "spend": "spent", "lose": "lost", "win": "won",
+    "teach": "taught", "catch": "caught", "feed": "fed", "lay": "laid", "say": "said", "stand": "stood",
+    "hear": "heard",
+    }.items() for form in (base, *forms.split())}
+def verb_base(word: str) -> str:
+    """A verb form's base where the stemmer cannot see it: "paid", "pays" -> "pay", "written" -> "write"
+    (the stemmer leaves a short word's "s": "pays" stays "pays").
+
+    >>> verb_base("paid"), verb_base("pays"), verb_base("tides")
+    ('pay', 'pay', 'tides')
+    """
+    if word in _IRREGULAR:
+        return _IRREGULAR[word]
+    return _IRREGULAR.get(word[:-1], word) if word.endswith("s") else word
+
+
 def content_words(text: str) -> set[str]:
     """Folded, lightly stemmed words that carry meaning (stopwords and markers dropped); any
     script, with Chinese, Japanese and Korean as character bigrams (``rag.words``).

@@ -33,6 +33,7 @@ from rag.text import (
     numbers_in,
     split_sentences,
     stem,
+    verb_base,
 )
 from rag.words import fold, surface_words
 from rag.words import words as words_of
@@ -301,40 +302,38 @@ def _rules(sentence: str, passage: str, focus: str) -> _Rules:
     return _Rules(hard_fail, tuple(reasons), coverage, len(missing_words))
 
 
-# Irregular forms the light stemmer cannot relate to their verb ("paid" for "pays", "written" for "writes").
-_IRREGULAR = {form: base for base, forms in {
-    "pay": "paid", "write": "wrote written", "give": "gave given", "take": "took taken", "keep": "kept",
-    "leave": "left", "send": "sent", "make": "made", "hold": "held", "build": "built", "buy": "bought",
-    "sell": "sold", "tell": "told", "find": "found", "bring": "brought", "begin": "began begun",
-    "choose": "chose chosen", "see": "saw seen", "go": "went gone", "do": "did done", "get": "got gotten",
-    "lead": "led", "meet": "met", "run": "ran", "speak": "spoke spoken", "break": "broke broken",
-    "drive": "drove driven", "fall": "fell fallen", "grow": "grew grown", "know": "knew known",
-    "spend": "spent", "lose": "lost", "win": "won", "teach": "taught", "catch": "caught", "feed": "fed",
-    "rise": "rose risen", "lay": "laid", "say": "said", "stand": "stood", "sit": "sat", "hear": "heard",
-    }.items() for form in (base, *forms.split())}
-_ROOT_MIN = 5  # letters two words must share from their start to count as one root
+_ROOT_MIN = 6  # letters two words must share from their start to count as one root
+# What may follow a shared root in either word for the two to be one word in two forms
+# ("responsib-ility"/"responsib-le", "photograph"/"photograph-y", "approv-al"/"approv-e"); never "-er"/"-ee",
+# "-or", "-ful"/"-less": "employer"/"employee", "colourful"/"colourless" are other words, or opposites.
+_FORM_ENDINGS = frozenset({"", "s", "es", "e", "ed", "ing", "y", "ly", "al", "ally", "ity", "ities", "ility",
+                           "le", "able", "ible", "ion", "ions", "ation", "ations", "ive", "ment", "ments", "ance",
+                           "ence", "ic", "ical", "ies", "ied"})
 
 
 def _root_match(a: str, b: str) -> bool:
     """One word in two forms the stemmer keeps apart: "responsibility"/"responsible",
-    "photograph"/"photography", "approval"/"approve" (a shared start of five letters or more, at most
-    three letters short of the shorter word), "paid"/"pay"."""
-    if _verb_base(a) == _verb_base(b):
+    "photograph"/"photography", "approval"/"approve" (a shared start of six letters or more, each
+    word ending in a form's ending), "paid"/"pays"."""
+    if verb_base(a) == verb_base(b):
         return True
     shared = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
-    return shared >= _ROOT_MIN and shared >= min(len(a), len(b)) - 3
-
-
-def _verb_base(word: str) -> str:
-    """"paid", "pays" -> "pay" (the stemmer leaves a short word's "s": "pays" stays "pays")."""
-    if word in _IRREGULAR:
-        return _IRREGULAR[word]
-    return _IRREGULAR.get(word[:-1], word) if word.endswith("s") else word
+    return shared >= _ROOT_MIN and a[shared:] in _FORM_ENDINGS and b[shared:] in _FORM_ENDINGS
 
 
 def _found_words(words: set[str], passage_words: set[str]) -> set[str]:
-    """The sentence's content words the passage has, in the same form or with the same root."""
-    return {w for w in words if w in passage_words or any(_root_match(w, p) for p in passage_words)}
+    """The sentence's content words the passage has, in the same form, with the same root, or (a
+    hyphenated word: "night-shift") in all its parts."""
+    by_start: dict[str, list[str]] = {}
+    bases = {verb_base(p) for p in passage_words}
+    for p in passage_words:
+        by_start.setdefault(p[:_ROOT_MIN], []).append(p)
+
+    def found(w: str) -> bool:
+        return (w in passage_words or verb_base(w) in bases
+                or any(_root_match(w, p) for p in by_start.get(w[:_ROOT_MIN], ())))
+
+    return {w for w in words if found(w) or ("-" in w and all(found(stem(part)) for part in w.split("-") if part))}
 
 
 def offline_judge(similarity: Similarity | None, nli: bool = False) -> HeuristicJudge:

@@ -44,6 +44,19 @@ def judge() -> HeuristicJudge:
     ("The gravity of tides causes the Moon and the Sun.", TIDES),
     ("The mural painted local students in 2019.", MURAL),
     ("The finance team is checked against the order every Friday by invoices.", INVOICES),  # agent far from verb
+    # Found in review of the passive rules: a verb right before "by" alone in its clause is active (a
+    # margin, a means), "be" + "-ing" is no passive, "that" before a verb is no determiner, and "said
+    # that Kushner serves" keeps its subject.
+    ("Brazil won by two goals against Germany.", "Germany won against Brazil by two goals."),
+    ("The tenant replied by email to the landlord.", "The landlord replied to the tenant by email."),
+    ("The auditor is emailing the finance manager every Monday by noon.",
+     "The finance manager emails the auditor every Monday by noon."),
+    ("Germany was the team that defeated Brazil in the final.",
+     "Brazil was the team that defeated Germany in the final."),
+    ("Jared Kushner serves as President Trump's special envoy.",
+     "US officials said that Steve Witkoff, who serves as President Trump's special envoy, would travel with Jared "
+     "Kushner."),
+    ("Licensees pay the licensor a yearly fee.", "The licensor pays licensees a yearly fee."),  # "pays" is "pay"
 ])
 def test_swapped_roles_are_unsupported(judge: HeuristicJudge, sentence: str, passage: str) -> None:
     support = judge.check(sentence, passage)

@@ -217,8 +217,7 @@ LEASE = ("The landlord is responsible for repairs to the roof, and the tenant pa
 def test_one_word_in_two_forms_counts_as_the_passages_word(judge: HeuristicJudge) -> None:
     """"responsibility" for "responsible", "paid" for "pays", "photographs" for "Photography": the light
     stemmer kept them apart, so a faithful paraphrase counted them as new words and was judged weak."""
-    for sentence in ["Responsibility for roof repairs lies with the landlord, and the tenant paid for damage by "
-                     "guests.",
+    for sentence in ["The landlord bears responsibility for roof repairs, and the tenant paid for damage by guests.",
                      "Photographs may be taken in every gallery."]:
         support = judge.check(sentence, LEASE)
         assert support.verdict == "supported", (sentence, support)
@@ -235,3 +234,16 @@ def test_a_compound_finds_its_passage_sentence_and_the_opposite_in_it(judge: Heu
                "than colleagues who worked during the day.")
     support = judge.check("Night-shift nurses in the study slept about an hour more than day-shift nurses.", passage)
     assert support.verdict == "unsupported" and any("more/less" in r for r in support.reasons), support
+
+
+@pytest.mark.parametrize(("sentence", "passage"), [
+    ("The employer must pay the trainee.", "The employee must pay the trainer."),  # -er/-ee: other people
+    ("The contract is complete.", "The contrast is complex."),
+    ("Guards protect the embassy.", "Crowds protest at the embassy."),
+    ("The museum is colourless and tasteless.", "The museum is colourful and tasteful."),  # -less/-ful: opposites
+    ("The painting is worthless.", "The painting is worth a great deal."),
+    ("The company compares prices every week.", "The comparison of companies happens every week."),
+])
+def test_words_sharing_only_a_start_are_not_one_word(judge: HeuristicJudge, sentence: str, passage: str) -> None:
+    """Found in review: a first version counted any two words sharing five letters as one."""
+    assert judge.check(sentence, passage).verdict != "supported"
