@@ -440,44 +440,59 @@ def absent_words(question: str, corpus_knows: Callable[[str], bool]) -> list[str
 
     >>> absent_words("How much does a home wind turbine cost?", {"home", "cost"}.__contains__)
     ['wind', 'turbine']
-    >>> absent_words("how do I make sure key material gets wiped?", {"material"}.__contains__)
+    >>> absent_words("how do I make sure key material gets wiped?", {"make", "material"}.__contains__)
     ['gets']
+    >>> absent_words("Can dogs eat grapes?", set().__contains__)
+    ['dogs', 'grapes']
     """
     found: dict[str, str] = {}
-    previous = ""
-    for shown, word in _pieces(r"[\p{L}\p{M}]+", question):
-        if not is_unspaced(word) and not _says_what_happens(word, previous, question):
+    pieces = _pieces(r"[\p{L}\p{M}]+", question)
+    folded = [word for _, word in pieces]
+    for i, (shown, word) in enumerate(pieces):
+        if not is_unspaced(word) and not _says_what_happens(folded, i, question):
             found.setdefault(word, shown)
-        previous = word
     ordinary = STOPWORDS | QUESTION_WORDS | OPENING_WORDS | _QUANTITY_WORDS | _CONNECTIVES
     return [shown for w, shown in found.items()
             if len(w) >= 4 and w not in ordinary and not any(corpus_knows(b) for b in _word_bases(w))]
 
 
-_DETERMINERS = frozenset({"a", "an", "the", "my", "your", "his", "her", "its", "our", "their", "this", "that", "these",
+# Not "that": a relative pronoun as often ("one that relaxes this").
+_DETERMINERS = frozenset({"a", "an", "the", "my", "your", "his", "her", "its", "our", "their", "this", "these",
                           "those", "each", "every", "some", "any", "no"})
-# Words after which a lower-case word is a verb: a subject pronoun, a modal, "to", "make" ("make sure").
-_BEFORE_A_VERB = frozenset({"it", "to", "can", "could", "will", "would", "should", "must", "then", "i", "we", "you",
-                            "they", "make", "makes", "not", "don't", "doesn't", "didn't", "won't", "can't"})
+_MODALS = frozenset({"can", "could", "will", "would", "should", "must", "may", "might", "shall"})
+# Before a verb: a negation ("t": don't, doesn't, can't) and "then". Not a subject pronoun: in "Can I feed
+# my starter to chickens?" the verb is the topic as much as the chickens are.
+_BEFORE_A_VERB = frozenset({"not", "then", "t"})
+# "how to poke", "want to land": "to" before a verb; "feed it to chickens" is "to" before a noun.
+_BEFORE_TO_A_VERB = frozenset({"how", "want", "wants", "need", "needs", "able", "have", "has", "had", "try", "trying",
+                               "going", "way", "supposed", "used", "ought", "where", "what", "when", "whether"})
 
 
-def _says_what_happens(word: str, previous: str, question: str) -> bool:
-    """A verb or a participle ("wiped", "trailing", "relaxes it", "to poke", "make sure"): what the user
-    says happens to the topic, in their words, not the topic itself; only absent nouns ("wind
-    turbine") show a question about something the documents do not cover. Crude without a tagger:
-    a lower-case word ending in -ed or -ing ("speed" and "a wedding" are nouns), or right after a
-    subject pronoun, a modal or "to"."""
+def _says_what_happens(words: list[str], i: int, question: str) -> bool:
+    """``words[i]`` is a verb or a participle ("gets wiped", "makes it reject", "so I can poke", "then
+    land"): what the user says happens to the topic, in their words, not the topic itself; only
+    absent nouns ("wind turbine") show a question about something the documents do not cover. Crude
+    without a tagger: a lower-case word in -ed ("speed", "a boiled egg" aside), or one right after a
+    negation, "then", a modal that does not open the question ("Will snowfall reduce …": its subject
+    follows; "Can I feed …": "I" does), "it" not after "is" ("is it safe"), or "how/want/need … to"."""
+    word = words[i]
     if not regex.search(rf"(?<![\p{{L}}\p{{M}}]){regex.escape(word)}(?![\p{{L}}\p{{M}}])", question):
         return False  # written capitalised (folded here): a name, always a topic
+    previous, before = (words[i - 1] if i >= 1 else ""), (words[i - 2] if i >= 2 else "")
     if previous in _DETERMINERS:
-        return False  # "a wedding", "the morning": a noun
-    return (len(word) >= 5 and word.endswith(("ed", "ing")) and not word.endswith("eed")) or previous in _BEFORE_A_VERB
+        return False
+    if len(word) >= 5 and word.endswith("ed") and not word.endswith("eed"):
+        return True
+    return (previous in _BEFORE_A_VERB or (previous in _MODALS and i >= 2)
+            or (previous == "it" and before not in {"is", "was", "isn", "wasn"})
+            or (previous == "to" and before in _BEFORE_TO_A_VERB))
 
 
 _QUANTITY_WORDS = {"many", "much", "long", "often", "best", "good", "exactly", "really", "actually"}
 # Words that link a question to what came before and name no topic: "and what did he offer
 # instead?" was refused because the article never writes "offer" nor "instead".
-_CONNECTIVES = {"instead", "else", "already", "even", "still", "rather", "anyway", "otherwise", "though", "either"}
+_CONNECTIVES = {"instead", "else", "already", "even", "still", "rather", "anyway", "otherwise", "though", "either",
+                "sure"}  # "make sure": no topic
 _SUFFIXES = ("ability", "able", "ible", "ers", "ing", "ed", "es", "s", "ly")
 _PREFIXES = ("sub", "non", "un", "re", "pre", "multi", "super")
 

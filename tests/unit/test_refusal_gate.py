@@ -139,20 +139,30 @@ def test_absent_words_count_every_form() -> None:
 
 
 def test_the_users_verbs_are_not_absent_topics() -> None:
-    """Asked of two PDF manuals in the user's words, "how do I make sure key material gets wiped …",
-    "… makes it reject non-DER input, and … one that relaxes this" and "… has trailing junk …" were
-    refused as never mentioning 'sure', 'wiped', 'reject', 'relaxes', 'trailing': what the user says
-    happens, not what the question is about. Absent nouns still count, and so does a name."""
-    knows = {"material", "delete", "structure", "option", "makes", "input", "buffer", "decode"}.__contains__
+    """Asked of two PDF manuals in the user's words, "how do I make sure key material gets wiped …" and
+    "… makes it reject non-DER input …", and of the Python docs "… then land in the interactive prompt
+    … so I can poke at the variables", were refused as never mentioning 'sure', 'wiped', 'reject',
+    'land', 'poke': what the user says happens, not what the question is about."""
+    knows = {"make", "material", "delete", "structure", "option", "makes", "input", "interactive", "prompt",
+             "script", "variables", "afterwards", "relaxes"}.__contains__
     assert absent_words("how do I make sure key material gets wiped when I delete a structure?", knows) == ["gets"]
-    assert absent_words("which option makes it reject non-DER input, and one that relaxes this?", knows) == [
-        "relaxes"]  # one absent word: no refusal
-    assert absent_words("my buffer has trailing junk, how do I decode it?", knows) == ["junk"]
-    assert absent_words("How much does a home wind turbine cost?", set().__contains__) == [
-        "home", "wind", "turbine", "cost"]
-    assert absent_words("what is the top speed of a cheetah at the wedding?", set().__contains__) == [
-        "speed", "cheetah", "wedding"]  # "-eed" and a word after "the" are nouns
-    assert absent_words("can I fly to Lisbon?", set().__contains__) == ["lisbon"]  # capitalised: a name
+    assert absent_words("which option makes it reject input, and one that relaxes this?", knows) == []
+    assert absent_words("how do I run my script and then land in the interactive prompt afterwards so I can poke "
+                        "at the variables?", knows) == []
+
+
+@pytest.mark.parametrize(("question", "absent"), [
+    # Found in review of the first version, which let these off-topic questions through on the examples.
+    ("Will snowfall reduce solar panel output?", ["snowfall", "reduce"]),  # a modal opening the question
+    ("Can I feed sourdough starter to chickens?", ["feed", "chickens"]),  # "I" and "to" before nouns
+    ("Is it safe to eat sourdough during pregnancy?", ["safe", "pregnancy"]),  # "is it" before an adjective
+    ("What is the best fishing spot near the Great Barrier Reef?", ["fishing", "spot"]),  # an -ing noun
+    ("Can dogs eat grapes?", ["dogs", "grapes"]),
+    ("what is the top speed of a cheetah at the wedding?", ["speed", "cheetah", "wedding"]),
+])
+def test_absent_nouns_still_count(question: str, absent: list[str]) -> None:
+    knows = {"solar", "panel", "output", "sourdough", "starter", "great", "barrier", "reef", "near", "top"}
+    assert absent_words(question, knows.__contains__) == absent
 
 
 def test_words_linking_to_an_earlier_question_are_not_topics() -> None:
