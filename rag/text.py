@@ -29,9 +29,13 @@ _BOUNDARY = re.compile(r"[.!?؟۔।]+[\"'”’)\]]*(?:\s*\[\d+(?:\s*[,;\-–]\
 # has no blank lines around headings): "Payback Period\nA 6 kW system costs..." is two sentences.
 _TITLE_LINE = re.compile(r"[A-Z0-9][^\n]*[^\s.,;:!?]")
 _TITLE_WORDS = 8
-# "1.4.7 Setting …", "2.7 Emergency …", "2.3. The …", "4 Function reference": a section number, then a
-# capitalised word ("1.2 GB of" is not)
-_SECTION_NUMBER = re.compile(r"\d+(?:\.\d+)*\.?\s+[A-Z][a-z]")
+# "1.4.7 Setting …", "2.7 Emergency …", "2.3. The …": a dotted section number, then a capitalised word
+# ("1.2 GB of" is not)
+_SECTION_NUMBER = re.compile(r"\d+(?:\.\d+)+\.?\s+[A-Z][a-z]")
+# "1 Introduction", "2. Unified system": one number, then at most three words, none a month ("14 March
+# 2021 …" opens a wrapped line). Only a line that starts its own sentence can be one.
+_ONE_NUMBER_TITLE = re.compile(r"\d+\.?\s+(?!(?:January|February|March|April|May|June|July|August|September|"
+                               r"October|November|December)\b)[A-Z]\S*(?:\s+\S+){0,2}")
 # A section number alone before its title on the same line ("2.3. The MEDIA/SUBTYPE.xml files"): no sentence end.
 _NUMBER_MARKER = re.compile(r"\s*\d+(?:\.\d+)+\.?")
 # Words a short sentence-case heading may hold besides its nouns ("Directory layout", "Security of the
@@ -64,8 +68,9 @@ def _split(text: str, offset: int) -> tuple[tuple[int, int, str], ...]:
             line_start = text.rfind("\n", 0, match.start()) + 1
             line = text[line_start:match.start()].strip()
             alone = _SPACE.match(text, min(start, line_start)).end() >= max(start, line_start)  # type: ignore[union-attr]
-            if (not alone or not _is_title(line, sentence_case=text[end:end + 1].isupper())) and not _section_title_at(
-                    text, end):
+            if alone and line.isdigit():
+                pass  # a page number on its own line ends there
+            elif (not alone or not _is_title(line, _next_word(text, end))) and not _section_title_at(text, end):
                 continue  # a line wrapped inside a sentence, not a title on a line of its own
         elif match.group().startswith("."):
             word = re.search(r"([\w.]+)\.?$", text[start:match.start() + 1])
@@ -76,8 +81,10 @@ def _split(text: str, offset: int) -> tuple[tuple[int, int, str], ...]:
                 continue  # an initial: "J. Kushner"
             if text[start:match.start()].strip().isdigit():
                 continue  # a numbered list item's marker: "2. Add water."
-            if _NUMBER_MARKER.fullmatch(text[start:match.end()]) and text[start:match.start()].count(".") >= 1:
-                continue  # a section number before its title: "2.3. The MEDIA/SUBTYPE.xml files"
+            marker = text[start:match.end()]
+            if (_NUMBER_MARKER.fullmatch(marker) and "." in text[start:match.start()]
+                    and (start == 0 or text[start - 1] == "\n" or "\n" in marker[:len(marker) - len(marker.lstrip())])):
+                continue  # a section number opening a line, before its title: "2.3. The MEDIA/SUBTYPE.xml files"
         _append(text, start, end, offset, out)
         start = end
     _append(text, start, len(text), offset, out)
@@ -95,19 +102,28 @@ def _section_title_at(text: str, start: int) -> bool:
     return bool(_SECTION_NUMBER.match(line)) and _is_title(line)
 
 
-def _is_title(line: str, sentence_case: bool = False) -> bool:
+def _next_word(text: str, start: int) -> str:
+    match = re.match(r"\S+", text[start:start + 40])
+    return match.group() if match else ""
+
+
+def _is_title(line: str, next_word: str = "") -> bool:
     """Short, unpunctuated and in title case ("Payback Period", "Choosing an Inverter"), or opening
-    with a section number in any case ("2.7.10 Emergency downgrading", as manuals' PDFs write them);
-    with ``sentence_case`` (the next line opens with a capital letter) also a very short line in
-    sentence case ("Directory layout")."""
+    with a section number in any case ("2.7.10 Emergency downgrading", "1 Introduction", as manuals'
+    PDFs write them); also a very short line in sentence case ("Directory layout") when the next line
+    opens like a sentence, with a capitalised function word ("There are …", "The …", "In …"): in a
+    narrow column, "Heavy rain in northern\nEngland caused …" is one sentence."""
     words = line.split()
     if not (len(words) <= _TITLE_WORDS and _TITLE_LINE.fullmatch(line) and words[-1].lower() not in _CONTINUES):
         return False
-    if _SECTION_NUMBER.match(line) or all(w[0].isupper() or w[0].isdigit() for w in words if len(w) >= 4):
+    if (_SECTION_NUMBER.match(line) or _ONE_NUMBER_TITLE.fullmatch(line)
+            or all(w[0].isupper() or w[0].isdigit() for w in words if len(w) >= 4)):
         return True
     # Sentence case, as many PDFs set their headings ("Directory layout"): short, a capital first, and
     # no stopword but the few a heading links its nouns with.
-    return (sentence_case and len(words) <= _SHORT_HEADING_WORDS and words[0][0].isupper()
+    opens_sentence = next_word[:1].isupper() and next_word.lower() in STOPWORDS
+    return (opens_sentence and len(words) <= _SHORT_HEADING_WORDS and words[0][0].isupper()
+            and words[0].lower() not in STOPWORDS - {"the", "a", "an"}
             and not any(w.lower() in STOPWORDS and w.lower() not in _HEADING_LINKS for w in words[1:]))
 
 

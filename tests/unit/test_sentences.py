@@ -129,6 +129,12 @@ def test_pdf_headings_in_sentence_case_or_numbered_without_a_dot_stand_alone() -
     "Applications must\nRun the update command.",
     "Security of the\nCache matters.",  # ends with a word that goes on
     "Upgrade the package\n3 times a year.",  # the next line opens with a digit: no sentence-case heading
+    # Found in review of the first version: a narrow column's wrapped lines, and numbers opening them.
+    "This Agreement was signed on\n14 March 2021 by both parties\nand takes effect immediately.",
+    "The warranty lasts for\n2 Years from purchase.",
+    "Heavy rain in northern\nEngland caused flooding on Monday.",
+    "Chief executive Tim\nCook said it.",
+    "We hired two engineers\nFrom Google.",
 ])
 def test_short_wrapped_lines_in_sentence_case_do_not_split(text: str) -> None:
     assert len(sentences(text)) == 1
