@@ -232,10 +232,12 @@ class Answer:
 
         >>> Answer("when?", "", (), (), True, (), "x", "y", withdrawal="another_question").withdrawal_reason
         'it answers another question'
+        >>> Answer("when?", "", (), (), True, (), "x", "y", withdrawal="missing_value").withdrawal_reason
+        'it does not give the value, which the question asks for'
         """
         missing = self.relevance.missing_value_name if self.relevance is not None else None
-        if self.withdrawal == "missing_value" and missing:
-            return f"it does not give {missing}, which the question asks for"
+        if self.withdrawal == "missing_value":
+            return f"it does not give {missing or 'the value'}, which the question asks for"
         return {"another_question": "it answers another question",
                 "declined": "the model said its sources do not answer the question",
                 "unsupported": "its sources did not support it"}.get(self.withdrawal or "")

@@ -44,6 +44,7 @@ ANSWER_CONCURRENCY = 4  # answers run side by side; writes to the index run one 
 _BACKEND_CHOICES = [(spec.label, spec.name) for spec in BACKENDS.values()]
 _ASK = "Ask a question about your documents…"
 _LOADING = "Loading your documents…"
+_RESTORING = "Applying this page's settings again…"
 _FOCUS_QUESTION = "() => { document.querySelector('#rag-question textarea')?.focus(); }"
 _PLACEHOLDER = ("<div class='rag-empty' style='text-align:center'><strong>Ask a question about your documents."
                 "</strong><br>Every sentence of the answer cites the passage it comes from, and every citation is "
@@ -175,7 +176,8 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                     collection = gr.Dropdown(ctl.assistants.collections(), value=s.collection,
                                              allow_custom_value=True, elem_id="rag-collection",
                                              label="Collection (pick one, or type a new name to create it)")
-                    apply_btn = gr.Button("Apply backend and collection", variant="primary",
+                    # Closed until the page's load has applied again what this tab kept (``on_restore``).
+                    apply_btn = gr.Button("Apply backend and collection", variant="primary", interactive=False,
                                           elem_id="rag-apply")
                     settings_notice = gr.HTML("", elem_id="rag-settings-notice", padding=False)
 
@@ -358,8 +360,7 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                      sess: SessionSettings, only: list[str] | None) -> Any:
             result, applied = ctl.apply_settings(choice, url, name, key, path, coll or "", sess)
             # Kept by the tab (without the key) only once applied: a reload applies it again.
-            keep = (KeptSettings.of(applied, had_key=applied.llm_api_key not in (None, ctl.defaults.llm_api_key))
-                    .json() if applied is not sess else gr.skip())
+            keep = ctl.kept_after_apply(applied) if applied is not sess else gr.skip()
             return (result.html(), applied, gr.update(choices=ctl.assistants.collections(), value=applied.collection),
                     keep, *_documents_view(ctl, applied, only))
 
@@ -370,7 +371,7 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
         k.change(None, k, None, js=KEEP_K)
         strict.change(None, strict, None, js=KEEP_STRICT)
 
-        def on_load(stored: str, listing: str, old: Any, sess: SessionSettings, current: str, kept_text: str) -> Any:
+        def on_load(stored: str, listing: str, old: Any, sess: SessionSettings, current: str) -> Any:
             saved, moved, listed_now = history.parse(stored), gr.skip(), history.parse_listing(listing)
             if not stored and history.chats(old):  # nothing under our key yet: move BrowserState's chats
                 saved = history.chats(old)
@@ -378,28 +379,35 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                 listed_now = history.bounded([history.entry(ChatState.from_json(c)) for c in saved])
             # The chat this tab was in (a reload), else the latest one (a new tab).
             state = history.find(saved, current or (saved[0]["id"] if saved else None))
-            # The settings this tab kept (a reload), applied again before the question box opens.
+            return (state.messages, state, listed(listed_now, state),
+                    gr.update(choices=ctl.assistants.collections(), value=sess.collection),
+                    *_documents_view(ctl, sess), gr.update(placeholder=_RESTORING), state.id, moved,
+                    "")  # the stored chats are not kept in the page's state: only the listing is sent again
+
+        def on_restore(kept_text: str, sess: SessionSettings) -> Any:
+            """The settings this tab kept (a reload), applied again once the chat is shown and before the
+            question box opens (asking the backend may take seconds); Apply waits for it too."""
             kept_settings = KeptSettings.parse(kept_text)
             restored, sess = ctl.restore_settings(kept_settings, sess)
             if restored is not None and restored.kind != "ok":
                 gr.Warning(" ".join(line[:1].upper() + line[1:] for line in restored.lines), duration=20)
             llm = sess.backend == "openai"
-            return (state.messages, state, listed(listed_now, state),
-                    gr.update(choices=ctl.assistants.collections(), value=sess.collection),
-                    *_documents_view(ctl, sess), gr.update(interactive=True, placeholder=_ASK), state.id, moved,
-                    "",  # the stored chats are not kept in the page's state: only the listing is sent again
-                    sess, restored.html() if restored else gr.skip(), sess.backend,
+            return (sess, restored.html() if restored else gr.skip(), sess.backend,
                     gr.update(value=sess.llm_base_url or "", visible=llm),
                     gr.update(value=sess.llm_model or "", visible=llm), gr.update(visible=llm),
                     gr.update(value=sess.gguf_path or "", visible=sess.backend == "gguf"),
                     kept_settings.k if kept_settings and kept_settings.k else gr.skip(),
-                    kept_settings.strict if kept_settings and kept_settings.strict is not None else gr.skip())
+                    kept_settings.strict if kept_settings and kept_settings.strict is not None else gr.skip(),
+                    gr.update(choices=ctl.assistants.collections(), value=sess.collection), *_documents_view(ctl, sess),
+                    gr.update(interactive=True, placeholder=_ASK), gr.update(interactive=True))
 
         page_loaded = demo.load(None, None, [chat_id, loaded, store, kept], js=READ_CHAT).then(
-            on_load, [loaded, store, legacy, session, chat_id, kept],
-            [chatbot, chat_state, chats, collection, *doc_outputs, question, chat_id, save, loaded,
-             session, settings_notice, backend, base_url, model, api_key, gguf, k, strict],
-            api_visibility="private")
+            on_load, [loaded, store, legacy, session, chat_id],
+            [chatbot, chat_state, chats, collection, *doc_outputs, question, chat_id, save, loaded],
+            api_visibility="private").then(
+            on_restore, [kept, session],
+            [session, settings_notice, backend, base_url, model, api_key, gguf, k, strict, collection, *doc_outputs,
+             question, apply_btn], api_visibility="private")
         page_loaded.then(None, js=_FOCUS_QUESTION)
         dark.click(None, js=TOGGLE_DARK)
         demo.load(None, js=RESTORE_DARK)

@@ -283,10 +283,11 @@ class Controller:
     # ---- settings ------------------------------------------------------------------------------
 
     def apply_settings(self, backend: str, base_url: str = "", model: str = "", api_key: str = "",
-                       gguf_path: str = "", collection: str = "", session: SessionSettings | None = None
-                       ) -> tuple[Notice, SessionSettings]:
+                       gguf_path: str = "", collection: str = "", session: SessionSettings | None = None,
+                       keep_key: bool = True) -> tuple[Notice, SessionSettings]:
         """This page's new backend and collection, once the backend answered for real; on any problem
-        the notice says why and the page keeps ``session``. Other pages are not affected."""
+        the notice says why and the page keeps ``session``. Other pages are not affected. An empty
+        ``api_key`` keeps the current key for the same server, unless ``keep_key`` is False."""
         current = session or self.defaults
         base_url, model, gguf_path = base_url.strip(), model.strip(), gguf_path.strip()
         collection = collection.strip() or current.collection
@@ -295,7 +296,8 @@ class Controller:
                                     "name: use 3 to 512 letters, digits, '.', '_' or '-', starting and ending with "
                                     "a letter or digit.")), current
         # An empty key field keeps the current key, but only for the same server: never send it elsewhere.
-        key = api_key.strip() or (current.llm_api_key if base_url == (current.llm_base_url or "") else None)
+        same_server = keep_key and base_url == (current.llm_base_url or "")
+        key = api_key.strip() or (current.llm_api_key if same_server else None)
         problem = configuration_problem(backend, model=model, base_url=base_url, api_key=key, gguf_path=gguf_path)
         if problem:
             return Notice("error", ("The settings were not applied.", problem)), current
@@ -325,13 +327,22 @@ class Controller:
         head = "Your settings from before the reload were not restored; this page uses the server's."
         if wanted.collection not in self.assistants.collections():
             return Notice("warn", (head, f"The collection {wanted.collection!r} no longer exists.")), current
+        # A key the user typed is not kept: never put the server's own key in its place (the user may
+        # have typed one for another account of the same server).
         notice, applied = self.apply_settings(wanted.backend, wanted.llm_base_url or "", wanted.llm_model or "", "",
-                                              wanted.gguf_path or "", wanted.collection, current)
-        if notice.kind != "error":
-            return notice, applied
+                                              wanted.gguf_path or "", wanted.collection, current,
+                                              keep_key=not kept.had_key)
         key_hint = (("API keys are not kept in the browser: enter it again under Settings.",)
                     if kept.had_key else ())
+        if notice.kind != "error":
+            return Notice(notice.kind, (*notice.lines, *key_hint)), applied
         return Notice("warn", (head, *notice.lines[1:], *key_hint)), current
+
+    def kept_after_apply(self, applied: SessionSettings) -> str:
+        """What the page's tab keeps once ``applied`` was applied (``ui.page_settings``): never the key,
+        only whether it is one the user typed (not the server's own)."""
+        typed = applied.llm_api_key is not None and applied.llm_api_key != self.defaults.llm_api_key
+        return KeptSettings.of(applied, had_key=typed).json()
 
     def _check(self, settings: Settings) -> None:
         check_backend_live(settings)

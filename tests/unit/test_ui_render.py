@@ -504,6 +504,27 @@ def test_a_reload_applies_again_what_the_tab_kept_but_never_the_key(tmp_path: Pa
         assert ctl.restore_settings(KeptSettings.parse(text), ctl.defaults) == (None, ctl.defaults)
 
 
+def test_a_key_typed_for_the_servers_own_url_is_not_replaced_by_the_servers_key_after_a_reload(
+        tmp_path: Path) -> None:
+    """Found in review: the restore passed an empty key, which for the server's own URL meant the
+    server's key, so a page that had typed its own key went on, silently, with the server's."""
+    from ui.page_settings import KeptSettings
+
+    url = "http://127.0.0.1:1/v1"
+    fake = FakeAssistant(Settings(index_dir=tmp_path, backend="openai", llm_base_url=url, llm_model="m",
+                                  llm_api_key="server-secret"))
+    ctl = Controller(fake, make_assistant=lambda s, e, g: FakeAssistant(s, e))
+    ctl._check = lambda settings: None  # type: ignore[method-assign]
+    _, typed = ctl.apply_settings("openai", url, "other", "user-key", "", "docs")
+    _, left_empty = ctl.apply_settings("openai", url, "other", "", "", "docs")
+    kept_typed, kept_empty = ctl.kept_after_apply(typed), ctl.kept_after_apply(left_empty)
+    assert "user-key" not in kept_typed and "server-secret" not in kept_empty
+    notice, restored = ctl.restore_settings(KeptSettings.parse(kept_typed), ctl.defaults)
+    assert restored.llm_api_key is None and notice is not None and "enter it again" in notice.lines[-1]
+    _, restored = ctl.restore_settings(KeptSettings.parse(kept_empty), ctl.defaults)
+    assert restored.llm_api_key == "server-secret"  # the page used the server's key: it may again
+
+
 def test_a_reload_whose_kept_settings_cannot_come_back_says_why_and_keeps_the_servers(tmp_path: Path) -> None:
     fake = FakeAssistant(Settings(index_dir=tmp_path))
     ctl = Controller(fake, make_assistant=lambda settings, embedder, generator: pytest.fail("must not start"))
