@@ -103,8 +103,23 @@ def _section_title_at(text: str, start: int) -> bool:
 
 
 def _next_word(text: str, start: int) -> str:
-    match = re.match(r"\S+", text[start:start + 40])
-    return match.group() if match else ""
+    """The next line's first two words."""
+    return " ".join(text[start:start + 80].split()[:2])
+
+
+# Capitalised function words a sentence opens with. Not "A" or "I" ("Blood group\nA is …", "Last
+# summer\nI went …"), nor "May"/"Will" (names, months): those go on a wrapped line as often.
+_SENTENCE_OPENERS = frozenset({"The", "There", "This", "These", "That", "Those", "Each", "Every", "In", "It", "If",
+                               "When", "All", "Most", "Many", "Some", "You", "We", "Your", "Our", "For", "To", "On",
+                               "At", "By", "As", "An", "Its", "Their", "With", "From", "After", "Before", "Once",
+                               "Only", "Any", "No", "Both", "Such", "Where", "While"})
+
+
+def _opens_sentence(next_words: str) -> bool:
+    """The next line opens like a sentence: a capitalised function word, not "The" before a name
+    ("The Hague", "The Hobbit")."""
+    first, _, second = next_words.partition(" ")
+    return first in _SENTENCE_OPENERS and not (first == "The" and second[:1].isupper())
 
 
 def _is_title(line: str, next_word: str = "") -> bool:
@@ -112,16 +127,19 @@ def _is_title(line: str, next_word: str = "") -> bool:
     with a section number in any case ("2.7.10 Emergency downgrading", "1 Introduction", as manuals'
     PDFs write them); also a very short line in sentence case ("Directory layout") when the next line
     opens like a sentence, with a capitalised function word ("There are …", "The …", "In …"): in a
-    narrow column, "Heavy rain in northern\nEngland caused …" is one sentence."""
+    narrow column, "Heavy rain in northern\nEngland caused …" is one sentence. ``next_word``: the
+    next line's first two words."""
     words = line.split()
     if not (len(words) <= _TITLE_WORDS and _TITLE_LINE.fullmatch(line) and words[-1].lower() not in _CONTINUES):
         return False
-    if (_SECTION_NUMBER.match(line) or _ONE_NUMBER_TITLE.fullmatch(line)
-            or all(w[0].isupper() or w[0].isdigit() for w in words if len(w) >= 4)):
+    if _SECTION_NUMBER.match(line) or all(w[0].isupper() or w[0].isdigit() for w in words if len(w) >= 4):
         return True
-    # Sentence case, as many PDFs set their headings ("Directory layout"): short, a capital first, and
-    # no stopword but the few a heading links its nouns with.
-    opens_sentence = next_word[:1].isupper() and next_word.lower() in STOPWORDS
+    # One number ("1 Introduction") or sentence case ("Directory layout"), as many PDFs set their headings:
+    # only before a line that opens like a sentence (or another numbered title), since a wrapped step
+    # ("3. Open the file\nREADME.md …") looks the same.
+    opens_sentence = _opens_sentence(next_word)
+    if _ONE_NUMBER_TITLE.fullmatch(line):
+        return opens_sentence or next_word[:1].isdigit()
     return (opens_sentence and len(words) <= _SHORT_HEADING_WORDS and words[0][0].isupper()
             and words[0].lower() not in STOPWORDS - {"the", "a", "an"}
             and not any(w.lower() in STOPWORDS and w.lower() not in _HEADING_LINKS for w in words[1:]))
@@ -224,7 +242,7 @@ def stem(word: str) -> str:
 _IRREGULAR = {form: base for base, forms in {
     "pay": "paid", "write": "wrote written", "give": "gave given", "take": "took taken", "keep": "kept",
     "send": "sent", "make": "made", "hold": "held", "build": "built", "buy": "bought", "sell": "sold",
-    "tell": "told", "find": "found", "bring": "brought", "begin": "began begun", "choose": "chose chosen",
+    "tell": "told", "bring": "brought", "begin": "began begun", "choose": "chose chosen",
     "see": "seen", "go": "went gone", "do": "did done", "get": "got gotten", "meet": "met", "run": "ran",
     "speak": "spoke spoken", "break": "broke broken", "drive": "drove driven", "fall": "fell fallen",
     "grow": "grew grown", "know": "knew known", "spend": "spent", "lose": "lost", "win": "won",

@@ -118,15 +118,17 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                 refresh_chats = gr.Button("Refresh", elem_id="rag-chats-refresh", elem_classes=["rag-hidden"])
                 with gr.Row(equal_height=True, elem_id="rag-chat-actions"):
                     stop = gr.Button("■ Stop", variant="secondary", size="sm", min_width=80, elem_id="rag-stop")
+                    # Regenerate, uploads and removal wait, as Apply does, for the page's own settings (``on_restore``):
+                    # before them they would go to the server's backend and collection.
                     regenerate = gr.Button("↻ Regenerate", variant="secondary", size="sm", min_width=110,
-                                           elem_id="rag-regenerate")
+                                           elem_id="rag-regenerate", interactive=False)
                     new_chat = gr.Button("+ New chat", variant="secondary", size="sm", min_width=110,
                                          elem_id="rag-new-chat")
             with gr.Column(scale=2, min_width=300, elem_id="rag-side"), gr.Tabs():
                 with gr.Tab("Documents", elem_id="rag-documents-tab"):
                     upload = gr.File(label="Add documents (drag and drop, several at once)",
                                      file_count="multiple", file_types=sorted(SUPPORTED_SUFFIXES),
-                                     elem_id="rag-upload")
+                                     elem_id="rag-upload", interactive=False)
                     gr.HTML(f"<div class='rag-hint'>{', '.join(sorted(SUPPORTED_SUFFIXES))} · up to "
                             f"{s.max_file_mb:g} MB each · indexed as soon as they arrive</div>", padding=False)
                     notice = gr.HTML("", elem_id="rag-notice", padding=False)
@@ -140,7 +142,7 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                                                  show_label=False, container=False, scale=4,
                                                  elem_id="rag-remove-choice")
                         remove_btn = gr.Button("Remove…", variant="stop", scale=2, min_width=110, size="md",
-                                               elem_id="rag-remove")
+                                               elem_id="rag-remove", interactive=False)
                     with gr.Row(visible=False, elem_id="rag-confirm") as confirm_row:
                         confirm_text = gr.HTML("", padding=False)
                         confirm_btn = gr.Button("Yes, remove it", variant="stop", size="sm",
@@ -384,30 +386,37 @@ def build_app(assistant: Any, *, upload_root: Path | None = None) -> gr.Blocks:
                     *_documents_view(ctl, sess), gr.update(placeholder=_RESTORING), state.id, moved,
                     "")  # the stored chats are not kept in the page's state: only the listing is sent again
 
-        def on_restore(kept_text: str, sess: SessionSettings) -> Any:
+        def on_restore(kept_text: str, sess: SessionSettings, only: list[str] | None) -> Any:
             """The settings this tab kept (a reload), applied again once the chat is shown and before the
-            question box opens (asking the backend may take seconds); Apply waits for it too."""
-            kept_settings = KeptSettings.parse(kept_text)
-            restored, sess = ctl.restore_settings(kept_settings, sess)
-            if restored is not None and restored.kind != "ok":
-                gr.Warning(" ".join(line[:1].upper() + line[1:] for line in restored.lines), duration=20)
-            llm = sess.backend == "openai"
-            return (sess, restored.html() if restored else gr.skip(), sess.backend,
-                    gr.update(value=sess.llm_base_url or "", visible=llm),
-                    gr.update(value=sess.llm_model or "", visible=llm), gr.update(visible=llm),
-                    gr.update(value=sess.gguf_path or "", visible=sess.backend == "gguf"),
-                    kept_settings.k if kept_settings and kept_settings.k else gr.skip(),
-                    kept_settings.strict if kept_settings and kept_settings.strict is not None else gr.skip(),
-                    gr.update(choices=ctl.assistants.collections(), value=sess.collection), *_documents_view(ctl, sess),
-                    gr.update(interactive=True, placeholder=_ASK), gr.update(interactive=True))
+            question box, Apply, Regenerate, uploads and removal open (asking the backend may take seconds).
+            Whatever goes wrong, they open: a page stuck closed could not even be set by hand."""
+            opened = (gr.update(interactive=True, placeholder=_ASK), *[gr.update(interactive=True)] * 4)
+            try:
+                kept_settings = KeptSettings.parse(kept_text)
+                restored, sess = ctl.restore_settings(kept_settings, sess)
+                if restored is not None and restored.kind != "ok":
+                    gr.Warning(" ".join(line[:1].upper() + line[1:] for line in restored.lines), duration=20)
+                llm = sess.backend == "openai"
+                return (sess, restored.html() if restored else gr.skip(), sess.backend,
+                        gr.update(value=sess.llm_base_url or "", visible=llm),
+                        gr.update(value=sess.llm_model or "", visible=llm), gr.update(visible=llm),
+                        gr.update(value=sess.gguf_path or "", visible=sess.backend == "gguf"),
+                        kept_settings.k if kept_settings and kept_settings.k else gr.skip(),
+                        kept_settings.strict if kept_settings and kept_settings.strict is not None else gr.skip(),
+                        gr.update(choices=ctl.assistants.collections(), value=sess.collection),
+                        *_documents_view(ctl, sess, only), *opened)
+            except Exception as exc:  # the index or Chroma server failing: say so, open the page anyway
+                gr.Warning(f"This page's settings could not be applied again: {type(exc).__name__}: {exc}",
+                           duration=20)
+                return (*[gr.skip()] * 14, *opened)
 
         page_loaded = demo.load(None, None, [chat_id, loaded, store, kept], js=READ_CHAT).then(
             on_load, [loaded, store, legacy, session, chat_id],
             [chatbot, chat_state, chats, collection, *doc_outputs, question, chat_id, save, loaded],
             api_visibility="private").then(
-            on_restore, [kept, session],
+            on_restore, [kept, session, doc_filter],
             [session, settings_notice, backend, base_url, model, api_key, gguf, k, strict, collection, *doc_outputs,
-             question, apply_btn], api_visibility="private")
+             question, apply_btn, regenerate, upload, remove_btn], api_visibility="private")
         page_loaded.then(None, js=_FOCUS_QUESTION)
         dark.click(None, js=TOGGLE_DARK)
         demo.load(None, js=RESTORE_DARK)

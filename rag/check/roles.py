@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from rag.text import NUMBER_WORDS, STOPWORDS, split_sentences, stem, verb_base
+from rag.text import NUMBER_WORDS, STOPWORDS, split_sentences, stem
 
 _TOKEN = re.compile(r"[A-Za-z](?:[A-Za-z'’-]*[A-Za-z])?|\d+(?:[.,]\d+)*|[,;:]")
 _BE = frozenset({"is", "are", "was", "were", "be", "been", "being", "get", "gets", "got", "gotten"})
@@ -41,7 +41,7 @@ def tokens(text: str) -> list[Token]:
     out: list[Token] = []
     for raw in _TOKEN.findall(text):
         lower = raw.lower().replace("’", "'")
-        out.append((lower, verb_base(stem(lower)) if lower[0].isalpha() else _canonical_number(lower)))
+        out.append((lower, stem(lower) if lower[0].isalpha() else _canonical_number(lower)))
     return out
 
 
@@ -72,13 +72,12 @@ def _passive(toks: list[Token], i: int) -> bool:
     while j >= 0 and (toks[j][0].endswith("ly") or toks[j][0] in {"not", "also", "then"}):
         j -= 1
     after = _clause_after(toks, i)
-    if j >= 0 and toks[j][0] in _BE:
-        return _participle(toks[i][0]) and _agent_by(after)
-    # Reduced: the participle must sit inside a clause whose own verb stands elsewhere ("sea levels
-    # caused by …" after "are", "floods caused by rain closed …"); alone, "won by two goals" is active.
+    if j >= 0 and toks[j][0] in _BE:  # "was struck by", "is read by"; not "is emailing … by noon"
+        return not toks[i][0].endswith("ing") and _agent_by(after)
+    # Reduced: "sea levels caused by the Moon", "a mural painted by students"; not a margin ("won by two
+    # goals", "rose by 5%") nor a means ("replied by email"), nor "has won by".
     return (bool(after) and after[0] == "by" and _participle(toks[i][0]) and _agent_by(after)
-            and not (j >= 0 and toks[j][0] in {"has", "have", "had"})
-            and any(_clause_verb(t[0]) for t in _clause_of(toks, i) if t is not toks[i]))
+            and not (j >= 0 and toks[j][0] in {"has", "have", "had"}))
 
 
 _REACH = 2
@@ -94,39 +93,20 @@ def _verb_like(toks: list[Token], i: int) -> bool:
 
 
 # "by" with these after it says how or when, not who: "replied by email", "by noon", "paid by card".
-# (A margin, "won by two goals", is told apart by the clause having no other verb: see ``_passive``.)
 _NOT_AN_AGENT = frozenset({"email", "e-mail", "mail", "post", "phone", "telephone", "card", "cash", "cheque", "check",
                            "hand", "car", "bus", "train", "air", "road", "rail", "sea", "foot", "noon", "midnight",
                            "default", "far", "then", "now", "monday", "tuesday", "wednesday", "thursday", "friday",
                            "saturday", "sunday", "tomorrow", "tonight", "law", "chance", "mistake", "accident",
                            "design", "itself", "themselves", "percent"})
-# Verbs a clause may have beside an embedded participle, besides the forms ``_finite_verb`` knows.
-_COMMON_VERBS = frozenset({"make", "take", "give", "get", "go", "come", "keep", "show", "need", "use", "cause",
-                           "include", "remain", "become", "seem", "allow", "require", "contain", "has", "have",
-                           "had", "do", "does", "did", "can", "could", "will", "would", "should", "may", "might",
-                           "must"})
-
-
 def _agent_by(after: list[str]) -> bool:
-    """A "by" in ``after`` whose next word can be an agent (no means or time: "by email", "by noon")."""
+    """A "by" in ``after`` whose next word can be an agent: not a number (a margin: "by two goals"), nor a
+    bare means or time ("by email", "by noon"; "by a car" is an agent)."""
     for k, word in enumerate(after):
-        if word == "by":
-            nxt = next((w for w in after[k + 1:] if w not in {"the", "a", "an"}), "")
-            if nxt and nxt not in _NOT_AN_AGENT:
+        if word == "by" and k + 1 < len(after):
+            nxt = after[k + 1]
+            if not (nxt[0].isdigit() or nxt in NUMBER_WORDS or nxt in _NOT_AN_AGENT):
                 return True
     return False
-
-
-def _clause_verb(word: str) -> bool:
-    """A verb for sure: not a word in -s, which is as often a plural ("won by two goals")."""
-    return word in _BE or word in _COMMON_VERBS or word in _IRREGULAR_PAST or (len(word) > 3 and word.endswith("ed"))
-
-
-def _clause_of(toks: list[Token], i: int) -> list[Token]:
-    """The tokens of the clause around ``toks[i]`` (between commas, semicolons or colons)."""
-    start = max((k for k in range(i) if toks[k][0] in {",", ";", ":"}), default=-1) + 1
-    end = next((k for k in range(i, len(toks)) if toks[k][0] in {",", ";", ":"}), len(toks))
-    return toks[start:end]
 
 
 def _clause_after(toks: list[Token], i: int) -> list[str]:

@@ -303,22 +303,22 @@ def _rules(sentence: str, passage: str, focus: str) -> _Rules:
 
 
 _ROOT_MIN = 6  # letters two words must share from their start to count as one root
-# What may follow a shared root in either word for the two to be one word in two forms
-# ("responsib-ility"/"responsib-le", "photograph"/"photograph-y", "approv-al"/"approv-e"); never "-er"/"-ee",
-# "-or", "-ful"/"-less": "employer"/"employee", "colourful"/"colourless" are other words, or opposites.
-_FORM_ENDINGS = frozenset({"", "s", "es", "e", "ed", "ing", "y", "ly", "al", "ally", "ity", "ities", "ility",
-                           "le", "able", "ible", "ion", "ions", "ation", "ations", "ive", "ment", "ments", "ance",
-                           "ence", "ic", "ical", "ies", "ied"})
+# How one word's forms may end after a shared start: inflections, and "-ility"/"-le"
+# ("responsibility"/"responsible", "possibility"/"possible"). Not derivations in general: a review found
+# "author"/"authority", "company"/"companion", "batter"/"battery", "critic"/"critical" are other words.
+_INFLECTIONS = frozenset({"", "s", "es", "d", "ed", "ing"})
+_ALTERNATIONS = frozenset({frozenset({"ility", "le"}), frozenset({"ilities", "le"})})
 
 
 def _root_match(a: str, b: str) -> bool:
-    """One word in two forms the stemmer keeps apart: "responsibility"/"responsible",
-    "photograph"/"photography", "approval"/"approve" (a shared start of six letters or more, each
-    word ending in a form's ending), "paid"/"pays"."""
+    """One word in two forms the stemmer keeps apart: "responsibility"/"responsible" (a shared start of
+    six letters or more, then inflections or "-ility"/"-le"), "paid"/"pays" (``verb_base``)."""
     if verb_base(a) == verb_base(b):
         return True
     shared = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
-    return shared >= _ROOT_MIN and a[shared:] in _FORM_ENDINGS and b[shared:] in _FORM_ENDINGS
+    ends = a[shared:], b[shared:]
+    return shared >= _ROOT_MIN and ((ends[0] in _INFLECTIONS and ends[1] in _INFLECTIONS)
+                                    or frozenset(ends) in _ALTERNATIONS)
 
 
 def _found_words(words: set[str], passage_words: set[str]) -> set[str]:

@@ -451,7 +451,7 @@ def absent_words(question: str, corpus_knows: Callable[[str], bool]) -> list[str
     for i, (shown, word) in enumerate(pieces):
         if not is_unspaced(word) and not _says_what_happens(folded, i, question):
             found.setdefault(word, shown)
-    ordinary = STOPWORDS | QUESTION_WORDS | OPENING_WORDS | _QUANTITY_WORDS | _CONNECTIVES
+    ordinary = STOPWORDS | QUESTION_WORDS | OPENING_WORDS | _QUANTITY_WORDS | _CONNECTIVES | _NEGATED
     return [shown for w, shown in found.items()
             if len(w) >= 4 and w not in ordinary and not any(corpus_knows(b) for b in _word_bases(w))]
 
@@ -460,9 +460,11 @@ def absent_words(question: str, corpus_knows: Callable[[str], bool]) -> list[str
 _DETERMINERS = frozenset({"a", "an", "the", "my", "your", "his", "her", "its", "our", "their", "this", "these",
                           "those", "each", "every", "some", "any", "no"})
 _MODALS = frozenset({"can", "could", "will", "would", "should", "must", "may", "might", "shall"})
-# Before a verb: a negation ("t": don't, doesn't, can't) and "then". Not a subject pronoun: in "Can I feed
-# my starter to chickens?" the verb is the topic as much as the chickens are.
-_BEFORE_A_VERB = frozenset({"not", "then", "t"})
+# A modal or a negation ("don" + "t") says a verb follows only after its subject: "so I can poke", "I don't
+# want"; after a question word or at the start the subject follows ("When should tomatoes be harvested?").
+_SUBJECT_PRONOUNS = frozenset({"i", "we", "you", "they", "he", "she", "it"})
+_NEGATED = frozenset({"don", "doesn", "didn", "can", "won", "isn", "aren", "wasn", "weren", "couldn", "wouldn",
+                      "shouldn", "hasn", "haven", "hadn", "mustn", "needn"})
 # "how to poke", "want to land": "to" before a verb; "feed it to chickens" is "to" before a noun.
 _BEFORE_TO_A_VERB = frozenset({"how", "want", "wants", "need", "needs", "able", "have", "has", "had", "try", "trying",
                                "going", "way", "supposed", "used", "ought", "where", "what", "when", "whether"})
@@ -472,19 +474,22 @@ def _says_what_happens(words: list[str], i: int, question: str) -> bool:
     """``words[i]`` is a verb or a participle ("gets wiped", "makes it reject", "so I can poke", "then
     land"): what the user says happens to the topic, in their words, not the topic itself; only
     absent nouns ("wind turbine") show a question about something the documents do not cover. Crude
-    without a tagger: a lower-case word in -ed ("speed", "a boiled egg" aside), or one right after a
-    negation, "then", a modal that does not open the question ("Will snowfall reduce …": its subject
-    follows; "Can I feed …": "I" does), "it" not after "is" ("is it safe"), or "how/want/need … to"."""
+    without a tagger: a lower-case word in -ed before a stopword or at the end ("speed", "a boiled
+    egg", "smoked mackerel" aside), or one right after a modal or a negation that follows a subject
+    pronoun ("so I can poke"; not "Will snowfall reduce …", "Why don't cats like …"), after "then", or
+    after "how/want/need … to"."""
     word = words[i]
     if not regex.search(rf"(?<![\p{{L}}\p{{M}}]){regex.escape(word)}(?![\p{{L}}\p{{M}}])", question):
         return False  # written capitalised (folded here): a name, always a topic
     previous, before = (words[i - 1] if i >= 1 else ""), (words[i - 2] if i >= 2 else "")
+    after = words[i + 1] if i + 1 < len(words) else ""
     if previous in _DETERMINERS:
         return False
-    if len(word) >= 5 and word.endswith("ed") and not word.endswith("eed"):
-        return True
-    return (previous in _BEFORE_A_VERB or (previous in _MODALS and i >= 2)
-            or (previous == "it" and before not in {"is", "was", "isn", "wasn"})
+    if len(word) >= 5 and word.endswith("ed") and not word.endswith("eed") and (not after or after in STOPWORDS):
+        return True  # "gets wiped when …", "signed?"; not "smoked mackerel"
+    if previous == "t" and before in _NEGATED:
+        return i >= 3 and words[i - 3] in _SUBJECT_PRONOUNS
+    return ((previous in _MODALS and before in _SUBJECT_PRONOUNS) or previous == "then"
             or (previous == "to" and before in _BEFORE_TO_A_VERB))
 
 

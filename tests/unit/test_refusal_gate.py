@@ -139,14 +139,15 @@ def test_absent_words_count_every_form() -> None:
 
 
 def test_the_users_verbs_are_not_absent_topics() -> None:
-    """Asked of two PDF manuals in the user's words, "how do I make sure key material gets wiped …" and
-    "… makes it reject non-DER input …", and of the Python docs "… then land in the interactive prompt
-    … so I can poke at the variables", were refused as never mentioning 'sure', 'wiped', 'reject',
-    'land', 'poke': what the user says happens, not what the question is about."""
+    """Asked of a PDF manual in the user's words, "how do I make sure key material gets wiped …", and of
+    the Python docs "… then land in the interactive prompt … so I can poke at the variables", were
+    refused as never mentioning 'sure', 'wiped', 'land', 'poke': what the user says happens, not what
+    the question is about."""
     knows = {"make", "material", "delete", "structure", "option", "makes", "input", "interactive", "prompt",
              "script", "variables", "afterwards", "relaxes"}.__contains__
     assert absent_words("how do I make sure key material gets wiped when I delete a structure?", knows) == ["gets"]
-    assert absent_words("which option makes it reject input, and one that relaxes this?", knows) == []
+    assert absent_words("which option makes it reject input, and one that relaxes this?", knows) == [
+        "reject"]  # "it" may be an object ("feed it avocado"): the word after it counts
     assert absent_words("how do I run my script and then land in the interactive prompt afterwards so I can poke "
                         "at the variables?", knows) == []
 
@@ -159,6 +160,13 @@ def test_the_users_verbs_are_not_absent_topics() -> None:
     ("What is the best fishing spot near the Great Barrier Reef?", ["fishing", "spot"]),  # an -ing noun
     ("Can dogs eat grapes?", ["dogs", "grapes"]),
     ("what is the top speed of a cheetah at the wedding?", ["speed", "cheetah", "wedding"]),
+    # Found in the second review: a modal or a negation before the subject, "it" as an object, -ed adjectives.
+    ("Why would penguins migrate?", ["penguins", "migrate"]),
+    ("And can dogs eat grapes?", ["dogs", "grapes"]),
+    ("Why don't cats like cucumbers?", ["cats", "like", "cucumbers"]),
+    ("Can I feed it avocado?", ["feed", "avocado"]),
+    ("Is smoked mackerel safe?", ["smoked", "mackerel", "safe"]),
+    ("Why didn't pigeons return?", ["pigeons", "return"]),  # "didn" is no word of the question's topic
 ])
 def test_absent_nouns_still_count(question: str, absent: list[str]) -> None:
     knows = {"solar", "panel", "output", "sourdough", "starter", "great", "barrier", "reef", "near", "top"}

@@ -135,6 +135,13 @@ def test_pdf_headings_in_sentence_case_or_numbered_without_a_dot_stand_alone() -
     "Heavy rain in northern\nEngland caused flooding on Monday.",
     "Chief executive Tim\nCook said it.",
     "We hired two engineers\nFrom Google.",
+    # Found in the second review: a function word on the next line is no proof of a heading before it.
+    "Tolkien wrote\nThe Hobbit in 1937.",
+    "Blood group\nA is the most common.",
+    "Last summer\nI went to Spain.",
+    "Kate thanked\nWill for the gift.",
+    "3. Open the file\nREADME.md in an editor.",
+    "2. Tap Settings then\nWi-Fi to connect.",
 ])
 def test_short_wrapped_lines_in_sentence_case_do_not_split(text: str) -> None:
     assert len(sentences(text)) == 1
