@@ -249,6 +249,8 @@ _IRREGULAR = {form: base for base, forms in {
     "teach": "taught", "catch": "caught", "feed": "fed", "lay": "laid", "say": "said", "stand": "stood",
     "hear": "heard",
     }.items() for form in (base, *forms.split())}
+
+
 def verb_base(word: str) -> str:
     """A verb form's base where the stemmer cannot see it: "paid", "pays" -> "pay", "written" -> "write"
     (the stemmer leaves a short word's "s": "pays" stays "pays").

@@ -98,6 +98,8 @@ _NOT_AN_AGENT = frozenset({"email", "e-mail", "mail", "post", "phone", "telephon
                            "default", "far", "then", "now", "monday", "tuesday", "wednesday", "thursday", "friday",
                            "saturday", "sunday", "tomorrow", "tonight", "law", "chance", "mistake", "accident",
                            "design", "itself", "themselves", "percent"})
+
+
 def _agent_by(after: list[str]) -> bool:
     """A "by" in ``after`` whose next word can be an agent: not a number (a margin: "by two goals"), nor a
     bare means or time ("by email", "by noon"; "by a car" is an agent)."""

@@ -471,8 +471,8 @@ _BEFORE_TO_A_VERB = frozenset({"how", "want", "wants", "need", "needs", "able", 
 
 
 def _says_what_happens(words: list[str], i: int, question: str) -> bool:
-    """``words[i]`` is a verb or a participle ("gets wiped", "makes it reject", "so I can poke", "then
-    land"): what the user says happens to the topic, in their words, not the topic itself; only
+    """``words[i]`` is a verb or a participle ("gets wiped", "so I can poke", "then land"): what the
+    user says happens to the topic, in their words, not the topic itself; only
     absent nouns ("wind turbine") show a question about something the documents do not cover. Crude
     without a tagger: a lower-case word in -ed before a stopword or at the end ("speed", "a boiled
     egg", "smoked mackerel" aside), or one right after a modal or a negation that follows a subject
