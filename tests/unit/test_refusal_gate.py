@@ -13,18 +13,16 @@ from rag.cli import format_answer
 from rag.followup import resolve
 from rag.retrieve.hybrid import HybridRetriever, RetrievalConfig
 from rag.retrieve.keyword import KeywordSnapshot, Vocabulary
+from rag.retrieve.question_words import absent_words, knows_as_a_term, unknown_terms
 from rag.retrieve.refusal_gate import (
     DEFAULT_REFUSAL_THRESHOLD,
-    absent_words,
     digit_name_written,
     digit_names,
     domain_name,
     gate,
     keyword_holds_question,
-    knows_as_a_term,
     names_a_match,
     unanswered_names,
-    unknown_terms,
     unmatched_terms,
     unwritten_literals,
     written_forms,

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from index.records import Chunk
 from rag.records import Hit
-from rag.retrieve.refusal_gate import absent_words, names_a_match, unknown_terms
+from rag.retrieve.question_words import absent_words, unknown_terms
+from rag.retrieve.refusal_gate import names_a_match
 from rag.text import STOPWORDS, content_words, names_in, numbers_in, split_sentences, stem
 from rag.words import clitic_bases, fold, index_terms, telling_grams, word_count, words
 
