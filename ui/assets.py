@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ui.page_settings import STORAGE_KEY as SETTINGS_KEY
+
 
 def make_theme() -> Any:
     # Weights 400 and 700 only: the SemiBold files Gradio ships hold a subset of the glyphs.
@@ -249,16 +251,16 @@ _LISTING = ("(() => { let s; try { s = JSON.parse(localStorage.getItem('rag-conv
 # At load: the tab's chat id, the stored conversations ("" when none were ever stored under our key), their
 # listing, and the settings the tab kept (ui.page_settings).
 READ_CHAT = ("() => [sessionStorage.getItem('rag-chat') || '', localStorage.getItem('rag-conversations') ?? '', "
-             f"{_LISTING}, sessionStorage.getItem('rag-settings') || '']")
+             f"{_LISTING}, sessionStorage.getItem('{SETTINGS_KEY}') || '']")
 # The page's settings, kept per tab across reloads (sessionStorage, as the chat id): what Apply applied,
 # merged with k and strict mode as they are set. Never the API key (ui.page_settings).
-_KEEP = ("let s; try {{ s = JSON.parse(sessionStorage.getItem('rag-settings') || '{{}}'); }} catch (e) {{ s = {{}}; }} "
+_KEEP = ("let s; try {{ s = JSON.parse(sessionStorage.getItem('{key}') || '{{}}'); }} catch (e) {{ s = {{}}; }} "
          "if (!s || typeof s !== 'object' || Array.isArray(s)) s = {{}}; "
-         "sessionStorage.setItem('rag-settings', JSON.stringify(Object.assign(s, {patch})));")
+         "sessionStorage.setItem('{key}', JSON.stringify(Object.assign(s, {patch})));")
 KEEP_APPLIED = ("(applied) => { if (!applied) return; let patch; try { patch = JSON.parse(applied); } "
-                "catch (e) { return; } " + _KEEP.format(patch="patch") + " }")
-KEEP_K = "(k) => { " + _KEEP.format(patch="{k: Number(k)}") + " }"
-KEEP_STRICT = "(strict) => { " + _KEEP.format(patch="{strict: Boolean(strict)}") + " }"
+                "catch (e) { return; } " + _KEEP.format(key=SETTINGS_KEY, patch="patch") + " }")
+KEEP_K = "(k) => { " + _KEEP.format(key=SETTINGS_KEY, patch="{k: Number(k)}") + " }"
+KEEP_STRICT = "(strict) => { " + _KEEP.format(key=SETTINGS_KEY, patch="{strict: Boolean(strict)}") + " }"
 READ_CHATS = f"() => {_LISTING}"
 # A chat chosen in the list: the listing box's input carries that one stored chat instead (as a list).
 READ_ONE_CHAT = ("(chosen, listing) => { let s; try { s = JSON.parse(localStorage.getItem('rag-conversations') "

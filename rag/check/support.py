@@ -312,9 +312,8 @@ _ALTERNATIONS = frozenset({frozenset({"ility", "le"}), frozenset({"ilities", "le
 
 def _root_match(a: str, b: str) -> bool:
     """One word in two forms the stemmer keeps apart: "responsibility"/"responsible" (a shared start of
-    six letters or more, then inflections or "-ility"/"-le"), "paid"/"pays" (``verb_base``)."""
-    if verb_base(a) == verb_base(b):
-        return True
+    six letters or more, then inflections or "-ility"/"-le"). Irregular verbs ("paid"/"pays") are
+    ``_found_words``'s, by ``verb_base``."""
     shared = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
     ends = a[shared:], b[shared:]
     return shared >= _ROOT_MIN and ((ends[0] in _INFLECTIONS and ends[1] in _INFLECTIONS)
